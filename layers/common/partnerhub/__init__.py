@@ -1,0 +1,1 @@
+"""Partner licensing and billing: the shared layer (domain, repository, payments)."""
