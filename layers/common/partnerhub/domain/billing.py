@@ -1,0 +1,511 @@
+"""The billing engine: license-days, per-license caps, monthly invoices and the month-to-date estimate.
+
+Pure and deterministic: no I/O, no wall clock, no floats. Amounts are integer cents in ``usd``;
+instants are timezone-aware and read in UTC. See ``docs/billing.md`` for the rules with a worked example.
+
+The rules in one place:
+
+* A license is active on UTC day ``D`` when ``[issued_at, revoked_at)`` overlaps ``[D 00:00, D+1 00:00)``
+  (``revoked_at`` ``None`` = still active). Assigned or not makes no difference.
+* A license's charge for a month is ``min(days * daily_price, monthly_price)`` at the prices in force on
+  the month's 1st; the cap applies per license.
+* ``source == "external"`` licenses are never billed.
+* The estimate and the invoice share one computation (:func:`_charge_products`): the invoice bills the
+  real intervals, "to date" bills them cut at ``as_of``, the projection bills unrevoked licenses to the
+  month's end. Hence for a past month ``cost_to_date == projected_cost == bill_month(...).total``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from partnerhub.clock import isoformat
+from partnerhub.domain.periods import Period, require_aware
+
+__all__ = [
+    "CURRENCY",
+    "EXTERNAL_SOURCE",
+    "BillableLicense",
+    "Estimate",
+    "EstimateTotals",
+    "InvoiceLine",
+    "LicenseCharge",
+    "LicenseCounts",
+    "MissingPriceError",
+    "MonthlyBill",
+    "Period",
+    "PriceVersion",
+    "ProductEstimate",
+    "bill_month",
+    "estimate_month",
+    "license_charge",
+    "license_days",
+    "price_in_force",
+]
+
+CURRENCY = "usd"
+EXTERNAL_SOURCE = "external"
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DAY = timedelta(days=1)
+
+
+class MissingPriceError(LookupError):
+    """A product has billable days in a period but no price version in force for it."""
+
+    def __init__(self, product: str, period: Period) -> None:
+        super().__init__(
+            f"no price in force for product {product!r} in {period} (need effective_from <= {period.first_day})"
+        )
+        self.product = product
+        self.period = period
+
+
+def _require_cents(name: str, value: int) -> None:
+    # bool is an int subclass and floats must never carry money: refuse both explicitly.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an integer number of cents, got {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must not be negative, got {value}")
+
+
+@dataclass(frozen=True, slots=True)
+class PriceVersion:
+    """A product's prices from ``effective_from`` (a month's 1st) until the next version takes over."""
+
+    product: str
+    daily_price: int
+    monthly_price: int
+    effective_from: date
+    currency: str = CURRENCY
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.product, str) or not self.product:
+            raise ValueError(f"product must be a non-empty slug, got {self.product!r}")
+        _require_cents("daily_price", self.daily_price)
+        _require_cents("monthly_price", self.monthly_price)
+        if self.monthly_price < self.daily_price:
+            raise ValueError(
+                f"monthly_price ({self.monthly_price}) must not be below daily_price ({self.daily_price})"
+                f" for {self.product!r}"
+            )
+        # datetime is a date subclass; an instant here would hide a timezone question, so refuse it.
+        if isinstance(self.effective_from, datetime) or not isinstance(self.effective_from, date):
+            raise TypeError(f"effective_from must be a date, got {self.effective_from!r}")
+        if self.effective_from.day != 1:
+            raise ValueError(f"effective_from must be the first day of a month, got {self.effective_from}")
+        if self.currency != CURRENCY:
+            raise ValueError(f"currency must be {CURRENCY!r}, got {self.currency!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class BillableLicense:
+    """What billing needs to know about one license. Datetimes are normalised to UTC."""
+
+    license_key: str
+    product: str
+    issued_at: datetime
+    revoked_at: datetime | None = None
+    source: str = "portal"
+    assigned: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.license_key, str) or not self.license_key:
+            raise ValueError(f"license_key must be a non-empty string, got {self.license_key!r}")
+        if not isinstance(self.product, str) or not self.product:
+            raise ValueError(f"product must be a non-empty slug, got {self.product!r}")
+        # Frozen dataclass: normalising in place needs object.__setattr__.
+        issued = require_aware("issued_at", self.issued_at)
+        object.__setattr__(self, "issued_at", issued)
+        if self.revoked_at is not None:
+            revoked = require_aware("revoked_at", self.revoked_at)
+            if revoked < issued:
+                raise ValueError(
+                    f"license {self.license_key}: revoked_at {revoked.isoformat()} is before issued_at {issued.isoformat()}"
+                )
+            object.__setattr__(self, "revoked_at", revoked)
+
+    @property
+    def billable(self) -> bool:
+        """False for external licenses, which are never billed."""
+        return self.source != EXTERNAL_SOURCE
+
+    def revoked_by(self, instant: datetime) -> bool:
+        """Whether the license had been revoked at ``instant`` (revocation takes effect at ``revoked_at``)."""
+        return self.revoked_at is not None and self.revoked_at <= instant
+
+
+def _days_between(start: datetime, end: datetime) -> int:
+    """Calendar days that ``[start, end)`` touches, for ``start < end`` (both aware).
+
+    Floor of the start's day index to ceiling of the end's: an end exactly at midnight does not
+    touch the day it opens, any later end does. O(1), no per-day iteration.
+    """
+    first = (start - _EPOCH) // _DAY
+    past_last = -((_EPOCH - end) // _DAY)
+    return past_last - first
+
+
+def _clipped_days(issued_at: datetime, active_until: datetime | None, start: datetime, end: datetime) -> int:
+    # The hot path of bill_month: inputs are already validated, so no checks here.
+    lo = max(start, issued_at)
+    hi = end if active_until is None else min(end, active_until)
+    return _days_between(lo, hi) if lo < hi else 0
+
+
+def license_days(issued_at: datetime, revoked_at: datetime | None, period: Period) -> int:
+    """Days of ``period`` on which a license active over ``[issued_at, revoked_at)`` was active.
+
+    ``revoked_at`` ``None`` means still active. Revoked exactly at 00:00:00 of a day does not count
+    that day; issued at 23:59:59 does; issued and revoked at the same instant counts no day.
+    """
+    issued = require_aware("issued_at", issued_at)
+    revoked = None if revoked_at is None else require_aware("revoked_at", revoked_at)
+    if revoked is not None and revoked < issued:
+        raise ValueError("revoked_at must not be before issued_at")
+    return _clipped_days(issued, revoked, period.start, period.end)
+
+
+def license_charge(days: int, price: PriceVersion) -> int:
+    """One license's charge for a month: ``min(days * daily_price, monthly_price)`` cents."""
+    if isinstance(days, bool) or not isinstance(days, int) or days < 0:
+        raise ValueError(f"days must be a non-negative integer, got {days!r}")
+    return min(days * price.daily_price, price.monthly_price)
+
+
+def price_in_force(versions: Iterable[PriceVersion], product: str, period: Period) -> PriceVersion | None:
+    """The version of ``product`` with the latest ``effective_from`` on or before the period's 1st.
+
+    A whole month is billed at the prices in force on its first day. Returns ``None`` if the product
+    had no price yet. Two different versions with the same ``effective_from`` are ambiguous: ``ValueError``.
+    """
+    first_day = period.first_day
+    best: PriceVersion | None = None
+    for version in versions:
+        if version.product != product or version.effective_from > first_day:
+            continue
+        if best is None or version.effective_from > best.effective_from:
+            best = version
+        elif version.effective_from == best.effective_from and version != best:
+            raise ValueError(f"two different prices for {product!r} effective from {version.effective_from}")
+    return best
+
+
+def _prices_for(versions: Iterable[PriceVersion], period: Period) -> dict[str, PriceVersion]:
+    """Every product's price in force for ``period``, in one pass over the versions."""
+    first_day = period.first_day
+    chosen: dict[str, PriceVersion] = {}
+    for version in versions:
+        if version.effective_from > first_day:
+            continue
+        best = chosen.get(version.product)
+        if best is None or version.effective_from > best.effective_from:
+            chosen[version.product] = version
+        elif version.effective_from == best.effective_from and version != best:
+            raise ValueError(f"two different prices for {version.product!r} effective from {version.effective_from}")
+    return chosen
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class LicenseCharge:
+    """One license's share of an invoice line."""
+
+    license_key: str
+    days: int
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceLine:
+    """One product's charges for a month. ``amount`` is the sum of per-license (capped) charges."""
+
+    product: str
+    licenses: int
+    license_days: int
+    daily_price: int
+    monthly_price: int
+    amount: int
+    charges: tuple[LicenseCharge, ...]
+    currency: str = CURRENCY
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready mapping."""
+        return {
+            "product": self.product,
+            "licenses": self.licenses,
+            "license_days": self.license_days,
+            "daily_price": self.daily_price,
+            "monthly_price": self.monthly_price,
+            "amount": self.amount,
+            "currency": self.currency,
+            "charges": [{"license_key": c.license_key, "days": c.days, "amount": c.amount} for c in self.charges],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class MonthlyBill:
+    """The invoice computation for one month: lines sorted by product slug, and their total.
+
+    ``external_licenses`` counts external licenses active in the month, for information only.
+    """
+
+    period: Period
+    lines: tuple[InvoiceLine, ...]
+    total: int
+    external_licenses: int = 0
+    currency: str = CURRENCY
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready mapping (``period`` spelled ``YYYY-MM``)."""
+        return {
+            "period": str(self.period),
+            "currency": self.currency,
+            "total": self.total,
+            "external_licenses": self.external_licenses,
+            "lines": [line.as_dict() for line in self.lines],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _ProductCharges:
+    price: PriceVersion
+    charges: list[tuple[BillableLicense, int, int]]  # (license, days, amount), days >= 1
+
+
+def _charge_products(
+    licenses: Iterable[BillableLicense],
+    prices: Mapping[str, PriceVersion],
+    period: Period,
+    active_until: Callable[[BillableLicense], datetime | None],
+) -> dict[str, _ProductCharges]:
+    """The one computation behind invoices and estimates.
+
+    Bills each billable license over ``[issued_at, active_until(license))`` clipped to ``period``;
+    licenses with no day in the period are left out. Raises :class:`MissingPriceError` for a product
+    with days but no price in force.
+    """
+    start, end = period.start, period.end
+    out: dict[str, _ProductCharges] = {}
+    for lic in licenses:
+        if lic.source == EXTERNAL_SOURCE:
+            continue
+        days = _clipped_days(lic.issued_at, active_until(lic), start, end)
+        if days == 0:
+            continue
+        group = out.get(lic.product)
+        if group is None:
+            price = prices.get(lic.product)
+            if price is None:
+                raise MissingPriceError(lic.product, period)
+            group = out[lic.product] = _ProductCharges(price, [])
+        price = group.price
+        amount = min(days * price.daily_price, price.monthly_price)
+        group.charges.append((lic, days, amount))
+    return out
+
+
+def _real_end(lic: BillableLicense) -> datetime | None:
+    return lic.revoked_at
+
+
+def bill_month(licenses: Iterable[BillableLicense], prices: Iterable[PriceVersion], period: Period) -> MonthlyBill:
+    """The invoice for ``period``: one line per product with billable days, sorted by product slug.
+
+    Each license is charged ``min(days * daily_price, monthly_price)`` at the prices in force on the
+    period's 1st. External licenses are not billed. Nothing to bill gives no lines and total 0.
+    Raises :class:`MissingPriceError` if a product with billable days has no price in force.
+    """
+    licenses = list(licenses)
+    groups = _charge_products(licenses, _prices_for(prices, period), period, _real_end)
+    lines: list[InvoiceLine] = []
+    for product in sorted(groups):
+        group = groups[product]
+        # Sorted so the result does not depend on the order the licenses were read in.
+        charges = tuple(sorted(LicenseCharge(lic.license_key, days, amount) for lic, days, amount in group.charges))
+        lines.append(
+            InvoiceLine(
+                product=product,
+                licenses=len(charges),
+                license_days=sum(c.days for c in charges),
+                daily_price=group.price.daily_price,
+                monthly_price=group.price.monthly_price,
+                amount=sum(c.amount for c in charges),
+                charges=charges,
+            )
+        )
+    start, end = period.start, period.end
+    external = sum(
+        1
+        for lic in licenses
+        if lic.source == EXTERNAL_SOURCE and _clipped_days(lic.issued_at, lic.revoked_at, start, end) > 0
+    )
+    return MonthlyBill(
+        period=period, lines=tuple(lines), total=sum(line.amount for line in lines), external_licenses=external
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LicenseCounts:
+    """Licenses of a product in the period: ``total`` billable ones, of which unrevoked ones by assignment.
+
+    ``assigned + unassigned <= total``: the difference is licenses revoked by ``as_of``.
+    """
+
+    assigned: int
+    unassigned: int
+    total: int
+
+    def as_dict(self) -> dict[str, int]:
+        """A JSON-ready mapping."""
+        return {"assigned": self.assigned, "unassigned": self.unassigned, "total": self.total}
+
+
+@dataclass(frozen=True, slots=True)
+class ProductEstimate:
+    """One product's month-to-date figures."""
+
+    product: str
+    counts: LicenseCounts
+    license_days: int
+    cost_to_date: int
+    projected_license_days: int
+    projected_cost: int
+    daily_price: int
+    monthly_price: int
+    currency: str = CURRENCY
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready mapping."""
+        return {
+            "product": self.product,
+            "counts": self.counts.as_dict(),
+            "license_days": self.license_days,
+            "cost_to_date": self.cost_to_date,
+            "projected_license_days": self.projected_license_days,
+            "projected_cost": self.projected_cost,
+            "daily_price": self.daily_price,
+            "monthly_price": self.monthly_price,
+            "currency": self.currency,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class EstimateTotals:
+    """The products' figures summed."""
+
+    counts: LicenseCounts
+    license_days: int
+    cost_to_date: int
+    projected_license_days: int
+    projected_cost: int
+    currency: str = CURRENCY
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready mapping."""
+        return {
+            "counts": self.counts.as_dict(),
+            "license_days": self.license_days,
+            "cost_to_date": self.cost_to_date,
+            "projected_license_days": self.projected_license_days,
+            "projected_cost": self.projected_cost,
+            "currency": self.currency,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """The month-to-date estimate of ``period`` as seen at ``as_of``; products sorted by slug."""
+
+    period: Period
+    as_of: datetime
+    products: tuple[ProductEstimate, ...]
+    totals: EstimateTotals
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready mapping (``period`` as ``YYYY-MM``, ``as_of`` as ISO 8601 UTC with ``Z``)."""
+        return {
+            "period": str(self.period),
+            "as_of": isoformat(self.as_of),
+            "currency": CURRENCY,
+            "products": [p.as_dict() for p in self.products],
+            "totals": self.totals.as_dict(),
+        }
+
+
+def estimate_month(
+    licenses: Iterable[BillableLicense], prices: Iterable[PriceVersion], period: Period, as_of: datetime
+) -> Estimate:
+    """The month-to-date estimate of ``period`` at instant ``as_of``.
+
+    * **To date** (``license_days``, ``cost_to_date``): each license billed over
+      ``[issued_at, min(revoked_at, as_of))``. A day counts once the license has been active at some
+      instant of that day strictly before ``as_of``: a license active since yesterday counts today from
+      ``as_of`` = today 00:00:00.000001 on, but not at exactly 00:00:00.
+    * **Projected** (``projected_license_days``, ``projected_cost``): licenses not revoked by ``as_of``
+      are billed to the period's end; revoked ones (and any already-known revocation) over their real
+      interval.
+    * **Counts**: among licenses with at least one projected day in the period, ``total``;
+      ``assigned``/``unassigned`` are those of them not revoked by ``as_of``, split by ``assigned``.
+
+    Both figures go through the invoice computation, so for a past month (``as_of >= period.end``)
+    ``cost_to_date == projected_cost == bill_month(...).total``. For a future month (``as_of`` before
+    it starts) to-date figures are 0 and the projection bills every unrevoked license for the whole
+    month (from its ``issued_at`` if that falls inside the month).
+    """
+    as_of = require_aware("as_of", as_of)
+    licenses = list(licenses)
+    price_table = _prices_for(prices, period)
+    end = period.end
+
+    def to_date_end(lic: BillableLicense) -> datetime:
+        revoked = lic.revoked_at
+        return as_of if revoked is None or revoked > as_of else revoked
+
+    def projected_end(lic: BillableLicense) -> datetime:
+        revoked = lic.revoked_at
+        return end if revoked is None else revoked
+
+    to_date = _charge_products(licenses, price_table, period, to_date_end)
+    projected = _charge_products(licenses, price_table, period, projected_end)
+
+    products: list[ProductEstimate] = []
+    for product in sorted(projected):
+        group = projected[product]
+        assigned = unassigned = 0
+        for lic, _days, _amount in group.charges:
+            if lic.revoked_by(as_of):
+                continue
+            if lic.assigned:
+                assigned += 1
+            else:
+                unassigned += 1
+        # Every day to date is also a projected day, so to-date products are a subset of projected ones.
+        done = to_date.get(product)
+        done_charges = done.charges if done is not None else []
+        products.append(
+            ProductEstimate(
+                product=product,
+                counts=LicenseCounts(assigned=assigned, unassigned=unassigned, total=len(group.charges)),
+                license_days=sum(days for _lic, days, _amount in done_charges),
+                cost_to_date=sum(amount for _lic, _days, amount in done_charges),
+                projected_license_days=sum(days for _lic, days, _amount in group.charges),
+                projected_cost=sum(amount for _lic, _days, amount in group.charges),
+                daily_price=group.price.daily_price,
+                monthly_price=group.price.monthly_price,
+            )
+        )
+    totals = EstimateTotals(
+        counts=LicenseCounts(
+            assigned=sum(p.counts.assigned for p in products),
+            unassigned=sum(p.counts.unassigned for p in products),
+            total=sum(p.counts.total for p in products),
+        ),
+        license_days=sum(p.license_days for p in products),
+        cost_to_date=sum(p.cost_to_date for p in products),
+        projected_license_days=sum(p.projected_license_days for p in products),
+        projected_cost=sum(p.projected_cost for p in products),
+    )
+    return Estimate(period=period, as_of=as_of, products=tuple(products), totals=totals)
