@@ -288,6 +288,10 @@ def test_projection_is_the_invoice_with_unrevoked_licenses_kept_to_the_month_end
     kept = [replace(lic, revoked_at=lic.revoked_at or period.end) for lic in licenses if lic.issued_at < period.end]
     estimate = estimate_month(licenses, prices, period, as_of)
     assert estimate.totals.projected_cost == bill_month(kept, prices, period).total
+    # which is what today's data would be invoiced, whatever as_of is
+    bill = bill_month(licenses, prices, period)
+    assert estimate.totals.projected_cost == bill.total
+    assert estimate.totals.projected_license_days == sum(line.license_days for line in bill.lines)
 
 
 @PORTFOLIOS

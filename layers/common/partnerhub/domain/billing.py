@@ -10,17 +10,19 @@ The rules in one place:
 * A license's charge for a month is ``min(days * daily_price, monthly_price)`` at the prices in force on
   the month's 1st; the cap applies per license.
 * ``source == "external"`` licenses are never billed.
-* The estimate and the invoice share one computation (:func:`_charge_products`): the invoice bills the
-  real intervals, "to date" bills them cut at ``as_of``, the projection bills unrevoked licenses to the
-  month's end. Hence for a past month ``cost_to_date == projected_cost == bill_month(...).total``.
+* The estimate and the invoice share one computation (:func:`_charge_products`), which bills every
+  license over its interval clipped to a window ``[period.start, window_end)``. The invoice and the
+  projection use ``window_end = period.end`` (an unrevoked license runs to the month's end); "to date"
+  uses ``min(period.end, as_of)``. Hence for a past month ``cost_to_date == projected_cost ==
+  bill_month(...).total``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from datetime import date, datetime
+from typing import Any, NamedTuple
 
 from partnerhub.clock import isoformat
 from partnerhub.domain.periods import Period, require_aware
@@ -48,9 +50,6 @@ __all__ = [
 
 CURRENCY = "usd"
 EXTERNAL_SOURCE = "external"
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_DAY = timedelta(days=1)
 
 
 class MissingPriceError(LookupError):
@@ -138,22 +137,22 @@ class BillableLicense:
         return self.revoked_at is not None and self.revoked_at <= instant
 
 
-def _days_between(start: datetime, end: datetime) -> int:
-    """Calendar days that ``[start, end)`` touches, for ``start < end`` (both aware).
+def _clipped_days(issued_at: datetime, revoked_at: datetime | None, start: datetime, end: datetime) -> int:
+    """UTC calendar days that ``[issued_at, revoked_at)`` clipped to ``[start, end)`` touches.
 
-    Floor of the start's day index to ceiling of the end's: an end exactly at midnight does not
-    touch the day it opens, any later end does. O(1), no per-day iteration.
+    All four instants must already be in UTC (the hot path of billing, so no checks here): the day
+    count is then plain date-ordinal arithmetic, O(1), with no iteration over days. The clipped
+    interval runs from ``lo``'s day to ``hi``'s day, except that an ``hi`` exactly at midnight does not
+    reach into the day it opens.
     """
-    first = (start - _EPOCH) // _DAY
-    past_last = -((_EPOCH - end) // _DAY)
-    return past_last - first
-
-
-def _clipped_days(issued_at: datetime, active_until: datetime | None, start: datetime, end: datetime) -> int:
-    # The hot path of bill_month: inputs are already validated, so no checks here.
     lo = max(start, issued_at)
-    hi = end if active_until is None else min(end, active_until)
-    return _days_between(lo, hi) if lo < hi else 0
+    hi = end if revoked_at is None else min(end, revoked_at)
+    if lo >= hi:
+        return 0
+    days = hi.toordinal() - lo.toordinal()
+    if hi.hour or hi.minute or hi.second or hi.microsecond:
+        days += 1
+    return days
 
 
 def license_days(issued_at: datetime, revoked_at: datetime | None, period: Period) -> int:
@@ -209,9 +208,12 @@ def _prices_for(versions: Iterable[PriceVersion], period: Period) -> dict[str, P
     return chosen
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class LicenseCharge:
-    """One license's share of an invoice line."""
+class LicenseCharge(NamedTuple):
+    """One license's share of an invoice line.
+
+    A named tuple rather than a dataclass: one is built per license per month, and tuple
+    construction and ordering are much cheaper.
+    """
 
     license_key: str
     days: int
@@ -272,43 +274,43 @@ class MonthlyBill:
 @dataclass(frozen=True, slots=True)
 class _ProductCharges:
     price: PriceVersion
-    charges: list[tuple[BillableLicense, int, int]]  # (license, days, amount), days >= 1
+    charges: list[LicenseCharge]  # days >= 1
+    licenses: list[BillableLicense]  # the licenses charged, in the same order
 
 
 def _charge_products(
     licenses: Iterable[BillableLicense],
     prices: Mapping[str, PriceVersion],
     period: Period,
-    active_until: Callable[[BillableLicense], datetime | None],
-) -> dict[str, _ProductCharges]:
+    window_end: datetime,
+) -> tuple[dict[str, _ProductCharges], int]:
     """The one computation behind invoices and estimates.
 
-    Bills each billable license over ``[issued_at, active_until(license))`` clipped to ``period``;
-    licenses with no day in the period are left out. Raises :class:`MissingPriceError` for a product
-    with days but no price in force.
+    Bills each billable license over ``[issued_at, revoked_at)`` clipped to ``[period.start,
+    window_end)`` (``window_end <= period.end``) at the prices in force for ``period``; licenses with no
+    day in the window are left out. Returns the charges by product and how many external licenses
+    were active in the window. Raises :class:`MissingPriceError` for a product with days but no price.
     """
-    start, end = period.start, period.end
+    start = period.start
     out: dict[str, _ProductCharges] = {}
+    external = 0
     for lic in licenses:
-        if lic.source == EXTERNAL_SOURCE:
-            continue
-        days = _clipped_days(lic.issued_at, active_until(lic), start, end)
+        days = _clipped_days(lic.issued_at, lic.revoked_at, start, window_end)
         if days == 0:
+            continue
+        if lic.source == EXTERNAL_SOURCE:
+            external += 1
             continue
         group = out.get(lic.product)
         if group is None:
             price = prices.get(lic.product)
             if price is None:
                 raise MissingPriceError(lic.product, period)
-            group = out[lic.product] = _ProductCharges(price, [])
+            group = out[lic.product] = _ProductCharges(price, [], [])
         price = group.price
-        amount = min(days * price.daily_price, price.monthly_price)
-        group.charges.append((lic, days, amount))
-    return out
-
-
-def _real_end(lic: BillableLicense) -> datetime | None:
-    return lic.revoked_at
+        group.charges.append(LicenseCharge(lic.license_key, days, min(days * price.daily_price, price.monthly_price)))
+        group.licenses.append(lic)
+    return out, external
 
 
 def bill_month(licenses: Iterable[BillableLicense], prices: Iterable[PriceVersion], period: Period) -> MonthlyBill:
@@ -318,30 +320,23 @@ def bill_month(licenses: Iterable[BillableLicense], prices: Iterable[PriceVersio
     period's 1st. External licenses are not billed. Nothing to bill gives no lines and total 0.
     Raises :class:`MissingPriceError` if a product with billable days has no price in force.
     """
-    licenses = list(licenses)
-    groups = _charge_products(licenses, _prices_for(prices, period), period, _real_end)
+    groups, external = _charge_products(licenses, _prices_for(prices, period), period, period.end)
     lines: list[InvoiceLine] = []
     for product in sorted(groups):
         group = groups[product]
         # Sorted so the result does not depend on the order the licenses were read in.
-        charges = tuple(sorted(LicenseCharge(lic.license_key, days, amount) for lic, days, amount in group.charges))
+        charges = tuple(sorted(group.charges))
         lines.append(
             InvoiceLine(
                 product=product,
                 licenses=len(charges),
-                license_days=sum(c.days for c in charges),
+                license_days=sum([c.days for c in charges]),
                 daily_price=group.price.daily_price,
                 monthly_price=group.price.monthly_price,
-                amount=sum(c.amount for c in charges),
+                amount=sum([c.amount for c in charges]),
                 charges=charges,
             )
         )
-    start, end = period.start, period.end
-    external = sum(
-        1
-        for lic in licenses
-        if lic.source == EXTERNAL_SOURCE and _clipped_days(lic.issued_at, lic.revoked_at, start, end) > 0
-    )
     return MonthlyBill(
         period=period, lines=tuple(lines), total=sum(line.amount for line in lines), external_licenses=external
     )
@@ -440,42 +435,37 @@ def estimate_month(
 ) -> Estimate:
     """The month-to-date estimate of ``period`` at instant ``as_of``.
 
-    * **To date** (``license_days``, ``cost_to_date``): each license billed over
-      ``[issued_at, min(revoked_at, as_of))``. A day counts once the license has been active at some
-      instant of that day strictly before ``as_of``: a license active since yesterday counts today from
-      ``as_of`` = today 00:00:00.000001 on, but not at exactly 00:00:00.
-    * **Projected** (``projected_license_days``, ``projected_cost``): licenses not revoked by ``as_of``
-      are billed to the period's end; revoked ones (and any already-known revocation) over their real
-      interval.
-    * **Counts**: among licenses with at least one projected day in the period, ``total``;
-      ``assigned``/``unassigned`` are those of them not revoked by ``as_of``, split by ``assigned``.
+    * **To date** (``license_days``, ``cost_to_date``): the invoice computation over the part of the month
+      before ``as_of``, i.e. each license billed over ``[issued_at, min(revoked_at, as_of))``. A day counts
+      once the license has been active at some instant of that day strictly before ``as_of``: a license
+      active since yesterday counts today from ``as_of`` = today 00:00:00.000001 on, not at 00:00:00 sharp;
+      one issued today at 09:00 counts today once ``as_of`` is past 09:00.
+    * **Projected** (``projected_license_days``, ``projected_cost``): every license not revoked stays active
+      to the month's end, a revoked one counts its real days. That is exactly what
+      ``bill_month(licenses, prices, period)`` charges today, so it is the invoice if nothing changes.
+    * **Counts**: ``total`` is the licenses with at least one projected day in the period;
+      ``assigned``/``unassigned`` split those of them not revoked by ``as_of``.
 
-    Both figures go through the invoice computation, so for a past month (``as_of >= period.end``)
-    ``cost_to_date == projected_cost == bill_month(...).total``. For a future month (``as_of`` before
-    it starts) to-date figures are 0 and the projection bills every unrevoked license for the whole
-    month (from its ``issued_at`` if that falls inside the month).
+    Both figures go through the one invoice computation, so for a past month (``as_of >= period.end``)
+    ``cost_to_date == projected_cost == bill_month(...).total``. For a future month (``as_of`` before it
+    starts) to-date figures are 0 and the projection bills every unrevoked license for the whole month
+    (from its ``issued_at`` if that falls inside the month). Prices are those in force for ``period``.
+    Raises :class:`MissingPriceError` if a product with projected days has no price in force.
     """
     as_of = require_aware("as_of", as_of)
     licenses = list(licenses)
     price_table = _prices_for(prices, period)
-    end = period.end
-
-    def to_date_end(lic: BillableLicense) -> datetime:
-        revoked = lic.revoked_at
-        return as_of if revoked is None or revoked > as_of else revoked
-
-    def projected_end(lic: BillableLicense) -> datetime:
-        revoked = lic.revoked_at
-        return end if revoked is None else revoked
-
-    to_date = _charge_products(licenses, price_table, period, to_date_end)
-    projected = _charge_products(licenses, price_table, period, projected_end)
+    # Projection: the invoice computation itself. An unrevoked license already runs to the month's end
+    # there, and a revoked one keeps its real interval.
+    projected, _ = _charge_products(licenses, price_table, period, period.end)
+    # To date: the same computation over the part of the month before as_of.
+    to_date, _ = _charge_products(licenses, price_table, period, min(period.end, as_of))
 
     products: list[ProductEstimate] = []
     for product in sorted(projected):
         group = projected[product]
         assigned = unassigned = 0
-        for lic, _days, _amount in group.charges:
+        for lic in group.licenses:
             if lic.revoked_by(as_of):
                 continue
             if lic.assigned:
@@ -489,10 +479,10 @@ def estimate_month(
             ProductEstimate(
                 product=product,
                 counts=LicenseCounts(assigned=assigned, unassigned=unassigned, total=len(group.charges)),
-                license_days=sum(days for _lic, days, _amount in done_charges),
-                cost_to_date=sum(amount for _lic, _days, amount in done_charges),
-                projected_license_days=sum(days for _lic, days, _amount in group.charges),
-                projected_cost=sum(amount for _lic, _days, amount in group.charges),
+                license_days=sum([c.days for c in done_charges]),
+                cost_to_date=sum([c.amount for c in done_charges]),
+                projected_license_days=sum([c.days for c in group.charges]),
+                projected_cost=sum([c.amount for c in group.charges]),
                 daily_price=group.price.daily_price,
                 monthly_price=group.price.monthly_price,
             )
