@@ -1,0 +1,221 @@
+"""What every HTTP function shares: the resolver, the one place errors become responses, the caller, idempotency."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyPersistenceLayerError,
+    IdempotencyValidationError,
+)
+from aws_lambda_powertools.utilities.idempotency.idempotency import idempotent_function
+from pydantic import BaseModel
+
+from partnerhub.domain.models import PARTNER_ID
+from partnerhub.errors import DomainError, Forbidden, Unauthorized, ValidationFailed
+from partnerhub.observability import logger
+from partnerhub.repository import keys
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+OPERATORS = "operators"
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+def error_response(
+    status: int, code: str, message: str, details: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None
+) -> Response[str]:
+    body = {"error": {"code": code, "message": message, "details": details or []}}
+    return Response(status, content_types.APPLICATION_JSON, json.dumps(body), headers=headers)
+
+
+def json_response(status: int, payload: Any) -> Response[str]:
+    body = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload
+    return Response(status, content_types.APPLICATION_JSON, json.dumps(body))
+
+
+def create_app() -> APIGatewayHttpResolver:
+    """A resolver with request validation and the project's error shape on every failure."""
+    app = APIGatewayHttpResolver(enable_validation=True)
+
+    @app.exception_handler(DomainError)
+    def domain_error(error: DomainError) -> Response[str]:
+        headers = {"Retry-After": str(error.retry_after)} if hasattr(error, "retry_after") else None
+        if error.status >= 500:
+            logger.warning("dependency unavailable", extra={"code": error.code})
+        return error_response(error.status, error.code, error.message, error.details, headers)
+
+    @app.exception_handler(RequestValidationError)
+    def invalid_request(error: RequestValidationError) -> Response[str]:
+        problems = list(error.errors())
+        if any(p.get("type") == "json_invalid" for p in problems):
+            return error_response(400, "malformed_request", "the request body is not valid JSON")
+        details = [
+            {"field": ".".join(str(part) for part in p.get("loc", ())[1:]) or "body",
+             "in": str(p.get("loc", ("body",))[0]),
+             "reason": p.get("msg", "invalid")}
+            for p in problems
+        ]
+        return error_response(422, "validation_error", "the request is invalid", details)
+
+    @app.exception_handler(IdempotencyValidationError)
+    def key_reused(_: IdempotencyValidationError) -> Response[str]:
+        return error_response(
+            422,
+            "idempotency_key_reused",
+            "this Idempotency-Key was used with a different request body",
+            [{"field": "Idempotency-Key", "in": "header", "reason": "reused with another body"}],
+        )
+
+    @app.exception_handler(IdempotencyAlreadyInProgressError)
+    def in_progress(_: IdempotencyAlreadyInProgressError) -> Response[str]:
+        return error_response(
+            409, "idempotency_in_progress", "a request with this Idempotency-Key is still running; retry shortly",
+            headers={"Retry-After": "1"},
+        )
+
+    @app.exception_handler(IdempotencyPersistenceLayerError)
+    def store_unavailable(_: IdempotencyPersistenceLayerError) -> Response[str]:
+        return error_response(503, "service_unavailable", "retry shortly", headers={"Retry-After": "1"})
+
+    @app.exception_handler(Exception)
+    def unexpected(error: Exception) -> Response[str]:
+        from botocore.exceptions import ClientError
+
+        from partnerhub.repository.dynamo import THROTTLING, error_code
+
+        if isinstance(error, ClientError) and error_code(error) in THROTTLING:
+            return error_response(503, "throttled", "the database is busy; retry shortly", headers={"Retry-After": "1"})
+        logger.exception("unhandled error")
+        return error_response(500, "internal_error", "something went wrong on our side")
+
+    return app
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling, from the JWT claims the authorizer verified. The partner id comes from nowhere else."""
+
+    subject: str
+    partner_id: str | None
+    groups: frozenset[str]
+
+    @property
+    def is_operator(self) -> bool:
+        return OPERATORS in self.groups
+
+    def partner(self) -> str:
+        if self.partner_id is None:
+            raise Unauthorized("the token names no partner", code="no_partner")
+        return self.partner_id
+
+    def require_operator(self) -> None:
+        if not self.is_operator:
+            raise Forbidden("only operators may do this", code="not_an_operator")
+
+    @property
+    def actor(self) -> str:
+        return f"operator:{self.subject}" if self.is_operator and self.partner_id is None else f"user:{self.subject}"
+
+
+def caller_of(app: APIGatewayHttpResolver) -> Caller:
+    authorizer = app.current_event.request_context.authorizer
+    claims: dict[str, Any] = (authorizer.jwt_claim if authorizer else None) or {}
+    subject = str(claims.get("sub") or "")
+    if not subject:
+        raise Unauthorized("no verified identity on the request")
+    partner = claims.get("custom:partner_id")
+    if partner is not None and not PARTNER_ID.match(str(partner)):
+        raise Unauthorized("the token's partner id is malformed", code="bad_partner_claim")
+    return Caller(subject=subject, partner_id=str(partner) if partner else None, groups=_groups(claims.get("cognito:groups")))
+
+
+def _groups(raw: Any) -> frozenset[str]:
+    """HTTP API hands array claims over as a string such as ``[operators admins]``; accept a list too."""
+    if raw is None:
+        return frozenset()
+    if isinstance(raw, list):
+        return frozenset(str(g) for g in raw)
+    text = str(raw).strip()
+    if text.startswith("["):
+        text = text.strip("[]")
+        try:
+            parsed = json.loads(f"[{text}]")
+            return frozenset(str(g) for g in parsed)
+        except ValueError:
+            pass
+    return frozenset(part for part in re.split(r"[\s,]+", text) if part)
+
+
+class Idempotency:
+    """Powertools idempotency for mutating routes, stored in the single table.
+
+    The key is (partner, route, Idempotency-Key); the request body is the payload checked on reuse.
+    Failures are not stored, so a refused request can be retried with the same key once fixed.
+    """
+
+    def __init__(self, table_name: str, ttl_seconds: int, client: DynamoDBClient | None = None) -> None:
+        from partnerhub.repository.dynamo import default_client
+
+        self.persistence = DynamoDBPersistenceLayer(
+            table_name=table_name,
+            key_attr="PK",
+            sort_key_attr="SK",
+            static_pk_value=keys.IDEMPOTENCY,
+            expiry_attr="ttl",
+            boto3_client=client or default_client(),
+        )
+        self.config = IdempotencyConfig(
+            event_key_jmespath="[partner_id, route, key]",
+            payload_validation_jmespath="body",
+            expires_after_seconds=ttl_seconds,
+            raise_on_no_idempotency_key=True,
+        )
+        self._once = idempotent_function(
+            data_keyword_argument="request", config=self.config, persistence_store=self.persistence
+        )(_execute)
+
+    def run(
+        self,
+        app: APIGatewayHttpResolver,
+        partner_id: str,
+        route: str,
+        body: Any,
+        command: Callable[[str], tuple[int, Any]],
+    ) -> Response[str]:
+        """Run ``command(receipt_id)`` at most once per Idempotency-Key; replays answer the stored response."""
+        key = app.current_event.headers.get("idempotency-key")
+        if key is None:
+            status, payload = command(secrets.token_hex(16))
+            return json_response(status, payload)
+        if not _IDEMPOTENCY_KEY.match(key):
+            raise ValidationFailed(
+                "invalid Idempotency-Key",
+                details=[{"field": "Idempotency-Key", "in": "header", "reason": "1..255 printable ASCII characters"}],
+            )
+        self.config.register_lambda_context(app.lambda_context)
+        receipt = hashlib.sha256(f"{partner_id}\n{route}\n{key}".encode()).hexdigest()[:32]
+        request = {"partner_id": partner_id, "route": route, "key": key, "body": body}
+        stored = self._once(request=request, command=lambda: _jsonable(command(receipt)))
+        return json_response(stored["status"], stored["body"])
+
+
+def _jsonable(result: tuple[int, Any]) -> dict[str, Any]:
+    status, payload = result
+    body = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload
+    return {"status": status, "body": body}
+
+
+def _execute(request: dict[str, Any], command: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    return command()

@@ -1,0 +1,350 @@
+"""The license lifecycle: issue, assign, transfer, unassign, revoke.
+
+Each command is planned by a pure function (state in, :class:`Change` out) and committed by the
+repository in one DynamoDB transaction guarded by the license's version. A lost race surfaces as
+:class:`VersionConflict`; :class:`LicenseService` re-reads and re-plans, so every change that answers
+success is recorded in the history in order.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, TypeVar
+
+from partnerhub.clock import Clock
+from partnerhub.domain.models import (
+    LICENSE_KEY,
+    HistoryEvent,
+    HistoryType,
+    License,
+    LicenseCounts,
+    LicenseStatus,
+    Product,
+    Site,
+    Source,
+    Standing,
+)
+from partnerhub.errors import Conflict, NotFound, PaymentRequired, ServiceUnavailable, ValidationFailed
+
+MAX_ISSUE = 100
+_BASE62 = string.digits + string.ascii_letters
+_KEY_LENGTH = 24  # 24 base62 characters: about 143 bits of randomness
+
+
+def new_license_key(product: str) -> str:
+    """A fresh, unguessable key: ``<product>_<24 random base62 chars>``, drawn from ``secrets`` at call time."""
+    return f"{product}_{''.join(secrets.choice(_BASE62) for _ in range(_KEY_LENGTH))}"
+
+
+class VersionConflict(Exception):
+    """The license changed between read and write; re-read and try again."""
+
+
+class TransientConflict(Exception):
+    """DynamoDB cancelled a transaction because another one touched the same items; retry."""
+
+
+@dataclass(frozen=True)
+class CounterDelta:
+    """Changes to a partner's per-product license counters."""
+
+    product: str
+    issued: int = 0
+    assigned: int = 0
+    revoked: int = 0
+
+
+@dataclass(frozen=True)
+class Change:
+    """One license change, ready for the repository to commit atomically."""
+
+    before: License
+    after: License
+    event: HistoryEvent
+    claim: Site | None = None  # a site to claim for (after.product)
+    release: Site | None = None  # a site whose claim to release
+    counters: CounterDelta | None = None
+    requires_assignable: bool = False  # the partner must have no past-due invoice
+
+
+@dataclass(frozen=True)
+class IssueOrder:
+    partner_id: str
+    receipt_id: str
+    product: Product
+    licenses: tuple[License, ...]
+    source: Source = Source.PORTAL
+    claims: tuple[Site, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[License]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    partner_id: str
+    status: str = "all"
+    product: str | None = None
+    search: str | None = None
+    sort: str = "issued_at"
+    descending: bool = True
+    limit: int = 50
+    cursor: str | None = None
+
+
+class LicenseRepository(Protocol):
+    """What the lifecycle needs from storage (implemented over DynamoDB in ``partnerhub.repository``)."""
+
+    def get_product(self, product: str) -> Product | None: ...
+
+    def get_license(self, partner_id: str, license_key: str) -> License | None: ...
+
+    def get_license_with_history(
+        self, partner_id: str, license_key: str
+    ) -> tuple[License, list[HistoryEvent]] | None: ...
+
+    def issue(self, order: IssueOrder, *, require_payment_method: bool) -> tuple[License, ...]: ...
+
+    def commit(self, change: Change) -> None: ...
+
+    def list_licenses(self, query: ListQuery) -> Page: ...
+
+    def counts(self, partner_id: str) -> LicenseCounts: ...
+
+
+def _event(before: License, kind: HistoryType, at: datetime, actor: str, **sites: Site | None) -> HistoryEvent:
+    return HistoryEvent(seq=before.version + 1, type=kind, at=at, actor=actor, **sites)
+
+
+def plan_assign(license: License, site: Site, now: datetime, actor: str) -> Change | None:
+    """Assign an unassigned license, or transfer an assigned one to ``site``. ``None``: already on that site."""
+    if license.status is LicenseStatus.REVOKED:
+        raise Conflict("the license is revoked and cannot be assigned", code="license_revoked")
+    if license.site is not None and license.site.site_id == site.site_id:
+        if license.site.model_dump() == site.model_dump():
+            return None
+        # Same site, new URL or owner: an update of the record, not a transfer.
+        after = license.model_copy(update={"site": site, "version": license.version + 1})
+        return Change(license, after, _event(license, "assigned", now, actor, site=site), requires_assignable=True)
+    transfer = license.site is not None
+    after = license.model_copy(update={"site": site, "assigned_at": now, "version": license.version + 1})
+    kind: HistoryType = "transferred" if transfer else "assigned"
+    return Change(
+        before=license,
+        after=after,
+        event=_event(license, kind, now, actor, site=site, previous_site=license.site),
+        claim=site,
+        release=license.site,
+        counters=None if transfer else CounterDelta(license.product, assigned=1),
+        requires_assignable=True,
+    )
+
+
+def plan_unassign(license: License, now: datetime, actor: str) -> Change:
+    if license.status is LicenseStatus.REVOKED:
+        raise Conflict("the license is revoked", code="license_revoked")
+    if license.site is None:
+        raise Conflict("the license is not assigned to a site", code="license_not_assigned")
+    after = license.model_copy(update={"site": None, "assigned_at": None, "version": license.version + 1})
+    return Change(
+        before=license,
+        after=after,
+        event=_event(license, "unassigned", now, actor, previous_site=license.site),
+        release=license.site,
+        counters=CounterDelta(license.product, assigned=-1),
+    )
+
+
+def plan_revoke(license: License, now: datetime, actor: str) -> Change | None:
+    """Revoke for good. ``None`` when already revoked: revoking again changes nothing."""
+    if license.status is LicenseStatus.REVOKED:
+        return None
+    after = license.model_copy(update={"revoked_at": now, "version": license.version + 1})
+    return Change(
+        before=license,
+        after=after,
+        event=_event(license, "revoked", now, actor, site=license.site),
+        release=license.site,
+        counters=CounterDelta(license.product, revoked=1, assigned=-1 if license.site is not None else 0),
+    )
+
+
+def issued_event(license: License) -> HistoryEvent:
+    """The first history event, implied by the license record itself."""
+    return HistoryEvent(seq=1, type="issued", at=license.issued_at, actor=license.issued_by, site=None)
+
+
+T = TypeVar("T")
+
+
+class LicenseService:
+    """The license commands, over a repository and a clock. No boto3 and no Stripe here."""
+
+    def __init__(
+        self,
+        repository: LicenseRepository,
+        clock: Clock,
+        *,
+        max_attempts: int = 30,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._repo = repository
+        self._clock = clock
+        self._max_attempts = max_attempts
+        self._sleep = sleep
+
+    # Queries -----------------------------------------------------------------------------------
+    def get(self, partner_id: str, license_key: str) -> tuple[License, list[HistoryEvent]]:
+        found = self._repo.get_license_with_history(partner_id, license_key) if _is_key(license_key) else None
+        if found is None:
+            raise NotFound("no such license", code="license_not_found")
+        license, history = found
+        return license, [issued_event(license), *history]
+
+    def list(self, query: ListQuery) -> Page:
+        return self._repo.list_licenses(query)
+
+    def counts(self, partner_id: str) -> LicenseCounts:
+        return self._repo.counts(partner_id)
+
+    # Commands ----------------------------------------------------------------------------------
+    def issue(self, partner_id: str, product: str, quantity: int, actor: str, receipt_id: str) -> tuple[License, ...]:
+        """Issue ``quantity`` licenses. ``receipt_id`` makes a retried order finish instead of issuing twice."""
+        if not 1 <= quantity <= MAX_ISSUE:
+            raise ValidationFailed(
+                "quantity out of range", details=[{"field": "quantity", "reason": f"must be 1..{MAX_ISSUE}"}]
+            )
+        found = self._product(product)
+        now = self._clock.now()
+        licenses = tuple(
+            License(
+                partner_id=partner_id,
+                license_key=new_license_key(found.product),
+                product=found.product,
+                product_name=found.name,
+                source=Source.PORTAL,
+                issued_at=now,
+                issued_by=actor,
+                version=1,
+            )
+            for _ in range(quantity)
+        )
+        order = IssueOrder(partner_id=partner_id, receipt_id=receipt_id, product=found, licenses=licenses)
+        return self._retrying(lambda: self._repo.issue(order, require_payment_method=True))
+
+    def record_external(
+        self, partner_id: str, product: str, site: Site, actor: str, license_key: str | None, receipt_id: str
+    ) -> License:
+        """Record a license a partner's connected site holds but that was bought elsewhere (never billed)."""
+        found = self._product(product)
+        if license_key is not None and not (_is_key(license_key) and license_key.startswith(f"{found.product}_")):
+            raise ValidationFailed(
+                "invalid license key",
+                details=[{"field": "license_key", "reason": f"must look like {found.product}_<24+ base62 chars>"}],
+            )
+        now = self._clock.now()
+        license = License(
+            partner_id=partner_id,
+            license_key=license_key or new_license_key(found.product),
+            product=found.product,
+            product_name=found.name,
+            source=Source.EXTERNAL,
+            issued_at=now,
+            issued_by=actor,
+            assigned_at=now,
+            site=site,
+            version=1,
+        )
+        order = IssueOrder(
+            partner_id=partner_id,
+            receipt_id=receipt_id,
+            product=found,
+            licenses=(license,),
+            source=Source.EXTERNAL,
+            claims=(site,),
+        )
+        return self._retrying(lambda: self._repo.issue(order, require_payment_method=False))[0]
+
+    def assign(self, partner_id: str, license_key: str, site: Site, actor: str) -> License:
+        return self._change(partner_id, license_key, lambda lic, now: plan_assign(lic, site, now, actor))
+
+    def unassign(self, partner_id: str, license_key: str, actor: str) -> License:
+        return self._change(partner_id, license_key, lambda lic, now: plan_unassign(lic, now, actor))
+
+    def revoke(self, partner_id: str, license_key: str, actor: str) -> License:
+        return self._change(partner_id, license_key, lambda lic, now: plan_revoke(lic, now, actor))
+
+    # Internals ---------------------------------------------------------------------------------
+    def _product(self, product: str) -> Product:
+        found = self._repo.get_product(product)
+        if found is None:
+            raise ValidationFailed("unknown product", details=[{"field": "product", "reason": "not in the catalog"}])
+        return found
+
+    def _load(self, partner_id: str, license_key: str) -> License:
+        license = self._repo.get_license(partner_id, license_key) if _is_key(license_key) else None
+        if license is None:
+            raise NotFound("no such license", code="license_not_found")
+        return license
+
+    def _change(self, partner_id: str, license_key: str, plan: Callable[[License, datetime], Change | None]) -> License:
+        def attempt() -> License:
+            license = self._load(partner_id, license_key)
+            change = plan(license, self._clock.now())
+            if change is None:
+                return license
+            self._repo.commit(change)
+            return change.after
+
+        return self._retrying(attempt)
+
+    def _retrying(self, attempt: Callable[[], T]) -> T:
+        for n in range(self._max_attempts):
+            try:
+                return attempt()
+            except (VersionConflict, TransientConflict):
+                # Jittered backoff, capped: contention on one license settles within a few rounds.
+                self._sleep(min(0.2, 0.005 * (2 ** min(n, 6))) * (0.5 + secrets.randbelow(1000) / 1000))
+        raise ServiceUnavailable("the license is changing too fast; try again", code="contention", retry_after=1)
+
+
+def check_standing(standing: Standing, *, issuing: bool) -> None:
+    """Refuse with 402 when the partner's standing does not allow the command."""
+    if standing.past_due_invoices:
+        raise PaymentRequired(
+            "an invoice is past due: pay it to issue or assign licenses",
+            code="past_due_invoice",
+            details=[{"invoice": invoice_id} for invoice_id in standing.past_due_invoices],
+        )
+    if issuing and not standing.has_payment_method:
+        raise PaymentRequired("add a payment method before issuing licenses", code="payment_method_required")
+
+
+def _is_key(license_key: str) -> bool:
+    return bool(LICENSE_KEY.match(license_key))
+
+
+__all__: Sequence[str] = (
+    "Change",
+    "CounterDelta",
+    "IssueOrder",
+    "LicenseRepository",
+    "LicenseService",
+    "ListQuery",
+    "Page",
+    "TransientConflict",
+    "VersionConflict",
+    "check_standing",
+    "new_license_key",
+    "plan_assign",
+    "plan_revoke",
+    "plan_unassign",
+)

@@ -1,0 +1,130 @@
+"""Plain models shared by the domain, the repository and the API."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+PRODUCT_SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+LICENSE_KEY = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*_[A-Za-z0-9]{24,64}$")
+PARTNER_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+ProductSlug = Annotated[str, StringConstraints(pattern=PRODUCT_SLUG, min_length=1, max_length=64)]
+
+
+def _check_url(value: str) -> str:
+    if not re.match(r"^https?://[^\s/$.?#][^\s]*$", value, re.IGNORECASE) or len(value) > 2048:
+        raise ValueError("must be an http(s) URL")
+    return value
+
+
+HttpUrlText = Annotated[str, AfterValidator(_check_url)]
+SiteId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,64}$")]
+
+
+class LicenseStatus(StrEnum):
+    ASSIGNED = "assigned"
+    UNASSIGNED = "unassigned"
+    REVOKED = "revoked"
+
+
+class Source(StrEnum):
+    PORTAL = "portal"
+    EXTERNAL = "external"
+
+
+class Site(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    site_id: SiteId
+    site_url: HttpUrlText
+    site_owner: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+
+
+HistoryType = Literal["issued", "assigned", "transferred", "unassigned", "revoked"]
+
+
+class HistoryEvent(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    seq: int
+    type: HistoryType
+    at: datetime
+    actor: str
+    site: Site | None = None
+    previous_site: Site | None = None
+
+
+class License(BaseModel):
+    """A license as stored. ``version`` orders every change; history event ``seq`` equals the version it made."""
+
+    model_config = ConfigDict(frozen=True)
+
+    partner_id: str
+    license_key: str
+    product: str
+    product_name: str
+    source: Source
+    issued_at: datetime
+    issued_by: str
+    assigned_at: datetime | None = None
+    revoked_at: datetime | None = None
+    site: Site | None = None
+    version: int = Field(ge=1)
+
+    @property
+    def status(self) -> LicenseStatus:
+        if self.revoked_at is not None:
+            return LicenseStatus.REVOKED
+        if self.site is not None:
+            return LicenseStatus.ASSIGNED
+        return LicenseStatus.UNASSIGNED
+
+    @property
+    def status_at(self) -> datetime:
+        """When the license entered its current status (the sort key of status views)."""
+        if self.revoked_at is not None:
+            return self.revoked_at
+        if self.site is not None and self.assigned_at is not None:
+            return self.assigned_at
+        return self.issued_at
+
+
+class Product(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    product: str
+    name: str
+
+
+class Standing(BaseModel):
+    """What license commands need to know of a partner's account, kept on the partner's record."""
+
+    model_config = ConfigDict(frozen=True)
+
+    has_payment_method: bool = False
+    past_due_invoices: tuple[str, ...] = ()
+
+    @property
+    def can_issue(self) -> bool:
+        return self.has_payment_method and not self.past_due_invoices
+
+    @property
+    def can_assign(self) -> bool:
+        return not self.past_due_invoices
+
+
+class Counts(BaseModel):
+    all: int = 0
+    assigned: int = 0
+    unassigned: int = 0
+    revoked: int = 0
+    not_revoked: int = 0
+
+
+class LicenseCounts(Counts):
+    products: dict[str, Counts] = Field(default_factory=dict)

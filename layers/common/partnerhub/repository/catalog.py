@@ -1,0 +1,99 @@
+"""The product catalog and its versioned prices: one small partition, read in a single Query."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import ClientError
+
+from partnerhub.domain.billing import PriceVersion
+from partnerhub.domain.models import Product
+from partnerhub.repository import keys
+from partnerhub.repository.dynamo import default_client, deserialize, error_code, serialize, values
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+
+class DynamoCatalogRepository:
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+        self._table = table_name
+        self._client = client or default_client()
+
+    def load(self) -> tuple[list[Product], list[PriceVersion]]:
+        """Every product and every price version, in one paginated Query of the catalog partition."""
+        products: list[Product] = []
+        prices: list[PriceVersion] = []
+        params = {
+            "TableName": self._table,
+            "KeyConditionExpression": "PK = :pk",
+            "ExpressionAttributeValues": values(pk=keys.CATALOG),
+        }
+        while True:
+            response = self._client.query(**params)  # type: ignore[arg-type]
+            for raw in response.get("Items", []):
+                item = deserialize(raw)
+                if item.get("type") == "product":
+                    products.append(Product(product=item["product"], name=item["name"]))
+                elif item.get("type") == "price":
+                    prices.append(price_from_item(item))
+            if "LastEvaluatedKey" not in response:
+                return products, prices
+            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]  # type: ignore[assignment]
+
+    def put_product(self, product: Product) -> None:
+        self._client.put_item(
+            TableName=self._table,
+            Item=serialize(
+                {"PK": keys.CATALOG, "SK": keys.product_sk(product.product), "type": "product", **product.model_dump()}
+            ),
+        )
+
+    def put_price(self, price: PriceVersion, *, only_if_new: bool = False) -> bool:
+        """Store a price version; with ``only_if_new`` an existing version is kept. True when written."""
+        params = {
+            "TableName": self._table,
+            "Item": serialize(price_item(price)),
+        }
+        if only_if_new:
+            params["ConditionExpression"] = "attribute_not_exists(PK)"
+        try:
+            self._client.put_item(**params)  # type: ignore[arg-type]
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def seed(self, products: Iterable[Product], prices: Iterable[PriceVersion]) -> None:
+        """Write the catalog; price versions already present (an operator may have changed them) are kept."""
+        for product in products:
+            self.put_product(product)
+        for price in prices:
+            self.put_price(price, only_if_new=True)
+
+
+def price_item(price: PriceVersion) -> dict[str, object]:
+    effective = price.effective_from.isoformat()
+    return {
+        "PK": keys.CATALOG,
+        "SK": keys.price_sk(price.product, effective),
+        "type": "price",
+        "product": price.product,
+        "daily_price": price.daily_price,
+        "monthly_price": price.monthly_price,
+        "effective_from": effective,
+        "currency": price.currency,
+    }
+
+
+def price_from_item(item: dict[str, object]) -> PriceVersion:
+    return PriceVersion(
+        product=str(item["product"]),
+        daily_price=int(item["daily_price"]),  # type: ignore[call-overload]
+        monthly_price=int(item["monthly_price"]),  # type: ignore[call-overload]
+        effective_from=date.fromisoformat(str(item["effective_from"])),
+        currency=str(item.get("currency", "usd")),
+    )

@@ -1,0 +1,95 @@
+"""The DynamoDB client, item (de)serialisation and error translation, shared by every repository module."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from partnerhub.errors import ServiceUnavailable
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+THROTTLING = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+    }
+)
+
+Item = dict[str, Any]
+
+
+@cache
+def default_client() -> DynamoDBClient:
+    """One client per execution environment; the endpoint comes from AWS_ENDPOINT_URL when set (local stack)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("dynamodb", config=Config(retries={"mode": "standard", "max_attempts": 4}))
+
+
+def serialize(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: _serializer.serialize(value) for key, value in item.items() if value is not None}
+
+
+def deserialize(item: Mapping[str, Any]) -> Item:
+    return {key: _plain(_deserializer.deserialize(value)) for key, value in item.items()}
+
+
+def _plain(value: Any) -> Any:
+    """Numbers come back as Decimal; every number this project stores is an integer."""
+    if isinstance(value, Decimal):
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, set):
+        return {_plain(v) for v in value}
+    return value
+
+
+def values(**named: Any) -> dict[str, Any]:
+    """ExpressionAttributeValues from keyword arguments: ``values(v=1)`` → ``{":v": {"N": "1"}}``."""
+    return {f":{name}": _serializer.serialize(value) for name, value in named.items()}
+
+
+def stamp(instant: datetime) -> str:
+    """Storage spelling of an instant: fixed width, microseconds, so strings sort in time order."""
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def unstamp(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def raise_if_throttled(error: ClientError) -> None:
+    """DynamoDB throttling after the SDK's own retries becomes a 503 the caller may retry."""
+    if error_code(error) in THROTTLING:
+        raise ServiceUnavailable("the database is busy; retry shortly", retry_after=1, code="throttled") from error
+
+
+def cancellation_reasons(error: ClientError) -> list[dict[str, Any]]:
+    reasons = error.response.get("CancellationReasons")
+    if reasons is None:
+        return []
+    return list(reasons)  # type: ignore[arg-type]

@@ -1,0 +1,120 @@
+"""Every key of the single table. No key string is spelled anywhere else.
+
+See docs/data-model.md for the access patterns these keys serve.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+# Base table
+PROFILE = "PROFILE"
+CATALOG = "CATALOG"
+IDEMPOTENCY = "IDEMPOTENCY"
+
+# Global secondary indexes and their key attributes.
+GSI_LICENSES = "GSI1"  # a partner's licenses by issue time; also the billable-partner registry
+GSI_BY_STATUS = "GSI2"  # a partner's licenses in one status, by the time they entered it
+GSI_BY_PRODUCT = "GSI3"  # a partner's licenses of one product, by issue time
+GSI_BY_PRODUCT_STATUS = "GSI4"  # a partner's licenses of one product in one status, by status time
+
+BILLABLE_SHARDS = 8
+
+
+def partner_pk(partner_id: str) -> str:
+    return f"PARTNER#{partner_id}"
+
+
+def license_sk(license_key: str) -> str:
+    return f"LICENSE#{license_key}"
+
+
+def history_sk(license_key: str, seq: int) -> str:
+    return f"LICENSE#{license_key}#H#{seq:08d}"
+
+
+def history_sk_upper(license_key: str) -> str:
+    """The upper bound of a license's history range (``~`` sorts after every digit)."""
+    return f"LICENSE#{license_key}#H#~"
+
+
+def site_claim_sk(site_id: str, product: str) -> str:
+    return f"SITE#{site_id}#PRODUCT#{product}"
+
+
+def issue_receipt_sk(receipt_id: str) -> str:
+    return f"ISSUE#{receipt_id}"
+
+
+def billable_sk() -> str:
+    return "BILLABLE"
+
+
+def product_sk(product: str) -> str:
+    return f"PRODUCT#{product}"
+
+
+def price_sk(product: str, effective_from: str) -> str:
+    return f"PRODUCT#{product}#PRICE#{effective_from}"
+
+
+def price_prefix(product: str | None = None) -> str:
+    return "PRODUCT#" if product is None else f"PRODUCT#{product}#PRICE#"
+
+
+def card_sk(payment_method_id: str) -> str:
+    return f"CARD#{payment_method_id}"
+
+
+CARD_PREFIX = "CARD#"
+
+
+def invoice_sk(period: str) -> str:
+    return f"INVOICE#{period}"
+
+
+INVOICE_PREFIX = "INVOICE#"
+
+
+def stripe_customer_pk(customer_id: str) -> str:
+    return f"STRIPE_CUSTOMER#{customer_id}"
+
+
+def stripe_invoice_pk(invoice_id: str) -> str:
+    return f"STRIPE_INVOICE#{invoice_id}"
+
+
+def stripe_event_pk(event_id: str) -> str:
+    return f"STRIPE_EVENT#{event_id}"
+
+
+POINTER = "POINTER"
+
+
+# Index keys
+def licenses_gsi_pk(partner_id: str) -> str:
+    return f"LICENSES#{partner_id}"
+
+
+def status_gsi_pk(partner_id: str, status: str) -> str:
+    return f"LICENSES#{partner_id}#S#{status}"
+
+
+def product_gsi_pk(partner_id: str, product: str) -> str:
+    return f"LICENSES#{partner_id}#P#{product}"
+
+
+def product_status_gsi_pk(partner_id: str, product: str, status: str) -> str:
+    return f"LICENSES#{partner_id}#P#{product}#S#{status}"
+
+
+def time_sort_key(instant_iso: str, license_key: str) -> str:
+    return f"{instant_iso}#{license_key}"
+
+
+def billable_shard(partner_id: str) -> int:
+    return int.from_bytes(hashlib.sha256(partner_id.encode()).digest()[:2], "big") % BILLABLE_SHARDS
+
+
+def billable_gsi_pk(shard: int) -> str:
+    return f"BILLABLE#{shard}"

@@ -1,0 +1,580 @@
+"""Licenses, their history, site claims and counters in the single table.
+
+Every change is one TransactWriteItems: the license (guarded by its version), a history item, the
+site claims and the partner's counters, so concurrent commands can never lose an update or put two
+active licenses of one product on one site.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterator, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from partnerhub.domain.licenses import (
+    Change,
+    IssueOrder,
+    ListQuery,
+    Page,
+    TransientConflict,
+    VersionConflict,
+    check_standing,
+)
+from partnerhub.domain.models import (
+    Counts,
+    HistoryEvent,
+    License,
+    LicenseCounts,
+    Product,
+    Site,
+    Source,
+    Standing,
+)
+from partnerhub.errors import Conflict, ValidationFailed
+from partnerhub.repository import keys
+from partnerhub.repository.dynamo import (
+    Item,
+    cancellation_reasons,
+    default_client,
+    deserialize,
+    error_code,
+    raise_if_throttled,
+    serialize,
+    stamp,
+    unstamp,
+    values,
+)
+from partnerhub.repository.partners import standing_from_item
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+_MAX_TRANSACTION_ITEMS = 100
+_RECEIPT_TTL = timedelta(days=7)
+_SEARCH_READ_BUDGET = 5  # queries per page when a search filter thins the results
+_STATUS_SORT = {"all": "issued_at", "unassigned": "issued_at", "assigned": "assigned_at", "revoked": "revoked_at"}
+
+
+def sort_field_for(status: str) -> str:
+    """The one sort order each status view is indexed by."""
+    return _STATUS_SORT[status]
+
+
+def counter_name(product: str, counter: str) -> str:
+    return f"n#{product}#{counter}"
+
+
+class DynamoLicenseRepository:
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+        self._table = table_name
+        self._client = client or default_client()
+
+    # Reads ------------------------------------------------------------------------------------
+    def get_product(self, product: str) -> Product | None:
+        item = self._get(keys.CATALOG, keys.product_sk(product))
+        return None if item is None else Product(product=item["product"], name=item["name"])
+
+    def get_license(self, partner_id: str, license_key: str) -> License | None:
+        item = self._get(keys.partner_pk(partner_id), keys.license_sk(license_key), consistent=True)
+        return None if item is None else license_from_item(item)
+
+    def get_license_with_history(
+        self, partner_id: str, license_key: str
+    ) -> tuple[License, list[HistoryEvent]] | None:
+        items = list(
+            self._query(
+                KeyConditionExpression="PK = :pk AND SK BETWEEN :lo AND :hi",
+                ExpressionAttributeValues=values(
+                    pk=keys.partner_pk(partner_id),
+                    lo=keys.license_sk(license_key),
+                    hi=keys.history_sk_upper(license_key),
+                ),
+                ConsistentRead=True,
+            )
+        )
+        head = next((i for i in items if i["SK"] == keys.license_sk(license_key)), None)
+        if head is None:
+            return None
+        history = [history_from_item(i) for i in items if i["SK"] != keys.license_sk(license_key)]
+        return license_from_item(head), history
+
+    def counts(self, partner_id: str) -> LicenseCounts:
+        """Kept as counters on the partner's record by every command: one GetItem, whatever the partner's size."""
+        item = self._get(keys.partner_pk(partner_id), keys.PROFILE) or {}
+        raw: dict[str, dict[str, int]] = {}
+        for name, value in item.items():
+            if name.startswith("n#"):
+                _, product, counter = name.split("#", 2)
+                raw.setdefault(product, {})[counter] = value
+        per_product = {p: _counts(c) for p, c in sorted(raw.items())}
+        total = {
+            counter: sum(c.get(counter, 0) for c in raw.values()) for counter in ("issued", "assigned", "revoked")
+        }
+        return LicenseCounts(**_counts(total).model_dump(), products=per_product)
+
+    def list_licenses(self, query: ListQuery) -> Page:
+        index, partition, sort_attr = _index_for(query)
+        expected_sort = sort_field_for(query.status)
+        if query.sort != expected_sort:
+            raise ValidationFailed(
+                "unsupported sort for this status",
+                details=[{"field": "sort", "reason": f"status={query.status} lists by {expected_sort}"}],
+            )
+        start = _decode_cursor(query.cursor, query.partner_id, index, partition, sort_attr)
+        params: dict[str, Any] = {
+            "IndexName": index,
+            "KeyConditionExpression": f"{index}PK = :pk",
+            "ExpressionAttributeValues": values(pk=partition),
+            "ScanIndexForward": not query.descending,
+        }
+        if query.search:
+            params["FilterExpression"] = "contains(search_text, :q)"
+            params["ExpressionAttributeValues"] |= values(q=query.search.lower())
+        found: list[Item] = []
+        last_key: dict[str, Any] | None = start
+        for _ in range(_SEARCH_READ_BUDGET if query.search else 1):
+            page_params = dict(params, Limit=query.limit - len(found) if not query.search else max(query.limit, 100))
+            if last_key:
+                page_params["ExclusiveStartKey"] = last_key
+            response = self._call("query", TableName=self._table, **page_params)
+            batch = [deserialize(i) for i in response.get("Items", [])]
+            room = query.limit - len(found)
+            if len(batch) > room:
+                found.extend(batch[:room])
+                last_key = _key_of(found[-1], index)
+                break
+            found.extend(batch)
+            last_key = response.get("LastEvaluatedKey")
+            if last_key is None or len(found) >= query.limit:
+                break
+        cursor = _encode_cursor(last_key, index) if last_key else None
+        return Page(items=[license_from_item(i) for i in found], next_cursor=cursor)
+
+    def standing(self, partner_id: str) -> Standing:
+        return standing_from_item(self._get(keys.partner_pk(partner_id), keys.PROFILE))
+
+    # Writes -----------------------------------------------------------------------------------
+    def issue(self, order: IssueOrder, *, require_payment_method: bool) -> tuple[License, ...]:
+        pk = keys.partner_pk(order.partner_id)
+        licenses = order.licenses
+        head: list[dict[str, Any]] = [self._receipt_put(order)]
+        head.append(self._counters_update(order, len(_first_chunk(order, licenses)), require_payment_method))
+        if order.source is Source.PORTAL:
+            shard = keys.billable_shard(order.partner_id)
+            head.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": serialize(
+                            {
+                                "PK": pk,
+                                "SK": keys.billable_sk(),
+                                "partner_id": order.partner_id,
+                                "GSI1PK": keys.billable_gsi_pk(shard),
+                                "GSI1SK": order.partner_id,
+                            }
+                        ),
+                    }
+                }
+            )
+        for site in order.claims:
+            head.append(self._claim_put(order.partner_id, site, licenses[0]))
+        chunks = _chunks(licenses, _MAX_TRANSACTION_ITEMS - len(head), _MAX_TRANSACTION_ITEMS - 1)
+        try:
+            self._transact([*head, *(self._license_put(lic) for lic in chunks[0])])
+        except ClientError as error:
+            reasons = cancellation_reasons(error)
+            if not reasons:
+                raise
+            failed = {i for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"}
+            claims_from = len(head) - len(order.claims)
+            if 0 in failed:
+                # The order was taken before (a retry after a crash): finish it with its own licenses.
+                licenses = _licenses_from_receipt(deserialize(reasons[0].get("Item", {})), order)
+                chunks = _chunks(licenses, len(_first_chunk(order, licenses)), _MAX_TRANSACTION_ITEMS - 1)
+            elif 1 in failed:
+                item = reasons[1].get("Item")
+                _refuse(standing_from_item(deserialize(item) if item else None), issuing=True)
+            elif failed & set(range(claims_from, len(head))):
+                raise Conflict(
+                    "that site already holds an active license of this product", code="site_has_license"
+                ) from error
+            elif failed:
+                raise Conflict("that license key already exists", code="license_exists") from error
+            else:
+                raise TransientConflict() from error
+        for chunk in chunks[1:]:
+            items = [self._chunk_counter_update(order, len(chunk)), *(self._license_put(lic) for lic in chunk)]
+            try:
+                self._transact(items)
+            except ClientError as error:
+                reasons = cancellation_reasons(error)
+                if not any(r.get("Code") == "ConditionalCheckFailed" for r in reasons[1:]):
+                    raise TransientConflict() from error
+                # Already written by the attempt that crashed: the chunk is done.
+        return licenses
+
+    def commit(self, change: Change) -> None:
+        partner_id = change.after.partner_id
+        items: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": serialize(license_item(change.after)),
+                    "ConditionExpression": "version = :v",
+                    "ExpressionAttributeValues": values(v=change.before.version),
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": serialize(history_item(change.after, change.event)),
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            },
+        ]
+        claim_at = release_at = partner_at = -1
+        if change.claim is not None:
+            claim_at = len(items)
+            items.append(self._claim_put(partner_id, change.claim, change.after))
+        if change.release is not None:
+            release_at = len(items)
+            items.append(
+                {
+                    "Delete": {
+                        "TableName": self._table,
+                        "Key": serialize(
+                            {
+                                "PK": keys.partner_pk(partner_id),
+                                "SK": keys.site_claim_sk(change.release.site_id, change.after.product),
+                            }
+                        ),
+                        "ConditionExpression": "license_key = :k",
+                        "ExpressionAttributeValues": values(k=change.after.license_key),
+                    }
+                }
+            )
+        if change.counters is not None or change.requires_assignable:
+            partner_at = len(items)
+            items.append(self._partner_change(partner_id, change))
+        try:
+            self._transact(items)
+        except ClientError as error:
+            reasons = cancellation_reasons(error)
+            if not reasons:
+                raise
+            failed = {i for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"}
+            if partner_at in failed:
+                item = reasons[partner_at].get("Item")
+                _refuse(standing_from_item(deserialize(item) if item else None), issuing=False)
+            if claim_at in failed:
+                raise Conflict(
+                    "that site already holds an active license of this product", code="site_has_license"
+                ) from error
+            if failed:
+                raise VersionConflict() from error
+            raise TransientConflict() from error
+
+    # Item builders -----------------------------------------------------------------------------
+    def _receipt_put(self, order: IssueOrder) -> dict[str, Any]:
+        first = order.licenses[0]
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": serialize(
+                    {
+                        "PK": keys.partner_pk(order.partner_id),
+                        "SK": keys.issue_receipt_sk(order.receipt_id),
+                        "license_keys": [lic.license_key for lic in order.licenses],
+                        "product": order.product.product,
+                        "product_name": order.product.name,
+                        "source": order.source.value,
+                        "issued_at": stamp(first.issued_at),
+                        "issued_by": first.issued_by,
+                        "ttl": int((first.issued_at + _RECEIPT_TTL).timestamp()),
+                    }
+                ),
+                "ConditionExpression": "attribute_not_exists(PK)",
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
+        }
+
+    def _counters_update(self, order: IssueOrder, issued: int, require_payment_method: bool) -> dict[str, Any]:
+        product = order.product.product
+        names = {"#issued": counter_name(product, "issued"), "#assigned": counter_name(product, "assigned")}
+        assigned = len(order.claims)
+        update: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": serialize({"PK": keys.partner_pk(order.partner_id), "SK": keys.PROFILE}),
+            "UpdateExpression": "SET partner_id = :p ADD #issued :n, #assigned :a",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values(p=order.partner_id, n=issued, a=assigned),
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        if require_payment_method:
+            update["ConditionExpression"] = "has_payment_method = :yes AND attribute_not_exists(past_due)"
+            update["ExpressionAttributeValues"] |= values(yes=True)
+        return {"Update": update}
+
+    def _chunk_counter_update(self, order: IssueOrder, issued: int) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": serialize({"PK": keys.partner_pk(order.partner_id), "SK": keys.PROFILE}),
+                "UpdateExpression": "ADD #issued :n",
+                "ExpressionAttributeNames": {"#issued": counter_name(order.product.product, "issued")},
+                "ExpressionAttributeValues": values(n=issued),
+            }
+        }
+
+    def _partner_change(self, partner_id: str, change: Change) -> dict[str, Any]:
+        key = serialize({"PK": keys.partner_pk(partner_id), "SK": keys.PROFILE})
+        condition = "attribute_not_exists(past_due)" if change.requires_assignable else None
+        if change.counters is None:
+            return {
+                "ConditionCheck": {
+                    "TableName": self._table,
+                    "Key": key,
+                    "ConditionExpression": condition,
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            }
+        delta = change.counters
+        names = {
+            "#assigned": counter_name(delta.product, "assigned"),
+            "#revoked": counter_name(delta.product, "revoked"),
+        }
+        update: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": key,
+            "UpdateExpression": "ADD #assigned :a, #revoked :r",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values(a=delta.assigned, r=delta.revoked),
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        if condition:
+            update["ConditionExpression"] = condition
+        return {"Update": update}
+
+    def _claim_put(self, partner_id: str, site: Site, license: License) -> dict[str, Any]:
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": serialize(
+                    {
+                        "PK": keys.partner_pk(partner_id),
+                        "SK": keys.site_claim_sk(site.site_id, license.product),
+                        "license_key": license.license_key,
+                        "site_id": site.site_id,
+                        "product": license.product,
+                    }
+                ),
+                "ConditionExpression": "attribute_not_exists(PK)",
+            }
+        }
+
+    def _license_put(self, license: License) -> dict[str, Any]:
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": serialize(license_item(license)),
+                "ConditionExpression": "attribute_not_exists(PK)",
+            }
+        }
+
+    # Plumbing ----------------------------------------------------------------------------------
+    def _get(self, pk: str, sk: str, *, consistent: bool = False) -> Item | None:
+        response = self._call(
+            "get_item", TableName=self._table, Key=serialize({"PK": pk, "SK": sk}), ConsistentRead=consistent
+        )
+        item = response.get("Item")
+        return None if item is None else deserialize(item)
+
+    def _query(self, **params: Any) -> Iterator[Item]:
+        while True:
+            response = self._call("query", TableName=self._table, **params)
+            yield from (deserialize(i) for i in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return
+            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def _transact(self, items: list[dict[str, Any]]) -> None:
+        self._call("transact_write_items", TransactItems=items)
+
+    def _call(self, operation: str, **params: Any) -> Any:
+        try:
+            return getattr(self._client, operation)(**params)
+        except ClientError as error:
+            raise_if_throttled(error)
+            if error_code(error) == "TransactionConflictException":
+                raise TransientConflict() from error
+            raise
+
+
+# Item mapping ------------------------------------------------------------------------------------
+def license_item(license: License) -> Item:
+    pid, key = license.partner_id, license.license_key
+    status = license.status.value
+    issued = keys.time_sort_key(stamp(license.issued_at), key)
+    by_status = keys.time_sort_key(stamp(license.status_at), key)
+    site = license.site.model_dump(exclude_none=True) if license.site else None
+    search = " ".join(filter(None, [key, site and site["site_url"], site and site["site_id"]])).lower()
+    return {
+        "PK": keys.partner_pk(pid),
+        "SK": keys.license_sk(key),
+        "type": "license",
+        "partner_id": pid,
+        "license_key": key,
+        "product": license.product,
+        "product_name": license.product_name,
+        "source": license.source.value,
+        "status": status,
+        "issued_at": stamp(license.issued_at),
+        "issued_by": license.issued_by,
+        "assigned_at": stamp(license.assigned_at) if license.assigned_at else None,
+        "revoked_at": stamp(license.revoked_at) if license.revoked_at else None,
+        "site": site,
+        "version": license.version,
+        "search_text": search,
+        "GSI1PK": keys.licenses_gsi_pk(pid),
+        "GSI1SK": issued,
+        "GSI2PK": keys.status_gsi_pk(pid, status),
+        "GSI2SK": by_status,
+        "GSI3PK": keys.product_gsi_pk(pid, license.product),
+        "GSI3SK": issued,
+        "GSI4PK": keys.product_status_gsi_pk(pid, license.product, status),
+        "GSI4SK": by_status,
+    }
+
+
+def license_from_item(item: Item) -> License:
+    return License(
+        partner_id=item["partner_id"],
+        license_key=item["license_key"],
+        product=item["product"],
+        product_name=item["product_name"],
+        source=Source(item["source"]),
+        issued_at=unstamp(item["issued_at"]),  # type: ignore[arg-type]
+        issued_by=item["issued_by"],
+        assigned_at=unstamp(item.get("assigned_at")),
+        revoked_at=unstamp(item.get("revoked_at")),
+        site=Site(**item["site"]) if item.get("site") else None,
+        version=item["version"],
+    )
+
+
+def history_item(license: License, event: HistoryEvent) -> Item:
+    return {
+        "PK": keys.partner_pk(license.partner_id),
+        "SK": keys.history_sk(license.license_key, event.seq),
+        "type": "history",
+        "seq": event.seq,
+        "event": event.type,
+        "at": stamp(event.at),
+        "actor": event.actor,
+        "site": event.site.model_dump(exclude_none=True) if event.site else None,
+        "previous_site": event.previous_site.model_dump(exclude_none=True) if event.previous_site else None,
+    }
+
+
+def history_from_item(item: Item) -> HistoryEvent:
+    return HistoryEvent(
+        seq=item["seq"],
+        type=item["event"],
+        at=unstamp(item["at"]),  # type: ignore[arg-type]
+        actor=item["actor"],
+        site=Site(**item["site"]) if item.get("site") else None,
+        previous_site=Site(**item["previous_site"]) if item.get("previous_site") else None,
+    )
+
+
+# Helpers -----------------------------------------------------------------------------------------
+def _counts(counters: dict[str, int]) -> Counts:
+    issued, assigned, revoked = (counters.get(name, 0) for name in ("issued", "assigned", "revoked"))
+    return Counts(
+        all=issued,
+        assigned=assigned,
+        unassigned=issued - revoked - assigned,
+        revoked=revoked,
+        not_revoked=issued - revoked,
+    )
+
+
+def _refuse(standing: Standing, *, issuing: bool) -> None:
+    check_standing(standing, issuing=issuing)
+    # The condition failed although the standing allows it now: it changed under us; retry.
+    raise TransientConflict()
+
+
+def _first_chunk(order: IssueOrder, licenses: Sequence[License]) -> Sequence[License]:
+    head = 2 + (1 if order.source is Source.PORTAL else 0) + len(order.claims)
+    return licenses[: _MAX_TRANSACTION_ITEMS - head]
+
+
+def _chunks(licenses: Sequence[License], first: int, rest: int) -> list[Sequence[License]]:
+    chunks = [licenses[:first]]
+    for start in range(first, len(licenses), rest):
+        chunks.append(licenses[start : start + rest])
+    return chunks
+
+
+def _licenses_from_receipt(receipt: Item, order: IssueOrder) -> tuple[License, ...]:
+    issued_at = unstamp(receipt["issued_at"])
+    assert issued_at is not None
+    template = order.licenses[0]
+    return tuple(
+        template.model_copy(
+            update={
+                "license_key": key,
+                "issued_at": issued_at,
+                "issued_by": receipt["issued_by"],
+                "assigned_at": issued_at if template.assigned_at else None,
+            }
+        )
+        for key in receipt["license_keys"]
+    )
+
+
+def _index_for(query: ListQuery) -> tuple[str, str, str]:
+    pid = query.partner_id
+    if query.product is None and query.status == "all":
+        return keys.GSI_LICENSES, keys.licenses_gsi_pk(pid), "GSI1SK"
+    if query.product is None:
+        return keys.GSI_BY_STATUS, keys.status_gsi_pk(pid, query.status), "GSI2SK"
+    if query.status == "all":
+        return keys.GSI_BY_PRODUCT, keys.product_gsi_pk(pid, query.product), "GSI3SK"
+    return keys.GSI_BY_PRODUCT_STATUS, keys.product_status_gsi_pk(pid, query.product, query.status), "GSI4SK"
+
+
+def _key_of(item: Item, index: str) -> dict[str, Any]:
+    return serialize({name: item[name] for name in ("PK", "SK", f"{index}PK", f"{index}SK")})
+
+
+def _encode_cursor(last_key: dict[str, Any], index: str) -> str:
+    plain = deserialize(last_key)
+    payload = {"i": index, "s": plain[f"{index}SK"], "k": plain["SK"]}
+    return base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(
+    cursor: str | None, partner_id: str, index: str, partition: str, sort_attr: str
+) -> dict[str, Any] | None:
+    """A cursor names only a position; the partition is always rebuilt from the caller's own partner id."""
+    if not cursor:
+        return None
+    invalid = ValidationFailed("invalid cursor", details=[{"field": "cursor", "reason": "not a cursor of this list"}])
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise invalid from None
+    if not isinstance(payload, dict) or payload.get("i") != index:
+        raise invalid
+    sort_value, sk = payload.get("s"), payload.get("k")
+    if not (isinstance(sort_value, str) and isinstance(sk, str) and sk.startswith("LICENSE#")) or len(sk) > 200:
+        raise invalid
+    return serialize({"PK": keys.partner_pk(partner_id), "SK": sk, f"{index}PK": partition, sort_attr: sort_value})

@@ -1,0 +1,43 @@
+"""Configuration, read once per execution environment from the function's environment.
+
+Each function builds its settings model at import time and hands plain values to the domain;
+nothing below the handlers reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    table_name: str
+    environment: str = "prod"
+    idempotency_ttl_seconds: int = 24 * 3600
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Self:
+        env = os.environ if environ is None else environ
+        return cls.model_validate({key.lower(): value for key, value in env.items()})
+
+
+class StripeSettings(Settings):
+    """Settings of functions that talk to Stripe. The key itself is fetched from SSM, never from env."""
+
+    stripe_secret_param: str
+    stripe_publishable_key: str = "pk_test_local"
+    stripe_api_base: str | None = None
+    stripe_max_retries: int = 3
+
+
+class WebhookSettings(Settings):
+    stripe_webhook_secret_param: str
+    stripe_webhook_tolerance_seconds: int = 300
+
+
+class InvoicingSettings(StripeSettings):
+    invoice_queue_url: str = ""
