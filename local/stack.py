@@ -1,0 +1,369 @@
+"""The whole local stack in one process, on 127.0.0.1 only.
+
+moto (DynamoDB, SQS, SSM, Secrets Manager, Scheduler, ...), the resources from ``template.yaml``,
+the seeded catalog, the Stripe emulator and the gateway serving the API and the portal -- all
+sharing ONE :class:`partnerhub.clock.ManualClock`, installed with ``partnerhub.clock.install``
+before any handler module is imported.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import inspect
+import json
+import logging
+import os
+import socket
+import sys
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+DEFAULT_API_PORT = 3000
+DEFAULT_STRIPE_PORT = 12111
+
+
+def _log(line: str) -> None:
+    print(line, flush=True)
+
+
+def free_port() -> int:
+    """A port free on 127.0.0.1 right now (for services that must know their URL before binding)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """The gateway logs each request itself (with its duration); werkzeug's own line would repeat it."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+def _ensure_layer_on_path(root: Path) -> None:
+    layer = root / "layers" / "common"
+    if layer.is_dir() and str(layer) not in sys.path:
+        sys.path.insert(0, str(layer))
+
+
+@dataclass
+class Stack:
+    """A running local stack (see :func:`start_stack`)."""
+
+    api_url: str
+    stripe_url: str | None
+    moto_url: str
+    clock: Any
+    api_port: int
+    stripe_port: int | None
+    moto_port: int
+    gateway: Any = None
+    auth: Any = None
+    drainer: Any = None
+    _stoppers: list[Any] = field(default_factory=list, repr=False)
+
+    def token(self, partner_id: str, groups: tuple[str, ...] | list[str] = ()) -> str:
+        """An ID token for ``partner_id`` at the stack clock's now (as ``POST /_local/token`` returns)."""
+        return str(self.auth.issue_token(partner_id, list(groups), self.clock.now()))
+
+    def info(self) -> dict[str, Any]:
+        """The ports and URLs, as written to ``LOCAL_STACK_INFO``."""
+        return {
+            "api_url": self.api_url,
+            "api_port": self.api_port,
+            "stripe_url": self.stripe_url,
+            "stripe_port": self.stripe_port,
+            "moto_url": self.moto_url,
+            "moto_port": self.moto_port,
+            "pid": os.getpid(),
+        }
+
+    def stop(self) -> None:
+        """Stop every server the stack started, newest first."""
+        while self._stoppers:
+            stopper = self._stoppers.pop()
+            try:
+                stopper()
+            except Exception as exc:  # noqa: BLE001 - keep stopping the rest
+                print(f"local: error while stopping: {exc}", file=sys.stderr)
+
+
+def _make_clock() -> Any:
+    from partnerhub.clock import ManualClock, parse_instant
+
+    start = os.environ.get("LOCAL_CLOCK_START")
+    if start:
+        return ManualClock(parse_instant(start))
+    # Unfrozen: runs with real time until /_local/clock sets or advances it.
+    return ManualClock()
+
+
+def _install_clock(clock: Any) -> None:
+    import partnerhub.clock as clock_module
+
+    install = getattr(clock_module, "install", None)
+    if install is None:
+        print(
+            "local: warning: partnerhub.clock.install() does not exist; handlers will not see the stack clock",
+            file=sys.stderr,
+        )
+        return
+    install(clock)
+
+
+def _set_process_env(moto_url: str, stripe_url: str | None) -> None:
+    defaults = {
+        "AWS_ENDPOINT_URL": moto_url,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "PartnerHub",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "PARTNERHUB_ENV": "local",
+    }
+    # Forced, not defaulted: a developer's real AWS credentials or endpoint must never leak into the stack.
+    for key in (
+        "AWS_ENDPOINT_URL",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "PARTNERHUB_ENV",
+    ):
+        os.environ[key] = defaults.pop(key)
+    os.environ.pop("AWS_PROFILE", None)
+    for key, value in defaults.items():
+        os.environ.setdefault(key, value)
+    if stripe_url:
+        os.environ["STRIPE_API_BASE"] = stripe_url
+
+
+def _start_moto(port: int) -> tuple[Any, int]:
+    from moto.server import ThreadedMotoServer
+
+    # moto logs every AWS call through werkzeug's logger; the gateway's own request log is the useful one.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+    if importlib.util.find_spec("local.atomic_dynamodb") is not None:
+        # Real DynamoDB applies each request atomically; moto needs help for the race tests to mean anything.
+        importlib.import_module("local.atomic_dynamodb").make_moto_dynamodb_atomic()
+
+    server = ThreadedMotoServer(ip_address=HOST, port=port, verbose=False)
+    server.start()
+    return server, int(server.get_host_and_port()[1])
+
+
+def _start_emulator(clock: Any, port: int, api_port: int, webhook_secret: str) -> tuple[Any, str] | None:
+    if importlib.util.find_spec("local.stripe_emulator") is None:
+        print("local: local/stripe_emulator is not there yet; running without the Stripe emulator", file=sys.stderr)
+        return None
+    module = importlib.import_module("local.stripe_emulator")
+    emulator_cls = getattr(module, "Emulator", None)
+    serve = getattr(module, "serve", None)
+    if emulator_cls is None or serve is None:
+        print("local: local.stripe_emulator has no Emulator/serve; running without it", file=sys.stderr)
+        return None
+    port = port or free_port()
+    base_url = f"http://{HOST}:{port}"
+    kwargs: dict[str, Any] = {
+        "webhook_url": f"http://{HOST}:{api_port}/v1/webhooks/stripe",
+        "webhook_secret": webhook_secret,
+        "base_url": base_url,
+    }
+    accepted = inspect.signature(emulator_cls).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()):
+        kwargs = {key: value for key, value in kwargs.items() if key in accepted}
+    emulator = emulator_cls(clock, **kwargs)
+    server = serve(emulator, HOST, port)
+    return server, str(getattr(server, "url", base_url))
+
+
+def _seed(clock: Any) -> None:
+    if importlib.util.find_spec("local.seed") is None:
+        print("local: local/seed.py is not there yet; starting with empty tables", file=sys.stderr)
+        return
+    module = importlib.import_module("local.seed")
+    seed = getattr(module, "seed", None)
+    if seed is None:
+        print("local: local.seed has no seed(clock); starting with empty tables", file=sys.stderr)
+        return
+    result = seed(clock)
+    if result is not None:
+        _log(f"local: seeded: {result}")
+
+
+def start_stack(
+    api_port: int = 0,
+    stripe_port: int = 0,
+    moto_port: int = 0,
+    *,
+    template_path: Path | None = None,
+    portal_dir: Path | None = None,
+    seed: bool = True,
+    stripe: bool = True,
+    poll_queues: bool = True,
+    log: Any = _log,
+) -> Stack:
+    """Start everything in this process and return once it serves; port 0 picks a free port.
+
+    The process environment is changed for the handlers (AWS endpoint, fake credentials, resolved
+    ``Globals`` variables), and the stack clock is installed as the process clock, so run one stack
+    per process.
+    """
+    from local.auth import LocalAuth
+    from local.controls import Controls, SqsDrainer
+    from local.gateway import FunctionHost, Gateway
+    from local.resources import LocalResources, stripe_webhook_secret
+    from local.template import Template, parse_overrides
+
+    root = ROOT
+    template_path = template_path or root / "template.yaml"
+    if not template_path.is_file():
+        raise FileNotFoundError(f"{template_path} does not exist; the local stack is built from it")
+    _ensure_layer_on_path(root)
+    # Stage=local names the local resources for what they are; LOCAL_PARAMETER_OVERRIDES adds more.
+    overrides = {"Stage": "local", **parse_overrides(os.environ.get("LOCAL_PARAMETER_OVERRIDES", ""))}
+    template = Template(template_path, parameter_overrides=overrides)
+    for fn in template.functions.values():
+        for layer in fn.layers:
+            if layer.is_dir() and str(layer) not in sys.path:
+                sys.path.insert(0, str(layer))
+
+    clock = _make_clock()
+    _install_clock(clock)
+    stoppers: list[Any] = []
+    try:
+        moto_server, moto_port = _start_moto(moto_port)
+        stoppers.append(moto_server.stop)
+        moto_url = f"http://{HOST}:{moto_port}"
+        _set_process_env(moto_url, None)
+
+        # Bind the API port now: the issuer, the webhook URL and the OpenAPI servers all name it.
+        server_box: dict[str, Any] = {}
+
+        def app(environ: dict[str, Any], start_response: Any) -> Any:
+            return server_box["app"](environ, start_response)
+
+        server: BaseWSGIServer = make_server(HOST, api_port, app, threaded=True, request_handler=_QuietHandler)
+        stoppers.append(server.server_close)
+        api_port = int(server.server_port)
+        api_url = f"http://{HOST}:{api_port}"
+        os.environ["LOCAL_API_URL"] = api_url
+
+        resources = LocalResources(template, moto_url)
+        resolver = resources.create_all()
+        host = FunctionHost(template, resolver)
+        for key, value in host.resolved_environment_globals().items():
+            os.environ[key] = value
+
+        stripe_url: str | None = None
+        if stripe:
+            started = _start_emulator(clock, stripe_port, api_port, stripe_webhook_secret())
+            if started is not None:
+                emulator_server, stripe_url = started
+                stoppers.append(emulator_server.stop)
+                stripe_port = int(stripe_url.rsplit(":", 1)[-1].split("/")[0])
+                os.environ["STRIPE_API_BASE"] = stripe_url
+        if seed:
+            _seed(clock)
+
+        auth = LocalAuth(issuer=f"{api_url}/_local/cognito")
+        host.load_all()
+        drainer = SqsDrainer(
+            host,
+            template.sqs_sources,
+            resources.queue_urls,
+            resources.queue_arns,
+            lambda: resources.client("sqs"),
+            log=log,
+        )
+        controls = Controls(template, host, auth, clock, drainer, log=log)
+        gateway = Gateway(
+            template,
+            host,
+            auth,
+            clock.now,
+            controls=controls,
+            portal_dir=portal_dir or root / "portal",
+            api_url=api_url,
+            log=log,
+        )
+        server_box["app"] = gateway
+        thread = threading.Thread(target=server.serve_forever, name="gateway", daemon=True)
+        thread.start()
+
+        def stop_gateway() -> None:
+            server.shutdown()
+            thread.join(timeout=5)
+            server.server_close()
+
+        stoppers[stoppers.index(server.server_close)] = stop_gateway
+        if poll_queues:
+            drainer.start_polling()
+            stoppers.append(drainer.stop)
+    except BaseException:
+        for stopper in reversed(stoppers):
+            with contextlib.suppress(Exception):
+                stopper()
+        raise
+
+    return Stack(
+        api_url=api_url,
+        stripe_url=stripe_url,
+        moto_url=moto_url,
+        clock=clock,
+        api_port=api_port,
+        stripe_port=stripe_port if stripe_url else None,
+        moto_port=moto_port,
+        gateway=gateway,
+        auth=auth,
+        drainer=drainer,
+        _stoppers=stoppers,
+    )
+
+
+def banner(stack: Stack) -> str:
+    """What ``python -m local`` prints once everything is up."""
+    now = stack.clock.now()
+    token_body = json.dumps({"partner_id": "p-1", "groups": ["admin"]})
+    run_body = json.dumps({"period": f"{now:%Y-%m}"})
+    lines = [
+        "",
+        "PartnerHub local stack (127.0.0.1 only)",
+        f"  API + portal   {stack.api_url}/",
+        f"  OpenAPI        {stack.api_url}/v1/openapi.json",
+        f"  Stripe (emu)   {stack.stripe_url or 'not running'}",
+        f"  AWS (moto)     {stack.moto_url}",
+        f"  clock          {now.isoformat()}  (GET/POST {stack.api_url}/_local/clock)",
+        f"  get a token    curl -s -X POST {stack.api_url}/_local/token -d '{token_body}'",
+        f"  invoice run    curl -s -X POST {stack.api_url}/_local/invoice-run -d '{run_body}'",
+        "  Ctrl-C stops everything.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_info(stack: Stack, path: str) -> None:
+    """Write the stack's ports and URLs as JSON to ``path`` (atomically: readers never see half a file)."""
+    target = Path(path)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(json.dumps(stack.info(), indent=2), encoding="utf-8")
+    tmp.replace(target)
+
+
+def now_iso(instant: datetime) -> str:
+    """The clock's spelling of ``instant``."""
+    from partnerhub.clock import isoformat
+
+    return isoformat(instant)
