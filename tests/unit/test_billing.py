@@ -392,3 +392,37 @@ def test_functions_refuse_naive_instants_and_negative_days() -> None:
         license_days(at(2026, 3, 2), at(2026, 3, 1), MARCH)
     with pytest.raises(ValueError, match="non-negative"):
         license_charge(-1, SEO)
+
+
+def test_the_worked_example_in_the_docs() -> None:
+    # docs/billing.md, "Worked example": keep the two in step.
+    a = lic("A", at(2026, 2, 1), assigned=True)
+    b_then = lic("B", at(2026, 3, 3, 10), assigned=True)
+    c_then = lic("C", at(2026, 3, 10, 10))
+    x = lic("X", at(2026, 2, 1), source="external", assigned=True)
+
+    # The estimate on 12 March at 08:00, before B and C were revoked and before D existed
+    estimate = estimate_month([a, b_then, c_then, x], [SEO, ADS], MARCH, at(2026, 3, 12, 8))
+    (seo,) = estimate.products
+    assert (seo.license_days, seo.cost_to_date) == (25, 3750)
+    assert (seo.projected_license_days, seo.projected_cost) == (82, 9000)
+    assert (seo.counts.assigned, seo.counts.unassigned, seo.counts.total) == (2, 1, 3)
+
+    # The invoice for March, after B and C were revoked on the 20th and D issued at the last second
+    b = lic("B", at(2026, 3, 3, 10), at(2026, 3, 20, 15), assigned=True)
+    c = lic("C", at(2026, 3, 10, 10), at(2026, 3, 20))
+    d = lic("D", at(2026, 3, 31, 23, 59, 59), product="ads")
+    final = [a, b, c, d, x]
+    bill = bill_month(final, [SEO, ADS], MARCH)
+    ads_line, seo_line = bill.lines
+    assert (ads_line.licenses, ads_line.license_days, ads_line.amount) == (1, 1, 40)
+    assert (seo_line.licenses, seo_line.license_days, seo_line.amount) == (3, 59, 7200)
+    assert seo_line.charges == (
+        LicenseCharge("A", 31, 3000),
+        LicenseCharge("B", 18, 2700),
+        LicenseCharge("C", 10, 1500),
+    )
+    assert (bill.total, bill.external_licenses) == (7240, 1)
+    after = estimate_month(final, [SEO, ADS], MARCH, at(2026, 4, 1)).totals
+    assert after.cost_to_date == after.projected_cost == 7240
+    assert bill_month(final, [SEO, ADS], APRIL).lines[0].license_days == 30
