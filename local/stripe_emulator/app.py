@@ -1,0 +1,268 @@
+"""The emulator: Stripe's REST surface as a WSGI app over the in-memory store."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from partnerhub.clock import Clock
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from . import control
+from .errors import StripeError, invalid
+from .faults import Faults
+from .forms import decode
+from .idempotency import IdempotencyCache, Saved
+from .resources import ROUTES
+from .resources.invoices import render_invoice
+from .routing import Context, Route
+from .store import API_VERSION, RequestInfo, Store
+from .webhooks import WebhookSender
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+_CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, Idempotency-Key, Stripe-Version, Stripe-Account, "
+                                    "X-Stripe-Client-User-Agent",
+    "Access-Control-Expose-Headers": "Request-Id, Idempotency-Key, Idempotent-Replayed, Stripe-Version",
+    "Access-Control-Max-Age": "300",
+}
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(body, indent=2), status=status, mimetype="application/json", headers=headers)
+
+
+def _mask(key: str) -> str:
+    return key[:8] + "*" * max(len(key) - 12, 0) + key[-4:] if len(key) > 12 else key
+
+
+def _expand(store: Store, node: Any, parts: list[str], full: str) -> None:
+    if not parts or not isinstance(node, dict):
+        return
+    head, rest = parts[0], parts[1:]
+    if head == "data" and node.get("object") == "list":
+        for item in node["data"]:
+            _expand(store, item, rest, full)
+        return
+    if head not in node:
+        raise invalid(f"This property cannot be expanded ({full}).", param="expand")
+    value = node[head]
+    if rest:
+        _expand(store, value, rest, full)
+    elif isinstance(value, str):
+        expanded = store.lookup(value)
+        if expanded is None:
+            raise invalid(f"This property cannot be expanded ({full}).", param="expand")
+        node[head] = expanded
+    elif value is not None and not isinstance(value, dict):
+        raise invalid(f"This property cannot be expanded ({full}).", param="expand")
+
+
+class Emulator:
+    """A stateful Stripe API double. Call it as a WSGI app, or use :func:`serve` to run it on a port.
+
+    Every timestamp comes from ``clock``. Events are POSTed, signed with ``webhook_secret``, to
+    ``webhook_url`` when one is set. ``base_url`` is where the emulator is reachable; it prefixes
+    ``invoice_pdf`` and ``hosted_invoice_url`` (``serve`` sets it to the real address).
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        webhook_url: str | None = None,
+        webhook_secret: str = "whsec_local",
+        base_url: str = "http://127.0.0.1:12111",
+        *,
+        seed: int | None = None,
+        webhook_max_attempts: int = 5,
+        webhook_backoff_s: float = 0.5,
+    ) -> None:
+        self.clock = clock
+        self.base_url = base_url.rstrip("/")
+        self.store = Store(clock, seed)
+        self.store.renderers["invoice"] = render_invoice
+        self.faults = Faults()
+        self.idempotency = IdempotencyCache()
+        self.webhooks = WebhookSender(clock, webhook_url, webhook_secret, max_attempts=webhook_max_attempts,
+                                      backoff_s=webhook_backoff_s)
+        self._routes: list[Route] = list(ROUTES)
+        self._map = Map([Rule(route.rule, methods=[route.method], endpoint=index)
+                         for index, route in enumerate(self._routes)])
+        self._control = control.url_map()
+
+    # ------------------------------------------------------------ Python controls
+
+    def reset(self) -> None:
+        """Forget all objects, events, idempotency keys, faults and pending webhooks (the clock stays)."""
+        with self.store.lock:
+            self.store.reset()
+            self.idempotency.clear()
+        self.faults.clear()
+        self.webhooks.clear()
+
+    def set_faults(self, **options: Any) -> None:
+        """Inject faults; see :class:`~local.stripe_emulator.faults.FaultPlan` for the options."""
+        self.faults.configure(**options)
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+
+    def hold_webhooks(self, on: bool = True) -> None:
+        """Keep events back from the endpoint until :meth:`release_webhooks`."""
+        self.webhooks.hold(on)
+
+    def release_webhooks(self, order: str = "in_order", seed: int | None = None, duplicate: bool = False) -> int:
+        """Deliver held events ``in_order``, ``reversed`` or ``shuffled`` (with ``seed``), optionally twice each."""
+        return self.webhooks.release(order, seed, duplicate)
+
+    def redeliver(self, event_id: str) -> None:
+        """POST a recorded event to the endpoint again."""
+        with self.store.lock:
+            event = self.store.render("event", self.store.get("event", event_id))
+        self.webhooks.redeliver(event)
+
+    def delivery_attempts(self) -> list[dict[str, Any]]:
+        """Every webhook POST so far: event id and type, attempt number, HTTP status or error."""
+        return self.webhooks.attempts()
+
+    def wait_for_webhooks(self, timeout: float = 10.0) -> bool:
+        """Block until every queued (not held) event has been delivered or given up on."""
+        return self.webhooks.wait_idle(timeout)
+
+    def configure_webhook(self, url: str | None = None, secret: str | None = None) -> None:
+        self.webhooks.configure(url, secret)
+
+    def events(self) -> list[dict[str, Any]]:
+        """All recorded events, oldest first."""
+        with self.store.lock:
+            return [self.store.render("event", event) for event in self.store.events]
+
+    def close(self) -> None:
+        """Stop the webhook thread."""
+        self.webhooks.stop()
+
+    # ------------------------------------------------------------ WSGI
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        return self.wsgi_app(environ, start_response)
+
+    def wsgi_app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        request = Request(environ)
+        response = self.handle(request)
+        response.headers.update(_CORS)
+        return response(environ, start_response)
+
+    def handle(self, request: Request) -> Response:
+        """One HTTP request to its response."""
+        if request.method == "OPTIONS":
+            return Response(status=204)
+        if request.path.startswith("/_emulator"):
+            return control.dispatch(self, request)
+        request_id = "req_" + self.store.token(14)
+        try:
+            response = self._api(request, request_id)
+        except StripeError as error:
+            response = _json(error.body(), error.status)
+        response.headers["Request-Id"] = request_id
+        response.headers["Stripe-Version"] = request.headers.get("Stripe-Version", API_VERSION)
+        return response
+
+    def _api_key(self, request: Request, route: Route | None) -> tuple[str, bool]:
+        header = request.headers.get("Authorization", "")
+        key = None
+        if header.startswith("Bearer "):
+            key = header[len("Bearer "):].strip()
+        elif header.startswith("Basic "):
+            try:
+                key = base64.b64decode(header[len("Basic "):]).decode().split(":", 1)[0]
+            except (binascii.Error, UnicodeDecodeError):
+                key = ""
+        elif route is not None and route.publishable:
+            # Stripe.js sends its publishable key as a ``key`` parameter rather than a header.
+            key = request.values.get("key")
+        if not key:
+            raise StripeError(401, "invalid_request_error",
+                              "You did not provide an API key. You need to provide your API key in the "
+                              "Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').")
+        if key.startswith(("sk_test_", "rk_test_")):
+            return key, False
+        if key.startswith("pk_test_"):
+            return key, True
+        raise StripeError(401, "invalid_request_error", f"Invalid API Key provided: {_mask(key)}")
+
+    def _api(self, request: Request, request_id: str) -> Response:
+        adapter = self._map.bind_to_environ(request.environ)
+        route: Route | None = None
+        path_args: dict[str, str] = {}
+        try:
+            index, path_args = adapter.match()
+            route = self._routes[index]
+        except (NotFound, MethodNotAllowed):
+            route = None
+        key, publishable = self._api_key(request, route)
+        if route is None:
+            raise invalid(f"Unrecognized request URL ({request.method}: {request.path}). Please see "
+                          "https://stripe.com/docs or we can help at https://support.stripe.com/.", status=404)
+        if publishable and not route.publishable:
+            raise StripeError(403, "invalid_request_error",
+                              "This API call cannot be made with a publishable API key. Please use a secret API key.")
+        fault = self.faults.decide(request.method, request.path)
+        if fault.delay_s:
+            time.sleep(fault.delay_s)
+        if fault.status == 429:
+            raise StripeError(429, "invalid_request_error", "Request rate limit exceeded. (Injected by the "
+                              "emulator's fault plan.)", code="rate_limit")
+        if fault.status == 500:
+            raise StripeError(500, "api_error", "An unknown error occurred while processing your request.")
+        pairs = list(request.args.items(multi=True))
+        if request.method == "POST":
+            pairs += list(request.form.items(multi=True))
+        raw = decode(pairs)
+        idempotency_key = request.headers.get("Idempotency-Key") if request.method == "POST" else None
+        fingerprint = json.dumps([request.method, request.path, sorted(pairs)])
+        extra_headers: dict[str, str] = {}
+        with self.store.lock:
+            now = self.store.now()
+            if idempotency_key:
+                extra_headers["Idempotency-Key"] = idempotency_key
+                saved = self.idempotency.get(key, idempotency_key, now)
+                if saved is not None:
+                    if saved.fingerprint != fingerprint:
+                        raise StripeError(
+                            400, "idempotency_error",
+                            "Keys for idempotent requests can only be used with the same parameters they were first "
+                            f"used with. Try using a key other than '{idempotency_key}' if you meant to execute a "
+                            "different request.")
+                    return Response(saved.body, status=saved.status, mimetype="application/json",
+                                    headers={**extra_headers, "Idempotent-Replayed": "true"})
+            # Parameter validation happens before the endpoint runs, so its errors are never saved.
+            params = route.params.coerce(raw, [])
+            self.store.request = RequestInfo(request_id, idempotency_key)
+            context = Context(self.store, self.base_url, publishable)
+            try:
+                body = route.handler(context, params, **path_args)
+                for path in params.get("expand") or []:
+                    _expand(self.store, body, path.split("."), path)
+                status = 200
+            except StripeError as error:
+                body, status = error.body(), error.status
+            finally:
+                self.store.request = RequestInfo()
+                events = self.store.take_new_events()
+            payload = json.dumps(body, indent=2).encode()
+            if idempotency_key:
+                self.idempotency.put(key, idempotency_key, Saved(fingerprint, status, payload, now))
+        self.webhooks.enqueue(events)
+        if fault.after_commit:
+            raise StripeError(500, "api_error", "An unknown error occurred while processing your request.")
+        return Response(payload, status=status, mimetype="application/json", headers=extra_headers)

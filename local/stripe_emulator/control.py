@@ -1,0 +1,167 @@
+"""Local-only test controls under ``/_emulator/``: clock, faults, reset, webhooks, invoice PDFs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from partnerhub.clock import isoformat, parse_duration, parse_instant
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from .errors import StripeError
+from .pdf import hosted_page, invoice_pdf
+
+if TYPE_CHECKING:
+    from .app import Emulator
+
+Control = Callable[..., Response]
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(json.dumps(body, indent=2), status=status, mimetype="application/json")
+
+
+def _body(request: Request) -> dict[str, Any]:
+    if request.mimetype == "application/json":
+        data = request.get_json(silent=True)
+        return data if isinstance(data, dict) else {}
+    return dict(request.form.items())
+
+
+def _flag(value: Any) -> bool:
+    return value in (True, "true", "1", 1)
+
+
+def _clock(emulator: Emulator, request: Request) -> Response:
+    clock = emulator.clock
+    if request.method == "POST":
+        body = _body(request)
+        setter, advancer = getattr(clock, "set", None), getattr(clock, "advance", None)
+        if setter is None or advancer is None:
+            return _json({"error": "the emulator's clock is not a ManualClock"}, 409)
+        try:
+            if body.get("now"):
+                setter(parse_instant(str(body["now"])))
+            if body.get("advance"):
+                advancer(parse_duration(str(body["advance"])))
+        except ValueError as exc:
+            return _json({"error": str(exc)}, 400)
+    now = clock.now()
+    return _json({"now": isoformat(now), "unix": int(now.timestamp()), "manual": hasattr(clock, "advance")})
+
+
+def _faults(emulator: Emulator, request: Request) -> Response:
+    if request.method == "DELETE":
+        emulator.clear_faults()
+    elif request.method == "POST":
+        try:
+            emulator.set_faults(**_body(request))
+        except (TypeError, ValueError) as exc:
+            return _json({"error": str(exc)}, 400)
+    return _json(emulator.faults.describe())
+
+
+def _reset(emulator: Emulator, request: Request) -> Response:
+    emulator.reset()
+    return _json({"reset": True})
+
+
+def _webhooks(emulator: Emulator, request: Request) -> Response:
+    if request.method == "POST":
+        body = _body(request)
+        emulator.configure_webhook(body.get("url"), body.get("secret"))
+    return _json(emulator.webhooks.status())
+
+
+def _hold(emulator: Emulator, request: Request) -> Response:
+    body = _body(request)
+    emulator.hold_webhooks(_flag(body.get("hold", True)))
+    return _json(emulator.webhooks.status())
+
+
+def _release(emulator: Emulator, request: Request) -> Response:
+    body = _body(request)
+    seed = body.get("seed")
+    try:
+        count = emulator.release_webhooks(str(body.get("order", "in_order")), None if seed is None else int(seed),
+                                          _flag(body.get("duplicate", False)))
+    except ValueError as exc:
+        return _json({"error": str(exc)}, 400)
+    return _json({"released": count})
+
+
+def _redeliver(emulator: Emulator, request: Request) -> Response:
+    event_id = str(_body(request).get("event", ""))
+    try:
+        emulator.redeliver(event_id)
+    except StripeError as error:
+        return _json(error.body(), error.status)
+    return _json({"redelivered": event_id})
+
+
+def _attempts(emulator: Emulator, request: Request) -> Response:
+    return _json({"attempts": emulator.delivery_attempts()})
+
+
+def _rendered_invoice(emulator: Emulator, invoice_id: str) -> dict[str, Any]:
+    store = emulator.store
+    with store.lock:
+        return store.render("invoice", store.get("invoice", invoice_id, "invoice"))
+
+
+def _hosted(emulator: Emulator, request: Request, invoice_id: str) -> Response:
+    try:
+        invoice = _rendered_invoice(emulator, invoice_id)
+    except StripeError as error:
+        return _json(error.body(), error.status)
+    return Response(hosted_page(invoice), mimetype="text/html")
+
+
+def _pdf(emulator: Emulator, request: Request, invoice_id: str) -> Response:
+    try:
+        invoice = _rendered_invoice(emulator, invoice_id)
+    except StripeError as error:
+        return _json(error.body(), error.status)
+    if invoice["status"] == "draft":
+        return _json({"error": "draft invoices have no PDF"}, 404)
+    return Response(invoice_pdf(invoice), mimetype="application/pdf", headers={
+        "Content-Disposition": f"inline; filename=\"Invoice-{invoice['number']}.pdf\""})
+
+
+def _index(emulator: Emulator, request: Request) -> Response:
+    return _json({"routes": sorted(rule.rule for rule in _MAP.iter_rules())})
+
+
+_CONTROLS: dict[str, Control] = {
+    "index": _index, "clock": _clock, "faults": _faults, "reset": _reset, "webhooks": _webhooks, "hold": _hold,
+    "release": _release, "redeliver": _redeliver, "attempts": _attempts, "hosted": _hosted, "pdf": _pdf,
+}
+_MAP = Map([
+    Rule("/_emulator", endpoint="index", methods=["GET"]),
+    Rule("/_emulator/clock", endpoint="clock", methods=["GET", "POST"]),
+    Rule("/_emulator/faults", endpoint="faults", methods=["GET", "POST", "DELETE"]),
+    Rule("/_emulator/reset", endpoint="reset", methods=["POST"]),
+    Rule("/_emulator/webhooks", endpoint="webhooks", methods=["GET", "POST"]),
+    Rule("/_emulator/webhooks/hold", endpoint="hold", methods=["POST"]),
+    Rule("/_emulator/webhooks/release", endpoint="release", methods=["POST"]),
+    Rule("/_emulator/webhooks/redeliver", endpoint="redeliver", methods=["POST"]),
+    Rule("/_emulator/webhooks/attempts", endpoint="attempts", methods=["GET"]),
+    Rule("/_emulator/invoices/<invoice_id>", endpoint="hosted", methods=["GET"]),
+    Rule("/_emulator/invoices/<invoice_id>/pdf", endpoint="pdf", methods=["GET"]),
+])
+
+
+def url_map() -> Map:
+    return _MAP
+
+
+def dispatch(emulator: Emulator, request: Request) -> Response:
+    """Answer one ``/_emulator/…`` request."""
+    try:
+        endpoint, args = _MAP.bind_to_environ(request.environ).match()
+    except HTTPException as exc:
+        return _json({"error": exc.description}, exc.code or 404)
+    return _CONTROLS[endpoint](emulator, request, **args)

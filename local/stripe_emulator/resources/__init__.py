@@ -1,0 +1,14 @@
+"""One module per Stripe resource: object builders, state transitions and routes."""
+
+from __future__ import annotations
+
+from ..routing import Route
+from . import customers, events, invoices, payment_methods, setup_intents
+
+ROUTES: list[Route] = [
+    *customers.ROUTES,
+    *payment_methods.ROUTES,
+    *setup_intents.ROUTES,
+    *invoices.ROUTES,
+    *events.ROUTES,
+]

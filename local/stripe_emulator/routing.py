@@ -1,0 +1,53 @@
+"""What a resource module hands the app: its routes, and what a handler receives."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .forms import Obj
+from .store import Store
+
+
+@dataclass
+class Context:
+    """One request as a handler sees it."""
+
+    store: Store
+    base_url: str
+    publishable: bool = False
+    """The caller used a ``pk_test_`` key; only client-secret routes get this far with one."""
+
+
+Handler = Callable[..., dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Route:
+    """``method`` + werkzeug ``rule`` answered by ``handler(ctx, params, **path_args)``."""
+
+    method: str
+    rule: str
+    handler: Handler
+    params: Obj
+    publishable: bool = False
+    """Stripe.js may call it with a publishable key and the object's ``client_secret``."""
+
+
+def merge_metadata(current: dict[str, str], update: dict[str, str] | None) -> dict[str, str]:
+    """Stripe's metadata update: keys merge, ``""`` removes one, an empty ``metadata`` clears all."""
+    if update is None:
+        return {}
+    merged = dict(current)
+    for key, value in update.items():
+        if value == "":
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged
+
+
+def changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """``previous_attributes`` of an update event: old values of the top-level keys that changed."""
+    return {key: before.get(key) for key in after if before.get(key) != after.get(key)}
