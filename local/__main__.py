@@ -3,7 +3,9 @@
 Ports: ``API_PORT`` (default 3000; API and portal), ``STRIPE_PORT`` (default 12111; the Stripe
 emulator), ``MOTO_PORT`` (default: any free port). ``0`` picks a free port. ``LOCAL_STACK_INFO``
 names a file to write the chosen ports to, as JSON, once everything serves. ``LOCAL_TEMPLATE``
-points at another template (default: ``template.yaml`` at the repository root).
+points at another template (default: ``template.yaml`` at the repository root). ``LOCAL_SEED=0``,
+``LOCAL_STRIPE_EMULATOR=0`` and ``LOCAL_SQS_POLL=0`` switch off seeding, the Stripe emulator and the
+background SQS pollers (then ``POST /_local/drain`` processes the queues on demand).
 """
 
 from __future__ import annotations
@@ -29,6 +31,11 @@ def _port(name: str, default: int) -> int:
     return port
 
 
+def _flag(name: str) -> bool:
+    """On unless the variable says 0/false/no/off."""
+    return os.environ.get(name, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
 def main() -> int:
     """Start the stack, print the banner, wait for a signal, stop cleanly."""
     from local.stack import DEFAULT_API_PORT, DEFAULT_STRIPE_PORT, banner, start_stack, write_info
@@ -48,6 +55,9 @@ def main() -> int:
             stripe_port=_port("STRIPE_PORT", DEFAULT_STRIPE_PORT),
             moto_port=_port("MOTO_PORT", 0),
             template_path=Path(os.environ["LOCAL_TEMPLATE"]) if os.environ.get("LOCAL_TEMPLATE") else None,
+            seed=_flag("LOCAL_SEED"),
+            stripe=_flag("LOCAL_STRIPE_EMULATOR"),
+            poll_queues=_flag("LOCAL_SQS_POLL"),
         )
     except FileNotFoundError as exc:
         print(f"local: {exc}", file=sys.stderr)

@@ -16,7 +16,9 @@ import json
 import logging
 import os
 import socket
+import subprocess
 import sys
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -93,7 +95,7 @@ class Stack:
             stopper = self._stoppers.pop()
             try:
                 stopper()
-            except Exception as exc:  # noqa: BLE001 - keep stopping the rest
+            except Exception as exc:
                 print(f"local: error while stopping: {exc}", file=sys.stderr)
 
 
@@ -367,3 +369,90 @@ def now_iso(instant: datetime) -> str:
     from partnerhub.clock import isoformat
 
     return isoformat(instant)
+
+
+class StackProcess:
+    """``python -m local`` in a subprocess, for tests that must not share a process with the stack.
+
+    The stack changes the process environment and installs its clock; a separate process keeps a test
+    session's own moto mocks and clocks out of its way. Ports are chosen free (0) unless ``env`` says.
+    """
+
+    def __init__(self, env: dict[str, str] | None = None, *, python: str | None = None, cwd: Path = ROOT) -> None:
+        self.env = env or {}
+        self.python = python or sys.executable
+        self.cwd = cwd
+        self.process: subprocess.Popen[bytes] | None = None
+        self.info: dict[str, Any] = {}
+        self._dir = tempfile.TemporaryDirectory(prefix="local-stack-")
+        self._log_file: Any = None
+        self.log_path = Path(self._dir.name) / "stack.log"
+
+    @property
+    def api_url(self) -> str:
+        return str(self.info["api_url"])
+
+    @property
+    def stripe_url(self) -> str | None:
+        return self.info.get("stripe_url")
+
+    @property
+    def moto_url(self) -> str:
+        return str(self.info["moto_url"])
+
+    def start(self, timeout: float = 60.0) -> StackProcess:
+        """Start the process and wait until ``/_local/health`` answers."""
+        import time
+        import urllib.request
+
+        info_path = Path(self._dir.name) / "info.json"
+        env = {
+            **os.environ,
+            "API_PORT": "0",
+            "STRIPE_PORT": "0",
+            "MOTO_PORT": "0",
+            "PYTHONUNBUFFERED": "1",
+            **self.env,
+            "LOCAL_STACK_INFO": str(info_path),
+        }
+        self._log_file = self.log_path.open("wb")
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter running our own module
+            [self.python, "-m", "local"], cwd=self.cwd, env=env, stdout=self._log_file, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the local stack exited with {self.process.returncode}:\n{self.log()}")
+            if info_path.is_file():
+                self.info = json.loads(info_path.read_text(encoding="utf-8"))
+                try:
+                    with urllib.request.urlopen(f"{self.api_url}/_local/health", timeout=2) as reply:  # noqa: S310
+                        if reply.status == 200:
+                            return self
+                except OSError:
+                    pass
+            time.sleep(0.1)
+        self.stop()
+        raise TimeoutError(f"the local stack did not become healthy in {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        """Everything the stack printed so far."""
+        return self.log_path.read_text(encoding="utf-8", errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        """SIGTERM (a clean stop), then SIGKILL if it does not exit within ten seconds."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+    def cleanup(self) -> None:
+        """Stop, and remove the log and info files."""
+        self.stop()
+        self._dir.cleanup()

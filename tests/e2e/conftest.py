@@ -1,0 +1,104 @@
+"""End-to-end tests against the whole local stack, started once per session as ``python -m local``.
+
+The stack runs in a subprocess (its own moto, clock and environment) on free ports; the ``stack``
+fixture hands out tokens and authenticated sessions. Tokens are checked against the STACK clock:
+after ``stack.advance("P3D")`` an earlier token has expired -- ask for a new one.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from local.stack import StackProcess  # noqa: E402 - needs the repository root on sys.path
+
+
+class ApiSession(requests.Session):
+    """A ``requests.Session`` whose relative URLs (``"/v1/licenses"``) go to the local API."""
+
+    def __init__(self, base_url: str) -> None:
+        super().__init__()
+        self.base_url = base_url.rstrip("/")
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        text = url.decode() if isinstance(url, bytes) else url
+        if text.startswith("/"):
+            text = self.base_url + text
+        kwargs.setdefault("timeout", 30)
+        return super().request(method, text, *args, **kwargs)
+
+
+class LocalStack:
+    """What the ``stack`` fixture yields: URLs and helpers for the running local stack."""
+
+    def __init__(self, process: StackProcess) -> None:
+        self.process = process
+        self.api_url = process.api_url
+        self.stripe_url = process.stripe_url
+        self.moto_url = process.moto_url
+        self.anonymous = ApiSession(self.api_url)
+
+    def token(self, partner_id: str, groups: Iterable[str] = ()) -> str:
+        """A fresh ID token for ``partner_id`` in ``groups`` (valid one hour of stack-clock time)."""
+        reply = self.anonymous.post("/_local/token", json={"partner_id": partner_id, "groups": list(groups)})
+        reply.raise_for_status()
+        return str(reply.json()["token"])
+
+    def client(self, partner_id: str, groups: Iterable[str] = ()) -> ApiSession:
+        """A session that sends ``Authorization: Bearer <token>`` and takes paths relative to the API."""
+        session = ApiSession(self.api_url)
+        session.headers["Authorization"] = f"Bearer {self.token(partner_id, groups)}"
+        return session
+
+    def now(self) -> str:
+        """The stack clock, ISO 8601."""
+        reply = self.anonymous.get("/_local/clock")
+        reply.raise_for_status()
+        return str(reply.json()["now"])
+
+    def set_clock(self, instant: str) -> str:
+        """Set the whole stack's clock (handlers and the Stripe emulator) to ``instant``."""
+        reply = self.anonymous.post("/_local/clock", json={"now": instant})
+        reply.raise_for_status()
+        return str(reply.json()["now"])
+
+    def advance(self, duration: str) -> str:
+        """Move the whole stack's clock forward by an ISO 8601 duration (``"P3D"``, ``"PT2H"``)."""
+        reply = self.anonymous.post("/_local/clock", json={"advance": duration})
+        reply.raise_for_status()
+        return str(reply.json()["now"])
+
+    def invoice_run(self, period: str) -> dict[str, Any]:
+        """Run month-end invoicing for ``period`` (``"YYYY-MM"``) to completion; the run's summary."""
+        reply = self.anonymous.post("/_local/invoice-run", json={"period": period}, timeout=600)
+        reply.raise_for_status()
+        return dict(reply.json())
+
+    def log(self) -> str:
+        """Everything the stack has printed (the request log, handler logs, tracebacks)."""
+        return self.process.log()
+
+
+@pytest.fixture(scope="session")
+def stack(request: pytest.FixtureRequest) -> Iterator[LocalStack]:
+    """The local stack, started once for the session and stopped at its end."""
+    process = StackProcess()
+    process.start(timeout=120)
+    failures_before = request.session.testsfailed
+    try:
+        yield LocalStack(process)
+    finally:
+        process.stop()
+        if request.session.testsfailed > failures_before:
+            # The stack's own log usually says why an end-to-end test failed.
+            print(f"\n----- local stack log -----\n{process.log()}\n----- end of local stack log -----")
+        process.cleanup()
