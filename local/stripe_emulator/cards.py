@@ -32,7 +32,7 @@ TOKENS: dict[str, TestCard] = {
     "pm_card_mastercard": TestCard("5555555555554444", "mastercard"),
     "pm_card_mastercard_debit": TestCard("5200828282828210", "mastercard", funding="debit"),
     "pm_card_mastercard_prepaid": TestCard("5105105105105100", "mastercard", funding="prepaid"),
-    "pm_card_amex": TestCard("378282246310005", "amex"),
+    "pm_card_amex": TestCard("371449635398431", "amex"),
     "pm_card_discover": TestCard("6011111111111117", "discover"),
     "pm_card_diners": TestCard("3056930009020004", "diners"),
     "pm_card_jcb": TestCard("3566002020360505", "jcb", country="JP"),

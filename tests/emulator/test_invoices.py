@@ -1,0 +1,167 @@
+"""Invoice items and invoices through the official SDK: collection, transitions, PDFs, snapshots."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+import requests
+import stripe
+
+
+def _events(client: stripe.StripeClient, prefix: str = "invoice.") -> list[str]:
+    listed = client.v1.events.list({"limit": 100})
+    return [e.type for e in reversed(listed.data) if e.type.startswith(prefix)]
+
+
+def test_invoice_flow_finalize_charges_default_card(client: stripe.StripeClient,
+                                                    customer_with_card: tuple[str, str]) -> None:
+    customer_id, pm_id = customer_with_card
+    # Given two pending items: a fixed amount and seats at a decimal unit price
+    client.v1.invoice_items.create({"customer": customer_id, "amount": 1500, "currency": "eur",
+                                    "description": "Setup", "metadata": {"kind": "setup"}})
+    seats = client.v1.invoice_items.create({
+        "customer": customer_id, "currency": "eur", "description": "Seats", "quantity": 3,
+        "unit_amount_decimal": "333.5", "period": {"start": 1_700_000_000, "end": 1_700_086_400}})
+    assert seats.amount == 1001 and seats.quantity == 3 and seats.pricing.unit_amount_decimal == Decimal("333.5")
+    # When an auto-advancing invoice takes them in and is finalized
+    draft = client.v1.invoices.create({"customer": customer_id, "pending_invoice_items_behavior": "include",
+                                       "auto_advance": True, "description": "March",
+                                       "metadata": {"billing_run": "r1"}})
+    assert draft.status == "draft" and draft.number is None and draft.total == 2501
+    paid = client.v1.invoices.finalize_invoice(draft.id)
+    # Then the default card is charged at once and the invoice is paid
+    assert paid.status == "paid"
+    assert (paid.amount_due, paid.amount_paid, paid.amount_remaining) == (2501, 2501, 0)
+    assert paid.attempt_count == 1 and paid.attempted is True
+    assert paid.number.startswith(client.v1.customers.retrieve(customer_id).invoice_prefix + "-0001")
+    transitions = paid.status_transitions
+    assert transitions.finalized_at is not None and transitions.paid_at is not None
+    assert [line.amount for line in paid.lines.data] == [1500, 1001]
+    assert paid.lines.data[1].parent.invoice_item_details.invoice_item == seats.id
+    assert _events(client) == ["invoice.created", "invoice.finalized", "invoice.paid", "invoice.payment_succeeded"]
+    # And the lines endpoint pages the same lines
+    lines = client.v1.invoices.line_items.list(draft.id, {"limit": 1})
+    assert lines.has_more and lines.data[0].amount == 1500
+    assert client.v1.customers.retrieve(customer_id).next_invoice_sequence == 2
+
+
+def test_charge_failure_leaves_invoice_open_then_pay_with_new_card(client: stripe.StripeClient) -> None:
+    # Given a customer whose default card attaches but fails every charge
+    customer = client.v1.customers.create({"name": "Bob"})
+    failing = client.v1.payment_methods.attach("pm_card_chargeCustomerFail", {"customer": customer.id})
+    client.v1.customers.update(customer.id, {"invoice_settings": {"default_payment_method": failing.id}})
+    client.v1.invoice_items.create({"customer": customer.id, "amount": 900, "currency": "usd"})
+    invoice = client.v1.invoices.create({"customer": customer.id, "pending_invoice_items_behavior": "include"})
+    # When it is finalized with auto_advance
+    opened = client.v1.invoices.finalize_invoice(invoice.id, {"auto_advance": True})
+    # Then the charge failed: open, one attempt, payment_failed
+    assert opened.status == "open" and opened.attempt_count == 1 and opened.amount_remaining == 900
+    assert "invoice.payment_failed" in _events(client)
+    # And paying explicitly again is a 402 with the decline, counted as another attempt
+    with pytest.raises(stripe.CardError) as error:
+        client.v1.invoices.pay(invoice.id)
+    assert error.value.error.decline_code == "generic_decline"
+    assert client.v1.invoices.retrieve(invoice.id).attempt_count == 2
+    # When the customer adds a good card and the invoice is paid with it
+    good = client.v1.payment_methods.attach("pm_card_visa", {"customer": customer.id})
+    paid = client.v1.invoices.pay(invoice.id, {"payment_method": good.id})
+    # Then it is paid
+    assert paid.status == "paid" and paid.amount_paid == 900 and paid.attempt_count == 3
+
+
+def test_void_and_uncollectible_transitions(client: stripe.StripeClient, customer_with_card: tuple[str, str]) -> None:
+    customer_id, _ = customer_with_card
+
+    def open_invoice() -> str:
+        client.v1.invoice_items.create({"customer": customer_id, "amount": 100, "currency": "usd"})
+        invoice = client.v1.invoices.create({"customer": customer_id, "pending_invoice_items_behavior": "include"})
+        return client.v1.invoices.finalize_invoice(invoice.id, {"auto_advance": False}).id
+
+    # Open → uncollectible → paid is allowed
+    first = open_invoice()
+    marked = client.v1.invoices.mark_uncollectible(first)
+    assert marked.status == "uncollectible" and marked.status_transitions.marked_uncollectible_at is not None
+    assert client.v1.invoices.pay(first).status == "paid"
+    # Open → void; then void is final
+    second = open_invoice()
+    voided = client.v1.invoices.void_invoice(second)
+    assert voided.status == "void" and voided.status_transitions.voided_at is not None
+    for illegal in (client.v1.invoices.pay, client.v1.invoices.mark_uncollectible, client.v1.invoices.void_invoice,
+                    client.v1.invoices.finalize_invoice):
+        with pytest.raises(stripe.InvalidRequestError) as error:
+            illegal(second)
+        assert error.value.http_status == 400
+    # Paid is final too, and a draft cannot be voided
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.invoices.void_invoice(first)
+    draft = client.v1.invoices.create({"customer": customer_id})
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.invoices.void_invoice(draft.id)
+    assert _events(client).count("invoice.voided") == 1
+    assert _events(client).count("invoice.marked_uncollectible") == 1
+    # Filtering by status finds each
+    assert [i.id for i in client.v1.invoices.list({"customer": customer_id, "status": "void"}).data] == [second]
+
+
+def test_finalized_invoice_keeps_customer_snapshot_and_serves_pdf(client: stripe.StripeClient) -> None:
+    # Given a customer with an address, and a finalized send_invoice invoice
+    customer = client.v1.customers.create({"name": "Ada Lovelace", "address": {"line1": "12 St James", "city": "London",
+                                                                              "country": "GB"}})
+    client.v1.invoice_items.create({"customer": customer.id, "amount": 4200, "currency": "gbp",
+                                    "description": "Licences"})
+    invoice = client.v1.invoices.create({
+        "customer": customer.id, "collection_method": "send_invoice", "days_until_due": 14,
+        "pending_invoice_items_behavior": "include", "custom_fields": [{"name": "VAT", "value": "GB1"}]})
+    final = client.v1.invoices.finalize_invoice(invoice.id)
+    assert final.status == "open" and final.due_date == final.status_transitions.finalized_at + 14 * 86_400
+    # When the customer later moves and renames
+    client.v1.customers.update(customer.id, {"name": "A. King", "address": {"line1": "1 New Rd"}})
+    # Then the finalized invoice still shows the old details, and a new draft the new ones
+    again = client.v1.invoices.retrieve(invoice.id)
+    assert again.customer_name == "Ada Lovelace" and again.customer_address.line1 == "12 St James"
+    assert client.v1.invoices.create({"customer": customer.id}).customer_name == "A. King"
+    # And its PDF is a real PDF served by the emulator
+    pdf = requests.get(again.invoice_pdf, timeout=5)
+    assert pdf.status_code == 200 and pdf.headers["Content-Type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF")
+    assert requests.get(again.hosted_invoice_url, timeout=5).status_code == 200
+
+
+def test_invoice_item_rules(client: stripe.StripeClient, customer_with_card: tuple[str, str]) -> None:
+    customer_id, _ = customer_with_card
+    # The pinned API version has no top-level unit_amount on invoice items
+    with pytest.raises(stripe.InvalidRequestError) as error:
+        client.v1.invoice_items.create({"customer": customer_id, "unit_amount": 5,  # type: ignore[typeddict-unknown-key]
+                                        "currency": "usd"})
+    assert error.value.code == "parameter_unknown"
+    # price_data works, and quantities multiply in integer cents
+    item = client.v1.invoice_items.create({"customer": customer_id, "quantity": 7,
+                                           "price_data": {"currency": "usd", "product": "prod_x", "unit_amount": 250}})
+    assert item.amount == 1750 and item.pricing.price_details.product == "prod_x"
+    # Items on a draft can be deleted; once finalized they cannot
+    invoice = client.v1.invoices.create({"customer": customer_id})
+    on_draft = client.v1.invoice_items.create({"customer": customer_id, "amount": 10, "currency": "usd",
+                                               "invoice": invoice.id})
+    client.v1.invoice_items.delete(on_draft.id)
+    kept = client.v1.invoice_items.create({"customer": customer_id, "amount": 20, "currency": "usd",
+                                           "invoice": invoice.id})
+    assert client.v1.invoices.retrieve(invoice.id).total == 20
+    client.v1.invoices.update(invoice.id, {"description": "updated while draft"})
+    client.v1.invoices.finalize_invoice(invoice.id)
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.invoice_items.delete(kept.id)
+    with pytest.raises(stripe.InvalidRequestError) as not_editable:
+        client.v1.invoices.update(invoice.id, {"collection_method": "send_invoice"})
+    assert not_editable.value.code == "invoice_not_editable"
+    # The pending item is still pending
+    pending = client.v1.invoice_items.list({"customer": customer_id, "pending": True})
+    assert [i.id for i in pending.data] == [item.id]
+
+
+def test_expand_customer_on_invoice(client: stripe.StripeClient, customer_with_card: tuple[str, str]) -> None:
+    customer_id, pm_id = customer_with_card
+    invoice = client.v1.invoices.create({"customer": customer_id, "default_payment_method": pm_id})
+    expanded = client.v1.invoices.retrieve(invoice.id, {"expand": ["customer", "default_payment_method"]})
+    assert expanded.customer.id == customer_id and expanded.default_payment_method.card.last4 == "4242"
+    assert expanded.lines.object == "list"
