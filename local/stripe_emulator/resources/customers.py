@@ -93,7 +93,6 @@ def _create(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         "balance": 0,
         "created": store.now(),
         "currency": None,
-        "customer_account": None,
         "default_source": None,
         "delinquent": False,
         "description": None,

@@ -73,7 +73,6 @@ def _create(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         "client_secret": f"{intent_id}_secret_{store.token(32)}",
         "created": store.now(),
         "customer": params.get("customer"),
-        "customer_account": None,
         "description": params.get("description"),
         "excluded_payment_method_types": None,
         "flow_directions": None,
