@@ -10,6 +10,7 @@ background SQS pollers (then ``POST /_local/drain`` processes the queues on dema
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import sys
@@ -41,7 +42,8 @@ def main() -> int:
     from local.stack import DEFAULT_API_PORT, DEFAULT_STRIPE_PORT, banner, start_stack, write_info
 
     # Line-buffered output: the request log should appear as requests happen, even when piped.
-    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)
     stopping = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

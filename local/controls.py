@@ -148,7 +148,7 @@ class SqsDrainer:
         if "RedrivePolicy" not in attrs:
             return None
         arn = json.loads(attrs["RedrivePolicy"]).get("deadLetterTargetArn", "")
-        return client.get_queue_url(QueueName=arn.rsplit(":", 1)[-1])["QueueUrl"]
+        return str(client.get_queue_url(QueueName=arn.rsplit(":", 1)[-1])["QueueUrl"])
 
     # -- draining --
 
@@ -302,7 +302,7 @@ class SqsDrainer:
                     self._drain(source, DEFAULT_DRAIN_SECONDS)
                 finally:
                     lock.release()
-            except Exception as exc:  # noqa: BLE001 - moto going away at shutdown, mostly
+            except Exception as exc:  # moto going away at shutdown, mostly
                 if not self._stop.is_set():
                     self.log(f"sqs poller for {source.function_id}: {exc}")
 

@@ -137,7 +137,7 @@ class FunctionHost:
                 spec.loader.exec_module(module)
                 loaded.module = module
                 loaded.handler = getattr(module, fn.handler_name)
-            except Exception:  # noqa: BLE001 - an init error is the function's, not the stack's
+            except Exception:  # an init error is the function's, not the stack's
                 loaded.error = traceback.format_exc()
                 print(f"local: {fn.logical_id} failed to initialise:\n{loaded.error}", file=sys.stderr)
             finally:
@@ -199,7 +199,7 @@ class FunctionHost:
                     document = json.loads(schema.model_dump_json(by_alias=True, exclude_none=True))
                 else:
                     continue
-            except Exception:  # noqa: BLE001 - one broken schema should not hide the others
+            except Exception:  # one broken schema should not hide the others
                 print(f"local: OpenAPI of {logical_id} failed:\n{traceback.format_exc()}", file=sys.stderr)
                 continue
             merged["openapi"] = document.get("openapi", merged["openapi"])
@@ -301,8 +301,8 @@ def lambda_result_to_response(result: Any) -> Response:
     ``content-type: application/json`` and the value itself as the body.
     """
     if not isinstance(result, dict) or "statusCode" not in result:
-        body = result if isinstance(result, str) else json.dumps(result)
-        return Response(body, status=200, content_type="application/json")
+        text = result if isinstance(result, str) else json.dumps(result)
+        return Response(text, status=200, content_type="application/json")
     status = int(result["statusCode"])
     raw_body = result.get("body")
     body: bytes
@@ -365,7 +365,7 @@ class Gateway:
             response = self.dispatch(request)
         except HTTPException as exc:
             response = json_response(exc.code or 500, {"message": exc.description})
-        except Exception:  # noqa: BLE001 - the gateway itself must keep serving
+        except Exception:  # the gateway itself must keep serving
             traceback.print_exc()
             response = json_response(500, {"message": "Internal Server Error"})
         if environ.get("local.request_id"):
@@ -436,7 +436,7 @@ class Gateway:
             return json_response(500, {"message": "Internal Server Error"})
         try:
             return lambda_result_to_response(result)
-        except Exception:  # noqa: BLE001 - a malformed integration response is a 500 on AWS too
+        except Exception:  # a malformed integration response is a 500 on AWS too
             traceback.print_exc()
             return json_response(500, {"message": "Internal Server Error"})
 

@@ -17,8 +17,9 @@ import boto3
 from local.events import function_name
 from local.template import ACCOUNT_ID, REGION, STACK_NAME, Resolver, Template
 
-DEFAULT_STRIPE_SECRET_KEY = "sk_test_local"
-DEFAULT_STRIPE_WEBHOOK_SECRET = "whsec_local"
+# Test-mode placeholders the Stripe emulator accepts; not secrets.
+DEFAULT_STRIPE_SECRET_KEY = "sk_test_local"  # noqa: S105
+DEFAULT_STRIPE_WEBHOOK_SECRET = "whsec_local"  # noqa: S105
 # Function environment variables naming SSM parameters / secrets the code reads at run time.
 _PARAM_SUFFIXES = ("_PARAM", "_PARAMETER", "_PARAM_NAME", "_PARAMETER_NAME")
 _SECRET_SUFFIXES = ("_SECRET_NAME", "_SECRET_ARN", "_SECRET_ID")
@@ -65,7 +66,8 @@ class LocalResources:
 
     def client(self, service: str) -> Any:
         """A boto3 client for ``service`` in moto."""
-        return boto3.client(service, endpoint_url=self.endpoint_url, region_name=REGION)
+        factory: Any = boto3.client  # the service name is dynamic, so the stubs' overloads cannot apply
+        return factory(service, endpoint_url=self.endpoint_url, region_name=REGION)
 
     def create_all(self) -> Resolver:
         """Create everything and return the resolver that knows every resource's local values."""
@@ -196,7 +198,7 @@ class LocalResources:
                     TableName=name,
                     PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
                 )
-            except Exception as exc:  # noqa: BLE001 - backups are irrelevant locally; say so and go on
+            except Exception as exc:  # backups are irrelevant locally; say so and go on
                 print(f"local: point-in-time recovery not applied to {name}: {exc}")
 
     # -- SQS -----------------------------------------------------------------------------------
@@ -302,5 +304,5 @@ class LocalResources:
         for logical_id in buses:
             try:
                 client.create_event_bus(Name=str(self.resolver.refs[logical_id]))
-            except Exception as exc:  # noqa: BLE001 - a missing bus only matters to code that publishes
+            except Exception as exc:  # a missing bus only matters to code that publishes
                 print(f"local: event bus {logical_id} not created: {exc}")

@@ -15,11 +15,11 @@ import inspect
 import json
 import logging
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -35,13 +35,6 @@ DEFAULT_STRIPE_PORT = 12111
 
 def _log(line: str) -> None:
     print(line, flush=True)
-
-
-def free_port() -> int:
-    """A port free on 127.0.0.1 right now (for services that must know their URL before binding)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -176,8 +169,8 @@ def _start_emulator(clock: Any, port: int, api_port: int, webhook_secret: str) -
     if emulator_cls is None or serve is None:
         print("local: local.stripe_emulator has no Emulator/serve; running without it", file=sys.stderr)
         return None
-    port = port or free_port()
-    base_url = f"http://{HOST}:{port}"
+    # serve() binds first (port 0 = any free one) and then points the emulator's URLs at the real address.
+    base_url = f"http://{HOST}:{port or DEFAULT_STRIPE_PORT}"
     kwargs: dict[str, Any] = {
         "webhook_url": f"http://{HOST}:{api_port}/v1/webhooks/stripe",
         "webhook_secret": webhook_secret,
@@ -234,14 +227,21 @@ def start_stack(
     if not template_path.is_file():
         raise FileNotFoundError(f"{template_path} does not exist; the local stack is built from it")
     _ensure_layer_on_path(root)
-    # Stage=local names the local resources for what they are; LOCAL_PARAMETER_OVERRIDES adds more.
-    overrides = {"Stage": "local", **parse_overrides(os.environ.get("LOCAL_PARAMETER_OVERRIDES", ""))}
+    # Stage=local names the local resources for what they are (only parameters the template declares are
+    # overridden); LOCAL_PARAMETER_OVERRIDES ("Name=value Other=value") adds or replaces any.
+    overrides = {
+        "Stage": "local",
+        "StripePublishableKey": "pk_test_local",
+        **parse_overrides(os.environ.get("LOCAL_PARAMETER_OVERRIDES", "")),
+    }
     template = Template(template_path, parameter_overrides=overrides)
     for fn in template.functions.values():
         for layer in fn.layers:
             if layer.is_dir() and str(layer) not in sys.path:
                 sys.path.insert(0, str(layer))
 
+    # Powertools warns on every invocation that publishes no metrics; locally that is just noise.
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
     clock = _make_clock()
     _install_clock(clock)
     stoppers: list[Any] = []
@@ -347,7 +347,7 @@ def banner(stack: Stack) -> str:
         f"  OpenAPI        {stack.api_url}/v1/openapi.json",
         f"  Stripe (emu)   {stack.stripe_url or 'not running'}",
         f"  AWS (moto)     {stack.moto_url}",
-        f"  clock          {now.isoformat()}  (GET/POST {stack.api_url}/_local/clock)",
+        f"  clock          {now_iso(now)}  (GET/POST {stack.api_url}/_local/clock)",
         f"  get a token    curl -s -X POST {stack.api_url}/_local/token -d '{token_body}'",
         f"  invoice run    curl -s -X POST {stack.api_url}/_local/invoice-run -d '{run_body}'",
         "  Ctrl-C stops everything.",

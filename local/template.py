@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,11 +45,11 @@ _SHORT_TAGS = {
 }
 
 
-class _CfnLoader(yaml.SafeLoader):
+class _CfnLoader(yaml.SafeLoader):  # type: ignore[misc]
     """A safe loader that knows CloudFormation's short-form intrinsic tags."""
 
 
-def _construct(tag: str, long_name: str):
+def _construct(tag: str, long_name: str) -> Callable[[yaml.SafeLoader, yaml.Node], dict[str, Any]]:
     def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
         value: Any
         if isinstance(node, yaml.ScalarNode):
@@ -60,7 +61,7 @@ def _construct(tag: str, long_name: str):
         elif isinstance(node, yaml.SequenceNode):
             value = loader.construct_sequence(node, deep=True)
         else:
-            value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+            value = loader.construct_mapping(node, deep=True)
         return {long_name: value}
 
     return construct
@@ -73,7 +74,7 @@ for _tag, _long in _SHORT_TAGS.items():
 def load_yaml(path: Path) -> dict[str, Any]:
     """Load a CloudFormation/SAM template into plain dicts (short tags become their long forms)."""
     with path.open(encoding="utf-8") as handle:
-        data = yaml.load(handle, Loader=_CfnLoader)
+        data = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
     if not isinstance(data, dict):
         raise TypeError(f"{path} is not a template (top level is not a mapping)")
     return data
