@@ -32,7 +32,7 @@ _CORS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
     "Access-Control-Allow-Headers": "Authorization, Content-Type, Idempotency-Key, Stripe-Version, Stripe-Account, "
-                                    "X-Stripe-Client-User-Agent",
+    "X-Stripe-Client-User-Agent",
     "Access-Control-Expose-Headers": "Request-Id, Idempotency-Key, Idempotent-Replayed, Stripe-Version",
     "Access-Control-Max-Age": "300",
 }
@@ -80,7 +80,7 @@ class Emulator:
         self,
         clock: Clock,
         webhook_url: str | None = None,
-        webhook_secret: str = "whsec_local",
+        webhook_secret: str = "whsec_local",  # noqa: S107 - the local stack's well-known test secret
         base_url: str = "http://127.0.0.1:12111",
         *,
         seed: int | None = None,
@@ -93,11 +93,13 @@ class Emulator:
         self.store.renderers["invoice"] = render_invoice
         self.faults = Faults()
         self.idempotency = IdempotencyCache()
-        self.webhooks = WebhookSender(clock, webhook_url, webhook_secret, max_attempts=webhook_max_attempts,
-                                      backoff_s=webhook_backoff_s)
+        self.webhooks = WebhookSender(
+            clock, webhook_url, webhook_secret, max_attempts=webhook_max_attempts, backoff_s=webhook_backoff_s
+        )
         self._routes: list[Route] = list(ROUTES)
-        self._map = Map([Rule(route.rule, methods=[route.method], endpoint=index)
-                         for index, route in enumerate(self._routes)])
+        self._map = Map(
+            [Rule(route.rule, methods=[route.method], endpoint=index) for index, route in enumerate(self._routes)]
+        )
         self._control = control.url_map()
 
     # ------------------------------------------------------------ Python controls
@@ -181,19 +183,22 @@ class Emulator:
         header = request.headers.get("Authorization", "")
         key = None
         if header.startswith("Bearer "):
-            key = header[len("Bearer "):].strip()
+            key = header[len("Bearer ") :].strip()
         elif header.startswith("Basic "):
             try:
-                key = base64.b64decode(header[len("Basic "):]).decode().split(":", 1)[0]
+                key = base64.b64decode(header[len("Basic ") :]).decode().split(":", 1)[0]
             except (binascii.Error, UnicodeDecodeError):
                 key = ""
         elif route is not None and route.publishable:
             # Stripe.js sends its publishable key as a ``key`` parameter rather than a header.
             key = request.values.get("key")
         if not key:
-            raise StripeError(401, "invalid_request_error",
-                              "You did not provide an API key. You need to provide your API key in the "
-                              "Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').")
+            raise StripeError(
+                401,
+                "invalid_request_error",
+                "You did not provide an API key. You need to provide your API key in the "
+                "Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').",
+            )
         if key.startswith(("sk_test_", "rk_test_")):
             return key, False
         if key.startswith("pk_test_"):
@@ -203,25 +208,35 @@ class Emulator:
     def _api(self, request: Request, request_id: str) -> Response:
         adapter = self._map.bind_to_environ(request.environ)
         route: Route | None = None
-        path_args: dict[str, str] = {}
+        path_args: dict[str, Any] = {}
         try:
-            index, path_args = adapter.match()
-            route = self._routes[index]
+            index, matched = adapter.match()
+            route, path_args = self._routes[index], dict(matched)
         except (NotFound, MethodNotAllowed):
             route = None
         key, publishable = self._api_key(request, route)
         if route is None:
-            raise invalid(f"Unrecognized request URL ({request.method}: {request.path}). Please see "
-                          "https://stripe.com/docs or we can help at https://support.stripe.com/.", status=404)
+            raise invalid(
+                f"Unrecognized request URL ({request.method}: {request.path}). Please see "
+                "https://stripe.com/docs or we can help at https://support.stripe.com/.",
+                status=404,
+            )
         if publishable and not route.publishable:
-            raise StripeError(403, "invalid_request_error",
-                              "This API call cannot be made with a publishable API key. Please use a secret API key.")
+            raise StripeError(
+                403,
+                "invalid_request_error",
+                "This API call cannot be made with a publishable API key. Please use a secret API key.",
+            )
         fault = self.faults.decide(request.method, request.path)
         if fault.delay_s:
             time.sleep(fault.delay_s)
         if fault.status == 429:
-            raise StripeError(429, "invalid_request_error", "Request rate limit exceeded. (Injected by the "
-                              "emulator's fault plan.)", code="rate_limit")
+            raise StripeError(
+                429,
+                "invalid_request_error",
+                "Request rate limit exceeded. (Injected by the emulator's fault plan.)",
+                code="rate_limit",
+            )
         if fault.status == 500:
             raise StripeError(500, "api_error", "An unknown error occurred while processing your request.")
         pairs = list(request.args.items(multi=True))
@@ -239,12 +254,18 @@ class Emulator:
                 if saved is not None:
                     if saved.fingerprint != fingerprint:
                         raise StripeError(
-                            400, "idempotency_error",
+                            400,
+                            "idempotency_error",
                             "Keys for idempotent requests can only be used with the same parameters they were first "
                             f"used with. Try using a key other than '{idempotency_key}' if you meant to execute a "
-                            "different request.")
-                    return Response(saved.body, status=saved.status, mimetype="application/json",
-                                    headers={**extra_headers, "Idempotent-Replayed": "true"})
+                            "different request.",
+                        )
+                    return Response(
+                        saved.body,
+                        status=saved.status,
+                        mimetype="application/json",
+                        headers={**extra_headers, "Idempotent-Replayed": "true"},
+                    )
             # Parameter validation happens before the endpoint runs, so its errors are never saved.
             params = route.params.coerce(raw, [])
             self.store.request = RequestInfo(request_id, idempotency_key)

@@ -52,9 +52,7 @@ TOKENS: dict[str, TestCard] = {
     "pm_card_chargeDeclinedFraudulent": TestCard("4000000000000019", "visa", attach_decline="fraudulent"),
     "pm_card_chargeDeclinedExpiredCard": TestCard("4000000000000069", "visa", attach_decline="expired_card"),
     "pm_card_chargeDeclinedIncorrectCvc": TestCard("4000000000000127", "visa", attach_decline="incorrect_cvc"),
-    "pm_card_chargeDeclinedProcessingError": TestCard(
-        "4000000000000119", "visa", attach_decline="processing_error"
-    ),
+    "pm_card_chargeDeclinedProcessingError": TestCard("4000000000000119", "visa", attach_decline="processing_error"),
     "pm_card_chargeCustomerFail": TestCard("4000000000000341", "visa", charge_decline="generic_decline"),
     # Not a Stripe token: a card that saves fine and then lacks funds at every charge, which Stripe's
     # own set cannot express (its insufficient-funds card already fails when it is saved).
@@ -74,7 +72,10 @@ DECLINES: dict[str, tuple[str, str]] = {
     "fraudulent": ("card_declined", "Your card was declined."),
     "expired_card": ("expired_card", "Your card has expired."),
     "incorrect_cvc": ("incorrect_cvc", "Your card's security code is incorrect."),
-    "processing_error": ("processing_error", "An error occurred while processing your card. Try again in a little bit."),
+    "processing_error": (
+        "processing_error",
+        "An error occurred while processing your card. Try again in a little bit.",
+    ),
 }
 
 

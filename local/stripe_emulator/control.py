@@ -86,8 +86,9 @@ def _release(emulator: Emulator, request: Request) -> Response:
     body = _body(request)
     seed = body.get("seed")
     try:
-        count = emulator.release_webhooks(str(body.get("order", "in_order")), None if seed is None else int(seed),
-                                          _flag(body.get("duplicate", False)))
+        count = emulator.release_webhooks(
+            str(body.get("order", "in_order")), None if seed is None else int(seed), _flag(body.get("duplicate", False))
+        )
     except ValueError as exc:
         return _json({"error": str(exc)}, 400)
     return _json({"released": count})
@@ -127,8 +128,11 @@ def _pdf(emulator: Emulator, request: Request, invoice_id: str) -> Response:
         return _json(error.body(), error.status)
     if invoice["status"] == "draft":
         return _json({"error": "draft invoices have no PDF"}, 404)
-    return Response(invoice_pdf(invoice), mimetype="application/pdf", headers={
-        "Content-Disposition": f"inline; filename=\"Invoice-{invoice['number']}.pdf\""})
+    return Response(
+        invoice_pdf(invoice),
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="Invoice-{invoice["number"]}.pdf"'},
+    )
 
 
 def _index(emulator: Emulator, request: Request) -> Response:
@@ -136,22 +140,33 @@ def _index(emulator: Emulator, request: Request) -> Response:
 
 
 _CONTROLS: dict[str, Control] = {
-    "index": _index, "clock": _clock, "faults": _faults, "reset": _reset, "webhooks": _webhooks, "hold": _hold,
-    "release": _release, "redeliver": _redeliver, "attempts": _attempts, "hosted": _hosted, "pdf": _pdf,
+    "index": _index,
+    "clock": _clock,
+    "faults": _faults,
+    "reset": _reset,
+    "webhooks": _webhooks,
+    "hold": _hold,
+    "release": _release,
+    "redeliver": _redeliver,
+    "attempts": _attempts,
+    "hosted": _hosted,
+    "pdf": _pdf,
 }
-_MAP = Map([
-    Rule("/_emulator", endpoint="index", methods=["GET"]),
-    Rule("/_emulator/clock", endpoint="clock", methods=["GET", "POST"]),
-    Rule("/_emulator/faults", endpoint="faults", methods=["GET", "POST", "DELETE"]),
-    Rule("/_emulator/reset", endpoint="reset", methods=["POST"]),
-    Rule("/_emulator/webhooks", endpoint="webhooks", methods=["GET", "POST"]),
-    Rule("/_emulator/webhooks/hold", endpoint="hold", methods=["POST"]),
-    Rule("/_emulator/webhooks/release", endpoint="release", methods=["POST"]),
-    Rule("/_emulator/webhooks/redeliver", endpoint="redeliver", methods=["POST"]),
-    Rule("/_emulator/webhooks/attempts", endpoint="attempts", methods=["GET"]),
-    Rule("/_emulator/invoices/<invoice_id>", endpoint="hosted", methods=["GET"]),
-    Rule("/_emulator/invoices/<invoice_id>/pdf", endpoint="pdf", methods=["GET"]),
-])
+_MAP = Map(
+    [
+        Rule("/_emulator", endpoint="index", methods=["GET"]),
+        Rule("/_emulator/clock", endpoint="clock", methods=["GET", "POST"]),
+        Rule("/_emulator/faults", endpoint="faults", methods=["GET", "POST", "DELETE"]),
+        Rule("/_emulator/reset", endpoint="reset", methods=["POST"]),
+        Rule("/_emulator/webhooks", endpoint="webhooks", methods=["GET", "POST"]),
+        Rule("/_emulator/webhooks/hold", endpoint="hold", methods=["POST"]),
+        Rule("/_emulator/webhooks/release", endpoint="release", methods=["POST"]),
+        Rule("/_emulator/webhooks/redeliver", endpoint="redeliver", methods=["POST"]),
+        Rule("/_emulator/webhooks/attempts", endpoint="attempts", methods=["GET"]),
+        Rule("/_emulator/invoices/<invoice_id>", endpoint="hosted", methods=["GET"]),
+        Rule("/_emulator/invoices/<invoice_id>/pdf", endpoint="pdf", methods=["GET"]),
+    ]
+)
 
 
 def url_map() -> Map:

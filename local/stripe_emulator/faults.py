@@ -96,7 +96,13 @@ class Faults:
                 if (decision.status or decision.after_commit) and plan.limit is not None:
                     plan.limit -= 1
             if decision.status or decision.after_commit or decision.delay_s:
-                self.injected.append({"method": method, "path": path, "status": decision.status,
-                                      "after_commit": decision.after_commit, "delay_ms": plan.delay_ms
-                                      if decision.delay_s else 0})
+                self.injected.append(
+                    {
+                        "method": method,
+                        "path": path,
+                        "status": decision.status,
+                        "after_commit": decision.after_commit,
+                        "delay_ms": plan.delay_ms if decision.delay_s else 0,
+                    }
+                )
             return decision

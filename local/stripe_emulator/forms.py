@@ -25,18 +25,18 @@ def decode(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
         node: dict[str, Any] = root
         for index, token in enumerate(tokens):
             last = index == len(tokens) - 1
-            if token is _APPEND:
-                # ``x[]`` appends: number it after what is already there so it becomes a list later.
-                token = str(len(node))
+            # ``x[]`` appends: number it after what is already there so it becomes a list later.
+            name = str(len(node)) if token is _APPEND else token
             if last:
-                node[token] = value
+                node[name] = value
             else:
-                child = node.get(token)
+                child = node.get(name)
                 if not isinstance(child, dict):
                     child = {}
-                    node[token] = child
+                    node[name] = child
                 node = child
-    return _listify(root)
+    decoded: dict[str, Any] = _listify(root)
+    return decoded
 
 
 def _listify(node: Any) -> Any:
@@ -160,8 +160,11 @@ class Obj(Field):
             result[key] = None if item == "" else field.coerce(item, [*path, key])
         for key in self.required:
             if result.get(key) is None:
-                raise invalid(f"Missing required param: {_name([*path, key])}.", code="parameter_missing",
-                              param=_name([*path, key]))
+                raise invalid(
+                    f"Missing required param: {_name([*path, key])}.",
+                    code="parameter_missing",
+                    param=_name([*path, key]),
+                )
         return result
 
 

@@ -32,8 +32,7 @@ def paginate(
     ordered = list(items)
     limit = params.get("limit") or 10
     if limit > 100:
-        raise invalid("This value must be less than or equal to 100.", code="parameter_invalid_integer",
-                      param="limit")
+        raise invalid("This value must be less than or equal to 100.", code="parameter_invalid_integer", param="limit")
     ids = [item["id"] for item in ordered]
     after, before = params.get("starting_after"), params.get("ending_before")
     if after and before:
@@ -41,12 +40,12 @@ def paginate(
     if after:
         if after not in ids:
             raise invalid(f"No such object: '{after}'", code="resource_missing", param="starting_after")
-        rest = ordered[ids.index(after) + 1:]
+        rest = ordered[ids.index(after) + 1 :]
         page, has_more = rest[:limit], len(rest) > limit
     elif before:
         if before not in ids:
             raise invalid(f"No such object: '{before}'", code="resource_missing", param="ending_before")
-        head = ordered[:ids.index(before)]
+        head = ordered[: ids.index(before)]
         page, has_more = head[-limit:], len(head) > limit
     else:
         page, has_more = ordered[:limit], len(ordered) > limit

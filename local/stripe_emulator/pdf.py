@@ -49,8 +49,11 @@ def invoice_pdf(invoice: dict[str, Any]) -> bytes:
     pdf.set_font("Helvetica", "B", 11)
     pdf.cell(0, 6, "Bill to", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", "", 10)
-    for line in [invoice.get("customer_name"), *_address_lines(invoice.get("customer_address")),
-                 invoice.get("customer_email")]:
+    for line in [
+        invoice.get("customer_name"),
+        *_address_lines(invoice.get("customer_address")),
+        invoice.get("customer_email"),
+    ]:
         if line:
             pdf.cell(0, 5, _latin1(line), new_x="LMARGIN", new_y="NEXT")
     for field in invoice.get("custom_fields") or []:
@@ -70,8 +73,7 @@ def invoice_pdf(invoice: dict[str, Any]) -> bytes:
     pdf.cell(130, 8, "Total")
     pdf.cell(0, 8, _money(invoice["total"], invoice["currency"]), align="R", new_x="LMARGIN", new_y="NEXT")
     pdf.cell(130, 8, "Amount due")
-    pdf.cell(0, 8, _money(invoice["amount_remaining"], invoice["currency"]), align="R", new_x="LMARGIN",
-             new_y="NEXT")
+    pdf.cell(0, 8, _money(invoice["amount_remaining"], invoice["currency"]), align="R", new_x="LMARGIN", new_y="NEXT")
     if invoice.get("footer"):
         pdf.ln(6)
         pdf.set_font("Helvetica", "", 9)

@@ -20,12 +20,13 @@ class RunningServer:
     def __init__(self, emulator: Emulator, server: BaseWSGIServer) -> None:
         self.emulator = emulator
         self._server = server
-        self.host = server.server_address[0]
+        self.host = str(server.host)
         self.port = server.server_port
         self.url = f"http://{self.host}:{self.port}"
         # A short poll interval keeps stop() quick, which matters when every test starts its own server.
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="stripe-emulator", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="stripe-emulator", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:

@@ -114,7 +114,8 @@ class Store:
 
     def newest_first(self, kind: str) -> list[dict[str, Any]]:
         return sorted(
-            self.objects[kind].values(), key=lambda o: (o.get("created", 0), self.sequence.get(o["id"], 0)),
+            self.objects[kind].values(),
+            key=lambda o: (o.get("created", 0), self.sequence.get(o["id"], 0)),
             reverse=True,
         )
 

@@ -24,6 +24,12 @@ def sign(payload: bytes, secret: str, timestamp: int) -> str:
     return f"t={timestamp},v1={digest}"
 
 
+def _checked(url: str | None) -> str | None:
+    if url is not None and not url.startswith(("http://", "https://")):
+        raise ValueError(f"webhook URL must be http(s): {url!r}")
+    return url
+
+
 @dataclass(frozen=True)
 class Attempt:
     """One POST of one event to the endpoint."""
@@ -41,10 +47,18 @@ class Attempt:
 class WebhookSender:
     """Queue of events to POST to one endpoint, sent one at a time by a daemon thread."""
 
-    def __init__(self, clock: Clock, url: str | None, secret: str, *, max_attempts: int = 5,
-                 backoff_s: float = 0.5, timeout_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        url: str | None,
+        secret: str,
+        *,
+        max_attempts: int = 5,
+        backoff_s: float = 0.5,
+        timeout_s: float = 5.0,
+    ) -> None:
         self.clock = clock
-        self.url = url
+        self.url = _checked(url)
         self.secret = secret
         self.max_attempts = max_attempts
         self.backoff_s = backoff_s
@@ -65,7 +79,7 @@ class WebhookSender:
         """Point deliveries at another endpoint and/or signing secret."""
         with self._cond:
             if url is not None:
-                self.url = url or None
+                self.url = _checked(url or None)
             if secret is not None:
                 self.secret = secret
 
@@ -118,8 +132,13 @@ class WebhookSender:
 
     def status(self) -> dict[str, Any]:
         with self._cond:
-            return {"url": self.url, "holding": self._holding, "held": len(self._held),
-                    "queued": len(self._queue), "busy": self._busy}
+            return {
+                "url": self.url,
+                "holding": self._holding,
+                "held": len(self._held),
+                "queued": len(self._queue),
+                "busy": self._busy,
+            }
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Block until nothing is queued or being sent (held events do not count)."""
@@ -164,15 +183,22 @@ class WebhookSender:
         payload = json.dumps(event, indent=2).encode()
         for attempt in range(1, self.max_attempts + 1):
             timestamp = int(self.clock.now().timestamp())
-            request = urllib.request.Request(url, data=payload, method="POST", headers={
-                "Content-Type": "application/json; charset=utf-8",
-                "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
-                "Stripe-Signature": sign(payload, secret, timestamp),
-            })
+            # Only http(s) URLs get this far (see _checked).
+            request = urllib.request.Request(  # noqa: S310
+                url,
+                data=payload,
+                method="POST",
+                headers={
+                    "Content-Type": "application/json; charset=utf-8",
+                    "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+                    "Stripe-Signature": sign(payload, secret, timestamp),
+                },
+            )
             status: int | None = None
             error: str | None = None
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout_s) as response:  # noqa: S310
+                # The URL's scheme is checked to be http(s) when it is configured.
+                with urllib.request.urlopen(request, timeout=self.timeout_s) as response:  # noqa: S310  # noqa: S310
                     status = response.status
             except urllib.error.HTTPError as exc:
                 status = exc.code
@@ -180,8 +206,18 @@ class WebhookSender:
                 error = str(exc)
             delivered = status is not None and 200 <= status < 300
             with self._cond:
-                self._attempts.append(Attempt(event["id"], event["type"], attempt, url, status, error, delivered,
-                                              datetime.now(UTC).isoformat()))
+                self._attempts.append(
+                    Attempt(
+                        event["id"],
+                        event["type"],
+                        attempt,
+                        url,
+                        status,
+                        error,
+                        delivered,
+                        datetime.now(UTC).isoformat(),
+                    )
+                )
             if delivered or attempt == self.max_attempts:
                 return
             # Exponential backoff, cut short when the sender is stopped.

@@ -7,18 +7,22 @@ from typing import Any
 
 import pytest
 import stripe
-
 from partnerhub.clock import ManualClock
 
 
 def test_customer_create_retrieve_update_list(client: stripe.StripeClient) -> None:
     # Given a customer created with nested address, invoice settings and metadata
-    created = client.v1.customers.create({
-        "name": "Ada", "email": "ada@example.com", "phone": "+4412345", "description": "first",
-        "metadata": {"partner": "p1", "tier": "gold"},
-        "address": {"line1": "1 Analytical St", "city": "London", "country": "GB"},
-        "invoice_settings": {"custom_fields": [{"name": "PO", "value": "42"}]},
-    })
+    created = client.v1.customers.create(
+        {
+            "name": "Ada",
+            "email": "ada@example.com",
+            "phone": "+4412345",
+            "description": "first",
+            "metadata": {"partner": "p1", "tier": "gold"},
+            "address": {"line1": "1 Analytical St", "city": "London", "country": "GB"},
+            "invoice_settings": {"custom_fields": [{"name": "PO", "value": "42"}]},
+        }
+    )
     # When it is updated (one metadata key removed, one added) and read back
     client.v1.customers.update(created.id, {"name": "Ada L.", "metadata": {"tier": "", "region": "eu"}})
     fetched = client.v1.customers.retrieve(created.id)

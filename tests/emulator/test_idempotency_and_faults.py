@@ -35,8 +35,9 @@ def test_errors_from_the_endpoint_are_replayed_too(client: stripe.StripeClient) 
     customer = client.v1.customers.create({"name": "Ada"})
     for _ in range(2):
         with pytest.raises(stripe.CardError):
-            client.v1.payment_methods.attach("pm_card_chargeDeclined", {"customer": customer.id},
-                                             {"idempotency_key": "decline"})
+            client.v1.payment_methods.attach(
+                "pm_card_chargeDeclined", {"customer": customer.id}, {"idempotency_key": "decline"}
+            )
 
 
 def test_keys_are_scoped_per_api_key(client_for: Any) -> None:
@@ -62,8 +63,9 @@ def test_injected_429_and_500_change_nothing(client: stripe.StripeClient, emulat
     assert client.v1.customers.list().data == []
 
 
-def test_sdk_retries_get_through_a_transient_500(client_for: Any, emulator: Emulator,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sdk_retries_get_through_a_transient_500(
+    client_for: Any, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(HTTPClient, "INITIAL_DELAY", 0.01)
     # Given the next two requests fail with 500 and the SDK retries up to three times
     emulator.set_faults(server_error=1.0, limit=2)
@@ -75,8 +77,9 @@ def test_sdk_retries_get_through_a_transient_500(client_for: Any, emulator: Emul
     assert [f["status"] for f in emulator.faults.describe()["injected"]] == [500, 500]
 
 
-def test_fail_after_commit_then_retry_with_the_same_key_replays(client_for: Any, emulator: Emulator,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fail_after_commit_then_retry_with_the_same_key_replays(
+    client_for: Any, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(HTTPClient, "INITIAL_DELAY", 0.01)
     # Given the next write is carried out but answered 500
     emulator.set_faults(fail_after_commit=1.0, limit=1, methods=["POST"])

@@ -14,20 +14,41 @@ def _events(client: stripe.StripeClient, prefix: str = "invoice.") -> list[str]:
     return [e.type for e in reversed(listed.data) if e.type.startswith(prefix)]
 
 
-def test_invoice_flow_finalize_charges_default_card(client: stripe.StripeClient,
-                                                    customer_with_card: tuple[str, str]) -> None:
-    customer_id, pm_id = customer_with_card
+def test_invoice_flow_finalize_charges_default_card(
+    client: stripe.StripeClient, customer_with_card: tuple[str, str]
+) -> None:
+    customer_id, _pm_id = customer_with_card
     # Given two pending items: a fixed amount and seats at a decimal unit price
-    client.v1.invoice_items.create({"customer": customer_id, "amount": 1500, "currency": "eur",
-                                    "description": "Setup", "metadata": {"kind": "setup"}})
-    seats = client.v1.invoice_items.create({
-        "customer": customer_id, "currency": "eur", "description": "Seats", "quantity": 3,
-        "unit_amount_decimal": "333.5", "period": {"start": 1_700_000_000, "end": 1_700_086_400}})
+    client.v1.invoice_items.create(
+        {
+            "customer": customer_id,
+            "amount": 1500,
+            "currency": "eur",
+            "description": "Setup",
+            "metadata": {"kind": "setup"},
+        }
+    )
+    seats = client.v1.invoice_items.create(
+        {
+            "customer": customer_id,
+            "currency": "eur",
+            "description": "Seats",
+            "quantity": 3,
+            "unit_amount_decimal": "333.5",
+            "period": {"start": 1_700_000_000, "end": 1_700_086_400},
+        }
+    )
     assert seats.amount == 1001 and seats.quantity == 3 and seats.pricing.unit_amount_decimal == Decimal("333.5")
     # When an auto-advancing invoice takes them in and is finalized
-    draft = client.v1.invoices.create({"customer": customer_id, "pending_invoice_items_behavior": "include",
-                                       "auto_advance": True, "description": "March",
-                                       "metadata": {"billing_run": "r1"}})
+    draft = client.v1.invoices.create(
+        {
+            "customer": customer_id,
+            "pending_invoice_items_behavior": "include",
+            "auto_advance": True,
+            "description": "March",
+            "metadata": {"billing_run": "r1"},
+        }
+    )
     assert draft.status == "draft" and draft.number is None and draft.total == 2501
     paid = client.v1.invoices.finalize_invoice(draft.id)
     # Then the default card is charged at once and the invoice is paid
@@ -87,8 +108,12 @@ def test_void_and_uncollectible_transitions(client: stripe.StripeClient, custome
     second = open_invoice()
     voided = client.v1.invoices.void_invoice(second)
     assert voided.status == "void" and voided.status_transitions.voided_at is not None
-    for illegal in (client.v1.invoices.pay, client.v1.invoices.mark_uncollectible, client.v1.invoices.void_invoice,
-                    client.v1.invoices.finalize_invoice):
+    for illegal in (
+        client.v1.invoices.pay,
+        client.v1.invoices.mark_uncollectible,
+        client.v1.invoices.void_invoice,
+        client.v1.invoices.finalize_invoice,
+    ):
         with pytest.raises(stripe.InvalidRequestError) as error:
             illegal(second)
         assert error.value.http_status == 400
@@ -106,13 +131,21 @@ def test_void_and_uncollectible_transitions(client: stripe.StripeClient, custome
 
 def test_finalized_invoice_keeps_customer_snapshot_and_serves_pdf(client: stripe.StripeClient) -> None:
     # Given a customer with an address, and a finalized send_invoice invoice
-    customer = client.v1.customers.create({"name": "Ada Lovelace", "address": {"line1": "12 St James", "city": "London",
-                                                                              "country": "GB"}})
-    client.v1.invoice_items.create({"customer": customer.id, "amount": 4200, "currency": "gbp",
-                                    "description": "Licences"})
-    invoice = client.v1.invoices.create({
-        "customer": customer.id, "collection_method": "send_invoice", "days_until_due": 14,
-        "pending_invoice_items_behavior": "include", "custom_fields": [{"name": "VAT", "value": "GB1"}]})
+    customer = client.v1.customers.create(
+        {"name": "Ada Lovelace", "address": {"line1": "12 St James", "city": "London", "country": "GB"}}
+    )
+    client.v1.invoice_items.create(
+        {"customer": customer.id, "amount": 4200, "currency": "gbp", "description": "Licences"}
+    )
+    invoice = client.v1.invoices.create(
+        {
+            "customer": customer.id,
+            "collection_method": "send_invoice",
+            "days_until_due": 14,
+            "pending_invoice_items_behavior": "include",
+            "custom_fields": [{"name": "VAT", "value": "GB1"}],
+        }
+    )
     final = client.v1.invoices.finalize_invoice(invoice.id)
     assert final.status == "open" and final.due_date == final.status_transitions.finalized_at + 14 * 86_400
     # When the customer later moves and renames
@@ -132,20 +165,32 @@ def test_invoice_item_rules(client: stripe.StripeClient, customer_with_card: tup
     customer_id, _ = customer_with_card
     # The pinned API version has no top-level unit_amount on invoice items
     with pytest.raises(stripe.InvalidRequestError) as error:
-        client.v1.invoice_items.create({"customer": customer_id, "unit_amount": 5,  # type: ignore[typeddict-unknown-key]
-                                        "currency": "usd"})
+        client.v1.invoice_items.create(
+            {
+                "customer": customer_id,
+                "unit_amount": 5,  # type: ignore[typeddict-unknown-key]
+                "currency": "usd",
+            }
+        )
     assert error.value.code == "parameter_unknown"
     # price_data works, and quantities multiply in integer cents
-    item = client.v1.invoice_items.create({"customer": customer_id, "quantity": 7,
-                                           "price_data": {"currency": "usd", "product": "prod_x", "unit_amount": 250}})
+    item = client.v1.invoice_items.create(
+        {
+            "customer": customer_id,
+            "quantity": 7,
+            "price_data": {"currency": "usd", "product": "prod_x", "unit_amount": 250},
+        }
+    )
     assert item.amount == 1750 and item.pricing.price_details.product == "prod_x"
     # Items on a draft can be deleted; once finalized they cannot
     invoice = client.v1.invoices.create({"customer": customer_id})
-    on_draft = client.v1.invoice_items.create({"customer": customer_id, "amount": 10, "currency": "usd",
-                                               "invoice": invoice.id})
+    on_draft = client.v1.invoice_items.create(
+        {"customer": customer_id, "amount": 10, "currency": "usd", "invoice": invoice.id}
+    )
     client.v1.invoice_items.delete(on_draft.id)
-    kept = client.v1.invoice_items.create({"customer": customer_id, "amount": 20, "currency": "usd",
-                                           "invoice": invoice.id})
+    kept = client.v1.invoice_items.create(
+        {"customer": customer_id, "amount": 20, "currency": "usd", "invoice": invoice.id}
+    )
     assert client.v1.invoices.retrieve(invoice.id).total == 20
     client.v1.invoices.update(invoice.id, {"description": "updated while draft"})
     client.v1.invoices.finalize_invoice(invoice.id)

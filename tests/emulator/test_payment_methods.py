@@ -11,8 +11,14 @@ import stripe
 def test_setup_intent_confirmed_with_secret_key_attaches_a_new_payment_method(client: stripe.StripeClient) -> None:
     # Given a customer and a SetupIntent for cards
     customer = client.v1.customers.create({"name": "Ada"})
-    intent = client.v1.setup_intents.create({"customer": customer.id, "payment_method_types": ["card"],
-                                             "usage": "off_session", "metadata": {"flow": "portal"}})
+    intent = client.v1.setup_intents.create(
+        {
+            "customer": customer.id,
+            "payment_method_types": ["card"],
+            "usage": "off_session",
+            "metadata": {"flow": "portal"},
+        }
+    )
     assert intent.status == "requires_payment_method" and intent.client_secret.startswith(intent.id + "_secret_")
     # When it is confirmed with Stripe's visa test token
     confirmed = client.v1.setup_intents.confirm(intent.id, {"payment_method": "pm_card_visa"})
@@ -26,7 +32,8 @@ def test_setup_intent_confirmed_with_secret_key_attaches_a_new_payment_method(cl
 
 
 def test_setup_intent_confirmed_by_stripe_js_with_publishable_key_and_client_secret(
-        client: stripe.StripeClient, client_for: Any) -> None:
+    client: stripe.StripeClient, client_for: Any
+) -> None:
     # Given a SetupIntent made by the server
     customer = client.v1.customers.create({"name": "Ada"})
     intent = client.v1.setup_intents.create({"customer": customer.id, "payment_method_types": ["card"]})
@@ -34,7 +41,8 @@ def test_setup_intent_confirmed_by_stripe_js_with_publishable_key_and_client_sec
     # When the browser retrieves and confirms it with the publishable key and the client secret
     seen = browser.v1.setup_intents.retrieve(intent.id, {"client_secret": intent.client_secret})
     confirmed = browser.v1.setup_intents.confirm(
-        intent.id, {"client_secret": intent.client_secret, "payment_method": "pm_card_mastercard"})
+        intent.id, {"client_secret": intent.client_secret, "payment_method": "pm_card_mastercard"}
+    )
     # Then it succeeds and the server sees the new card on the customer
     assert seen.id == intent.id
     assert confirmed.status == "succeeded"
@@ -101,9 +109,13 @@ def test_default_payment_method_must_belong_to_customer(client: stripe.StripeCli
 
 def test_customer_created_with_a_token_as_default(client: stripe.StripeClient) -> None:
     # Stripe's common pattern: payment_method plus the same token as invoice default
-    customer = client.v1.customers.create({
-        "name": "Ada", "payment_method": "pm_card_visa",
-        "invoice_settings": {"default_payment_method": "pm_card_visa"}})
+    customer = client.v1.customers.create(
+        {
+            "name": "Ada",
+            "payment_method": "pm_card_visa",
+            "invoice_settings": {"default_payment_method": "pm_card_visa"},
+        }
+    )
     default = customer.invoice_settings.default_payment_method
     assert default.startswith("pm_") and default != "pm_card_visa"
     assert client.v1.payment_methods.retrieve(default).customer == customer.id

@@ -22,16 +22,18 @@ def _wait_for(condition: Any, timeout: float = 5.0) -> None:
         time.sleep(0.01)
 
 
-def test_events_are_delivered_signed_and_in_order(client: stripe.StripeClient, emulator: Emulator,
-                                                  receiver: Receiver) -> None:
+def test_events_are_delivered_signed_and_in_order(
+    client: stripe.StripeClient, emulator: Emulator, receiver: Receiver
+) -> None:
     # Given some state changes
     customer = client.v1.customers.create({"name": "Ada"})
     client.v1.customers.update(customer.id, {"email": "ada@example.com"})
     # When the emulator has sent them
     assert emulator.wait_for_webhooks()
     # Then each verifies with the SDK against the signing secret, in the order they happened
-    verified = [stripe.Webhook.construct_event(item["body"].decode(), item["signature"], SECRET)
-                for item in receiver.received]
+    verified = [
+        stripe.Webhook.construct_event(item["body"].decode(), item["signature"], SECRET) for item in receiver.received
+    ]
     assert [e.type for e in verified] == ["customer.created", "customer.updated"]
     assert verified[1].data.object.email == "ada@example.com"
     assert verified[1].data.previous_attributes.email is None
@@ -50,13 +52,21 @@ def test_failed_delivery_is_retried(client: stripe.StripeClient, emulator: Emula
     # Then it arrives on the third attempt
     attempts = emulator.delivery_attempts()
     assert [(a["attempt"], a["status"], a["delivered"]) for a in attempts] == [
-        (1, 500, False), (2, 500, False), (3, 200, True)]
+        (1, 500, False),
+        (2, 500, False),
+        (3, 200, True),
+    ]
     assert len(receiver.received) == 1
 
 
 def test_unreachable_endpoint_gives_up_after_bounded_attempts(clock: Any) -> None:
-    emulator = Emulator(clock, webhook_url="http://127.0.0.1:9/unreachable", webhook_secret=SECRET,
-                        webhook_max_attempts=3, webhook_backoff_s=0.001)
+    emulator = Emulator(
+        clock,
+        webhook_url="http://127.0.0.1:9/unreachable",
+        webhook_secret=SECRET,
+        webhook_max_attempts=3,
+        webhook_backoff_s=0.001,
+    )
     try:
         emulator.webhooks.enqueue([{"id": "evt_x", "type": "customer.created"}])
         assert emulator.wait_for_webhooks()
@@ -66,8 +76,9 @@ def test_unreachable_endpoint_gives_up_after_bounded_attempts(clock: Any) -> Non
         emulator.close()
 
 
-def test_held_events_released_shuffled_and_duplicated(client: stripe.StripeClient, emulator: Emulator,
-                                                      receiver: Receiver) -> None:
+def test_held_events_released_shuffled_and_duplicated(
+    client: stripe.StripeClient, emulator: Emulator, receiver: Receiver
+) -> None:
     # Given deliveries are held while several events happen
     emulator.hold_webhooks()
     for name in ("a", "b", "c", "d"):
@@ -89,8 +100,9 @@ def test_held_events_released_shuffled_and_duplicated(client: stripe.StripeClien
     assert receiver.event_ids()[-1] == recorded[0]
 
 
-def test_webhook_controls_over_http(server: RunningServer, client: stripe.StripeClient, emulator: Emulator,
-                                    receiver: Receiver) -> None:
+def test_webhook_controls_over_http(
+    server: RunningServer, client: stripe.StripeClient, emulator: Emulator, receiver: Receiver
+) -> None:
     assert requests.post(f"{server.url}/_emulator/webhooks/hold", json={}, timeout=5).json()["holding"] is True
     client.v1.customers.create({"name": "a"})
     client.v1.customers.create({"name": "b"})

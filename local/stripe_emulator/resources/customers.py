@@ -13,12 +13,14 @@ from ..store import Store
 from . import payment_methods
 
 CUSTOM_FIELD = Obj({"name": Str(), "value": Str()}, ["name", "value"])
-INVOICE_SETTINGS = Obj({
-    "custom_fields": ListOf(CUSTOM_FIELD),
-    "default_payment_method": Str(),
-    "footer": Str(),
-    "rendering_options": Obj({"amount_tax_display": Str(), "template": Str()}),
-})
+INVOICE_SETTINGS = Obj(
+    {
+        "custom_fields": ListOf(CUSTOM_FIELD),
+        "default_payment_method": Str(),
+        "footer": Str(),
+        "rendering_options": Obj({"amount_tax_display": Str(), "template": Str()}),
+    }
+)
 SHIPPING = Obj({"address": ADDRESS, "name": Str(), "phone": Str()}, ["name"])
 _FIELDS = {
     "address": ADDRESS,
@@ -50,13 +52,14 @@ def _default_payment_method(store: Store, customer_id: str, ref: str | None) -> 
     if pm is None or pm["customer"] != customer_id:
         raise invalid(
             f"No such PaymentMethod: '{ref}'; the payment method must be attached to the customer first.",
-            code="resource_missing", param="invoice_settings[default_payment_method]")
+            code="resource_missing",
+            param="invoice_settings[default_payment_method]",
+        )
     return ref
 
 
 def _apply(store: Store, customer: dict[str, Any], params: dict[str, Any], token_map: dict[str, str]) -> None:
-    for key in ("description", "email", "name", "phone", "tax_exempt", "preferred_locales",
-                "next_invoice_sequence"):
+    for key in ("description", "email", "name", "phone", "tax_exempt", "preferred_locales", "next_invoice_sequence"):
         if key in params:
             customer[key] = params[key] if key != "preferred_locales" else (params[key] or [])
     if params.get("invoice_prefix"):
@@ -66,9 +69,15 @@ def _apply(store: Store, customer: dict[str, Any], params: dict[str, Any], token
         customer["address"] = _address(merged)
     if "shipping" in params:
         shipping = params["shipping"]
-        customer["shipping"] = None if shipping is None else {
-            "address": _address(shipping.get("address") or {}), "name": shipping["name"],
-            "phone": shipping.get("phone")}
+        customer["shipping"] = (
+            None
+            if shipping is None
+            else {
+                "address": _address(shipping.get("address") or {}),
+                "name": shipping["name"],
+                "phone": shipping.get("phone"),
+            }
+        )
     if "metadata" in params:
         customer["metadata"] = merge_metadata(customer["metadata"], params["metadata"])
     settings = params.get("invoice_settings")
@@ -83,7 +92,8 @@ def _apply(store: Store, customer: dict[str, Any], params: dict[str, Any], token
         if "default_payment_method" in settings:
             ref = settings["default_payment_method"]
             current["default_payment_method"] = _default_payment_method(
-                store, customer["id"], token_map.get(ref, ref) if ref else None)
+                store, customer["id"], token_map.get(ref, ref) if ref else None
+            )
 
 
 def _create(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
@@ -100,8 +110,12 @@ def _create(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         "email": None,
         "id": store.new_id("cus", 14),
         "invoice_prefix": store.token(8).upper(),
-        "invoice_settings": {"custom_fields": None, "default_payment_method": None, "footer": None,
-                             "rendering_options": None},
+        "invoice_settings": {
+            "custom_fields": None,
+            "default_payment_method": None,
+            "footer": None,
+            "rendering_options": None,
+        },
         "livemode": False,
         "metadata": {},
         "name": None,
@@ -160,7 +174,8 @@ def _delete(ctx: Context, params: dict[str, Any], customer_id: str) -> dict[str,
 def _list(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     store = ctx.store
     items = [
-        c for c in store.newest_first("customer")
+        c
+        for c in store.newest_first("customer")
         if params.get("email") in (None, c["email"]) and created_matches(c["created"], params.get("created"))
     ]
     return paginate(items, params, "/v1/customers", lambda c: store.render("customer", c))
@@ -175,8 +190,7 @@ def _payment_method(ctx: Context, params: dict[str, Any], customer_id: str, pm_i
     store.get("customer", customer_id, "customer")
     pm = store.get("payment_method", pm_id)
     if pm["customer"] != customer_id:
-        raise invalid(f"No such PaymentMethod: '{pm_id}'", code="resource_missing", param="payment_method",
-                      status=404)
+        raise invalid(f"No such PaymentMethod: '{pm_id}'", code="resource_missing", param="payment_method", status=404)
     return store.render("payment_method", pm)
 
 
@@ -186,7 +200,11 @@ ROUTES = [
     Route("GET", "/v1/customers/<customer_id>", _retrieve, schema({})),
     Route("POST", "/v1/customers/<customer_id>", _update, schema(_FIELDS)),
     Route("DELETE", "/v1/customers/<customer_id>", _delete, schema({})),
-    Route("GET", "/v1/customers/<customer_id>/payment_methods", _payment_methods,
-          schema({"type": Str(), "allow_redisplay": Str()}, listing=True)),
+    Route(
+        "GET",
+        "/v1/customers/<customer_id>/payment_methods",
+        _payment_methods,
+        schema({"type": Str(), "allow_redisplay": Str()}, listing=True),
+    ),
     Route("GET", "/v1/customers/<customer_id>/payment_methods/<pm_id>", _payment_method, schema({})),
 ]

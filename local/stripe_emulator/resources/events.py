@@ -23,12 +23,17 @@ def _list(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
             return False
         return created_matches(event["created"], params.get("created"))
 
-    return paginate([e for e in store.newest_first("event") if wanted(e)], params, "/v1/events",
-                    lambda e: store.render("event", e))
+    return paginate(
+        [e for e in store.newest_first("event") if wanted(e)], params, "/v1/events", lambda e: store.render("event", e)
+    )
 
 
 ROUTES = [
-    Route("GET", "/v1/events", _list, schema({"type": Str(), "types": ListOf(Str()),
-                                              "delivery_success": Str()}, listing=True)),
+    Route(
+        "GET",
+        "/v1/events",
+        _list,
+        schema({"type": Str(), "types": ListOf(Str()), "delivery_success": Str()}, listing=True),
+    ),
     Route("GET", "/v1/events/<event_id>", _retrieve, schema({})),
 ]

@@ -19,12 +19,19 @@ from . import payment_methods
 from .customers import CUSTOM_FIELD
 
 DAY = 86_400
-_CUSTOMER_FIELDS = ("customer_address", "customer_email", "customer_name", "customer_phone", "customer_shipping",
-                    "customer_tax_exempt")
+_CUSTOMER_FIELDS = (
+    "customer_address",
+    "customer_email",
+    "customer_name",
+    "customer_phone",
+    "customer_shipping",
+    "customer_tax_exempt",
+)
 _LINES_SHOWN = 10
 
 
 # ---------------------------------------------------------------- invoice items
+
 
 def _money(params: dict[str, Any]) -> tuple[int, int, Decimal, Decimal, dict[str, Any]]:
     """(amount, quantity, quantity_decimal, unit_amount_decimal, price_data) of an invoice item.
@@ -36,31 +43,37 @@ def _money(params: dict[str, Any]) -> tuple[int, int, Decimal, Decimal, dict[str
     price_data = params.get("price_data") or {}
     if params.get("quantity") is not None and params.get("quantity_decimal") is not None:
         raise invalid("You may only specify one of these parameters: quantity, quantity_decimal.", param="quantity")
-    quantity_decimal = (params["quantity_decimal"] if params.get("quantity_decimal") is not None
-                        else Decimal(params["quantity"] if params.get("quantity") is not None else 1))
+    quantity_decimal = (
+        params["quantity_decimal"]
+        if params.get("quantity_decimal") is not None
+        else Decimal(params["quantity"] if params.get("quantity") is not None else 1)
+    )
     if quantity_decimal < 0:
         raise invalid("Quantity must be non-negative.", param="quantity")
     unit_sources = [k for k in ("unit_amount_decimal",) if params.get(k) is not None]
     if price_data:
         if price_data.get("unit_amount") is not None and price_data.get("unit_amount_decimal") is not None:
-            raise invalid("You may only specify one of these parameters: unit_amount, unit_amount_decimal.",
-                          param="price_data[unit_amount]")
+            raise invalid(
+                "You may only specify one of these parameters: unit_amount, unit_amount_decimal.",
+                param="price_data[unit_amount]",
+            )
         unit_sources.append("price_data")
     if params.get("amount") is not None:
         if unit_sources:
-            raise invalid(f"You may only specify one of these parameters: amount, {unit_sources[0]}.",
-                          param="amount")
+            raise invalid(f"You may only specify one of these parameters: amount, {unit_sources[0]}.", param="amount")
         if quantity_decimal != 1:
-            raise invalid("When `amount` is given, `quantity` must be 1 (pass `unit_amount_decimal` instead).",
-                          param="quantity")
+            raise invalid(
+                "When `amount` is given, `quantity` must be 1 (pass `unit_amount_decimal` instead).", param="quantity"
+            )
         amount = int(params["amount"])
         return amount, 1, Decimal(1), Decimal(amount), price_data
     if len(unit_sources) > 1:
-        raise invalid("You may only specify one of these parameters: unit_amount_decimal, price_data.",
-                      param="unit_amount_decimal")
+        raise invalid(
+            "You may only specify one of these parameters: unit_amount_decimal, price_data.",
+            param="unit_amount_decimal",
+        )
     if not unit_sources:
-        raise invalid("Must provide one of `amount`, `unit_amount_decimal`, `price_data` or `pricing`.",
-                      param="amount")
+        raise invalid("Must provide one of `amount`, `unit_amount_decimal`, `price_data` or `pricing`.", param="amount")
     if params.get("unit_amount_decimal") is not None:
         unit: Decimal = params["unit_amount_decimal"]
     elif price_data.get("unit_amount") is not None:
@@ -68,8 +81,11 @@ def _money(params: dict[str, Any]) -> tuple[int, int, Decimal, Decimal, dict[str
     elif price_data.get("unit_amount_decimal") is not None:
         unit = price_data["unit_amount_decimal"]
     else:
-        raise invalid("Missing required param: price_data[unit_amount].", code="parameter_missing",
-                      param="price_data[unit_amount]")
+        raise invalid(
+            "Missing required param: price_data[unit_amount].",
+            code="parameter_missing",
+            param="price_data[unit_amount]",
+        )
     amount = int((unit * quantity_decimal).quantize(Decimal(1), rounding=ROUND_HALF_UP))
     quantity = int(quantity_decimal) if quantity_decimal == quantity_decimal.to_integral_value() else 1
     return amount, quantity, quantity_decimal, unit, price_data
@@ -94,8 +110,12 @@ def _line_for(store: Store, item: dict[str, Any]) -> dict[str, Any]:
         "metadata": copy.deepcopy(item["metadata"]),
         "object": "line_item",
         "parent": {
-            "invoice_item_details": {"invoice_item": item["id"], "proration": False,
-                                     "proration_details": {"credited_items": None}, "subscription": None},
+            "invoice_item_details": {
+                "invoice_item": item["id"],
+                "proration": False,
+                "proration_details": {"credited_items": None},
+                "subscription": None,
+            },
             "subscription_item_details": None,
             "type": "invoice_item_details",
         },
@@ -133,8 +153,9 @@ def _remove_from_invoice(store: Store, item: dict[str, Any]) -> None:
 def _draft_invoice(store: Store, invoice_id: str, customer_id: str) -> dict[str, Any]:
     invoice = store.get("invoice", invoice_id, "invoice")
     if invoice["status"] != "draft":
-        raise invalid("Invoice items can only be added to draft invoices.", code="invoice_not_editable",
-                      param="invoice")
+        raise invalid(
+            "Invoice items can only be added to draft invoices.", code="invoice_not_editable", param="invoice"
+        )
     if invoice["customer"] != customer_id:
         raise invalid("The invoice's customer does not match the invoice item's customer.", param="invoice")
     return invoice
@@ -145,8 +166,13 @@ def _create_item(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     customer = store.get("customer", params["customer"], "customer")
     amount, quantity, quantity_decimal, unit, price_data = _money(params)
     invoice = _draft_invoice(store, params["invoice"], customer["id"]) if params.get("invoice") else None
-    currency = (params.get("currency") or price_data.get("currency") or (invoice or {}).get("currency")
-                or customer["currency"] or "usd").lower()
+    currency = (
+        params.get("currency")
+        or price_data.get("currency")
+        or (invoice or {}).get("currency")
+        or customer["currency"]
+        or "usd"
+    ).lower()
     now = store.now()
     period = params.get("period") or {}
     item: dict[str, Any] = {
@@ -167,8 +193,10 @@ def _create_item(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         "parent": None,
         "period": {"end": period.get("end", now), "start": period.get("start", now)},
         "pricing": {
-            "price_details": {"price": store.new_id("price"), "product": price_data.get("product")
-                              or store.new_id("prod", 14)},
+            "price_details": {
+                "price": store.new_id("price"),
+                "product": price_data.get("product") or store.new_id("prod", 14),
+            },
             "type": "price_details",
             "unit_amount_decimal": _plain(unit),
         },
@@ -197,8 +225,10 @@ def _retrieve_item(ctx: Context, params: dict[str, Any], item_id: str) -> dict[s
 def _item_editable(store: Store, item: dict[str, Any]) -> None:
     invoice = store.objects["invoice"].get(item["invoice"] or "")
     if invoice is not None and invoice["status"] != "draft":
-        raise invalid("This invoice item belongs to an invoice that is no longer a draft and cannot be changed.",
-                      code="invoice_not_editable")
+        raise invalid(
+            "This invoice item belongs to an invoice that is no longer a draft and cannot be changed.",
+            code="invoice_not_editable",
+        )
 
 
 def _update_item(ctx: Context, params: dict[str, Any], item_id: str) -> dict[str, Any]:
@@ -211,8 +241,9 @@ def _update_item(ctx: Context, params: dict[str, Any], item_id: str) -> dict[str
         item["description"] = params["description"]
     line_id = store.private[item["id"]].get("line")
     if line_id is not None:
-        store.objects["line_item"][line_id].update(description=item["description"],
-                                                   metadata=copy.deepcopy(item["metadata"]))
+        store.objects["line_item"][line_id].update(
+            description=item["description"], metadata=copy.deepcopy(item["metadata"])
+        )
     return store.render("invoiceitem", item)
 
 
@@ -229,8 +260,10 @@ def _delete_item(ctx: Context, params: dict[str, Any], item_id: str) -> dict[str
 def _list_items(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     store = ctx.store
     items = [
-        i for i in store.newest_first("invoiceitem")
-        if params.get("customer") in (None, i["customer"]) and params.get("invoice") in (None, i["invoice"])
+        i
+        for i in store.newest_first("invoiceitem")
+        if params.get("customer") in (None, i["customer"])
+        and params.get("invoice") in (None, i["invoice"])
         and (params.get("pending") is None or params["pending"] == (i["invoice"] is None))
         and created_matches(i["date"], params.get("created"))
     ]
@@ -239,6 +272,7 @@ def _list_items(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- invoices
 
+
 def _lines(store: Store, invoice: dict[str, Any]) -> list[dict[str, Any]]:
     return [store.objects["line_item"][line_id] for line_id in store.private[invoice["id"]]["lines"]]
 
@@ -246,8 +280,14 @@ def _lines(store: Store, invoice: dict[str, Any]) -> list[dict[str, Any]]:
 def _recompute(store: Store, invoice: dict[str, Any]) -> None:
     subtotal = sum(line["amount"] for line in _lines(store, invoice))
     amount_due = max(subtotal, 0)
-    invoice.update(subtotal=subtotal, subtotal_excluding_tax=subtotal, total=subtotal, total_excluding_tax=subtotal,
-                   amount_due=amount_due, amount_remaining=amount_due - invoice["amount_paid"])
+    invoice.update(
+        subtotal=subtotal,
+        subtotal_excluding_tax=subtotal,
+        total=subtotal,
+        total_excluding_tax=subtotal,
+        amount_due=amount_due,
+        amount_remaining=amount_due - invoice["amount_paid"],
+    )
 
 
 def _customer_snapshot(customer: dict[str, Any]) -> dict[str, Any]:
@@ -284,8 +324,9 @@ def _own_payment_method(store: Store, customer_id: str, ref: str, param: str) ->
     if pm["customer"] is None and ref != pm["id"]:
         payment_methods.attach(store, pm, customer_id)
     if pm["customer"] != customer_id:
-        raise invalid(f"The PaymentMethod {pm['id']} does not belong to the invoice's customer {customer_id}.",
-                      param=param)
+        raise invalid(
+            f"The PaymentMethod {pm['id']} does not belong to the invoice's customer {customer_id}.", param=param
+        )
     return str(pm["id"])
 
 
@@ -295,11 +336,14 @@ def _create(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     method = params.get("collection_method") or "charge_automatically"
     days = params.get("days_until_due")
     if method == "charge_automatically" and (days is not None or params.get("due_date") is not None):
-        raise invalid("Invoices with collection_method=charge_automatically cannot have a due date.",
-                      param="days_until_due" if days is not None else "due_date")
+        raise invalid(
+            "Invoices with collection_method=charge_automatically cannot have a due date.",
+            param="days_until_due" if days is not None else "due_date",
+        )
     if method == "send_invoice" and days is None and params.get("due_date") is None:
-        raise invalid("Invoices with collection_method=send_invoice need `days_until_due` or `due_date`.",
-                      param="days_until_due")
+        raise invalid(
+            "Invoices with collection_method=send_invoice need `days_until_due` or `due_date`.", param="days_until_due"
+        )
     now = store.now()
     invoice_id = store.new_id("in")
     auto_advance = bool(params.get("auto_advance"))
@@ -317,8 +361,13 @@ def _create(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         "attempt_count": 0,
         "attempted": False,
         "auto_advance": auto_advance,
-        "automatic_tax": {"disabled_reason": None, "enabled": False, "liability": None, "provider": None,
-                          "status": None},
+        "automatic_tax": {
+            "disabled_reason": None,
+            "enabled": False,
+            "liability": None,
+            "provider": None,
+            "status": None,
+        },
         "automatically_finalizes_at": now + 3600 if auto_advance else None,
         "billing_reason": "manual",
         "collection_method": method,
@@ -364,8 +413,12 @@ def _create(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         "starting_balance": 0,
         "statement_descriptor": params.get("statement_descriptor"),
         "status": "draft",
-        "status_transitions": {"finalized_at": None, "marked_uncollectible_at": None, "paid_at": None,
-                               "voided_at": None},
+        "status_transitions": {
+            "finalized_at": None,
+            "marked_uncollectible_at": None,
+            "paid_at": None,
+            "voided_at": None,
+        },
         "subscription": None,
         "subtotal": 0,
         "subtotal_excluding_tax": 0,
@@ -379,12 +432,16 @@ def _create(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     }
     if params.get("default_payment_method"):
         invoice["default_payment_method"] = _own_payment_method(
-            store, customer["id"], params["default_payment_method"], "default_payment_method")
+            store, customer["id"], params["default_payment_method"], "default_payment_method"
+        )
     store.add("invoice", invoice)
     store.private[invoice_id] = {"lines": [], "days_until_due": days}
     if params.get("pending_invoice_items_behavior") == "include":
-        pending = [i for i in store.objects["invoiceitem"].values()
-                   if i["customer"] == customer["id"] and i["invoice"] is None and i["currency"] == currency]
+        pending = [
+            i
+            for i in store.objects["invoiceitem"].values()
+            if i["customer"] == customer["id"] and i["invoice"] is None and i["currency"] == currency
+        ]
         for item in sorted(pending, key=lambda i: store.sequence[i["id"]]):
             _add_to_invoice(store, item, invoice)
     store.emit("invoice.created", "invoice", invoice)
@@ -395,21 +452,33 @@ def _retrieve(ctx: Context, params: dict[str, Any], invoice_id: str) -> dict[str
     return ctx.store.render("invoice", ctx.store.get("invoice", invoice_id, "invoice"))
 
 
-_OPEN_EDITABLE = {"metadata", "description", "footer", "auto_advance", "custom_fields", "default_payment_method",
-                  "due_date", "expand"}
+_OPEN_EDITABLE = {
+    "metadata",
+    "description",
+    "footer",
+    "auto_advance",
+    "custom_fields",
+    "default_payment_method",
+    "due_date",
+    "expand",
+}
 
 
 def _update(ctx: Context, params: dict[str, Any], invoice_id: str) -> dict[str, Any]:
     store = ctx.store
     invoice = store.get("invoice", invoice_id, "invoice")
     status = invoice["status"]
-    allowed = None if status == "draft" else _OPEN_EDITABLE if status in ("open", "uncollectible") else {
-        "metadata", "expand"}
+    allowed = (
+        None if status == "draft" else _OPEN_EDITABLE if status in ("open", "uncollectible") else {"metadata", "expand"}
+    )
     if allowed is not None:
         refused = sorted(set(params) - allowed)
         if refused:
-            raise invalid(f"You can't update `{refused[0]}` on an invoice with status {status}.",
-                          code="invoice_not_editable", param=refused[0])
+            raise invalid(
+                f"You can't update `{refused[0]}` on an invoice with status {status}.",
+                code="invoice_not_editable",
+                param=refused[0],
+            )
     before = store.render("invoice", invoice)
     if "metadata" in params:
         invoice["metadata"] = merge_metadata(invoice["metadata"], params["metadata"])
@@ -430,8 +499,9 @@ def _update(ctx: Context, params: dict[str, Any], invoice_id: str) -> dict[str, 
         invoice["due_date"] = None if days is None else invoice["created"] + days * DAY
     if "default_payment_method" in params:
         ref = params["default_payment_method"]
-        invoice["default_payment_method"] = None if ref is None else _own_payment_method(
-            store, invoice["customer"], ref, "default_payment_method")
+        invoice["default_payment_method"] = (
+            None if ref is None else _own_payment_method(store, invoice["customer"], ref, "default_payment_method")
+        )
     previous = changes(before, store.render("invoice", invoice))
     if previous:
         store.emit("invoice.updated", "invoice", invoice, previous)
@@ -442,8 +512,9 @@ def _delete(ctx: Context, params: dict[str, Any], invoice_id: str) -> dict[str, 
     store = ctx.store
     invoice = store.get("invoice", invoice_id, "invoice")
     if invoice["status"] != "draft":
-        raise invalid("You can only delete draft invoices. Void or mark it uncollectible instead.",
-                      code="invoice_not_editable")
+        raise invalid(
+            "You can only delete draft invoices. Void or mark it uncollectible instead.", code="invoice_not_editable"
+        )
     for item in store.objects["invoiceitem"].values():
         if item["invoice"] == invoice_id:
             _remove_from_invoice(store, item)
@@ -454,8 +525,14 @@ def _delete(ctx: Context, params: dict[str, Any], invoice_id: str) -> dict[str, 
 
 def _mark_paid(store: Store, invoice: dict[str, Any], amount: int) -> None:
     now = store.now()
-    invoice.update(status="paid", amount_paid=amount, amount_remaining=invoice["amount_due"] - amount,
-                   auto_advance=False, next_payment_attempt=None, automatically_finalizes_at=None)
+    invoice.update(
+        status="paid",
+        amount_paid=amount,
+        amount_remaining=invoice["amount_due"] - amount,
+        auto_advance=False,
+        next_payment_attempt=None,
+        automatically_finalizes_at=None,
+    )
     invoice["status_transitions"]["paid_at"] = now
     store.emit("invoice.paid", "invoice", invoice)
     store.emit("invoice.payment_succeeded", "invoice", invoice)
@@ -466,7 +543,8 @@ def _payment_method_for(store: Store, invoice: dict[str, Any], ref: str | None) 
         return store.get("payment_method", _own_payment_method(store, invoice["customer"], ref, "payment_method"))
     customer = store.objects["customer"].get(invoice["customer"])
     pm_id = invoice["default_payment_method"] or (customer or {}).get("invoice_settings", {}).get(
-        "default_payment_method")
+        "default_payment_method"
+    )
     return store.objects["payment_method"].get(pm_id) if pm_id else None
 
 
@@ -477,8 +555,9 @@ def _attempt(store: Store, invoice: dict[str, Any], pm: dict[str, Any] | None) -
     card = payment_methods.card_of(store, pm) if pm is not None else None
     code = None if card is None else card.charge_decline or card.attach_decline
     if pm is None or card is None:
-        error = StripeError(402, "card_error", "This customer has no attached payment source or default payment "
-                            "method.", code="missing")
+        error = StripeError(
+            402, "card_error", "This customer has no attached payment source or default payment method.", code="missing"
+        )
     elif code is not None:
         error = payment_methods.decline(code, store.render("payment_method", pm))
     else:
@@ -491,15 +570,20 @@ def _attempt(store: Store, invoice: dict[str, Any], pm: dict[str, Any] | None) -
 def finalize(store: Store, base_url: str, invoice: dict[str, Any], auto_advance: bool | None = None) -> None:
     """Draft → open: number it, freeze the customer's details, and collect at once if it auto-advances."""
     if invoice["status"] != "draft":
-        raise invalid("This invoice is already finalized, you can't re-finalize a non-draft invoice.",
-                      code="invoice_already_finalized")
+        raise invalid(
+            "This invoice is already finalized, you can't re-finalize a non-draft invoice.",
+            code="invoice_already_finalized",
+        )
     customer = store.get("customer", invoice["customer"], "customer")
     now = store.now()
     sequence = customer["next_invoice_sequence"]
     customer["next_invoice_sequence"] = sequence + 1
     invoice.update(_customer_snapshot(customer))
     invoice.update(
-        status="open", number=f"{customer['invoice_prefix']}-{sequence:04d}", effective_at=now, ending_balance=0,
+        status="open",
+        number=f"{customer['invoice_prefix']}-{sequence:04d}",
+        effective_at=now,
+        ending_balance=0,
         automatically_finalizes_at=None,
         hosted_invoice_url=f"{base_url}/_emulator/invoices/{invoice['id']}",
         invoice_pdf=f"{base_url}/_emulator/invoices/{invoice['id']}/pdf",
@@ -534,8 +618,11 @@ def _pay(ctx: Context, params: dict[str, Any], invoice_id: str) -> dict[str, Any
     if not params.get("paid_out_of_band"):
         pm = _payment_method_for(store, invoice, params.get("payment_method"))
         if pm is None:
-            raise invalid("This customer has no attached payment source or default payment method. Please consider "
-                          "adding a default payment method.", param="payment_method")
+            raise invalid(
+                "This customer has no attached payment source or default payment method. Please consider "
+                "adding a default payment method.",
+                param="payment_method",
+            )
     if invoice["status"] == "draft":
         finalize(store, ctx.base_url, invoice, False)
         if invoice["status"] == "paid":
@@ -553,8 +640,10 @@ def _void(ctx: Context, params: dict[str, Any], invoice_id: str) -> dict[str, An
     store = ctx.store
     invoice = store.get("invoice", invoice_id, "invoice")
     if invoice["status"] not in ("open", "uncollectible"):
-        raise invalid(f"You can only void open or uncollectible invoices; this invoice is {invoice['status']}.",
-                      code="invoice_not_editable")
+        raise invalid(
+            f"You can only void open or uncollectible invoices; this invoice is {invoice['status']}.",
+            code="invoice_not_editable",
+        )
     invoice.update(status="void", auto_advance=False, next_payment_attempt=None)
     invoice["status_transitions"]["voided_at"] = store.now()
     store.emit("invoice.voided", "invoice", invoice)
@@ -565,8 +654,10 @@ def _mark_uncollectible(ctx: Context, params: dict[str, Any], invoice_id: str) -
     store = ctx.store
     invoice = store.get("invoice", invoice_id, "invoice")
     if invoice["status"] != "open":
-        raise invalid(f"You can only mark open invoices uncollectible; this invoice is {invoice['status']}.",
-                      code="invoice_not_editable")
+        raise invalid(
+            f"You can only mark open invoices uncollectible; this invoice is {invoice['status']}.",
+            code="invoice_not_editable",
+        )
     invoice.update(status="uncollectible", auto_advance=False, next_payment_attempt=None)
     invoice["status_transitions"]["marked_uncollectible_at"] = store.now()
     store.emit("invoice.marked_uncollectible", "invoice", invoice)
@@ -576,8 +667,10 @@ def _mark_uncollectible(ctx: Context, params: dict[str, Any], invoice_id: str) -
 def _list(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     store = ctx.store
     items = [
-        i for i in store.newest_first("invoice")
-        if params.get("customer") in (None, i["customer"]) and params.get("status") in (None, i["status"])
+        i
+        for i in store.newest_first("invoice")
+        if params.get("customer") in (None, i["customer"])
+        and params.get("status") in (None, i["status"])
         and params.get("collection_method") in (None, i["collection_method"])
         and created_matches(i["created"], params.get("created"))
         and created_matches(i["due_date"] or 0, params.get("due_date"))
@@ -592,39 +685,94 @@ def _lines_route(ctx: Context, params: dict[str, Any], invoice_id: str) -> dict[
 
 
 _PERIOD = Obj({"start": Int(), "end": Int()}, ["start", "end"])
-_PRICE_DATA = Obj({"currency": Str(), "product": Str(), "unit_amount": Int(), "unit_amount_decimal": Dec(),
-                   "tax_behavior": Str()}, ["currency", "product"])
+_PRICE_DATA = Obj(
+    {"currency": Str(), "product": Str(), "unit_amount": Int(), "unit_amount_decimal": Dec(), "tax_behavior": Str()},
+    ["currency", "product"],
+)
 _ITEM_FIELDS = {
-    "customer": Str(), "amount": Int(), "currency": Str(), "description": Str(), "metadata": Metadata(),
-    "period": _PERIOD, "invoice": Str(), "quantity": Int(minimum=0), "quantity_decimal": Dec(),
-    "unit_amount_decimal": Dec(), "price_data": _PRICE_DATA, "discountable": Bool(),
+    "customer": Str(),
+    "amount": Int(),
+    "currency": Str(),
+    "description": Str(),
+    "metadata": Metadata(),
+    "period": _PERIOD,
+    "invoice": Str(),
+    "quantity": Int(minimum=0),
+    "quantity_decimal": Dec(),
+    "unit_amount_decimal": Dec(),
+    "price_data": _PRICE_DATA,
+    "discountable": Bool(),
 }
 _INVOICE_FIELDS = {
-    "auto_advance": Bool(), "collection_method": Enum("charge_automatically", "send_invoice"),
-    "custom_fields": ListOf(CUSTOM_FIELD), "days_until_due": Int(minimum=0), "default_payment_method": Str(),
-    "description": Str(), "due_date": Int(), "footer": Str(), "metadata": Metadata(), "statement_descriptor": Str(),
+    "auto_advance": Bool(),
+    "collection_method": Enum("charge_automatically", "send_invoice"),
+    "custom_fields": ListOf(CUSTOM_FIELD),
+    "days_until_due": Int(minimum=0),
+    "default_payment_method": Str(),
+    "description": Str(),
+    "due_date": Int(),
+    "footer": Str(),
+    "metadata": Metadata(),
+    "statement_descriptor": Str(),
 }
 ROUTES = [
     Route("POST", "/v1/invoiceitems", _create_item, schema(_ITEM_FIELDS, ["customer"])),
-    Route("GET", "/v1/invoiceitems", _list_items,
-          schema({"customer": Str(), "invoice": Str(), "pending": Bool()}, listing=True)),
+    Route(
+        "GET",
+        "/v1/invoiceitems",
+        _list_items,
+        schema({"customer": Str(), "invoice": Str(), "pending": Bool()}, listing=True),
+    ),
     Route("GET", "/v1/invoiceitems/<item_id>", _retrieve_item, schema({})),
     Route("POST", "/v1/invoiceitems/<item_id>", _update_item, schema({"description": Str(), "metadata": Metadata()})),
     Route("DELETE", "/v1/invoiceitems/<item_id>", _delete_item, schema({})),
-    Route("POST", "/v1/invoices", _create, schema({
-        **_INVOICE_FIELDS, "customer": Str(), "currency": Str(),
-        "pending_invoice_items_behavior": Enum("exclude", "include")}, ["customer"])),
-    Route("GET", "/v1/invoices", _list, schema({
-        "customer": Str(), "status": Enum("draft", "open", "paid", "uncollectible", "void"),
-        "collection_method": Enum("charge_automatically", "send_invoice"),
-        "due_date": IntOrRange()}, listing=True)),
+    Route(
+        "POST",
+        "/v1/invoices",
+        _create,
+        schema(
+            {
+                **_INVOICE_FIELDS,
+                "customer": Str(),
+                "currency": Str(),
+                "pending_invoice_items_behavior": Enum("exclude", "include"),
+            },
+            ["customer"],
+        ),
+    ),
+    Route(
+        "GET",
+        "/v1/invoices",
+        _list,
+        schema(
+            {
+                "customer": Str(),
+                "status": Enum("draft", "open", "paid", "uncollectible", "void"),
+                "collection_method": Enum("charge_automatically", "send_invoice"),
+                "due_date": IntOrRange(),
+            },
+            listing=True,
+        ),
+    ),
     Route("GET", "/v1/invoices/<invoice_id>", _retrieve, schema({})),
     Route("POST", "/v1/invoices/<invoice_id>", _update, schema(_INVOICE_FIELDS)),
     Route("DELETE", "/v1/invoices/<invoice_id>", _delete, schema({})),
     Route("POST", "/v1/invoices/<invoice_id>/finalize", _finalize, schema({"auto_advance": Bool()})),
-    Route("POST", "/v1/invoices/<invoice_id>/pay", _pay, schema({
-        "payment_method": Str(), "paid_out_of_band": Bool(), "off_session": Bool(), "forgive": Bool(),
-        "mandate": Str(), "source": Str()})),
+    Route(
+        "POST",
+        "/v1/invoices/<invoice_id>/pay",
+        _pay,
+        schema(
+            {
+                "payment_method": Str(),
+                "paid_out_of_band": Bool(),
+                "off_session": Bool(),
+                "forgive": Bool(),
+                "mandate": Str(),
+                "source": Str(),
+            }
+        ),
+    ),
     Route("POST", "/v1/invoices/<invoice_id>/void", _void, schema({})),
     Route("POST", "/v1/invoices/<invoice_id>/mark_uncollectible", _mark_uncollectible, schema({})),
     Route("GET", "/v1/invoices/<invoice_id>/lines", _lines_route, schema({}, listing=True)),

@@ -15,8 +15,15 @@ from ..store import Store
 
 BILLING_DETAILS = Obj({"address": ADDRESS, "email": Str(), "name": Str(), "phone": Str(), "tax_id": Str()})
 CARD = Obj({"number": Str(), "exp_month": Int(), "exp_year": Int(), "cvc": Str(), "token": Str()})
-PAYMENT_METHOD_DATA = Obj({"type": Enum("card"), "card": CARD, "billing_details": BILLING_DETAILS,
-                           "metadata": Metadata(), "allow_redisplay": Enum("always", "limited", "unspecified")})
+PAYMENT_METHOD_DATA = Obj(
+    {
+        "type": Enum("card"),
+        "card": CARD,
+        "billing_details": BILLING_DETAILS,
+        "metadata": Metadata(),
+        "allow_redisplay": Enum("always", "limited", "unspecified"),
+    }
+)
 
 
 def decline(code: str, payment_method: dict[str, Any] | None = None) -> StripeError:
@@ -28,13 +35,19 @@ def decline(code: str, payment_method: dict[str, Any] | None = None) -> StripeEr
     return StripeError(402, "card_error", message, code=error_code, decline_code=code, extra=extra)
 
 
-def _build(store: Store, card: TestCard, exp_month: int | None = None, exp_year: int | None = None,
-           billing: dict[str, Any] | None = None, metadata: dict[str, str] | None = None) -> dict[str, Any]:
+def _build(
+    store: Store,
+    card: TestCard,
+    exp_month: int | None = None,
+    exp_year: int | None = None,
+    billing: dict[str, Any] | None = None,
+    metadata: dict[str, str] | None = None,
+) -> dict[str, Any]:
     now = store.clock.now()
     billing = billing or {}
     address = {key: None for key in ("city", "country", "line1", "line2", "postal_code", "state")}
     address.update({k: v for k, v in (billing.get("address") or {}).items() if v is not None})
-    pm = {
+    pm: dict[str, Any] = {
         "allow_redisplay": "unspecified",
         "billing_details": {
             "address": address,
@@ -99,8 +112,14 @@ def from_data(store: Store, data: dict[str, Any]) -> dict[str, Any]:
     number = card_params.get("number")
     if not number:
         raise invalid("Missing required param: card[number].", code="parameter_missing", param="card[number]")
-    return _build(store, card_for_number(number), card_params.get("exp_month"), card_params.get("exp_year"),
-                  data.get("billing_details"), data.get("metadata"))
+    return _build(
+        store,
+        card_for_number(number),
+        card_params.get("exp_month"),
+        card_params.get("exp_year"),
+        data.get("billing_details"),
+        data.get("metadata"),
+    )
 
 
 def attach(store: Store, pm: dict[str, Any], customer_id: str) -> None:
@@ -109,13 +128,18 @@ def attach(store: Store, pm: dict[str, Any], customer_id: str) -> None:
     if pm["customer"] == customer["id"]:
         return
     if pm["customer"] is not None:
-        raise invalid("The payment method you provided has already been attached to a customer.",
-                      code="payment_method_unexpected_state", param="payment_method")
+        raise invalid(
+            "The payment method you provided has already been attached to a customer.",
+            code="payment_method_unexpected_state",
+            param="payment_method",
+        )
     if store.private[pm["id"]]["detached"]:
         raise invalid(
             "This PaymentMethod was previously used without being attached to a Customer or was detached "
-            "from a Customer, and may not be used again.", code="payment_method_unexpected_state",
-            param="payment_method")
+            "from a Customer, and may not be used again.",
+            code="payment_method_unexpected_state",
+            param="payment_method",
+        )
     card = card_of(store, pm)
     if card.attach_decline:
         raise decline(card.attach_decline)
@@ -127,8 +151,10 @@ def detach(store: Store, pm: dict[str, Any]) -> None:
     """Detach; a customer's default that goes away is unset, as Stripe does."""
     customer_id = pm["customer"]
     if customer_id is None:
-        raise invalid("The payment method you provided is not attached to a customer so detachment is impossible.",
-                      code="payment_method_unexpected_state")
+        raise invalid(
+            "The payment method you provided is not attached to a customer so detachment is impossible.",
+            code="payment_method_unexpected_state",
+        )
     pm["customer"] = None
     store.private[pm["id"]]["detached"] = True
     store.emit("payment_method.detached", "payment_method", pm, {"customer": customer_id})
@@ -144,9 +170,11 @@ def list_for_customer(ctx: Context, customer_id: str, params: dict[str, Any], ur
     store.get("customer", customer_id, "customer")
     wanted = params.get("type")
     items = [
-        pm for pm in store.newest_first("payment_method")
-        if pm["customer"] == customer_id and (wanted in (None, pm["type"])) and created_matches(
-            pm["created"], params.get("created"))
+        pm
+        for pm in store.newest_first("payment_method")
+        if pm["customer"] == customer_id
+        and (wanted in (None, pm["type"]))
+        and created_matches(pm["created"], params.get("created"))
     ]
     return paginate(items, params, url, lambda pm: store.render("payment_method", pm))
 
@@ -207,16 +235,24 @@ def _list(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     return paginate([], params, "/v1/payment_methods", lambda pm: pm)
 
 
-_UPDATE = schema({
-    "metadata": Metadata(), "billing_details": BILLING_DETAILS,
-    "card": Obj({"exp_month": Int(), "exp_year": Int()}), "allow_redisplay": Enum("always", "limited", "unspecified"),
-})
+_UPDATE = schema(
+    {
+        "metadata": Metadata(),
+        "billing_details": BILLING_DETAILS,
+        "card": Obj({"exp_month": Int(), "exp_year": Int()}),
+        "allow_redisplay": Enum("always", "limited", "unspecified"),
+    }
+)
 
 ROUTES = [
-    Route("POST", "/v1/payment_methods", _create,
-          schema({**PAYMENT_METHOD_DATA.fields, "key": Str(), "_stripe_version": Str()}), publishable=True),
-    Route("GET", "/v1/payment_methods", _list,
-          schema({"customer": Str(), "type": Enum("card")}, listing=True)),
+    Route(
+        "POST",
+        "/v1/payment_methods",
+        _create,
+        schema({**PAYMENT_METHOD_DATA.fields, "key": Str(), "_stripe_version": Str()}),
+        publishable=True,
+    ),
+    Route("GET", "/v1/payment_methods", _list, schema({"customer": Str(), "type": Enum("card")}, listing=True)),
     Route("GET", "/v1/payment_methods/<pm_id>", _retrieve, schema({})),
     Route("POST", "/v1/payment_methods/<pm_id>", _update, _UPDATE),
     Route("POST", "/v1/payment_methods/<pm_id>/attach", _attach, schema({"customer": Str()}, ["customer"])),

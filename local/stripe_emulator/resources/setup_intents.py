@@ -12,27 +12,46 @@ from ..listing import created_matches, paginate
 from ..routing import Context, Route, merge_metadata
 from . import payment_methods
 
-_STRIPE_JS = {"key": Str(), "_stripe_version": Str(), "expected_payment_method_type": Str(),
-              "use_stripe_sdk": Bool(), "return_url": Str(), "client_secret": Str()}
-_CONFIRM = {"payment_method": Str(), "payment_method_data": payment_methods.PAYMENT_METHOD_DATA,
-            "return_url": Str(), "use_stripe_sdk": Bool(), "mandate_data": Obj({})}
+_STRIPE_JS = {
+    "key": Str(),
+    "_stripe_version": Str(),
+    "expected_payment_method_type": Str(),
+    "use_stripe_sdk": Bool(),
+    "return_url": Str(),
+    "client_secret": Str(),
+}
+_CONFIRM = {
+    "payment_method": Str(),
+    "payment_method_data": payment_methods.PAYMENT_METHOD_DATA,
+    "return_url": Str(),
+    "use_stripe_sdk": Bool(),
+    "mandate_data": Obj({}),
+}
 
 
 def _check_secret(ctx: Context, intent: dict[str, Any], params: dict[str, Any]) -> None:
     secret = params.get("client_secret")
     if ctx.publishable and secret is None:
-        raise StripeError(403, "invalid_request_error",
-                          "This API call cannot be made with a publishable API key. Please use a secret API key.")
+        raise StripeError(
+            403,
+            "invalid_request_error",
+            "This API call cannot be made with a publishable API key. Please use a secret API key.",
+        )
     if secret is not None and not hmac.compare_digest(secret, intent["client_secret"]):
-        raise invalid("The client_secret provided does not match the client_secret associated with the SetupIntent.",
-                      code="resource_missing", param="client_secret")
+        raise invalid(
+            "The client_secret provided does not match the client_secret associated with the SetupIntent.",
+            code="resource_missing",
+            param="client_secret",
+        )
 
 
 def _confirm(ctx: Context, intent: dict[str, Any], params: dict[str, Any]) -> None:
     store = ctx.store
     if intent["status"] in ("succeeded", "canceled"):
-        raise invalid(f"You cannot confirm this SetupIntent because it has a status of {intent['status']}.",
-                      code="setup_intent_unexpected_state")
+        raise invalid(
+            f"You cannot confirm this SetupIntent because it has a status of {intent['status']}.",
+            code="setup_intent_unexpected_state",
+        )
     if params.get("payment_method"):
         pm = payment_methods.resolve(store, params["payment_method"])
     elif params.get("payment_method_data"):
@@ -40,17 +59,25 @@ def _confirm(ctx: Context, intent: dict[str, Any], params: dict[str, Any]) -> No
     elif intent["payment_method"]:
         pm = store.get("payment_method", intent["payment_method"], "payment_method")
     else:
-        raise invalid("You cannot confirm this SetupIntent because it's missing a payment method. Update the "
-                      "SetupIntent with a payment method and then confirm it again.",
-                      code="setup_intent_unexpected_state")
+        raise invalid(
+            "You cannot confirm this SetupIntent because it's missing a payment method. Update the "
+            "SetupIntent with a payment method and then confirm it again.",
+            code="setup_intent_unexpected_state",
+        )
     card = payment_methods.card_of(store, pm)
     if card.attach_decline:
         error_code, message = DECLINES[card.attach_decline]
         intent["status"] = "requires_payment_method"
         intent["payment_method"] = None
         intent["last_setup_error"] = {
-            "code": error_code, "decline_code": card.attach_decline, "doc_url": None, "message": message,
-            "param": None, "payment_method": store.render("payment_method", pm), "type": "card_error"}
+            "code": error_code,
+            "decline_code": card.attach_decline,
+            "doc_url": None,
+            "message": message,
+            "param": None,
+            "payment_method": store.render("payment_method", pm),
+            "type": "card_error",
+        }
         store.emit("setup_intent.setup_failed", "setup_intent", intent)
         error = payment_methods.decline(card.attach_decline, store.render("payment_method", pm))
         error.extra["setup_intent"] = store.render("setup_intent", intent)
@@ -87,8 +114,9 @@ def _create(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         "on_behalf_of": None,
         "payment_method": None,
         "payment_method_configuration_details": None,
-        "payment_method_options": {"card": {"mandate_options": None, "network": None,
-                                            "request_three_d_secure": "automatic"}},
+        "payment_method_options": {
+            "card": {"mandate_options": None, "network": None, "request_three_d_secure": "automatic"}
+        },
         "payment_method_types": params.get("payment_method_types") or ["card"],
         "single_use_mandate": None,
         "status": "requires_payment_method",
@@ -116,8 +144,10 @@ def _update(ctx: Context, params: dict[str, Any], intent_id: str) -> dict[str, A
     store = ctx.store
     intent = store.get("setup_intent", intent_id, "intent")
     if intent["status"] in ("succeeded", "canceled"):
-        raise invalid(f"You cannot update this SetupIntent because it has a status of {intent['status']}.",
-                      code="setup_intent_unexpected_state")
+        raise invalid(
+            f"You cannot update this SetupIntent because it has a status of {intent['status']}.",
+            code="setup_intent_unexpected_state",
+        )
     if "metadata" in params:
         intent["metadata"] = merge_metadata(intent["metadata"], params["metadata"])
     if "description" in params:
@@ -142,8 +172,10 @@ def _cancel(ctx: Context, params: dict[str, Any], intent_id: str) -> dict[str, A
     store = ctx.store
     intent = store.get("setup_intent", intent_id, "intent")
     if intent["status"] in ("succeeded", "canceled"):
-        raise invalid(f"You cannot cancel this SetupIntent because it has a status of {intent['status']}.",
-                      code="setup_intent_unexpected_state")
+        raise invalid(
+            f"You cannot cancel this SetupIntent because it has a status of {intent['status']}.",
+            code="setup_intent_unexpected_state",
+        )
     intent.update(status="canceled", cancellation_reason=params.get("cancellation_reason"))
     store.emit("setup_intent.canceled", "setup_intent", intent)
     return store.render("setup_intent", intent)
@@ -152,7 +184,8 @@ def _cancel(ctx: Context, params: dict[str, Any], intent_id: str) -> dict[str, A
 def _list(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     store = ctx.store
     items = [
-        i for i in store.newest_first("setup_intent")
+        i
+        for i in store.newest_first("setup_intent")
         if params.get("customer") in (None, i["customer"])
         and params.get("payment_method") in (None, i["payment_method"])
         and created_matches(i["created"], params.get("created"))
@@ -161,18 +194,43 @@ def _list(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
 
 
 ROUTES = [
-    Route("POST", "/v1/setup_intents", _create, schema({
-        "customer": Str(), "payment_method_types": ListOf(Str()), "usage": Enum("on_session", "off_session"),
-        "metadata": Metadata(), "description": Str(), "payment_method": Str(), "confirm": Bool(),
-        "automatic_payment_methods": Obj({"enabled": Bool(), "allow_redirects": Enum("always", "never")}),
-        "return_url": Str()})),
-    Route("GET", "/v1/setup_intents", _list,
-          schema({"customer": Str(), "payment_method": Str()}, listing=True)),
+    Route(
+        "POST",
+        "/v1/setup_intents",
+        _create,
+        schema(
+            {
+                "customer": Str(),
+                "payment_method_types": ListOf(Str()),
+                "usage": Enum("on_session", "off_session"),
+                "metadata": Metadata(),
+                "description": Str(),
+                "payment_method": Str(),
+                "confirm": Bool(),
+                "automatic_payment_methods": Obj({"enabled": Bool(), "allow_redirects": Enum("always", "never")}),
+                "return_url": Str(),
+            }
+        ),
+    ),
+    Route("GET", "/v1/setup_intents", _list, schema({"customer": Str(), "payment_method": Str()}, listing=True)),
     Route("GET", "/v1/setup_intents/<intent_id>", _retrieve, schema(_STRIPE_JS), publishable=True),
-    Route("POST", "/v1/setup_intents/<intent_id>", _update, schema({
-        "metadata": Metadata(), "description": Str(), "customer": Str(), "payment_method": Str()})),
-    Route("POST", "/v1/setup_intents/<intent_id>/confirm", _confirm_route,
-          schema({**_STRIPE_JS, **_CONFIRM}), publishable=True),
-    Route("POST", "/v1/setup_intents/<intent_id>/cancel", _cancel, schema({
-        "cancellation_reason": Enum("abandoned", "duplicate", "requested_by_customer")})),
+    Route(
+        "POST",
+        "/v1/setup_intents/<intent_id>",
+        _update,
+        schema({"metadata": Metadata(), "description": Str(), "customer": Str(), "payment_method": Str()}),
+    ),
+    Route(
+        "POST",
+        "/v1/setup_intents/<intent_id>/confirm",
+        _confirm_route,
+        schema({**_STRIPE_JS, **_CONFIRM}),
+        publishable=True,
+    ),
+    Route(
+        "POST",
+        "/v1/setup_intents/<intent_id>/cancel",
+        _cancel,
+        schema({"cancellation_reason": Enum("abandoned", "duplicate", "requested_by_customer")}),
+    ),
 ]
