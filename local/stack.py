@@ -40,6 +40,9 @@ def _log(line: str) -> None:
 class _QuietHandler(WSGIRequestHandler):
     """The gateway logs each request itself (with its duration); werkzeug's own line would repeat it."""
 
+    # Keep-alive, as API Gateway offers: load tests and the portal reuse connections.
+    protocol_version = "HTTP/1.1"
+
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
 
