@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -175,6 +176,10 @@ class Emulator:
             response = self._api(request, request_id)
         except StripeError as error:
             response = _json(error.body(), error.status)
+        except Exception:
+            # A bug in the emulator must still look like Stripe to the SDK: a JSON api_error, and a logged trace.
+            logging.getLogger(__name__).exception("stripe emulator failed on %s %s", request.method, request.path)
+            response = _json(StripeError(500, "api_error", "The emulator failed on this request.").body(), 500)
         response.headers["Request-Id"] = request_id
         response.headers["Stripe-Version"] = request.headers.get("Stripe-Version", API_VERSION)
         return response
