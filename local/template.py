@@ -197,13 +197,24 @@ class Template:
             props = resource.get("Properties") or {}
             target_list = props.get("Targets") or [props.get("Target") or {}]
             for target in target_list:
-                logical = referenced_id(target.get("Arn"))
-                if logical in self.functions and logical not in targets:
+                logical = self._function_of(referenced_id(target.get("Arn")))
+                if logical is not None and logical not in targets:
                     targets.append(logical)
         for fn in self.functions.values():
             if fn.scheduled and fn.logical_id not in targets:
                 targets.append(fn.logical_id)
         return targets
+
+    def _function_of(self, logical: str | None) -> str | None:
+        """The function a reference names, also through SAM's ``<Function>Alias<name>`` alias resources."""
+        if logical is None:
+            return None
+        if logical in self.functions:
+            return logical
+        for function_id in self.functions:
+            if logical.startswith(f"{function_id}Alias"):
+                return function_id
+        return None
 
     def jwt_authorizers(self) -> tuple[str | None, dict[str, JwtAuthorizer]]:
         """The default authorizer's name and every JWT authorizer declared on HttpApi resources."""
