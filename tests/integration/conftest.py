@@ -17,16 +17,16 @@ from unittest import mock
 
 import pytest
 from moto import mock_aws
-
-from local.atomic_dynamodb import make_moto_dynamodb_atomic
-from local.events import LambdaContext
-from local.resources import LocalResources
-from local.template import Template
 from partnerhub import clock as clock_module
 from partnerhub.clock import ManualClock
 from partnerhub.domain.catalog import PRICES, PRODUCTS
 from partnerhub.repository.catalog import DynamoCatalogRepository
 from partnerhub.repository.partners import DynamoPartnerRepository
+
+from local.atomic_dynamodb import make_moto_dynamodb_atomic
+from local.events import LambdaContext
+from local.resources import LocalResources
+from local.template import Template
 
 ROOT = Path(__file__).resolve().parents[2]
 START = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
@@ -90,30 +90,46 @@ class Function:
     def __call__(self, event: dict[str, Any]) -> Reply:
         result = self.module.lambda_handler(event, LambdaContext(f"test-{self.name}", timeout_seconds=30))
         body = result.get("body")
-        parsed = json.loads(body) if body and result.get("headers", {}).get("Content-Type", "").startswith(
-            "application/json"
-        ) else body
+        parsed = (
+            json.loads(body)
+            if body and result.get("headers", {}).get("Content-Type", "").startswith("application/json")
+            else body
+        )
         return Reply(result["statusCode"], parsed, result.get("headers", {}))
 
 
 _loaded: dict[str, Function] = {}
+_copies = 0
+
+
+def import_function(name: str) -> Function:
+    """A fresh execution environment: the function's module imported anew, with its own resolver state."""
+    global _copies
+    _copies += 1
+    path = ROOT / "functions" / name / "app.py"
+    spec = importlib.util.spec_from_file_location(f"functions_{name}_app_{_copies}", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    with mock.patch.dict(os.environ, {"POWERTOOLS_SERVICE_NAME": name}):
+        spec.loader.exec_module(module)
+    return Function(name, module)
 
 
 @pytest.fixture(scope="session")
 def function(aws: LocalResources, clock: ManualClock) -> Callable[[str], Function]:
     def load(name: str) -> Function:
         if name not in _loaded:
-            path = ROOT / "functions" / name / "app.py"
-            spec = importlib.util.spec_from_file_location(f"functions_{name}_app", path)
-            assert spec and spec.loader
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[spec.name] = module
-            with mock.patch.dict(os.environ, {"POWERTOOLS_SERVICE_NAME": name}):
-                spec.loader.exec_module(module)
-            _loaded[name] = Function(name, module)
+            _loaded[name] = import_function(name)
         return _loaded[name]
 
     return load
+
+
+@pytest.fixture(scope="session")
+def environments(aws: LocalResources, clock: ManualClock) -> Callable[[str, int], list[Function]]:
+    """``n`` separate execution environments of a function, as Lambda runs concurrent requests."""
+    return lambda name, n: [import_function(name) for _ in range(n)]
 
 
 @pytest.fixture

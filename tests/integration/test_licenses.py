@@ -7,9 +7,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-
 from partnerhub.clock import ManualClock
 from partnerhub.repository.partners import DynamoPartnerRepository
+
 from tests.integration.conftest import Function, Reply
 from tests.support.events import load_event
 
@@ -23,7 +23,9 @@ def licenses(function: Callable[[str], Function]) -> Function:
 
 
 def issue(licenses: Function, partner: str, product: str = "jetpack-backup", quantity: int = 1, **kw: Any) -> Reply:
-    return licenses(load_event("licenses/issue", partner_id=partner, body={"product": product, "quantity": quantity}, **kw))
+    return licenses(
+        load_event("licenses/issue", partner_id=partner, body={"product": product, "quantity": quantity}, **kw)
+    )
 
 
 def issue_one(licenses: Function, partner: str, product: str = "jetpack-backup") -> str:
@@ -45,7 +47,9 @@ def listing(licenses: Function, partner: str, **query: str) -> Reply:
 
 
 class TestIssue:
-    def test_issues_unassigned_licenses_with_unguessable_keys(self, licenses: Function, paying_partner: str, now: Any) -> None:
+    def test_issues_unassigned_licenses_with_unguessable_keys(
+        self, licenses: Function, paying_partner: str, now: Any
+    ) -> None:
         reply = issue(licenses, paying_partner, quantity=3)
 
         assert reply.status == 201
@@ -70,7 +74,9 @@ class TestIssue:
         assert counts["all"] == 100 and counts["unassigned"] == 100
 
     @pytest.mark.parametrize("quantity", [0, 101, -1])
-    def test_quantity_out_of_range_is_422_naming_the_field(self, licenses: Function, paying_partner: str, quantity: int) -> None:
+    def test_quantity_out_of_range_is_422_naming_the_field(
+        self, licenses: Function, paying_partner: str, quantity: int
+    ) -> None:
         reply = issue(licenses, paying_partner, quantity=quantity)
 
         assert reply.status == 422
@@ -113,7 +119,9 @@ class TestIssue:
         assert reply.status == 402
         assert reply.body["error"]["code"] == "past_due_invoice"
 
-    def test_same_idempotency_key_and_body_replays_the_first_response(self, licenses: Function, paying_partner: str) -> None:
+    def test_same_idempotency_key_and_body_replays_the_first_response(
+        self, licenses: Function, paying_partner: str
+    ) -> None:
         first = issue(licenses, paying_partner, quantity=2, headers={"Idempotency-Key": "k-1"})
         second = issue(licenses, paying_partner, quantity=2, headers={"Idempotency-Key": "k-1"})
 
@@ -137,7 +145,9 @@ class TestIssue:
 
         assert issue(licenses, partner_id, headers={"Idempotency-Key": "k-3"}).status == 201
 
-    def test_idempotency_keys_are_per_partner(self, licenses: Function, paying_partner: str, partners: DynamoPartnerRepository) -> None:
+    def test_idempotency_keys_are_per_partner(
+        self, licenses: Function, paying_partner: str, partners: DynamoPartnerRepository
+    ) -> None:
         other = f"{paying_partner}-other"
         partners.set_has_payment_method(other, True)
         mine = issue(licenses, paying_partner, headers={"Idempotency-Key": "shared"})
@@ -287,10 +297,18 @@ class TestReads:
         counts = licenses(load_event("licenses/counts", partner_id=paying_partner)).body
 
         assert {k: counts[k] for k in ("all", "assigned", "unassigned", "revoked", "not_revoked")} == {
-            "all": 4, "assigned": 2, "unassigned": 1, "revoked": 1, "not_revoked": 3,
+            "all": 4,
+            "assigned": 2,
+            "unassigned": 1,
+            "revoked": 1,
+            "not_revoked": 3,
         }
         assert counts["products"]["jetpack-backup"] == {
-            "all": 3, "assigned": 1, "unassigned": 1, "revoked": 1, "not_revoked": 2,
+            "all": 3,
+            "assigned": 1,
+            "unassigned": 1,
+            "revoked": 1,
+            "not_revoked": 2,
         }
         assert counts["products"]["jetpack-scan"]["assigned"] == 1
 
@@ -319,7 +337,9 @@ class TestReads:
         assert keys(search=backup[1][-10:]) == [backup[1]]
         assert keys(status="revoked") == []
 
-    def test_list_pages_with_a_cursor(self, licenses: Function, paying_partner: str, clock: ManualClock, now: Any) -> None:
+    def test_list_pages_with_a_cursor(
+        self, licenses: Function, paying_partner: str, clock: ManualClock, now: Any
+    ) -> None:
         issued = []
         for _ in range(5):
             issued.append(issue_one(licenses, paying_partner))
@@ -347,7 +367,9 @@ class TestReads:
             ({"order": "sideways"}, "order"),
         ],
     )
-    def test_bad_list_queries_are_422(self, licenses: Function, paying_partner: str, query: dict[str, str], field: str) -> None:
+    def test_bad_list_queries_are_422(
+        self, licenses: Function, paying_partner: str, query: dict[str, str], field: str
+    ) -> None:
         reply = listing(licenses, paying_partner, **query)
 
         assert reply.status == 422, reply.body
@@ -368,7 +390,9 @@ class TestExternalLicenses:
         assert [i["source"] for i in items] == ["external"]
 
     def test_partners_cannot_record_external_licenses(self, licenses: Function, paying_partner: str) -> None:
-        event = load_event("licenses/record_external", partner_id=paying_partner, groups=(), path={"partner_id": paying_partner})
+        event = load_event(
+            "licenses/record_external", partner_id=paying_partner, groups=(), path={"partner_id": paying_partner}
+        )
 
         reply = licenses(event)
 

@@ -34,7 +34,11 @@ _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
 def error_response(
-    status: int, code: str, message: str, details: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None
+    status: int,
+    code: str,
+    message: str,
+    details: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Response[str]:
     body = {"error": {"code": code, "message": message, "details": details or []}}
     return Response(status, content_types.APPLICATION_JSON, json.dumps(body), headers=headers)
@@ -62,9 +66,11 @@ def create_app() -> APIGatewayHttpResolver:
         if any(p.get("type") == "json_invalid" for p in problems):
             return error_response(400, "malformed_request", "the request body is not valid JSON")
         details = [
-            {"field": ".".join(str(part) for part in p.get("loc", ())[1:]) or "body",
-             "in": str(p.get("loc", ("body",))[0]),
-             "reason": p.get("msg", "invalid")}
+            {
+                "field": ".".join(str(part) for part in p.get("loc", ())[1:]) or "body",
+                "in": str(p.get("loc", ("body",))[0]),
+                "reason": p.get("msg", "invalid"),
+            }
             for p in problems
         ]
         return error_response(422, "validation_error", "the request is invalid", details)
@@ -81,7 +87,9 @@ def create_app() -> APIGatewayHttpResolver:
     @app.exception_handler(IdempotencyAlreadyInProgressError)
     def in_progress(_: IdempotencyAlreadyInProgressError) -> Response[str]:
         return error_response(
-            409, "idempotency_in_progress", "a request with this Idempotency-Key is still running; retry shortly",
+            409,
+            "idempotency_in_progress",
+            "a request with this Idempotency-Key is still running; retry shortly",
             headers={"Retry-After": "1"},
         )
 
@@ -138,7 +146,9 @@ def caller_of(app: APIGatewayHttpResolver) -> Caller:
     partner = claims.get("custom:partner_id")
     if partner is not None and not PARTNER_ID.match(str(partner)):
         raise Unauthorized("the token's partner id is malformed", code="bad_partner_claim")
-    return Caller(subject=subject, partner_id=str(partner) if partner else None, groups=_groups(claims.get("cognito:groups")))
+    return Caller(
+        subject=subject, partner_id=str(partner) if partner else None, groups=_groups(claims.get("cognito:groups"))
+    )
 
 
 def _groups(raw: Any) -> frozenset[str]:

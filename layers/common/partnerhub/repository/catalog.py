@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -26,13 +26,13 @@ class DynamoCatalogRepository:
         """Every product and every price version, in one paginated Query of the catalog partition."""
         products: list[Product] = []
         prices: list[PriceVersion] = []
-        params = {
+        params: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "PK = :pk",
             "ExpressionAttributeValues": values(pk=keys.CATALOG),
         }
         while True:
-            response = self._client.query(**params)  # type: ignore[arg-type]
+            response = self._client.query(**params)
             for raw in response.get("Items", []):
                 item = deserialize(raw)
                 if item.get("type") == "product":
@@ -41,7 +41,7 @@ class DynamoCatalogRepository:
                     prices.append(price_from_item(item))
             if "LastEvaluatedKey" not in response:
                 return products, prices
-            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]  # type: ignore[assignment]
+            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def put_product(self, product: Product) -> None:
         self._client.put_item(
@@ -53,14 +53,14 @@ class DynamoCatalogRepository:
 
     def put_price(self, price: PriceVersion, *, only_if_new: bool = False) -> bool:
         """Store a price version; with ``only_if_new`` an existing version is kept. True when written."""
-        params = {
+        params: dict[str, Any] = {
             "TableName": self._table,
             "Item": serialize(price_item(price)),
         }
         if only_if_new:
             params["ConditionExpression"] = "attribute_not_exists(PK)"
         try:
-            self._client.put_item(**params)  # type: ignore[arg-type]
+            self._client.put_item(**params)
         except ClientError as error:
             if error_code(error) == "ConditionalCheckFailedException":
                 return False

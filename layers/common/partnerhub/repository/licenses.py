@@ -11,7 +11,7 @@ import base64
 import binascii
 import json
 from collections.abc import Iterator, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -83,9 +83,7 @@ class DynamoLicenseRepository:
         item = self._get(keys.partner_pk(partner_id), keys.license_sk(license_key), consistent=True)
         return None if item is None else license_from_item(item)
 
-    def get_license_with_history(
-        self, partner_id: str, license_key: str
-    ) -> tuple[License, list[HistoryEvent]] | None:
+    def get_license_with_history(self, partner_id: str, license_key: str) -> tuple[License, list[HistoryEvent]] | None:
         items = list(
             self._query(
                 KeyConditionExpression="PK = :pk AND SK BETWEEN :lo AND :hi",
@@ -112,9 +110,7 @@ class DynamoLicenseRepository:
                 _, product, counter = name.split("#", 2)
                 raw.setdefault(product, {})[counter] = value
         per_product = {p: _counts(c) for p, c in sorted(raw.items())}
-        total = {
-            counter: sum(c.get(counter, 0) for c in raw.values()) for counter in ("issued", "assigned", "revoked")
-        }
+        total = {counter: sum(c.get(counter, 0) for c in raw.values()) for counter in ("issued", "assigned", "revoked")}
         return LicenseCounts(**_counts(total).model_dump(), products=per_product)
 
     def list_licenses(self, query: ListQuery) -> Page:
@@ -238,12 +234,11 @@ class DynamoLicenseRepository:
                 }
             },
         ]
-        claim_at = release_at = partner_at = -1
+        claim_at = partner_at = -1
         if change.claim is not None:
             claim_at = len(items)
             items.append(self._claim_put(partner_id, change.claim, change.after))
         if change.release is not None:
-            release_at = len(items)
             items.append(
                 {
                     "Delete": {
@@ -269,6 +264,10 @@ class DynamoLicenseRepository:
             if not reasons:
                 raise
             failed = {i for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"}
+            if 0 in failed:
+                # The license moved on since we read it (possibly by this very change, applied by an
+                # earlier try whose answer was lost): re-read and re-plan before judging anything else.
+                raise VersionConflict() from error
             if partner_at in failed:
                 item = reasons[partner_at].get("Item")
                 _refuse(standing_from_item(deserialize(item) if item else None), issuing=False)
@@ -423,7 +422,8 @@ def license_item(license: License) -> Item:
     issued = keys.time_sort_key(stamp(license.issued_at), key)
     by_status = keys.time_sort_key(stamp(license.status_at), key)
     site = license.site.model_dump(exclude_none=True) if license.site else None
-    search = " ".join(filter(None, [key, site and site["site_url"], site and site["site_id"]])).lower()
+    searchable = [key, license.site.site_url, license.site.site_id] if license.site else [key]
+    search = " ".join(searchable).lower()
     return {
         "PK": keys.partner_pk(pid),
         "SK": keys.license_sk(key),
@@ -459,7 +459,7 @@ def license_from_item(item: Item) -> License:
         product=item["product"],
         product_name=item["product_name"],
         source=Source(item["source"]),
-        issued_at=unstamp(item["issued_at"]),  # type: ignore[arg-type]
+        issued_at=_instant(item["issued_at"]),
         issued_by=item["issued_by"],
         assigned_at=unstamp(item.get("assigned_at")),
         revoked_at=unstamp(item.get("revoked_at")),
@@ -486,7 +486,7 @@ def history_from_item(item: Item) -> HistoryEvent:
     return HistoryEvent(
         seq=item["seq"],
         type=item["event"],
-        at=unstamp(item["at"]),  # type: ignore[arg-type]
+        at=_instant(item["at"]),
         actor=item["actor"],
         site=Site(**item["site"]) if item.get("site") else None,
         previous_site=Site(**item["previous_site"]) if item.get("previous_site") else None,
@@ -494,6 +494,12 @@ def history_from_item(item: Item) -> HistoryEvent:
 
 
 # Helpers -----------------------------------------------------------------------------------------
+def _instant(text: str) -> datetime:
+    instant = unstamp(text)
+    assert instant is not None
+    return instant
+
+
 def _counts(counters: dict[str, int]) -> Counts:
     issued, assigned, revoked = (counters.get(name, 0) for name in ("issued", "assigned", "revoked"))
     return Counts(

@@ -27,9 +27,7 @@ class DynamoPartnerRepository:
         self._client = client or default_client()
 
     def profile(self, partner_id: str) -> Item:
-        response = self._client.get_item(
-            TableName=self._table, Key=self._key(partner_id), ConsistentRead=True
-        )
+        response = self._client.get_item(TableName=self._table, Key=self._key(partner_id), ConsistentRead=True)
         return deserialize(response.get("Item", {}))
 
     def standing(self, partner_id: str) -> Standing:

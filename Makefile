@@ -1,0 +1,67 @@
+# Two commands do all the set-up on a fresh clone: `make run` and `make test`.
+# Each creates the virtualenv from pinned requirements on its first run.
+
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+SAM_VENV := .venv-sam
+REQUIREMENTS := requirements/runtime.txt requirements/dev.txt requirements/constraints.txt
+PYTEST_ARGS ?=
+
+.PHONY: help run test lint typecheck cfn-lint validate unit integration e2e emulator browser bench soak invoice build clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: $(REQUIREMENTS)
+	@PYTHON=$$(scripts/find-python.sh) || exit 1; \
+	  echo "Creating $(VENV) with $$PYTHON"; \
+	  [ -x $(PY) ] || $$PYTHON -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt -c requirements/constraints.txt
+	@touch $@
+
+$(SAM_VENV)/.installed: requirements/sam.txt
+	@PYTHON=$$(scripts/find-python.sh) || exit 1; [ -x $(SAM_VENV)/bin/sam ] || $$PYTHON -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/sam.txt
+	@touch $@
+
+run: $(VENV)/.installed  ## Start the local stack: API and portal on :3000, Stripe emulator on :12111
+	$(PY) -m local
+
+test: lint typecheck cfn-lint validate  ## Everything CI checks: linters, types, templates and every test
+	$(PY) -m pytest -m "not soak" $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed  ## ruff
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check layers functions
+
+typecheck: $(VENV)/.installed  ## mypy, strict on the shared layer
+	$(VENV)/bin/mypy
+
+cfn-lint: $(VENV)/.installed  ## cfn-lint on template.yaml
+	$(VENV)/bin/cfn-lint template.yaml
+
+validate: $(SAM_VENV)/.installed  ## sam validate --lint (SAM CLI in its own virtualenv)
+	AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --template template.yaml
+
+unit: $(VENV)/.installed  ## Unit tests only
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+integration: $(VENV)/.installed  ## Handlers against moto
+	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+
+e2e: $(VENV)/.installed  ## Over HTTP against a local stack the tests start
+	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
+
+emulator: $(VENV)/.installed  ## The Stripe emulator's own tests
+	$(PY) -m pytest tests/emulator $(PYTEST_ARGS)
+
+soak: $(VENV)/.installed  ## The long variants of the reliability tests
+	$(PY) -m pytest -m soak $(PYTEST_ARGS)
+
+build:  ## sam build (needs the SAM CLI virtualenv)
+	$(MAKE) $(SAM_VENV)/.installed
+	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam build
+
+clean:  ## Remove virtualenvs and caches
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .mypy_cache .ruff_cache .hypothesis
