@@ -1,13 +1,11 @@
 """License commands: issue, list, count, detail, assign/transfer, unassign, revoke, record external licenses."""
 
-
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from partnerhub import clock
 from partnerhub.api import Idempotency, caller_of, create_app, json_response
 from partnerhub.domain.licenses import LicenseService, ListQuery
@@ -112,7 +110,9 @@ def unassign_license(license_key: LicenseKey) -> Response[str]:
         metrics.add_metric(name="LicensesUnassigned", unit=MetricUnit.Count, value=1)
         return 200, LicenseOut.of(license)
 
-    return idempotency.run(app, partner, "DELETE /v1/licenses/{license_key}/site", {"license_key": license_key}, unassign)
+    return idempotency.run(
+        app, partner, "DELETE /v1/licenses/{license_key}/site", {"license_key": license_key}, unassign
+    )
 
 
 @app.post("/v1/licenses/<license_key>/revoke")
@@ -143,7 +143,9 @@ def record_external_license(
         return 201, LicenseOut.of(license)
 
     body = {"partner_id": partner_id, **request.model_dump(mode="json")}
-    return idempotency.run(app, f"operator:{caller.subject}", "POST /v1/partners/{partner_id}/external-licenses", body, record)
+    return idempotency.run(
+        app, f"operator:{caller.subject}", "POST /v1/partners/{partner_id}/external-licenses", body, record
+    )
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
