@@ -25,7 +25,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -69,6 +69,10 @@ class LoadedFunction:
     module: ModuleType | None = None
     handler: Callable[[Any, Any], Any] | None = None
     error: str | None = None
+    # Warm execution environments not serving a request right now. Like Lambda, one environment
+    # serves one request at a time: a Powertools resolver keeps the current event on its ``app``.
+    idle: list[tuple[ModuleType, Callable[[Any, Any], Any]]] = field(default_factory=list)
+    environments: int = 0
 
 
 class FunctionHost:
@@ -84,7 +88,7 @@ class FunctionHost:
         self.template = template
         self.resolver = resolver
         self.functions: dict[str, LoadedFunction] = {}
-        self._import_lock = threading.Lock()
+        self._import_lock = threading.RLock()
 
     def resolved_environment(self, fn: FunctionDef) -> dict[str, str]:
         """The function's environment variables with intrinsics resolved to local values."""
@@ -123,9 +127,21 @@ class FunctionHost:
             print(f"local: {fn.logical_id}: {loaded.error}", file=sys.stderr)
             return loaded
         os.environ.update(env)
-        module_name = f"_local_fn_{re.sub(r'\W', '_', fn.logical_id)}"
-        code_dir = str(fn.code_dir)
+        try:
+            loaded.module, loaded.handler = self._new_environment(loaded)
+            loaded.idle.append((loaded.module, loaded.handler))
+        except Exception:
+            loaded.error = traceback.format_exc()
+            print(f"local: {fn.logical_id} failed to initialise:\n{loaded.error}", file=sys.stderr)
+        return loaded
+
+    def _new_environment(self, loaded: LoadedFunction) -> tuple[ModuleType, Callable[[Any, Any], Any]]:
+        """Import the function's module afresh: a new execution environment (a cold start)."""
+        fn = loaded.definition
         with self._import_lock:
+            loaded.environments += 1
+            module_name = f"_local_fn_{re.sub(r'\W', '_', fn.logical_id)}_{loaded.environments}"
+            code_dir = str(fn.code_dir)
             before = set(sys.modules)
             sys.path.insert(0, code_dir)
             try:
@@ -135,18 +151,19 @@ class FunctionHost:
                 module = importlib.util.module_from_spec(spec)
                 sys.modules[module_name] = module
                 spec.loader.exec_module(module)
-                loaded.module = module
-                loaded.handler = getattr(module, fn.handler_name)
-            except Exception:  # an init error is the function's, not the stack's
-                loaded.error = traceback.format_exc()
-                print(f"local: {fn.logical_id} failed to initialise:\n{loaded.error}", file=sys.stderr)
+                return module, getattr(module, fn.handler_name)
             finally:
                 sys.path.remove(code_dir)
                 for name in set(sys.modules) - before:
                     file = getattr(sys.modules[name], "__file__", None) or ""
                     if name != module_name and file.startswith(code_dir + os.sep):
                         del sys.modules[name]
-        return loaded
+
+    def _acquire(self, loaded: LoadedFunction) -> tuple[ModuleType, Callable[[Any, Any], Any]]:
+        with self._import_lock:
+            if loaded.idle:
+                return loaded.idle.pop()
+        return self._new_environment(loaded)
 
     def invoke(self, logical_id: str, event: Any) -> Any:
         """Invoke the function with ``event``; raises :class:`FunctionError` when it fails."""
@@ -158,8 +175,9 @@ class FunctionHost:
         fn = loaded.definition
         context = LambdaContext(function_name(logical_id), fn.memory_size, fn.timeout)
         started = time.monotonic()
+        environment = self._acquire(loaded)
         try:
-            return loaded.handler(event, context)
+            return environment[1](event, context)
         except Exception as exc:
             # What Lambda would write to the function's log group.
             print(
@@ -170,6 +188,8 @@ class FunctionHost:
             )
             raise FunctionError(str(exc)) from exc
         finally:
+            with self._import_lock:
+                loaded.idle.append(environment)
             elapsed = time.monotonic() - started
             if elapsed > fn.timeout:
                 print(
