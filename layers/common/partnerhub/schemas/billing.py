@@ -1,0 +1,147 @@
+"""Request and response bodies of the price and billing routes (the OpenAPI document is generated from these)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+
+from partnerhub.clock import isoformat
+from partnerhub.domain.billing import CURRENCY, Estimate, EstimateTotals, LicenseCounts, PriceVersion
+from partnerhub.domain.estimates import NamedEstimate
+from partnerhub.domain.pricing import MAX_PRICE, ProductPrices
+
+Instant = Annotated[datetime, PlainSerializer(isoformat, return_type=str)]
+Cents = Annotated[int, Field(strict=True, ge=0, le=MAX_PRICE, description="integer cents")]
+
+_FIRST_OF_MONTH = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])-01$")
+
+
+def _first_of_month(value: Any) -> Any:
+    if not isinstance(value, str) or not _FIRST_OF_MONTH.match(value):
+        raise ValueError("must be the first day of a month, YYYY-MM-01")
+    return value
+
+
+FirstOfMonth = Annotated[date, BeforeValidator(_first_of_month)]
+
+
+class PriceRequest(BaseModel):
+    """``PUT /v1/prices/{product}``: a new version from the 1st of a month not yet started."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    daily_price: Cents
+    monthly_price: Cents
+    effective_from: FirstOfMonth
+
+
+class PriceVersionOut(BaseModel):
+    daily_price: int
+    monthly_price: int
+    effective_from: date
+
+    @classmethod
+    def of(cls, version: PriceVersion) -> PriceVersionOut:
+        return cls(
+            daily_price=version.daily_price,
+            monthly_price=version.monthly_price,
+            effective_from=version.effective_from,
+        )
+
+
+class ProductPricesOut(BaseModel):
+    """The version in force for the current month (null fields if none yet) and the scheduled ones."""
+
+    product: str
+    name: str
+    currency: str
+    daily_price: int | None
+    monthly_price: int | None
+    effective_from: date | None
+    scheduled: list[PriceVersionOut]
+
+    @classmethod
+    def of(cls, prices: ProductPrices) -> ProductPricesOut:
+        current = prices.current
+        return cls(
+            product=prices.product.product,
+            name=prices.product.name,
+            currency=prices.currency,
+            daily_price=current.daily_price if current else None,
+            monthly_price=current.monthly_price if current else None,
+            effective_from=current.effective_from if current else None,
+            scheduled=[PriceVersionOut.of(v) for v in prices.scheduled],
+        )
+
+
+class PriceList(BaseModel):
+    items: list[ProductPricesOut]
+
+
+class CountsOut(BaseModel):
+    assigned: int
+    unassigned: int
+    total: int
+
+    @classmethod
+    def of(cls, counts: LicenseCounts) -> CountsOut:
+        return cls(assigned=counts.assigned, unassigned=counts.unassigned, total=counts.total)
+
+
+class TotalsOut(BaseModel):
+    counts: CountsOut
+    license_days: int
+    cost_to_date: int
+    projected_cost: int
+
+    @classmethod
+    def of(cls, totals: EstimateTotals) -> TotalsOut:
+        return cls(
+            counts=CountsOut.of(totals.counts),
+            license_days=totals.license_days,
+            cost_to_date=totals.cost_to_date,
+            projected_cost=totals.projected_cost,
+        )
+
+
+class ProductEstimateOut(BaseModel):
+    product: str
+    name: str
+    counts: CountsOut
+    license_days: int
+    cost_to_date: int
+    projected_cost: int
+
+
+class EstimateOut(BaseModel):
+    """``GET /v1/billing``: SPEC's shape; ``license_days`` and ``cost_to_date`` count up to ``as_of``."""
+
+    period: str
+    as_of: Instant
+    currency: str
+    products: list[ProductEstimateOut]
+    totals: TotalsOut
+
+    @classmethod
+    def of(cls, named: NamedEstimate) -> EstimateOut:
+        estimate: Estimate = named.estimate
+        return cls(
+            period=str(estimate.period),
+            as_of=estimate.as_of,
+            currency=CURRENCY,
+            products=[
+                ProductEstimateOut(
+                    product=p.product,
+                    name=named.names.get(p.product, p.product),
+                    counts=CountsOut.of(p.counts),
+                    license_days=p.license_days,
+                    cost_to_date=p.cost_to_date,
+                    projected_cost=p.projected_cost,
+                )
+                for p in estimate.products
+            ],
+            totals=TotalsOut.of(estimate.totals),
+        )
