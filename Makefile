@@ -8,7 +8,7 @@ SAM_VENV := .venv-sam
 REQUIREMENTS := requirements/runtime.txt requirements/dev.txt requirements/constraints.txt
 PYTEST_ARGS ?=
 
-.PHONY: help run test lint typecheck cfn-lint validate unit integration e2e emulator browser bench soak invoice build clean
+.PHONY: help run test lint typecheck cfn-lint validate unit integration e2e emulator browser browser-deps bench soak invoice build clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -28,7 +28,7 @@ $(SAM_VENV)/.installed: requirements/sam.txt
 run: $(VENV)/.installed  ## Start the local stack: API and portal on :3000, Stripe emulator on :12111
 	$(PY) -m local
 
-test: lint typecheck cfn-lint validate  ## Everything CI checks: linters, types, templates and every test
+test: lint typecheck cfn-lint validate browser-deps  ## Everything CI checks: linters, types, templates and every test
 	$(PY) -m pytest -m "not soak" $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed  ## ruff
@@ -55,6 +55,12 @@ e2e: $(VENV)/.installed  ## Over HTTP against a local stack the tests start
 
 emulator: $(VENV)/.installed  ## The Stripe emulator's own tests
 	$(PY) -m pytest tests/emulator $(PYTEST_ARGS)
+
+browser: $(VENV)/.installed browser-deps  ## The portal driven in headless Chromium (screenshots in tests/browser/screenshots)
+	$(PY) -m pytest tests/browser $(PYTEST_ARGS)
+
+browser-deps:  ## Debian's Chromium for the browser tests (installed only when /usr/bin/chromium is missing)
+	@[ -x /usr/bin/chromium ] || (apt-get update && apt-get install -y chromium)
 
 soak: $(VENV)/.installed  ## The long variants of the reliability tests
 	$(PY) -m pytest -m soak $(PYTEST_ARGS)

@@ -1,6 +1,6 @@
 """Local-only controls under ``/_local/`` and the SQS event-source emulation. Never deployed.
 
-* ``GET  /_local/health`` -- the stack is up (and which functions initialised).
+* ``GET  /_local/health`` -- the stack is up (which functions initialised, the Stripe emulator's URL).
 * ``POST /_local/token {"partner_id", "groups"?}`` -- an ID token as Cognito would issue it.
 * ``GET|POST /_local/clock {"now": iso} | {"advance": "P3D"}`` -- read or move the stack clock.
 * ``POST /_local/invoice-run {"period": "YYYY-MM"}`` -- month-end invoicing, as the scheduler runs it.
@@ -386,6 +386,8 @@ class Controls:
                 "now": _isoformat(self.clock.now()),
                 "functions": functions,
                 "routes": len(self.template.routes),
+                # The portal confirms SetupIntents against the emulator here, as Stripe.js would against Stripe.
+                "stripe_url": os.environ.get("STRIPE_API_BASE"),
             },
         )
 

@@ -1,0 +1,186 @@
+// The portal shell: sign-in, hash routes (#/licenses ...), the sidebar, and the account banners.
+import { h, clear, field, pageHeader, alertBox } from "./dom.js";
+import * as api from "./api.js";
+import * as session from "./session.js";
+import { licensesPage } from "./pages/licenses.js";
+import { issuePage } from "./pages/issue.js";
+import { billingPage } from "./pages/billing.js";
+import { paymentMethodsPage, newCardPage } from "./pages/payment-methods.js";
+import { invoicesPage } from "./pages/invoices.js";
+import { pricesPage } from "./pages/prices.js";
+import { companyPage } from "./pages/company.js";
+
+const routes = {
+  licenses: licensesPage,
+  issue: issuePage,
+  billing: billingPage,
+  "payment-methods": paymentMethodsPage,
+  "payment-methods/new": newCardPage,
+  invoices: invoicesPage,
+  prices: pricesPage,
+  company: companyPage,
+};
+
+const main = document.getElementById("main");
+const sidebar = document.getElementById("sidebar");
+const menuToggle = document.getElementById("menu-toggle");
+const banners = document.getElementById("banners");
+let renderToken = 0;
+
+function routeName() {
+  const path = location.hash.replace(/^#\/?/, "").split("?")[0];
+  return routes[path] ? path : "licenses";
+}
+
+async function render({ focus = true } = {}) {
+  const mine = ++renderToken;
+  const signedIn = session.current();
+  document.getElementById("who").hidden = !signedIn;
+  sidebar.hidden = !signedIn;
+  menuToggle.hidden = !signedIn;
+  if (!signedIn) {
+    clear(banners);
+    await signInPage();
+    return;
+  }
+  document.getElementById("who-name").textContent = `Partner ${signedIn.partnerId}`;
+  const name = routeName();
+  for (const link of sidebar.querySelectorAll("a")) {
+    const active = name === link.dataset.route || name.startsWith(`${link.dataset.route}/`);
+    if (active) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  closeMenu();
+  clear(main, h("p", { class: "loading" }, "Loading…"));
+  refreshBanners();
+  const page = h("div", { class: "page" });
+  try {
+    await routes[name](page, { refreshBanners, reload: () => render() });
+  } catch (error) {
+    clear(page, alertBox(error.message || String(error)));
+  }
+  if (mine !== renderToken) return; // a newer navigation won
+  clear(main, page);
+  if (focus) main.focus({ preventScroll: false });
+}
+
+// -- banners from GET /v1/account ------------------------------------------------------------------
+
+export async function refreshBanners() {
+  let account;
+  try {
+    account = await api.get("/v1/account");
+  } catch (error) {
+    if (!api.routeMissing(error)) console.warn("account", error);
+    clear(banners);
+    return;
+  }
+  const items = [];
+  const pastDue = account.past_due_invoices || [];
+  if (pastDue.length) {
+    const names = pastDue.map((inv) => (typeof inv === "string" ? inv : inv.number || inv.id));
+    items.push(
+      h("div", { class: "banner banner-danger", role: "alert", dataset: { banner: "past-due" } },
+        h("p", {}, h("strong", {}, "Past-due invoice. "),
+          `Invoice ${names.join(", ")} is past due. Until it is paid you cannot issue new licenses or assign licenses to sites; sites that already hold licenses keep them.`),
+        h("a", { class: "button button-small", href: "#/invoices" }, "Pay now")),
+    );
+  }
+  if (!account.has_payment_method) {
+    items.push(
+      h("div", { class: "banner banner-warning", role: "status", dataset: { banner: "no-payment-method" } },
+        h("p", {}, h("strong", {}, "No payment method. "), "Add a credit card to issue new licenses."),
+        h("a", { class: "button button-small", href: "#/payment-methods/new" }, "Add a payment method")),
+    );
+  }
+  clear(banners, items);
+}
+
+// -- sign-in ------------------------------------------------------------------------------------------
+
+async function signInPage() {
+  document.title = "Sign in · Partner Portal";
+  const local = await session.localStack();
+  const page = h("div", { class: "page sign-in" });
+  page.append(pageHeader("Sign in"));
+  if (local) {
+    const partner = h("input", { name: "partner_id", autocomplete: "username", required: true, pattern: "[A-Za-z0-9_.:\\-]{1,64}", spellcheck: "false" });
+    const operator = h("input", { type: "checkbox", name: "operator", id: "operator" });
+    const form = h("form", { class: "card form", novalidate: false },
+      h("p", { class: "muted" }, "Local stack: sign in as any partner. The stack issues the token as Cognito would."),
+      field("Partner id", partner, { hint: "Letters, digits and . _ : - (up to 64)" }),
+      h("div", { class: "check" }, operator, h("label", { for: "operator" }, "Operator (the operators group)")),
+      h("button", { type: "submit", class: "button button-primary" }, "Sign in"),
+    );
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      try {
+        await session.signInLocally(partner.value.trim(), operator.checked);
+        if (!location.hash || location.hash === "#") location.hash = "#/licenses";
+        render();
+      } catch (error) {
+        form.prepend(alertBox(error.message));
+      }
+    });
+    page.append(form);
+    clear(main, page);
+    partner.focus();
+    return;
+  }
+  if (session.cognitoConfigured()) {
+    page.append(h("div", { class: "card" },
+      h("p", {}, "Sign in with your partner account."),
+      h("a", { class: "button button-primary", href: session.cognitoSignInUrl() }, "Sign in")));
+  } else {
+    page.append(alertBox("Sign-in is not configured: fill in portal/config.js (see docs/portal.md).", "warning"));
+  }
+  clear(main, page);
+}
+
+// -- the sidebar: a toggle on small screens, arrow keys between its links ---------------------------
+
+function closeMenu() {
+  document.body.classList.remove("menu-open");
+  menuToggle.setAttribute("aria-expanded", "false");
+}
+
+menuToggle.addEventListener("click", () => {
+  const open = !document.body.classList.contains("menu-open");
+  document.body.classList.toggle("menu-open", open);
+  menuToggle.setAttribute("aria-expanded", String(open));
+  if (open) sidebar.querySelector("a").focus();
+});
+
+sidebar.addEventListener("keydown", (event) => {
+  const links = [...sidebar.querySelectorAll("a")];
+  const at = links.indexOf(document.activeElement);
+  let next = null;
+  if (event.key === "ArrowDown") next = links[(at + 1) % links.length];
+  else if (event.key === "ArrowUp") next = links[(at - 1 + links.length) % links.length];
+  else if (event.key === "Home") next = links[0];
+  else if (event.key === "End") next = links[links.length - 1];
+  else if (event.key === "Escape" && document.body.classList.contains("menu-open")) {
+    closeMenu();
+    menuToggle.focus();
+  }
+  if (next) {
+    event.preventDefault();
+    next.focus();
+  }
+});
+
+document.getElementById("sign-out").addEventListener("click", () => {
+  session.clear();
+  location.hash = "#/licenses";
+  render();
+});
+
+window.addEventListener("portal:signed-out", () => render());
+window.addEventListener("hashchange", () => render());
+
+async function start() {
+  session.takeCognitoRedirect();
+  await render({ focus: false });
+}
+
+start();

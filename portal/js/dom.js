@@ -1,0 +1,75 @@
+// A tiny element builder: h("button", {type: "button", onclick}, "Label").
+
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name.startsWith("on") && typeof value === "function") {
+      el.addEventListener(name.slice(2), value);
+    } else if (name === "class") {
+      el.className = value;
+    } else if (name === "dataset") {
+      Object.assign(el.dataset, value);
+    } else if (name in el && !name.includes("-") && typeof value !== "string") {
+      el[name] = value;
+    } else {
+      el.setAttribute(name, value === true ? "" : String(value));
+    }
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : String(child));
+  }
+}
+
+export function clear(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}
+
+let ids = 0;
+export function uid(prefix = "id") {
+  ids += 1;
+  return `${prefix}-${ids}`;
+}
+
+// A labelled form field: label, control, hint and the place where its error goes.
+export function field(label, control, { hint } = {}) {
+  const id = control.id || uid("f");
+  control.id = id;
+  const errorId = `${id}-error`;
+  const hintId = hint ? `${id}-hint` : null;
+  control.setAttribute("aria-describedby", [hintId, errorId].filter(Boolean).join(" "));
+  return h(
+    "div",
+    { class: "field" },
+    h("label", { for: id }, label),
+    hint ? h("p", { class: "hint", id: hintId }, hint) : null,
+    control,
+    h("p", { class: "field-error", id: errorId, hidden: true }),
+  );
+}
+
+export function pageHeader(title, ...actions) {
+  document.title = `${title} · Partner Portal`;
+  return h("div", { class: "page-header" }, h("h1", {}, title), actions.length ? h("div", { class: "actions" }, actions) : null);
+}
+
+export function alertBox(message, kind = "error", ...extra) {
+  return h("div", { class: `alert alert-${kind}`, role: kind === "error" ? "alert" : "status" }, h("p", {}, message), extra);
+}
+
+let toastTimer = null;
+export function toast(message) {
+  const el = document.getElementById("toast");
+  el.textContent = message;
+  el.classList.add("visible");
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => el.classList.remove("visible"), 4000);
+}

@@ -1,0 +1,266 @@
+// Licensing: filters as tabs, search, product, order; rows that expand into details and actions.
+import { h, clear, field, pageHeader, alertBox, toast, uid } from "../dom.js";
+import * as api from "../api.js";
+import { date, dateTime, isoAttr, titleCase } from "../format.js";
+import { showErrors, busy, wayOutOf } from "../forms.js";
+
+const FILTERS = [
+  ["all", "All", "issued_at"],
+  ["assigned", "Assigned", "assigned_at"],
+  ["unassigned", "Unassigned", "issued_at"],
+  ["revoked", "Revoked", "revoked_at"],
+];
+
+function queryOf() {
+  const params = new URLSearchParams(location.hash.split("?")[1] || "");
+  return {
+    status: FILTERS.some(([s]) => s === params.get("status")) ? params.get("status") : "all",
+    search: params.get("search") || "",
+    product: params.get("product") || "",
+    order: params.get("order") === "asc" ? "asc" : "desc",
+  };
+}
+
+function hashFor(query) {
+  const params = new URLSearchParams();
+  if (query.status !== "all") params.set("status", query.status);
+  if (query.search) params.set("search", query.search);
+  if (query.product) params.set("product", query.product);
+  if (query.order !== "desc") params.set("order", query.order);
+  const text = params.toString();
+  return `#/licenses${text ? `?${text}` : ""}`;
+}
+
+export async function licensesPage(page, ctx) {
+  const query = queryOf();
+  const [counts, prices] = await Promise.all([
+    api.get("/v1/licenses/counts"),
+    api.get("/v1/prices").catch(() => ({ items: [] })),
+  ]);
+  page.append(pageHeader("Licenses", h("a", { class: "button button-primary", href: "#/issue" }, "Issue New License")));
+
+  // Filters: a tablist whose panel is the list below.
+  const listId = uid("licenses");
+  const tabs = h("div", { class: "tabs", role: "tablist", "aria-label": "Filter licenses by status" });
+  for (const [status, label] of FILTERS) {
+    const selected = status === query.status;
+    const tab = h("a", {
+      role: "tab", href: hashFor({ ...query, status }), "aria-selected": String(selected), "aria-controls": listId,
+      tabindex: selected ? "0" : "-1", class: "tab", dataset: { status },
+    }, label, " ", h("span", { class: "count" }, String(counts[status] ?? 0)));
+    tabs.append(tab);
+  }
+  tabs.addEventListener("keydown", (event) => {
+    const all = [...tabs.querySelectorAll("[role=tab]")];
+    const at = all.indexOf(document.activeElement);
+    const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
+    if (step && at >= 0) {
+      event.preventDefault();
+      all[(at + step + all.length) % all.length].focus();
+    }
+  });
+
+  const search = h("input", { type: "search", name: "search", value: query.search, placeholder: "License code, site URL or site id", autocomplete: "off" });
+  const product = h("select", { name: "product" }, h("option", { value: "" }, "All products"),
+    (prices.items || []).map((p) => h("option", { value: p.product, selected: p.product === query.product }, p.name)));
+  const order = h("select", { name: "order" },
+    h("option", { value: "desc", selected: query.order === "desc" }, "Newest first"),
+    h("option", { value: "asc", selected: query.order === "asc" }, "Oldest first"));
+  const toolbar = h("form", { class: "toolbar", role: "search" },
+    field("Search licenses", search), field("Product", product), field("Order", order),
+    h("button", { type: "submit", class: "button" }, searchIcon(), "Search"));
+  toolbar.firstElementChild.classList.add("grow");
+  const apply = () => { location.hash = hashFor({ ...query, search: search.value.trim(), product: product.value, order: order.value }); };
+  toolbar.addEventListener("submit", (event) => { event.preventDefault(); apply(); });
+  product.addEventListener("change", apply);
+  order.addEventListener("change", apply);
+
+  const list = h("ul", { class: "license-list", id: listId, role: "tabpanel", "aria-label": `${titleCase(query.status)} licenses` });
+  const more = h("button", { type: "button", class: "button", hidden: true }, "Load more");
+  const status = h("p", { class: "muted", role: "status" });
+  page.append(tabs, toolbar, status, list, more);
+
+  const sort = FILTERS.find(([s]) => s === query.status)[2];
+  let cursor = null;
+  const reload = ctx.reload;
+  async function loadPage() {
+    const reply = await api.get("/v1/licenses", {
+      status: query.status, search: query.search, product: query.product, sort, order: query.order, limit: 25, cursor,
+    });
+    for (const license of reply.items) list.append(row(license, { reload, refreshBanners: ctx.refreshBanners }));
+    cursor = reply.next_cursor || null;
+    more.hidden = !cursor;
+    const shown = list.children.length;
+    status.textContent = shown ? `${shown} license${shown === 1 ? "" : "s"} shown` : "";
+    if (!shown) list.append(h("li", { class: "empty" }, query.search ? `No licenses match “${query.search}”.` : "No licenses here yet."));
+  }
+  more.addEventListener("click", async () => { more.disabled = true; await loadPage(); more.disabled = false; });
+  await loadPage();
+}
+
+function searchIcon() {
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("class", "search-icon");
+  svg.setAttribute("aria-hidden", "true");
+  svg.innerHTML = '<circle cx="10.5" cy="10.5" r="6.5" fill="none" stroke="currentColor" stroke-width="2.5"/>'
+    + '<path d="M15.5 15.5 21 21" stroke="currentColor" stroke-width="2.5" stroke-linecap="round"/>';
+  return svg;
+}
+
+function statusBadge(status) {
+  return h("span", { class: `badge badge-${status}` }, titleCase(status));
+}
+
+function row(license, ctx) {
+  const detailsId = uid("license");
+  const toggle = h("button", { type: "button", class: "row-toggle", "aria-expanded": "false", "aria-controls": detailsId },
+    h("span", { class: "chevron", "aria-hidden": "true" }, "⌄"),
+    h("span", { class: "visually-hidden" }, "Details for "),
+    h("span", { class: "row-product" }, license.product_name),
+    h("span", { class: "row-key" }, license.license_key),
+  );
+  const summary = h("div", { class: "row-summary" },
+    toggle,
+    statusBadge(license.status),
+    license.source === "external" ? h("span", { class: "badge badge-external" }, "External") : null,
+    h("span", { class: "row-site" }, license.site ? license.site.site_url : "Not assigned"),
+    h("span", { class: "row-date" }, "Issued ", h("time", { datetime: isoAttr(license.issued_at) }, date(license.issued_at))),
+  );
+  const details = h("div", { class: "row-details", id: detailsId, hidden: true });
+  const item = h("li", { class: "license", dataset: { key: license.license_key, status: license.status } }, summary, details);
+  toggle.addEventListener("click", async () => {
+    const open = toggle.getAttribute("aria-expanded") !== "true";
+    toggle.setAttribute("aria-expanded", String(open));
+    details.hidden = !open;
+    if (open && !details.childElementCount) {
+      details.append(h("p", { class: "loading" }, "Loading…"));
+      try {
+        const full = await api.get(`/v1/licenses/${encodeURIComponent(license.license_key)}`);
+        clear(details, detailsOf(full, ctx));
+      } catch (error) {
+        clear(details, alertBox(error.message));
+      }
+    }
+  });
+  return item;
+}
+
+function detailsOf(license, ctx) {
+  const site = license.site;
+  const copy = h("button", { type: "button", class: "button button-small" }, "Copy");
+  copy.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(license.license_key);
+      toast("License code copied");
+    } catch {
+      toast("Copy failed: select the code and copy it");
+    }
+  });
+  const facts = h("dl", { class: "facts" },
+    h("dt", {}, "License code"), h("dd", {}, h("code", { class: "license-code" }, license.license_key), " ", copy),
+    h("dt", {}, "Site ID"), h("dd", { dataset: { fact: "site-id" } }, site ? site.site_id : "—"),
+    h("dt", {}, "Site owner"), h("dd", { dataset: { fact: "site-owner" } }, site && site.site_owner ? site.site_owner : "—"),
+    h("dt", {}, "Site"), h("dd", {}, site ? site.site_url : "Not assigned"),
+    h("dt", {}, "Issued"), h("dd", {}, dateTime(license.issued_at)),
+    license.assigned_at ? [h("dt", {}, "Assigned"), h("dd", {}, dateTime(license.assigned_at))] : null,
+    license.revoked_at ? [h("dt", {}, "Revoked"), h("dd", {}, dateTime(license.revoked_at))] : null,
+  );
+  const actions = h("div", { class: "actions" });
+  if (license.links && license.links.view_site) {
+    actions.append(h("a", { class: "button", href: license.links.view_site, target: "_blank", rel: "noopener noreferrer" }, "View Site"));
+  }
+  if (license.links && license.links.debug_site) {
+    actions.append(h("a", { class: "button", href: license.links.debug_site, target: "_blank", rel: "noopener noreferrer" }, "Debug Site"));
+  }
+  const host = h("div", { class: "action-area" });
+  if (license.status === "assigned" && license.source !== "external") {
+    const unassign = h("button", { type: "button", class: "button" }, "Unassign License");
+    const key = api.newKey();
+    unassign.addEventListener("click", async () => {
+      unassign.disabled = true;
+      try {
+        await api.del(`/v1/licenses/${encodeURIComponent(license.license_key)}/site`, key);
+        toast("License unassigned: it can now be assigned to another site");
+        ctx.reload();
+      } catch (error) {
+        unassign.disabled = false;
+        clear(host, alertBox(error.message));
+      }
+    });
+    actions.append(unassign);
+  }
+  if (license.status !== "revoked" && license.source !== "external") {
+    const assign = h("button", { type: "button", class: "button", "aria-expanded": "false" },
+      license.status === "assigned" ? "Transfer to another site" : "Assign to a site");
+    assign.addEventListener("click", () => {
+      const open = assign.getAttribute("aria-expanded") !== "true";
+      assign.setAttribute("aria-expanded", String(open));
+      clear(host, open ? assignForm(license, ctx) : null);
+      if (open) host.querySelector("input").focus();
+    });
+    const revoke = h("button", { type: "button", class: "button button-danger" }, "Revoke");
+    revoke.addEventListener("click", () => confirmRevoke(license, ctx, revoke));
+    actions.append(assign, revoke);
+  }
+  const history = (license.history || []).map((event) =>
+    h("li", {}, h("time", { datetime: isoAttr(event.at) }, dateTime(event.at)), " — ", titleCase(event.type),
+      event.site ? ` to ${event.site.site_url}` : "", h("span", { class: "muted" }, ` by ${event.actor}`)));
+  return [facts, actions, host, history.length ? h("details", { class: "history" }, h("summary", {}, "History"), h("ol", {}, history)) : null];
+}
+
+function assignForm(license, ctx) {
+  const siteId = h("input", { name: "site_id", required: true, autocomplete: "off", pattern: "[A-Za-z0-9._:\\-]{1,64}" });
+  const siteUrl = h("input", { name: "site_url", type: "url", required: true, placeholder: "https://example.com", autocomplete: "url" });
+  const owner = h("input", { name: "site_owner", autocomplete: "off" });
+  const form = h("form", { class: "form inline-form", "aria-label": "Assign license to a site" },
+    field("Site ID", siteId), field("Site URL", siteUrl), field("Site owner (optional)", owner),
+    h("button", { type: "submit", class: "button button-primary" }, license.status === "assigned" ? "Transfer" : "Assign"));
+  let key = api.newKey();
+  form.addEventListener("input", () => { key = api.newKey(); }); // a changed request is a new request
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = { site_id: siteId.value.trim(), site_url: siteUrl.value.trim() };
+    if (owner.value.trim()) body.site_owner = owner.value.trim();
+    busy(form, true);
+    try {
+      await api.put(`/v1/licenses/${encodeURIComponent(license.license_key)}/site`, body, key);
+      toast(`License assigned to ${body.site_url}`);
+      ctx.reload();
+    } catch (error) {
+      busy(form, false);
+      showErrors(form, error, wayOutOf(error));
+    }
+  });
+  return form;
+}
+
+function confirmRevoke(license, ctx, opener) {
+  const key = api.newKey();
+  const dialog = h("dialog", { class: "dialog", "aria-labelledby": "revoke-title" },
+    h("h2", { id: "revoke-title" }, "Revoke this license?"),
+    h("p", {}, `${license.product_name} `, h("code", {}, license.license_key),
+      license.site ? ` on ${license.site.site_url}` : "", " stops working for good. Billing stops after today."),
+    h("p", { class: "dialog-error", role: "alert" }),
+  );
+  const cancel = h("button", { type: "button", class: "button" }, "Cancel");
+  const confirm = h("button", { type: "button", class: "button button-danger" }, "Revoke license");
+  dialog.append(h("div", { class: "actions" }, cancel, confirm));
+  cancel.addEventListener("click", () => dialog.close());
+  dialog.addEventListener("close", () => { dialog.remove(); opener.focus(); });
+  confirm.addEventListener("click", async () => {
+    confirm.disabled = true;
+    try {
+      await api.post(`/v1/licenses/${encodeURIComponent(license.license_key)}/revoke`, undefined, key);
+      dialog.close();
+      toast("License revoked");
+      ctx.reload();
+    } catch (error) {
+      confirm.disabled = false;
+      dialog.querySelector(".dialog-error").textContent = error.message;
+    }
+  });
+  document.body.append(dialog);
+  dialog.showModal();
+  cancel.focus();
+}
