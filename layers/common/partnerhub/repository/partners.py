@@ -1,12 +1,30 @@
-"""The partner's record: standing (payment method, past-due invoices), counters, Stripe customer, company."""
+"""The partner's record: standing (payment method, past-due invoices), counters, Stripe customer, company, cards.
+
+The card mirror is one ``CARD#{pm}`` item per saved card plus ``primary_card``/``cards_version`` on the record.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import ClientError
+
+from partnerhub.domain.accounts import Card, CardBook, Company, ConcurrentChange
 from partnerhub.domain.models import Standing
 from partnerhub.repository import keys
-from partnerhub.repository.dynamo import Item, default_client, deserialize, serialize, values
+from partnerhub.repository.dynamo import (
+    Item,
+    cancellation_reasons,
+    default_client,
+    deserialize,
+    error_code,
+    raise_if_throttled,
+    serialize,
+    stamp,
+    unstamp,
+    values,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -43,6 +61,151 @@ class DynamoPartnerRepository:
         # Deleting the last element removes the attribute, which is what the license commands' conditions test.
         self._update(partner_id, "DELETE past_due :i", {":i": {"SS": [invoice_id]}})
 
+    # Stripe customer ------------------------------------------------------------------------------
+    def stripe_customer_id(self, partner_id: str) -> str | None:
+        found = self.profile(partner_id).get("stripe_customer_id")
+        return str(found) if found else None
+
+    def claim_stripe_customer(self, partner_id: str, customer_id: str) -> str:
+        """Record the partner's customer (and the pointer webhooks resolve) unless another one is recorded."""
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": self._key(partner_id),
+                            "UpdateExpression": "SET stripe_customer_id = :c, partner_id = :pid",
+                            "ConditionExpression": (
+                                "attribute_not_exists(stripe_customer_id) OR stripe_customer_id = :c"
+                            ),
+                            "ExpressionAttributeValues": values(c=customer_id, pid=partner_id),
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": serialize(
+                                {
+                                    "PK": keys.stripe_customer_pk(customer_id),
+                                    "SK": keys.POINTER,
+                                    "partner_id": partner_id,
+                                }
+                            ),
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            raise_if_throttled(error)
+            if not any(r.get("Code") == "ConditionalCheckFailed" for r in cancellation_reasons(error)):
+                raise
+            recorded = self.stripe_customer_id(partner_id)
+            if recorded is None:  # pragma: no cover - the condition only fails when one is recorded
+                raise
+            return recorded
+        return customer_id
+
+    def partner_of_stripe_customer(self, customer_id: str) -> str | None:
+        response = self._client.get_item(
+            TableName=self._table,
+            Key=serialize({"PK": keys.stripe_customer_pk(customer_id), "SK": keys.POINTER}),
+        )
+        found = response.get("Item")
+        return str(deserialize(found)["partner_id"]) if found else None
+
+    # Cards ----------------------------------------------------------------------------------------
+    def card_book(self, partner_id: str) -> CardBook:
+        """The card mirror. The record is read before the cards, so a commit planned from a stale
+        pair of reads fails its version condition instead of writing stale cards."""
+        profile = self.profile(partner_id)
+        cards: list[Card] = []
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
+            "ExpressionAttributeValues": values(pk=keys.partner_pk(partner_id), prefix=keys.CARD_PREFIX),
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self._client.query(**query)
+            cards.extend(card_from_item(deserialize(item)) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                break
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        cards.sort(key=lambda card: (card.added_at, card.id))
+        primary = profile.get("primary_card")
+        return CardBook(
+            cards=tuple(cards), primary=str(primary) if primary else None, version=int(profile.get("cards_version", 0))
+        )
+
+    def commit_cards(self, partner_id: str, before: CardBook, after: CardBook) -> None:
+        """Write the card items and the record's standing in one transaction guarded by the book's version."""
+        before_ids = {card.id for card in before.cards}
+        after_ids = {card.id for card in after.cards}
+        expression = "SET cards_version = :next, has_payment_method = :has, partner_id = :pid"
+        attribute_values = values(next=before.version + 1, has=after.has_payment_method, pid=partner_id)
+        if after.primary is not None:
+            expression += ", primary_card = :primary"
+            attribute_values |= values(primary=after.primary)
+        else:
+            expression += " REMOVE primary_card"
+        if before.version:
+            condition = "cards_version = :version"
+            attribute_values |= values(version=before.version)
+        else:
+            condition = "attribute_not_exists(cards_version)"
+        items: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": self._key(partner_id),
+                    "UpdateExpression": expression,
+                    "ConditionExpression": condition,
+                    "ExpressionAttributeValues": attribute_values,
+                }
+            }
+        ]
+        items += [
+            {"Put": {"TableName": self._table, "Item": serialize(card_item(partner_id, card))}}
+            for card in after.cards
+            if card.id not in before_ids
+        ]
+        items += [
+            {
+                "Delete": {
+                    "TableName": self._table,
+                    "Key": serialize({"PK": keys.partner_pk(partner_id), "SK": keys.card_sk(card.id)}),
+                }
+            }
+            for card in before.cards
+            if card.id not in after_ids
+        ]
+        try:
+            self._client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
+        except ClientError as error:
+            raise_if_throttled(error)
+            conflicted = error_code(error) == "TransactionConflictException" or any(
+                r.get("Code") in ("ConditionalCheckFailed", "TransactionConflict") for r in cancellation_reasons(error)
+            )
+            if conflicted:
+                raise ConcurrentChange() from error
+            raise
+
+    # Company --------------------------------------------------------------------------------------
+    def company(self, partner_id: str) -> Company | None:
+        saved = self.profile(partner_id).get("company")
+        return Company.model_validate(saved) if saved else None
+
+    def save_company(self, partner_id: str, company: Company, at: datetime) -> None:
+        self._client.update_item(
+            TableName=self._table,
+            Key=self._key(partner_id),
+            UpdateExpression="SET company = :c, company_updated_at = :at, partner_id = :pid",
+            ExpressionAttributeValues=values(
+                c=company.model_dump(mode="json", exclude_none=True), at=stamp(at), pid=partner_id
+            ),
+        )
+
     def _update(self, partner_id: str, expression: str, attribute_values: dict[str, Any]) -> None:
         self._client.update_item(
             TableName=self._table,
@@ -56,3 +219,29 @@ class DynamoPartnerRepository:
     @staticmethod
     def _key(partner_id: str) -> dict[str, Any]:
         return serialize({"PK": keys.partner_pk(partner_id), "SK": keys.PROFILE})
+
+
+def card_item(partner_id: str, card: Card) -> Item:
+    return {
+        "PK": keys.partner_pk(partner_id),
+        "SK": keys.card_sk(card.id),
+        "payment_method_id": card.id,
+        "brand": card.brand,
+        "last4": card.last4,
+        "exp_month": card.exp_month,
+        "exp_year": card.exp_year,
+        "added_at": stamp(card.added_at),
+    }
+
+
+def card_from_item(item: Item) -> Card:
+    added_at = unstamp(item["added_at"])
+    assert added_at is not None
+    return Card(
+        id=str(item["payment_method_id"]),
+        brand=str(item["brand"]),
+        last4=str(item["last4"]),
+        exp_month=int(item["exp_month"]),
+        exp_year=int(item["exp_year"]),
+        added_at=added_at,
+    )

@@ -1,0 +1,163 @@
+"""Stripe behind :class:`partnerhub.domain.accounts.CardGateway`: customers, SetupIntents, PaymentMethods.
+
+Stripe's errors become domain errors here and only here: a decline is a 402 carrying Stripe's code
+and message, a payment method that is missing or belongs to another customer is a 404 (never
+revealing which), and outages surface from :func:`call_stripe` as 502.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from partnerhub.domain.accounts import CardDetails, Company, SetupIntent
+from partnerhub.errors import NotFound, PaymentRequired
+from partnerhub.payments.client import call_stripe, stripe_client
+
+if TYPE_CHECKING:
+    import stripe
+
+# Invoice custom fields the company details set; Stripe prints them on every invoice made afterwards.
+CONTACT_FIELD = "Contact"
+WEBSITE_FIELD = "Website"
+
+
+def _options(idempotency_key: str) -> Any:
+    return {"idempotency_key": idempotency_key}
+
+
+def _details(pm: stripe.PaymentMethod) -> CardDetails:
+    card = pm.card
+    if card is None:
+        raise NotFound("no such card", code="payment_method_not_found")
+    return CardDetails(
+        id=pm.id, brand=card.brand, last4=card.last4, exp_month=int(card.exp_month), exp_year=int(card.exp_year)
+    )
+
+
+def _not_found() -> NotFound:
+    return NotFound("no such payment method", code="payment_method_not_found")
+
+
+def _declined(error: stripe.CardError) -> PaymentRequired:
+    detail = error.error
+    reason = (detail.decline_code if detail is not None else None) or error.code or "card_declined"
+    return PaymentRequired(
+        error.user_message or "the card was declined",
+        code="card_declined",
+        details=[{"field": "payment_method_id", "reason": str(reason)}],
+    )
+
+
+class StripeCards:
+    """The payment gateway for cards and customers, over the shared Stripe client."""
+
+    def create_customer(self, partner_id: str, idempotency_key: str) -> str:
+        customer = call_stripe(
+            lambda: stripe_client().v1.customers.create(
+                {"description": f"Partner {partner_id}", "metadata": {"partner_id": partner_id}},
+                _options(idempotency_key),
+            ),
+            describe="creating the Stripe customer",
+        )
+        return str(customer.id)
+
+    def create_setup_intent(self, customer_id: str, partner_id: str, idempotency_key: str) -> SetupIntent:
+        params: Any = {
+            "customer": customer_id,
+            "payment_method_types": ["card"],
+            "usage": "off_session",
+            "metadata": {"partner_id": partner_id},
+        }
+        intent = call_stripe(
+            lambda: stripe_client().v1.setup_intents.create(params, _options(idempotency_key)),
+            describe="creating a SetupIntent",
+        )
+        return SetupIntent(id=intent.id, client_secret=str(intent.client_secret))
+
+    def attached_card(self, customer_id: str, payment_method_id: str) -> CardDetails | None:
+        import stripe
+
+        try:
+            pm = call_stripe(
+                lambda: stripe_client().v1.customers.payment_methods.retrieve(customer_id, payment_method_id),
+                describe="reading a payment method",
+            )
+        except stripe.InvalidRequestError:
+            return None  # not attached to this customer (or no such method): attaching decides
+        return _details(pm)
+
+    def attach(self, customer_id: str, payment_method_id: str, idempotency_key: str) -> CardDetails:
+        import stripe
+
+        try:
+            pm = call_stripe(
+                lambda: stripe_client().v1.payment_methods.attach(
+                    payment_method_id, {"customer": customer_id}, _options(idempotency_key)
+                ),
+                describe="attaching a payment method",
+            )
+        except stripe.CardError as error:
+            raise _declined(error) from error
+        except stripe.InvalidRequestError as error:
+            # Missing, attached to another customer, or detached before: all "not yours to add".
+            raise _not_found() from error
+        if pm.customer != customer_id:
+            raise _not_found()
+        return _details(pm)
+
+    def set_default(self, customer_id: str, payment_method_id: str, idempotency_key: str) -> None:
+        call_stripe(
+            lambda: stripe_client().v1.customers.update(
+                customer_id,
+                {"invoice_settings": {"default_payment_method": payment_method_id}},
+                _options(idempotency_key),
+            ),
+            describe="setting the default payment method",
+        )
+
+    def detach(self, payment_method_id: str, idempotency_key: str) -> None:
+        import stripe
+
+        try:
+            call_stripe(
+                lambda: stripe_client().v1.payment_methods.detach(payment_method_id, None, _options(idempotency_key)),
+                describe="detaching a payment method",
+            )
+        except stripe.InvalidRequestError as error:
+            if error.code not in ("payment_method_unexpected_state", "resource_missing"):
+                raise
+            # Already detached (an earlier try whose answer was lost): the outcome we wanted.
+
+    def update_customer(self, customer_id: str, company: Company, idempotency_key: str) -> None:
+        call_stripe(
+            lambda: stripe_client().v1.customers.update(
+                customer_id, customer_params(company), _options(idempotency_key)
+            ),
+            describe="updating the Stripe customer",
+        )
+
+
+def customer_params(company: Company) -> Any:
+    """The company details as Stripe customer fields. Empty strings clear optional fields in Stripe."""
+    return {
+        "name": company.name,
+        "address": {
+            "line1": company.address_line1,
+            "line2": company.address_line2 or "",
+            "city": company.city,
+            "state": company.state or "",
+            "country": company.country,
+            "postal_code": company.postal_code,
+        },
+        "invoice_settings": {
+            "custom_fields": [
+                {"name": CONTACT_FIELD, "value": company.contact_name},
+                {"name": WEBSITE_FIELD, "value": company.website},
+            ]
+        },
+        "metadata": {
+            "contact_first_name": company.contact_first_name,
+            "contact_last_name": company.contact_last_name,
+            "website": company.website,
+        },
+    }
