@@ -6,8 +6,9 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from partnerhub import clock
-from partnerhub.api import Idempotency, caller_of, create_app, json_response
+from partnerhub.api import Idempotency, caller_of, create_app, json_response, success
 from partnerhub.domain.licenses import LicenseService, ListQuery
 from partnerhub.domain.models import LicenseCounts, Site
 from partnerhub.observability import MetricUnit, logger, metrics, tracer
@@ -64,7 +65,7 @@ def license_counts() -> LicenseCounts:
     return service.counts(caller_of(app).partner())
 
 
-@app.post("/v1/licenses")
+@app.post("/v1/licenses", responses=success(201, LicenseList, "Issued"))
 @tracer.capture_method
 def issue_licenses(request: Annotated[IssueRequest, Body()]) -> Response[str]:
     caller = caller_of(app)
@@ -85,7 +86,7 @@ def license_detail(license_key: LicenseKey) -> LicenseDetail:
     return LicenseDetail(**LicenseOut.of(license).model_dump(), history=[HistoryOut.of(e) for e in history])
 
 
-@app.put("/v1/licenses/<license_key>/site")
+@app.put("/v1/licenses/<license_key>/site", responses=success(200, LicenseOut, "Assigned or transferred"))
 @tracer.capture_method
 def assign_license(license_key: LicenseKey, request: Annotated[AssignRequest, Body()]) -> Response[str]:
     caller = caller_of(app)
@@ -100,7 +101,7 @@ def assign_license(license_key: LicenseKey, request: Annotated[AssignRequest, Bo
     return idempotency.run(app, partner, "PUT /v1/licenses/{license_key}/site", body, assign)
 
 
-@app.delete("/v1/licenses/<license_key>/site")
+@app.delete("/v1/licenses/<license_key>/site", responses=success(200, LicenseOut, "Unassigned"))
 def unassign_license(license_key: LicenseKey) -> Response[str]:
     caller = caller_of(app)
     partner = caller.partner()
@@ -115,7 +116,7 @@ def unassign_license(license_key: LicenseKey) -> Response[str]:
     )
 
 
-@app.post("/v1/licenses/<license_key>/revoke")
+@app.post("/v1/licenses/<license_key>/revoke", responses=success(200, LicenseOut, "Revoked"))
 def revoke_license(license_key: LicenseKey) -> Response[str]:
     caller = caller_of(app)
     partner = caller.partner()
@@ -128,7 +129,7 @@ def revoke_license(license_key: LicenseKey) -> Response[str]:
     return idempotency.run(app, partner, "POST /v1/licenses/{license_key}/revoke", {"license_key": license_key}, revoke)
 
 
-@app.post("/v1/partners/<partner_id>/external-licenses")
+@app.post("/v1/partners/<partner_id>/external-licenses", responses=success(201, LicenseOut, "Recorded"))
 def record_external_license(
     partner_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")],
     request: Annotated[ExternalLicenseRequest, Body()],

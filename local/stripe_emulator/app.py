@@ -10,10 +10,11 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from partnerhub.clock import Clock
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
+
+from partnerhub.clock import Clock
 
 from . import control
 from .errors import StripeError, invalid

@@ -6,10 +6,11 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from partnerhub.clock import isoformat, parse_duration, parse_instant
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
+
+from partnerhub.clock import isoformat, parse_duration, parse_instant
 
 from .errors import StripeError
 from .pdf import hosted_page, invoice_pdf

@@ -19,9 +19,9 @@ for _path in (ROOT / "layers" / "common", ROOT):
         sys.path.insert(0, str(_path))
 
 import stripe  # noqa: E402
-from partnerhub.clock import ManualClock  # noqa: E402
 
 from local.stripe_emulator import Emulator, RunningServer, serve  # noqa: E402
+from partnerhub.clock import ManualClock  # noqa: E402
 
 SECRET = "whsec_test_secret"
 

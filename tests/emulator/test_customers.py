@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import stripe
+
 from partnerhub.clock import ManualClock
 
 

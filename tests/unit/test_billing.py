@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
+
 from partnerhub.domain.billing import (
     BillableLicense,
     LicenseCharge,

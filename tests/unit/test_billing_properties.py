@@ -9,6 +9,7 @@ from random import Random
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from partnerhub.domain.billing import (
     BillableLicense,
     MonthlyBill,

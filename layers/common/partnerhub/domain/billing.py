@@ -123,7 +123,8 @@ class BillableLicense:
             revoked = require_aware("revoked_at", self.revoked_at)
             if revoked < issued:
                 raise ValueError(
-                    f"license {self.license_key}: revoked_at {revoked.isoformat()} is before issued_at {issued.isoformat()}"
+                    f"license {self.license_key}: revoked_at {revoked.isoformat()}"
+                    f" is before issued_at {issued.isoformat()}"
                 )
             object.__setattr__(self, "revoked_at", revoked)
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import Protocol
 
 from partnerhub.clock import Clock
 from partnerhub.domain.models import (
@@ -182,8 +182,6 @@ def issued_event(license: License) -> HistoryEvent:
     return HistoryEvent(seq=1, type="issued", at=license.issued_at, actor=license.issued_by, site=None)
 
 
-T = TypeVar("T")
-
 
 class LicenseService:
     """The license commands, over a repository and a clock. No boto3 and no Stripe here."""
@@ -306,7 +304,7 @@ class LicenseService:
 
         return self._retrying(attempt)
 
-    def _retrying(self, attempt: Callable[[], T]) -> T:
+    def _retrying[T](self, attempt: Callable[[], T]) -> T:
         for n in range(self._max_attempts):
             try:
                 return attempt()

@@ -11,7 +11,7 @@ import secrets
 import time
 from collections.abc import Callable
 from functools import cache
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from partnerhub.errors import UpstreamError
 
@@ -21,8 +21,6 @@ if TYPE_CHECKING:
 # Pinned: objects and parameters are those of this version, whatever the account's default is.
 STRIPE_API_VERSION = "2026-10-28.endive"
 _RETRYABLE_STATUS = frozenset({409, 429, 500, 502, 503, 504})
-
-T = TypeVar("T")
 
 
 class StripeConfig:
@@ -76,7 +74,7 @@ def _make_client(secret_param: str, api_base: str | None) -> stripe.StripeClient
     )
 
 
-def call_stripe(
+def call_stripe[T](
     operation: Callable[[], T],
     *,
     attempts: int | None = None,
