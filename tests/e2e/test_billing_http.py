@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
+
 from partnerhub.repository.partners import DynamoPartnerRepository
 
 if TYPE_CHECKING:

@@ -16,6 +16,7 @@ from typing import Any
 
 import boto3
 import pytest
+
 from partnerhub.clock import ManualClock
 from partnerhub.domain.billing import bill_month
 from partnerhub.domain.periods import Period
@@ -23,7 +24,6 @@ from partnerhub.repository import keys
 from partnerhub.repository.billing import DynamoBillingRepository
 from partnerhub.repository.catalog import DynamoCatalogRepository
 from partnerhub.repository.partners import DynamoPartnerRepository
-
 from tests.integration.conftest import Function, Reply
 from tests.support.events import load_event
 

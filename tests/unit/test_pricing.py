@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
+
 from partnerhub.clock import ManualClock
 from partnerhub.domain.billing import PriceVersion
 from partnerhub.domain.estimates import parse_period
