@@ -10,13 +10,13 @@ from unittest import mock
 
 import pytest
 import stripe
+
+from local.stripe_emulator import Emulator, RunningServer, serve
 from partnerhub.clock import ManualClock
 from partnerhub.payments import client as payments_client
 from partnerhub.payments.client import STRIPE_API_VERSION
 from partnerhub.repository import keys
 from partnerhub.repository.partners import DynamoPartnerRepository
-
-from local.stripe_emulator import Emulator, RunningServer, serve
 from tests.integration.conftest import Function, Reply
 from tests.support.events import load_event
 
