@@ -12,10 +12,7 @@ import uuid
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-import boto3
 import pytest
-
-from partnerhub.repository.partners import DynamoPartnerRepository
 
 if TYPE_CHECKING:
     from conftest import ApiSession, LocalStack
@@ -30,16 +27,9 @@ def restore_clock(stack: LocalStack) -> Iterator[None]:
 
 
 def give_payment_method(stack: LocalStack, partner_id: str) -> None:
-    """Mark the partner as having a card on file, straight in the stack's table (no card flow needed here)."""
-    dynamodb = boto3.client(
-        "dynamodb",
-        endpoint_url=stack.moto_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    [table] = [name for name in dynamodb.list_tables()["TableNames"] if name.startswith("partnerhub-")]
-    DynamoPartnerRepository(table, client=dynamodb).set_has_payment_method(partner_id, True)
+    """Put a card on file the way a script would: attach Stripe's test Visa through the API."""
+    reply = stack.client(partner_id).post("/v1/payment-methods", json={"payment_method_id": "pm_card_visa"})
+    assert reply.status_code == 201, reply.text
 
 
 def issue(api: ApiSession, product: str) -> str:
