@@ -6,6 +6,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from partnerhub import clock
 from partnerhub.api import Idempotency, caller_of, create_app
 from partnerhub.domain.accounts import AccountService
