@@ -57,7 +57,8 @@ async function render({ focus = true } = {}) {
   try {
     await routes[name](page, { refreshBanners, reload: () => render() });
   } catch (error) {
-    clear(page, alertBox(error.message || String(error)));
+    // The page keeps its heading; the problem is said under it.
+    page.append(alertBox(error.message || String(error)));
   }
   if (mine !== renderToken) return; // a newer navigation won
   clear(main, page);

@@ -24,7 +24,7 @@ export function showErrors(form, error, wayOut = null) {
       input.setAttribute("aria-invalid", "true");
       const slot = document.getElementById(`${input.id}-error`);
       if (slot) {
-        slot.textContent = detail.reason || "invalid";
+        slot.textContent = String(detail.reason || "invalid").replace(/^Value error, /, "");
         slot.hidden = false;
       }
       first = first || input;
@@ -35,7 +35,9 @@ export function showErrors(form, error, wayOut = null) {
     summary = h("div", { class: "form-errors alert alert-error", role: "alert", tabindex: "-1" });
     form.prepend(summary);
   }
-  clear(summary, h("p", {}, error.message || String(error)), wayOut);
+  const message = String(error.message || error);
+  const text = message.charAt(0).toUpperCase() + message.slice(1) + (first ? ": see the highlighted fields." : "");
+  clear(summary, h("p", {}, text), wayOut);
   summary.hidden = false;
   (first || summary).focus();
 }

@@ -33,11 +33,11 @@ function hashFor(query) {
 
 export async function licensesPage(page, ctx) {
   const query = queryOf();
+  page.append(pageHeader("Licenses", h("a", { class: "button button-primary", href: "#/issue" }, "Issue New License")));
   const [counts, prices] = await Promise.all([
     api.get("/v1/licenses/counts"),
     api.get("/v1/prices").catch(() => ({ items: [] })),
   ]);
-  page.append(pageHeader("Licenses", h("a", { class: "button button-primary", href: "#/issue" }, "Issue New License")));
 
   // Filters: a tablist whose panel is the list below.
   const listId = uid("licenses");
