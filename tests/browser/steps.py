@@ -1,0 +1,49 @@
+"""Steps several browser tests share, done through the portal as a partner would do them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from playwright.sync_api import expect
+
+if TYPE_CHECKING:
+    from tests.browser.conftest import Portal
+
+
+def add_card(portal: Portal, card: str = "pm_card_visa", *, primary: bool = True) -> None:
+    """Payment Methods → New credit card → a test card → Save payment method."""
+    page = portal.page
+    portal.navigate("Payment Methods")
+    page.get_by_role("link", name="New credit card").first.click()
+    expect(page.get_by_role("heading", level=1, name="New credit card")).to_be_visible()
+    page.get_by_label("Card").select_option(card)
+    checkbox = page.get_by_label("Set as primary payment method")
+    if not primary:
+        checkbox.uncheck()
+    page.get_by_role("button", name="Save payment method").click()
+
+
+def issue(portal: Portal, product_name: str, quantity: int) -> list[str]:
+    """Issue New License → product, quantity → the issued license codes."""
+    page = portal.page
+    portal.navigate("Issue New License")
+    product = page.get_by_label("Product")
+    value = product.locator("option", has_text=product_name).first.get_attribute("value")
+    product.select_option(value)
+    page.get_by_label("Quantity").fill(str(quantity))
+    page.get_by_role("button", name="Issue licenses").click()
+    expect(page.get_by_text(f"Issued {quantity} license")).to_be_visible()
+    return page.locator(".issued code").all_inner_texts()
+
+
+def row(portal: Portal, license_key: str):  # type: ignore[no-untyped-def]
+    return portal.page.locator(f"li.license[data-key='{license_key}']")
+
+
+def expand(portal: Portal, license_key: str):  # type: ignore[no-untyped-def]
+    item = row(portal, license_key)
+    toggle = item.get_by_role("button", name="Details for")
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    expect(item.get_by_text("License code", exact=True)).to_be_visible()
+    return item
