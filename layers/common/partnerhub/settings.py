@@ -34,9 +34,12 @@ class StripeSettings(Settings):
     stripe_max_retries: int = 3
 
 
-class WebhookSettings(Settings):
+class WebhookSettings(StripeSettings):
     stripe_webhook_secret_param: str
     stripe_webhook_tolerance_seconds: int = 300
+    webhook_max_body_bytes: int = 256 * 1024
+    webhook_lease_seconds: int = 60  # a claimed event another delivery may take over after this long
+    webhook_retention_days: int = 30  # how long an event id is remembered (Stripe retries for 3 days)
 
 
 class InvoicingSettings(StripeSettings):

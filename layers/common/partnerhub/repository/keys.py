@@ -88,6 +88,9 @@ def stripe_event_pk(event_id: str) -> str:
     return f"STRIPE_EVENT#{event_id}"
 
 
+STRIPE_EVENT = "EVENT"  # the sort key of a webhook event's dedupe record
+
+
 POINTER = "POINTER"
 
 
