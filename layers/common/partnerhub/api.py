@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
@@ -49,9 +50,62 @@ def json_response(status: int, payload: Any) -> Response[str]:
     return Response(status, content_types.APPLICATION_JSON, json.dumps(body))
 
 
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": "Error",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "details"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "details": {"type": "array", "items": {"type": "object"}},
+            },
+        }
+    },
+}
+"""The body of every error answer, as the OpenAPI document describes it."""
+
+ERROR_RESPONSES: dict[int, str] = {
+    400: "Malformed request (the body is not JSON)",
+    401: "No identity, or the token names no partner",
+    402: "Payment method required, or a past-due invoice",
+    403: "Not an operator",
+    404: "Not found (also another partner's object)",
+    409: "State conflict, or the same Idempotency-Key still running",
+    422: "Validation failed: details name the field and why",
+    503: "A dependency is busy: retry after Retry-After seconds",
+}
+"""The answers any route may give besides its success, all in the project's error shape."""
+
+
+def success(status: int, model: type[BaseModel], description: str = "Successful Response") -> dict[int, Any]:
+    """``responses=`` for a route that returns a ``Response`` built by hand, so the document shows its real body."""
+    return {status: {"description": description, "content": {content_types.APPLICATION_JSON: {"model": model}}}}
+
+
+class ApiResolver(APIGatewayHttpResolver):
+    """Powertools' HTTP API resolver whose OpenAPI document also lists every route's error answers."""
+
+    def get_openapi_schema(self, **kwargs: Any) -> Any:
+        for route in self._static_routes + self._dynamic_routes:
+            responses = dict(route.responses or {})
+            if not any(200 <= int(code) < 300 for code in responses):
+                responses[route.status_code] = {"description": route.response_description or "Successful Response"}
+            for code, description in ERROR_RESPONSES.items():
+                responses.setdefault(
+                    code,
+                    {"description": description, "content": {content_types.APPLICATION_JSON: {"schema": ERROR_SCHEMA}}},
+                )
+            route.responses = responses
+        return super().get_openapi_schema(**kwargs)
+
+
 def create_app() -> APIGatewayHttpResolver:
     """A resolver with request validation and the project's error shape on every failure."""
-    app = APIGatewayHttpResolver(enable_validation=True)
+    app = ApiResolver(enable_validation=True)
 
     @app.exception_handler(DomainError)
     def domain_error(error: DomainError) -> Response[str]:
@@ -74,6 +128,15 @@ def create_app() -> APIGatewayHttpResolver:
             for p in problems
         ]
         return error_response(422, "validation_error", "the request is invalid", details)
+
+    @app.not_found
+    def no_route(_: NotFoundError) -> Response[str]:
+        # A path no route matches (e.g. an id with control characters): 404, not the catch-all 500 below.
+        return error_response(404, "not_found", "no such resource")
+
+    @app.exception_handler(UnicodeDecodeError)
+    def undecodable(_: UnicodeDecodeError) -> Response[str]:
+        return error_response(400, "malformed_request", "the request body is not UTF-8 text")
 
     @app.exception_handler(IdempotencyValidationError)
     def key_reused(_: IdempotencyValidationError) -> Response[str]:
