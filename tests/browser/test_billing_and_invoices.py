@@ -1,0 +1,94 @@
+"""Billing and invoices in the browser: the estimate moving with the clock, an invoice's PDF, past-due standing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from playwright.sync_api import expect
+
+from tests.browser.steps import add_card, issue
+
+if TYPE_CHECKING:
+    from tests.browser.conftest import Portal
+    from tests.e2e.conftest import LocalStack
+
+
+def start_of_next_month(stack: LocalStack) -> tuple[str, str]:
+    """Move the stack clock forward to 10:00 on the 2nd of next month; that month and the one after it."""
+    now = datetime.fromisoformat(stack.now().replace("Z", "+00:00"))
+    year, month = (now.year + 1, 1) if now.month == 12 else (now.year, now.month + 1)
+    stack.set_clock(datetime(year, month, 2, 10, tzinfo=UTC).isoformat().replace("+00:00", "Z"))
+    following = (year + 1, 1) if month == 12 else (year, month + 1)
+    return f"{year:04d}-{month:02d}", f"{following[0]:04d}-{following[1]:02d}"
+
+
+def dollars(cents: int) -> str:
+    return f"${cents // 100:,}.{cents % 100:02d}"
+
+
+def test_the_estimate_grows_with_each_day_a_license_is_active(portal: Portal) -> None:
+    stack = portal.stack
+    period, _ = start_of_next_month(stack)
+    page = portal.page
+    portal.sign_in()
+    add_card(portal)
+    expect(page.get_by_role("heading", level=1, name="Payment Methods")).to_be_visible()
+    daily = next(p for p in portal.api().get("/v1/prices").json()["items"] if p["product"] == "jetpack-backup")["daily_price"]
+
+    # Given two Backup licenses issued on the 2nd
+    issue(portal, "Jetpack VaultPress Backup", 2)
+
+    # Then at the very instant of issue nothing has been used yet (the stack clock stands still)
+    portal.navigate("Billing")
+    expect(page.get_by_label("Month")).to_have_value(period)
+    expect(page.locator("[data-stat=cost-to-date]")).to_have_text("$0.00")
+    expect(page.locator("[data-stat=licenses]")).to_have_text("2")
+
+    # When an hour passes, today counts for both
+    stack.advance("PT1H")
+    page.reload()
+    expect(page.locator("[data-stat=cost-to-date]")).to_have_text(dollars(2 * daily))
+    expect(page.locator("[data-stat=licenses]")).to_have_text("2")
+    backup = page.locator("tr[data-product=jetpack-backup]")
+    expect(backup.locator("td").nth(1)).to_have_text("2")  # unassigned
+    expect(backup.locator("td").nth(3)).to_have_text("2")  # license-days so far
+    portal.screenshot("billing-day-1")
+
+    # When three days pass
+    stack.advance("P3D")
+    page.reload()
+
+    # Then four days of both are billed to date
+    expect(page.locator("[data-stat=cost-to-date]")).to_have_text(dollars(2 * 4 * daily))
+    expect(backup.locator("td").nth(3)).to_have_text("8")
+    portal.screenshot("billing-day-4")
+
+
+def test_an_invoice_is_listed_and_its_pdf_downloads(portal: Portal) -> None:
+    stack = portal.stack
+    period, following = start_of_next_month(stack)
+    page = portal.page
+    portal.sign_in()
+    add_card(portal)
+    expect(page.get_by_role("heading", level=1, name="Payment Methods")).to_be_visible()
+    issue(portal, "Jetpack Scan", 1)
+
+    # When the month ends and month-end invoicing runs
+    stack.set_clock(f"{following}-01T01:00:00Z")
+    summary = stack.invoice_run(period)
+    assert summary["complete"], summary
+
+    # Then Invoices lists it with its number, status and due date, and Download saves the PDF
+    portal.navigate("Invoices")
+    invoice = page.locator("tr[data-invoice]")
+    expect(invoice).to_have_count(1)
+    number = invoice.locator("th").inner_text()
+    assert number not in ("", "—")
+    portal.screenshot("invoices")
+    with page.expect_download() as download_info:
+        invoice.get_by_role("button", name="Download").click()
+    download = download_info.value
+    assert download.suggested_filename == f"invoice-{number}.pdf"
+    with open(download.path(), "rb") as pdf:
+        assert pdf.read(5) == b"%PDF-"
