@@ -92,3 +92,48 @@ def test_an_invoice_is_listed_and_its_pdf_downloads(portal: Portal) -> None:
     assert download.suggested_filename == f"invoice-{number}.pdf"
     with open(download.path(), "rb") as pdf:
         assert pdf.read(5) == b"%PDF-"
+
+
+def test_a_failed_charge_shows_the_past_due_banner_until_the_invoice_is_paid(portal: Portal) -> None:
+    stack = portal.stack
+    period, following = start_of_next_month(stack)
+    page = portal.page
+    portal.sign_in()
+
+    # Given a card that saves but declines every charge, and a license billed for a month
+    add_card(portal, "pm_card_chargeCustomerFail")
+    expect(page.get_by_role("heading", level=1, name="Payment Methods")).to_be_visible()
+    issue(portal, "Jetpack Boost", 1)
+    stack.set_clock(f"{following}-01T01:00:00Z")
+    assert stack.invoice_run(period)["complete"]
+
+    # Then the past-due banner says what is blocked, and leads to the invoice
+    page.reload()
+    banner = page.locator("[data-banner=past-due]")
+    expect(banner).to_contain_text("Past-due invoice")
+    expect(banner).to_contain_text("cannot issue new licenses or assign licenses")
+    portal.screenshot("banner-past-due")
+
+    # And issuing is refused with the way out
+    portal.navigate("Issue New License")
+    page.get_by_role("button", name="Issue licenses").click()
+    expect(page.locator("form .form-errors").get_by_role("link", name="Pay the past-due invoice")).to_be_visible()
+
+    # When they pay with the failing card, the refusal is shown and the invoice stays past due
+    banner.get_by_role("link", name="Pay now").click()
+    expect(page.get_by_role("heading", level=1, name="Invoices")).to_be_visible()
+    invoice = page.locator("tr[data-invoice]")
+    expect(invoice.get_by_text("Past due")).to_be_visible()
+    portal.screenshot("invoices-past-due")
+    invoice.get_by_role("button", name="Pay invoice").click()
+    expect(page.locator("main .alert-error")).to_be_visible()
+    expect(banner).to_be_visible()
+
+    # When a working card becomes primary and they pay again, the banner goes away
+    add_card(portal, "pm_card_visa")
+    expect(page.get_by_role("heading", level=1, name="Payment Methods")).to_be_visible()
+    portal.navigate("Invoices")
+    page.locator("tr[data-invoice]").get_by_role("button", name="Pay invoice").click()
+    expect(page.locator("tr[data-invoice]")).to_have_attribute("data-status", "paid")
+    expect(page.locator("[data-banner=past-due]")).to_have_count(0)
+    assert portal.api().get("/v1/account").json()["past_due_invoices"] == []
