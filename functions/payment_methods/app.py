@@ -8,7 +8,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from partnerhub import clock
-from partnerhub.api import Idempotency, caller_of, create_app
+from partnerhub.api import Idempotency, caller_of, create_app, success
 from partnerhub.domain.accounts import AccountService
 from partnerhub.observability import MetricUnit, logger, metrics, tracer
 from partnerhub.payments import client as payments
@@ -43,7 +43,7 @@ def list_payment_methods() -> PaymentMethodList:
     return PaymentMethodList.of(service.cards(caller_of(app).partner()))
 
 
-@app.post("/v1/payment-methods/setup-intent")
+@app.post("/v1/payment-methods/setup-intent", responses=success(201, SetupIntentOut, "Created"))
 @tracer.capture_method
 def create_setup_intent() -> Response[str]:
     partner = caller_of(app).partner()
@@ -58,7 +58,7 @@ def create_setup_intent() -> Response[str]:
     return idempotency.run(app, partner, "POST /v1/payment-methods/setup-intent", {}, create)
 
 
-@app.post("/v1/payment-methods")
+@app.post("/v1/payment-methods", responses=success(201, PaymentMethodOut, "Attached"))
 @tracer.capture_method
 def add_payment_method(request: Annotated[AddPaymentMethodRequest, Body()]) -> Response[str]:
     partner = caller_of(app).partner()
@@ -72,7 +72,7 @@ def add_payment_method(request: Annotated[AddPaymentMethodRequest, Body()]) -> R
     return idempotency.run(app, partner, "POST /v1/payment-methods", request.model_dump(mode="json"), add)
 
 
-@app.post("/v1/payment-methods/<payment_method_id>/primary")
+@app.post("/v1/payment-methods/<payment_method_id>/primary", responses=success(200, PaymentMethodOut, "Primary"))
 @tracer.capture_method
 def make_primary(payment_method_id: PaymentMethodId) -> Response[str]:
     partner = caller_of(app).partner()
@@ -86,7 +86,7 @@ def make_primary(payment_method_id: PaymentMethodId) -> Response[str]:
     return idempotency.run(app, partner, "POST /v1/payment-methods/{id}/primary", body, switch)
 
 
-@app.delete("/v1/payment-methods/<payment_method_id>")
+@app.delete("/v1/payment-methods/<payment_method_id>", responses={204: {"description": "Deleted"}})
 @tracer.capture_method
 def delete_payment_method(payment_method_id: PaymentMethodId) -> Response[str]:
     partner = caller_of(app).partner()
@@ -111,7 +111,7 @@ def get_company() -> CompanyOut:
     return service.company(caller_of(app).partner())
 
 
-@app.put("/v1/company")
+@app.put("/v1/company", responses=success(200, CompanyOut, "Saved"))
 @tracer.capture_method
 def put_company(request: Annotated[CompanyRequest, Body()]) -> Response[str]:
     partner = caller_of(app).partner()
