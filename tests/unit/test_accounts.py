@@ -325,11 +325,27 @@ class TestService:
             service.remove_card("p1", "pm_someone_elses", "r1")
         assert not [c for c in gateway.calls if c[0] == "detach"]
 
-    def test_making_the_primary_primary_again_calls_nothing(self, service: AccountService, gateway: FakeStripe) -> None:
-        service.add_card("p1", "pm_a", True, "r1")
-        before = list(gateway.calls)
+    def test_stripe_is_told_the_default_even_when_the_mirror_already_has_it(
+        self, service: AccountService, repo: FakeRepository, gateway: FakeStripe
+    ) -> None:
+        # Given a card a webhook mirrored (and promoted) before the portal added it: Stripe has no default yet
+        customer = service.customer("p1")
+        gateway.attached["pm_a"] = customer
+        repo.books["p1"] = CardBook(cards=(card("pm_a"),), primary="pm_a", version=1)
+
+        added, primary = service.add_card("p1", "pm_a", True, "r1")
+
+        assert (added.id, primary) == ("pm_a", True)
+        assert gateway.defaults == {customer: "pm_a"}
         service.make_primary("p1", "pm_a", "r2")
-        assert gateway.calls == before
+        assert ("set_default", "primary:p1:pm_a:r2") in gateway.calls
+
+    def test_a_second_card_not_made_primary_leaves_the_default(
+        self, service: AccountService, gateway: FakeStripe
+    ) -> None:
+        service.add_card("p1", "pm_a", True, "r1")
+        service.add_card("p1", "pm_b", False, "r2")
+        assert [c for c in gateway.calls if c[0] == "set_default"] == [("set_default", "primary:p1:pm_a:r1")]
 
     def test_company_details_go_to_stripe_before_the_record(
         self, service: AccountService, repo: FakeRepository, gateway: FakeStripe

@@ -319,7 +319,8 @@ class AccountService:
         def attempt() -> tuple[Card, bool]:
             before = self._repo.card_book(partner_id)
             after = with_card(before, Card.of(details, self._clock.now()), primary=primary)
-            self._push_primary(partner_id, customer, before, after, receipt_id)
+            if after.primary == details.id:
+                self._push_primary(partner_id, customer, details.id, receipt_id)
             if after != before:
                 self._repo.commit_cards(partner_id, before, after)
             card = after.require(details.id)
@@ -331,8 +332,8 @@ class AccountService:
         def attempt() -> Card:
             before = self._repo.card_book(partner_id)
             after = with_primary(before, payment_method_id)
+            self._push_primary(partner_id, self.customer(partner_id), payment_method_id, receipt_id)
             if after != before:
-                self._push_primary(partner_id, self.customer(partner_id), before, after, receipt_id)
                 self._repo.commit_cards(partner_id, before, after)
             return after.require(payment_method_id)
 
@@ -348,16 +349,22 @@ class AccountService:
             if before.get(payment_method_id) is None:
                 return before  # removed by a concurrent request meanwhile: the outcome is the same
             after = without_card(before, payment_method_id)
-            self._push_primary(partner_id, self.customer(partner_id), before, after, receipt_id)
+            if after.primary is not None:
+                self._push_primary(partner_id, self.customer(partner_id), after.primary, receipt_id)
             self._repo.commit_cards(partner_id, before, after)
             return after
 
         return self._retrying(attempt)
 
-    def _push_primary(self, partner_id: str, customer: str, before: CardBook, after: CardBook, receipt_id: str) -> None:
-        # The key names the request too: switching back to an earlier card must not replay an old answer.
-        if after.primary is not None and after.primary != before.primary:
-            self._gateway.set_default(customer, after.primary, f"primary:{partner_id}:{after.primary}:{receipt_id}")
+    def _push_primary(self, partner_id: str, customer: str, payment_method_id: str, receipt_id: str) -> None:
+        """Make the card Stripe's default, even when the mirror already calls it primary.
+
+        The mirror can be ahead of Stripe: a card confirmed in the browser may reach the mirror through
+        its webhook (and be promoted there) before Stripe was told it is the default. The key names the
+        request too, so switching back to an earlier card never replays an old answer.
+        """
+        key = f"primary:{partner_id}:{payment_method_id}:{receipt_id}"
+        self._gateway.set_default(customer, payment_method_id, key)
 
     # Company ------------------------------------------------------------------------------------
     def company(self, partner_id: str) -> Company:
