@@ -44,3 +44,9 @@ class WebhookSettings(StripeSettings):
 
 class InvoicingSettings(StripeSettings):
     invoice_queue_url: str = ""
+
+
+class InvoicePlannerSettings(Settings):
+    """The month-end planner: where partner-months are enqueued. It never talks to Stripe."""
+
+    invoice_queue_url: str

@@ -16,14 +16,17 @@ status, the object with more payment attempts is the newer one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
-from partnerhub.domain.billing import InvoiceLine, MonthlyBill
+from partnerhub.clock import Clock
+from partnerhub.domain.billing import BillableLicense, InvoiceLine, MonthlyBill, PriceVersion, bill_month
+from partnerhub.domain.models import Product
 from partnerhub.domain.periods import Period
+from partnerhub.errors import Conflict, NotFound, PaymentRequired
 
 
 class Step(StrEnum):
@@ -213,3 +216,233 @@ def previous_period(now: datetime) -> Period:
     current = Period.containing(now)
     first: date = current.first_day
     return Period(first.year - 1, 12) if first.month == 1 else Period(first.year, first.month - 1)
+
+
+# ---------------------------------------------------------------------------------------------- the month-end worker
+
+
+class Outcome(StrEnum):
+    INVOICED = "invoiced"
+    NOTHING_TO_BILL = "nothing_to_bill"
+    ALREADY_DONE = "already_done"
+
+
+class InvoiceStore(Protocol):
+    """The partner-month records (``repository.invoices``)."""
+
+    def record(self, partner_id: str, period: str) -> InvoiceRecord | None: ...
+
+    def start(self, partner_id: str, period: str) -> InvoiceRecord: ...
+
+    def mark_draft_requested(self, partner_id: str, period: str, lines: list[dict[str, Any]]) -> None: ...
+
+    def mark_itemized(self, partner_id: str, period: str) -> None: ...
+
+    def mark_nothing_to_bill(self, partner_id: str, period: str) -> None: ...
+
+    def apply_stripe_invoice(self, invoice: Mapping[str, Any]) -> InvoiceRecord | None: ...
+
+    def record_failure(self, partner_id: str, period: str, step: str, message: str, at: datetime) -> None: ...
+
+    def clear_failure(self, partner_id: str, period: str) -> None: ...
+
+
+class InvoiceGateway(Protocol):
+    """Stripe invoices (``payments.invoicing``). Every write is idempotent on (partner, month[, product])."""
+
+    def create_draft(self, customer_id: str, partner_id: str, period: str, description: str) -> Mapping[str, Any]: ...
+
+    def find_draft(self, customer_id: str, partner_id: str, period: str) -> Mapping[str, Any] | None: ...
+
+    def line_products(self, invoice_id: str) -> set[str]: ...
+
+    def add_line(
+        self, customer_id: str, invoice_id: str, partner_id: str, period: str, line: Mapping[str, Any]
+    ) -> None: ...
+
+    def finalize(self, invoice_id: str, partner_id: str, period: str) -> Mapping[str, Any]: ...
+
+
+class Customers(Protocol):
+    def customer(self, partner_id: str) -> str:
+        """The partner's Stripe customer, created on first need."""
+        ...
+
+
+class InvoiceRunFailed(RuntimeError):
+    """A partner-month stopped at ``step``; the message goes back to the queue (and in the end to the DLQ)."""
+
+    def __init__(self, partner_id: str, period: str, step: str, cause: BaseException) -> None:
+        super().__init__(f"invoicing {partner_id} for {period} stopped at {step}: {type(cause).__name__}: {cause}")
+        self.partner_id, self.period, self.step, self.cause = partner_id, period, step, cause
+
+
+def _line_products(invoice: Mapping[str, Any]) -> set[str] | None:
+    """Products on an invoice object's embedded lines, or None when the object does not show them all."""
+    try:
+        lines = invoice["lines"]
+        if lines["has_more"]:
+            return None
+        return {str(line["metadata"]["product"]) for line in lines["data"] if "product" in line["metadata"]}
+    except (KeyError, TypeError):
+        return None
+
+
+class MonthEndInvoicer:
+    """One partner-month to exactly one finalized Stripe invoice, resumable after a crash at any step.
+
+    Stripe calls on a first run: one draft, one invoice item per product, one finalize. A resumed run
+    first looks at what Stripe already holds (the draft by metadata, the lines by product) so it never
+    duplicates anything, even after Stripe's idempotency keys expired.
+    """
+
+    def __init__(
+        self,
+        store: InvoiceStore,
+        gateway: InvoiceGateway,
+        customers: Customers,
+        licenses: Callable[[str, Period], Iterable[BillableLicense]],
+        catalog: Callable[[], tuple[Sequence[Product], Sequence[PriceVersion]]],
+        clock: Clock,
+    ) -> None:
+        self._store = store
+        self._gateway = gateway
+        self._customers = customers
+        self._licenses = licenses
+        self._catalog = catalog
+        self._clock = clock
+
+    def bill(self, partner_id: str, period: Period) -> list[dict[str, Any]]:
+        """The month's lines, from the same read and computation as the estimate."""
+        products, prices = self._catalog()
+        bill = bill_month(self._licenses(partner_id, period), prices, period)
+        return stored_lines(bill, {p.product: p.name for p in products})
+
+    def run(self, partner_id: str, period_text: str) -> Outcome:
+        period = Period.parse(period_text)
+        record = self._store.record(partner_id, period_text)
+        if record is not None and next_action(record) is Action.DONE:
+            if record.failure is not None:  # it stopped after its last step: the note is stale
+                self._store.clear_failure(partner_id, period_text)
+            return Outcome.ALREADY_DONE
+        step = "start"
+        try:
+            record = record or self._store.start(partner_id, period_text)
+            invoice: Mapping[str, Any] | None = None
+            if next_action(record) is Action.CREATE_DRAFT:
+                step = "bill"
+                lines = [dict(line) for line in record.lines] or self.bill(partner_id, period)
+                if not lines:
+                    self._store.mark_nothing_to_bill(partner_id, period_text)
+                    return Outcome.NOTHING_TO_BILL
+                step = "customer"
+                customer = self._customers.customer(partner_id)
+                step = "create_draft"
+                if record.draft_requested:
+                    invoice = self._gateway.find_draft(customer, partner_id, period_text)
+                else:
+                    self._store.mark_draft_requested(partner_id, period_text, lines)
+                if invoice is None:
+                    invoice = self._gateway.create_draft(customer, partner_id, period_text, invoice_description(period))
+                record = self._applied(invoice)
+            if next_action(record) is Action.ADD_LINES:
+                step = "add_lines"
+                self._add_lines(record, invoice)
+                self._store.mark_itemized(partner_id, period_text)
+                record = self._reread(partner_id, period_text)
+            if next_action(record) is Action.FINALIZE:
+                step = "finalize"
+                assert record.invoice_id is not None
+                record = self._applied(self._gateway.finalize(record.invoice_id, partner_id, period_text))
+        except Exception as error:
+            failure = InvoiceRunFailed(partner_id, period_text, step, error)
+            try:
+                self._store.record_failure(partner_id, period_text, step, str(failure), self._clock.now())
+            except Exception as unrecorded:  # the original failure matters more than the note about it
+                failure.add_note(f"the failure could not be recorded: {unrecorded}")
+            raise failure from error
+        if record.failure is not None:
+            self._store.clear_failure(partner_id, period_text)
+        return Outcome.INVOICED
+
+    def _add_lines(self, record: InvoiceRecord, invoice: Mapping[str, Any] | None) -> None:
+        assert record.invoice_id is not None
+        customer = record.customer or self._customers.customer(record.partner_id)
+        present = _line_products(invoice) if invoice is not None else None
+        if present is None:
+            present = self._gateway.line_products(record.invoice_id)
+        for line in record.lines:
+            if str(line["product"]) not in present:
+                self._gateway.add_line(customer, record.invoice_id, record.partner_id, record.period, line)
+
+    def _applied(self, invoice: Mapping[str, Any]) -> InvoiceRecord:
+        record = self._store.apply_stripe_invoice(invoice)
+        if record is None:
+            raise LookupError(f"Stripe invoice {invoice['id']} could not be matched to its partner-month")
+        return record
+
+    def _reread(self, partner_id: str, period: str) -> InvoiceRecord:
+        record = self._store.record(partner_id, period)
+        assert record is not None
+        return record
+
+
+# ---------------------------------------------------------------------------------------------- the invoices API
+
+
+class InvoiceReads(Protocol):
+    def get(self, partner_id: str, invoice_id: str) -> InvoiceRecord | None: ...
+
+    def apply_stripe_invoice(self, invoice: Mapping[str, Any]) -> InvoiceRecord | None: ...
+
+
+class PaymentGateway(Protocol):
+    def retrieve(self, invoice_id: str) -> Mapping[str, Any]: ...
+
+    def pay(self, invoice_id: str, payment_method_id: str, idempotency_key: str) -> Mapping[str, Any]: ...
+
+
+class InvoiceService:
+    """A partner's invoices: read from the table; paying goes to Stripe and comes back through the record."""
+
+    def __init__(self, store: InvoiceReads, gateway: PaymentGateway, primary_card: Callable[[str], str | None]) -> None:
+        self._store = store
+        self._gateway = gateway
+        self._primary_card = primary_card
+
+    def get(self, partner_id: str, invoice_id: str) -> InvoiceRecord:
+        """The partner's invoice; another partner's (or no such) invoice is a 404 alike."""
+        record = self._store.get(partner_id, invoice_id)
+        if record is None or record.status not in STATUSES:
+            raise NotFound("no such invoice", code="invoice_not_found")
+        return record
+
+    def pdf_url(self, partner_id: str, invoice_id: str) -> str:
+        record = self.get(partner_id, invoice_id)
+        if not record.invoice_pdf:
+            raise Conflict("the invoice has no PDF until it is finalized", code="invoice_not_finalized")
+        return record.invoice_pdf
+
+    def pay(self, partner_id: str, invoice_id: str, receipt_id: str) -> InvoiceRecord:
+        """Charge the primary card for an open (or uncollectible) invoice now; paying clears past due.
+
+        A decline is a 402 ``card_declined`` carrying Stripe's message (the record then shows the failed
+        attempt); a paid, void or not yet finalized invoice is a 409.
+        """
+        record = self.get(partner_id, invoice_id)
+        if record.status in FINAL or record.status == DRAFT:
+            raise Conflict(
+                f"the invoice is {record.status}; only open invoices can be paid", code="invoice_not_payable"
+            )
+        card = self._primary_card(partner_id)
+        if card is None:
+            raise PaymentRequired("add a card before paying", code="payment_method_required")
+        try:
+            paid = self._gateway.pay(invoice_id, card, f"pay:{partner_id}:{invoice_id}:{receipt_id}")
+        except (PaymentRequired, Conflict):
+            # The attempt changed the invoice (attempt count, or it was settled elsewhere): keep the record true.
+            self._store.apply_stripe_invoice(self._gateway.retrieve(invoice_id))
+            raise
+        updated = self._store.apply_stripe_invoice(paid)
+        assert updated is not None
+        return updated

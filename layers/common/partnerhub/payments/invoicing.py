@@ -1,0 +1,175 @@
+"""Stripe behind :class:`partnerhub.domain.invoicing.InvoiceGateway`: drafts, invoice items, finalize, pay.
+
+Every write carries an idempotency key derived from what it means (partner, month, product), so a retry,
+a duplicate message or a re-run of the month asks Stripe for the same object again instead of a new one.
+Stripe objects are handed back as they come (mappings); the repository reads the fields it keeps.
+Declines become ``PaymentRequired`` here and only here; outages surface from :func:`call_stripe` as 502.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from partnerhub.domain.invoicing import VOID
+from partnerhub.domain.periods import Period
+from partnerhub.errors import Conflict, PaymentRequired
+from partnerhub.payments.client import call_stripe, stripe_client
+
+if TYPE_CHECKING:
+    import stripe
+
+StripeInvoice = Mapping[str, Any]
+
+
+def _options(idempotency_key: str) -> Any:
+    return {"idempotency_key": idempotency_key}
+
+
+def invoice_key(partner_id: str, period: str) -> str:
+    return f"invoice:{partner_id}:{period}"
+
+
+def line_key(partner_id: str, period: str, product: str) -> str:
+    return f"line:{partner_id}:{period}:{product}"
+
+
+def finalize_key(partner_id: str, period: str) -> str:
+    return f"finalize:{partner_id}:{period}"
+
+
+class StripeInvoices:
+    """The month-end invoicer's and the pay route's way to Stripe invoices."""
+
+    def create_draft(self, customer_id: str, partner_id: str, period: str, description: str) -> StripeInvoice:
+        """A draft for the partner-month that collects nothing until finalized and takes no pending items."""
+        params: Any = {
+            "customer": customer_id,
+            "collection_method": "charge_automatically",
+            "auto_advance": False,
+            "pending_invoice_items_behavior": "exclude",
+            "currency": "usd",
+            "description": description,
+            "metadata": {"partner_id": partner_id, "period": period},
+        }
+        return call_stripe(
+            lambda: stripe_client().v1.invoices.create(params, _options(invoice_key(partner_id, period))).to_dict(),
+            describe=f"creating the invoice of {partner_id} for {period}",
+        )
+
+    def find_draft(self, customer_id: str, partner_id: str, period: str) -> StripeInvoice | None:
+        """The partner-month's invoice if Stripe has one the record does not name yet (a crash right after
+        creating it, found again after Stripe's idempotency window closed). Voided ones do not count."""
+
+        def matching() -> StripeInvoice | None:
+            page = stripe_client().v1.invoices.list({"customer": customer_id, "limit": 100})
+            for found in page.auto_paging_iter():
+                invoice = found.to_dict()
+                metadata = invoice.get("metadata") or {}
+                if (
+                    metadata.get("partner_id") == partner_id
+                    and metadata.get("period") == period
+                    and invoice.get("status") != VOID
+                ):
+                    return invoice
+            return None
+
+        return call_stripe(matching, describe=f"looking up the invoice of {partner_id} for {period}")
+
+    def line_products(self, invoice_id: str) -> set[str]:
+        """The products already on the invoice, from its lines' metadata."""
+
+        def products() -> set[str]:
+            page = stripe_client().v1.invoices.line_items.list(invoice_id, {"limit": 100})
+            metadata = [line.to_dict().get("metadata") or {} for line in page.auto_paging_iter()]
+            return {str(m["product"]) for m in metadata if "product" in m}
+
+        return call_stripe(products, describe=f"reading the lines of {invoice_id}")
+
+    def add_line(
+        self, customer_id: str, invoice_id: str, partner_id: str, period: str, line: Mapping[str, Any]
+    ) -> None:
+        month = Period.parse(period)
+        params: Any = {
+            "customer": customer_id,
+            "invoice": invoice_id,
+            "amount": int(line["amount"]),
+            "currency": str(line.get("currency", "usd")),
+            "description": str(line["description"]),
+            "period": {"start": int(month.start.timestamp()), "end": int(month.end.timestamp())},
+            "metadata": {
+                "product": str(line["product"]),
+                "license_days": str(line["license_days"]),
+                "licenses": str(line["licenses"]),
+                "partner_id": partner_id,
+                "period": period,
+            },
+        }
+        call_stripe(
+            lambda: stripe_client().v1.invoice_items.create(
+                params, _options(line_key(partner_id, period, str(line["product"])))
+            ),
+            describe=f"adding the {line['product']} line to {invoice_id}",
+        )
+
+    def finalize(self, invoice_id: str, partner_id: str, period: str) -> StripeInvoice:
+        """Number the invoice and let Stripe charge the customer's default payment method at once.
+
+        Finalized already (a run that stopped after this call, seen after the idempotency key expired):
+        the invoice as it is now."""
+        import stripe
+
+        try:
+            return self._finalize(invoice_id, partner_id, period)
+        except stripe.InvalidRequestError as error:
+            if error.code != "invoice_already_finalized":
+                raise
+            return self.retrieve(invoice_id)
+
+    def _finalize(self, invoice_id: str, partner_id: str, period: str) -> StripeInvoice:
+        return call_stripe(
+            lambda: (
+                stripe_client()
+                .v1.invoices.finalize_invoice(
+                    invoice_id, {"auto_advance": True}, _options(finalize_key(partner_id, period))
+                )
+                .to_dict()
+            ),
+            describe=f"finalizing {invoice_id}",
+        )
+
+    def retrieve(self, invoice_id: str) -> StripeInvoice:
+        return call_stripe(
+            lambda: stripe_client().v1.invoices.retrieve(invoice_id).to_dict(), describe=f"reading invoice {invoice_id}"
+        )
+
+    def pay(self, invoice_id: str, payment_method_id: str, idempotency_key: str) -> StripeInvoice:
+        """Charge the card now. A decline is a 402 carrying Stripe's message; a paid or void invoice a 409."""
+        import stripe
+
+        try:
+            return call_stripe(
+                lambda: (
+                    stripe_client()
+                    .v1.invoices.pay(invoice_id, {"payment_method": payment_method_id}, _options(idempotency_key))
+                    .to_dict()
+                ),
+                describe=f"paying {invoice_id}",
+            )
+        except stripe.CardError as error:
+            raise _declined(error) from error
+        except stripe.InvalidRequestError as error:
+            if error.code == "invoice_not_editable":
+                raise Conflict(
+                    error.user_message or "the invoice cannot be paid", code="invoice_not_payable"
+                ) from error
+            raise
+
+
+def _declined(error: stripe.CardError) -> PaymentRequired:
+    reason = getattr(error, "decline_code", None) or error.code or "card_declined"
+    return PaymentRequired(
+        error.user_message or "the card was declined",
+        code="card_declined",
+        details=[{"field": "payment_method", "reason": str(reason)}],
+    )

@@ -1,0 +1,516 @@
+"""Month-end invoicing end to end in-process: the planner and the worker against moto and the Stripe emulator.
+
+A month in which partners issue, transfer and revoke licenses gives exactly one invoice per partner whose lines
+equal the billing engine's; re-runs, duplicate messages, a crash after any step (also once Stripe's idempotency
+keys expired) and Stripe faults never give a second invoice or a duplicate line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import stripe
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+from local.resources import LocalResources
+from local.stripe_emulator import Emulator, RunningServer, serve
+from partnerhub.clock import ManualClock
+from partnerhub.domain.billing import bill_month
+from partnerhub.domain.periods import Period
+from partnerhub.payments import client as payments_client
+from partnerhub.repository import keys
+from partnerhub.repository.billing import DynamoBillingRepository
+from partnerhub.repository.catalog import DynamoCatalogRepository
+from partnerhub.repository.invoices import DynamoInvoiceRepository
+from partnerhub.repository.partners import DynamoPartnerRepository
+from tests.support.events import load_event
+
+PERIOD = "2026-10"
+MONTH_END = datetime(2026, 11, 1, 0, 15, tzinfo=UTC)
+
+
+def at(day: int, hour: int = 9) -> datetime:
+    return datetime(2026, 10, day, hour, tzinfo=UTC)
+
+
+# ---------------------------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def emulator(clock: ManualClock) -> Iterator[Emulator]:
+    emulator = Emulator(clock, webhook_url=None, seed=11)
+    yield emulator
+    emulator.close()
+
+
+@pytest.fixture(scope="module")
+def stripe_server(emulator: Emulator) -> Iterator[RunningServer]:
+    running = serve(emulator, "127.0.0.1", 0)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def sdk(stripe_server: RunningServer) -> Iterator[stripe.StripeClient]:
+    """The official SDK pointed at the emulator, injected as every function's Stripe client."""
+    url = stripe_server.url
+    client = stripe.StripeClient(
+        "sk_test_local",
+        base_addresses={"api": url, "files": url, "connect": url},
+        max_network_retries=0,
+        stripe_version=payments_client.STRIPE_API_VERSION,
+    )
+    payments_client.use_client(client)
+    yield client
+    payments_client.use_client(None)
+
+
+@pytest.fixture(scope="module")
+def stack(aws: LocalResources, sdk: stripe.StripeClient) -> LocalResources:
+    os.environ["STRIPE_SECRET_PARAM"] = "/partnerhub/stripe/secret-key"
+    os.environ["INVOICE_QUEUE_URL"] = aws.queue_urls["InvoiceQueue"]
+    return aws
+
+
+@pytest.fixture(autouse=True)
+def _calm(emulator: Emulator, clock: ManualClock) -> Iterator[None]:
+    emulator.clear_faults()
+    clock.set(at(1, 0))
+    yield
+    emulator.clear_faults()
+
+
+class Month:
+    """Drives a month: partners with cards, license commands at chosen instants, and the month-end run."""
+
+    def __init__(self, function: Callable[[str], Any], sdk: stripe.StripeClient, clock: ManualClock, aws: Any) -> None:
+        self.function = function
+        self.sdk = sdk
+        self.clock = clock
+        self.aws = aws
+        self.table = os.environ["TABLE_NAME"]
+        self.partners = DynamoPartnerRepository(self.table)
+        self.invoices = DynamoInvoiceRepository(self.table)
+        self.sqs = __import__("boto3").client("sqs")
+        self.queue = aws.queue_urls["InvoiceQueue"]
+
+    def partner(self, card: str = "pm_card_visa") -> str:
+        """A partner with a Stripe customer whose default (and primary) card is ``card``."""
+        partner_id = f"agency-{uuid.uuid4().hex[:12]}"
+        customer = self.sdk.v1.customers.create({"metadata": {"partner_id": partner_id}})
+        self.partners.claim_stripe_customer(partner_id, customer.id)
+        self.use_card(partner_id, card)
+        return partner_id
+
+    def use_card(self, partner_id: str, card: str) -> str:
+        customer = self.partners.stripe_customer_id(partner_id)
+        assert customer is not None
+        pm = self.sdk.v1.payment_methods.attach(card, {"customer": customer})
+        self.sdk.v1.customers.update(customer, {"invoice_settings": {"default_payment_method": pm.id}})
+        self.partners.set_has_payment_method(partner_id, True)
+        __import__("boto3").client("dynamodb").update_item(
+            TableName=self.table,
+            Key={"PK": {"S": keys.partner_pk(partner_id)}, "SK": {"S": keys.PROFILE}},
+            UpdateExpression="SET primary_card = :pm",
+            ExpressionAttributeValues={":pm": {"S": pm.id}},
+        )
+        return str(pm.id)
+
+    def customer(self, partner_id: str) -> str:
+        customer = self.partners.stripe_customer_id(partner_id)
+        assert customer is not None
+        return customer
+
+    # license commands, each at its own instant
+    def issue(self, partner_id: str, product: str, quantity: int, when: datetime) -> list[str]:
+        self.clock.set(when)
+        reply = self.function("licenses")(
+            load_event(
+                "licenses/issue",
+                partner_id=partner_id,
+                body={"product": product, "quantity": quantity},
+                headers={"Idempotency-Key": uuid.uuid4().hex},
+            )
+        )
+        assert reply.status == 201, reply.body
+        return [item["license_key"] for item in reply.body["items"]]
+
+    def assign(self, partner_id: str, license_key: str, site: str, when: datetime) -> None:
+        self.clock.set(when)
+        body = {"site_id": site, "site_url": f"https://{site}.example"}
+        event = load_event(
+            "licenses/assign",
+            partner_id=partner_id,
+            body=body,
+            path={"license_key": license_key},
+            headers={"Idempotency-Key": uuid.uuid4().hex},
+        )
+        reply = self.function("licenses")(event)
+        assert reply.status == 200, reply.body
+
+    def revoke(self, partner_id: str, license_key: str, when: datetime) -> None:
+        self.clock.set(when)
+        event = load_event(
+            "licenses/revoke",
+            partner_id=partner_id,
+            path={"license_key": license_key},
+            headers={"Idempotency-Key": uuid.uuid4().hex},
+        )
+        reply = self.function("licenses")(event)
+        assert reply.status == 200, reply.body
+
+    # the month-end run
+    def plan(self, period: str | None = PERIOD) -> dict[str, Any]:
+        self.clock.set(max(self.clock.now(), MONTH_END))
+        event = {} if period is None else {"period": period}
+        result: dict[str, Any] = self.function("invoice_planner").module.lambda_handler(event, _context())
+        return result
+
+    def drain(self, max_rounds: int = 20, *, until_empty: bool = True) -> dict[str, int]:
+        """Feed the queue to the worker as the SQS poller does, until it is empty; after five receives a
+        message counts as dead-lettered (and is removed, as the redrive policy would)."""
+        worker = self.function("invoice_worker").module
+        stats = {"succeeded": 0, "failed": 0, "dead_lettered": 0}
+        for _ in range(max_rounds):
+            received = self.sqs.receive_message(
+                QueueUrl=self.queue, MaxNumberOfMessages=10, AttributeNames=["All"], VisibilityTimeout=30
+            ).get("Messages", [])
+            if not received:
+                return stats
+            event = {"Records": [_sqs_record(m, self.aws.queue_arns["InvoiceQueue"]) for m in received]}
+            try:
+                result = worker.lambda_handler(event, _context())
+                failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
+            except BatchProcessingError:  # every record failed: Lambda returns the whole batch to the queue
+                failed = {m["MessageId"] for m in received}
+            for message in received:
+                receives = int(message["Attributes"]["ApproximateReceiveCount"])
+                if message["MessageId"] in failed and receives < 5:
+                    stats["failed"] += 1
+                    self.sqs.change_message_visibility(
+                        QueueUrl=self.queue, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                    )
+                    continue
+                stats["dead_lettered" if message["MessageId"] in failed else "succeeded"] += 1
+                self.sqs.delete_message(QueueUrl=self.queue, ReceiptHandle=message["ReceiptHandle"])
+        if until_empty:
+            raise AssertionError("the queue did not drain")
+        return stats
+
+    def send(self, partner_id: str, period: str = PERIOD) -> None:
+        self.sqs.send_message(QueueUrl=self.queue, MessageBody=json.dumps({"partner_id": partner_id, "period": period}))
+
+    def run(self, period: str = PERIOD) -> dict[str, int]:
+        self.plan(period)
+        return self.drain()
+
+    # what came out
+    def stripe_invoices(self, partner_id: str) -> list[Any]:
+        return list(self.sdk.v1.invoices.list({"customer": self.customer(partner_id), "limit": 100}).data)
+
+    def stripe_items(self, partner_id: str) -> list[Any]:
+        return list(self.sdk.v1.invoice_items.list({"customer": self.customer(partner_id), "limit": 100}).data)
+
+    def expected_lines(self, partner_id: str, period: str = PERIOD) -> list[tuple[str, int, int, int]]:
+        month = Period.parse(period)
+        _, prices = DynamoCatalogRepository(self.table).load()
+        bill = bill_month(DynamoBillingRepository(self.table).licenses_active_in(partner_id, month), prices, month)
+        return [(line.product, line.licenses, line.license_days, line.amount) for line in bill.lines]
+
+    def assert_one_correct_invoice(self, partner_id: str) -> Any:
+        invoices = self.stripe_invoices(partner_id)
+        assert len(invoices) == 1, [i.id for i in invoices]
+        invoice = invoices[0]
+        lines = list(self.sdk.v1.invoices.line_items.list(invoice.id, {"limit": 100}).data)
+        on_stripe = sorted(
+            (m["product"], int(m["licenses"]), int(m["license_days"]), line.amount)
+            for line in lines
+            for m in [line.metadata.to_dict()]
+        )
+        expected = self.expected_lines(partner_id)
+        assert on_stripe == expected
+        assert len(self.stripe_items(partner_id)) == len(expected)
+        record = self.invoices.record(partner_id, PERIOD)
+        assert record is not None and record.invoice_id == invoice.id and record.step == "finalized"
+        assert [(ln["product"], ln["licenses"], ln["license_days"], ln["amount"]) for ln in record.lines] == expected
+        assert record.status == invoice.status and record.total == sum(line[3] for line in expected)
+        return invoice
+
+
+def _context() -> Any:
+    from local.events import LambdaContext
+
+    return LambdaContext("test-invoicing", timeout_seconds=60)
+
+
+def _sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message.get("Attributes", {}),
+        "messageAttributes": {},
+        "md5OfBody": message["MD5OfBody"],
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": "us-east-1",
+    }
+
+
+@pytest.fixture
+def month(function: Callable[[str], Any], sdk: stripe.StripeClient, clock: ManualClock, stack: LocalResources) -> Month:
+    month = Month(function, sdk, clock, stack)
+    month.drain()  # nothing left over from another test
+    return month
+
+
+def busy_partner(month: Month, card: str = "pm_card_visa") -> str:
+    """Issues, assigns, transfers and revokes across October, in two products."""
+    partner_id = month.partner(card)
+    backups = month.issue(partner_id, "jetpack-backup", 3, at(1, 0))
+    month.assign(partner_id, backups[0], "site-a", at(2))
+    month.assign(partner_id, backups[0], "site-b", at(12))  # a transfer: billing continues unbroken
+    month.revoke(partner_id, backups[1], at(10, 15))
+    (scan,) = month.issue(partner_id, "jetpack-scan", 1, at(20, 23))
+    month.revoke(partner_id, scan, at(25))
+    return partner_id
+
+
+# ---------------------------------------------------------------------------------------------- the month
+
+
+def test_a_busy_month_gives_one_correct_invoice_per_partner_and_a_rerun_changes_nothing(month: Month) -> None:
+    # Given three partners busy in October and one whose only license was revoked before October
+    busy = [busy_partner(month) for _ in range(3)]
+    idle = month.partner()
+    month.issue(idle, "jetpack-boost", 1, datetime(2026, 9, 3, tzinfo=UTC))
+    month.revoke(idle, month.issue(idle, "jetpack-boost", 1, datetime(2026, 9, 4, tzinfo=UTC))[0], at(1, 0))
+
+    # When month-end runs
+    planned = month.plan()
+    stats = month.drain()
+
+    # Then every partner ever billed is planned, and each busy one has exactly one correct, charged invoice
+    assert planned["period"] == PERIOD and planned["partners_enqueued"] >= 4
+    assert stats["failed"] == 0 and stats["dead_lettered"] == 0
+    for partner_id in busy:
+        invoice = month.assert_one_correct_invoice(partner_id)
+        assert invoice.status == "paid" and invoice.number
+        assert invoice.metadata.to_dict() == {"partner_id": partner_id, "period": PERIOD}
+    # the idle partner still had a license active in October (issued in September, never revoked)
+    assert len(month.stripe_invoices(idle)) == 1
+
+    # When it runs again, nothing changes in Stripe or in the table
+    before = {p: (month.invoices.record(p, PERIOD), len(month.stripe_items(p))) for p in busy}
+    month.run()
+    after = {p: (month.invoices.record(p, PERIOD), len(month.stripe_items(p))) for p in busy}
+    assert after == before
+    for partner_id in busy:
+        assert len(month.stripe_invoices(partner_id)) == 1
+
+
+def test_the_lines_name_product_licenses_and_days(month: Month) -> None:
+    partner_id = month.partner()
+    month.issue(partner_id, "jetpack-scan", 2, at(1, 0))  # 31 days each: capped at $3.95
+    month.run()
+
+    record = month.invoices.record(partner_id, PERIOD)
+
+    assert record is not None
+    assert [line["description"] for line in record.lines] == [
+        "Jetpack Scan \u2014 2 licenses, 62 license-days \u00d7 $0.14 (capped at $3.95 per license)"
+    ]
+    assert record.total == 790
+
+
+def test_a_month_with_nothing_to_bill_makes_no_invoice(month: Month) -> None:
+    partner_id = month.partner()
+    (key,) = month.issue(partner_id, "jetpack-boost", 1, datetime(2026, 11, 1, 0, 5, tzinfo=UTC))
+    month.clock.set(MONTH_END)
+
+    month.send(partner_id)
+    month.drain()
+    month.send(partner_id)
+    month.drain()
+
+    record = month.invoices.record(partner_id, PERIOD)
+    assert record is not None and record.step == "nothing_to_bill" and record.status == "nothing_to_bill"
+    assert month.stripe_invoices(partner_id) == []
+    assert key
+
+
+def test_a_duplicated_message_gives_one_invoice(month: Month) -> None:
+    partner_id = busy_partner(month)
+    month.clock.set(MONTH_END)
+
+    for _ in range(3):
+        month.send(partner_id)
+    month.drain()
+    month.send(partner_id)
+    month.drain()
+
+    month.assert_one_correct_invoice(partner_id)
+
+
+def test_the_scheduler_bills_the_month_that_just_ended(month: Month) -> None:
+    busy_partner(month)
+    month.clock.set(MONTH_END)
+
+    assert month.plan(None)["period"] == PERIOD
+    month.drain()
+
+
+def test_a_month_not_yet_ended_is_refused(month: Month) -> None:
+    month.clock.set(datetime(2026, 10, 31, 23, 59, tzinfo=UTC))
+    planner = month.function("invoice_planner").module
+
+    with pytest.raises(ValueError, match="has not ended yet"):
+        planner.lambda_handler({"period": PERIOD}, _context())
+    with pytest.raises(ValueError, match="YYYY-MM"):
+        planner.lambda_handler({"period": "2026-1"}, _context())
+
+
+# ---------------------------------------------------------------------------------------------- crashes
+
+
+class Crash(RuntimeError):
+    pass
+
+
+class Crashing:
+    """Wraps the worker's repository or Stripe adapter: after the ``at``-th step in all, the step's effect
+    stays and the worker dies, as if the process crashed right after that call."""
+
+    STEPS = frozenset(
+        {
+            "start",
+            "mark_draft_requested",
+            "apply_stripe_invoice",
+            "mark_itemized",
+            "mark_nothing_to_bill",
+            "create_draft",
+            "find_draft",
+            "line_products",
+            "add_line",
+            "finalize",
+        }
+    )
+
+    def __init__(self, inner: Any, counter: dict[str, Any]) -> None:
+        self._inner = inner
+        self._counter = counter
+
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(self._inner, name)
+        if name not in self.STEPS:
+            return target
+
+        def step(*args: Any, **kwargs: Any) -> Any:
+            result = target(*args, **kwargs)
+            self._counter["done"] += 1
+            self._counter["log"].append(name)
+            if self._counter["done"] == self._counter["at"]:
+                raise Crash(f"crash after step {self._counter['at']} ({name})")
+            return result
+
+        return step
+
+
+@pytest.fixture
+def crash_after(month: Month) -> Iterator[Callable[[int | None], dict[str, Any]]]:
+    invoicer = month.function("invoice_worker").module.invoicer
+    store, gateway = invoicer._store, invoicer._gateway
+    counter: dict[str, Any] = {"done": 0, "at": None, "log": []}
+    invoicer._store, invoicer._gateway = Crashing(store, counter), Crashing(gateway, counter)
+
+    def arm(step: int | None) -> dict[str, Any]:
+        counter.update(done=0, at=step, log=[])
+        return counter
+
+    yield arm
+    invoicer._store, invoicer._gateway = store, gateway
+
+
+STEPS_OF_A_TWO_PRODUCT_MONTH = 9  # start, mark, create, apply, 2 x add_line, mark_itemized, finalize, apply
+
+
+@pytest.mark.parametrize("expired", [False, True], ids=["rerun-at-once", "rerun-after-idempotency-expiry"])
+def test_a_crash_after_any_step_still_gives_exactly_one_correct_invoice(
+    month: Month, crash_after: Callable[[int | None], dict[str, Any]], expired: bool
+) -> None:
+    for step in range(1, STEPS_OF_A_TWO_PRODUCT_MONTH + 1):
+        # Given a busy partner whose worker dies right after step `step`
+        partner_id = busy_partner(month)
+        month.clock.set(MONTH_END)
+        counter = crash_after(step)
+        month.send(partner_id)
+        month.drain(max_rounds=1, until_empty=False)
+        assert counter["done"] == step, (step, counter["log"])
+        record = month.invoices.record(partner_id, PERIOD)
+        assert record is not None and record.failure is not None
+
+        # When the message comes back (at once, or after Stripe forgot the idempotency keys)
+        if expired:
+            month.clock.advance(timedelta(hours=25))
+        crash_after(None)
+        month.drain()
+
+        # Then there is exactly one invoice with the right lines, and the failure note is gone
+        month.assert_one_correct_invoice(partner_id)
+        record = month.invoices.record(partner_id, PERIOD)
+        assert record is not None and record.failure is None
+
+
+def test_the_crash_steps_are_all_the_steps(month: Month, crash_after: Callable[[int | None], dict[str, Any]]) -> None:
+    partner_id = busy_partner(month)
+    month.clock.set(MONTH_END)
+    counter = crash_after(None)
+
+    month.send(partner_id)
+    month.drain()
+
+    assert len(counter["log"]) == STEPS_OF_A_TWO_PRODUCT_MONTH, counter["log"]
+
+
+# ---------------------------------------------------------------------------------------------- Stripe faults
+
+
+def test_rate_limits_and_server_errors_on_a_share_of_calls_change_nothing(month: Month, emulator: Emulator) -> None:
+    partners = [busy_partner(month) for _ in range(3)]
+    emulator.set_faults(rate_limit=0.2, server_error=0.15, fail_after_commit=0.1, seed=5)
+
+    month.run()
+
+    emulator.clear_faults()
+    for partner_id in partners:
+        month.assert_one_correct_invoice(partner_id)
+
+
+def test_a_permanent_failure_leaves_the_message_to_the_dead_letter_queue_with_a_clear_log_line(
+    month: Month, emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    partner_id = busy_partner(month)
+    month.clock.set(MONTH_END)
+    emulator.set_faults(server_error=1.0, path_prefix="/v1/invoiceitems", methods=["POST"])
+
+    month.send(partner_id)
+    stats = month.drain()
+
+    assert stats["dead_lettered"] == 1
+    record = month.invoices.record(partner_id, PERIOD)
+    assert record is not None and record.step == "drafted"
+    assert record.failure is not None and record.failure["step"] == "add_lines"
+    failures = [r.getMessage() for r in caplog.records if r.getMessage().startswith("invoice run failed")]
+    assert failures and f"partner {partner_id}, period {PERIOD}, step add_lines" in failures[-1]
+
+    # When Stripe is back and an operator re-runs the month, the invoice completes
+    emulator.clear_faults()
+    month.send(partner_id)
+    month.drain()
+    month.assert_one_correct_invoice(partner_id)
