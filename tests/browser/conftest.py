@@ -45,7 +45,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if Path(str(item.fspath)).resolve().is_relative_to(here):
             item.add_marker(pytest.mark.browser)
             if not CHROMIUM.exists():
-                item.add_marker(pytest.mark.skip(reason="/usr/bin/chromium is missing: `make browser-deps` installs it"))
+                item.add_marker(
+                    pytest.mark.skip(reason="/usr/bin/chromium is missing: `make browser-deps` installs it")
+                )
 
 
 @pytest.fixture(scope="session")

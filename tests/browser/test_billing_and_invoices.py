@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.browser.steps import add_card, issue
@@ -12,6 +13,8 @@ from tests.browser.steps import add_card, issue
 if TYPE_CHECKING:
     from tests.browser.conftest import Portal
     from tests.e2e.conftest import LocalStack
+
+pytestmark = pytest.mark.browser
 
 
 def start_of_next_month(stack: LocalStack) -> tuple[str, str]:
@@ -34,7 +37,9 @@ def test_the_estimate_grows_with_each_day_a_license_is_active(portal: Portal) ->
     portal.sign_in()
     add_card(portal)
     expect(page.get_by_role("heading", level=1, name="Payment Methods")).to_be_visible()
-    daily = next(p for p in portal.api().get("/v1/prices").json()["items"] if p["product"] == "jetpack-backup")["daily_price"]
+    daily = next(p for p in portal.api().get("/v1/prices").json()["items"] if p["product"] == "jetpack-backup")[
+        "daily_price"
+    ]
 
     # Given two Backup licenses issued on the 2nd
     issue(portal, "Jetpack VaultPress Backup", 2)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.browser.steps import add_card, expand, issue, row
 
 if TYPE_CHECKING:
     from tests.browser.conftest import Portal
+
+pytestmark = pytest.mark.browser
 
 
 def test_without_a_card_issuing_is_refused_with_the_way_out(portal: Portal) -> None:

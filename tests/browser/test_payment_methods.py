@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.browser.steps import add_card
 
 if TYPE_CHECKING:
     from tests.browser.conftest import Portal
+
+pytestmark = pytest.mark.browser
 
 
 def test_cards_are_added_made_primary_and_deleted_from_the_menu(portal: Portal) -> None:

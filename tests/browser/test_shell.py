@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import pytest
 from playwright.sync_api import expect
 
 if TYPE_CHECKING:
@@ -19,6 +20,8 @@ PAGES = [
     ("Prices", "/v1/prices"),
     ("Company Details", "/v1/company"),
 ]
+
+pytestmark = pytest.mark.browser
 
 
 def test_a_partner_signs_in_on_the_local_stack_and_sees_every_page(portal: Portal) -> None:
