@@ -1,0 +1,133 @@
+"""Tenant isolation: partner B, holding a valid token of its own, reaches none of partner A's objects.
+
+For every route of template.yaml that takes an id, B calls it with A's id: the answer is 404 (never 403,
+never A's data), and everything A can read, and every item in A's partition, is byte-identical afterwards.
+Operator-only routes (a partner id or a product in the path) answer a partner 403.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from local.template import Route
+from partnerhub.repository import keys
+from tests.reliability.conftest import (
+    LocalStack,
+    Table,
+    api_routes,
+    give_payment_method,
+    has_route,
+    issue,
+    new_partner,
+    site,
+)
+
+
+def params_of(route: Route) -> list[str]:
+    return re.findall(r"\{([^}+]+)\+?\}", route.path)
+
+
+ID_ROUTES = [r for r in api_routes() if "{" in r.path]
+OPERATOR_PARAMS = {"partner_id", "product"}
+"""Path parameters of operator routes: the object belongs to nobody a partner could be."""
+BODIES: dict[str, dict[str, Any]] = {
+    "PUT /v1/licenses/{license_key}/site": site(99),
+    "POST /v1/partners/{partner_id}/external-licenses": {"product": "jetpack-backup", "site": site(98)},
+    "PUT /v1/prices/{product}": {"daily_price": 1, "monthly_price": 20, "effective_from": "2030-01-01"},
+}
+
+
+OPERATOR_ROUTES = [r for r in ID_ROUTES if set(params_of(r)) & OPERATOR_PARAMS]
+PARTNER_ROUTES = [r for r in ID_ROUTES if r not in OPERATOR_ROUTES]
+
+
+@dataclass
+class TenantA:
+    partner: str
+    ids: dict[str, str]
+
+
+def readable(stack: LocalStack, table: Table, tenant: TenantA) -> dict[str, Any]:
+    """Everything A can see: every GET route (with A's ids) as A, and A's partition in the table."""
+    api = stack.client(tenant.partner)
+    seen: dict[str, Any] = {"partition": table.partition(keys.partner_pk(tenant.partner))}
+    for route in api_routes():
+        if route.method != "GET" or any(p not in tenant.ids for p in params_of(route)):
+            continue
+        path = re.sub(r"\{([^}+]+)\}", lambda m: tenant.ids[m.group(1)], route.path)
+        reply = api.get(path)
+        body: Any = reply.content
+        if reply.headers.get("Content-Type", "").startswith("application/json"):
+            # ``as_of`` is the read's own time (the stack clock ticks), not A's data
+            body = {k: v for k, v in reply.json().items() if k != "as_of"}
+        seen[route.route_key] = (reply.status_code, body)
+    return seen
+
+
+@pytest.fixture(scope="module")
+def tenant_a(stack: LocalStack, table: Table) -> TenantA:
+    partner = new_partner()
+    api = stack.client(partner)
+    ids: dict[str, str] = {}
+    if has_route("POST", "/v1/payment-methods"):
+        card = api.post("/v1/payment-methods", json={"payment_method_id": "pm_card_visa"})
+        assert card.status_code == 201, card.text
+        ids["payment_method_id"] = card.json()["id"]
+    else:
+        give_payment_method(table, partner)
+    licenses = issue(api, 2)
+    ids["license_key"] = licenses[0]["license_key"]
+    assigned = api.put(f"/v1/licenses/{licenses[0]['license_key']}/site", json=site(1))
+    assert assigned.status_code == 200, assigned.text
+    if has_route("GET", "/v1/invoices"):
+        invoices = api.get("/v1/invoices")
+        if invoices.status_code == 200 and invoices.json()["items"]:
+            ids["invoice_id"] = invoices.json()["items"][0]["id"]
+    return TenantA(partner, ids)
+
+
+@pytest.mark.parametrize("route", PARTNER_ROUTES, ids=[r.route_key for r in PARTNER_ROUTES])
+def test_partner_b_gets_404_for_partner_a_objects(
+    stack: LocalStack, table: Table, tenant_a: TenantA, route: Route
+) -> None:
+    params = params_of(route)
+    missing = [p for p in params if p not in tenant_a.ids]
+    if missing:
+        pytest.skip(f"partner A has no {', '.join(missing)} yet (no invoice exists in this session)")
+
+    # Given partner B in good standing, and everything A can see
+    partner_b = new_partner()
+    give_payment_method(table, partner_b)
+    before = readable(stack, table, tenant_a)
+
+    # When B calls the route with A's id
+    path = re.sub(r"\{([^}+]+)\}", lambda m: tenant_a.ids[m.group(1)], route.path)
+    reply = stack.client(partner_b).request(route.method, path, json=BODIES.get(route.route_key, {}))
+
+    # Then B is told the object does not exist, and A's data has not moved
+    assert reply.status_code == 404, reply.text
+    assert set(reply.json()) == {"error"}
+    for value in tenant_a.ids.values():
+        assert value not in reply.text
+    after = readable(stack, table, tenant_a)
+    assert {k: v for k, v in after.items() if v != before.get(k)} == {}
+
+
+@pytest.mark.parametrize("route", OPERATOR_ROUTES, ids=[r.route_key for r in OPERATOR_ROUTES])
+def test_operator_routes_are_403_for_a_partner(stack: LocalStack, tenant_a: TenantA, route: Route) -> None:
+    # Given a partner token (say, a stolen one)
+    thief = stack.client(new_partner())
+    values = {"partner_id": tenant_a.partner, "product": "jetpack-backup"}
+    path = re.sub(r"\{([^}+]+)\}", lambda m: values[m.group(1)], route.path)
+
+    # When it calls an operator route, even with a well-formed body
+    reply = thief.request(route.method, path, json=BODIES.get(route.route_key, {}))
+
+    # Then it is refused, and A's licenses are untouched
+    assert reply.status_code == 403, reply.text
+    assert reply.json()["error"]["code"] == "not_an_operator"
+    assert stack.client(tenant_a.partner).get("/v1/licenses/counts").json()["all"] == 2
