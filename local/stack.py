@@ -27,6 +27,8 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from local.atomic_dynamodb import make_moto_dynamodb_atomic
+
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 DEFAULT_API_PORT = 3000
@@ -153,9 +155,8 @@ def _start_moto(port: int) -> tuple[Any, int]:
     # moto logs every AWS call through werkzeug's logger; the gateway's own request log is the useful one.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
-    if importlib.util.find_spec("local.atomic_dynamodb") is not None:
-        # Real DynamoDB applies each request atomically; moto needs help for the race tests to mean anything.
-        importlib.import_module("local.atomic_dynamodb").make_moto_dynamodb_atomic()
+    # Real DynamoDB applies each request atomically; moto needs help for the race tests to mean anything.
+    make_moto_dynamodb_atomic()
 
     server = ThreadedMotoServer(ip_address=HOST, port=port, verbose=False)
     server.start()

@@ -26,6 +26,7 @@ from partnerhub.repository.partners import DynamoPartnerRepository
 from local.atomic_dynamodb import make_moto_dynamodb_atomic
 from local.events import LambdaContext
 from local.resources import LocalResources
+from local.thread_local_router import make_event_handler_thread_local
 from local.template import Template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,6 +50,7 @@ ENV = {
 def aws() -> Iterator[LocalResources]:
     """One moto account for the session, with every resource template.yaml declares."""
     make_moto_dynamodb_atomic()
+    make_event_handler_thread_local()
     with mock.patch.dict(os.environ, ENV), mock_aws():
         os.environ.pop("AWS_ENDPOINT_URL", None)
         resources = LocalResources(Template(ROOT / "template.yaml"), endpoint_url=None)  # type: ignore[arg-type]
