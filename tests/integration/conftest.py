@@ -17,17 +17,17 @@ from unittest import mock
 
 import pytest
 from moto import mock_aws
+
+from local.atomic_dynamodb import make_moto_dynamodb_atomic
+from local.events import LambdaContext
+from local.resources import LocalResources
+from local.template import Template
+from local.thread_local_router import make_event_handler_thread_local
 from partnerhub import clock as clock_module
 from partnerhub.clock import ManualClock
 from partnerhub.domain.catalog import PRICES, PRODUCTS
 from partnerhub.repository.catalog import DynamoCatalogRepository
 from partnerhub.repository.partners import DynamoPartnerRepository
-
-from local.atomic_dynamodb import make_moto_dynamodb_atomic
-from local.events import LambdaContext
-from local.resources import LocalResources
-from local.thread_local_router import make_event_handler_thread_local
-from local.template import Template
 
 ROOT = Path(__file__).resolve().parents[2]
 START = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
