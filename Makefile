@@ -62,6 +62,9 @@ browser: $(VENV)/.installed browser-deps  ## The portal driven in headless Chrom
 browser-deps:  ## Debian's Chromium for the browser tests (installed only when /usr/bin/chromium is missing)
 	@[ -x /usr/bin/chromium ] || (apt-get update && apt-get install -y chromium)
 
+invoice: $(VENV)/.installed  ## Month-end invoicing of PERIOD=YYYY-MM on the running local stack (`make run`)
+	@$(PY) scripts/invoice_run.py $(PERIOD)
+
 soak: $(VENV)/.installed  ## The long variants of the reliability tests
 	$(PY) -m pytest -m soak $(PYTEST_ARGS)
 

@@ -23,6 +23,7 @@ settings = InvoicePlannerSettings.from_env()
 billing = DynamoBillingRepository(settings.table_name)
 _BATCH = 10  # SendMessageBatch takes at most ten entries
 _SEND_ATTEMPTS = 5
+_LISTED = 1000  # partners named in the result, for an operator's by-hand run; the count is always exact
 _sqs: Any = None
 
 
@@ -88,9 +89,11 @@ def enqueue(period: Period, partner_ids: list[str]) -> None:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     period = period_to_bill(event)
     enqueued = 0
+    listed: list[str] = []
     for batch in batches(billing.billable_partners()):
         enqueue(period, batch)
         enqueued += len(batch)
+        listed += batch[: max(0, _LISTED - len(listed))]
     metrics.add_metric(name="PartnerMonthsEnqueued", unit=MetricUnit.Count, value=enqueued)
     logger.info("month-end invoicing planned", extra={"period": str(period), "partners_enqueued": enqueued})
-    return {"period": str(period), "partners_enqueued": enqueued}
+    return {"period": str(period), "partners_enqueued": enqueued, "partners": listed}
