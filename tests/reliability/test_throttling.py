@@ -72,10 +72,19 @@ def throttled(function: Function, code: str, operations: set[str]) -> Any:
     return mock.patch.object(client, "_make_api_call", side_effect=call)
 
 
+WHERE = {
+    # the license transaction itself is throttled: the repository's raise_if_throttled
+    "the license write": ({"TransactWriteItems"}, "throttled"),
+    # the idempotency record (written first) is throttled: Powertools' persistence error
+    "the idempotency record": ({"PutItem", "UpdateItem", "DeleteItem"}, "service_unavailable"),
+}
+
+
+@pytest.mark.parametrize("where", list(WHERE))
 @pytest.mark.parametrize("code", THROTTLES)
 @pytest.mark.parametrize("command", ["assign", "unassign", "revoke", "issue"])
 def test_a_throttled_mutation_is_503_with_retry_after_and_writes_nothing(
-    licenses: Function, code: str, command: str
+    licenses: Function, code: str, command: str, where: str
 ) -> None:
     # Given a partner in good standing with one assigned license
     partner = f"agency-{uuid.uuid4().hex[:12]}"
@@ -112,13 +121,14 @@ def test_a_throttled_mutation_is_503_with_retry_after_and_writes_nothing(
     before = partition(partner)
 
     # When DynamoDB throttles every write while the command runs
-    with throttled(licenses, code, {"TransactWriteItems", "PutItem", "UpdateItem", "DeleteItem"}):
+    operations, error_code = WHERE[where]
+    with throttled(licenses, code, operations):
         reply = licenses(events[command])
 
     # Then the caller gets a clear 503 with Retry-After, and nothing of the partner changed
     assert reply.status == 503, reply.body
     assert int(reply.headers["Retry-After"]) >= 1
-    assert reply.body["error"]["code"] == "throttled"
+    assert reply.body["error"]["code"] == error_code
     assert set(reply.body["error"]) == {"code", "message", "details"}
     assert partition(partner) == before
 
