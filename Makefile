@@ -68,6 +68,9 @@ invoice: $(VENV)/.installed  ## Month-end invoicing of PERIOD=YYYY-MM on the run
 soak: $(VENV)/.installed  ## The long variants of the reliability tests
 	$(PY) -m pytest -m soak $(PYTEST_ARGS)
 
+bench: $(VENV)/.installed  ## Benchmarks: cold start, calls per request, latency, scale; writes bench/results.md
+	$(PY) -m bench
+
 build:  ## sam build (needs the SAM CLI virtualenv)
 	$(MAKE) $(SAM_VENV)/.installed
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam build

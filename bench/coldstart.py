@@ -1,0 +1,123 @@
+"""Cold start: each function's import and initialisation in a fresh interpreter, against boto3 alone.
+
+Every run is a new ``python`` process with the environment the local stack gives that function
+(table name, Stripe parameter names, fake credentials, ``AWS_ENDPOINT_URL`` at the bench's moto).
+The child times ``import app`` (everything the module does at init: settings, clients, the
+resolver) with ``time.perf_counter`` and says whether ``stripe`` ended up imported. Interpreter
+start-up is not in the figure; it is the same for every function and for the baseline.
+Runs are interleaved (baseline, f1, f2, ..., baseline, f1, ...) so background load hits all alike.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.harness import LAYER, Bench
+
+BASELINE = "baseline"
+BASELINE_CODE = 'import boto3; boto3.client("dynamodb")'
+
+_CHILD = """
+import importlib.util, json, sys, time
+started = time.perf_counter()
+{body}
+elapsed = time.perf_counter() - started
+print(json.dumps({{"seconds": elapsed, "stripe": "stripe" in sys.modules, "modules": len(sys.modules)}}))
+"""
+
+_IMPORT_APP = """
+sys.path[:0] = [{layer!r}, {code_dir!r}]
+spec = importlib.util.spec_from_file_location("app", {module_file!r})
+module = importlib.util.module_from_spec(spec)
+sys.modules["app"] = module
+spec.loader.exec_module(module)
+"""
+
+
+@dataclass
+class ColdStart:
+    name: str
+    samples: list[float] = field(default_factory=list)
+    stripe_imported: bool = False
+    calls_stripe: bool | None = None
+    error: str | None = None
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples) if self.samples else float("nan")
+
+
+def child_environment(bench: Bench, logical_id: str | None) -> dict[str, str]:
+    """What the local stack would give the function (or the globals, for the baseline)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "POWERTOOLS_"))}
+    if logical_id is None:
+        env.update(bench.host.resolved_environment_globals())
+    else:
+        env.update(bench.host.resolved_environment(bench.template.functions[logical_id]))
+    env.update(
+        {
+            "AWS_ENDPOINT_URL": bench.stack.moto_url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_REGION": "us-east-1",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "PYTHONDONTWRITEBYTECODE": "0",
+        }
+    )
+    if bench.stack.stripe_url:
+        env["STRIPE_API_BASE"] = bench.stack.stripe_url
+    return env
+
+
+def _code_for(bench: Bench, logical_id: str | None) -> str:
+    if logical_id is None:
+        return _CHILD.format(body=BASELINE_CODE)
+    fn = bench.template.functions[logical_id]
+    body = _IMPORT_APP.format(layer=str(LAYER), code_dir=str(fn.code_dir), module_file=str(fn.module_file))
+    return _CHILD.format(body=body)
+
+
+def _run_child(code: str, env: dict[str, str]) -> dict[str, Any]:
+    done = subprocess.run(  # noqa: S603 - our own interpreter running our own snippet
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["exit status " + str(done.returncode)])[-1]
+        raise RuntimeError(last)
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def measure(bench: Bench, runs: int, log: Callable[[str], None] = print) -> list[ColdStart]:
+    """``runs`` fresh interpreters per function (and for the baseline), interleaved; medians compared."""
+    functions = [lid for lid in bench.function_ids if bench.template.functions[lid].module_file.is_file()]
+    missing = [lid for lid in bench.function_ids if lid not in functions]
+    subjects: list[tuple[str, str | None]] = [(BASELINE, None), *((lid, lid) for lid in functions)]
+    results = {name: ColdStart(name) for name, _ in subjects}
+    for lid in missing:
+        results[lid] = ColdStart(lid, error="handler module missing")
+    prepared = {name: (_code_for(bench, lid), child_environment(bench, lid)) for name, lid in subjects}
+    # One warm-up round fills the OS page cache and __pycache__, as a deployed package has them.
+    for name, (code, env) in prepared.items():
+        try:
+            _run_child(code, env)
+        except RuntimeError as error:
+            results[name].error = str(error)
+    for run in range(runs):
+        for name, (code, env) in prepared.items():
+            if results[name].error:
+                continue
+            sample = _run_child(code, env)
+            results[name].samples.append(float(sample["seconds"]))
+            results[name].stripe_imported = results[name].stripe_imported or bool(sample["stripe"])
+        log(f"  cold start: round {run + 1}/{runs}")
+    return [results[name] for name, _ in subjects] + [results[lid] for lid in missing]

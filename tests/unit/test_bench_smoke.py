@@ -1,0 +1,50 @@
+"""`make bench` still works: its machinery, at minimal sizes, end to end (python -m bench --smoke)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_every_section_runs_and_writes_its_table(tmp_path: Path) -> None:
+    # Given a bench run at minimal sizes on two license routes and the licenses function
+    output = tmp_path / "results.md"
+    done = subprocess.run(  # noqa: S603 - our own interpreter running our own module
+        [sys.executable, "-m", "bench", "--smoke", "--output", str(output)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+
+    # Then it succeeds and writes every section
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    text = output.read_text(encoding="utf-8")
+    for heading in (
+        "## Machine",
+        "## Cold start",
+        "## Calls per request",
+        "## Warm latency",
+        "## Scale: one partner with 200 licenses",
+        "## Scale: month-end invoicing",
+        "## Scale: the billing engine alone",
+    ):
+        assert heading in text, heading
+
+    # And the license routes meet their targets: one GetItem for the counts; one transaction, one read
+    # and the two idempotency calls for an issue; no Stripe call on either
+    assert "| `GET /v1/licenses/counts` | LicensesFunction | 1 (GetItem 1) | 0 | 200 | met:" in text
+    assert "| 4 (GetItem 1, TransactWriteItems 1, idem:PutItem 1, idem:UpdateItem 1) | 0 | 201 | met:" in text
+
+    # And the licenses function does not import stripe at init
+    assert "| LicensesFunction |" in text
+    cold_row = next(line for line in text.splitlines() if line.startswith("| LicensesFunction |"))
+    assert cold_row.split("|")[4].strip() == "no"
+
+    # And month-end made one invoice per partner with products + 2 Stripe calls each
+    assert "| Partners invoiced (Stripe invoices created) | 3 |" in text
+    assert "target products + 2 = 4: met" in text
