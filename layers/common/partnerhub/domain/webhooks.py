@@ -226,11 +226,15 @@ class CardMirror:
         self._attempts = attempts
 
     def sync(self, partner_id: str, customer_id: str) -> None:
-        attached, default = self._stripe.cards(customer_id)
-        self._retrying(lambda: self._commit(partner_id, attached, default))
+        self._retrying(lambda: self._attempt(partner_id, customer_id))
 
-    def _commit(self, partner_id: str, attached: Sequence[CardDetails], default: str | None) -> None:
+    def _attempt(self, partner_id: str, customer_id: str) -> None:
+        # The book is read BEFORE Stripe, and the write is conditional on the book's version. The portal's
+        # commands change Stripe first and the book second, so a Stripe view older than one of their
+        # changes either meets the version they bumped (and is retried with a fresh read), or is written
+        # before their write, whose own version check then makes them redo their change on top of it.
         before = self._repository.card_book(partner_id)
+        attached, default = self._stripe.cards(customer_id)
         after = synced_book(before, attached, default, self._clock.now())
         if after != before:
             self._repository.commit_cards(partner_id, before, after)
