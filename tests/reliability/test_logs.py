@@ -1,0 +1,43 @@
+"""No personal data in logs: after a partner saves its company contact and assigns licenses to sites with
+named owners, none of those values appears anywhere in what the stack printed (handler logs, request log)."""
+
+from __future__ import annotations
+
+import uuid
+
+from tests.reliability.conftest import LocalStack, has_route, issue
+
+CONTACT = {
+    "name": f"Bakery Digital {uuid.uuid4().hex[:6]}",
+    "contact_first_name": f"Rosalind{uuid.uuid4().hex[:6]}",
+    "contact_last_name": f"Quenneville{uuid.uuid4().hex[:6]}",
+    "website": "https://bakery-digital.example",
+    "address_line1": f"{uuid.uuid4().hex[:6]} Rue du Four",
+    "city": "Lyon",
+    "country": "FR",
+    "postal_code": "69002",
+}
+
+
+def test_company_contact_and_site_owners_never_reach_the_logs(stack: LocalStack, paying_partner: str) -> None:
+    api = stack.client(paying_partner)
+    secrets_in_play = []
+    if has_route("PUT", "/v1/company"):
+        saved = api.put("/v1/company", json=CONTACT)
+        assert saved.status_code == 200, saved.text
+        secrets_in_play += [CONTACT["contact_first_name"], CONTACT["contact_last_name"], CONTACT["address_line1"]]
+    owner = f"owner-{uuid.uuid4().hex[:8]}@client.example"
+    key = issue(api, 1)[0]["license_key"]
+    assigned = api.put(
+        f"/v1/licenses/{key}/site",
+        json={"site_id": "s-1", "site_url": "https://private-client.example", "site_owner": owner},
+    )
+    assert assigned.status_code == 200, assigned.text
+    assert api.get(f"/v1/licenses/{key}").json()["site"]["site_owner"] == owner
+    secrets_in_play.append(owner)
+
+    log = stack.log()
+
+    assert paying_partner in log  # the logs do name the partner: they are being captured
+    leaked = [value for value in secrets_in_play if value in log]
+    assert leaked == []
