@@ -6,10 +6,10 @@ import os
 from typing import Any
 
 import pytest
-from partnerhub.repository.invoices import DynamoInvoiceRepository
-from partnerhub.repository.partners import DynamoPartnerRepository
 
 from local.resources import LocalResources
+from partnerhub.repository.invoices import DynamoInvoiceRepository
+from partnerhub.repository.partners import DynamoPartnerRepository
 
 PERIOD = "2026-10"
 
