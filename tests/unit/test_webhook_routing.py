@@ -165,6 +165,15 @@ def test_synced_book_drops_detached_cards_and_promotes_the_newest_left() -> None
     assert synced_book(before, [], None, NOW) == CardBook(cards=(), primary=None, version=1)
 
 
+def test_synced_book_takes_a_renewed_expiry_and_keeps_when_the_card_was_added() -> None:
+    before = CardBook(cards=(card(VISA, EARLIER),), primary="pm_visa", version=2)
+    renewed = CardDetails("pm_visa", "visa", "4242", 12, 2034)
+
+    after = synced_book(before, [renewed], "pm_visa", NOW)
+
+    assert after.cards == (card(renewed, EARLIER),)
+
+
 def test_synced_book_is_unchanged_when_stripe_agrees() -> None:
     before = CardBook(cards=(card(VISA, EARLIER),), primary="pm_visa", version=2)
 

@@ -189,11 +189,11 @@ def _partner_of(record: Any) -> str | None:
 
 # Card mirror ----------------------------------------------------------------------------------------
 def synced_book(before: CardBook, attached: Sequence[CardDetails], default: str | None, now: datetime) -> CardBook:
-    """The card book matching Stripe's current cards: known cards keep when they were added, new ones are
-    added ``now``, gone ones leave; the primary is Stripe's default when it is one of them, else the
-    current primary if it stays, else the newest card."""
-    known = {card.id: card for card in before.cards}
-    cards = tuple(known.get(details.id) or Card.of(details, now) for details in attached)
+    """The card book matching Stripe's current cards: known cards keep when they were added but take
+    Stripe's current details (a renewed expiry), new ones are added ``now``, gone ones leave; the primary
+    is Stripe's default when it is one of them, else the current primary if it stays, else the newest card."""
+    added = {card.id: card.added_at for card in before.cards}
+    cards = tuple(Card.of(details, added.get(details.id, now)) for details in attached)
     ids = {card.id for card in cards}
     if default in ids:
         primary: str | None = default

@@ -140,7 +140,6 @@ class DynamoPartnerRepository:
 
     def commit_cards(self, partner_id: str, before: CardBook, after: CardBook) -> None:
         """Write the card items and the record's standing in one transaction guarded by the book's version."""
-        before_ids = {card.id for card in before.cards}
         after_ids = {card.id for card in after.cards}
         expression = "SET cards_version = :next, has_payment_method = :has, partner_id = :pid"
         attribute_values = values(next=before.version + 1, has=after.has_payment_method, pid=partner_id)
@@ -165,10 +164,11 @@ class DynamoPartnerRepository:
                 }
             }
         ]
+        known = {card.id: card for card in before.cards}
         items += [
             {"Put": {"TableName": self._table, "Item": serialize(card_item(partner_id, card))}}
             for card in after.cards
-            if card.id not in before_ids
+            if known.get(card.id) != card  # new, or changed in Stripe (e.g. a renewed expiry)
         ]
         items += [
             {
