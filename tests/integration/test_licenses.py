@@ -7,9 +7,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+
 from partnerhub.clock import ManualClock
 from partnerhub.repository.partners import DynamoPartnerRepository
-
 from tests.integration.conftest import Function, Reply
 from tests.support.events import load_event
 

@@ -182,7 +182,6 @@ def issued_event(license: License) -> HistoryEvent:
     return HistoryEvent(seq=1, type="issued", at=license.issued_at, actor=license.issued_by, site=None)
 
 
-
 class LicenseService:
     """The license commands, over a repository and a clock. No boto3 and no Stripe here."""
 
