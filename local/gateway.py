@@ -57,6 +57,10 @@ def json_response(status: int, payload: Any, headers: Mapping[str, str] | None =
 # -- functions -----------------------------------------------------------------------------------
 
 
+# Set by every function on purpose and read at import only; differing values are expected.
+_PER_FUNCTION = {"POWERTOOLS_SERVICE_NAME": None}
+
+
 class FunctionError(Exception):
     """The function failed to initialise or raised; the traceback has already been printed."""
 
@@ -109,7 +113,7 @@ class FunctionHost:
         for logical_id, fn in self.template.functions.items():
             env = self.resolved_environment(fn)
             for key, value in env.items():
-                if key in seen and seen[key][1] != value and key not in self.template.global_environment:
+                if key in seen and seen[key][1] != value and key not in self.template.global_environment | _PER_FUNCTION:
                     # One process, one os.environ: a name two functions set differently is a local limitation.
                     print(
                         f"local: warning: {logical_id} sets {key}={value!r} but {seen[key][0]} set {seen[key][1]!r};"
