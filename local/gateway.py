@@ -58,7 +58,7 @@ def json_response(status: int, payload: Any, headers: Mapping[str, str] | None =
 
 
 # Set by every function on purpose and read at import only; differing values are expected.
-_PER_FUNCTION = {"POWERTOOLS_SERVICE_NAME": None}
+_PER_FUNCTION = frozenset({"POWERTOOLS_SERVICE_NAME"})
 
 
 class FunctionError(Exception):
@@ -113,7 +113,8 @@ class FunctionHost:
         for logical_id, fn in self.template.functions.items():
             env = self.resolved_environment(fn)
             for key, value in env.items():
-                if key in seen and seen[key][1] != value and key not in self.template.global_environment | _PER_FUNCTION:
+                expected = key in self.template.global_environment or key in _PER_FUNCTION
+                if key in seen and seen[key][1] != value and not expected:
                     # One process, one os.environ: a name two functions set differently is a local limitation.
                     print(
                         f"local: warning: {logical_id} sets {key}={value!r} but {seen[key][0]} set {seen[key][1]!r};"
