@@ -30,19 +30,25 @@ THROTTLES = ["ProvisionedThroughputExceededException", "ThrottlingException"]
 
 @pytest.fixture(scope="module")
 def licenses() -> Iterator[Function]:
-    """The licenses function on its own moto account (the module's, torn down afterwards)."""
+    """The licenses function against in-process moto: this module's own, or the integration session's when
+    that one is already running (moto mocks nest; only the outermost one resets)."""
+    import boto3
+
     make_moto_dynamodb_atomic()
+    previous_clock = clock_module.current()
     with mock.patch.dict(os.environ, ENV), mock_aws():
         os.environ.pop("AWS_ENDPOINT_URL", None)
-        resources = LocalResources(Template(ROOT / "template.yaml"), endpoint_url=None)  # type: ignore[arg-type]
-        resources.create_all()
-        os.environ["TABLE_NAME"] = resources.table_names["Table"]
-        DynamoCatalogRepository(os.environ["TABLE_NAME"]).seed(PRODUCTS, PRICES)
+        tables = boto3.client("dynamodb").list_tables()["TableNames"]
+        if os.environ.get("TABLE_NAME") not in tables:
+            resources = LocalResources(Template(ROOT / "template.yaml"), endpoint_url=None)  # type: ignore[arg-type]
+            resources.create_all()
+            os.environ["TABLE_NAME"] = resources.table_names["Table"]
+            DynamoCatalogRepository(os.environ["TABLE_NAME"]).seed(PRODUCTS, PRICES)
         clock_module.install(ManualClock(START))
         try:
             yield import_function("licenses")
         finally:
-            clock_module.install(None)
+            clock_module.install(previous_clock if isinstance(previous_clock, ManualClock) else None)
 
 
 def partition(partner: str) -> list[dict[str, Any]]:
