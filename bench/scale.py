@@ -176,7 +176,8 @@ def big_partner(bench: Bench, licenses: int, repeats: int, log: Callable[[str], 
     partner = f"big-{secrets.token_hex(4)}"
     now = bench.stack.clock.now()
     started = time.perf_counter()
-    counters = seed_licenses(bench, partner, licenses, now - timedelta(days=45), PRODUCTS)
+    # Every fourth assigned: not in step with the three products, so each product has both statuses.
+    counters = seed_licenses(bench, partner, licenses, now - timedelta(days=45), PRODUCTS, assigned_every=4)
     write_partner(bench, partner, counters)
     seeded = time.perf_counter() - started
     log(f"  scale: seeded {licenses} licenses for one partner in {seeded:.1f} s")
