@@ -3,10 +3,10 @@
 The estimate (`GET /v1/billing`) and the month-end invoicer call the same read and then the same
 pure computation (`partnerhub.domain.billing`), so a past month's estimate equals its invoice.
 
-Reads are bounded by the licenses active in or after the month, never by the partner's history:
-the status index (GSI2) keeps each status in its own partition sorted by the time the license
-entered it, so revoked licenses are read only when revoked after the month started, and
-unassigned ones only when issued before it ended.
+One Query, bounded by the licenses active in or after the month, never by the partner's history:
+the sparse billing index (GSI5) holds only portal licenses, sorted by revocation time with active
+ones last, so licenses revoked before the month started are never read. Only licenses issued after
+the month ended (a past month asked for later) are read and filtered out.
 """
 
 from __future__ import annotations
@@ -32,22 +32,25 @@ class DynamoBillingRepository:
         self._client = client or default_client()
 
     def licenses_active_in(self, partner_id: str, period: Period) -> list[BillableLicense]:
-        """Every license of the partner that was active at some instant of ``period`` (external ones too:
-        the billing engine lists but never bills them)."""
-        start, end = stamp(period.start), stamp(period.end)
-        found: list[dict[str, Any]] = []
-        # Unassigned: sorted by issue time, so the key condition stops at the month's end.
-        found += self._query(keys.status_gsi_pk(partner_id, "unassigned"), "GSI2SK < :end", values(end=end), None)
-        # Assigned: sorted by assignment time, which says nothing of issue time: filter on it.
-        found += self._query(keys.status_gsi_pk(partner_id, "assigned"), None, values(end=end), "issued_at < :end")
-        # Revoked: only those revoked after the month began could have been active in it.
-        found += self._query(
-            keys.status_gsi_pk(partner_id, "revoked"),
-            "GSI2SK > :start",
-            values(start=start, end=end),
-            "issued_at < :end",
-        )
-        return [_billable(item) for item in found]
+        """Every portal license of the partner that was active at some instant of ``period``."""
+        params: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": keys.GSI_BILLING,
+            "KeyConditionExpression": "GSI5PK = :pk AND GSI5SK > :start",
+            "FilterExpression": "issued_at < :end",
+            "ProjectionExpression": _PROJECTION,
+            "ExpressionAttributeNames": _NAMES,
+            "ExpressionAttributeValues": values(
+                pk=keys.billing_gsi_pk(partner_id), start=stamp(period.start), end=stamp(period.end)
+            ),
+        }
+        licenses: list[BillableLicense] = []
+        while True:
+            response = self._client.query(**params)
+            licenses += [_billable(deserialize(item)) for item in response.get("Items", [])]
+            if "LastEvaluatedKey" not in response:
+                return licenses
+            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def billable_partners(self) -> Iterator[str]:
         """Every partner ever issued a portal license, shard by shard, from the sparse registry in GSI1."""
@@ -66,29 +69,6 @@ class DynamoBillingRepository:
                 if "LastEvaluatedKey" not in response:
                     break
                 params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-
-    def _query(
-        self, partition: str, sort_condition: str | None, attribute_values: dict[str, Any], filter_: str | None
-    ) -> list[dict[str, Any]]:
-        condition = "GSI2PK = :pk" + (f" AND {sort_condition}" if sort_condition else "")
-        params: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": keys.GSI_BY_STATUS,
-            "KeyConditionExpression": condition,
-            "ProjectionExpression": _PROJECTION,
-            "ExpressionAttributeNames": _NAMES,
-        }
-        used = {k: v for k, v in attribute_values.items() if k in condition or (filter_ and k in filter_)}
-        params["ExpressionAttributeValues"] = values(pk=partition) | used
-        if filter_:
-            params["FilterExpression"] = filter_
-        items: list[dict[str, Any]] = []
-        while True:
-            response = self._client.query(**params)
-            items += [deserialize(i) for i in response.get("Items", [])]
-            if "LastEvaluatedKey" not in response:
-                return items
-            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
 
 def _billable(item: dict[str, Any]) -> BillableLicense:

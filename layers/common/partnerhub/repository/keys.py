@@ -17,6 +17,7 @@ GSI_LICENSES = "GSI1"  # a partner's licenses by issue time; also the billable-p
 GSI_BY_STATUS = "GSI2"  # a partner's licenses in one status, by the time they entered it
 GSI_BY_PRODUCT = "GSI3"  # a partner's licenses of one product, by issue time
 GSI_BY_PRODUCT_STATUS = "GSI4"  # a partner's licenses of one product in one status, by status time
+GSI_BILLING = "GSI5"  # a partner's portal licenses by revocation time (still active last): the billing read
 
 BILLABLE_SHARDS = 8
 
@@ -109,6 +110,13 @@ def product_gsi_pk(partner_id: str, product: str) -> str:
 
 def product_status_gsi_pk(partner_id: str, product: str, status: str) -> str:
     return f"LICENSES#{partner_id}#P#{product}#S#{status}"
+
+
+def billing_gsi_pk(partner_id: str) -> str:
+    return f"LICENSES#{partner_id}#BILLING"
+
+
+ACTIVE = "~"  # sorts after every instant: a license not revoked is active beyond any month's start
 
 
 def time_sort_key(instant_iso: str, license_key: str) -> str:

@@ -449,6 +449,18 @@ def license_item(license: License) -> Item:
         "GSI3SK": issued,
         "GSI4PK": keys.product_status_gsi_pk(pid, license.product, status),
         "GSI4SK": by_status,
+        **_billing_keys(license),
+    }
+
+
+def _billing_keys(license: License) -> Item:
+    """GSI5 is sparse: external licenses are never billed, so the billing read never sees them."""
+    if license.source is not Source.PORTAL:
+        return {}
+    revoked = stamp(license.revoked_at) if license.revoked_at else keys.ACTIVE
+    return {
+        "GSI5PK": keys.billing_gsi_pk(license.partner_id),
+        "GSI5SK": keys.time_sort_key(revoked, license.license_key),
     }
 
 
