@@ -21,8 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from local.stack import StackProcess  # noqa: E402 - needs the repository root on sys.path
-from tests.e2e.conftest import LocalStack  # noqa: E402
+from tests.e2e.conftest import LocalStack, running_stack  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -53,16 +52,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def portal_stack(request: pytest.FixtureRequest) -> Iterator[LocalStack]:
     """A local stack of the browser tests' own."""
-    process = StackProcess()
-    process.start(timeout=120)
-    failures_before = request.session.testsfailed
-    try:
-        yield LocalStack(process)
-    finally:
-        process.stop()
-        if request.session.testsfailed > failures_before:
-            print(f"\n----- local stack log -----\n{process.log()}\n----- end of local stack log -----")
-        process.cleanup()
+    with running_stack(request) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

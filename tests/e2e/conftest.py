@@ -7,6 +7,7 @@ after ``stack.advance("P3D")`` an earlier token has expired -- ask for a new one
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -88,9 +89,9 @@ class LocalStack:
         return self.process.log()
 
 
-@pytest.fixture(scope="session")
-def stack(request: pytest.FixtureRequest) -> Iterator[LocalStack]:
-    """The local stack, started once for the session and stopped at its end."""
+@contextlib.contextmanager
+def running_stack(request: pytest.FixtureRequest) -> Iterator[LocalStack]:
+    """A local stack in its own process for as long as the block runs; its log is printed if a test failed."""
     process = StackProcess()
     process.start(timeout=120)
     failures_before = request.session.testsfailed
@@ -102,3 +103,10 @@ def stack(request: pytest.FixtureRequest) -> Iterator[LocalStack]:
             # The stack's own log usually says why an end-to-end test failed.
             print(f"\n----- local stack log -----\n{process.log()}\n----- end of local stack log -----")
         process.cleanup()
+
+
+@pytest.fixture(scope="session")
+def stack(request: pytest.FixtureRequest) -> Iterator[LocalStack]:
+    """The local stack, started once for the session and stopped at its end."""
+    with running_stack(request) as running:
+        yield running

@@ -17,20 +17,16 @@ from typing import TYPE_CHECKING, Any
 from partnerhub.domain.billing import BillableLicense
 from partnerhub.domain.periods import Period
 from partnerhub.repository import keys
-from partnerhub.repository.dynamo import default_client, deserialize, stamp, unstamp, values
+from partnerhub.repository.dynamo import TableRepository, deserialize, stamp, unstamp, values
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+    pass
 
 _PROJECTION = "license_key, product, issued_at, revoked_at, #source, #status"
 _NAMES = {"#source": "source", "#status": "status"}
 
 
-class DynamoBillingRepository:
-    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
-        self._table = table_name
-        self._client = client or default_client()
-
+class DynamoBillingRepository(TableRepository):
     def licenses_active_in(self, partner_id: str, period: Period) -> list[BillableLicense]:
         """Every portal license of the partner that was active at some instant of ``period``."""
         params: dict[str, Any] = {

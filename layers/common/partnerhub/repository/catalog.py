@@ -11,17 +11,13 @@ from botocore.exceptions import ClientError
 from partnerhub.domain.billing import PriceVersion
 from partnerhub.domain.models import Product
 from partnerhub.repository import keys
-from partnerhub.repository.dynamo import default_client, deserialize, error_code, serialize, values
+from partnerhub.repository.dynamo import TableRepository, deserialize, error_code, serialize, values
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+    pass
 
 
-class DynamoCatalogRepository:
-    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
-        self._table = table_name
-        self._client = client or default_client()
-
+class DynamoCatalogRepository(TableRepository):
     def load(self) -> tuple[list[Product], list[PriceVersion]]:
         """Every product and every price version, in one paginated Query of the catalog partition."""
         products: list[Product] = []

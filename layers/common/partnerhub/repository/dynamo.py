@@ -93,3 +93,11 @@ def cancellation_reasons(error: ClientError) -> list[dict[str, Any]]:
     if reasons is None:
         return []
     return list(reasons)  # type: ignore[arg-type]
+
+
+class TableRepository:
+    """Base of every repository: the table's name and the one DynamoDB client (injectable in tests)."""
+
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+        self._table = table_name
+        self._client = client or default_client()

@@ -42,10 +42,17 @@ from partnerhub.domain.periods import Period
 from partnerhub.errors import ValidationFailed
 from partnerhub.observability import logger
 from partnerhub.repository import keys
-from partnerhub.repository.dynamo import Item, cancellation_reasons, default_client, deserialize, error_code, serialize
+from partnerhub.repository.dynamo import (
+    Item,
+    TableRepository,
+    cancellation_reasons,
+    deserialize,
+    error_code,
+    serialize,
+)
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+    pass
 
 _CONFLICT_RETRIES = 8
 _RECORD_FIELDS = (
@@ -155,11 +162,7 @@ def _customer_id(customer: Any) -> str | None:
     return str(_get(customer, "id")) if _get(customer, "id") else None
 
 
-class DynamoInvoiceRepository:
-    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
-        self._table = table_name
-        self._client = client or default_client()
-
+class DynamoInvoiceRepository(TableRepository):
     # ------------------------------------------------------------------ reads
 
     def record(self, partner_id: str, period: str) -> InvoiceRecord | None:

@@ -39,8 +39,8 @@ from partnerhub.errors import Conflict, ValidationFailed
 from partnerhub.repository import keys
 from partnerhub.repository.dynamo import (
     Item,
+    TableRepository,
     cancellation_reasons,
-    default_client,
     deserialize,
     error_code,
     raise_if_throttled,
@@ -52,7 +52,7 @@ from partnerhub.repository.dynamo import (
 from partnerhub.repository.partners import standing_from_item
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+    pass
 
 _MAX_TRANSACTION_ITEMS = 100
 _RECEIPT_TTL = timedelta(days=7)
@@ -69,11 +69,7 @@ def counter_name(product: str, counter: str) -> str:
     return f"n#{product}#{counter}"
 
 
-class DynamoLicenseRepository:
-    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
-        self._table = table_name
-        self._client = client or default_client()
-
+class DynamoLicenseRepository(TableRepository):
     # Reads ------------------------------------------------------------------------------------
     def get_product(self, product: str) -> Product | None:
         item = self._get(keys.CATALOG, keys.product_sk(product))

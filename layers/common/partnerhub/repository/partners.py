@@ -15,8 +15,8 @@ from partnerhub.domain.models import Standing
 from partnerhub.repository import keys
 from partnerhub.repository.dynamo import (
     Item,
+    TableRepository,
     cancellation_reasons,
-    default_client,
     deserialize,
     error_code,
     raise_if_throttled,
@@ -27,7 +27,7 @@ from partnerhub.repository.dynamo import (
 )
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+    pass
 
 
 def standing_from_item(item: Item | None) -> Standing:
@@ -39,11 +39,7 @@ def standing_from_item(item: Item | None) -> Standing:
     )
 
 
-class DynamoPartnerRepository:
-    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
-        self._table = table_name
-        self._client = client or default_client()
-
+class DynamoPartnerRepository(TableRepository):
     def profile(self, partner_id: str) -> Item:
         response = self._client.get_item(TableName=self._table, Key=self._key(partner_id), ConsistentRead=True)
         return deserialize(response.get("Item", {}))

@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 from partnerhub.repository import keys
 from partnerhub.repository.dynamo import (
     Item,
-    default_client,
+    TableRepository,
     deserialize,
     error_code,
     raise_if_throttled,
@@ -49,7 +49,7 @@ class Claim:
     token: str | None = None
 
 
-class DynamoWebhookEventRepository:
+class DynamoWebhookEventRepository(TableRepository):
     def __init__(
         self,
         table_name: str,
@@ -58,8 +58,7 @@ class DynamoWebhookEventRepository:
         retention_days: int = 30,
         client: DynamoDBClient | None = None,
     ) -> None:
-        self._table = table_name
-        self._client = client or default_client()
+        super().__init__(table_name, client)
         self._lease = lease_seconds
         self._retention = retention_days * 86400
 
