@@ -35,6 +35,9 @@ def _address_lines(address: dict[str, Any] | None) -> list[str]:
 def invoice_pdf(invoice: dict[str, Any]) -> bytes:
     """A one-document PDF of a rendered invoice: number, customer as of finalization, lines and total."""
     pdf = FPDF()
+    # Dated by the invoice, not the wall clock: the same invoice downloads as the same bytes.
+    issued = invoice["status_transitions"]["finalized_at"] or invoice["created"]
+    pdf.set_creation_date(datetime.fromtimestamp(issued, UTC))
     pdf.set_title(_latin1(f"Invoice {invoice.get('number') or invoice['id']}"))
     pdf.add_page()
     pdf.set_font("Helvetica", "B", 18)

@@ -84,10 +84,25 @@ def tenant_a(stack: LocalStack, table: Table) -> TenantA:
     assigned = api.put(f"/v1/licenses/{licenses[0]['license_key']}/site", json=site(1))
     assert assigned.status_code == 200, assigned.text
     if has_route("GET", "/v1/invoices"):
-        invoices = api.get("/v1/invoices")
-        if invoices.status_code == 200 and invoices.json()["items"]:
-            ids["invoice_id"] = invoices.json()["items"][0]["id"]
+        ids["invoice_id"] = invoice_of(stack, partner)
     return TenantA(partner, ids)
+
+
+def invoice_of(stack: LocalStack, partner: str) -> str:
+    """Give A a real invoice: a license in June 2025 (after the catalog's first prices, a month no other test touches), then
+    month-end for it; the stack's clock is put back afterwards."""
+    was = stack.now()
+    try:
+        stack.set_clock("2025-06-15T12:00:00Z")
+        issue(stack.client(partner), 1)
+        stack.set_clock("2025-07-01T00:20:00Z")
+        run = stack.invoice_run("2025-06")
+        assert run["complete"], run
+        invoices = stack.client(partner).get("/v1/invoices").json()["items"]
+        assert [i["period"] for i in invoices] == ["2025-06"], invoices
+        return str(invoices[0]["id"])
+    finally:
+        stack.set_clock(was)
 
 
 @pytest.mark.parametrize("route", PARTNER_ROUTES, ids=[r.route_key for r in PARTNER_ROUTES])
@@ -97,7 +112,7 @@ def test_partner_b_gets_404_for_partner_a_objects(
     params = params_of(route)
     missing = [p for p in params if p not in tenant_a.ids]
     if missing:
-        pytest.skip(f"partner A has no {', '.join(missing)} yet (no invoice exists in this session)")
+        pytest.skip(f"the template has no route creating {', '.join(missing)}")
 
     # Given partner B in good standing, and everything A can see
     partner_b = new_partner()
@@ -124,10 +139,12 @@ def test_operator_routes_are_403_for_a_partner(stack: LocalStack, tenant_a: Tena
     values = {"partner_id": tenant_a.partner, "product": "jetpack-backup"}
     path = re.sub(r"\{([^}+]+)\}", lambda m: values[m.group(1)], route.path)
 
+    counts_before = stack.client(tenant_a.partner).get("/v1/licenses/counts").json()
+
     # When it calls an operator route, even with a well-formed body
     reply = thief.request(route.method, path, json=BODIES.get(route.route_key, {}))
 
     # Then it is refused, and A's licenses are untouched
     assert reply.status_code == 403, reply.text
     assert reply.json()["error"]["code"] == "not_an_operator"
-    assert stack.client(tenant_a.partner).get("/v1/licenses/counts").json()["all"] == 2
+    assert stack.client(tenant_a.partner).get("/v1/licenses/counts").json() == counts_before
