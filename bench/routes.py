@@ -74,6 +74,56 @@ def add_card(bench: Bench, partner: str, payment_method: str = "pm_card_visa") -
     return str(reply.body["id"])
 
 
+def invoiced(bench: Bench, payment_method: str = "pm_card_visa") -> tuple[str, str]:
+    """A partner with one finalized invoice, for June 2025 (a month nothing else in the bench touches): a
+    license issued then and the month-end worker run for that partner-month; the clock is put back after."""
+    from datetime import UTC, datetime
+
+    clock = bench.stack.clock
+    was = clock.now()
+    try:
+        clock.set(datetime(2025, 6, 15, 12, tzinfo=UTC))
+        partner = bench.paying_partner()
+        add_card(bench, partner, payment_method)
+        issue(bench, partner, 1)
+        clock.set(datetime(2025, 7, 1, 0, 20, tzinfo=UTC))
+        worker = next(f for f in bench.template.functions if "worker" in f.lower())
+        body = json.dumps({"partner_id": partner, "period": "2025-06"})
+        record = {
+            "messageId": secrets.token_hex(8),
+            "receiptHandle": secrets.token_hex(8),
+            "body": body,
+            "attributes": {"ApproximateReceiveCount": "1"},
+            "messageAttributes": {},
+            "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:bench",
+            "awsRegion": "us-east-1",
+        }
+        result = bench.invoke_function(worker, {"Records": [record]})
+        if result and result.get("batchItemFailures"):
+            raise RuntimeError(f"set-up month-end failed: {result}")
+        reply = bench.invoke("GET /v1/invoices", partner_id=partner)
+        _expect(reply, 200, "GET /v1/invoices")
+        return partner, str(reply.body["items"][0]["id"])
+    finally:
+        clock.set(was)
+
+
+def _invoice_detail(bench: Bench, n: int) -> Plan:
+    partner, invoice = invoiced(bench)
+    return Plan(Step({"partner_id": partner, "path": {"invoice_id": invoice}}) for _ in range(n))
+
+
+def _pay(bench: Bench, n: int) -> Plan:
+    def step() -> Step:
+        # A card that declines at month end leaves the invoice open; the timed call pays it with a good card.
+        partner, invoice = invoiced(bench, "pm_card_chargeCustomerFail")
+        add_card(bench, partner, "pm_card_visa")
+        return Step({"partner_id": partner, "path": {"invoice_id": invoice}, "headers": _key()})
+
+    return Plan((step() for _ in range(n)), notes=["an open invoice after a declined month-end charge (untimed)"])
+
+
 def _expect(reply: Reply, status: int, what: str) -> None:
     if reply.status != status:
         raise RuntimeError(f"set-up call {what} answered {reply.status}: {reply.body}")
@@ -310,6 +360,9 @@ SCENARIOS: dict[str, Callable[[Bench, int], Plan]] = {
     "PUT /v1/company": _put_company,
     "GET /v1/account": _account,
     "POST /v1/webhooks/stripe": _webhook,
+    "GET /v1/invoices/{invoice_id}": _invoice_detail,
+    "GET /v1/invoices/{invoice_id}/pdf": _invoice_detail,
+    "POST /v1/invoices/{invoice_id}/pay": _pay,
 }
 
 
