@@ -60,7 +60,8 @@ browser: $(VENV)/.installed browser-deps  ## The portal driven in headless Chrom
 	$(PY) -m pytest tests/browser $(PYTEST_ARGS)
 
 browser-deps:  ## Debian's Chromium for the browser tests (installed only when /usr/bin/chromium is missing)
-	@[ -x /usr/bin/chromium ] || (apt-get update && apt-get install -y chromium)
+	@[ -x /usr/bin/chromium ] || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 
 invoice: $(VENV)/.installed  ## Month-end invoicing of PERIOD=YYYY-MM on the running local stack (`make run`)
 	@$(PY) scripts/invoice_run.py $(PERIOD)
