@@ -22,7 +22,7 @@ settings = StripeSettings.from_env()
 configure(StripeConfig(settings.stripe_secret_param, settings.stripe_api_base, settings.stripe_max_retries))
 repository = DynamoInvoiceRepository(settings.table_name)
 partners = DynamoPartnerRepository(settings.table_name)
-service = InvoiceService(repository, StripeInvoices(), lambda partner_id: partners.card_book(partner_id).primary)
+service = InvoiceService(repository, StripeInvoices(), partners.primary_card)
 idempotency = Idempotency(settings.table_name, settings.idempotency_ttl_seconds)
 app = create_app()
 

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Annotated, Protocol, TypeVar
+from typing import Annotated, Protocol
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints
 
@@ -141,6 +141,7 @@ class CardBook:
     cards: tuple[Card, ...] = ()
     primary: str | None = None
     version: int = 0
+    customer_id: str | None = None  # read with the book from the partner's record: no second read
 
     @property
     def has_payment_method(self) -> bool:
@@ -267,9 +268,6 @@ class CardGateway(Protocol):
     def update_customer(self, customer_id: str, company: Company, idempotency_key: str) -> None: ...
 
 
-T = TypeVar("T")
-
-
 class AccountService:
     def __init__(
         self,
@@ -295,9 +293,9 @@ class AccountService:
         Concurrent first calls send the same idempotency key, so Stripe makes one customer; the
         conditional write keeps the first id recorded should the key have expired in between.
         """
-        existing = self._repo.stripe_customer_id(partner_id)
-        if existing is not None:
-            return existing
+        return self._repo.stripe_customer_id(partner_id) or self._new_customer(partner_id)
+
+    def _new_customer(self, partner_id: str) -> str:
         created = self._gateway.create_customer(partner_id, f"customer:{partner_id}")
         return self._repo.claim_stripe_customer(partner_id, created)
 
@@ -311,13 +309,13 @@ class AccountService:
 
     def add_card(self, partner_id: str, payment_method_id: str, primary: bool, receipt_id: str) -> tuple[Card, bool]:
         """Attach the card to the partner's customer (if the browser has not) and mirror it."""
-        customer = self.customer(partner_id)
+        book = self._repo.card_book(partner_id)
+        customer = book.customer_id or self._new_customer(partner_id)
         details = self._gateway.attached_card(customer, payment_method_id) or self._gateway.attach(
             customer, payment_method_id, f"attach:{partner_id}:{payment_method_id}:{receipt_id}"
         )
 
-        def attempt() -> tuple[Card, bool]:
-            before = self._repo.card_book(partner_id)
+        def attempt(before: CardBook) -> tuple[Card, bool]:
             after = with_card(before, Card.of(details, self._clock.now()), primary=primary)
             if after.primary == details.id:
                 self._push_primary(partner_id, customer, details.id, receipt_id)
@@ -326,35 +324,37 @@ class AccountService:
             card = after.require(details.id)
             return card, after.primary == card.id
 
-        return self._retrying(attempt)
+        return self._on_book(partner_id, attempt, first=book)
 
     def make_primary(self, partner_id: str, payment_method_id: str, receipt_id: str) -> Card:
-        def attempt() -> Card:
-            before = self._repo.card_book(partner_id)
+        def attempt(before: CardBook) -> Card:
             after = with_primary(before, payment_method_id)
-            self._push_primary(partner_id, self.customer(partner_id), payment_method_id, receipt_id)
+            customer = before.customer_id or self.customer(partner_id)
+            self._push_primary(partner_id, customer, payment_method_id, receipt_id)
             if after != before:
                 self._repo.commit_cards(partner_id, before, after)
             return after.require(payment_method_id)
 
-        return self._retrying(attempt)
+        return self._on_book(partner_id, attempt)
 
     def remove_card(self, partner_id: str, payment_method_id: str, receipt_id: str) -> CardBook:
         """Detach the card; when it was primary, the newest card left becomes primary (in Stripe too)."""
-        self._repo.card_book(partner_id).require(payment_method_id)
+        book = self._repo.card_book(partner_id)
+        book.require(payment_method_id)
         self._gateway.detach(payment_method_id, f"detach:{partner_id}:{payment_method_id}")
 
-        def attempt() -> CardBook:
-            before = self._repo.card_book(partner_id)
+        def attempt(before: CardBook) -> CardBook:
             if before.get(payment_method_id) is None:
                 return before  # removed by a concurrent request meanwhile: the outcome is the same
             after = without_card(before, payment_method_id)
             if after.primary is not None:
-                self._push_primary(partner_id, self.customer(partner_id), after.primary, receipt_id)
+                customer = before.customer_id or self.customer(partner_id)
+                self._push_primary(partner_id, customer, after.primary, receipt_id)
             self._repo.commit_cards(partner_id, before, after)
             return after
 
-        return self._retrying(attempt)
+        # A change during the Stripe call makes the first commit fail its version condition; then it re-reads.
+        return self._on_book(partner_id, attempt, first=book)
 
     def _push_primary(self, partner_id: str, customer: str, payment_method_id: str, receipt_id: str) -> None:
         """Make the card Stripe's default, even when the mirror already calls it primary.
@@ -384,11 +384,14 @@ class AccountService:
     def account(self, partner_id: str) -> Account:
         return account_of(partner_id, self._repo.standing(partner_id))
 
-    def _retrying(self, attempt: Callable[[], T]) -> T:
+    def _on_book[T](self, partner_id: str, attempt: Callable[[CardBook], T], first: CardBook | None = None) -> T:
+        """Run ``attempt`` on the card book (``first`` if already read), re-reading it after a lost race."""
+        book = first
         for n in range(self._max_attempts):
             try:
-                return attempt()
+                return attempt(book or self._repo.card_book(partner_id))
             except ConcurrentChange:
+                book = None
                 self._sleep(min(0.2, 0.005 * (2 ** min(n, 6))) * (0.5 + secrets.randbelow(1000) / 1000))
         raise ServiceUnavailable("the payment methods are changing too fast; try again", code="contention")
 

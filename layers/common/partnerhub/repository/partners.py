@@ -130,9 +130,18 @@ class DynamoPartnerRepository(TableRepository):
             query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         cards.sort(key=lambda card: (card.added_at, card.id))
         primary = profile.get("primary_card")
+        customer = profile.get("stripe_customer_id")
         return CardBook(
-            cards=tuple(cards), primary=str(primary) if primary else None, version=int(profile.get("cards_version", 0))
+            cards=tuple(cards),
+            primary=str(primary) if primary else None,
+            version=int(profile.get("cards_version", 0)),
+            customer_id=str(customer) if customer else None,
         )
+
+    def primary_card(self, partner_id: str) -> str | None:
+        """The primary card's id, from the partner's record alone (no query of the cards)."""
+        primary = self.profile(partner_id).get("primary_card")
+        return str(primary) if primary else None
 
     def commit_cards(self, partner_id: str, before: CardBook, after: CardBook) -> None:
         """Write the card items and the record's standing in one transaction guarded by the book's version."""
