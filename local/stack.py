@@ -9,9 +9,6 @@ before any handler module is imported.
 from __future__ import annotations
 
 import contextlib
-import importlib
-import importlib.util
-import inspect
 import json
 import logging
 import os
@@ -163,43 +160,18 @@ def _start_moto(port: int) -> tuple[Any, int]:
     return server, int(server.get_host_and_port()[1])
 
 
-def _start_emulator(clock: Any, port: int, api_port: int, webhook_secret: str) -> tuple[Any, str] | None:
-    if importlib.util.find_spec("local.stripe_emulator") is None:
-        print("local: local/stripe_emulator is not there yet; running without the Stripe emulator", file=sys.stderr)
-        return None
-    module = importlib.import_module("local.stripe_emulator")
-    emulator_cls = getattr(module, "Emulator", None)
-    serve = getattr(module, "serve", None)
-    if emulator_cls is None or serve is None:
-        print("local: local.stripe_emulator has no Emulator/serve; running without it", file=sys.stderr)
-        return None
+def _start_emulator(clock: Any, port: int, api_port: int, webhook_secret: str) -> tuple[Any, str]:
+    from local.stripe_emulator import Emulator, serve
+
     # serve() binds first (port 0 = any free one) and then points the emulator's URLs at the real address.
-    base_url = f"http://{HOST}:{port or DEFAULT_STRIPE_PORT}"
-    kwargs: dict[str, Any] = {
-        "webhook_url": f"http://{HOST}:{api_port}/v1/webhooks/stripe",
-        "webhook_secret": webhook_secret,
-        "base_url": base_url,
-    }
-    accepted = inspect.signature(emulator_cls).parameters
-    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()):
-        kwargs = {key: value for key, value in kwargs.items() if key in accepted}
-    emulator = emulator_cls(clock, **kwargs)
+    emulator = Emulator(
+        clock,
+        webhook_url=f"http://{HOST}:{api_port}/v1/webhooks/stripe",
+        webhook_secret=webhook_secret,
+        base_url=f"http://{HOST}:{port or DEFAULT_STRIPE_PORT}",
+    )
     server = serve(emulator, HOST, port)
-    return server, str(getattr(server, "url", base_url))
-
-
-def _seed(clock: Any) -> None:
-    if importlib.util.find_spec("local.seed") is None:
-        print("local: local/seed.py is not there yet; starting with empty tables", file=sys.stderr)
-        return
-    module = importlib.import_module("local.seed")
-    seed = getattr(module, "seed", None)
-    if seed is None:
-        print("local: local.seed has no seed(clock); starting with empty tables", file=sys.stderr)
-        return
-    result = seed(clock)
-    if result is not None:
-        _log(f"local: seeded: {result}")
+    return server, server.url
 
 
 def start_stack(
@@ -275,14 +247,14 @@ def start_stack(
 
         stripe_url: str | None = None
         if stripe:
-            started = _start_emulator(clock, stripe_port, api_port, stripe_webhook_secret())
-            if started is not None:
-                emulator_server, stripe_url = started
-                stoppers.append(emulator_server.stop)
-                stripe_port = int(stripe_url.rsplit(":", 1)[-1].split("/")[0])
-                os.environ["STRIPE_API_BASE"] = stripe_url
+            emulator_server, stripe_url = _start_emulator(clock, stripe_port, api_port, stripe_webhook_secret())
+            stoppers.append(emulator_server.stop)
+            stripe_port = int(stripe_url.rsplit(":", 1)[-1].split("/")[0])
+            os.environ["STRIPE_API_BASE"] = stripe_url
         if seed:
-            _seed(clock)
+            from local.seed import seed as seed_catalog  # the layer is on sys.path from start_stack on
+
+            seed_catalog(clock)
 
         auth = LocalAuth(issuer=f"{api_url}/_local/cognito")
         host.load_all()
