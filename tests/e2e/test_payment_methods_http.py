@@ -8,22 +8,12 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import requests
 
+from tests.support.data import COMPANY
+
 if TYPE_CHECKING:
     from conftest import ApiSession, LocalStack
 
 SECRET_KEY = "sk_test_local"  # the local stack's Stripe key (the emulator accepts any sk_test_)
-COMPANY = {
-    "name": "Bakery Web Studio LLC",
-    "contact_first_name": "Ann",
-    "contact_last_name": "Baker",
-    "website": "https://bakerywebstudio.example",
-    "address_line1": "1 Market Street",
-    "address_line2": "Suite 200",
-    "city": "San Francisco",
-    "state": "CA",
-    "country": "US",
-    "postal_code": "94105",
-}
 
 
 @pytest.fixture

@@ -18,20 +18,8 @@ from partnerhub.payments.client import STRIPE_API_VERSION
 from partnerhub.repository import keys
 from partnerhub.repository.partners import DynamoPartnerRepository
 from tests.integration.conftest import Function, Reply
+from tests.support.data import COMPANY
 from tests.support.events import load_event
-
-COMPANY = {
-    "name": "Bakery Web Studio LLC",
-    "contact_first_name": "Ann",
-    "contact_last_name": "Baker",
-    "website": "https://bakerywebstudio.example",
-    "address_line1": "1 Market Street",
-    "address_line2": "Suite 200",
-    "city": "San Francisco",
-    "state": "CA",
-    "country": "US",
-    "postal_code": "94105",
-}
 
 
 @pytest.fixture(scope="module")
