@@ -47,15 +47,17 @@ class DynamoPartnerRepository(TableRepository):
     def standing(self, partner_id: str) -> Standing:
         return standing_from_item(self.profile(partner_id))
 
+    # Standing set directly: tests and the bench seed it this way. In service, cards change it with
+    # commit_cards and invoices with DynamoInvoiceRepository.apply_stripe_invoice, each in its own transaction.
     def set_has_payment_method(self, partner_id: str, has_payment_method: bool) -> None:
-        self._update(partner_id, "SET has_payment_method = :h", values(h=has_payment_method))
+        self._update(partner_id, "SET partner_id = :pid, has_payment_method = :h", values(h=has_payment_method))
 
     def mark_past_due(self, partner_id: str, invoice_id: str) -> None:
-        self._update(partner_id, "ADD past_due :i", {":i": {"SS": [invoice_id]}})
+        self._update(partner_id, "SET partner_id = :pid ADD past_due :i", {":i": {"SS": [invoice_id]}})
 
     def clear_past_due(self, partner_id: str, invoice_id: str) -> None:
         # Deleting the last element removes the attribute, which is what the license commands' conditions test.
-        self._update(partner_id, "DELETE past_due :i", {":i": {"SS": [invoice_id]}})
+        self._update(partner_id, "SET partner_id = :pid DELETE past_due :i", {":i": {"SS": [invoice_id]}})
 
     # Stripe customer ------------------------------------------------------------------------------
     def stripe_customer_id(self, partner_id: str) -> str | None:
@@ -215,9 +217,7 @@ class DynamoPartnerRepository(TableRepository):
         self._client.update_item(
             TableName=self._table,
             Key=self._key(partner_id),
-            UpdateExpression=f"{expression} SET partner_id = :pid"
-            if not expression.startswith("SET")
-            else f"{expression}, partner_id = :pid",
+            UpdateExpression=expression,
             ExpressionAttributeValues=attribute_values | values(pid=partner_id),
         )
 
