@@ -8,13 +8,15 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from partnerhub import clock
-from partnerhub.api import Idempotency, caller_of, create_app
+from partnerhub.api import OPERATORS, Idempotency, caller_of, create_app, success
 from partnerhub.domain.estimates import BillingService, parse_period
+from partnerhub.domain.models import PRODUCT_SLUG
 from partnerhub.domain.pricing import PriceService
 from partnerhub.observability import MetricUnit, logger, metrics, tracer
 from partnerhub.repository.billing import DynamoBillingRepository
 from partnerhub.repository.catalog import DynamoCatalogRepository
 from partnerhub.schemas.billing import EstimateOut, PriceList, PriceRequest, ProductPricesOut
+from partnerhub.schemas.types import PERIOD_PATTERN
 from partnerhub.settings import Settings
 
 settings = Settings.from_env()
@@ -24,7 +26,7 @@ billing = BillingService(DynamoBillingRepository(settings.table_name), catalog, 
 idempotency = Idempotency(settings.table_name, settings.idempotency_ttl_seconds)
 app = create_app()
 
-ProductSlugPath = Annotated[str, Path(max_length=64)]
+ProductSlugPath = Annotated[str, Path(pattern=PRODUCT_SLUG, max_length=64)]
 
 
 @app.get("/v1/prices")
@@ -33,7 +35,13 @@ def list_prices() -> PriceList:
     return PriceList(items=[ProductPricesOut.of(p) for p in prices.prices()])
 
 
-@app.put("/v1/prices/<product>")
+@app.put(
+    "/v1/prices/<product>",
+    responses=success(200, ProductPricesOut, "Scheduled"),
+    tags=[OPERATORS],
+    description="Operators only. `monthly_price` must not be below `daily_price` (422); `effective_from` must be "
+    "the 1st of a month that has not started (409 `month_already_started`); an unknown product is 404.",
+)
 @tracer.capture_method
 def schedule_price(product: ProductSlugPath, request: Annotated[PriceRequest, Body()]) -> Response[str]:
     caller = caller_of(app)
@@ -54,7 +62,9 @@ def schedule_price(product: ProductSlugPath, request: Annotated[PriceRequest, Bo
 
 @app.get("/v1/billing")
 @tracer.capture_method
-def billing_estimate(period: Annotated[str | None, Query(max_length=16)] = None) -> EstimateOut:
+def billing_estimate(
+    period: Annotated[str | None, Query(pattern=PERIOD_PATTERN, description="YYYY-MM; default: this month")] = None,
+) -> EstimateOut:
     partner = caller_of(app).partner()
     return EstimateOut.of(billing.estimate(partner, parse_period(period)))
 

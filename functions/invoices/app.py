@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from partnerhub.api import Idempotency, caller_of, create_app
+from partnerhub.api import Idempotency, caller_of, create_app, success
 from partnerhub.domain.invoicing import InvoiceService
 from partnerhub.observability import MetricUnit, logger, metrics, tracer
 from partnerhub.payments.client import StripeConfig, configure
@@ -16,6 +16,7 @@ from partnerhub.payments.invoicing import StripeInvoices
 from partnerhub.repository.invoices import DynamoInvoiceRepository
 from partnerhub.repository.partners import DynamoPartnerRepository
 from partnerhub.schemas.invoices import InvoiceDetail, InvoiceList, InvoiceOut
+from partnerhub.schemas.types import CURSOR_MAX, CURSOR_PATTERN
 from partnerhub.settings import StripeSettings
 
 settings = StripeSettings.from_env()
@@ -27,15 +28,22 @@ idempotency = Idempotency(settings.table_name, settings.idempotency_ttl_seconds)
 app = create_app()
 
 Status = Literal["draft", "open", "paid", "void", "uncollectible"]
-InvoiceId = Annotated[str, Path(min_length=1, max_length=255)]
+InvoiceId = Annotated[str, Path(pattern=r"^in_[A-Za-z0-9_]{1,250}$")]
 
 
-@app.get("/v1/invoices")
+@app.get("/v1/invoices", description="`cursor` must be a `next_cursor` this list returned (anything else is 422).")
 @tracer.capture_method
 def list_invoices(
     status: Annotated[Status | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+    cursor: Annotated[
+        str | None,
+        Query(
+            pattern=CURSOR_PATTERN,
+            max_length=CURSOR_MAX,
+            description="The `next_cursor` of the previous page, with the same filters (any other value is 422)",
+        ),
+    ] = None,
 ) -> InvoiceList:
     page = repository.list_for_partner(caller_of(app).partner(), status=status, limit=limit, cursor=cursor)
     return InvoiceList(items=[InvoiceOut.of(record) for record in page.items], next_cursor=page.next_cursor)
@@ -47,7 +55,15 @@ def get_invoice(invoice_id: InvoiceId) -> InvoiceDetail:
     return InvoiceDetail.of(service.get(caller_of(app).partner(), invoice_id))
 
 
-@app.get("/v1/invoices/<invoice_id>/pdf")
+@app.get(
+    "/v1/invoices/<invoice_id>/pdf",
+    responses={
+        302: {
+            "description": "A redirect to the PDF",
+            "headers": {"Location": {"description": "Where the PDF is", "schema": {"type": "string"}}},
+        }
+    },
+)
 @tracer.capture_method
 def invoice_pdf(invoice_id: InvoiceId) -> Response[str]:
     """A redirect to the PDF Stripe renders (the emulator serves a real one locally)."""
@@ -55,7 +71,7 @@ def invoice_pdf(invoice_id: InvoiceId) -> Response[str]:
     return Response(302, headers={"Location": url}, body="")
 
 
-@app.post("/v1/invoices/<invoice_id>/pay")
+@app.post("/v1/invoices/<invoice_id>/pay", responses=success(200, InvoiceDetail, "Paid"))
 @tracer.capture_method
 def pay_invoice(invoice_id: InvoiceId) -> Response[str]:
     partner_id = caller_of(app).partner()

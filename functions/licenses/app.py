@@ -8,9 +8,9 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from partnerhub import clock
-from partnerhub.api import Idempotency, caller_of, create_app, json_response, success
+from partnerhub.api import OPERATORS, Idempotency, caller_of, create_app, json_response, success
 from partnerhub.domain.licenses import LicenseService, ListQuery
-from partnerhub.domain.models import LicenseCounts, Site
+from partnerhub.domain.models import LICENSE_KEY, PARTNER_ID, PRODUCT_SLUG, LicenseCounts, Site
 from partnerhub.observability import MetricUnit, logger, metrics, tracer
 from partnerhub.repository.licenses import DynamoLicenseRepository, sort_field_for
 from partnerhub.schemas.licenses import (
@@ -22,6 +22,7 @@ from partnerhub.schemas.licenses import (
     LicenseList,
     LicenseOut,
 )
+from partnerhub.schemas.types import CURSOR_MAX, CURSOR_PATTERN
 from partnerhub.settings import Settings
 
 settings = Settings.from_env()
@@ -32,19 +33,31 @@ app = create_app()
 
 Status = Literal["all", "assigned", "unassigned", "revoked"]
 Sort = Literal["issued_at", "assigned_at", "revoked_at"]
-LicenseKey = Annotated[str, Path(max_length=200)]
+LicenseKey = Annotated[str, Path(pattern=LICENSE_KEY.pattern, max_length=200)]
 
 
-@app.get("/v1/licenses")
+@app.get(
+    "/v1/licenses",
+    description="`sort` must be the status's own order (issued_at for all and unassigned, assigned_at for "
+    "assigned, revoked_at for revoked) or absent; `cursor` must be a `next_cursor` this list returned. "
+    "Anything else is 422.",
+)
 @tracer.capture_method
 def list_licenses(
     status: Annotated[Status, Query()] = "all",
-    product: Annotated[str | None, Query(max_length=64)] = None,
+    product: Annotated[str | None, Query(pattern=PRODUCT_SLUG, max_length=64)] = None,
     search: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     sort: Annotated[Sort | None, Query()] = None,
     order: Annotated[Literal["asc", "desc"], Query()] = "desc",
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+    cursor: Annotated[
+        str | None,
+        Query(
+            pattern=CURSOR_PATTERN,
+            max_length=CURSOR_MAX,
+            description="The `next_cursor` of the previous page, with the same filters (any other value is 422)",
+        ),
+    ] = None,
 ) -> LicenseList:
     query = ListQuery(
         partner_id=caller_of(app).partner(),
@@ -65,7 +78,12 @@ def license_counts() -> LicenseCounts:
     return service.counts(caller_of(app).partner())
 
 
-@app.post("/v1/licenses", responses=success(201, LicenseList, "Issued"))
+@app.post(
+    "/v1/licenses",
+    responses=success(201, LicenseList, "Issued"),
+    description="Refused with 402 without a payment method or with a past-due invoice; "
+    "404 `product_not_found` for a product the catalog does not hold.",
+)
 @tracer.capture_method
 def issue_licenses(request: Annotated[IssueRequest, Body()]) -> Response[str]:
     caller = caller_of(app)
@@ -129,9 +147,15 @@ def revoke_license(license_key: LicenseKey) -> Response[str]:
     return idempotency.run(app, partner, "POST /v1/licenses/{license_key}/revoke", {"license_key": license_key}, revoke)
 
 
-@app.post("/v1/partners/<partner_id>/external-licenses", responses=success(201, LicenseOut, "Recorded"))
+@app.post(
+    "/v1/partners/<partner_id>/external-licenses",
+    responses=success(201, LicenseOut, "Recorded"),
+    tags=[OPERATORS],
+    description="Operators only. A `license_key`, when given, must begin with the product's slug and `_` (422), "
+    "and must not be held already (409).",
+)
 def record_external_license(
-    partner_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")],
+    partner_id: Annotated[str, Path(pattern=PARTNER_ID.pattern)],
     request: Annotated[ExternalLicenseRequest, Body()],
 ) -> Response[str]:
     caller = caller_of(app)

@@ -15,6 +15,7 @@ from partnerhub.payments import client as payments
 from partnerhub.payments.cards import StripeCards
 from partnerhub.repository.partners import DynamoPartnerRepository
 from partnerhub.schemas.accounts import (
+    PAYMENT_METHOD_ID,
     AccountOut,
     AddPaymentMethodRequest,
     CompanyOut,
@@ -35,7 +36,7 @@ service = AccountService(
 idempotency = Idempotency(settings.table_name, settings.idempotency_ttl_seconds)
 app = create_app()
 
-PaymentMethodId = Annotated[str, Path(min_length=1, max_length=255)]
+PaymentMethodId = Annotated[str, Path(pattern=PAYMENT_METHOD_ID)]
 
 
 @app.get("/v1/payment-methods")

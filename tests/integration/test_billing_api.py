@@ -183,13 +183,25 @@ class TestPrices:
         assert reply.status == 404
         assert reply.body["error"]["code"] == "product_not_found"
 
+    def test_a_whole_number_written_with_a_fraction_is_that_integer(self, billing: Function, now: Any) -> None:
+        # JSON has one number type: 495.0 is the integer 495 (as JSON Schema's "integer" reads it); cents stay int
+        reply = put_price(
+            billing, "jetpack-anti-spam", {"daily_price": 17.0, "monthly_price": 495.0, "effective_from": "2027-01-01"}
+        )
+
+        assert reply.status == 200, reply.body
+        scheduled = reply.body["scheduled"][-1]
+        assert scheduled == {"daily_price": 17, "monthly_price": 495, "effective_from": "2027-01-01"}
+        assert isinstance(scheduled["monthly_price"], int)
+
     @pytest.mark.parametrize(
         ("body", "field"),
         [
             ({"daily_price": 17.5, "monthly_price": 495, "effective_from": "2027-01-01"}, "daily_price"),
             ({"daily_price": "17", "monthly_price": 495, "effective_from": "2027-01-01"}, "daily_price"),
             ({"daily_price": -1, "monthly_price": 495, "effective_from": "2027-01-01"}, "daily_price"),
-            ({"daily_price": 17, "monthly_price": 495.0, "effective_from": "2027-01-01"}, "monthly_price"),
+            ({"daily_price": 17, "monthly_price": 495.5, "effective_from": "2027-01-01"}, "monthly_price"),
+            ({"daily_price": True, "monthly_price": 495, "effective_from": "2027-01-01"}, "daily_price"),
             ({"daily_price": 17, "effective_from": "2027-01-01"}, "monthly_price"),
             ({"daily_price": 17, "monthly_price": 495, "effective_from": "2027-01-15"}, "effective_from"),
             ({"daily_price": 17, "monthly_price": 495, "effective_from": "2027-1-01"}, "effective_from"),

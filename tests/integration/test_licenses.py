@@ -83,10 +83,12 @@ class TestIssue:
         assert reply.body["error"]["code"] == "validation_error"
         assert any(d["field"] == "quantity" for d in reply.body["error"]["details"])
 
-    def test_unknown_product_is_422(self, licenses: Function, paying_partner: str) -> None:
+    def test_unknown_product_is_404(self, licenses: Function, paying_partner: str) -> None:
+        # A well-formed slug the catalog does not hold names nothing: 404, as PUT /v1/prices/{product} answers
         reply = issue(licenses, paying_partner, product="no-such-product")
 
-        assert reply.status == 422
+        assert reply.status == 404
+        assert reply.body["error"]["code"] == "product_not_found"
         assert reply.body["error"]["details"][0]["field"] == "product"
 
     def test_malformed_json_is_400(self, licenses: Function, paying_partner: str) -> None:

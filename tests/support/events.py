@@ -39,6 +39,8 @@ def load_event(
         claims["cognito:groups"] = f"[{' '.join(groups)}]"
     if body is not ...:
         event["body"] = json.dumps(body)
+        # A JSON body travels as JSON, as every HTTP client sends it.
+        event.setdefault("headers", {}).setdefault("content-type", "application/json")
     if raw_body is not None:
         event["body"] = raw_body
     if path:

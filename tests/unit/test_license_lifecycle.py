@@ -204,8 +204,8 @@ class TestService:
         assert error.value.details[0]["field"] == "quantity"
         assert repo.licenses == {}
 
-    def test_an_unknown_product_names_the_field(self, service: LicenseService) -> None:
-        with pytest.raises(ValidationFailed) as error:
+    def test_an_unknown_product_is_not_found_and_names_the_field(self, service: LicenseService) -> None:
+        with pytest.raises(NotFound) as error:
             service.issue("agency-1", "no-such-thing", 1, "user:ann", receipt_id="r1")
         assert error.value.details[0]["field"] == "product"
 

@@ -21,6 +21,12 @@ class MalformedRequest(DomainError):
     status, code = 400, "malformed_request"
 
 
+class UnsupportedMediaType(DomainError):
+    """415: a body sent as something other than ``application/json`` in UTF-8."""
+
+    status, code = 415, "unsupported_media_type"
+
+
 class Unauthorized(DomainError):
     status, code = 401, "unauthorized"
 

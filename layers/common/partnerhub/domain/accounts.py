@@ -20,7 +20,7 @@ from typing import Annotated, Protocol
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints
 
 from partnerhub.clock import Clock
-from partnerhub.domain.models import Standing
+from partnerhub.domain.models import HTTP_URL, Standing
 from partnerhub.errors import NotFound, ServiceUnavailable
 
 # ISO 3166-1 alpha-2: the 249 officially assigned codes.
@@ -56,7 +56,7 @@ COUNTRY_CODES = frozenset(
 
 # Stripe shows at most 140 characters in an invoice custom field's value.
 CUSTOM_FIELD_MAX = 140
-_URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
+_URL = re.compile(HTTP_URL)
 
 
 def _country(value: str) -> str:
@@ -67,8 +67,8 @@ def _country(value: str) -> str:
 
 
 def _website(value: str) -> str:
-    if not _URL.match(value):
-        raise ValueError("must be an http(s) URL")
+    if not _URL.fullmatch(value):
+        raise ValueError("must be an absolute http(s) URL (RFC 3986: ASCII, other characters percent-encoded)")
     return value
 
 

@@ -283,7 +283,11 @@ class LicenseService:
     def _product(self, product: str) -> Product:
         found = self._repo.get_product(product)
         if found is None:
-            raise ValidationFailed("unknown product", details=[{"field": "product", "reason": "not in the catalog"}])
+            raise NotFound(
+                "no such product",
+                code="product_not_found",
+                details=[{"field": "product", "reason": "not in the catalog"}],
+            )
         return found
 
     def _load(self, partner_id: str, license_key: str) -> License:

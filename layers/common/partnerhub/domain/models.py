@@ -16,9 +16,18 @@ PARTNER_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 ProductSlug = Annotated[str, StringConstraints(pattern=PRODUCT_SLUG, min_length=1, max_length=64)]
 
 
+_PCHAR = r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})"
+HTTP_URL = (
+    r"[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9][A-Za-z0-9.-]*(?::[0-9]{1,5})?"
+    rf"(?:/{_PCHAR}*)*(?:\?(?:{_PCHAR}|[/?])*)?(?:#(?:{_PCHAR}|[/?])*)?"
+)
+"""An absolute http(s) URI (RFC 3986): an ASCII host name, an optional port, then path, query and fragment with
+every other character percent-encoded. Also the ``pattern`` the OpenAPI document publishes."""
+
+
 def _check_url(value: str) -> str:
-    if not re.match(r"^https?://[^\s/$.?#][^\s]*$", value, re.IGNORECASE) or len(value) > 2048:
-        raise ValueError("must be an http(s) URL")
+    if not re.fullmatch(HTTP_URL, value) or len(value) > 2048:
+        raise ValueError("must be an absolute http(s) URL (RFC 3986: ASCII, other characters percent-encoded)")
     return value
 
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, StrictBool, StringConstraints
 
-from partnerhub.domain.accounts import Account, Card, CardBook, Company
+from partnerhub.domain.accounts import CUSTOM_FIELD_MAX, Account, Card, CardBook, Company
+from partnerhub.domain.models import HTTP_URL
+from partnerhub.schemas.types import COUNTRY_PATTERN, NOT_BLANK, published
 
 # Stripe ids (``pm_1Nx…``) and its test tokens (``pm_card_visa``).
-PaymentMethodId = Annotated[str, StringConstraints(pattern=r"^pm_[A-Za-z0-9_]{1,120}$")]
+PAYMENT_METHOD_ID = r"^pm_[A-Za-z0-9_]{1,120}$"
+PaymentMethodId = Annotated[str, StringConstraints(pattern=PAYMENT_METHOD_ID)]
 
 
 class AddPaymentMethodRequest(BaseModel):
@@ -18,7 +21,7 @@ class AddPaymentMethodRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     payment_method_id: PaymentMethodId
-    primary: bool = True
+    primary: StrictBool = True
 
 
 class SetupIntentOut(BaseModel):
@@ -57,14 +60,38 @@ class PaymentMethodList(BaseModel):
         return cls(items=[PaymentMethodOut.of(card, card.id == book.primary) for card in ordered])
 
 
+_TRIMMED = {"pattern": NOT_BLANK}
+_WEBSITE = rf"^\s*{HTTP_URL}\s*$"
+
+
 class CompanyRequest(Company):
-    """``PUT /v1/company``: every field but ``address_line2`` and ``state`` is required."""
+    """``PUT /v1/company``: every field but ``address_line2`` and ``state`` is required.
+
+    Surrounding space is trimmed before the lengths are checked; a blank ``address_line2`` or ``state`` is
+    saved as null; ``country`` is saved in upper case."""
+
+    model_config = ConfigDict(
+        json_schema_extra=published(
+            name=_TRIMMED,
+            contact_first_name=_TRIMMED,
+            contact_last_name=_TRIMMED,
+            address_line1=_TRIMMED,
+            city=_TRIMMED,
+            postal_code=_TRIMMED,
+            website={"pattern": _WEBSITE, "format": "uri", "maxLength": CUSTOM_FIELD_MAX},
+            country={"pattern": COUNTRY_PATTERN},
+            # Blank is saved as null, so any length up to the limit is accepted.
+            address_line2={"minLength": None},
+            state={"minLength": None},
+        )
+    )
 
 
 CompanyOut = Company
 AccountOut = Account
 
 __all__ = [
+    "PAYMENT_METHOD_ID",
     "AccountOut",
     "AddPaymentMethodRequest",
     "CompanyOut",

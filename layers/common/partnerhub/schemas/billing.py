@@ -6,17 +6,18 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from partnerhub.clock import isoformat
 from partnerhub.domain.billing import CURRENCY, Estimate, EstimateTotals, LicenseCounts, PriceVersion
 from partnerhub.domain.estimates import NamedEstimate
 from partnerhub.domain.pricing import MAX_PRICE, ProductPrices
+from partnerhub.schemas.types import WHOLE_NUMBER
 
 Instant = Annotated[datetime, PlainSerializer(isoformat, return_type=str)]
-Cents = Annotated[int, Field(strict=True, ge=0, le=MAX_PRICE, description="integer cents")]
+Cents = Annotated[int, Field(strict=True, ge=0, le=MAX_PRICE, description="integer cents"), WHOLE_NUMBER]
 
-_FIRST_OF_MONTH = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])-01$")
+_FIRST_OF_MONTH = re.compile(r"^(000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})-(0[1-9]|1[0-2])-01$")
 
 
 def _first_of_month(value: Any) -> Any:
@@ -25,11 +26,18 @@ def _first_of_month(value: Any) -> Any:
     return value
 
 
-FirstOfMonth = Annotated[date, BeforeValidator(_first_of_month)]
+FirstOfMonth = Annotated[
+    date,
+    BeforeValidator(_first_of_month),
+    WithJsonSchema({"type": "string", "format": "date", "pattern": _FIRST_OF_MONTH.pattern}),
+]
 
 
 class PriceRequest(BaseModel):
-    """``PUT /v1/prices/{product}``: a new version from the 1st of a month not yet started."""
+    """``PUT /v1/prices/{product}``: a new version from the 1st of a month not yet started.
+
+    Also enforced, beyond what a schema can say: ``monthly_price`` is not below ``daily_price`` (422), and
+    ``effective_from`` is the 1st of a month that has not started yet (409 ``month_already_started``)."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from partnerhub.clock import isoformat
 from partnerhub.domain.licenses import MAX_ISSUE
-from partnerhub.domain.models import HistoryEvent, HistoryType, License, ProductSlug, Site
+from partnerhub.domain.models import LICENSE_KEY, HistoryEvent, HistoryType, License, ProductSlug, Site
+from partnerhub.schemas.types import URL_PATTERN, WHOLE_NUMBER, published
 
 Instant = Annotated[datetime, PlainSerializer(isoformat, return_type=str)]
 
@@ -18,22 +19,35 @@ DEBUG_SITE = "https://jptools.wordpress.com/debug/?url="
 
 
 class IssueRequest(BaseModel):
+    """``{"product", "quantity"?}``: a product of the catalog (``GET /v1/prices``; another slug is 404)."""
+
     model_config = ConfigDict(extra="forbid")
 
     product: ProductSlug
-    quantity: int = Field(default=1, ge=1, le=MAX_ISSUE)
+    quantity: Annotated[int, Field(strict=True, ge=1, le=MAX_ISSUE), WHOLE_NUMBER] = 1
 
 
-class AssignRequest(Site):
+_SITE_URL = {"format": "uri", "pattern": URL_PATTERN, "maxLength": 2048}
+
+
+class SiteRequest(Site):
+    """A site as a request names it: ``site_url`` is an absolute http(s) URL of at most 2048 characters."""
+
+    model_config = ConfigDict(json_schema_extra=published(site_url=_SITE_URL))
+
+
+class AssignRequest(SiteRequest):
     """``{"site_id", "site_url", "site_owner"?}``"""
 
 
 class ExternalLicenseRequest(BaseModel):
+    """``license_key`` is optional (one is made up if absent) and, when given, has the shape of every key."""
+
     model_config = ConfigDict(extra="forbid")
 
     product: ProductSlug
-    license_key: str | None = Field(default=None, max_length=100)
-    site: Site
+    license_key: Annotated[str, Field(pattern=LICENSE_KEY.pattern, max_length=100)] | None = None
+    site: SiteRequest
 
 
 class Links(BaseModel):
