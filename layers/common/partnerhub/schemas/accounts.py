@@ -78,7 +78,8 @@ class CompanyRequest(Company):
             address_line1=_TRIMMED,
             city=_TRIMMED,
             postal_code=_TRIMMED,
-            website={"pattern": _WEBSITE, "format": "uri", "maxLength": CUSTOM_FIELD_MAX},
+            # Trimmed, then an http(s) URI: the string as sent may carry surrounding space, so no "format".
+            website={"pattern": _WEBSITE, "maxLength": CUSTOM_FIELD_MAX},
             country={"pattern": COUNTRY_PATTERN},
             # Blank is saved as null, so any length up to the limit is accepted.
             address_line2={"minLength": None},
