@@ -64,7 +64,7 @@ def test_everything_a_shipped_package_needs_ships_too() -> None:
     missing: dict[str, list[str]] = {}
     for req in LAYER:
         dist = metadata.distribution(req.name)
-        for extra in [""] + sorted(req.extras):
+        for extra in ["", *sorted(req.extras)]:
             for dep_text in dist.requires or []:
                 dep = Requirement(dep_text)
                 if dep.marker is not None and not dep.marker.evaluate({**LAMBDA_ENV, "extra": extra}):
