@@ -1,5 +1,6 @@
-"""Least privilege, read from template.yaml and from what SAM makes of it: every function's own policy names actions one by one (no
-wildcards), on this stack's resources only, and reads a Stripe secret only by its exact parameter ARN."""
+"""Least privilege, read from template.yaml and from what SAM makes of it: every function's own policy names
+actions one by one (no wildcards), on this stack's resources only, reads a Stripe secret only by its exact
+parameter ARN, and grants exactly the calls the function makes."""
 
 from __future__ import annotations
 
