@@ -3,7 +3,7 @@
     python scripts/deploy.py --stage prod [--sam .venv-sam/bin/sam]   sam deploy, then the portal
     python scripts/deploy.py --stage prod --portal-only               the portal only
 
-1. Checks that the stage's Stripe secrets exist in SSM (the functions read them on first use).
+1. Checks that the stage's Stripe secret key is in SSM (the functions read it on first use).
 2. ``sam deploy --config-env <stage>`` with samconfig.toml's settings. ``StripePublishableKey`` and
    ``AlarmEmail`` have no default: the first deploy of a stage takes them from the environment
    (``STRIPE_PUBLISHABLE_KEY``, ``ALARM_EMAIL``); later deploys keep the stack's values unless given again.
@@ -94,8 +94,12 @@ def deploy_overrides(config: StageConfig, stack_exists: bool, environ: dict[str,
     return overrides
 
 
-def check_secrets(ssm: Any, config: StageConfig) -> None:
-    """Stop before deploying when a Stripe secret the functions will read is not in SSM."""
+def check_secrets(ssm: Any, config: StageConfig) -> list[str]:
+    """Stop before deploying when the Stripe secret key is not in SSM; return the other missing secrets.
+
+    The webhook signing secret exists only once Stripe's endpoint is created, which needs the deployed
+    URL (and Stripe sends nothing before that), so its absence is only reported.
+    """
     missing = []
     for parameter in ("StripeSecretKeyParameter", "StripeWebhookSecretParameter"):
         name = config.parameter_overrides.get(parameter)
@@ -105,12 +109,13 @@ def check_secrets(ssm: Any, config: StageConfig) -> None:
             ssm.get_parameter(Name=name, WithDecryption=False)
         except ssm.exceptions.ParameterNotFound:
             missing.append(name)
-    if missing:
-        commands = "\n".join(
-            f"  aws ssm put-parameter --region {config.region} --type SecureString --name {name} --value ..."
-            for name in missing
+    secret_key = config.parameter_overrides.get("StripeSecretKeyParameter")
+    if secret_key in missing:
+        raise SystemExit(
+            "create the Stripe secret key first (docs/runbook.md):\n"
+            f"  aws ssm put-parameter --region {config.region} --type SecureString --name {secret_key} --value sk_..."
         )
-        raise SystemExit(f"create the Stripe secrets first (docs/runbook.md):\n{commands}")
+    return missing
 
 
 def sam_deploy(sam: str, config: StageConfig, overrides: dict[str, str]) -> None:
@@ -199,7 +204,7 @@ def main(argv: list[str] | None = None) -> None:
     config = stage_config(args.stage)
     session = boto3.session.Session(region_name=config.region)
     if not args.portal_only:
-        check_secrets(session.client("ssm"), config)
+        later = check_secrets(session.client("ssm"), config)
         exists = stack_outputs(session.client("cloudformation"), config.stack_name) is not None
         sam_deploy(args.sam, config, deploy_overrides(config, exists, dict(os.environ)))
     outputs = publish_portal(session, config)
@@ -214,6 +219,8 @@ def main(argv: list[str] | None = None) -> None:
             ]
         )
     )
+    if not args.portal_only and later:
+        print(f"Not in SSM yet    {', '.join(later)} (Stripe's webhook signing secret: docs/runbook.md step 4)")
 
 
 if __name__ == "__main__":
