@@ -237,6 +237,9 @@ def test_the_table_and_user_pool_survive_a_stack_deletion(cfn: dict[str, Any]) -
     table = cfn["Resources"]["Table"]
     assert table["Properties"]["DeletionProtectionEnabled"] is True
     assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+    pool = cfn["Resources"]["UserPool"]
+    assert pool["Properties"]["DeletionProtection"] == "ACTIVE"
+    assert pool["DeletionPolicy"] == pool["UpdateReplacePolicy"] == "Retain"
 
 
 def test_traces_record_no_response_bodies(cfn: dict[str, Any]) -> None:
