@@ -84,8 +84,9 @@ build: $(SAM_VENV)/.installed  ## sam build with Python 3.13 (no Docker needed)
 	    export PYENV_VERSION="$$("$$PYTHON" -c 'import platform; print(platform.python_version())'):$$(pyenv version-name)"; fi; \
 	  $(SAM) build
 
-deploy: $(VENV)/.installed build  ## Deploy STAGE=prod|staging, then publish the portal (first time: STRIPE_PUBLISHABLE_KEY=pk_... ALARM_EMAIL=...)
+deploy: $(VENV)/.installed  ## Deploy STAGE=prod|staging, then publish the portal (first time: STRIPE_PUBLISHABLE_KEY=pk_... ALARM_EMAIL=...)
 	@[ -n "$(STAGE)" ] || { echo "usage: make deploy STAGE=prod|staging" >&2; exit 2; }
+	$(MAKE) build
 	$(PY) scripts/deploy.py --stage $(STAGE) --sam $(SAM_VENV)/bin/sam
 
 portal: $(VENV)/.installed  ## Publish only the portal of STAGE (config.js from the stack outputs, upload, invalidate)

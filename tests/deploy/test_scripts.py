@@ -217,3 +217,26 @@ def test_a_malformed_partner_id_creates_nothing(pool: tuple[Any, str], bad: str)
     with pytest.raises(SystemExit, match="partner id"):
         partner_user.ensure_user(cognito, pool_id, "ana@agency.example", bad, operator=False)
     assert cognito.list_users(UserPoolId=pool_id)["Users"] == []
+
+
+def test_sam_deploy_gets_the_stage_and_the_whole_override_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    # --parameter-overrides on the command line replaces samconfig's list: all of it must be passed.
+    ran: list[list[str]] = []
+    monkeypatch.setattr(deploy.subprocess, "run", lambda command, **_: ran.append(command))
+    config = deploy.stage_config("staging")
+    environ = {"STRIPE_PUBLISHABLE_KEY": "pk_test_51abcdef", "ALARM_EMAIL": "ops@example.com"}
+    deploy.sam_deploy("sam", config, deploy.deploy_overrides(config, stack_exists=False, environ=environ))
+    assert ran == [
+        [
+            "sam",
+            "deploy",
+            "--config-env",
+            "staging",
+            "--parameter-overrides",
+            "Stage=staging",
+            "StripeSecretKeyParameter=/partnerhub/staging/stripe/secret-key",
+            "StripeWebhookSecretParameter=/partnerhub/staging/stripe/webhook-secret",
+            "StripePublishableKey=pk_test_51abcdef",
+            "AlarmEmail=ops@example.com",
+        ]
+    ]
