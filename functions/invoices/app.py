@@ -1,5 +1,5 @@
 """Invoices: list and detail from the table (kept current by the month-end worker and the webhooks), the PDF,
-and paying an open invoice now with the primary card."""
+paying an open invoice now with the primary card, and the operators' void and mark-uncollectible."""
 
 from typing import Annotated, Any, Literal
 
@@ -9,7 +9,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from partnerhub.api import Idempotency, caller_of, create_app
-from partnerhub.domain.invoicing import InvoiceService
+from partnerhub.domain.invoicing import InvoiceOperations, InvoiceService
 from partnerhub.observability import MetricUnit, logger, metrics, tracer
 from partnerhub.payments.client import StripeConfig, configure
 from partnerhub.payments.invoicing import StripeInvoices
@@ -22,7 +22,9 @@ settings = StripeSettings.from_env()
 configure(StripeConfig(settings.stripe_secret_param, settings.stripe_api_base, settings.stripe_max_retries))
 repository = DynamoInvoiceRepository(settings.table_name)
 partners = DynamoPartnerRepository(settings.table_name)
-service = InvoiceService(repository, StripeInvoices(), partners.primary_card)
+gateway = StripeInvoices(settings.stripe_publishable_key)
+service = InvoiceService(repository, gateway, partners.primary_card)
+operations = InvoiceOperations(repository, repository, gateway)
 idempotency = Idempotency(settings.table_name, settings.idempotency_ttl_seconds)
 app = create_app()
 
@@ -66,6 +68,26 @@ def pay_invoice(invoice_id: InvoiceId) -> Response[str]:
         return 200, InvoiceDetail.of(record)
 
     return idempotency.run(app, partner_id, "pay_invoice", {"invoice_id": invoice_id}, command)
+
+
+@app.post("/v1/invoices/<invoice_id>/void")
+@tracer.capture_method
+def void_invoice(invoice_id: InvoiceId) -> InvoiceDetail:
+    """Operators: void an open or uncollectible invoice of any partner; its past-due standing clears."""
+    caller_of(app).require_operator()
+    record = operations.void(invoice_id)
+    metrics.add_metric(name="InvoiceVoided", unit=MetricUnit.Count, value=1)
+    return InvoiceDetail.of(record)
+
+
+@app.post("/v1/invoices/<invoice_id>/mark-uncollectible")
+@tracer.capture_method
+def mark_invoice_uncollectible(invoice_id: InvoiceId) -> InvoiceDetail:
+    """Operators: Stripe stops collecting; the partner stays past due until it is paid or voided."""
+    caller_of(app).require_operator()
+    record = operations.mark_uncollectible(invoice_id)
+    metrics.add_metric(name="InvoiceMarkedUncollectible", unit=MetricUnit.Count, value=1)
+    return InvoiceDetail.of(record)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -36,6 +36,7 @@ def pay(month: Month, partner_id: str, invoice_id: str, key: str | None = None) 
 def invoiced(month: Month) -> tuple[str, str]:
     partner_id = busy_partner(month)
     month.run()
+    month.collect(partner_id)
     record = month.invoices.record(partner_id, PERIOD)
     assert record is not None and record.invoice_id
     return partner_id, record.invoice_id
@@ -61,7 +62,18 @@ def test_the_list_comes_from_the_table_with_the_spec_fields(month: Month, invoic
         "currency",
         "due_date",
         "created",
+        "amount_paid",
+        "amount_remaining",
+        "paid_at",
+        "attempt_count",
+        "next_payment_attempt",
+        "last_payment_error",
+        "starting_balance",
+        "carried_to_next",
     } <= set(item)
+    assert item["amount_paid"] == item["total"] == item["amount_due"] and item["amount_remaining"] == 0
+    assert item["attempt_count"] == 1 and item["next_payment_attempt"] is None and item["last_payment_error"] is None
+    assert item["due_date"] == item["created"] or item["due_date"] > item["created"]
     assert call(month, "list", partner_id, query={"status": "open"}).body["items"] == []
 
 
@@ -106,12 +118,18 @@ def test_the_pdf_redirects_to_a_real_pdf(month: Month, invoiced: tuple[str, str]
 
 
 def test_a_failed_charge_makes_the_partner_past_due_until_paid_with_a_good_card(month: Month) -> None:
-    # Given a partner whose card is charged and declined at month end
+    # Given a partner whose card is charged and declined by Stripe's automatic attempt after month end
     partner_id = month.partner("pm_card_chargeCustomerFail")
     month.issue(partner_id, "jetpack-security", 2, at(5))
     month.run()
+    opened = month.invoices.record(partner_id, PERIOD)
+    assert opened is not None and opened.status == "open" and not opened.past_due
+    month.collect(partner_id)
     record = month.invoices.record(partner_id, PERIOD)
     assert record is not None and record.invoice_id and record.status == "open" and record.past_due
+    assert record.attempt_count == 1 and record.next_payment_attempt is not None
+    assert record.last_payment_error is not None and record.last_payment_error["code"] == "card_declined"
+    assert record.last_payment_error["payment_method"] == {"brand": "visa", "last4": "0341"}
     partners = DynamoPartnerRepository(month.table)
     assert partners.standing(partner_id).past_due_invoices == (record.invoice_id,)
     listed = call(month, "list", partner_id, query={}).body["items"]
