@@ -153,3 +153,63 @@ def test_a_failed_charge_makes_the_partner_past_due_until_paid_with_a_good_card(
     again = pay(month, partner_id, record.invoice_id)
     assert again.status == 409 and again.body["error"]["code"] == "invoice_not_payable"
     assert MONTH_END
+
+
+def operator(month: Month, name: str, invoice_id: str, groups: tuple[str, ...] = ("operators",)) -> Any:
+    return month.function("invoices")(load_event(f"invoices/{name}", groups=groups, path={"invoice_id": invoice_id}))
+
+
+def test_operators_mark_uncollectible_then_void_and_the_standing_follows(month: Month) -> None:
+    # Given a partner past due after Stripe's automatic attempt was declined
+    partner_id = month.partner("pm_card_chargeCustomerFail")
+    month.issue(partner_id, "jetpack-scan", 1, at(20))
+    month.run()
+    month.collect(partner_id)
+    record = month.invoices.record(partner_id, PERIOD)
+    assert record is not None and record.invoice_id and record.past_due
+    partners = DynamoPartnerRepository(month.table)
+
+    # A partner (not an operator) may do neither; an unknown invoice is a 404
+    for name in ("void", "mark_uncollectible"):
+        assert operator(month, name, record.invoice_id, groups=()).status == 403
+        assert operator(month, name, "in_doesnotexist").status == 404
+
+    # When an operator marks it uncollectible: Stripe stops collecting, the partner stays past due
+    marked = operator(month, "mark_uncollectible", record.invoice_id)
+    assert marked.status == 200, marked.body
+    assert marked.body["status"] == "uncollectible" and marked.body["past_due"] is True
+    assert marked.body["next_payment_attempt"] is None
+    assert partners.standing(partner_id).past_due_invoices == (record.invoice_id,)
+    assert operator(month, "mark_uncollectible", record.invoice_id).body["status"] == "uncollectible"
+
+    # When the operator voids it: void in Stripe, and the partner is no longer past due
+    voided = operator(month, "void", record.invoice_id)
+    assert voided.status == 200, voided.body
+    assert voided.body["status"] == "void" and voided.body["past_due"] is False
+    assert month.sdk.v1.invoices.retrieve(record.invoice_id).status == "void"
+    assert partners.standing(partner_id).past_due_invoices == ()
+    # Voiding again answers the void invoice; a void invoice cannot be marked uncollectible
+    assert operator(month, "void", record.invoice_id).body["status"] == "void"
+    refused = operator(month, "mark_uncollectible", record.invoice_id)
+    assert refused.status == 409 and refused.body["error"]["code"] == "invoice_not_transitionable"
+
+
+def test_a_card_that_needs_authentication_answers_402_with_what_stripe_js_needs(month: Month) -> None:
+    # Given a partner whose card needs 3-D Secure, past due after Stripe's off-session attempt
+    partner_id = month.partner("pm_card_authenticationRequired")
+    month.issue(partner_id, "jetpack-scan", 1, at(20))
+    month.run()
+    month.collect(partner_id)
+    record = month.invoices.record(partner_id, PERIOD)
+    assert record is not None and record.invoice_id and record.past_due
+    assert record.last_payment_error is not None and record.last_payment_error["code"] == "authentication_required"
+
+    # When the partner pays now: 402 authentication_required with the PaymentIntent's secret and the key
+    reply = pay(month, partner_id, record.invoice_id)
+    assert reply.status == 402 and reply.body["error"]["code"] == "authentication_required"
+    (detail,) = reply.body["error"]["details"]
+    intent = month.sdk.v1.payment_intents.retrieve(detail["payment_intent_id"])
+    assert detail["client_secret"] == intent.client_secret and detail["publishable_key"].startswith("pk_test_")
+    assert intent.status == "requires_action"
+    # And nothing was charged: the invoice is still open and past due
+    assert month.invoices.record(partner_id, PERIOD).past_due  # type: ignore[union-attr]
