@@ -59,6 +59,7 @@ def _charge(
     """A Charge for one attempt; ``failure`` is (code, decline_code, message)."""
     paid = failure is None
     code, reason, message = failure or (None, None, None)
+    charge_id = store.new_id("ch")
     charge: dict[str, Any] = {
         "amount": intent["amount"],
         "amount_captured": intent["amount"] if paid else 0,
@@ -79,7 +80,7 @@ def _charge(
         "failure_code": code,
         "failure_message": message,
         "fraud_details": {},
-        "id": store.new_id("ch"),
+        "id": charge_id,
         "livemode": False,
         "metadata": {},
         "object": "charge",
@@ -102,6 +103,7 @@ def _charge(
         "receipt_number": None,
         "receipt_url": None,
         "refunded": False,
+        "refunds": {"data": [], "has_more": False, "object": "list", "url": f"/v1/charges/{charge_id}/refunds"},
         "review": None,
         "shipping": None,
         "source": None,
