@@ -70,11 +70,19 @@ def pay_invoice(invoice_id: InvoiceId) -> Response[str]:
     return idempotency.run(app, partner_id, "pay_invoice", {"invoice_id": invoice_id}, command)
 
 
+def _operators_only(invoice_id: str) -> None:
+    """A partner is refused with 403 on its own invoice, and with 404 on anyone else's (never revealed)."""
+    caller = caller_of(app)
+    if not caller.is_operator and caller.partner_id is not None:
+        service.get(caller.partner_id, invoice_id)
+    caller.require_operator()
+
+
 @app.post("/v1/invoices/<invoice_id>/void")
 @tracer.capture_method
 def void_invoice(invoice_id: InvoiceId) -> InvoiceDetail:
     """Operators: void an open or uncollectible invoice of any partner; its past-due standing clears."""
-    caller_of(app).require_operator()
+    _operators_only(invoice_id)
     record = operations.void(invoice_id)
     metrics.add_metric(name="InvoiceVoided", unit=MetricUnit.Count, value=1)
     return InvoiceDetail.of(record)
@@ -84,7 +92,7 @@ def void_invoice(invoice_id: InvoiceId) -> InvoiceDetail:
 @tracer.capture_method
 def mark_invoice_uncollectible(invoice_id: InvoiceId) -> InvoiceDetail:
     """Operators: Stripe stops collecting; the partner stays past due until it is paid or voided."""
-    caller_of(app).require_operator()
+    _operators_only(invoice_id)
     record = operations.mark_uncollectible(invoice_id)
     metrics.add_metric(name="InvoiceMarkedUncollectible", unit=MetricUnit.Count, value=1)
     return InvoiceDetail.of(record)

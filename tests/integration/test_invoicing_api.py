@@ -169,9 +169,15 @@ def test_operators_mark_uncollectible_then_void_and_the_standing_follows(month: 
     assert record is not None and record.invoice_id and record.past_due
     partners = DynamoPartnerRepository(month.table)
 
-    # A partner (not an operator) may do neither; an unknown invoice is a 404
+    # A partner may do neither: 403 on its own invoice, 404 on another's; an unknown invoice is a 404
     for name in ("void", "mark_uncollectible"):
         assert operator(month, name, record.invoice_id, groups=()).status == 403
+        own = load_event(f"invoices/{name}", partner_id=partner_id, groups=(), path={"invoice_id": record.invoice_id})
+        assert month.function("invoices")(own).status == 403
+        other = load_event(
+            f"invoices/{name}", partner_id="agency-other", groups=(), path={"invoice_id": record.invoice_id}
+        )
+        assert month.function("invoices")(other).status == 404
         assert operator(month, name, "in_doesnotexist").status == 404
 
     # When an operator marks it uncollectible: Stripe stops collecting, the partner stays past due
