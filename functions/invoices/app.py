@@ -4,7 +4,7 @@ paying an open invoice now with the primary card, and the operators' void and ma
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -15,7 +15,7 @@ from partnerhub.payments.client import StripeConfig, configure
 from partnerhub.payments.invoicing import StripeInvoices
 from partnerhub.repository.invoices import DynamoInvoiceRepository
 from partnerhub.repository.partners import DynamoPartnerRepository
-from partnerhub.schemas.invoices import InvoiceDetail, InvoiceList, InvoiceOut
+from partnerhub.schemas.invoices import InvoiceDetail, InvoiceList, InvoiceOut, PayInvoiceRequest
 from partnerhub.settings import StripeSettings
 
 settings = StripeSettings.from_env()
@@ -23,7 +23,9 @@ configure(StripeConfig(settings.stripe_secret_param, settings.stripe_api_base, s
 repository = DynamoInvoiceRepository(settings.table_name)
 partners = DynamoPartnerRepository(settings.table_name)
 gateway = StripeInvoices(settings.stripe_publishable_key)
-service = InvoiceService(repository, gateway, partners.primary_card)
+service = InvoiceService(
+    repository, gateway, partners.primary_card, lambda partner_id: [c.id for c in partners.card_book(partner_id).cards]
+)
 operations = InvoiceOperations(repository, repository, gateway)
 idempotency = Idempotency(settings.table_name, settings.idempotency_ttl_seconds)
 app = create_app()
@@ -59,15 +61,18 @@ def invoice_pdf(invoice_id: InvoiceId) -> Response[str]:
 
 @app.post("/v1/invoices/<invoice_id>/pay")
 @tracer.capture_method
-def pay_invoice(invoice_id: InvoiceId) -> Response[str]:
+def pay_invoice(invoice_id: InvoiceId, request: Annotated[PayInvoiceRequest | None, Body()] = None) -> Response[str]:
     partner_id = caller_of(app).partner()
+    card = request.payment_method_id if request is not None else None
 
     def command(receipt_id: str) -> tuple[int, Any]:
-        record = service.pay(partner_id, invoice_id, receipt_id)
+        record = service.pay(partner_id, invoice_id, receipt_id, card)
         metrics.add_metric(name="InvoicePaidNow", unit=MetricUnit.Count, value=1)
         return 200, InvoiceDetail.of(record)
 
-    return idempotency.run(app, partner_id, "pay_invoice", {"invoice_id": invoice_id}, command)
+    return idempotency.run(
+        app, partner_id, "pay_invoice", {"invoice_id": invoice_id, "payment_method_id": card}, command
+    )
 
 
 def _operators_only(invoice_id: str) -> None:

@@ -219,3 +219,40 @@ def test_a_card_that_needs_authentication_answers_402_with_what_stripe_js_needs(
     assert intent.status == "requires_action"
     # And nothing was charged: the invoice is still open and past due
     assert month.invoices.record(partner_id, PERIOD).past_due  # type: ignore[union-attr]
+
+
+def test_paying_with_another_of_the_partners_cards(month: Month) -> None:
+    # Given a partner past due on a declining primary card, who saves a visa without making it primary
+    partner_id = month.partner("pm_card_chargeCustomerFail")
+    month.issue(partner_id, "jetpack-scan", 1, at(20))
+    month.run()
+    month.collect(partner_id)
+    record = month.invoices.record(partner_id, PERIOD)
+    assert record is not None and record.invoice_id and record.past_due
+    added = month.function("payment_methods")(
+        load_event(
+            "payment_methods/add",
+            partner_id=partner_id,
+            body={"payment_method_id": "pm_card_visa", "primary": False},
+            headers={"Idempotency-Key": uuid.uuid4().hex},
+        )
+    )
+    assert added.status == 201, added.body
+
+    def pay_with(card: str) -> Any:
+        return call(
+            month,
+            "pay",
+            partner_id,
+            path={"invoice_id": record.invoice_id},
+            body={"payment_method_id": card},
+            headers={"Idempotency-Key": uuid.uuid4().hex},
+        )
+
+    # A card that is not the partner's is a 422 and charges nothing
+    refused = pay_with("pm_somebody_elses")
+    assert refused.status == 422 and refused.body["error"]["details"][0]["field"] == "payment_method_id"
+    # When the partner pays with the visa by id: paid, and past due is cleared
+    paid = pay_with(added.body["id"])
+    assert paid.status == 200, paid.body
+    assert paid.body["status"] == "paid" and paid.body["past_due"] is False and paid.body["amount_paid"] == 12 * 14

@@ -30,7 +30,7 @@ from partnerhub.clock import Clock
 from partnerhub.domain.billing import BillableLicense, InvoiceLine, MonthlyBill, PriceVersion, bill_month
 from partnerhub.domain.models import Product
 from partnerhub.domain.periods import Period
-from partnerhub.errors import Conflict, NotFound, PaymentRequired
+from partnerhub.errors import Conflict, NotFound, PaymentRequired, ValidationFailed
 
 
 class Step(StrEnum):
@@ -426,10 +426,17 @@ class OperatorReads(Protocol):
 class InvoiceService:
     """A partner's invoices: read from the table; paying goes to Stripe and comes back through the record."""
 
-    def __init__(self, store: InvoiceReads, gateway: PaymentGateway, primary_card: Callable[[str], str | None]) -> None:
+    def __init__(
+        self,
+        store: InvoiceReads,
+        gateway: PaymentGateway,
+        primary_card: Callable[[str], str | None],
+        cards: Callable[[str], Iterable[str]] | None = None,
+    ) -> None:
         self._store = store
         self._gateway = gateway
         self._primary_card = primary_card
+        self._cards = cards
 
     def get(self, partner_id: str, invoice_id: str) -> InvoiceRecord:
         """The partner's invoice; another partner's (or no such) invoice is a 404 alike."""
@@ -444,8 +451,11 @@ class InvoiceService:
             raise Conflict("the invoice has no PDF until it is finalized", code="invoice_not_finalized")
         return record.invoice_pdf
 
-    def pay(self, partner_id: str, invoice_id: str, receipt_id: str) -> InvoiceRecord:
-        """Charge the primary card for an open (or uncollectible) invoice now; paying clears past due.
+    def pay(
+        self, partner_id: str, invoice_id: str, receipt_id: str, payment_method_id: str | None = None
+    ) -> InvoiceRecord:
+        """Charge the primary card (or ``payment_method_id``, one of the partner's cards) for an open (or
+        uncollectible) invoice now; paying clears past due.
 
         A decline is a 402 ``card_declined`` carrying Stripe's message (the record then shows the failed
         attempt); a card that needs 3-D Secure is a 402 ``authentication_required`` whose details carry the
@@ -457,9 +467,16 @@ class InvoiceService:
             raise Conflict(
                 f"the invoice is {record.status}; only open invoices can be paid", code="invoice_not_payable"
             )
-        card = self._primary_card(partner_id)
+        card = payment_method_id or self._primary_card(partner_id)
         if card is None:
             raise PaymentRequired("add a card before paying", code="payment_method_required")
+        if payment_method_id is not None and payment_method_id not in set(
+            self._cards(partner_id) if self._cards else ()
+        ):
+            raise ValidationFailed(
+                "no such payment method",
+                details=[{"field": "payment_method_id", "reason": "not one of your payment methods"}],
+            )
         try:
             paid = self._gateway.pay(invoice_id, card, f"pay:{partner_id}:{invoice_id}:{receipt_id}")
         except (PaymentRequired, Conflict):

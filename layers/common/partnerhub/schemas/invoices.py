@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from partnerhub.domain.invoicing import InvoiceRecord
 
@@ -36,6 +36,14 @@ class InvoiceLineOut(BaseModel):
             currency=str(line.get("currency", "usd")),
             description=str(line["description"]),
         )
+
+
+class PayInvoiceRequest(BaseModel):
+    """``POST /v1/invoices/{id}/pay``: the primary card unless another of the partner's cards is named."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    payment_method_id: str | None = Field(default=None, min_length=1, max_length=255)
 
 
 class PaymentMethodOut(BaseModel):
