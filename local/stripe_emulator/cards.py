@@ -56,7 +56,8 @@ TOKENS: dict[str, TestCard] = {
     "pm_card_chargeDeclinedExpiredCard": TestCard("4000000000000069", "visa", attach_decline="expired_card"),
     "pm_card_chargeDeclinedIncorrectCvc": TestCard("4000000000000127", "visa", attach_decline="incorrect_cvc"),
     "pm_card_chargeDeclinedProcessingError": TestCard("4000000000000119", "visa", attach_decline="processing_error"),
-    # https://docs.stripe.com/testing#regulatory-cards: these require authentication on every charge.
+    # https://docs.stripe.com/testing#regulatory-cards: these require authentication on every charge. Saving one
+    # with a SetupIntent succeeds here (the emulator takes the setup's challenge as completed on session).
     "pm_card_authenticationRequired": TestCard("4000002760003184", "visa", country="DE", authentication_required=True),
     "pm_card_threeDSecure2Required": TestCard("4000000000003220", "visa", authentication_required=True),
     "pm_card_threeDSecureRequired": TestCard("4000000000003063", "visa", authentication_required=True),
