@@ -113,6 +113,8 @@ def test_charge_failure_leaves_invoice_open_then_pay_with_new_card(client: strip
 
 
 def test_void_and_uncollectible_transitions(client: stripe.StripeClient, customer_with_card: tuple[str, str]) -> None:
+    """https://docs.stripe.com/invoicing/overview#invoice-statuses: open may become uncollectible or void;
+    uncollectible may still be paid or voided; paid and void are final."""
     customer_id, _ = customer_with_card
 
     def open_invoice() -> str:
@@ -151,6 +153,8 @@ def test_void_and_uncollectible_transitions(client: stripe.StripeClient, custome
 
 
 def test_finalized_invoice_keeps_customer_snapshot_and_serves_pdf(client: stripe.StripeClient) -> None:
+    """https://docs.stripe.com/invoicing/customer#customer-details: a finalized invoice keeps the customer's
+    details as they were; ``send_invoice`` invoices are due ``days_until_due`` after finalization."""
     # Given a customer with an address, and a finalized send_invoice invoice
     customer = client.v1.customers.create(
         {"name": "Ada Lovelace", "address": {"line1": "12 St James", "city": "London", "country": "GB"}}
@@ -183,6 +187,8 @@ def test_finalized_invoice_keeps_customer_snapshot_and_serves_pdf(client: stripe
 
 
 def test_invoice_item_rules(client: stripe.StripeClient, customer_with_card: tuple[str, str]) -> None:
+    """https://docs.stripe.com/api/invoiceitems/create: amounts or unit prices times quantities; items of a
+    finalized invoice cannot change (``invoice_not_editable``)."""
     customer_id, _ = customer_with_card
     # The pinned API version has no top-level unit_amount on invoice items
     with pytest.raises(stripe.InvalidRequestError) as error:
@@ -226,6 +232,7 @@ def test_invoice_item_rules(client: stripe.StripeClient, customer_with_card: tup
 
 
 def test_expand_customer_on_invoice(client: stripe.StripeClient, customer_with_card: tuple[str, str]) -> None:
+    """https://docs.stripe.com/api/expanding_objects: ``expand[]`` replaces an id with its object."""
     customer_id, pm_id = customer_with_card
     invoice = client.v1.invoices.create({"customer": customer_id, "default_payment_method": pm_id})
     expanded = client.v1.invoices.retrieve(invoice.id, {"expand": ["customer", "default_payment_method"]})
