@@ -100,6 +100,13 @@ def _invoice_links(invoice: str) -> dict[str, Link]:
         "GetInvoice": ("GET", "/v1/invoices/{invoice_id}", {"invoice_id": invoice}, "The invoice with its lines"),
         "InvoicePdf": ("GET", "/v1/invoices/{invoice_id}/pdf", {"invoice_id": invoice}, "The invoice's PDF"),
         "PayInvoice": ("POST", "/v1/invoices/{invoice_id}/pay", {"invoice_id": invoice}, "Pay it now"),
+        "VoidInvoice": ("POST", "/v1/invoices/{invoice_id}/void", {"invoice_id": invoice}, "Void it (operators)"),
+        "MarkUncollectible": (
+            "POST",
+            "/v1/invoices/{invoice_id}/mark-uncollectible",
+            {"invoice_id": invoice},
+            "Stop collecting it (operators)",
+        ),
     }
 
 
