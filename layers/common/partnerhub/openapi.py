@@ -168,6 +168,12 @@ def finish(document: dict[str, Any]) -> dict[str, Any]:
         for method, op in operations.items():
             key = (method.upper(), path)
             op["security"] = [] if key in UNAUTHENTICATED else [{BEARER: []}]
+            for media in op.get("requestBody", {}).get("content", {}).values():
+                # An optional body is either absent or an object: JSON null is refused like any non-object.
+                branches = media.get("schema", {}).get("anyOf")
+                if branches and {"type": "null"} in branches:
+                    kept = [b for b in branches if b != {"type": "null"}]
+                    media["schema"] = kept[0] if len(kept) == 1 else {"anyOf": kept}
             for name, value in EXTRAS.get(key, {}).items():
                 op[name] = op.get(name, []) + value if isinstance(value, list) else value
             responses = op.setdefault("responses", {})
