@@ -1,30 +1,60 @@
 """Invoices: list and detail from the table (kept current by the month-end worker and the webhooks), the PDF,
 and paying an open invoice now with the primary card."""
 
-from typing import Annotated, Any, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from partnerhub.api import Idempotency, caller_of, create_app
+from partnerhub.composition import Function, http_handler
 from partnerhub.domain.invoicing import InvoiceService
-from partnerhub.observability import MetricUnit, logger, metrics, tracer
-from partnerhub.payments.client import StripeConfig, configure
+from partnerhub.observability import MetricUnit, metrics, tracer
+from partnerhub.payments.client import StripeConnection, stripe_connection
 from partnerhub.payments.invoicing import StripeInvoices
 from partnerhub.repository.invoices import DynamoInvoiceRepository
 from partnerhub.repository.partners import DynamoPartnerRepository
 from partnerhub.schemas.invoices import InvoiceDetail, InvoiceList, InvoiceOut
 from partnerhub.settings import StripeSettings
 
-settings = StripeSettings.from_env()
-configure(StripeConfig(settings.stripe_secret_param, settings.stripe_api_base, settings.stripe_max_retries))
-repository = DynamoInvoiceRepository(settings.table_name)
-partners = DynamoPartnerRepository(settings.table_name)
-service = InvoiceService(repository, StripeInvoices(), partners.primary_card)
-idempotency = Idempotency(settings.table_name, settings.idempotency_ttl_seconds)
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
 app = create_app()
+
+
+@dataclass(frozen=True)
+class Wiring:
+    repository: DynamoInvoiceRepository
+    service: InvoiceService
+    idempotency: Idempotency
+
+
+def build(
+    settings: StripeSettings | None = None,
+    *,
+    dynamodb: "DynamoDBClient | None" = None,
+    stripe: StripeConnection | None = None,
+) -> Function[Wiring]:
+    """The composition root: every client and service of this function, made once per execution environment."""
+    settings = settings or StripeSettings.from_env()
+    repository = DynamoInvoiceRepository(settings.table_name, dynamodb)
+    partners = DynamoPartnerRepository(settings.table_name, dynamodb)
+    wiring = Wiring(
+        repository=repository,
+        service=InvoiceService(
+            repository, StripeInvoices(stripe or stripe_connection(settings)), partners.primary_card
+        ),
+        idempotency=Idempotency(settings.table_name, settings.idempotency_ttl_seconds, dynamodb),
+    )
+    return Function(wiring, http_handler(app, wiring))
+
+
+def wired() -> Wiring:
+    """The services of the request being resolved."""
+    return cast(Wiring, app.context["wiring"])
+
 
 Status = Literal["draft", "open", "paid", "void", "uncollectible"]
 InvoiceId = Annotated[str, Path(min_length=1, max_length=255)]
@@ -37,21 +67,21 @@ def list_invoices(
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> InvoiceList:
-    page = repository.list_for_partner(caller_of(app).partner(), status=status, limit=limit, cursor=cursor)
+    page = wired().repository.list_for_partner(caller_of(app).partner(), status=status, limit=limit, cursor=cursor)
     return InvoiceList(items=[InvoiceOut.of(record) for record in page.items], next_cursor=page.next_cursor)
 
 
 @app.get("/v1/invoices/<invoice_id>")
 @tracer.capture_method
 def get_invoice(invoice_id: InvoiceId) -> InvoiceDetail:
-    return InvoiceDetail.of(service.get(caller_of(app).partner(), invoice_id))
+    return InvoiceDetail.of(wired().service.get(caller_of(app).partner(), invoice_id))
 
 
 @app.get("/v1/invoices/<invoice_id>/pdf")
 @tracer.capture_method
 def invoice_pdf(invoice_id: InvoiceId) -> Response[str]:
     """A redirect to the PDF Stripe renders (the emulator serves a real one locally)."""
-    url = service.pdf_url(caller_of(app).partner(), invoice_id)
+    url = wired().service.pdf_url(caller_of(app).partner(), invoice_id)
     return Response(302, headers={"Location": url}, body="")
 
 
@@ -61,18 +91,13 @@ def pay_invoice(invoice_id: InvoiceId) -> Response[str]:
     partner_id = caller_of(app).partner()
 
     def command(receipt_id: str) -> tuple[int, Any]:
-        record = service.pay(partner_id, invoice_id, receipt_id)
+        record = wired().service.pay(partner_id, invoice_id, receipt_id)
         metrics.add_metric(name="InvoicePaidNow", unit=MetricUnit.Count, value=1)
         return 200, InvoiceDetail.of(record)
 
-    return idempotency.run(app, partner_id, "pay_invoice", {"invoice_id": invoice_id}, command)
+    return wired().idempotency.run(app, partner_id, "pay_invoice", {"invoice_id": invoice_id}, command)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+lambda_handler = build().handler
 
-
-__all__ = ["app", "lambda_handler"]
+__all__ = ["app", "build", "lambda_handler"]

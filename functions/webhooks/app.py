@@ -4,47 +4,82 @@
 signing secret, within five minutes of our clock) is the authentication. See docs/webhooks.md.
 """
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from partnerhub import clock
 from partnerhub.api import create_app, json_response
+from partnerhub.clock import Clock, SystemClock
+from partnerhub.composition import Function, http_handler
 from partnerhub.domain.webhooks import CardMirror, WebhookService
 from partnerhub.errors import Conflict, MalformedRequest
 from partnerhub.observability import MetricUnit, logger, metrics, tracer
-from partnerhub.payments import client as payments
+from partnerhub.payments.client import StripeConnection, stripe_connection
 from partnerhub.payments.webhooks import SigningSecret, StripeState, parse_event, verify_signature
 from partnerhub.repository.invoices import DynamoInvoiceRepository
 from partnerhub.repository.partners import DynamoPartnerRepository
 from partnerhub.repository.webhook_events import ClaimResult, DynamoWebhookEventRepository
 from partnerhub.settings import WebhookSettings
 
-settings = WebhookSettings.from_env()
-payments.configure(
-    payments.StripeConfig(settings.stripe_secret_param, settings.stripe_api_base, settings.stripe_max_retries)
-)
-now = clock.current()
-signing_secret = SigningSecret(settings.stripe_webhook_secret_param)
-events = DynamoWebhookEventRepository(
-    settings.table_name, lease_seconds=settings.webhook_lease_seconds, retention_days=settings.webhook_retention_days
-)
-partners = DynamoPartnerRepository(settings.table_name)
-stripe_state = StripeState()
-service = WebhookService(
-    invoices=DynamoInvoiceRepository(settings.table_name),
-    stripe=stripe_state,
-    customers=partners,
-    cards=CardMirror(partners, stripe_state, now),
-)
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
 app = create_app()
+
+
+@dataclass(frozen=True)
+class Wiring:
+    settings: WebhookSettings
+    clock: Clock
+    signing_secret: SigningSecret
+    events: DynamoWebhookEventRepository
+    service: WebhookService
+
+
+def build(
+    settings: WebhookSettings | None = None,
+    *,
+    clock: Clock | None = None,
+    dynamodb: "DynamoDBClient | None" = None,
+    stripe: StripeConnection | None = None,
+    signing_secret: SigningSecret | None = None,
+) -> Function[Wiring]:
+    """The composition root: every client and service of this function, made once per execution environment."""
+    settings = settings or WebhookSettings.from_env()
+    clock = clock or SystemClock()
+    partners = DynamoPartnerRepository(settings.table_name, dynamodb)
+    stripe_state = StripeState(stripe or stripe_connection(settings))
+    wiring = Wiring(
+        settings=settings,
+        clock=clock,
+        signing_secret=signing_secret or SigningSecret(settings.stripe_webhook_secret_param),
+        events=DynamoWebhookEventRepository(
+            settings.table_name,
+            lease_seconds=settings.webhook_lease_seconds,
+            retention_days=settings.webhook_retention_days,
+            client=dynamodb,
+        ),
+        service=WebhookService(
+            invoices=DynamoInvoiceRepository(settings.table_name, dynamodb),
+            stripe=stripe_state,
+            customers=partners,
+            cards=CardMirror(partners, stripe_state, clock),
+        ),
+    )
+    return Function(wiring, http_handler(app, wiring, clear_state=True))
+
+
+def wired() -> Wiring:
+    """The services of the request being resolved."""
+    return cast(Wiring, app.context["wiring"])
 
 
 @app.post("/v1/webhooks/stripe")
 @tracer.capture_method
 def receive_stripe_event() -> Response[str]:
+    w = wired()
+    settings, now, events, service = w.settings, w.clock, w.events, w.service
     request = app.current_event
     body = request.decoded_body or ""
     if len(body.encode()) > settings.webhook_max_body_bytes:
@@ -52,7 +87,7 @@ def receive_stripe_event() -> Response[str]:
     text = verify_signature(
         body,
         request.headers.get("stripe-signature"),
-        signing_secret.value(),
+        w.signing_secret.value(),
         int(now.now().timestamp()),
         settings.stripe_webhook_tolerance_seconds,
     )
@@ -100,8 +135,6 @@ def receive_stripe_event() -> Response[str]:
     return json_response(200, {"received": True})
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+lambda_handler = build().handler
+
+__all__ = ["app", "build", "lambda_handler"]

@@ -23,7 +23,7 @@ from local.stripe_emulator import Emulator, RunningServer, serve
 from partnerhub.clock import ManualClock
 from partnerhub.domain.billing import bill_month
 from partnerhub.domain.periods import Period
-from partnerhub.payments import client as payments_client
+from partnerhub.payments.client import STRIPE_API_VERSION, StripeConnection
 from partnerhub.repository import keys
 from partnerhub.repository.billing import DynamoBillingRepository
 from partnerhub.repository.catalog import DynamoCatalogRepository
@@ -58,17 +58,21 @@ def stripe_server(emulator: Emulator) -> Iterator[RunningServer]:
 
 @pytest.fixture(scope="module")
 def sdk(stripe_server: RunningServer) -> Iterator[stripe.StripeClient]:
-    """The official SDK pointed at the emulator, injected as every function's Stripe client."""
+    """The official SDK pointed at the emulator: the test's own hands in Stripe."""
     url = stripe_server.url
     client = stripe.StripeClient(
         "sk_test_local",
         base_addresses={"api": url, "files": url, "connect": url},
         max_network_retries=0,
-        stripe_version=payments_client.STRIPE_API_VERSION,
+        stripe_version=STRIPE_API_VERSION,
     )
-    payments_client.use_client(client)
     yield client
-    payments_client.use_client(None)
+
+
+@pytest.fixture(scope="module")
+def stripe_connection(stripe_server: RunningServer) -> StripeConnection:
+    """The functions' way to Stripe: the emulator."""
+    return StripeConnection(lambda _fresh: "sk_test_local", stripe_server.url, timeout=(5.0, 30.0))
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +93,13 @@ def _calm(emulator: Emulator, clock: ManualClock) -> Iterator[None]:
 class Month:
     """Drives a month: partners with cards, license commands at chosen instants, and the month-end run."""
 
-    def __init__(self, function: Callable[[str], Any], sdk: stripe.StripeClient, clock: ManualClock, aws: Any) -> None:
-        self.function = function
+    STRIPE_FUNCTIONS = frozenset({"invoices", "invoice_worker"})
+
+    def __init__(
+        self, function: Callable[..., Any], sdk: stripe.StripeClient, clock: ManualClock, aws: Any, stripe: Any
+    ) -> None:
+        self._function = function
+        self._stripe = stripe
         self.sdk = sdk
         self.clock = clock
         self.aws = aws
@@ -99,6 +108,12 @@ class Month:
         self.invoices = DynamoInvoiceRepository(self.table)
         self.sqs = __import__("boto3").client("sqs")
         self.queue = aws.queue_urls["InvoiceQueue"]
+
+    def function(self, name: str) -> Any:
+        """The function built with the session clock, and the emulator for those that talk to Stripe."""
+        if name in self.STRIPE_FUNCTIONS:
+            return self._function(name, stripe=self._stripe)
+        return self._function(name)
 
     def partner(self, card: str = "pm_card_visa") -> str:
         """A partner with a Stripe customer whose default (and primary) card is ``card``."""
@@ -169,13 +184,13 @@ class Month:
     def plan(self, period: str | None = PERIOD) -> dict[str, Any]:
         self.clock.set(max(self.clock.now(), MONTH_END))
         event = {} if period is None else {"period": period}
-        result: dict[str, Any] = self.function("invoice_planner").module.lambda_handler(event, _context())
+        result: dict[str, Any] = self.function("invoice_planner").built.handler(event, _context())
         return result
 
     def drain(self, max_rounds: int = 20, *, until_empty: bool = True) -> dict[str, int]:
         """Feed the queue to the worker as the SQS poller does, until it is empty; after five receives a
         message counts as dead-lettered (and is removed, as the redrive policy would)."""
-        worker = self.function("invoice_worker").module
+        worker = self.function("invoice_worker").built
         stats = {"succeeded": 0, "failed": 0, "dead_lettered": 0}
         for _ in range(max_rounds):
             received = self.sqs.receive_message(
@@ -185,7 +200,7 @@ class Month:
                 return stats
             event = {"Records": [_sqs_record(m, self.aws.queue_arns["InvoiceQueue"]) for m in received]}
             try:
-                result = worker.lambda_handler(event, _context())
+                result = worker.handler(event, _context())
                 failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
             except BatchProcessingError:  # every record failed: Lambda returns the whole batch to the queue
                 failed = {m["MessageId"] for m in received}
@@ -264,8 +279,14 @@ def _sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def month(function: Callable[[str], Any], sdk: stripe.StripeClient, clock: ManualClock, stack: LocalResources) -> Month:
-    month = Month(function, sdk, clock, stack)
+def month(
+    function: Callable[..., Any],
+    sdk: stripe.StripeClient,
+    clock: ManualClock,
+    stack: LocalResources,
+    stripe_connection: StripeConnection,
+) -> Month:
+    month = Month(function, sdk, clock, stack, stripe_connection)
     month.drain()  # nothing left over from another test
     return month
 
@@ -368,12 +389,12 @@ def test_the_scheduler_bills_the_month_that_just_ended(month: Month) -> None:
 
 def test_a_month_not_yet_ended_is_refused(month: Month) -> None:
     month.clock.set(datetime(2026, 10, 31, 23, 59, tzinfo=UTC))
-    planner = month.function("invoice_planner").module
+    planner = month.function("invoice_planner").built
 
     with pytest.raises(ValueError, match="has not ended yet"):
-        planner.lambda_handler({"period": PERIOD}, _context())
+        planner.handler({"period": PERIOD}, _context())
     with pytest.raises(ValueError, match="YYYY-MM"):
-        planner.lambda_handler({"period": "2026-1"}, _context())
+        planner.handler({"period": "2026-1"}, _context())
 
 
 # ---------------------------------------------------------------------------------------------- crashes
@@ -424,7 +445,7 @@ class Crashing:
 
 @pytest.fixture
 def crash_after(month: Month) -> Iterator[Callable[[int | None], dict[str, Any]]]:
-    invoicer = month.function("invoice_worker").module.invoicer
+    invoicer = month.function("invoice_worker").wiring
     store, gateway = invoicer._store, invoicer._gateway
     counter: dict[str, Any] = {"done": 0, "at": None, "log": []}
     invoicer._store, invoicer._gateway = Crashing(store, counter), Crashing(gateway, counter)

@@ -24,8 +24,7 @@ from local.resources import LocalResources
 from local.stripe_emulator import Emulator, RunningServer, serve
 from partnerhub.clock import ManualClock
 from partnerhub.observability import metrics
-from partnerhub.payments import client as payments
-from partnerhub.payments.client import STRIPE_API_VERSION
+from partnerhub.payments.client import STRIPE_API_VERSION, StripeConnection, parameter_key
 from partnerhub.payments.webhooks import signature_header
 from partnerhub.repository.invoices import DynamoInvoiceRepository
 from partnerhub.repository.partners import DynamoPartnerRepository
@@ -50,8 +49,16 @@ def webhook_secret(aws: LocalResources) -> str:
     return aws.parameters[WEBHOOK_SECRET_PARAM]
 
 
+@pytest.fixture(scope="module")
+def stripe_connection(emulator: RunningServer) -> StripeConnection:
+    """The webhooks function's way to Stripe: this module's emulator, one try per call."""
+    return StripeConnection(parameter_key(SECRET_KEY_PARAM), emulator.url, attempts=1, timeout=(5.0, 30.0))
+
+
 @pytest.fixture
-def webhooks(function: Callable[[str], Function], emulator: RunningServer) -> Iterator[Function]:
+def webhooks(
+    function: Callable[..., Function], emulator: RunningServer, stripe_connection: StripeConnection
+) -> Iterator[Function]:
     """The webhooks function, its Stripe client pointed at this module's emulator."""
     env = {
         "STRIPE_SECRET_PARAM": SECRET_KEY_PARAM,
@@ -59,9 +66,7 @@ def webhooks(function: Callable[[str], Function], emulator: RunningServer) -> It
         "STRIPE_API_BASE": emulator.url,
     }
     with mock.patch.dict(os.environ, env):
-        loaded = function("webhooks")
-    # Other modules' functions configure the process-wide Stripe client too; this test's emulator wins here.
-    payments.configure(payments.StripeConfig(SECRET_KEY_PARAM, emulator.url, max_retries=1))
+        loaded = function("webhooks", stripe=stripe_connection)
     # With metrics disabled Powertools never clears its buffer, and serialises it at 100 metrics; that needs a
     # namespace, which is missing when the layer was imported (at collection) before the test environment was set.
     if not metrics.namespace:
