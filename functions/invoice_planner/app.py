@@ -7,12 +7,14 @@ second message a no-op.
 """
 
 import json
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from partnerhub import retry
 from partnerhub.clock import Clock, SystemClock
 from partnerhub.composition import Function
 from partnerhub.domain.invoicing import billable_period, previous_period
@@ -63,6 +65,7 @@ class Planner:
     sqs: Any
     queue_url: str
     clock: Clock
+    sleep: Callable[[float], None] = time.sleep
 
     def enqueue(self, period: Period, partner_ids: list[str]) -> None:
         """Send one batch; entries SQS refused are sent again (a few times) before the run fails."""
@@ -71,14 +74,20 @@ class Planner:
             for i, pid in enumerate(partner_ids)
         }
 
-        for _ in range(_SEND_ATTEMPTS):
+        def send() -> list[dict[str, Any]]:
+            nonlocal entries
             response = self.sqs.send_message_batch(QueueUrl=self.queue_url, Entries=list(entries.values()))
-            failed = response.get("Failed", [])
-            if not failed:
-                return
-            logger.warning("some messages were not enqueued; retrying them", extra={"failed": failed})
-            entries = {f["Id"]: entries[f["Id"]] for f in failed}
-        raise RuntimeError(f"could not enqueue {len(entries)} partner-month message(s) for {period}")
+            failed: list[dict[str, Any]] = response.get("Failed", [])
+            if failed:
+                logger.warning("some messages were not enqueued; retrying them", extra={"failed": failed})
+                entries = {f["Id"]: entries[f["Id"]] for f in failed}
+            return failed
+
+        try:
+            retry.on_partial_send(attempts=_SEND_ATTEMPTS, sleep=self.sleep)(send)
+        except retry.RetryError as exhausted:
+            message = f"could not enqueue {len(entries)} partner-month message(s) for {period}"
+            raise RuntimeError(message) from exhausted
 
     def plan(self, event: dict[str, Any]) -> dict[str, Any]:
         period = period_to_bill(event, self.clock.now())

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from partnerhub import retry
 from partnerhub.clock import Clock
 from partnerhub.domain.models import (
     LICENSE_KEY,
@@ -304,13 +305,13 @@ class LicenseService:
         return self._retrying(attempt)
 
     def _retrying[T](self, attempt: Callable[[], T]) -> T:
-        for n in range(self._max_attempts):
-            try:
-                return attempt()
-            except (VersionConflict, TransientConflict):
-                # Jittered backoff, capped: contention on one license settles within a few rounds.
-                self._sleep(min(0.2, 0.005 * (2 ** min(n, 6))) * (0.5 + secrets.randbelow(1000) / 1000))
-        raise ServiceUnavailable("the license is changing too fast; try again", code="contention", retry_after=1)
+        policy = retry.on_conflict((VersionConflict, TransientConflict), attempts=self._max_attempts, sleep=self._sleep)
+        try:
+            return policy(attempt)
+        except (VersionConflict, TransientConflict) as error:
+            raise ServiceUnavailable(
+                "the license is changing too fast; try again", code="contention", retry_after=1
+            ) from error
 
 
 def check_standing(standing: Standing, *, issuing: bool) -> None:

@@ -10,12 +10,12 @@ the old key at once costs one failed call, not five minutes of them.
 
 from __future__ import annotations
 
-import secrets
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
+from partnerhub import retry
 from partnerhub.errors import UpstreamError
 
 if TYPE_CHECKING:
@@ -25,8 +25,6 @@ if TYPE_CHECKING:
 
 # Pinned: objects and parameters are those of this version, whatever the account's default is.
 STRIPE_API_VERSION = "2026-10-28.endive"
-
-_RETRYABLE_STATUS = frozenset({409, 429, 500, 502, 503, 504})
 
 KeyReader = Callable[[bool], str]
 """Returns the secret key; ``True`` asks for a fresh read, past any cache."""
@@ -93,38 +91,30 @@ class StripeConnection:
         )
 
     def call[T](self, operation: Callable[[], T], *, describe: str = "stripe call", attempts: int | None = None) -> T:
-        """Run ``operation`` (which reaches Stripe through :meth:`client`), retrying what may succeed later.
+        """Run ``operation`` (which reaches Stripe through :meth:`client`) under the Stripe retry policy.
 
-        Rate limits, conflicts, 5xx and network errors are retried with jittered backoff; an authentication
-        error once, after a fresh read of the key. ``operation`` must be safe to repeat: every mutating call
-        passes an idempotency key that stays the same across tries. Card errors and invalid requests are not
-        retried; they are the caller's to map.
+        Rate limits, conflicts, 5xx and network errors are retried with jittered backoff (``Retry-After``
+        honoured); an authentication error once, after a fresh read of the key. ``operation`` must be safe to
+        repeat: every mutating call passes an idempotency key that stays the same across tries. Card errors
+        and invalid requests are not retried; they are the caller's to map.
         """
+        tries = attempts or self.attempts
+        try:
+            policy = retry.on_stripe_transient(attempts=tries, sleep=self._sleep)
+            return cast(T, policy(self._authenticated, operation))
+        except retry.RetryError as exhausted:
+            last = exhausted.last_attempt.exception()
+            raise UpstreamError(f"{describe} failed after {tries} tries: {last}") from last
+
+    def _authenticated[T](self, operation: Callable[[], T]) -> T:
+        """``operation``, tried once more with a freshly read key if Stripe refused the one in use."""
         import stripe
 
-        tries = attempts or self.attempts
-        reauthenticated = False
-        attempt = 0
-        while True:
-            try:
-                return operation()
-            except stripe.AuthenticationError:
-                if reauthenticated:
-                    raise
-                reauthenticated = True
-                self.client(fresh=True)
-                continue
-            except (stripe.RateLimitError, stripe.APIConnectionError) as error:
-                last: Exception = error
-            except stripe.StripeError as error:
-                if error.http_status not in _RETRYABLE_STATUS:
-                    raise
-                last = error
-            attempt += 1
-            if attempt >= tries:
-                raise UpstreamError(f"{describe} failed after {tries} tries: {last}") from last
-            base = min(8.0, 0.25 * (2 ** (attempt - 1)))
-            self._sleep(base / 2 + base * secrets.randbelow(1000) / 2000)
+        try:
+            return operation()
+        except stripe.AuthenticationError:
+            self.client(fresh=True)
+            return operation()
 
 
 def stripe_connection(settings: StripeSettings) -> StripeConnection:
