@@ -5,7 +5,7 @@ signing secret, within five minutes of our clock) is the authentication. See doc
 """
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools.event_handler import Response
 
@@ -13,13 +13,13 @@ from partnerhub.api import create_app, json_response
 from partnerhub.clock import Clock, SystemClock
 from partnerhub.composition import Function, http_handler
 from partnerhub.domain.webhooks import CardMirror, WebhookService
-from partnerhub.errors import Conflict, MalformedRequest
+from partnerhub.errors import MalformedRequest
 from partnerhub.observability import MetricUnit, logger, metrics, tracer
 from partnerhub.payments.client import StripeConnection, stripe_connection
 from partnerhub.payments.webhooks import SigningSecret, StripeState, parse_event, verify_signature
 from partnerhub.repository.invoices import DynamoInvoiceRepository
 from partnerhub.repository.partners import DynamoPartnerRepository
-from partnerhub.repository.webhook_events import ClaimResult, DynamoWebhookEventRepository
+from partnerhub.repository.webhook_events import StripeEventDedupe
 from partnerhub.settings import WebhookSettings
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ class Wiring:
     settings: WebhookSettings
     clock: Clock
     signing_secret: SigningSecret
-    events: DynamoWebhookEventRepository
+    events: StripeEventDedupe
     service: WebhookService
 
 
@@ -54,12 +54,7 @@ def build(
         settings=settings,
         clock=clock,
         signing_secret=signing_secret or SigningSecret(settings.stripe_webhook_secret_param),
-        events=DynamoWebhookEventRepository(
-            settings.table_name,
-            lease_seconds=settings.webhook_lease_seconds,
-            retention_days=settings.webhook_retention_days,
-            client=dynamodb,
-        ),
+        events=StripeEventDedupe(settings.table_name, retention_days=settings.webhook_retention_days, client=dynamodb),
         service=WebhookService(
             invoices=DynamoInvoiceRepository(settings.table_name, dynamodb),
             stripe=stripe_state,
@@ -95,43 +90,27 @@ def receive_stripe_event() -> Response[str]:
     event_id, event_type = event["id"], event["type"]
     logger.append_keys(stripe_event_id=event_id, stripe_event_type=event_type)
 
-    claim = events.claim(event_id, event_type, now.now())
-    if claim.result is ClaimResult.DONE:
+    def process() -> dict[str, Any]:
+        try:
+            outcome = service.handle(event)
+        except Exception:
+            logger.exception("stripe event failed; released for Stripe's retry")
+            raise
+        return {
+            "action": outcome.action.value,
+            "applied": outcome.applied,
+            "reason": outcome.reason,
+            "partner_id": outcome.partner_id,
+            "object_id": outcome.object_id,
+        }
+
+    result, duplicate = events.process(event_id, event_type, process, app.lambda_context)
+    if duplicate:
         metrics.add_metric(name="StripeEventsDuplicate", unit=MetricUnit.Count, value=1)
         logger.info("stripe event already processed")
         return json_response(200, {"received": True, "duplicate": True})
-    if claim.result is ClaimResult.BUSY:
-        # Another delivery of the same event is being processed right now; Stripe retries a non-2xx later.
-        raise Conflict("this event is being processed by another delivery", code="event_in_progress")
-
-    try:
-        outcome = service.handle(event)
-    except Exception:
-        events.release(claim)
-        logger.exception("stripe event failed; released for Stripe's retry")
-        raise
-    events.complete(
-        claim,
-        now.now(),
-        {
-            "action": outcome.action.value,
-            "applied": outcome.applied,
-            "reason": outcome.reason,
-            "partner_id": outcome.partner_id,
-            "object_id": outcome.object_id,
-        },
-    )
     metrics.add_metric(name="StripeEventsProcessed", unit=MetricUnit.Count, value=1)
-    logger.info(
-        "stripe event processed",
-        extra={
-            "action": outcome.action.value,
-            "applied": outcome.applied,
-            "reason": outcome.reason,
-            "partner_id": outcome.partner_id,
-            "object_id": outcome.object_id,
-        },
-    )
+    logger.info("stripe event processed", extra=result)
     return json_response(200, {"received": True})
 
 

@@ -39,7 +39,9 @@ def stack_time(stack: LocalStack) -> int:
 
 
 def record(table: Table, event_id: str) -> list[dict[str, object]]:
-    return table.partition(keys.stripe_event_pk(event_id))
+    """The event's idempotency record (Powertools', keyed on the event id), if any."""
+    sort_key = keys.stripe_event_sk(event_id)
+    return [item for item in table.partition(keys.STRIPE_EVENTS) if item["SK"]["S"] == sort_key]
 
 
 def forged(stack: LocalStack, body: bytes) -> dict[str, str]:

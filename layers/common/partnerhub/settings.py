@@ -42,7 +42,6 @@ class WebhookSettings(StripeSettings):
     stripe_webhook_secret_param: str
     stripe_webhook_tolerance_seconds: int = 300
     webhook_max_body_bytes: int = 256 * 1024
-    webhook_lease_seconds: int = 60  # a claimed event another delivery may take over after this long
     webhook_retention_days: int = 30  # how long an event id is remembered (Stripe retries for 3 days)
 
 
