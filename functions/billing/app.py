@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from partnerhub.api import Idempotency, caller_of, create_app
 from partnerhub.clock import Clock, SystemClock
 from partnerhub.composition import Function, http_handler
-from partnerhub.domain.estimates import BillingService, parse_period
+from partnerhub.domain.estimates import EstimateService, parse_period
 from partnerhub.domain.pricing import PriceService
 from partnerhub.observability import MetricUnit, logger, metrics, tracer
 from partnerhub.repository.billing import DynamoBillingRepository
@@ -26,7 +26,7 @@ app = create_app()
 @dataclass(frozen=True)
 class Wiring:
     prices: PriceService
-    billing: BillingService
+    estimates: EstimateService
     idempotency: Idempotency
 
 
@@ -39,7 +39,7 @@ def build(
     catalog = DynamoCatalogRepository(settings.table_name, dynamodb)
     wiring = Wiring(
         prices=PriceService(catalog, clock),
-        billing=BillingService(DynamoBillingRepository(settings.table_name, dynamodb), catalog, clock),
+        estimates=EstimateService(DynamoBillingRepository(settings.table_name, dynamodb), catalog, clock),
         idempotency=Idempotency(settings.table_name, settings.idempotency_ttl_seconds, dynamodb),
     )
     return Function(wiring, http_handler(app, wiring))
@@ -82,7 +82,7 @@ def schedule_price(product: ProductSlugPath, request: Annotated[PriceRequest, Bo
 @tracer.capture_method
 def billing_estimate(period: Annotated[str | None, Query(max_length=16)] = None) -> EstimateOut:
     partner = caller_of(app).partner()
-    return EstimateOut.of(wired().billing.estimate(partner, parse_period(period)))
+    return EstimateOut.of(wired().estimates.estimate(partner, parse_period(period)))
 
 
 lambda_handler = build().handler

@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from partnerhub.api import Idempotency, caller_of, create_app, success
 from partnerhub.clock import Clock, SystemClock
 from partnerhub.composition import Function, http_handler
-from partnerhub.domain.accounts import AccountService
+from partnerhub.domain.accounts import AccountService, Company
 from partnerhub.observability import MetricUnit, logger, metrics, tracer
 from partnerhub.payments.cards import StripeCards
 from partnerhub.payments.client import StripeConnection, stripe_connection
@@ -147,7 +147,7 @@ def put_company(request: Annotated[CompanyRequest, Body()]) -> Response[str]:
     partner = caller_of(app).partner()
 
     def save(receipt_id: str) -> tuple[int, Any]:
-        saved = wired().service.save_company(partner, CompanyOut.model_validate(request.model_dump()), receipt_id)
+        saved = wired().service.save_company(partner, Company.model_validate(request.model_dump()), receipt_id)
         metrics.add_metric(name="CompanyDetailsSaved", unit=MetricUnit.Count, value=1)
         return 200, saved
 

@@ -16,7 +16,7 @@ from partnerhub.domain.webhooks import CardMirror, WebhookService
 from partnerhub.errors import MalformedRequest
 from partnerhub.observability import MetricUnit, logger, metrics, tracer
 from partnerhub.payments.client import StripeConnection, stripe_connection
-from partnerhub.payments.webhooks import SigningSecret, StripeState, parse_event, verify_signature
+from partnerhub.payments.webhooks import SigningSecret, StripeObjects, parse_event, verify_signature
 from partnerhub.repository.invoices import DynamoInvoiceRepository
 from partnerhub.repository.partners import DynamoPartnerRepository
 from partnerhub.repository.webhook_events import StripeEventDedupe
@@ -49,7 +49,7 @@ def build(
     settings = settings or WebhookSettings.from_env()
     clock = clock or SystemClock()
     partners = DynamoPartnerRepository(settings.table_name, dynamodb)
-    stripe_state = StripeState(stripe or stripe_connection(settings))
+    stripe_objects = StripeObjects(stripe or stripe_connection(settings))
     wiring = Wiring(
         settings=settings,
         clock=clock,
@@ -57,9 +57,9 @@ def build(
         events=StripeEventDedupe(settings.table_name, retention_days=settings.webhook_retention_days, client=dynamodb),
         service=WebhookService(
             invoices=DynamoInvoiceRepository(settings.table_name, dynamodb),
-            stripe=stripe_state,
+            stripe=stripe_objects,
             customers=partners,
-            cards=CardMirror(partners, stripe_state, clock),
+            cards=CardMirror(partners, stripe_objects, clock),
         ),
     )
     return Function(wiring, http_handler(app, wiring, clear_state=True))
@@ -74,7 +74,7 @@ def wired() -> Wiring:
 @tracer.capture_method
 def receive_stripe_event() -> Response[str]:
     w = wired()
-    settings, now, events, service = w.settings, w.clock, w.events, w.service
+    settings, clock, events, service = w.settings, w.clock, w.events, w.service
     request = app.current_event
     body = request.decoded_body or ""
     if len(body.encode()) > settings.webhook_max_body_bytes:
@@ -83,7 +83,7 @@ def receive_stripe_event() -> Response[str]:
         body,
         request.headers.get("stripe-signature"),
         w.signing_secret.value(),
-        int(now.now().timestamp()),
+        int(clock.now().timestamp()),
         settings.stripe_webhook_tolerance_seconds,
     )
     event = parse_event(text)

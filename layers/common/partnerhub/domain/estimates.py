@@ -22,7 +22,7 @@ from partnerhub.domain.models import Product
 from partnerhub.domain.periods import Period
 from partnerhub.errors import ValidationFailed
 
-__all__ = ["BillingReads", "BillingService", "CatalogReads", "NamedEstimate", "parse_period"]
+__all__ = ["BillingReads", "CatalogReads", "EstimateService", "NamedEstimate", "parse_period"]
 
 
 class BillingReads(Protocol):
@@ -57,7 +57,7 @@ def parse_period(text: str | None) -> Period | None:
         ) from None
 
 
-class BillingService:
+class EstimateService:
     """Estimates over the billing read, the catalog and the injected clock. No I/O of its own."""
 
     def __init__(self, billing: BillingReads, catalog: CatalogReads, clock: Clock) -> None:

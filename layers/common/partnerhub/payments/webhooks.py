@@ -134,7 +134,7 @@ class SigningSecret:
         return str(parameters.get_parameter(self.parameter_name, decrypt=True, max_age=self.max_age))
 
 
-class StripeState:
+class StripeObjects:
     """Stripe's current view of the objects an event names: events may be stale, the API is not."""
 
     def __init__(self, stripe: StripeConnection) -> None:
