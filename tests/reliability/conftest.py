@@ -33,10 +33,6 @@ def route_ids(routes: list[Route]) -> list[str]:
     return [r.route_key for r in routes]
 
 
-def has_route(method: str, path: str) -> bool:
-    return any(r.method == method and r.path == path for r in TEMPLATE.routes)
-
-
 def new_partner() -> str:
     return f"agency-{uuid.uuid4().hex[:12]}"
 
