@@ -315,14 +315,14 @@ class LicenseService:
 
 
 def check_standing(standing: Standing, *, issuing: bool) -> None:
-    """Refuse with 402 when the partner's standing does not allow the command."""
-    if standing.past_due_invoices:
+    """Refuse with 402 when the partner's standing does not allow the command (the rule is Standing's)."""
+    if not standing.can_assign:
         raise PaymentRequired(
             "an invoice is past due: pay it to issue or assign licenses",
             code="past_due_invoice",
             details=[{"invoice": invoice_id} for invoice_id in standing.past_due_invoices],
         )
-    if issuing and not standing.has_payment_method:
+    if issuing and not standing.can_issue:  # with no invoice past due, only the payment method is missing
         raise PaymentRequired("add a payment method before issuing licenses", code="payment_method_required")
 
 

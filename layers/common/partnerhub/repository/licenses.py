@@ -49,7 +49,7 @@ from partnerhub.repository.dynamo import (
     unstamp,
     values,
 )
-from partnerhub.repository.partners import standing_from_item
+from partnerhub.repository.partners import CAN_ASSIGN, profile_key, require_can_issue, standing_from_item
 
 if TYPE_CHECKING:
     pass
@@ -305,22 +305,19 @@ class DynamoLicenseRepository(TableRepository):
         assigned = len(order.claims)
         update: dict[str, Any] = {
             "TableName": self._table,
-            "Key": serialize({"PK": keys.partner_pk(order.partner_id), "SK": keys.PROFILE}),
+            "Key": profile_key(order.partner_id),
             "UpdateExpression": "SET partner_id = :p ADD #issued :n, #assigned :a",
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values(p=order.partner_id, n=issued, a=assigned),
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
-        if require_payment_method:
-            update["ConditionExpression"] = "has_payment_method = :yes AND attribute_not_exists(past_due)"
-            update["ExpressionAttributeValues"] |= values(yes=True)
-        return {"Update": update}
+        return {"Update": require_can_issue(update) if require_payment_method else update}
 
     def _chunk_counter_update(self, order: IssueOrder, issued: int) -> dict[str, Any]:
         return {
             "Update": {
                 "TableName": self._table,
-                "Key": serialize({"PK": keys.partner_pk(order.partner_id), "SK": keys.PROFILE}),
+                "Key": profile_key(order.partner_id),
                 "UpdateExpression": "ADD #issued :n",
                 "ExpressionAttributeNames": {"#issued": counter_name(order.product.product, "issued")},
                 "ExpressionAttributeValues": values(n=issued),
@@ -328,8 +325,8 @@ class DynamoLicenseRepository(TableRepository):
         }
 
     def _partner_change(self, partner_id: str, change: Change) -> dict[str, Any]:
-        key = serialize({"PK": keys.partner_pk(partner_id), "SK": keys.PROFILE})
-        condition = "attribute_not_exists(past_due)" if change.requires_assignable else None
+        key = profile_key(partner_id)
+        condition = CAN_ASSIGN if change.requires_assignable else None
         if change.counters is None:
             return {
                 "ConditionCheck": {
