@@ -95,7 +95,7 @@ def build(
     stripe = stripe or stripe_connection(settings)
     invoicer = MonthEndInvoicer(
         store=DynamoInvoiceRepository(settings.table_name, dynamodb),
-        gateway=StripeInvoices(stripe),
+        gateway=StripeInvoices(stripe, settings.stripe_publishable_key),
         # The payment-methods function's own "get or create the partner's customer": one customer per partner.
         customers=AccountService(
             DynamoPartnerRepository(settings.table_name, dynamodb),

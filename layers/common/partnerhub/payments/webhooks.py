@@ -134,6 +134,9 @@ class SigningSecret:
         return str(parameters.get_parameter(self.parameter_name, decrypt=True, max_age=self.max_age))
 
 
+_PAYMENT_INTENTS = "payments.data.payment.payment_intent"
+
+
 class StripeObjects:
     """Stripe's current view of the objects an event names: events may be stale, the API is not."""
 
@@ -142,7 +145,11 @@ class StripeObjects:
 
     def invoice(self, invoice_id: str) -> dict[str, Any]:
         invoice = self._stripe.call(
-            lambda: self._stripe.client().v1.invoices.retrieve(invoice_id), describe="retrieving an invoice"
+            # With its PaymentIntents: the last payment error and the card it was on live there.
+            lambda: self._stripe.client().v1.invoices.retrieve(
+                invoice_id, {"expand": ["payments.data.payment.payment_intent"]}
+            ),
+            describe="retrieving an invoice",
         )
         return _plain(invoice)
 
