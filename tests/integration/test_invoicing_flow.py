@@ -101,7 +101,7 @@ def _calm(emulator: Emulator, clock: ManualClock) -> Iterator[None]:
 class Month:
     """Drives a month: partners with cards, license commands at chosen instants, and the month-end run."""
 
-    STRIPE_FUNCTIONS = frozenset({"invoices", "invoice_worker"})
+    STRIPE_FUNCTIONS = frozenset({"invoices", "invoice_worker", "payment_methods", "webhooks"})
 
     def __init__(
         self,
