@@ -27,7 +27,7 @@ from local.thread_local_router import make_event_handler_thread_local
 from partnerhub.clock import ManualClock
 from partnerhub.domain.catalog import PRICES, PRODUCTS
 from partnerhub.repository.catalog import DynamoCatalogRepository
-from partnerhub.repository.partners import DynamoPartnerRepository
+from tests.support.partners import SeededPartners
 
 ROOT = Path(__file__).resolve().parents[2]
 START = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
@@ -158,12 +158,13 @@ def partner_id() -> str:
 
 
 @pytest.fixture
-def partners(aws: LocalResources) -> DynamoPartnerRepository:
-    return DynamoPartnerRepository(os.environ["TABLE_NAME"])
+def partners(aws: LocalResources) -> SeededPartners:
+    """The partner repository, with the standing setters tests seed partners with."""
+    return SeededPartners(os.environ["TABLE_NAME"])
 
 
 @pytest.fixture
-def paying_partner(partner_id: str, partners: DynamoPartnerRepository) -> str:
+def paying_partner(partner_id: str, partners: SeededPartners) -> str:
     """A partner in good standing with a payment method on file."""
     partners.set_has_payment_method(partner_id, True)
     return partner_id

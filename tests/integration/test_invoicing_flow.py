@@ -24,8 +24,8 @@ from partnerhub.clock import ManualClock
 from partnerhub.payments.client import STRIPE_API_VERSION, StripeConnection
 from partnerhub.repository import keys
 from partnerhub.repository.invoices import DynamoInvoiceRepository
-from partnerhub.repository.partners import DynamoPartnerRepository
 from tests.support.events import load_event
+from tests.support.partners import SeededPartners
 
 PERIOD = "2026-10"
 MONTH_END = datetime(2026, 11, 1, 0, 15, tzinfo=UTC)
@@ -119,7 +119,7 @@ class Month:
         self.clock = clock
         self.aws = aws
         self.table = os.environ["TABLE_NAME"]
-        self.partners = DynamoPartnerRepository(self.table)
+        self.partners = SeededPartners(self.table)
         self.invoices = DynamoInvoiceRepository(self.table)
         self.sqs = __import__("boto3").client("sqs")
         self.queue = aws.queue_urls["InvoiceQueue"]

@@ -20,9 +20,9 @@ from partnerhub.clock import ManualClock
 from partnerhub.domain.catalog import PRICES, PRODUCTS
 from partnerhub.repository import keys
 from partnerhub.repository.catalog import DynamoCatalogRepository
-from partnerhub.repository.partners import DynamoPartnerRepository
 from tests.integration.conftest import ENV, ROOT, START, Function, import_function
 from tests.support.events import load_event
+from tests.support.partners import SeededPartners
 
 THROTTLES = ["ProvisionedThroughputExceededException", "ThrottlingException"]
 
@@ -88,7 +88,7 @@ def test_a_throttled_mutation_is_503_with_retry_after_and_writes_nothing(
 ) -> None:
     # Given a partner in good standing with one assigned license
     partner = f"agency-{uuid.uuid4().hex[:12]}"
-    DynamoPartnerRepository(os.environ["TABLE_NAME"]).set_has_payment_method(partner, True)
+    SeededPartners(os.environ["TABLE_NAME"]).set_has_payment_method(partner, True)
     issued = licenses(
         load_event("licenses/issue", partner_id=partner, body={"product": "jetpack-backup", "quantity": 1})
     )

@@ -85,18 +85,6 @@ class DynamoPartnerRepository(TableRepository):
     def standing(self, partner_id: str) -> Standing:
         return standing_from_item(self.profile(partner_id))
 
-    # Standing set directly: tests and the bench seed it this way. In service, cards change it with
-    # commit_cards and invoices with DynamoInvoiceRepository.apply_stripe_invoice, each in its own transaction.
-    def set_has_payment_method(self, partner_id: str, has_payment_method: bool) -> None:
-        self._update(partner_id, "SET partner_id = :pid, has_payment_method = :h", values(h=has_payment_method))
-
-    def mark_past_due(self, partner_id: str, invoice_id: str) -> None:
-        self._update(partner_id, "SET partner_id = :pid ADD past_due :i", {":i": {"SS": [invoice_id]}})
-
-    def clear_past_due(self, partner_id: str, invoice_id: str) -> None:
-        # Deleting the last element removes the attribute, which is what the license commands' conditions test.
-        self._update(partner_id, "SET partner_id = :pid DELETE past_due :i", {":i": {"SS": [invoice_id]}})
-
     # Stripe customer ------------------------------------------------------------------------------
     def stripe_customer_id(self, partner_id: str) -> str | None:
         found = self.profile(partner_id).get("stripe_customer_id")
