@@ -115,7 +115,7 @@ def _replay(history: list[tuple[timedelta, str, str, int, int]]) -> tuple[list[_
             lic.revoked_at = now
             if not lic.external:
                 tallies.apply(revoke_tally(lic.product, lic.issued_at, now, was_assigned=was_assigned))
-        elif kind == "assign" and not was_assigned or kind == "transfer" and was_assigned:
+        elif (kind == "assign" and not was_assigned) or (kind == "transfer" and was_assigned):
             # A transfer keeps the license assigned: it changes nothing billing counts.
             lic.assignments = [*(lic.assignments or []), (now, True)]
             if not lic.external and not was_assigned:
@@ -220,9 +220,7 @@ def test_a_license_carried_over_months_with_no_events_is_billed_every_month() ->
     tallies = _Tallies()
     tallies.apply(issue_tally("backup", datetime(2026, 1, 20, 9, tzinfo=UTC), 1))
     # When February (28 days) is asked in April
-    february = estimate_from_tallies(
-        {}, tallies.running, [BACKUP], Period(2026, 2), datetime(2026, 3, 1, tzinfo=UTC)
-    )
+    february = estimate_from_tallies({}, tallies.running, [BACKUP], Period(2026, 2), datetime(2026, 3, 1, tzinfo=UTC))
     # Then it is active all 28 days: min(28 x 17 = 476, 495) = 476 cents; open and unassigned at the month's end
     assert (february.totals.projected_license_days, february.totals.projected_cost) == (28, 476)
     assert february.totals.counts.as_dict() == {"assigned": 0, "unassigned": 1, "total": 1}

@@ -225,9 +225,7 @@ def estimate_from_tallies(
         products.append(
             ProductEstimate(
                 product=product,
-                counts=LicenseCounts(
-                    assigned=assigned_at_end, unassigned=open_at_end - assigned_at_end, total=total
-                ),
+                counts=LicenseCounts(assigned=assigned_at_end, unassigned=open_at_end - assigned_at_end, total=total),
                 license_days=days_to_date,
                 cost_to_date=cost_to_date,
                 projected_license_days=days,
