@@ -64,6 +64,7 @@ class TallyChange:
     revoked_days: tuple[int, int] = (0, 0)
     revoked: int = 0
     assigned: int = 0
+    issued_at: datetime | None = None
 
     @property
     def opened(self) -> int:
@@ -75,7 +76,12 @@ def issue_tally(product: str, issued_at: datetime, quantity: int, assigned: int 
     """``quantity`` portal licenses of ``product`` issued at ``issued_at`` (``assigned`` of them on a site)."""
     issued_at = require_aware("issued_at", issued_at)
     return TallyChange(
-        Period.containing(issued_at), product, issued_day=issued_at.day, issued=quantity, assigned=assigned
+        Period.containing(issued_at),
+        product,
+        issued_day=issued_at.day,
+        issued=quantity,
+        assigned=assigned,
+        issued_at=issued_at,
     )
 
 
@@ -113,6 +119,8 @@ class MonthTally:
         """Add ``change`` (in memory; the repository does the same with DynamoDB ``ADD``)."""
         if change.issued:
             self.issued[change.issued_day] = self.issued.get(change.issued_day, 0) + change.issued
+            if change.issued_at is not None:
+                self.last_issued_at = max(change.issued_at, self.last_issued_at or change.issued_at)
         if change.revoked:
             self.revoked[change.revoked_days] = self.revoked.get(change.revoked_days, 0) + change.revoked
         self.assigned += change.assigned
