@@ -11,6 +11,7 @@ from partnerhub.domain.estimates import BillingService
 from partnerhub.domain.licenses import LicenseService
 from partnerhub.domain.models import Site
 from partnerhub.domain.periods import Period
+from partnerhub.repository import keys
 from partnerhub.repository.billing import DynamoBillingRepository
 from partnerhub.repository.catalog import DynamoCatalogRepository
 from partnerhub.repository.licenses import DynamoLicenseRepository
@@ -94,3 +95,19 @@ def test_the_estimate_reads_tallies_and_equals_the_month_bill_over_the_licenses(
     assert invoice.total == may.totals.cost_to_date == 99 * 395 + 2 * 14 + 12 * 17
     # At May's end 99 scan licenses were open, one of them assigned; the external one is not counted
     assert may.totals.counts.as_dict() == {"assigned": 1, "unassigned": 98, "total": 101}
+
+    # And the migration rebuilds the same tallies from the licenses and their history
+    kept = billing_reads.tallies(paying_partner, Period(2027, 4))
+    table_client = billing_reads._client
+    for month in kept.months:
+        for product in kept.months[month]:
+            table_client.delete_item(
+                TableName=table,
+                Key={
+                    "PK": {"S": keys.partner_pk(paying_partner)},
+                    "SK": {"S": keys.month_tally_sk(str(month), product)},
+                },
+            )
+    assert billing_reads.tallies(paying_partner, Period(2027, 4)).months == {}
+    billing_reads.rebuild_tallies(paying_partner)
+    assert billing_reads.tallies(paying_partner, Period(2027, 4)) == kept

@@ -23,6 +23,7 @@ from partnerhub.domain.tallies import (
     estimate_from_tallies,
     issue_tally,
     revoke_tally,
+    tallies_of,
 )
 
 PRODUCTS = ["ads", "seo"]
@@ -169,6 +170,43 @@ def test_the_estimate_from_tallies_equals_the_license_by_license_computation(
     from_tallies = estimate_from_tallies(months, tallies.running, prices, period, as_of, exact)
     # Then every figure equals the computation over the licenses themselves, to the cent
     assert from_tallies == _oracle(licenses, prices, period, now)
+
+
+@settings(max_examples=150, deadline=None)
+@given(events)
+def test_tallies_rebuilt_from_licenses_and_history_equal_the_ones_kept_by_the_commands(
+    history: list[tuple[timedelta, str, str, int, int]],
+) -> None:
+    # Given the tallies kept event by event
+    licenses, kept, _ = _replay(history)
+    # When they are rebuilt from the portal licenses and their history, as the migration does
+    lives = []
+    for lic in licenses:
+        if lic.external:
+            continue
+        events: list[tuple[str, datetime]] = []
+        assigned = False
+        for when, to in lic.assignments or []:
+            events.append(("transferred" if assigned and to else "assigned" if to else "unassigned", when))
+            assigned = to
+        if lic.revoked_at is not None:
+            events.append(("revoked", lic.revoked_at))
+        lives.append((lic.product, lic.issued_at, events))
+    months, running = tallies_of(lives)
+
+    # Then they are the same counters (zero counters aside)
+    def nonzero(tally: MonthTally) -> tuple[object, ...]:
+        return (
+            {k: v for k, v in tally.issued.items() if v},
+            {k: v for k, v in tally.revoked.items() if v},
+            tally.assigned,
+            tally.last_issued_at,
+        )
+
+    assert {(m, p): nonzero(t) for m, ts in months.items() for p, t in ts.items()} == {
+        (m, p): nonzero(t) for m, ts in kept.months.items() for p, t in ts.items()
+    }
+    assert running == kept.running
 
 
 def at(day: int, hour: int = 0) -> datetime:

@@ -44,6 +44,7 @@ __all__ = [
     "estimate_from_tallies",
     "issue_tally",
     "revoke_tally",
+    "tallies_of",
 ]
 
 
@@ -141,6 +142,37 @@ class RunningTally:
     def apply(self, change: TallyChange) -> None:
         self.open += change.opened
         self.assigned += change.assigned
+
+
+def tallies_of(
+    lives: Iterable[tuple[str, datetime, Iterable[tuple[str, datetime]]]],
+) -> tuple[dict[Period, dict[str, MonthTally]], dict[str, RunningTally]]:
+    """The tallies the commands would have kept, rebuilt from portal licenses and their history.
+
+    Each life is ``(product, issued_at, [(history type, at), ...])`` in history order (``assigned``,
+    ``transferred``, ``unassigned``, ``revoked``). For licenses issued before the tallies existed.
+    """
+    months: dict[Period, dict[str, MonthTally]] = {}
+    running: dict[str, RunningTally] = {}
+
+    def apply(change: TallyChange) -> None:
+        months.setdefault(change.period, {}).setdefault(change.product, MonthTally()).apply(change)
+        running.setdefault(change.product, RunningTally()).apply(change)
+
+    for product, issued_at, events in lives:
+        apply(issue_tally(product, issued_at, 1))
+        assigned = False
+        for kind, at in events:
+            if kind == "assigned" and not assigned:
+                assigned = True
+                apply(assignment_tally(product, at, +1))
+            elif kind == "unassigned" and assigned:
+                assigned = False
+                apply(assignment_tally(product, at, -1))
+            elif kind == "revoked":
+                apply(revoke_tally(product, issued_at, at, was_assigned=assigned))
+                break
+    return months, running
 
 
 @dataclass(frozen=True, slots=True)

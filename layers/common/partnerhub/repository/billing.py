@@ -19,11 +19,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from partnerhub.domain.billing import BillableLicense
 from partnerhub.domain.periods import Period
-from partnerhub.domain.tallies import MonthTally, RunningTally
+from partnerhub.domain.tallies import MonthTally, RunningTally, tallies_of
 from partnerhub.repository import keys
-from partnerhub.repository.dynamo import TableRepository, deserialize, stamp, unstamp, values
+from partnerhub.repository.dynamo import TableRepository, deserialize, error_code, serialize, stamp, unstamp, values
 
 _ISSUED = re.compile(r"^i#([0-9]{2})$")
 _REVOKED = re.compile(r"^r#([0-9]{2})#([0-9]{2})$")
@@ -139,6 +141,82 @@ class DynamoBillingRepository(TableRepository):
                 return licenses
             params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
+    def rebuild_tallies(self, partner_id: str) -> int:
+        """Recompute the partner's tallies from its portal licenses and their history; the items written.
+
+        The migration for licenses issued before the tallies existed, safe to re-run. The running tally
+        is written last, only if no command touched the tallies since they were read (every command
+        adds 1 to its ``writes``); otherwise :class:`TalliesMoved` and the caller runs it again.
+        """
+        pk = keys.partner_pk(partner_id)
+        head = self._client.get_item(
+            TableName=self._table, Key={"PK": {"S": pk}, "SK": {"S": keys.RUNNING_TALLY}}, ConsistentRead=True
+        ).get("Item")
+        seen = int(deserialize(head).get("writes", 0)) if head else None
+        lives: list[tuple[str, datetime, list[tuple[str, datetime]]]] = []
+        history: list[tuple[str, datetime]] | None = None  # of the portal license just read, if any
+        for item in self._partition(pk, keys.license_sk("")):
+            kind = item.get("type")
+            if kind == "license":
+                history = None
+                if item.get("source", "portal") == "portal":
+                    history = []
+                    lives.append((item["product"], _instant(item["issued_at"]), history))
+            elif kind == "history" and history is not None:
+                # A license's history items sort right after it (``LICENSE#{key}#H#{seq}``).
+                history.append((item["event"], _instant(item["at"])))
+        stale: set[str] = set()
+        for item in self._partition(pk, keys.TALLY_PREFIX):
+            if item["SK"] != keys.RUNNING_TALLY:
+                stale.add(item["SK"])
+        months, running = tallies_of(lives)
+        puts: list[dict[str, Any]] = []
+        for period, products in months.items():
+            for product, tally in products.items():
+                sk = keys.month_tally_sk(str(period), product)
+                stale.discard(sk)
+                puts.append(
+                    {"Put": {"TableName": self._table, "Item": serialize(_month_item(pk, sk, period, product, tally))}}
+                )
+        deletes = [{"Delete": {"TableName": self._table, "Key": serialize({"PK": pk, "SK": sk})}} for sk in stale]
+        writes = [*puts, *deletes]
+        for start in range(0, len(writes), 100):
+            self._client.transact_write_items(TransactItems=writes[start : start + 100])  # type: ignore[arg-type]
+        final: dict[str, Any] = {
+            "PK": pk,
+            "SK": keys.RUNNING_TALLY,
+            "partner_id": partner_id,
+            "writes": (seen or 0) + 1,
+        }
+        for product, run in running.items():
+            final[tally_open_name(product)] = run.open
+            final[tally_assigned_name(product)] = run.assigned
+        condition = "attribute_not_exists(PK)" if seen is None else "writes = :seen"
+        params: dict[str, Any] = {"TableName": self._table, "Item": serialize(final), "ConditionExpression": condition}
+        if seen is not None:
+            params["ExpressionAttributeValues"] = values(seen=seen)
+        try:
+            self._client.put_item(**params)
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                raise TalliesMoved(partner_id) from error
+            raise
+        return len(writes) + 1
+
+    def _partition(self, pk: str, prefix: str) -> Iterator[dict[str, Any]]:
+        params: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
+            "ExpressionAttributeValues": values(pk=pk, prefix=prefix),
+            "ConsistentRead": True,
+        }
+        while True:
+            response = self._client.query(**params)
+            yield from (deserialize(item) for item in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return
+            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
     def billable_partners(self) -> Iterator[str]:
         """Every partner ever issued a portal license, shard by shard, from the sparse registry in GSI1."""
         for shard in range(keys.BILLABLE_SHARDS):
@@ -156,6 +234,25 @@ class DynamoBillingRepository(TableRepository):
                 if "LastEvaluatedKey" not in response:
                     break
                 params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+class TalliesMoved(Exception):
+    """A command changed the partner's tallies while they were being rebuilt: rebuild again."""
+
+
+def _instant(text: str) -> datetime:
+    instant = unstamp(text)
+    assert instant is not None
+    return instant
+
+
+def _month_item(pk: str, sk: str, period: Period, product: str, tally: MonthTally) -> dict[str, Any]:
+    item: dict[str, Any] = {"PK": pk, "SK": sk, "tally_period": str(period), "tally_product": product}
+    item["assigned"] = tally.assigned
+    item["last_issued_at"] = stamp(tally.last_issued_at) if tally.last_issued_at else None
+    item |= {tally_issued_name(day): n for day, n in tally.issued.items()}
+    item |= {tally_revoked_name(first, last): n for (first, last), n in tally.revoked.items()}
+    return item
 
 
 def _month(item: dict[str, Any]) -> MonthTally:

@@ -56,6 +56,7 @@ def month_tally_sk(period: str, product: str) -> str:
     return f"TALLY#{period}#{product}"
 
 
+TALLY_PREFIX = "TALLY#"
 RUNNING_TALLY = "TALLY#~"  # the partner's running billing tally; sorts after every month's tally
 
 
