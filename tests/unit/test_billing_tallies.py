@@ -14,13 +14,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from partnerhub.domain.billing import BillableLicense, Period, PriceVersion, estimate_month
+from partnerhub.domain.billing import BillableLicense, Period, PriceVersion, estimate_from_tallies, estimate_month
 from partnerhub.domain.tallies import (
     MonthTally,
     RunningTally,
     TallyChange,
     assignment_tally,
-    estimate_from_tallies,
     issue_tally,
     revoke_tally,
     tallies_of,

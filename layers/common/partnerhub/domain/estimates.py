@@ -22,10 +22,10 @@ from datetime import datetime
 from typing import Protocol
 
 from partnerhub.clock import Clock
-from partnerhub.domain.billing import Estimate, PriceVersion
+from partnerhub.domain.billing import Estimate, PriceVersion, estimate_from_tallies
 from partnerhub.domain.models import Product
 from partnerhub.domain.periods import Period
-from partnerhub.domain.tallies import MonthTally, RunningTally, estimate_from_tallies
+from partnerhub.domain.tallies import MonthTally, RunningTally
 from partnerhub.errors import ValidationFailed
 
 __all__ = ["BillingReads", "BillingService", "CatalogReads", "NamedEstimate", "parse_period"]

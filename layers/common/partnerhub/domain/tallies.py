@@ -15,33 +15,26 @@ A license still open at a month's end is in no later month's tally: it is carrie
 at the start of month ``M`` are the running total minus what every month from ``M`` on changed, so
 no job has to run at a month's end. Every license of ``M`` then has a known (first day, last day)
 pair, and its capped charge ``min(days x daily, monthly)`` is exact per pair: the sum over the pairs
-is the license-by-license sum of :mod:`partnerhub.domain.billing`, to the cent.
+is the license-by-license sum of :mod:`partnerhub.domain.billing`, to the cent: the estimate from the
+tallies is :func:`partnerhub.domain.billing.estimate_from_tallies`. This module imports nothing but
+periods: the license commands that keep the tallies load no billing engine.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from partnerhub.domain.billing import (
-    Estimate,
-    EstimateTotals,
-    LicenseCounts,
-    MissingPriceError,
-    PriceVersion,
-    ProductEstimate,
-    _clipped_days,
-    _prices_for,
-)
 from partnerhub.domain.periods import Period, require_aware
 
 __all__ = [
     "MonthTally",
     "RunningTally",
     "TallyChange",
+    "TallyGroup",
     "assignment_tally",
-    "estimate_from_tallies",
+    "groups_of",
     "issue_tally",
     "revoke_tally",
     "tallies_of",
@@ -92,11 +85,16 @@ def revoke_tally(product: str, issued_at: datetime, revoked_at: datetime, *, was
     revoked_at = require_aware("revoked_at", revoked_at)
     period = Period.containing(revoked_at)
     first = max(period.start, issued_at)
-    days = _clipped_days(issued_at, revoked_at, period.start, period.end)
+    # The last active day: the revocation's day, or the day before when revoked at midnight sharp; a
+    # license revoked when it was issued has none (last = first - 1).
+    midnight = not (revoked_at.hour or revoked_at.minute or revoked_at.second or revoked_at.microsecond)
+    last = revoked_at.day - 1 if midnight else revoked_at.day
+    if revoked_at <= first:
+        last = first.day - 1
     return TallyChange(
         period,
         product,
-        revoked_days=(first.day, first.day + days - 1),
+        revoked_days=(first.day, last),
         revoked=1,
         assigned=-1 if was_assigned else 0,
     )
@@ -176,113 +174,27 @@ def tallies_of(
 
 
 @dataclass(frozen=True, slots=True)
-class _Group:
+class TallyGroup:
+    """``count`` licenses active in a month from its day ``first`` to its day ``last`` (inclusive)."""
+
     count: int
-    first: int  # first active day of the month
-    last: int  # last active day (the month's last day for licenses still open at its end)
+    first: int
+    last: int
 
 
-def _groups(tally: MonthTally, carried: int, days_in_month: int) -> list[_Group]:
-    """Every license active in the month as (count, first day, last day) groups."""
+def groups_of(tally: MonthTally, carried: int, days_in_month: int) -> list[TallyGroup]:
+    """Every license active in the month as groups; ``carried`` licenses were open at its start."""
     starts = dict(tally.issued)
     if carried:
         starts[1] = starts.get(1, 0) + carried
-    groups: list[_Group] = []
+    groups: list[TallyGroup] = []
     for (first, last), count in tally.revoked.items():
         starts[first] = starts.get(first, 0) - count
         if count:
-            groups.append(_Group(count, first, last))
+            groups.append(TallyGroup(count, first, last))
     for first, count in starts.items():
         if count < 0:
             raise ValueError(f"the tally revokes more licenses starting on day {first} than it issued")
         if count:
-            groups.append(_Group(count, first, days_in_month))
+            groups.append(TallyGroup(count, first, days_in_month))
     return groups
-
-
-def estimate_from_tallies(
-    months: Mapping[Period, Mapping[str, MonthTally]],
-    running: Mapping[str, RunningTally],
-    prices: Iterable[PriceVersion],
-    period: Period,
-    as_of: datetime,
-    issued_at_as_of: Mapping[str, int] | None = None,
-) -> Estimate:
-    """The estimate of ``period`` at ``as_of``, equal to :func:`~partnerhub.domain.billing.estimate_month`.
-
-    ``months`` holds the tallies of ``period`` and of every later month that has any (earlier months
-    are not needed); ``running`` the running tallies. ``issued_at_as_of`` counts, per product, the
-    open licenses issued at exactly ``as_of``: such a license has not yet been active strictly before
-    ``as_of``, so today does not count for it yet (a day count cannot tell it from one issued a
-    microsecond earlier). ``counts`` splits the licenses open at ``min(as_of, period end)`` by
-    assignment at that instant. Raises :class:`MissingPriceError` for a product with days but no price.
-    """
-    as_of = require_aware("as_of", as_of)
-    price_table = _prices_for(prices, period)
-    length = period.days
-    if as_of >= period.end:
-        to_date_last = length
-    elif as_of <= period.start:
-        to_date_last = 0
-    else:
-        midnight = not (as_of.hour or as_of.minute or as_of.second or as_of.microsecond)
-        to_date_last = as_of.day - 1 if midnight else as_of.day
-    exact = issued_at_as_of or {}
-    here = months.get(period, {})
-    later = [tallies for month, tallies in months.items() if month > period]
-
-    products: list[ProductEstimate] = []
-    for product in sorted(set(running) | set(here)):
-        run = running.get(product, RunningTally())
-        open_at_end = run.open - sum(t[product].opened for t in later if product in t)
-        assigned_at_end = run.assigned - sum(t[product].assigned for t in later if product in t)
-        tally = here.get(product, MonthTally())
-        carried = open_at_end - tally.opened
-        if carried < 0:
-            raise ValueError(f"the tallies of {product!r} do not add up for {period}")
-        total = days = cost = days_to_date = cost_to_date = 0
-        price = price_table.get(product)
-        for group in _groups(tally, carried, length):
-            span = group.last - group.first + 1
-            if span <= 0:
-                continue
-            if price is None:
-                raise MissingPriceError(product, period)
-            total += group.count
-            days += group.count * span
-            cost += group.count * min(span * price.daily_price, price.monthly_price)
-            done = min(group.last, to_date_last) - group.first + 1
-            if done > 0:
-                days_to_date += group.count * done
-                cost_to_date += group.count * min(done * price.daily_price, price.monthly_price)
-        if total == 0 or price is None:
-            continue
-        not_yet = exact.get(product, 0) if to_date_last == as_of.day and period.start < as_of < period.end else 0
-        if not_yet:
-            # Issued at exactly as_of: counted above with today done; today is not done for them yet.
-            days_to_date -= not_yet
-            cost_to_date -= not_yet * min(price.daily_price, price.monthly_price)
-        products.append(
-            ProductEstimate(
-                product=product,
-                counts=LicenseCounts(assigned=assigned_at_end, unassigned=open_at_end - assigned_at_end, total=total),
-                license_days=days_to_date,
-                cost_to_date=cost_to_date,
-                projected_license_days=days,
-                projected_cost=cost,
-                daily_price=price.daily_price,
-                monthly_price=price.monthly_price,
-            )
-        )
-    totals = EstimateTotals(
-        counts=LicenseCounts(
-            assigned=sum(p.counts.assigned for p in products),
-            unassigned=sum(p.counts.unassigned for p in products),
-            total=sum(p.counts.total for p in products),
-        ),
-        license_days=sum(p.license_days for p in products),
-        cost_to_date=sum(p.cost_to_date for p in products),
-        projected_license_days=sum(p.projected_license_days for p in products),
-        projected_cost=sum(p.projected_cost for p in products),
-    )
-    return Estimate(period=period, as_of=as_of, products=tuple(products), totals=totals)

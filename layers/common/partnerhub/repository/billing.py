@@ -13,7 +13,6 @@ never read. The property tests check that both give the same amount, to the cent
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,29 +25,13 @@ from partnerhub.domain.periods import Period
 from partnerhub.domain.tallies import MonthTally, RunningTally, tallies_of
 from partnerhub.repository import keys
 from partnerhub.repository.dynamo import TableRepository, deserialize, error_code, serialize, stamp, unstamp, values
-
-_ISSUED = re.compile(r"^i#([0-9]{2})$")
-_REVOKED = re.compile(r"^r#([0-9]{2})#([0-9]{2})$")
-
-
-def tally_issued_name(day: int) -> str:
-    """Month tally: licenses issued on ``day``."""
-    return f"i#{day:02d}"
-
-
-def tally_revoked_name(first: int, last: int) -> str:
-    """Month tally: licenses revoked this month, active from day ``first`` to day ``last``."""
-    return f"r#{first:02d}#{last:02d}"
-
-
-def tally_open_name(product: str) -> str:
-    """Running tally: open licenses of ``product``."""
-    return f"o#{product}"
-
-
-def tally_assigned_name(product: str) -> str:
-    """Running tally: assigned open licenses of ``product``."""
-    return f"a#{product}"
+from partnerhub.repository.tallies import (
+    month_item,
+    month_tally,
+    running_tallies,
+    tally_assigned_name,
+    tally_open_name,
+)
 
 
 @dataclass
@@ -85,10 +68,10 @@ class DynamoBillingRepository(TableRepository):
             for raw in response.get("Items", []):
                 item = deserialize(raw)
                 if item["SK"] == keys.RUNNING_TALLY:
-                    found.running = _running(item)
+                    found.running = running_tallies(item)
                 else:
                     month = Period.parse(item["tally_period"])
-                    found.months.setdefault(month, {})[item["tally_product"]] = _month(item)
+                    found.months.setdefault(month, {})[item["tally_product"]] = month_tally(item)
             if "LastEvaluatedKey" not in response:
                 return found
             params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
@@ -176,7 +159,7 @@ class DynamoBillingRepository(TableRepository):
                 sk = keys.month_tally_sk(str(period), product)
                 stale.discard(sk)
                 puts.append(
-                    {"Put": {"TableName": self._table, "Item": serialize(_month_item(pk, sk, period, product, tally))}}
+                    {"Put": {"TableName": self._table, "Item": serialize(month_item(pk, sk, period, product, tally))}}
                 )
         deletes = [{"Delete": {"TableName": self._table, "Key": serialize({"PK": pk, "SK": sk})}} for sk in stale]
         writes = [*puts, *deletes]
@@ -244,36 +227,6 @@ def _instant(text: str) -> datetime:
     instant = unstamp(text)
     assert instant is not None
     return instant
-
-
-def _month_item(pk: str, sk: str, period: Period, product: str, tally: MonthTally) -> dict[str, Any]:
-    item: dict[str, Any] = {"PK": pk, "SK": sk, "tally_period": str(period), "tally_product": product}
-    item["assigned"] = tally.assigned
-    item["last_issued_at"] = stamp(tally.last_issued_at) if tally.last_issued_at else None
-    item |= {tally_issued_name(day): n for day, n in tally.issued.items()}
-    item |= {tally_revoked_name(first, last): n for (first, last), n in tally.revoked.items()}
-    return item
-
-
-def _month(item: dict[str, Any]) -> MonthTally:
-    tally = MonthTally(assigned=int(item.get("assigned", 0)), last_issued_at=unstamp(item.get("last_issued_at")))
-    for name, value in item.items():
-        if match := _ISSUED.match(name):
-            tally.issued[int(match[1])] = int(value)
-        elif match := _REVOKED.match(name):
-            tally.revoked[int(match[1]), int(match[2])] = int(value)
-    return tally
-
-
-def _running(item: dict[str, Any]) -> dict[str, RunningTally]:
-    running: dict[str, RunningTally] = {}
-    for name, value in item.items():
-        kind, _, product = name.partition("#")
-        if kind == "o" and product:
-            running.setdefault(product, RunningTally()).open = int(value)
-        elif kind == "a" and product:
-            running.setdefault(product, RunningTally()).assigned = int(value)
-    return running
 
 
 def _billable(item: dict[str, Any]) -> BillableLicense:

@@ -38,12 +38,6 @@ from partnerhub.domain.models import (
 from partnerhub.domain.tallies import TallyChange, assignment_tally, issue_tally, revoke_tally
 from partnerhub.errors import Conflict, ValidationFailed
 from partnerhub.repository import keys
-from partnerhub.repository.billing import (
-    tally_assigned_name,
-    tally_issued_name,
-    tally_open_name,
-    tally_revoked_name,
-)
 from partnerhub.repository.dynamo import (
     Item,
     TableRepository,
@@ -57,6 +51,12 @@ from partnerhub.repository.dynamo import (
     values,
 )
 from partnerhub.repository.partners import standing_from_item
+from partnerhub.repository.tallies import (
+    tally_assigned_name,
+    tally_issued_name,
+    tally_open_name,
+    tally_revoked_name,
+)
 
 if TYPE_CHECKING:
     pass
