@@ -1,12 +1,15 @@
 """Invoices: list and detail from the table (kept current by the month-end worker and the webhooks), the PDF,
 and paying an open invoice now with the primary card."""
 
+import partnerhub.lean  # noqa: F401  (first: Powertools then loads only the modules used)
+
+# isort: split
 from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from aws_lambda_powertools.logging.correlation_paths import API_GATEWAY_HTTP
+from aws_lambda_powertools.utilities.typing.lambda_context import LambdaContext
 
 from partnerhub.api import Idempotency, caller_of, create_app
 from partnerhub.domain.invoicing import InvoiceService
@@ -68,7 +71,7 @@ def pay_invoice(invoice_id: InvoiceId) -> Response[str]:
     return idempotency.run(app, partner_id, "pay_invoice", {"invoice_id": invoice_id}, command)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@logger.inject_lambda_context(correlation_id_path=API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
