@@ -1,7 +1,8 @@
 """The month-to-date estimate of a partner's bill: the billing tallies, the catalog, and the pure engine.
 
 The estimate costs the same whatever the number of licenses: it reads the tallies the license
-commands keep (``partnerhub.domain.tallies``), at most three DynamoDB calls.
+commands keep (``partnerhub.domain.tallies``), at most three DynamoDB calls, usually one (the catalog
+is kept for a few minutes, see :class:`BillingService`).
 
 Which instant the estimate is taken at (``as_of``):
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from partnerhub.clock import Clock
@@ -75,12 +76,34 @@ def parse_period(text: str | None) -> Period | None:
 
 
 class BillingService:
-    """Estimates over the billing read, the catalog and the injected clock. No I/O of its own."""
+    """Estimates over the billing read, the catalog and the injected clock. No I/O of its own.
 
-    def __init__(self, billing: BillingReads, catalog: CatalogReads, clock: Clock) -> None:
+    The catalog is kept per execution environment for ``catalog_ttl``, and used only for periods that had
+    already started when it was read: a started month's prices never change (scheduling a price for it
+    is refused), so a copy read after the month's 1st is exact for it. A future month's prices, and a
+    catalog older than the TTL (new products), are read again.
+    """
+
+    def __init__(
+        self,
+        billing: BillingReads,
+        catalog: CatalogReads,
+        clock: Clock,
+        catalog_ttl: timedelta = timedelta(minutes=5),
+    ) -> None:
         self._billing = billing
         self._catalog = catalog
         self._clock = clock
+        self._catalog_ttl = catalog_ttl
+        self._cached: tuple[datetime, tuple[list[Product], list[PriceVersion]]] | None = None
+
+    def _catalog_for(self, period: Period, now: datetime) -> tuple[list[Product], list[PriceVersion]]:
+        cached = self._cached
+        if cached is not None and period.start <= cached[0] <= now < cached[0] + self._catalog_ttl:
+            return cached[1]
+        loaded = self._catalog.load()
+        self._cached = (now, loaded)
+        return loaded
 
     def estimate(self, partner_id: str, period: Period | None = None) -> NamedEstimate:
         """The estimate of ``period`` (default: the clock's current month) for ``partner_id``."""
@@ -94,6 +117,6 @@ class BillingService:
         exact = {}
         if period.start < as_of < period.end and latest is not None and latest >= as_of:
             exact = self._billing.open_issued_at(partner_id, as_of)
-        products, prices = self._catalog.load()
+        products, prices = self._catalog_for(period, now)
         estimate = estimate_from_tallies(tallies.months, tallies.running, prices, period, as_of, exact)
         return NamedEstimate(estimate=estimate, names={p.product: p.name for p in products})
