@@ -504,7 +504,10 @@ def _billing_keys(license: License) -> Item:
 
 
 def license_from_item(item: Item) -> License:
-    return License(
+    """A license read back from the table: validated when it was written, so not validated again
+    (``model_construct``; the types are set here). A list page builds fifty of these."""
+    site = item.get("site")
+    return License.model_construct(
         partner_id=item["partner_id"],
         license_key=item["license_key"],
         product=item["product"],
@@ -514,8 +517,10 @@ def license_from_item(item: Item) -> License:
         issued_by=item["issued_by"],
         assigned_at=unstamp(item.get("assigned_at")),
         revoked_at=unstamp(item.get("revoked_at")),
-        site=Site(**item["site"]) if item.get("site") else None,
-        version=item["version"],
+        site=Site.model_construct(site_id=site["site_id"], site_url=site["site_url"], site_owner=site.get("site_owner"))
+        if site
+        else None,
+        version=int(item["version"]),
     )
 
 
