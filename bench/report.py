@@ -292,11 +292,14 @@ def render_profile(profile: ImportProfile | None) -> list[str]:
         f"`python -X importtime` of the function's `app.py` in a fresh interpreter: {profile.modules} modules "
         f"({profile.baseline_modules} for the baseline), {profile.total_us / 1000:.0f} ms of import time in all "
         f"({profile.baseline_us / 1000:.0f} ms for the baseline; `-X importtime` itself slows imports, so read "
-        "the shares, not the milliseconds). The largest imports the baseline does not make, by cumulative time:"
+        "the shares, not the milliseconds). The modules the baseline does not import, by their own time (the "
+        "cumulative column also counts children, some of which, like boto3, the baseline loads too):"
     )
     out.append("")
-    rows = [[f"`{name}`", f"{cum / 1000:.1f} ms", f"{own / 1000:.1f} ms"] for cum, own, name in profile.top]
-    out += _table(["Module", "Cumulative", "Own"], rows)
+    rows = [[f"`{name}`", f"{own / 1000:.1f} ms", f"{cum / 1000:.1f} ms"] for cum, own, name in profile.top]
+    extra_own = sum(own for _, own, _ in profile.top)
+    out += _table(["Module", "Own", "Cumulative"], rows)
+    out += ["", f"These {len(profile.top)} modules: {extra_own / 1000:.0f} ms of their own."]
     out.append("")
     return out
 
