@@ -174,7 +174,7 @@ async function signInPage() {
   if (session.cognitoConfigured()) {
     page.append(h("div", { class: "card" },
       h("p", {}, "Sign in with your partner account."),
-      h("a", { class: "button button-primary", href: session.cognitoSignInUrl() }, "Sign in")));
+      h("button", { type: "button", class: "button button-primary", onclick: () => session.signInWithCognito() }, "Sign in")));
   } else {
     page.append(alertBox("Sign-in is not configured: fill in portal/config.js (see docs/portal.md).", "warning"));
   }
@@ -213,8 +213,8 @@ sidebar.addEventListener("keydown", (event) => {
   }
 });
 
-document.getElementById("sign-out").addEventListener("click", () => {
-  session.clear();
+document.getElementById("sign-out").addEventListener("click", async () => {
+  await session.signOut(); // deployed, this leaves for Cognito's sign-out page and comes back signed out
   location.hash = "#/licenses";
   render();
 });
@@ -223,7 +223,13 @@ window.addEventListener("portal:signed-out", () => render());
 window.addEventListener("hashchange", () => render());
 
 async function start() {
-  session.takeCognitoRedirect();
+  try {
+    await session.takeCognitoRedirect();
+  } catch (error) {
+    await render({ focus: false });
+    main.querySelector(".page")?.append(alertBox(error.message || String(error)));
+    return;
+  }
   await render({ focus: false });
 }
 
