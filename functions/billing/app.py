@@ -1,9 +1,12 @@
 """Prices and the month-to-date estimate: list prices, schedule a price change (operators), the billing estimate."""
 
+import partnerhub.lean  # noqa: F401  (first: Powertools then loads only the modules used)
+
+# isort: split
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
 from partnerhub.api import Idempotency, caller_of, create_app

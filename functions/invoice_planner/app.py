@@ -6,13 +6,16 @@ never from a Scan. Enqueuing the same month twice is harmless: the worker's part
 second message a no-op.
 """
 
+import partnerhub.lean  # noqa: F401  (first: Powertools then loads only the modules used)
+
+# isort: split
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from aws_lambda_powertools.utilities.typing.lambda_context import LambdaContext
 
 from partnerhub import retry
 from partnerhub.clock import Clock, SystemClock

@@ -1,10 +1,13 @@
 """Invoices: list and detail from the table (kept current by the month-end worker and the webhooks), the PDF,
 paying an open invoice now with the primary card, and the operators' void and mark-uncollectible."""
 
+import partnerhub.lean  # noqa: F401  (first: Powertools then loads only the modules used)
+
+# isort: split
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
 from partnerhub.api import Idempotency, caller_of, create_app

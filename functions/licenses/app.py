@@ -1,9 +1,12 @@
 """License commands: issue, list, count, detail, assign/transfer, unassign, revoke, record external licenses."""
 
+import partnerhub.lean  # noqa: F401  (first: Powertools then loads only the modules used)
+
+# isort: split
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
 from partnerhub.api import Idempotency, caller_of, create_app, json_response, success

@@ -4,10 +4,13 @@
 signing secret, within five minutes of our clock) is the authentication. See docs/webhooks.md.
 """
 
+import partnerhub.lean  # noqa: F401  (first: Powertools then loads only the modules used)
+
+# isort: split
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Response
 
 from partnerhub.api import create_app, json_response
 from partnerhub.clock import Clock, SystemClock

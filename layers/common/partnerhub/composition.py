@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.event_handler.api_gateway import APIGatewayHttpResolver
+from aws_lambda_powertools.logging.correlation_paths import API_GATEWAY_HTTP
 
 from partnerhub.observability import logger, metrics, tracer
 
@@ -35,7 +35,7 @@ def http_handler(app: APIGatewayHttpResolver, wiring: object, *, clear_state: bo
     """The entry point of an HTTP function: ``wiring`` is in the resolver's context while a request resolves
     (routes read it with ``app.context["wiring"]``), with the shared logging, tracing and metrics."""
 
-    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=clear_state)
+    @logger.inject_lambda_context(correlation_id_path=API_GATEWAY_HTTP, clear_state=clear_state)
     @tracer.capture_lambda_handler
     @metrics.log_metrics
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
