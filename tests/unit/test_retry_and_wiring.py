@@ -15,6 +15,7 @@ from partnerhub import retry
 from partnerhub.clock import ManualClock
 from partnerhub.errors import UpstreamError
 from partnerhub.payments.client import StripeConnection
+from partnerhub.repository import dynamo
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -148,11 +149,14 @@ def planner(sqs: FakeSqs, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("TABLE_NAME", "t")
     monkeypatch.setenv("INVOICE_QUEUE_URL", "https://sqs.invalid/q")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    # Importing the module builds its deployed wiring; a stand-in keeps the process-wide DynamoDB client unmade
+    # (a client made here, outside moto and without credentials, would be the one later tests get).
+    monkeypatch.setattr(dynamo, "default_client", object)
     spec = importlib.util.spec_from_file_location("planner_under_test", ROOT / "functions/invoice_planner/app.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    built = module.build(clock=ManualClock(datetime(2026, 11, 1, 0, 15, tzinfo=UTC)), sqs=sqs)
+    built = module.build(clock=ManualClock(datetime(2026, 11, 1, 0, 15, tzinfo=UTC)), sqs=sqs, dynamodb=object())
     return built.wiring
 
 
