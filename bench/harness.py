@@ -346,10 +346,10 @@ class Bench:
 
     def paying_partner(self, prefix: str = "bench") -> str:
         """A fresh partner allowed to issue licenses (its record says it has a payment method)."""
-        from partnerhub.repository.partners import DynamoPartnerRepository
+        from tests.support.partners import SeededPartners
 
         partner_id = f"{prefix}-{secrets.token_hex(4)}"
-        DynamoPartnerRepository(self.table).set_has_payment_method(partner_id, True)
+        SeededPartners(self.table).set_has_payment_method(partner_id, True)
         return partner_id
 
     def stripe_url(self) -> str | None:

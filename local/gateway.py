@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import importlib.util
+import inspect
 import json
 import mimetypes
 import os
@@ -28,7 +29,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 from werkzeug.exceptions import HTTPException
 from werkzeug.security import safe_join
@@ -80,6 +81,16 @@ class LoadedFunction:
     environments: int = 0
 
 
+def built_handler(module: ModuleType, handler_name: str, dependencies: dict[str, Any]) -> Callable[[Any, Any], Any]:
+    """The handler of a function built by its composition root (``build``) with those of ``dependencies`` it
+    takes (the stack's clock, ...); a module without one is invoked through ``handler_name`` as it is."""
+    build = getattr(module, "build", None)
+    if handler_name != "lambda_handler" or not callable(build):
+        return cast(Callable[[Any, Any], Any], getattr(module, handler_name))
+    accepted = inspect.signature(build).parameters
+    return cast(Callable[[Any, Any], Any], build(**{k: v for k, v in dependencies.items() if k in accepted}).handler)
+
+
 class FunctionHost:
     """Imports each function's handler module once and invokes it, like a warm Lambda environment.
 
@@ -89,11 +100,12 @@ class FunctionHost:
     environment variables are set before its import (most code reads configuration at import time).
     """
 
-    def __init__(self, template: Template, resolver: Resolver) -> None:
+    def __init__(self, template: Template, resolver: Resolver, dependencies: dict[str, Any] | None = None) -> None:
         # Concurrent requests run on threads of this one process; Powertools must not share them.
         make_event_handler_thread_local()
         self.template = template
         self.resolver = resolver
+        self.dependencies = dependencies or {}
         self.functions: dict[str, LoadedFunction] = {}
         self._import_lock = threading.RLock()
 
@@ -159,7 +171,7 @@ class FunctionHost:
                 module = importlib.util.module_from_spec(spec)
                 sys.modules[module_name] = module
                 spec.loader.exec_module(module)
-                return module, getattr(module, fn.handler_name)
+                return module, built_handler(module, fn.handler_name, self.dependencies)
             finally:
                 sys.path.remove(code_dir)
                 for name in set(sys.modules) - before:

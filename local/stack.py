@@ -2,8 +2,8 @@
 
 moto (DynamoDB, SQS, SSM, Secrets Manager, Scheduler, ...), the resources from ``template.yaml``,
 the seeded catalog, the Stripe emulator and the gateway serving the API and the portal -- all
-sharing ONE :class:`partnerhub.clock.ManualClock`, installed with ``partnerhub.clock.install``
-before any handler module is imported.
+sharing ONE :class:`partnerhub.clock.ManualClock`, which every function's composition root (``build``)
+is given.
 """
 
 from __future__ import annotations
@@ -104,19 +104,6 @@ def _make_clock() -> Any:
     return ManualClock()
 
 
-def _install_clock(clock: Any) -> None:
-    import partnerhub.clock as clock_module
-
-    install = getattr(clock_module, "install", None)
-    if install is None:
-        print(
-            "local: warning: partnerhub.clock.install() does not exist; handlers will not see the stack clock",
-            file=sys.stderr,
-        )
-        return
-    install(clock)
-
-
 def _set_process_env(moto_url: str, stripe_url: str | None) -> None:
     defaults = {
         "AWS_ENDPOINT_URL": moto_url,
@@ -129,6 +116,9 @@ def _set_process_env(moto_url: str, stripe_url: str | None) -> None:
         "POWERTOOLS_METRICS_NAMESPACE": "PartnerHub",
         "POWERTOOLS_METRICS_DISABLED": "true",
         "PARTNERHUB_ENV": "local",
+        # The emulator shares this machine with everything else: slower than Stripe under load, never down.
+        "STRIPE_CONNECT_TIMEOUT_SECONDS": "5",
+        "STRIPE_READ_TIMEOUT_SECONDS": "30",
     }
     # Forced, not defaulted: a developer's real AWS credentials or endpoint must never leak into the stack.
     for key in (
@@ -189,8 +179,7 @@ def start_stack(
     """Start everything in this process and return once it serves; port 0 picks a free port.
 
     The process environment is changed for the handlers (AWS endpoint, fake credentials, resolved
-    ``Globals`` variables), and the stack clock is installed as the process clock, so run one stack
-    per process.
+    ``Globals`` variables), so run one stack per process.
     """
     from local.auth import LocalAuth
     from local.controls import Controls, SqsDrainer
@@ -219,7 +208,6 @@ def start_stack(
     # Powertools warns on every invocation that publishes no metrics; locally that is just noise.
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     clock = _make_clock()
-    _install_clock(clock)
     stoppers: list[Any] = []
     try:
         moto_server, moto_port = _start_moto(moto_port)
@@ -241,7 +229,7 @@ def start_stack(
 
         resources = LocalResources(template, moto_url)
         resolver = resources.create_all()
-        host = FunctionHost(template, resolver)
+        host = FunctionHost(template, resolver, dependencies={"clock": clock})
         for key, value in host.resolved_environment_globals().items():
             os.environ[key] = value
 
@@ -350,8 +338,8 @@ def now_iso(instant: datetime) -> str:
 class StackProcess:
     """``python -m local`` in a subprocess, for tests that must not share a process with the stack.
 
-    The stack changes the process environment and installs its clock; a separate process keeps a test
-    session's own moto mocks and clocks out of its way. Ports are chosen free (0) unless ``env`` says.
+    The stack changes the process environment; a separate process keeps a test session's own moto mocks
+    out of its way. Ports are chosen free (0) unless ``env`` says.
     """
 
     def __init__(self, env: dict[str, str] | None = None, *, python: str | None = None, cwd: Path = ROOT) -> None:

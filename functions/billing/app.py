@@ -1,15 +1,18 @@
 """Prices and the month-to-date estimate: list prices, schedule a price change (operators), the billing estimate."""
 
-from typing import Annotated, Any
+import partnerhub.lean  # noqa: F401  (first: Powertools then loads only the modules used)
 
-from aws_lambda_powertools.event_handler import Response
+# isort: split
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, cast
+
+from aws_lambda_powertools.event_handler.api_gateway import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from partnerhub import clock
 from partnerhub.api import OPERATORS, Idempotency, caller_of, create_app, success
-from partnerhub.domain.estimates import BillingService, parse_period
+from partnerhub.clock import Clock, SystemClock
+from partnerhub.composition import Function, http_handler
+from partnerhub.domain.estimates import EstimateService, parse_period
 from partnerhub.domain.models import PRODUCT_SLUG
 from partnerhub.domain.pricing import PriceService
 from partnerhub.observability import MetricUnit, logger, metrics, tracer
@@ -19,12 +22,38 @@ from partnerhub.schemas.billing import EstimateOut, PriceList, PriceRequest, Pro
 from partnerhub.schemas.types import PERIOD_PATTERN
 from partnerhub.settings import Settings
 
-settings = Settings.from_env()
-catalog = DynamoCatalogRepository(settings.table_name)
-prices = PriceService(catalog, clock.current())
-billing = BillingService(DynamoBillingRepository(settings.table_name), catalog, clock.current())
-idempotency = Idempotency(settings.table_name, settings.idempotency_ttl_seconds)
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
 app = create_app()
+
+
+@dataclass(frozen=True)
+class Wiring:
+    prices: PriceService
+    estimates: EstimateService
+    idempotency: Idempotency
+
+
+def build(
+    settings: Settings | None = None, *, clock: Clock | None = None, dynamodb: "DynamoDBClient | None" = None
+) -> Function[Wiring]:
+    """The composition root: every client and service of this function, made once per execution environment."""
+    settings = settings or Settings.from_env()
+    clock = clock or SystemClock()
+    catalog = DynamoCatalogRepository(settings.table_name, dynamodb)
+    wiring = Wiring(
+        prices=PriceService(catalog, clock),
+        estimates=EstimateService(DynamoBillingRepository(settings.table_name, dynamodb), catalog, clock),
+        idempotency=Idempotency(settings.table_name, settings.idempotency_ttl_seconds, dynamodb),
+    )
+    return Function(wiring, http_handler(app, wiring))
+
+
+def wired() -> Wiring:
+    """The services of the request being resolved."""
+    return cast(Wiring, app.context["wiring"])
+
 
 ProductSlugPath = Annotated[str, Path(pattern=PRODUCT_SLUG, max_length=64)]
 
@@ -32,7 +61,7 @@ ProductSlugPath = Annotated[str, Path(pattern=PRODUCT_SLUG, max_length=64)]
 @app.get("/v1/prices")
 def list_prices() -> PriceList:
     caller_of(app)
-    return PriceList(items=[ProductPricesOut.of(p) for p in prices.prices()])
+    return PriceList(items=[ProductPricesOut.of(p) for p in wired().prices.prices()])
 
 
 @app.put(
@@ -48,7 +77,7 @@ def schedule_price(product: ProductSlugPath, request: Annotated[PriceRequest, Bo
     caller.require_operator()
 
     def schedule(_: str) -> tuple[int, Any]:
-        changed = prices.schedule(product, request.daily_price, request.monthly_price, request.effective_from)
+        changed = wired().prices.schedule(product, request.daily_price, request.monthly_price, request.effective_from)
         metrics.add_metric(name="PriceScheduled", unit=MetricUnit.Count, value=1)
         logger.info(
             "price scheduled",
@@ -57,7 +86,7 @@ def schedule_price(product: ProductSlugPath, request: Annotated[PriceRequest, Bo
         return 200, ProductPricesOut.of(changed)
 
     body = {"product": product, **request.model_dump(mode="json")}
-    return idempotency.run(app, f"operator:{caller.subject}", "PUT /v1/prices/{product}", body, schedule)
+    return wired().idempotency.run(app, f"operator:{caller.subject}", "PUT /v1/prices/{product}", body, schedule)
 
 
 @app.get("/v1/billing")
@@ -66,14 +95,9 @@ def billing_estimate(
     period: Annotated[str | None, Query(pattern=PERIOD_PATTERN, description="YYYY-MM; default: this month")] = None,
 ) -> EstimateOut:
     partner = caller_of(app).partner()
-    return EstimateOut.of(billing.estimate(partner, parse_period(period)))
+    return EstimateOut.of(wired().estimates.estimate(partner, parse_period(period)))
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+lambda_handler = build().handler
 
-
-__all__ = ["app", "lambda_handler"]
+__all__ = ["app", "build", "lambda_handler"]

@@ -6,44 +6,37 @@ never from a Scan. Enqueuing the same month twice is harmless: the worker's part
 second message a no-op.
 """
 
+import partnerhub.lean  # noqa: F401  (first: Powertools then loads only the modules used)
+
+# isort: split
 import json
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from aws_lambda_powertools.utilities.typing.lambda_context import LambdaContext
 
-from partnerhub import clock
+from partnerhub import retry
+from partnerhub.clock import Clock, SystemClock
+from partnerhub.composition import Function
 from partnerhub.domain.invoicing import billable_period, previous_period
 from partnerhub.domain.periods import Period
 from partnerhub.observability import MetricUnit, logger, metrics, tracer
 from partnerhub.repository.billing import DynamoBillingRepository
 from partnerhub.settings import InvoicePlannerSettings
 
-settings = InvoicePlannerSettings.from_env()
-billing = DynamoBillingRepository(settings.table_name)
 _BATCH = 10  # SendMessageBatch takes at most ten entries
 _SEND_ATTEMPTS = 5
 _LISTED = 1000  # partners named in the result, for an operator's by-hand run; the count is always exact
-_sqs: Any = None
 
 
 class PlanningError(ValueError):
     """The run was asked for a month that cannot be invoiced."""
 
 
-def sqs() -> Any:
-    """One SQS client per execution environment, made on first use."""
-    global _sqs
-    if _sqs is None:
-        import boto3
-
-        _sqs = boto3.client("sqs")
-    return _sqs
-
-
-def period_to_bill(event: dict[str, Any]) -> Period:
-    """The month asked for, else the one before the clock's month; a month not yet ended is refused."""
-    now = clock.current().now()
+def period_to_bill(event: dict[str, Any], now: Any) -> Period:
+    """The month asked for, else the one before ``now``'s month; a month not yet ended is refused."""
     requested = (event or {}).get("period")
     if requested is None:
         return previous_period(now)
@@ -67,33 +60,75 @@ def batches(partners: Iterable[str], size: int = _BATCH) -> Iterator[list[str]]:
         yield batch
 
 
-def enqueue(period: Period, partner_ids: list[str]) -> None:
-    """Send one batch; entries SQS refused are sent again (a few times) before the run fails."""
-    entries = {
-        str(i): {"Id": str(i), "MessageBody": json.dumps({"partner_id": pid, "period": str(period)})}
-        for i, pid in enumerate(partner_ids)
-    }
-    for _ in range(_SEND_ATTEMPTS):
-        response = sqs().send_message_batch(QueueUrl=settings.invoice_queue_url, Entries=list(entries.values()))
-        failed = response.get("Failed", [])
-        if not failed:
-            return
-        logger.warning("some messages were not enqueued; retrying them", extra={"failed": failed})
-        entries = {f["Id"]: entries[f["Id"]] for f in failed}
-    raise RuntimeError(f"could not enqueue {len(entries)} partner-month message(s) for {period}")
+@dataclass(frozen=True)
+class Planner:
+    """The planner's services: the billable-partner registry, the queue, the clock."""
+
+    billing: DynamoBillingRepository
+    sqs: Any
+    queue_url: str
+    clock: Clock
+    sleep: Callable[[float], None] = time.sleep
+
+    def enqueue(self, period: Period, partner_ids: list[str]) -> None:
+        """Send one batch; entries SQS refused are sent again (a few times) before the run fails."""
+        entries = {
+            str(i): {"Id": str(i), "MessageBody": json.dumps({"partner_id": pid, "period": str(period)})}
+            for i, pid in enumerate(partner_ids)
+        }
+
+        def send() -> list[dict[str, Any]]:
+            nonlocal entries
+            response = self.sqs.send_message_batch(QueueUrl=self.queue_url, Entries=list(entries.values()))
+            failed: list[dict[str, Any]] = response.get("Failed", [])
+            if failed:
+                logger.warning("some messages were not enqueued; retrying them", extra={"failed": failed})
+                entries = {f["Id"]: entries[f["Id"]] for f in failed}
+            return failed
+
+        try:
+            retry.on_partial_send(attempts=_SEND_ATTEMPTS, sleep=self.sleep)(send)
+        except retry.RetryError as exhausted:
+            message = f"could not enqueue {len(entries)} partner-month message(s) for {period}"
+            raise RuntimeError(message) from exhausted
+
+    def plan(self, event: dict[str, Any]) -> dict[str, Any]:
+        period = period_to_bill(event, self.clock.now())
+        enqueued = 0
+        listed: list[str] = []
+        for batch in batches(self.billing.billable_partners()):
+            self.enqueue(period, batch)
+            enqueued += len(batch)
+            listed += batch[: max(0, _LISTED - len(listed))]
+        metrics.add_metric(name="PartnerMonthsEnqueued", unit=MetricUnit.Count, value=enqueued)
+        logger.info("month-end invoicing planned", extra={"period": str(period), "partners_enqueued": enqueued})
+        return {"period": str(period), "partners_enqueued": enqueued, "partners": listed}
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    period = period_to_bill(event)
-    enqueued = 0
-    listed: list[str] = []
-    for batch in batches(billing.billable_partners()):
-        enqueue(period, batch)
-        enqueued += len(batch)
-        listed += batch[: max(0, _LISTED - len(listed))]
-    metrics.add_metric(name="PartnerMonthsEnqueued", unit=MetricUnit.Count, value=enqueued)
-    logger.info("month-end invoicing planned", extra={"period": str(period), "partners_enqueued": enqueued})
-    return {"period": str(period), "partners_enqueued": enqueued, "partners": listed}
+def build(
+    settings: InvoicePlannerSettings | None = None,
+    *,
+    clock: Clock | None = None,
+    dynamodb: Any = None,
+    sqs: Any = None,
+) -> Function[Planner]:
+    """The composition root: every client and service of this function, made once per execution environment."""
+    settings = settings or InvoicePlannerSettings.from_env()
+    if sqs is None:
+        import boto3
+
+        sqs = boto3.client("sqs")
+    planner = Planner(
+        DynamoBillingRepository(settings.table_name, dynamodb), sqs, settings.invoice_queue_url, clock or SystemClock()
+    )
+
+    @logger.inject_lambda_context
+    @tracer.capture_lambda_handler
+    @metrics.log_metrics
+    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        return planner.plan(event)
+
+    return Function(planner, lambda_handler)
+
+
+lambda_handler = build().handler

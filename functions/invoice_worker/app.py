@@ -5,20 +5,25 @@ with the queue's visibility timeout, and after five receives lands in the dead-l
 logs one line naming the partner, the month and the step it stopped at; the record keeps the same note.
 """
 
+import partnerhub.lean  # noqa: F401  (first: Powertools then loads only the modules used)
+
+# isort: split
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from aws_lambda_powertools.utilities.typing.lambda_context import LambdaContext
 
-from partnerhub import clock
+from partnerhub.clock import Clock, SystemClock
+from partnerhub.composition import Function
 from partnerhub.domain.accounts import AccountService
 from partnerhub.domain.invoicing import InvoiceRunFailed, MonthEndInvoicer, Outcome
 from partnerhub.domain.periods import Period
 from partnerhub.observability import MetricUnit, logger, metrics, tracer
 from partnerhub.payments.cards import StripeCards
-from partnerhub.payments.client import StripeConfig, configure
+from partnerhub.payments.client import StripeConnection, stripe_connection
 from partnerhub.payments.invoicing import StripeInvoices
 from partnerhub.repository.billing import DynamoBillingRepository
 from partnerhub.repository.catalog import DynamoCatalogRepository
@@ -26,20 +31,8 @@ from partnerhub.repository.invoices import DynamoInvoiceRepository
 from partnerhub.repository.partners import DynamoPartnerRepository
 from partnerhub.settings import InvoicingSettings
 
-settings = InvoicingSettings.from_env()
-configure(StripeConfig(settings.stripe_secret_param, settings.stripe_api_base, settings.stripe_max_retries))
-invoicer = MonthEndInvoicer(
-    store=DynamoInvoiceRepository(settings.table_name),
-    gateway=StripeInvoices(),
-    # The payment-methods function's own "get or create the partner's customer": one customer per partner.
-    customers=AccountService(
-        DynamoPartnerRepository(settings.table_name), StripeCards(), clock.current(), settings.stripe_publishable_key
-    ),
-    licenses=DynamoBillingRepository(settings.table_name).licenses_active_in,
-    catalog=DynamoCatalogRepository(settings.table_name).load,
-    clock=clock.current(),
-)
-processor = BatchProcessor(event_type=EventType.SQS)
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 
 class BadMessage(ValueError):
@@ -56,8 +49,17 @@ def partner_month(record: SQSRecord) -> tuple[str, str]:
     return partner_id, period
 
 
-@tracer.capture_method
-def handle(record: SQSRecord) -> str:
+def record_handler(invoicer: MonthEndInvoicer) -> Callable[[SQSRecord], str]:
+    """What the batch processor runs for each record."""
+
+    @tracer.capture_method
+    def handle(record: SQSRecord) -> str:
+        return handle_record(invoicer, record)
+
+    return handle
+
+
+def handle_record(invoicer: MonthEndInvoicer, record: SQSRecord) -> str:
     try:
         partner_id, period = partner_month(record)
     except BadMessage as error:
@@ -83,8 +85,41 @@ def handle(record: SQSRecord) -> str:
     return outcome.value
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
+def build(
+    settings: InvoicingSettings | None = None,
+    *,
+    clock: Clock | None = None,
+    dynamodb: "DynamoDBClient | None" = None,
+    stripe: StripeConnection | None = None,
+) -> Function[MonthEndInvoicer]:
+    """The composition root: every client and service of this function, made once per execution environment."""
+    settings = settings or InvoicingSettings.from_env()
+    clock = clock or SystemClock()
+    stripe = stripe or stripe_connection(settings)
+    invoicer = MonthEndInvoicer(
+        store=DynamoInvoiceRepository(settings.table_name, dynamodb),
+        gateway=StripeInvoices(stripe, settings.stripe_publishable_key),
+        # The payment-methods function's own "get or create the partner's customer": one customer per partner.
+        customers=AccountService(
+            DynamoPartnerRepository(settings.table_name, dynamodb),
+            StripeCards(stripe),
+            clock,
+            settings.stripe_publishable_key,
+        ),
+        licenses=DynamoBillingRepository(settings.table_name, dynamodb).licenses_active_in,
+        catalog=DynamoCatalogRepository(settings.table_name, dynamodb).load,
+        clock=clock,
+    )
+    processor = BatchProcessor(event_type=EventType.SQS)
+    handle = record_handler(invoicer)
+
+    @logger.inject_lambda_context
+    @tracer.capture_lambda_handler
+    @metrics.log_metrics
+    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
+
+    return Function(invoicer, lambda_handler)
+
+
+lambda_handler = build().handler

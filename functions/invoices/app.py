@@ -1,17 +1,20 @@
 """Invoices: list and detail from the table (kept current by the month-end worker and the webhooks), the PDF,
 paying an open invoice now with the primary card, and the operators' void and mark-uncollectible."""
 
-from typing import Annotated, Any, Literal
+import partnerhub.lean  # noqa: F401  (first: Powertools then loads only the modules used)
 
-from aws_lambda_powertools.event_handler import Response
+# isort: split
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
+
+from aws_lambda_powertools.event_handler.api_gateway import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from partnerhub.api import OPERATORS, Idempotency, caller_of, create_app, success
+from partnerhub.composition import Function, http_handler
 from partnerhub.domain.invoicing import InvoiceOperations, InvoiceService
-from partnerhub.observability import MetricUnit, logger, metrics, tracer
-from partnerhub.payments.client import StripeConfig, configure
+from partnerhub.observability import MetricUnit, metrics, tracer
+from partnerhub.payments.client import StripeConnection, stripe_connection
 from partnerhub.payments.invoicing import StripeInvoices
 from partnerhub.repository.invoices import DynamoInvoiceRepository
 from partnerhub.repository.partners import DynamoPartnerRepository
@@ -19,17 +22,49 @@ from partnerhub.schemas.invoices import InvoiceDetail, InvoiceList, InvoiceOut, 
 from partnerhub.schemas.types import CURSOR_MAX, CURSOR_PATTERN
 from partnerhub.settings import StripeSettings
 
-settings = StripeSettings.from_env()
-configure(StripeConfig(settings.stripe_secret_param, settings.stripe_api_base, settings.stripe_max_retries))
-repository = DynamoInvoiceRepository(settings.table_name)
-partners = DynamoPartnerRepository(settings.table_name)
-gateway = StripeInvoices(settings.stripe_publishable_key)
-service = InvoiceService(
-    repository, gateway, partners.primary_card, lambda partner_id: [c.id for c in partners.card_book(partner_id).cards]
-)
-operations = InvoiceOperations(repository, repository, gateway)
-idempotency = Idempotency(settings.table_name, settings.idempotency_ttl_seconds)
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
 app = create_app()
+
+
+@dataclass(frozen=True)
+class Wiring:
+    repository: DynamoInvoiceRepository
+    service: InvoiceService
+    operations: InvoiceOperations
+    idempotency: Idempotency
+
+
+def build(
+    settings: StripeSettings | None = None,
+    *,
+    dynamodb: "DynamoDBClient | None" = None,
+    stripe: StripeConnection | None = None,
+) -> Function[Wiring]:
+    """The composition root: every client and service of this function, made once per execution environment."""
+    settings = settings or StripeSettings.from_env()
+    repository = DynamoInvoiceRepository(settings.table_name, dynamodb)
+    partners = DynamoPartnerRepository(settings.table_name, dynamodb)
+    gateway = StripeInvoices(stripe or stripe_connection(settings), settings.stripe_publishable_key)
+    wiring = Wiring(
+        repository=repository,
+        service=InvoiceService(
+            repository,
+            gateway,
+            partners.primary_card,
+            lambda partner_id: [c.id for c in partners.card_book(partner_id).cards],
+        ),
+        operations=InvoiceOperations(repository, repository, gateway),
+        idempotency=Idempotency(settings.table_name, settings.idempotency_ttl_seconds, dynamodb),
+    )
+    return Function(wiring, http_handler(app, wiring))
+
+
+def wired() -> Wiring:
+    """The services of the request being resolved."""
+    return cast(Wiring, app.context["wiring"])
+
 
 Status = Literal["draft", "open", "paid", "void", "uncollectible"]
 InvoiceId = Annotated[str, Path(pattern=r"^in_[A-Za-z0-9_]{1,250}$")]
@@ -49,14 +84,14 @@ def list_invoices(
         ),
     ] = None,
 ) -> InvoiceList:
-    page = repository.list_for_partner(caller_of(app).partner(), status=status, limit=limit, cursor=cursor)
+    page = wired().repository.list_for_partner(caller_of(app).partner(), status=status, limit=limit, cursor=cursor)
     return InvoiceList(items=[InvoiceOut.of(record) for record in page.items], next_cursor=page.next_cursor)
 
 
 @app.get("/v1/invoices/<invoice_id>")
 @tracer.capture_method
 def get_invoice(invoice_id: InvoiceId) -> InvoiceDetail:
-    return InvoiceDetail.of(service.get(caller_of(app).partner(), invoice_id))
+    return InvoiceDetail.of(wired().service.get(caller_of(app).partner(), invoice_id))
 
 
 @app.get(
@@ -71,7 +106,7 @@ def get_invoice(invoice_id: InvoiceId) -> InvoiceDetail:
 @tracer.capture_method
 def invoice_pdf(invoice_id: InvoiceId) -> Response[str]:
     """A redirect to the PDF Stripe renders (the emulator serves a real one locally)."""
-    url = service.pdf_url(caller_of(app).partner(), invoice_id)
+    url = wired().service.pdf_url(caller_of(app).partner(), invoice_id)
     return Response(302, headers={"Location": url}, body="")
 
 
@@ -82,11 +117,11 @@ def pay_invoice(invoice_id: InvoiceId, request: Annotated[PayInvoiceRequest | No
     card = request.payment_method_id if request is not None else None
 
     def command(receipt_id: str) -> tuple[int, Any]:
-        record = service.pay(partner_id, invoice_id, receipt_id, card)
+        record = wired().service.pay(partner_id, invoice_id, receipt_id, card)
         metrics.add_metric(name="InvoicePaidNow", unit=MetricUnit.Count, value=1)
         return 200, InvoiceDetail.of(record)
 
-    return idempotency.run(
+    return wired().idempotency.run(
         app, partner_id, "pay_invoice", {"invoice_id": invoice_id, "payment_method_id": card}, command
     )
 
@@ -95,7 +130,7 @@ def _operators_only(invoice_id: str) -> None:
     """A partner is refused with 403 on its own invoice, and with 404 on anyone else's (never revealed)."""
     caller = caller_of(app)
     if not caller.is_operator and caller.partner_id is not None:
-        service.get(caller.partner_id, invoice_id)
+        wired().service.get(caller.partner_id, invoice_id)
     caller.require_operator()
 
 
@@ -104,7 +139,7 @@ def _operators_only(invoice_id: str) -> None:
 def void_invoice(invoice_id: InvoiceId) -> InvoiceDetail:
     """Operators: void an open or uncollectible invoice of any partner; its past-due standing clears."""
     _operators_only(invoice_id)
-    record = operations.void(invoice_id)
+    record = wired().operations.void(invoice_id)
     metrics.add_metric(name="InvoiceVoided", unit=MetricUnit.Count, value=1)
     return InvoiceDetail.of(record)
 
@@ -114,16 +149,11 @@ def void_invoice(invoice_id: InvoiceId) -> InvoiceDetail:
 def mark_invoice_uncollectible(invoice_id: InvoiceId) -> InvoiceDetail:
     """Operators: Stripe stops collecting; the partner stays past due until it is paid or voided."""
     _operators_only(invoice_id)
-    record = operations.mark_uncollectible(invoice_id)
+    record = wired().operations.mark_uncollectible(invoice_id)
     metrics.add_metric(name="InvoiceMarkedUncollectible", unit=MetricUnit.Count, value=1)
     return InvoiceDetail.of(record)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+lambda_handler = build().handler
 
-
-__all__ = ["app", "lambda_handler"]
+__all__ = ["app", "build", "lambda_handler"]

@@ -1,14 +1,17 @@
 """License commands: issue, list, count, detail, assign/transfer, unassign, revoke, record external licenses."""
 
-from typing import Annotated, Any, Literal
+import partnerhub.lean  # noqa: F401  (first: Powertools then loads only the modules used)
 
-from aws_lambda_powertools.event_handler import Response
+# isort: split
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
+
+from aws_lambda_powertools.event_handler.api_gateway import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from partnerhub import clock
 from partnerhub.api import OPERATORS, Idempotency, caller_of, create_app, json_response, success
+from partnerhub.clock import Clock, SystemClock
+from partnerhub.composition import Function, http_handler
 from partnerhub.domain.licenses import LicenseService, ListQuery
 from partnerhub.domain.models import LICENSE_KEY, PARTNER_ID, PRODUCT_SLUG, LicenseCounts, Site
 from partnerhub.observability import MetricUnit, logger, metrics, tracer
@@ -25,11 +28,37 @@ from partnerhub.schemas.licenses import (
 from partnerhub.schemas.types import CURSOR_MAX, CURSOR_PATTERN
 from partnerhub.settings import Settings
 
-settings = Settings.from_env()
-repository = DynamoLicenseRepository(settings.table_name)
-service = LicenseService(repository, clock.current())
-idempotency = Idempotency(settings.table_name, settings.idempotency_ttl_seconds)
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
 app = create_app()
+
+
+@dataclass(frozen=True)
+class Wiring:
+    repository: DynamoLicenseRepository
+    service: LicenseService
+    idempotency: Idempotency
+
+
+def build(
+    settings: Settings | None = None, *, clock: Clock | None = None, dynamodb: "DynamoDBClient | None" = None
+) -> Function[Wiring]:
+    """The composition root: every client and service of this function, made once per execution environment."""
+    settings = settings or Settings.from_env()
+    repository = DynamoLicenseRepository(settings.table_name, dynamodb)
+    wiring = Wiring(
+        repository=repository,
+        service=LicenseService(repository, clock or SystemClock()),
+        idempotency=Idempotency(settings.table_name, settings.idempotency_ttl_seconds, dynamodb),
+    )
+    return Function(wiring, http_handler(app, wiring))
+
+
+def wired() -> Wiring:
+    """The services of the request being resolved."""
+    return cast(Wiring, app.context["wiring"])
+
 
 Status = Literal["all", "assigned", "unassigned", "revoked"]
 Sort = Literal["issued_at", "assigned_at", "revoked_at"]
@@ -69,13 +98,13 @@ def list_licenses(
         limit=limit,
         cursor=cursor,
     )
-    page = service.list(query)
+    page = wired().service.list(query)
     return LicenseList(items=[LicenseOut.of(lic) for lic in page.items], next_cursor=page.next_cursor)
 
 
 @app.get("/v1/licenses/counts")
 def license_counts() -> LicenseCounts:
-    return service.counts(caller_of(app).partner())
+    return wired().service.counts(caller_of(app).partner())
 
 
 @app.post(
@@ -90,17 +119,17 @@ def issue_licenses(request: Annotated[IssueRequest, Body()]) -> Response[str]:
     partner = caller.partner()
 
     def issue(receipt_id: str) -> tuple[int, Any]:
-        issued = service.issue(partner, request.product, request.quantity, caller.actor, receipt_id)
+        issued = wired().service.issue(partner, request.product, request.quantity, caller.actor, receipt_id)
         metrics.add_metric(name="LicensesIssued", unit=MetricUnit.Count, value=len(issued))
         logger.info("licenses issued", extra={"partner_id": partner, "count": len(issued)})
         return 201, LicenseList(items=[LicenseOut.of(lic) for lic in issued])
 
-    return idempotency.run(app, partner, "POST /v1/licenses", request.model_dump(mode="json"), issue)
+    return wired().idempotency.run(app, partner, "POST /v1/licenses", request.model_dump(mode="json"), issue)
 
 
 @app.get("/v1/licenses/<license_key>")
 def license_detail(license_key: LicenseKey) -> LicenseDetail:
-    license, history = service.get(caller_of(app).partner(), license_key)
+    license, history = wired().service.get(caller_of(app).partner(), license_key)
     return LicenseDetail(**LicenseOut.of(license).model_dump(), history=[HistoryOut.of(e) for e in history])
 
 
@@ -111,12 +140,12 @@ def assign_license(license_key: LicenseKey, request: Annotated[AssignRequest, Bo
     partner = caller.partner()
 
     def assign(_: str) -> tuple[int, Any]:
-        license = service.assign(partner, license_key, Site(**request.model_dump()), caller.actor)
+        license = wired().service.assign(partner, license_key, Site(**request.model_dump()), caller.actor)
         metrics.add_metric(name="LicensesAssigned", unit=MetricUnit.Count, value=1)
         return 200, LicenseOut.of(license)
 
     body = {"license_key": license_key, **request.model_dump(mode="json")}
-    return idempotency.run(app, partner, "PUT /v1/licenses/{license_key}/site", body, assign)
+    return wired().idempotency.run(app, partner, "PUT /v1/licenses/{license_key}/site", body, assign)
 
 
 @app.delete("/v1/licenses/<license_key>/site", responses=success(200, LicenseOut, "Unassigned"))
@@ -125,11 +154,11 @@ def unassign_license(license_key: LicenseKey) -> Response[str]:
     partner = caller.partner()
 
     def unassign(_: str) -> tuple[int, Any]:
-        license = service.unassign(partner, license_key, caller.actor)
+        license = wired().service.unassign(partner, license_key, caller.actor)
         metrics.add_metric(name="LicensesUnassigned", unit=MetricUnit.Count, value=1)
         return 200, LicenseOut.of(license)
 
-    return idempotency.run(
+    return wired().idempotency.run(
         app, partner, "DELETE /v1/licenses/{license_key}/site", {"license_key": license_key}, unassign
     )
 
@@ -140,11 +169,13 @@ def revoke_license(license_key: LicenseKey) -> Response[str]:
     partner = caller.partner()
 
     def revoke(_: str) -> tuple[int, Any]:
-        license = service.revoke(partner, license_key, caller.actor)
+        license = wired().service.revoke(partner, license_key, caller.actor)
         metrics.add_metric(name="LicensesRevoked", unit=MetricUnit.Count, value=1)
         return 200, LicenseOut.of(license)
 
-    return idempotency.run(app, partner, "POST /v1/licenses/{license_key}/revoke", {"license_key": license_key}, revoke)
+    return wired().idempotency.run(
+        app, partner, "POST /v1/licenses/{license_key}/revoke", {"license_key": license_key}, revoke
+    )
 
 
 @app.post(
@@ -162,22 +193,17 @@ def record_external_license(
     caller.require_operator()
 
     def record(receipt_id: str) -> tuple[int, Any]:
-        license = service.record_external(
+        license = wired().service.record_external(
             partner_id, request.product, request.site, caller.actor, request.license_key, receipt_id
         )
         return 201, LicenseOut.of(license)
 
     body = {"partner_id": partner_id, **request.model_dump(mode="json")}
-    return idempotency.run(
+    return wired().idempotency.run(
         app, f"operator:{caller.subject}", "POST /v1/partners/{partner_id}/external-licenses", body, record
     )
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+lambda_handler = build().handler
 
-
-__all__ = ["app", "json_response", "lambda_handler"]
+__all__ = ["app", "build", "json_response", "lambda_handler"]

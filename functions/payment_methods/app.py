@@ -1,18 +1,21 @@
 """Payment methods (SetupIntent, add, list, primary, delete), company details and account standing."""
 
-from typing import Annotated, Any
+import partnerhub.lean  # noqa: F401  (first: Powertools then loads only the modules used)
 
-from aws_lambda_powertools.event_handler import Response
+# isort: split
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, cast
+
+from aws_lambda_powertools.event_handler.api_gateway import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from partnerhub import clock
 from partnerhub.api import Idempotency, caller_of, create_app, success
-from partnerhub.domain.accounts import AccountService
+from partnerhub.clock import Clock, SystemClock
+from partnerhub.composition import Function, http_handler
+from partnerhub.domain.accounts import AccountService, Company
 from partnerhub.observability import MetricUnit, logger, metrics, tracer
-from partnerhub.payments import client as payments
 from partnerhub.payments.cards import StripeCards
+from partnerhub.payments.client import StripeConnection, stripe_connection
 from partnerhub.repository.partners import DynamoPartnerRepository
 from partnerhub.schemas.accounts import (
     PAYMENT_METHOD_ID,
@@ -26,22 +29,50 @@ from partnerhub.schemas.accounts import (
 )
 from partnerhub.settings import StripeSettings
 
-settings = StripeSettings.from_env()
-payments.configure(
-    payments.StripeConfig(settings.stripe_secret_param, settings.stripe_api_base, settings.stripe_max_retries)
-)
-service = AccountService(
-    DynamoPartnerRepository(settings.table_name), StripeCards(), clock.current(), settings.stripe_publishable_key
-)
-idempotency = Idempotency(settings.table_name, settings.idempotency_ttl_seconds)
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
 app = create_app()
+
+
+@dataclass(frozen=True)
+class Wiring:
+    service: AccountService
+    idempotency: Idempotency
+
+
+def build(
+    settings: StripeSettings | None = None,
+    *,
+    clock: Clock | None = None,
+    dynamodb: "DynamoDBClient | None" = None,
+    stripe: StripeConnection | None = None,
+) -> Function[Wiring]:
+    """The composition root: every client and service of this function, made once per execution environment."""
+    settings = settings or StripeSettings.from_env()
+    wiring = Wiring(
+        service=AccountService(
+            DynamoPartnerRepository(settings.table_name, dynamodb),
+            StripeCards(stripe or stripe_connection(settings)),
+            clock or SystemClock(),
+            settings.stripe_publishable_key,
+        ),
+        idempotency=Idempotency(settings.table_name, settings.idempotency_ttl_seconds, dynamodb),
+    )
+    return Function(wiring, http_handler(app, wiring))
+
+
+def wired() -> Wiring:
+    """The services of the request being resolved."""
+    return cast(Wiring, app.context["wiring"])
+
 
 PaymentMethodId = Annotated[str, Path(pattern=PAYMENT_METHOD_ID)]
 
 
 @app.get("/v1/payment-methods")
 def list_payment_methods() -> PaymentMethodList:
-    return PaymentMethodList.of(service.cards(caller_of(app).partner()))
+    return PaymentMethodList.of(wired().service.cards(caller_of(app).partner()))
 
 
 @app.post("/v1/payment-methods/setup-intent", responses=success(201, SetupIntentOut, "Created"))
@@ -50,13 +81,15 @@ def create_setup_intent() -> Response[str]:
     partner = caller_of(app).partner()
 
     def create(receipt_id: str) -> tuple[int, Any]:
-        intent = service.setup_intent(partner, receipt_id)
+        intent = wired().service.setup_intent(partner, receipt_id)
         metrics.add_metric(name="SetupIntentsCreated", unit=MetricUnit.Count, value=1)
         return 201, SetupIntentOut(
-            setup_intent_id=intent.id, client_secret=intent.client_secret, publishable_key=service.publishable_key
+            setup_intent_id=intent.id,
+            client_secret=intent.client_secret,
+            publishable_key=wired().service.publishable_key,
         )
 
-    return idempotency.run(app, partner, "POST /v1/payment-methods/setup-intent", {}, create)
+    return wired().idempotency.run(app, partner, "POST /v1/payment-methods/setup-intent", {}, create)
 
 
 @app.post("/v1/payment-methods", responses=success(201, PaymentMethodOut, "Attached"))
@@ -65,12 +98,12 @@ def add_payment_method(request: Annotated[AddPaymentMethodRequest, Body()]) -> R
     partner = caller_of(app).partner()
 
     def add(receipt_id: str) -> tuple[int, Any]:
-        card, primary = service.add_card(partner, request.payment_method_id, request.primary, receipt_id)
+        card, primary = wired().service.add_card(partner, request.payment_method_id, request.primary, receipt_id)
         metrics.add_metric(name="PaymentMethodsAdded", unit=MetricUnit.Count, value=1)
         logger.info("payment method added", extra={"partner_id": partner, "payment_method": card.id})
         return 201, PaymentMethodOut.of(card, primary)
 
-    return idempotency.run(app, partner, "POST /v1/payment-methods", request.model_dump(mode="json"), add)
+    return wired().idempotency.run(app, partner, "POST /v1/payment-methods", request.model_dump(mode="json"), add)
 
 
 @app.post("/v1/payment-methods/<payment_method_id>/primary", responses=success(200, PaymentMethodOut, "Primary"))
@@ -79,12 +112,12 @@ def make_primary(payment_method_id: PaymentMethodId) -> Response[str]:
     partner = caller_of(app).partner()
 
     def switch(receipt_id: str) -> tuple[int, Any]:
-        card = service.make_primary(partner, payment_method_id, receipt_id)
+        card = wired().service.make_primary(partner, payment_method_id, receipt_id)
         metrics.add_metric(name="PrimaryPaymentMethodChanged", unit=MetricUnit.Count, value=1)
         return 200, PaymentMethodOut.of(card, True)
 
     body = {"payment_method_id": payment_method_id}
-    return idempotency.run(app, partner, "POST /v1/payment-methods/{id}/primary", body, switch)
+    return wired().idempotency.run(app, partner, "POST /v1/payment-methods/{id}/primary", body, switch)
 
 
 @app.delete("/v1/payment-methods/<payment_method_id>", responses={204: {"description": "Deleted"}})
@@ -93,7 +126,7 @@ def delete_payment_method(payment_method_id: PaymentMethodId) -> Response[str]:
     partner = caller_of(app).partner()
 
     def remove(receipt_id: str) -> tuple[int, Any]:
-        book = service.remove_card(partner, payment_method_id, receipt_id)
+        book = wired().service.remove_card(partner, payment_method_id, receipt_id)
         metrics.add_metric(name="PaymentMethodsRemoved", unit=MetricUnit.Count, value=1)
         logger.info(
             "payment method removed",
@@ -102,14 +135,14 @@ def delete_payment_method(payment_method_id: PaymentMethodId) -> Response[str]:
         return 204, None
 
     body = {"payment_method_id": payment_method_id}
-    reply = idempotency.run(app, partner, "DELETE /v1/payment-methods/{id}", body, remove)
+    reply = wired().idempotency.run(app, partner, "DELETE /v1/payment-methods/{id}", body, remove)
     # 204 carries no body, replayed or not.
     return Response(204, body="") if reply.status_code == 204 else reply
 
 
 @app.get("/v1/company")
 def get_company() -> CompanyOut:
-    return service.company(caller_of(app).partner())
+    return wired().service.company(caller_of(app).partner())
 
 
 @app.put("/v1/company", responses=success(200, CompanyOut, "Saved"))
@@ -118,23 +151,18 @@ def put_company(request: Annotated[CompanyRequest, Body()]) -> Response[str]:
     partner = caller_of(app).partner()
 
     def save(receipt_id: str) -> tuple[int, Any]:
-        saved = service.save_company(partner, CompanyOut.model_validate(request.model_dump()), receipt_id)
+        saved = wired().service.save_company(partner, Company.model_validate(request.model_dump()), receipt_id)
         metrics.add_metric(name="CompanyDetailsSaved", unit=MetricUnit.Count, value=1)
         return 200, saved
 
-    return idempotency.run(app, partner, "PUT /v1/company", request.model_dump(mode="json"), save)
+    return wired().idempotency.run(app, partner, "PUT /v1/company", request.model_dump(mode="json"), save)
 
 
 @app.get("/v1/account")
 def get_account() -> AccountOut:
-    return service.account(caller_of(app).partner())
+    return wired().service.account(caller_of(app).partner())
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+lambda_handler = build().handler
 
-
-__all__ = ["app", "lambda_handler"]
+__all__ = ["app", "build", "lambda_handler"]

@@ -4,47 +4,80 @@
 signing secret, within five minutes of our clock) is the authentication. See docs/webhooks.md.
 """
 
-from typing import Any
+import partnerhub.lean  # noqa: F401  (first: Powertools then loads only the modules used)
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
+# isort: split
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
 
-from partnerhub import clock
+from aws_lambda_powertools.event_handler.api_gateway import Response
+
 from partnerhub.api import create_app, json_response
+from partnerhub.clock import Clock, SystemClock
+from partnerhub.composition import Function, http_handler
 from partnerhub.domain.webhooks import CardMirror, WebhookService
-from partnerhub.errors import Conflict, MalformedRequest
+from partnerhub.errors import MalformedRequest
 from partnerhub.observability import MetricUnit, logger, metrics, tracer
-from partnerhub.payments import client as payments
-from partnerhub.payments.webhooks import SigningSecret, StripeState, parse_event, verify_signature
+from partnerhub.payments.client import StripeConnection, stripe_connection
+from partnerhub.payments.webhooks import SigningSecret, StripeObjects, parse_event, verify_signature
 from partnerhub.repository.invoices import DynamoInvoiceRepository
 from partnerhub.repository.partners import DynamoPartnerRepository
-from partnerhub.repository.webhook_events import ClaimResult, DynamoWebhookEventRepository
+from partnerhub.repository.webhook_events import StripeEventDedupe
 from partnerhub.settings import WebhookSettings
 
-settings = WebhookSettings.from_env()
-payments.configure(
-    payments.StripeConfig(settings.stripe_secret_param, settings.stripe_api_base, settings.stripe_max_retries)
-)
-now = clock.current()
-signing_secret = SigningSecret(settings.stripe_webhook_secret_param)
-events = DynamoWebhookEventRepository(
-    settings.table_name, lease_seconds=settings.webhook_lease_seconds, retention_days=settings.webhook_retention_days
-)
-partners = DynamoPartnerRepository(settings.table_name)
-stripe_state = StripeState()
-service = WebhookService(
-    invoices=DynamoInvoiceRepository(settings.table_name),
-    stripe=stripe_state,
-    customers=partners,
-    cards=CardMirror(partners, stripe_state, now),
-)
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
 app = create_app()
+
+
+@dataclass(frozen=True)
+class Wiring:
+    settings: WebhookSettings
+    clock: Clock
+    signing_secret: SigningSecret
+    events: StripeEventDedupe
+    service: WebhookService
+
+
+def build(
+    settings: WebhookSettings | None = None,
+    *,
+    clock: Clock | None = None,
+    dynamodb: "DynamoDBClient | None" = None,
+    stripe: StripeConnection | None = None,
+    signing_secret: SigningSecret | None = None,
+) -> Function[Wiring]:
+    """The composition root: every client and service of this function, made once per execution environment."""
+    settings = settings or WebhookSettings.from_env()
+    clock = clock or SystemClock()
+    partners = DynamoPartnerRepository(settings.table_name, dynamodb)
+    stripe_objects = StripeObjects(stripe or stripe_connection(settings))
+    wiring = Wiring(
+        settings=settings,
+        clock=clock,
+        signing_secret=signing_secret or SigningSecret(settings.stripe_webhook_secret_param),
+        events=StripeEventDedupe(settings.table_name, retention_days=settings.webhook_retention_days, client=dynamodb),
+        service=WebhookService(
+            invoices=DynamoInvoiceRepository(settings.table_name, dynamodb),
+            stripe=stripe_objects,
+            customers=partners,
+            cards=CardMirror(partners, stripe_objects, clock),
+        ),
+    )
+    return Function(wiring, http_handler(app, wiring, clear_state=True))
+
+
+def wired() -> Wiring:
+    """The services of the request being resolved."""
+    return cast(Wiring, app.context["wiring"])
 
 
 @app.post("/v1/webhooks/stripe")
 @tracer.capture_method
 def receive_stripe_event() -> Response[str]:
+    w = wired()
+    settings, clock, events, service = w.settings, w.clock, w.events, w.service
     request = app.current_event
     body = request.decoded_body or ""
     if len(body.encode()) > settings.webhook_max_body_bytes:
@@ -52,56 +85,38 @@ def receive_stripe_event() -> Response[str]:
     text = verify_signature(
         body,
         request.headers.get("stripe-signature"),
-        signing_secret.value(),
-        int(now.now().timestamp()),
+        w.signing_secret.value(),
+        int(clock.now().timestamp()),
         settings.stripe_webhook_tolerance_seconds,
     )
     event = parse_event(text)
     event_id, event_type = event["id"], event["type"]
     logger.append_keys(stripe_event_id=event_id, stripe_event_type=event_type)
 
-    claim = events.claim(event_id, event_type, now.now())
-    if claim.result is ClaimResult.DONE:
+    def process() -> dict[str, Any]:
+        try:
+            outcome = service.handle(event)
+        except Exception:
+            logger.exception("stripe event failed; released for Stripe's retry")
+            raise
+        return {
+            "action": outcome.action.value,
+            "applied": outcome.applied,
+            "reason": outcome.reason,
+            "partner_id": outcome.partner_id,
+            "object_id": outcome.object_id,
+        }
+
+    result, duplicate = events.process(event_id, event_type, process, app.lambda_context)
+    if duplicate:
         metrics.add_metric(name="StripeEventsDuplicate", unit=MetricUnit.Count, value=1)
         logger.info("stripe event already processed")
         return json_response(200, {"received": True, "duplicate": True})
-    if claim.result is ClaimResult.BUSY:
-        # Another delivery of the same event is being processed right now; Stripe retries a non-2xx later.
-        raise Conflict("this event is being processed by another delivery", code="event_in_progress")
-
-    try:
-        outcome = service.handle(event)
-    except Exception:
-        events.release(claim)
-        logger.exception("stripe event failed; released for Stripe's retry")
-        raise
-    events.complete(
-        claim,
-        now.now(),
-        {
-            "action": outcome.action.value,
-            "applied": outcome.applied,
-            "reason": outcome.reason,
-            "partner_id": outcome.partner_id,
-            "object_id": outcome.object_id,
-        },
-    )
     metrics.add_metric(name="StripeEventsProcessed", unit=MetricUnit.Count, value=1)
-    logger.info(
-        "stripe event processed",
-        extra={
-            "action": outcome.action.value,
-            "applied": outcome.applied,
-            "reason": outcome.reason,
-            "partner_id": outcome.partner_id,
-            "object_id": outcome.object_id,
-        },
-    )
+    logger.info("stripe event processed", extra=result)
     return json_response(200, {"received": True})
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+lambda_handler = build().handler
+
+__all__ = ["app", "build", "lambda_handler"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import json
 import os
 import sys
@@ -23,11 +24,10 @@ from local.events import LambdaContext
 from local.resources import LocalResources
 from local.template import Template
 from local.thread_local_router import make_event_handler_thread_local
-from partnerhub import clock as clock_module
 from partnerhub.clock import ManualClock
 from partnerhub.domain.catalog import PRICES, PRODUCTS
 from partnerhub.repository.catalog import DynamoCatalogRepository
-from partnerhub.repository.partners import DynamoPartnerRepository
+from tests.support.partners import SeededPartners
 
 ROOT = Path(__file__).resolve().parents[2]
 START = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
@@ -61,11 +61,9 @@ def aws() -> Iterator[LocalResources]:
 
 
 @pytest.fixture(scope="session")
-def clock() -> Iterator[ManualClock]:
-    manual = ManualClock(START)
-    clock_module.install(manual)
-    yield manual
-    clock_module.install(None)
+def clock() -> ManualClock:
+    """The session's clock: every function the tests build is given it."""
+    return ManualClock(START)
 
 
 @pytest.fixture
@@ -83,14 +81,25 @@ class Reply:
 
 
 class Function:
-    """A function's app.py, imported as Lambda would (once), and invoked with events."""
+    """A function's app.py, imported as Lambda would (once), built by its composition root with the test's
+    clock and clients, and invoked with events."""
 
-    def __init__(self, name: str, module: ModuleType) -> None:
+    def __init__(self, name: str, module: ModuleType, built: Any) -> None:
         self.name = name
         self.module = module
+        self.built = built
+
+    @property
+    def wiring(self) -> Any:
+        """The services its composition root made."""
+        return self.built.wiring
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        """The handler's raw result."""
+        return self.built.handler(event, LambdaContext(f"test-{self.name}", timeout_seconds=30))
 
     def __call__(self, event: dict[str, Any]) -> Reply:
-        result = self.module.lambda_handler(event, LambdaContext(f"test-{self.name}", timeout_seconds=30))
+        result = self.invoke(event)
         body = result.get("body")
         parsed = (
             json.loads(body)
@@ -100,12 +109,13 @@ class Function:
         return Reply(result["statusCode"], parsed, result.get("headers", {}))
 
 
-_loaded: dict[str, Function] = {}
+_loaded: dict[tuple[Any, ...], Function] = {}
 _copies = 0
 
 
-def import_function(name: str) -> Function:
-    """A fresh execution environment: the function's module imported anew, with its own resolver state."""
+def import_function(name: str, **dependencies: Any) -> Function:
+    """A fresh execution environment: the function's module imported anew, with its own resolver state, and
+    built with ``dependencies`` (``clock=``, ``stripe=``, ...) by its ``build``."""
     global _copies
     _copies += 1
     path = ROOT / "functions" / name / "app.py"
@@ -115,15 +125,22 @@ def import_function(name: str) -> Function:
     sys.modules[spec.name] = module
     with mock.patch.dict(os.environ, {"POWERTOOLS_SERVICE_NAME": name}):
         spec.loader.exec_module(module)
-    return Function(name, module)
+        if "clock" not in inspect.signature(module.build).parameters:
+            dependencies.pop("clock", None)  # a function that never reads the time takes no clock
+        built = module.build(**dependencies)
+    return Function(name, module, built)
 
 
 @pytest.fixture(scope="session")
-def function(aws: LocalResources, clock: ManualClock) -> Callable[[str], Function]:
-    def load(name: str) -> Function:
-        if name not in _loaded:
-            _loaded[name] = import_function(name)
-        return _loaded[name]
+def function(aws: LocalResources, clock: ManualClock) -> Callable[..., Function]:
+    """``function(name, stripe=...)``: the function built once with the session clock (and the given clients)."""
+
+    def load(name: str, **dependencies: Any) -> Function:
+        dependencies.setdefault("clock", clock)
+        key = (name, *sorted((k, id(v)) for k, v in dependencies.items()))
+        if key not in _loaded:
+            _loaded[key] = import_function(name, **dependencies)
+        return _loaded[key]
 
     return load
 
@@ -131,7 +148,7 @@ def function(aws: LocalResources, clock: ManualClock) -> Callable[[str], Functio
 @pytest.fixture(scope="session")
 def environments(aws: LocalResources, clock: ManualClock) -> Callable[[str, int], list[Function]]:
     """``n`` separate execution environments of a function, as Lambda runs concurrent requests."""
-    return lambda name, n: [import_function(name) for _ in range(n)]
+    return lambda name, n: [import_function(name, clock=clock) for _ in range(n)]
 
 
 @pytest.fixture
@@ -141,12 +158,13 @@ def partner_id() -> str:
 
 
 @pytest.fixture
-def partners(aws: LocalResources) -> DynamoPartnerRepository:
-    return DynamoPartnerRepository(os.environ["TABLE_NAME"])
+def partners(aws: LocalResources) -> SeededPartners:
+    """The partner repository, with the standing setters tests seed partners with."""
+    return SeededPartners(os.environ["TABLE_NAME"])
 
 
 @pytest.fixture
-def paying_partner(partner_id: str, partners: DynamoPartnerRepository) -> str:
+def paying_partner(partner_id: str, partners: SeededPartners) -> str:
     """A partner in good standing with a payment method on file."""
     partners.set_has_payment_method(partner_id, True)
     return partner_id

@@ -13,10 +13,11 @@ from tests.integration.test_invoicing_flow import MONTH_END, PERIOD, Month, at, 
 from tests.support.events import load_event
 
 # The month's fixtures: one emulator and one Stripe client for both modules' tests.
-emulator, stripe_server, sdk, stack, month, _calm = (
+emulator, stripe_server, sdk, stripe_connection, stack, month, _calm = (
     shared.emulator,
     shared.stripe_server,
     shared.sdk,
+    shared.stripe_connection,
     shared.stack,
     shared.month,
     shared._calm,

@@ -13,8 +13,7 @@ import stripe
 
 from local.stripe_emulator import Emulator, RunningServer, serve
 from partnerhub.clock import ManualClock
-from partnerhub.payments import client as payments_client
-from partnerhub.payments.client import STRIPE_API_VERSION
+from partnerhub.payments.client import STRIPE_API_VERSION, StripeConnection
 from partnerhub.repository import keys
 from partnerhub.repository.partners import DynamoPartnerRepository
 from tests.integration.conftest import Function, Reply
@@ -24,13 +23,15 @@ from tests.support.events import load_event
 
 @pytest.fixture(scope="module")
 def emulator(aws: Any, clock: ManualClock) -> Iterator[RunningServer]:
-    """The Stripe emulator on a free port, on the tests' clock; the handlers' Stripe client points at it."""
+    """The Stripe emulator on a free port, on the tests' clock."""
     with serve(Emulator(clock), port=0) as running:
-        payments_client.use_client(sdk(running, "sk_test_integration"))
-        try:
-            yield running
-        finally:
-            payments_client.use_client(None)
+        yield running
+
+
+@pytest.fixture(scope="module")
+def stripe_connection(emulator: RunningServer) -> StripeConnection:
+    """The handlers' way to Stripe: this module's emulator."""
+    return StripeConnection(lambda _fresh: "sk_test_integration", emulator.url, timeout=(5.0, 30.0))
 
 
 def sdk(running: RunningServer, key: str) -> stripe.StripeClient:
@@ -49,10 +50,10 @@ def stripe_api(emulator: RunningServer) -> stripe.StripeClient:
 
 
 @pytest.fixture
-def accounts(function: Callable[[str], Function], emulator: RunningServer) -> Function:
+def accounts(function: Callable[..., Function], stripe_connection: StripeConnection) -> Function:
     env = {"STRIPE_SECRET_PARAM": "/partnerhub/stripe/secret-key", "STRIPE_PUBLISHABLE_KEY": "pk_test_local"}
     with mock.patch.dict(os.environ, env):
-        return function("payment_methods")
+        return function("payment_methods", stripe=stripe_connection)
 
 
 @pytest.fixture

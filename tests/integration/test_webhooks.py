@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,12 +26,12 @@ from local.resources import LocalResources
 from local.stripe_emulator import Emulator, RunningServer, serve
 from partnerhub.clock import ManualClock
 from partnerhub.observability import metrics
-from partnerhub.payments import client as payments
-from partnerhub.payments.client import STRIPE_API_VERSION
+from partnerhub.payments.client import STRIPE_API_VERSION, StripeConnection, parameter_key
 from partnerhub.payments.webhooks import signature_header
+from partnerhub.repository import keys
+from partnerhub.repository.dynamo import default_client, deserialize
 from partnerhub.repository.invoices import DynamoInvoiceRepository
 from partnerhub.repository.partners import DynamoPartnerRepository
-from partnerhub.repository.webhook_events import DONE, DynamoWebhookEventRepository
 from tests.integration.conftest import Function, Reply
 from tests.support.events import load_event
 
@@ -51,8 +52,16 @@ def webhook_secret(aws: LocalResources) -> str:
     return aws.parameters[WEBHOOK_SECRET_PARAM]
 
 
+@pytest.fixture(scope="module")
+def stripe_connection(emulator: RunningServer) -> StripeConnection:
+    """The webhooks function's way to Stripe: this module's emulator, one try per call."""
+    return StripeConnection(parameter_key(SECRET_KEY_PARAM), emulator.url, attempts=1, timeout=(5.0, 30.0))
+
+
 @pytest.fixture
-def webhooks(function: Callable[[str], Function], emulator: RunningServer) -> Iterator[Function]:
+def webhooks(
+    function: Callable[..., Function], emulator: RunningServer, stripe_connection: StripeConnection
+) -> Iterator[Function]:
     """The webhooks function, its Stripe client pointed at this module's emulator."""
     env = {
         "STRIPE_SECRET_PARAM": SECRET_KEY_PARAM,
@@ -60,9 +69,7 @@ def webhooks(function: Callable[[str], Function], emulator: RunningServer) -> It
         "STRIPE_API_BASE": emulator.url,
     }
     with mock.patch.dict(os.environ, env):
-        loaded = function("webhooks")
-    # Other modules' functions configure the process-wide Stripe client too; this test's emulator wins here.
-    payments.configure(payments.StripeConfig(SECRET_KEY_PARAM, emulator.url, max_retries=1))
+        loaded = function("webhooks", stripe=stripe_connection)
     # With metrics disabled Powertools never clears its buffer, and serialises it at 100 metrics; that needs a
     # namespace, which is missing when the layer was imported (at collection) before the test environment was set.
     if not metrics.namespace:
@@ -87,9 +94,43 @@ def invoices(aws: LocalResources) -> DynamoInvoiceRepository:
     return DynamoInvoiceRepository(os.environ["TABLE_NAME"])
 
 
+DONE = "COMPLETED"  # Powertools idempotency's status of a processed event
+
+
+class EventRecords:
+    """The webhook events' idempotency records, read as an operator would, and held as another delivery would."""
+
+    def __init__(self, table_name: str) -> None:
+        self.table = table_name
+        self.client = default_client()
+
+    def _key(self, event_id: str) -> dict[str, Any]:
+        return {"PK": {"S": keys.STRIPE_EVENTS}, "SK": {"S": keys.stripe_event_sk(event_id)}}
+
+    def get(self, event_id: str) -> dict[str, Any] | None:
+        item = self.client.get_item(TableName=self.table, Key=self._key(event_id), ConsistentRead=True).get("Item")
+        if item is None:
+            return None
+        record = deserialize(item)
+        return {**record, "outcome": json.loads(record["data"]) if record.get("data") else None}
+
+    def claim(self, event_id: str, event_type: str, now: Any) -> None:
+        """An in-progress record, as a delivery being processed right now leaves it."""
+        wall = time.time()
+        self.client.put_item(
+            TableName=self.table,
+            Item={
+                **self._key(event_id),
+                "status": {"S": "INPROGRESS"},
+                "ttl": {"N": str(int(wall) + 3600)},
+                "in_progress_expiration": {"N": str(int((wall + 60) * 1000))},
+            },
+        )
+
+
 @pytest.fixture
-def dedupe(aws: LocalResources) -> DynamoWebhookEventRepository:
-    return DynamoWebhookEventRepository(os.environ["TABLE_NAME"])
+def dedupe(aws: LocalResources) -> EventRecords:
+    return EventRecords(os.environ["TABLE_NAME"])
 
 
 class Deliverer:
@@ -312,7 +353,7 @@ def test_a_late_finalized_event_after_paid_leaves_the_invoice_paid(
 
 
 def test_a_duplicate_of_a_processed_event_is_acknowledged_without_processing(
-    story: Story, deliver: Deliverer, dedupe: DynamoWebhookEventRepository, emulator: RunningServer
+    story: Story, deliver: Deliverer, dedupe: EventRecords, emulator: RunningServer
 ) -> None:
     charge_fails(story)
     failed = next(e for e in story.events() if e["type"] == "invoice.payment_failed")
@@ -329,7 +370,7 @@ def test_a_duplicate_of_a_processed_event_is_acknowledged_without_processing(
 
 
 def test_an_event_being_processed_by_another_delivery_is_answered_409_for_a_later_retry(
-    story: Story, deliver: Deliverer, dedupe: DynamoWebhookEventRepository, clock: ManualClock
+    story: Story, deliver: Deliverer, dedupe: EventRecords, clock: ManualClock
 ) -> None:
     charge_fails(story)
     failed = next(e for e in story.events() if e["type"] == "invoice.payment_failed")
@@ -346,7 +387,7 @@ def test_an_event_being_processed_by_another_delivery_is_answered_409_for_a_late
 def test_a_processing_failure_answers_5xx_and_stripes_retry_processes_it_once(
     story: Story,
     deliver: Deliverer,
-    dedupe: DynamoWebhookEventRepository,
+    dedupe: EventRecords,
     emulator: RunningServer,
     invoices: DynamoInvoiceRepository,
     partners: DynamoPartnerRepository,
@@ -377,7 +418,7 @@ def test_a_processing_failure_answers_5xx_and_stripes_retry_processes_it_once(
 
 
 def test_unknown_event_types_are_acknowledged_and_change_nothing(
-    deliver: Deliverer, dedupe: DynamoWebhookEventRepository
+    deliver: Deliverer, dedupe: EventRecords
 ) -> None:
     event = json.loads(load_event("webhooks/unknown_type")["body"])
     event["id"] = f"evt_{uuid.uuid4().hex}"
@@ -420,7 +461,7 @@ def test_events_for_unknown_customers_and_invoices_are_acknowledged_and_change_n
 
 
 def test_bad_and_stale_signatures_get_400_and_change_nothing(
-    story: Story, deliver: Deliverer, dedupe: DynamoWebhookEventRepository, partners: DynamoPartnerRepository
+    story: Story, deliver: Deliverer, dedupe: EventRecords, partners: DynamoPartnerRepository
 ) -> None:
     charge_fails(story)
     failed = next(e for e in story.events() if e["type"] == "invoice.payment_failed")

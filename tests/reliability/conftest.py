@@ -33,10 +33,6 @@ def route_ids(routes: list[Route]) -> list[str]:
     return [r.route_key for r in routes]
 
 
-def has_route(method: str, path: str) -> bool:
-    return any(r.method == method and r.path == path for r in TEMPLATE.routes)
-
-
 def new_partner() -> str:
     return f"agency-{uuid.uuid4().hex[:12]}"
 
@@ -92,9 +88,9 @@ def table(stack: LocalStack) -> Table:  # noqa: F811
 
 def give_payment_method(table: Table, partner: str) -> None:
     """A partner in good standing with a card on file (the standing flag the license rules read)."""
-    from partnerhub.repository.partners import DynamoPartnerRepository
+    from tests.support.partners import SeededPartners
 
-    DynamoPartnerRepository(table.name, table.client).set_has_payment_method(partner, True)
+    SeededPartners(table.name, table.client).set_has_payment_method(partner, True)
 
 
 @pytest.fixture

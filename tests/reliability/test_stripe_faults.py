@@ -11,11 +11,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.reliability.conftest import LocalStack, has_route, new_partner
+from tests.reliability.conftest import LocalStack, new_partner
 
-pytestmark = pytest.mark.skipif(
-    not has_route("POST", "/v1/payment-methods"), reason="the payment-method routes are not in template.yaml yet"
-)
 CARDS = ["pm_card_visa", "pm_card_mastercard", "pm_card_amex"]
 
 

@@ -16,14 +16,13 @@ from moto import mock_aws
 from local.atomic_dynamodb import make_moto_dynamodb_atomic
 from local.resources import LocalResources
 from local.template import Template
-from partnerhub import clock as clock_module
 from partnerhub.clock import ManualClock
 from partnerhub.domain.catalog import PRICES, PRODUCTS
 from partnerhub.repository import keys
 from partnerhub.repository.catalog import DynamoCatalogRepository
-from partnerhub.repository.partners import DynamoPartnerRepository
 from tests.integration.conftest import ENV, ROOT, START, Function, import_function
 from tests.support.events import load_event
+from tests.support.partners import SeededPartners
 
 THROTTLES = ["ProvisionedThroughputExceededException", "ThrottlingException"]
 
@@ -35,7 +34,6 @@ def licenses() -> Iterator[Function]:
     import boto3
 
     make_moto_dynamodb_atomic()
-    previous_clock = clock_module.current()
     with mock.patch.dict(os.environ, ENV), mock_aws():
         os.environ.pop("AWS_ENDPOINT_URL", None)
         tables = boto3.client("dynamodb").list_tables()["TableNames"]
@@ -44,11 +42,7 @@ def licenses() -> Iterator[Function]:
             resources.create_all()
             os.environ["TABLE_NAME"] = resources.table_names["Table"]
             DynamoCatalogRepository(os.environ["TABLE_NAME"]).seed(PRODUCTS, PRICES)
-        clock_module.install(ManualClock(START))
-        try:
-            yield import_function("licenses")
-        finally:
-            clock_module.install(previous_clock if isinstance(previous_clock, ManualClock) else None)
+        yield import_function("licenses", clock=ManualClock(START))
 
 
 def partition(partner: str) -> list[dict[str, Any]]:
@@ -65,7 +59,7 @@ def partition(partner: str) -> list[dict[str, Any]]:
 
 def throttled(function: Function, code: str, operations: set[str]) -> Any:
     """Make the function's DynamoDB client fail ``operations`` with ``code``, as DynamoDB does under load."""
-    client = function.module.repository._client
+    client = function.wiring.repository._client
     real = client._make_api_call
 
     def call(operation: str, params: dict[str, Any]) -> Any:
@@ -94,7 +88,7 @@ def test_a_throttled_mutation_is_503_with_retry_after_and_writes_nothing(
 ) -> None:
     # Given a partner in good standing with one assigned license
     partner = f"agency-{uuid.uuid4().hex[:12]}"
-    DynamoPartnerRepository(os.environ["TABLE_NAME"]).set_has_payment_method(partner, True)
+    SeededPartners(os.environ["TABLE_NAME"]).set_has_payment_method(partner, True)
     issued = licenses(
         load_event("licenses/issue", partner_id=partner, body={"product": "jetpack-backup", "quantity": 1})
     )

@@ -82,17 +82,3 @@ def parse_instant(text: str) -> datetime:
 def isoformat(instant: datetime) -> str:
     """The API's spelling of an instant: UTC, seconds precision, ``Z`` suffix."""
     return instant.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-_installed: Clock | None = None
-
-
-def install(clock: Clock | None) -> None:
-    """Make ``clock`` the process's clock (the local stack and tests do this before importing handlers)."""
-    global _installed
-    _installed = clock
-
-
-def current() -> Clock:
-    """The installed clock, or the system clock when none was installed (deployed functions)."""
-    return _installed if _installed is not None else SystemClock()

@@ -32,13 +32,16 @@ class StripeSettings(Settings):
     stripe_publishable_key: str = "pk_test_local"
     stripe_api_base: str | None = None
     stripe_max_retries: int = 3
+    stripe_key_max_age_seconds: int = 300  # a rotated key is live within this long (docs/runbook.md)
+    # Per request: three tries of (1 s + 2 s) and their backoff (under 1 s) fit an API function's 10 s timeout.
+    stripe_connect_timeout_seconds: float = 1.0
+    stripe_read_timeout_seconds: float = 2.0
 
 
 class WebhookSettings(StripeSettings):
     stripe_webhook_secret_param: str
     stripe_webhook_tolerance_seconds: int = 300
     webhook_max_body_bytes: int = 256 * 1024
-    webhook_lease_seconds: int = 60  # a claimed event another delivery may take over after this long
     webhook_retention_days: int = 30  # how long an event id is remembered (Stripe retries for 3 days)
 
 

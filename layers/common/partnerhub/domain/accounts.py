@@ -10,7 +10,6 @@ from what it means.
 from __future__ import annotations
 
 import re
-import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -19,6 +18,7 @@ from typing import Annotated, Protocol
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints
 
+from partnerhub import retry
 from partnerhub.clock import Clock
 from partnerhub.domain.models import HTTP_URL, Standing
 from partnerhub.errors import NotFound, ServiceUnavailable
@@ -386,14 +386,17 @@ class AccountService:
 
     def _on_book[T](self, partner_id: str, attempt: Callable[[CardBook], T], first: CardBook | None = None) -> T:
         """Run ``attempt`` on the card book (``first`` if already read), re-reading it after a lost race."""
-        book = first
-        for n in range(self._max_attempts):
-            try:
-                return attempt(book or self._repo.card_book(partner_id))
-            except ConcurrentChange:
-                book = None
-                self._sleep(min(0.2, 0.005 * (2 ** min(n, 6))) * (0.5 + secrets.randbelow(1000) / 1000))
-        raise ServiceUnavailable("the payment methods are changing too fast; try again", code="contention")
+        books = iter([first])  # the first try may use the book already read; a retry reads it again
+
+        def once() -> T:
+            return attempt(next(books, None) or self._repo.card_book(partner_id))
+
+        try:
+            return retry.on_conflict((ConcurrentChange,), attempts=self._max_attempts, sleep=self._sleep)(once)
+        except ConcurrentChange as error:
+            raise ServiceUnavailable(
+                "the payment methods are changing too fast; try again", code="contention"
+            ) from error
 
 
 __all__: Sequence[str] = (

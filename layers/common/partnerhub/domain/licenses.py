@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from partnerhub import retry
 from partnerhub.clock import Clock
 from partnerhub.domain.models import (
     LICENSE_KEY,
@@ -308,24 +309,24 @@ class LicenseService:
         return self._retrying(attempt)
 
     def _retrying[T](self, attempt: Callable[[], T]) -> T:
-        for n in range(self._max_attempts):
-            try:
-                return attempt()
-            except (VersionConflict, TransientConflict):
-                # Jittered backoff, capped: contention on one license settles within a few rounds.
-                self._sleep(min(0.2, 0.005 * (2 ** min(n, 6))) * (0.5 + secrets.randbelow(1000) / 1000))
-        raise ServiceUnavailable("the license is changing too fast; try again", code="contention", retry_after=1)
+        policy = retry.on_conflict((VersionConflict, TransientConflict), attempts=self._max_attempts, sleep=self._sleep)
+        try:
+            return policy(attempt)
+        except (VersionConflict, TransientConflict) as error:
+            raise ServiceUnavailable(
+                "the license is changing too fast; try again", code="contention", retry_after=1
+            ) from error
 
 
 def check_standing(standing: Standing, *, issuing: bool) -> None:
-    """Refuse with 402 when the partner's standing does not allow the command."""
-    if standing.past_due_invoices:
+    """Refuse with 402 when the partner's standing does not allow the command (the rule is Standing's)."""
+    if not standing.can_assign:
         raise PaymentRequired(
             "an invoice is past due: pay it to issue or assign licenses",
             code="past_due_invoice",
             details=[{"invoice": invoice_id} for invoice_id in standing.past_due_invoices],
         )
-    if issuing and not standing.has_payment_method:
+    if issuing and not standing.can_issue:  # with no invoice past due, only the payment method is missing
         raise PaymentRequired("add a payment method before issuing licenses", code="payment_method_required")
 
 

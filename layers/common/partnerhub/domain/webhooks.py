@@ -23,6 +23,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from partnerhub import retry
 from partnerhub.clock import Clock
 from partnerhub.domain.accounts import Card, CardBook, CardDetails, ConcurrentChange, promoted
 
@@ -243,10 +244,4 @@ class CardMirror:
             self._repository.commit_cards(partner_id, before, after)
 
     def _retrying(self, attempt: Callable[[], None]) -> None:
-        for n in range(self._attempts):
-            try:
-                return attempt()
-            except ConcurrentChange:
-                if n == self._attempts - 1:
-                    raise
-        return None
+        retry.on_conflict((ConcurrentChange,), attempts=self._attempts)(attempt)

@@ -2,7 +2,7 @@
 
 Stripe's errors become domain errors here and only here: a decline is a 402 carrying Stripe's code
 and message, a payment method that is missing or belongs to another customer is a 404 (never
-revealing which), and outages surface from :func:`call_stripe` as 502.
+revealing which), and outages surface from :meth:`StripeConnection.call` as 502.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from partnerhub.domain.accounts import CardDetails, Company, SetupIntent
 from partnerhub.errors import NotFound, PaymentRequired
-from partnerhub.payments.client import call_stripe, stripe_client
+from partnerhub.payments.client import StripeConnection
 
 if TYPE_CHECKING:
     import stripe
@@ -51,9 +51,12 @@ def _declined(error: stripe.CardError) -> PaymentRequired:
 class StripeCards:
     """The payment gateway for cards and customers, over the shared Stripe client."""
 
+    def __init__(self, stripe: StripeConnection) -> None:
+        self._stripe = stripe
+
     def create_customer(self, partner_id: str, idempotency_key: str) -> str:
-        customer = call_stripe(
-            lambda: stripe_client().v1.customers.create(
+        customer = self._stripe.call(
+            lambda: self._stripe.client().v1.customers.create(
                 {"description": f"Partner {partner_id}", "metadata": {"partner_id": partner_id}},
                 _options(idempotency_key),
             ),
@@ -68,8 +71,8 @@ class StripeCards:
             "usage": "off_session",
             "metadata": {"partner_id": partner_id},
         }
-        intent = call_stripe(
-            lambda: stripe_client().v1.setup_intents.create(params, _options(idempotency_key)),
+        intent = self._stripe.call(
+            lambda: self._stripe.client().v1.setup_intents.create(params, _options(idempotency_key)),
             describe="creating a SetupIntent",
         )
         return SetupIntent(id=intent.id, client_secret=str(intent.client_secret))
@@ -78,8 +81,8 @@ class StripeCards:
         import stripe
 
         try:
-            pm = call_stripe(
-                lambda: stripe_client().v1.customers.payment_methods.retrieve(customer_id, payment_method_id),
+            pm = self._stripe.call(
+                lambda: self._stripe.client().v1.customers.payment_methods.retrieve(customer_id, payment_method_id),
                 describe="reading a payment method",
             )
         except stripe.InvalidRequestError:
@@ -90,8 +93,8 @@ class StripeCards:
         import stripe
 
         try:
-            pm = call_stripe(
-                lambda: stripe_client().v1.payment_methods.attach(
+            pm = self._stripe.call(
+                lambda: self._stripe.client().v1.payment_methods.attach(
                     payment_method_id, {"customer": customer_id}, _options(idempotency_key)
                 ),
                 describe="attaching a payment method",
@@ -106,8 +109,8 @@ class StripeCards:
         return _details(pm)
 
     def set_default(self, customer_id: str, payment_method_id: str, idempotency_key: str) -> None:
-        call_stripe(
-            lambda: stripe_client().v1.customers.update(
+        self._stripe.call(
+            lambda: self._stripe.client().v1.customers.update(
                 customer_id,
                 {"invoice_settings": {"default_payment_method": payment_method_id}},
                 _options(idempotency_key),
@@ -119,8 +122,10 @@ class StripeCards:
         import stripe
 
         try:
-            call_stripe(
-                lambda: stripe_client().v1.payment_methods.detach(payment_method_id, None, _options(idempotency_key)),
+            self._stripe.call(
+                lambda: self._stripe.client().v1.payment_methods.detach(
+                    payment_method_id, None, _options(idempotency_key)
+                ),
                 describe="detaching a payment method",
             )
         except stripe.InvalidRequestError as error:
@@ -129,8 +134,8 @@ class StripeCards:
             # Already detached (an earlier try whose answer was lost): the outcome we wanted.
 
     def update_customer(self, customer_id: str, company: Company, idempotency_key: str) -> None:
-        call_stripe(
-            lambda: stripe_client().v1.customers.update(
+        self._stripe.call(
+            lambda: self._stripe.client().v1.customers.update(
                 customer_id, customer_params(company), _options(idempotency_key)
             ),
             describe="updating the Stripe customer",

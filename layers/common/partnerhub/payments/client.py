@@ -1,104 +1,127 @@
-"""The one way this project talks to Stripe: a client made once per execution environment.
+"""The one way this project talks to Stripe: a :class:`StripeConnection` made once per execution environment.
 
-``stripe`` is imported lazily, so functions that never call Stripe never pay for the import. The
-secret key is read from SSM (Powertools parameters, cached) on first use, not at init: under
-SnapStart nothing secret or unique may be captured in the snapshot.
+``stripe`` is imported lazily, so functions that never call Stripe never pay for the import. The secret
+key is read through Powertools parameters on first use, not at init (under SnapStart nothing secret or
+unique may be captured in the snapshot), and read again once it is older than ``key_max_age`` seconds:
+a rotated key is live within that time, and the client is rebuilt when the key it reads has changed.
+An authentication error forces one fresh read of the key and one more try, so a rotation that revoked
+the old key at once costs one failed call, not five minutes of them.
 """
 
 from __future__ import annotations
 
-import secrets
+import threading
 import time
 from collections.abc import Callable
-from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, cast
 
+from partnerhub import retry
 from partnerhub.errors import UpstreamError
 
 if TYPE_CHECKING:
     import stripe
 
+    from partnerhub.settings import StripeSettings
+
 # Pinned: objects and parameters are those of this version, whatever the account's default is.
 STRIPE_API_VERSION = "2026-10-28.endive"
-_RETRYABLE_STATUS = frozenset({409, 429, 500, 502, 503, 504})
+
+KeyReader = Callable[[bool], str]
+"""Returns the secret key; ``True`` asks for a fresh read, past any cache."""
 
 
-class StripeConfig:
-    """Where the key lives and where Stripe is (the emulator's address locally)."""
+def parameter_key(parameter_name: str, max_age: int = 300) -> KeyReader:
+    """The key from SSM through Powertools parameters, cached for ``max_age`` seconds."""
 
-    def __init__(self, secret_param: str, api_base: str | None = None, max_retries: int = 4) -> None:
-        self.secret_param = secret_param
-        self.api_base = api_base
-        self.max_retries = max_retries
+    def read(fresh: bool) -> str:
+        from aws_lambda_powertools.utilities import parameters
 
+        return str(parameters.get_parameter(parameter_name, decrypt=True, max_age=max_age, force_fetch=fresh))
 
-_config: StripeConfig | None = None
-_override: Any = None
+    return read
 
 
-def configure(config: StripeConfig) -> None:
-    """Called once at a function's init with its settings; no network here."""
-    global _config
-    _config = config
+class StripeConnection:
+    """A Stripe client that follows its key, and the retrying call every adapter goes through.
 
-
-def use_client(client: Any) -> None:
-    """Inject a client (tests)."""
-    global _override
-    _override = client
-
-
-def stripe_client() -> stripe.StripeClient:
-    """The client, created on first use and kept for the execution environment's life."""
-    if _override is not None:
-        return _override  # type: ignore[no-any-return]
-    if _config is None:
-        raise RuntimeError("payments.client.configure() was not called")
-    return _make_client(_config.secret_param, _config.api_base)
-
-
-@cache
-def _make_client(secret_param: str, api_base: str | None) -> stripe.StripeClient:
-    import stripe
-    from aws_lambda_powertools.utilities import parameters
-
-    key = parameters.get_parameter(secret_param, decrypt=True, max_age=300)
-    base = {"api": api_base, "files": api_base, "connect": api_base} if api_base else None
-    # The SDK's own retries are off: call_stripe() retries with backoff, 429s included, and keeps
-    # the idempotency key the same across tries.
-    return stripe.StripeClient(
-        str(key),
-        stripe_version=STRIPE_API_VERSION,
-        base_addresses=base,  # type: ignore[arg-type]
-        max_network_retries=0,
-    )
-
-
-def call_stripe[T](
-    operation: Callable[[], T],
-    *,
-    attempts: int | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-    describe: str = "stripe call",
-) -> T:
-    """Run ``operation`` and retry rate limits, conflicts, 5xx and network errors with jittered backoff.
-
-    ``operation`` must be safe to repeat: every mutating call passes an idempotency key that stays the
-    same across tries. Card errors and invalid requests are not retried; they are the caller's to map.
+    ``read_key`` supplies the key (:func:`parameter_key` when deployed, a constant in tests);
+    ``api_base`` points the client elsewhere (the emulator locally); ``timeout`` is the connect and read
+    timeout of every request, in seconds, small enough that ``attempts`` tries fit the function's timeout.
     """
-    import stripe
 
-    tries = attempts or (_config.max_retries if _config else 4)
-    for attempt in range(tries):
+    def __init__(
+        self,
+        read_key: KeyReader,
+        api_base: str | None = None,
+        *,
+        timeout: tuple[float, float] = (2.0, 5.0),
+        attempts: int = 4,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._read_key = read_key
+        self._api_base = api_base
+        self._timeout = timeout
+        self.attempts = attempts
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._key: str | None = None
+        self._client: stripe.StripeClient | None = None
+
+    def client(self, *, fresh: bool = False) -> stripe.StripeClient:
+        """The client for the current key; built again when the key read has changed."""
+        key = self._read_key(fresh)
+        with self._lock:
+            if self._client is None or key != self._key:
+                self._client = self._build(key)
+                self._key = key
+            return self._client
+
+    def _build(self, key: str) -> stripe.StripeClient:
+        import stripe
+
+        base = {"api": self._api_base, "files": self._api_base, "connect": self._api_base} if self._api_base else None
+        # The SDK's own retries are off: call() retries with backoff, 429s included, and keeps the
+        # idempotency key the same across tries.
+        return stripe.StripeClient(
+            key,
+            stripe_version=STRIPE_API_VERSION,
+            base_addresses=base,  # type: ignore[arg-type]
+            max_network_retries=0,
+            http_client=stripe.RequestsClient(timeout=self._timeout),
+        )
+
+    def call[T](self, operation: Callable[[], T], *, describe: str = "stripe call", attempts: int | None = None) -> T:
+        """Run ``operation`` (which reaches Stripe through :meth:`client`) under the Stripe retry policy.
+
+        Rate limits, conflicts, 5xx and network errors are retried with jittered backoff (``Retry-After``
+        honoured); an authentication error once, after a fresh read of the key. ``operation`` must be safe to
+        repeat: every mutating call passes an idempotency key that stays the same across tries. Card errors
+        and invalid requests are not retried; they are the caller's to map.
+        """
+        tries = attempts or self.attempts
+        try:
+            policy = retry.on_stripe_transient(attempts=tries, sleep=self._sleep)
+            return cast(T, policy(self._authenticated, operation))
+        except retry.RetryError as exhausted:
+            last = exhausted.last_attempt.exception()
+            raise UpstreamError(f"{describe} failed after {tries} tries: {last}") from last
+
+    def _authenticated[T](self, operation: Callable[[], T]) -> T:
+        """``operation``, tried once more with a freshly read key if Stripe refused the one in use."""
+        import stripe
+
         try:
             return operation()
-        except (stripe.RateLimitError, stripe.APIConnectionError) as error:
-            last: Exception = error
-        except stripe.StripeError as error:
-            if error.http_status not in _RETRYABLE_STATUS:
-                raise
-            last = error
-        if attempt < tries - 1:
-            base = min(8.0, 0.25 * (2**attempt))
-            sleep(base / 2 + base * secrets.randbelow(1000) / 2000)
-    raise UpstreamError(f"{describe} failed after {tries} tries: {last}") from last
+        except stripe.AuthenticationError:
+            self.client(fresh=True)
+            return operation()
+
+
+def stripe_connection(settings: StripeSettings) -> StripeConnection:
+    """The deployed connection: the key from SSM, the timeouts and tries from the function's settings."""
+    return StripeConnection(
+        parameter_key(settings.stripe_secret_param, settings.stripe_key_max_age_seconds),
+        settings.stripe_api_base,
+        timeout=(settings.stripe_connect_timeout_seconds, settings.stripe_read_timeout_seconds),
+        attempts=settings.stripe_max_retries,
+    )

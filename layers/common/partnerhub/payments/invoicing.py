@@ -4,7 +4,7 @@ Every write carries an idempotency key derived from what it means (partner, mont
 a duplicate message or a re-run of the month asks Stripe for the same object again instead of a new one.
 Stripe objects are handed back as they come (mappings); the repository reads the fields it keeps.
 Declines and authentication become ``PaymentRequired`` here and only here; outages surface from
-:func:`call_stripe` as 502 after its retries.
+:meth:`StripeConnection.call` as 502 after its retries.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from partnerhub.domain.invoicing import VOID
 from partnerhub.domain.periods import Period
 from partnerhub.errors import Conflict, PaymentRequired
-from partnerhub.payments.client import call_stripe, stripe_client
+from partnerhub.payments.client import StripeConnection
 
 if TYPE_CHECKING:
     import stripe
@@ -46,6 +46,10 @@ def finalize_key(partner_id: str, period: str) -> str:
 class StripeInvoices:
     """The month-end invoicer's and the pay route's way to Stripe invoices."""
 
+    def __init__(self, stripe: StripeConnection, publishable_key: str = "pk_test_local") -> None:
+        self._stripe = stripe
+        self._publishable_key = publishable_key
+
     def create_draft(self, customer_id: str, partner_id: str, period: str, description: str) -> StripeInvoice:
         """A draft for the partner-month that collects nothing until finalized and takes no pending items."""
         params: Any = {
@@ -57,8 +61,10 @@ class StripeInvoices:
             "description": description,
             "metadata": {"partner_id": partner_id, "period": period},
         }
-        return call_stripe(
-            lambda: stripe_client().v1.invoices.create(params, _options(invoice_key(partner_id, period))).to_dict(),
+        return self._stripe.call(
+            lambda: (
+                self._stripe.client().v1.invoices.create(params, _options(invoice_key(partner_id, period))).to_dict()
+            ),
             describe=f"creating the invoice of {partner_id} for {period}",
         )
 
@@ -67,7 +73,7 @@ class StripeInvoices:
         creating it, found again after Stripe's idempotency window closed). Voided ones do not count."""
 
         def matching() -> StripeInvoice | None:
-            page = stripe_client().v1.invoices.list({"customer": customer_id, "limit": 100})
+            page = self._stripe.client().v1.invoices.list({"customer": customer_id, "limit": 100})
             for found in page.auto_paging_iter():
                 invoice = found.to_dict()
                 metadata = invoice.get("metadata") or {}
@@ -79,17 +85,17 @@ class StripeInvoices:
                     return invoice
             return None
 
-        return call_stripe(matching, describe=f"looking up the invoice of {partner_id} for {period}")
+        return self._stripe.call(matching, describe=f"looking up the invoice of {partner_id} for {period}")
 
     def line_products(self, invoice_id: str) -> set[str]:
         """The products already on the invoice, from its lines' metadata."""
 
         def products() -> set[str]:
-            page = stripe_client().v1.invoices.line_items.list(invoice_id, {"limit": 100})
+            page = self._stripe.client().v1.invoices.line_items.list(invoice_id, {"limit": 100})
             metadata = [line.to_dict().get("metadata") or {} for line in page.auto_paging_iter()]
             return {str(m["product"]) for m in metadata if "product" in m}
 
-        return call_stripe(products, describe=f"reading the lines of {invoice_id}")
+        return self._stripe.call(products, describe=f"reading the lines of {invoice_id}")
 
     def add_line(
         self, customer_id: str, invoice_id: str, partner_id: str, period: str, line: Mapping[str, Any]
@@ -110,8 +116,8 @@ class StripeInvoices:
                 "period": period,
             },
         }
-        call_stripe(
-            lambda: stripe_client().v1.invoice_items.create(
+        self._stripe.call(
+            lambda: self._stripe.client().v1.invoice_items.create(
                 params, _options(line_key(partner_id, period, str(line["product"])))
             ),
             describe=f"adding the {line['product']} line to {invoice_id}",
@@ -135,9 +141,9 @@ class StripeInvoices:
             return current
 
     def _finalize(self, invoice_id: str, partner_id: str, period: str) -> StripeInvoice:
-        return call_stripe(
+        return self._stripe.call(
             lambda: (
-                stripe_client()
+                self._stripe.client()
                 .v1.invoices.finalize_invoice(
                     invoice_id,
                     {"auto_advance": True, "expand": EXPAND},
@@ -149,8 +155,8 @@ class StripeInvoices:
         )
 
     def retrieve(self, invoice_id: str) -> StripeInvoice:
-        return call_stripe(
-            lambda: stripe_client().v1.invoices.retrieve(invoice_id, {"expand": EXPAND}).to_dict(),
+        return self._stripe.call(
+            lambda: self._stripe.client().v1.invoices.retrieve(invoice_id, {"expand": EXPAND}).to_dict(),
             describe=f"reading invoice {invoice_id}",
         )
 
@@ -165,22 +171,19 @@ class StripeInvoices:
         import stripe
 
         def call() -> StripeInvoice:
-            invoices = stripe_client().v1.invoices
+            invoices = self._stripe.client().v1.invoices
             method = invoices.void_invoice if action == "void" else invoices.mark_uncollectible
             # The key makes a retried request (429, 5xx, timeout) the same request, not a second one.
             return method(invoice_id, {"expand": EXPAND}, _options(f"{action}:{invoice_id}")).to_dict()
 
         try:
-            return call_stripe(call, describe=f"{action} {invoice_id}")
+            return self._stripe.call(call, describe=f"{action} {invoice_id}")
         except stripe.InvalidRequestError as error:
             current = self.retrieve(invoice_id)
             raise Conflict(
                 f"the invoice is {current.get('status')}: {error.user_message or 'Stripe refused'}",
                 code="invoice_not_transitionable",
             ) from error
-
-    def __init__(self, publishable_key: str = "pk_test_local") -> None:
-        self._publishable_key = publishable_key
 
     def pay(self, invoice_id: str, payment_method_id: str, idempotency_key: str) -> StripeInvoice:
         """Charge the card now (the key makes a retried request the same charge, never a second one).
@@ -190,9 +193,9 @@ class StripeInvoices:
         import stripe
 
         try:
-            return call_stripe(
+            return self._stripe.call(
                 lambda: (
-                    stripe_client()
+                    self._stripe.client()
                     .v1.invoices.pay(
                         invoice_id,
                         {"payment_method": payment_method_id, "expand": EXPAND},

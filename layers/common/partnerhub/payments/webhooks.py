@@ -17,7 +17,7 @@ from typing import Any
 
 from partnerhub.domain.accounts import CardDetails
 from partnerhub.errors import MalformedRequest
-from partnerhub.payments.client import call_stripe, stripe_client
+from partnerhub.payments.client import StripeConnection
 
 DEFAULT_TOLERANCE_SECONDS = 300
 MAX_PAYLOAD_BYTES = 256 * 1024
@@ -127,15 +127,8 @@ class SigningSecret:
     def __init__(self, parameter_name: str, max_age: int = 300) -> None:
         self.parameter_name = parameter_name
         self.max_age = max_age
-        self._override: str | None = None
-
-    def use(self, secret: str | None) -> None:
-        """Inject a secret (tests)."""
-        self._override = secret
 
     def value(self) -> str:
-        if self._override is not None:
-            return self._override
         from aws_lambda_powertools.utilities import parameters
 
         return str(parameters.get_parameter(self.parameter_name, decrypt=True, max_age=self.max_age))
@@ -144,13 +137,16 @@ class SigningSecret:
 _PAYMENT_INTENTS = "payments.data.payment.payment_intent"
 
 
-class StripeState:
+class StripeObjects:
     """Stripe's current view of the objects an event names: events may be stale, the API is not."""
 
+    def __init__(self, stripe: StripeConnection) -> None:
+        self._stripe = stripe
+
     def invoice(self, invoice_id: str) -> dict[str, Any]:
-        invoice = call_stripe(
+        invoice = self._stripe.call(
             # With its PaymentIntents: the last payment error and the card it was on live there.
-            lambda: stripe_client().v1.invoices.retrieve(
+            lambda: self._stripe.client().v1.invoices.retrieve(
                 invoice_id, {"expand": ["payments.data.payment.payment_intent"]}
             ),
             describe="retrieving an invoice",
@@ -159,11 +155,13 @@ class StripeState:
 
     def cards(self, customer_id: str) -> tuple[list[CardDetails], str | None]:
         """The cards attached to the customer now, and its default payment method."""
-        client = stripe_client()
-        customer = call_stripe(lambda: client.v1.customers.retrieve(customer_id), describe="retrieving a customer")
+        client = self._stripe.client()
+        customer = self._stripe.call(
+            lambda: client.v1.customers.retrieve(customer_id), describe="retrieving a customer"
+        )
         if getattr(customer, "deleted", False):
             return [], None
-        listed = call_stripe(
+        listed = self._stripe.call(
             lambda: client.v1.customers.payment_methods.list(customer_id, {"type": "card", "limit": 100}),
             describe="listing payment methods",
         )

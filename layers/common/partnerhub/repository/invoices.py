@@ -52,6 +52,7 @@ from partnerhub.repository.dynamo import (
     error_code,
     serialize,
 )
+from partnerhub.repository.partners import mark_past_due
 
 if TYPE_CHECKING:
     pass
@@ -382,17 +383,7 @@ class DynamoInvoiceRepository(TableRepository):
             )
         change = standing_change(fields["status"], fields["attempt_count"])
         if change is not StandingChange.KEEP:
-            verb = "ADD" if change is StandingChange.MARK else "DELETE"
-            writes.append(
-                {
-                    "Update": {
-                        "TableName": self._table,
-                        "Key": serialize({"PK": keys.partner_pk(partner_id), "SK": keys.PROFILE}),
-                        "UpdateExpression": f"{verb} past_due :i SET partner_id = :pid",
-                        "ExpressionAttributeValues": {":i": {"SS": [invoice_id]}, ":pid": {"S": partner_id}},
-                    }
-                }
-            )
+            writes.append(mark_past_due(self._table, partner_id, invoice_id, past_due=change is StandingChange.MARK))
         self._client.transact_write_items(TransactItems=writes)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ the worker's progress

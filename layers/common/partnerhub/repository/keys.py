@@ -6,6 +6,7 @@ See docs/data-model.md for the access patterns these keys serve.
 from __future__ import annotations
 
 import hashlib
+import json
 
 # Base table
 PROFILE = "PROFILE"
@@ -51,6 +52,15 @@ def billable_sk() -> str:
     return "BILLABLE"
 
 
+def month_tally_sk(period: str, product: str) -> str:
+    """A billing tally of one product in one month (``YYYY-MM``); ``product=""`` gives the month's lower bound."""
+    return f"TALLY#{period}#{product}"
+
+
+TALLY_PREFIX = "TALLY#"
+RUNNING_TALLY = "TALLY#~"  # the partner's running billing tally; sorts after every month's tally
+
+
 def product_sk(product: str) -> str:
     return f"PRODUCT#{product}"
 
@@ -85,11 +95,14 @@ def stripe_invoice_pk(invoice_id: str) -> str:
     return f"STRIPE_INVOICE#{invoice_id}"
 
 
-def stripe_event_pk(event_id: str) -> str:
-    return f"STRIPE_EVENT#{event_id}"
+STRIPE_EVENTS = "STRIPE_EVENT"  # the partition of the webhook events' idempotency records
+STRIPE_EVENT_KEY_PREFIX = "stripe-event"
 
 
-STRIPE_EVENT = "EVENT"  # the sort key of a webhook event's dedupe record
+def stripe_event_sk(event_id: str) -> str:
+    """The sort key Powertools idempotency gives a Stripe event's record (``<prefix>#<md5 of the JSON id>``)."""
+    digest = hashlib.md5(json.dumps(event_id).encode(), usedforsecurity=False).hexdigest()
+    return f"{STRIPE_EVENT_KEY_PREFIX}#{digest}"
 
 
 POINTER = "POINTER"

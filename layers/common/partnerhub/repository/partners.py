@@ -1,6 +1,8 @@
 """The partner's record: standing (payment method, past-due invoices), counters, Stripe customer, company, cards.
 
 The card mirror is one ``CARD#{pm}`` item per saved card plus ``primary_card``/``cards_version`` on the record.
+This module owns the ``PROFILE`` item: the other repositories write it only through the transaction pieces
+below (:func:`profile_key`, :func:`require_can_issue`, :func:`require_can_assign`, :func:`mark_past_due`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,42 @@ from partnerhub.repository.dynamo import (
 if TYPE_CHECKING:
     pass
 
+# The standing rule, written once as the conditions DynamoDB checks on the PROFILE item; Standing.can_issue and
+# Standing.can_assign (domain/models.py) state the same rule for what is read.
+CAN_ASSIGN = "attribute_not_exists(past_due)"
+CAN_ISSUE = f"has_payment_method = :standing_payment_method AND {CAN_ASSIGN}"
+
+
+def profile_key(partner_id: str) -> dict[str, Any]:
+    """The key of the partner's PROFILE item."""
+    return serialize({"PK": keys.partner_pk(partner_id), "SK": keys.PROFILE})
+
+
+def require_can_issue(update: dict[str, Any]) -> dict[str, Any]:
+    """``update`` (a transaction's Update of the PROFILE item) made conditional on the partner being able to issue:
+    a payment method on file and no past-due invoice."""
+    attribute_values = update.get("ExpressionAttributeValues", {}) | values(standing_payment_method=True)
+    return {**update, "ConditionExpression": CAN_ISSUE, "ExpressionAttributeValues": attribute_values}
+
+
+def require_can_assign(operation: dict[str, Any]) -> dict[str, Any]:
+    """``operation`` (an Update or ConditionCheck of the PROFILE item) made conditional on no past-due invoice."""
+    return {**operation, "ConditionExpression": CAN_ASSIGN}
+
+
+def mark_past_due(table: str, partner_id: str, invoice_id: str, *, past_due: bool) -> dict[str, Any]:
+    """The transaction piece adding ``invoice_id`` to the partner's past-due set, or (``past_due=False``) removing
+    it; removing the last one removes the attribute, which is what the standing conditions test."""
+    verb = "ADD" if past_due else "DELETE"
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": profile_key(partner_id),
+            "UpdateExpression": f"{verb} past_due :i SET partner_id = :pid",
+            "ExpressionAttributeValues": {":i": {"SS": [invoice_id]}, ":pid": {"S": partner_id}},
+        }
+    }
+
 
 def standing_from_item(item: Item | None) -> Standing:
     if not item:
@@ -46,18 +84,6 @@ class DynamoPartnerRepository(TableRepository):
 
     def standing(self, partner_id: str) -> Standing:
         return standing_from_item(self.profile(partner_id))
-
-    # Standing set directly: tests and the bench seed it this way. In service, cards change it with
-    # commit_cards and invoices with DynamoInvoiceRepository.apply_stripe_invoice, each in its own transaction.
-    def set_has_payment_method(self, partner_id: str, has_payment_method: bool) -> None:
-        self._update(partner_id, "SET partner_id = :pid, has_payment_method = :h", values(h=has_payment_method))
-
-    def mark_past_due(self, partner_id: str, invoice_id: str) -> None:
-        self._update(partner_id, "SET partner_id = :pid ADD past_due :i", {":i": {"SS": [invoice_id]}})
-
-    def clear_past_due(self, partner_id: str, invoice_id: str) -> None:
-        # Deleting the last element removes the attribute, which is what the license commands' conditions test.
-        self._update(partner_id, "SET partner_id = :pid DELETE past_due :i", {":i": {"SS": [invoice_id]}})
 
     # Stripe customer ------------------------------------------------------------------------------
     def stripe_customer_id(self, partner_id: str) -> str | None:
@@ -223,7 +249,7 @@ class DynamoPartnerRepository(TableRepository):
 
     @staticmethod
     def _key(partner_id: str) -> dict[str, Any]:
-        return serialize({"PK": keys.partner_pk(partner_id), "SK": keys.PROFILE})
+        return profile_key(partner_id)
 
 
 def card_item(partner_id: str, card: Card) -> Item:

@@ -1,142 +1,83 @@
-"""Webhook dedupe records: one item per Stripe event id, so an event is processed at most once.
+"""Webhook dedupe: each Stripe event processed to completion at most once, by Powertools idempotency.
 
-``STRIPE_EVENT#{evt}`` / ``EVENT`` holds ``status`` (``processing`` or ``done``), the claim token of the
-delivery processing it, ``lease_until`` (epoch seconds) and ``ttl``. A delivery claims the event with a
-conditional put that succeeds when no record exists, or when a ``processing`` claim's lease ran out (its
-Lambda died mid-way). It then processes, and marks the record done; a failure deletes the claim instead,
-so Stripe's retry processes the event afresh.
+The idempotency key is the event id; the records live in the single table under ``STRIPE_EVENT`` with the
+sort key :func:`keys.stripe_event_sk` and hold Powertools' ``status`` (``INPROGRESS`` / ``COMPLETED``), the
+outcome (``data``), the in-progress expiry and ``ttl``. What Powertools does for us:
+
+- a second delivery while the first is processing finds ``INPROGRESS`` and is refused (409, Stripe retries);
+- the in-progress record expires with the Lambda's remaining time, so a delivery whose Lambda died is taken
+  over by the next one once that Lambda's timeout has passed;
+- a failure deletes the record, so Stripe's retry processes the event afresh;
+- a completed event is answered from the record for ``retention_days`` (Stripe retries for three days).
+
+Powertools times the records with the wall clock, not the injected clock: they are about storage lifetime,
+never about a business rule.
 """
 
 from __future__ import annotations
 
-import secrets
-from dataclasses import dataclass
-from datetime import datetime
-from enum import StrEnum
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
+from aws_lambda_powertools.utilities.idempotency.config import IdempotencyConfig
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+from aws_lambda_powertools.utilities.idempotency.idempotency import idempotent_function
+from aws_lambda_powertools.utilities.idempotency.persistence.dynamodb import DynamoDBPersistenceLayer
 
+from partnerhub.errors import Conflict
 from partnerhub.repository import keys
-from partnerhub.repository.dynamo import (
-    Item,
-    TableRepository,
-    deserialize,
-    error_code,
-    raise_if_throttled,
-    serialize,
-    stamp,
-    values,
-)
+from partnerhub.repository.dynamo import default_client
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-PROCESSING = "processing"
-DONE = "done"
+Outcome = dict[str, Any]
 
 
-class ClaimResult(StrEnum):
-    CLAIMED = "claimed"  # ours to process
-    DONE = "done"  # processed before: a duplicate delivery
-    BUSY = "busy"  # another delivery holds an unexpired claim
+class StripeEventDedupe:
+    """Runs an event's processing once per event id; duplicates get the first outcome back."""
 
+    def __init__(self, table_name: str, *, retention_days: int = 30, client: DynamoDBClient | None = None) -> None:
+        self.persistence = DynamoDBPersistenceLayer(
+            table_name=table_name,
+            key_attr="PK",
+            sort_key_attr="SK",
+            static_pk_value=keys.STRIPE_EVENTS,
+            expiry_attr="ttl",
+            boto3_client=client or default_client(),
+        )
+        self.config = IdempotencyConfig(
+            event_key_jmespath="event_id",
+            expires_after_seconds=retention_days * 86400,
+            raise_on_no_idempotency_key=True,
+        )
+        self._once = idempotent_function(
+            data_keyword_argument="event",
+            config=self.config,
+            persistence_store=self.persistence,
+            key_prefix=keys.STRIPE_EVENT_KEY_PREFIX,
+        )(_process)
 
-@dataclass(frozen=True)
-class Claim:
-    result: ClaimResult
-    event_id: str
-    token: str | None = None
+    def process(
+        self, event_id: str, event_type: str, handle: Callable[[], Outcome], context: Any
+    ) -> tuple[Outcome, bool]:
+        """``handle()``'s outcome and ``False``, or the stored outcome and ``True`` for a duplicate.
 
+        Raises :class:`Conflict` (409 ``event_in_progress``) while another delivery processes the event.
+        """
+        ran: list[bool] = []
 
-class DynamoWebhookEventRepository(TableRepository):
-    def __init__(
-        self,
-        table_name: str,
-        *,
-        lease_seconds: int = 60,
-        retention_days: int = 30,
-        client: DynamoDBClient | None = None,
-    ) -> None:
-        super().__init__(table_name, client)
-        self._lease = lease_seconds
-        self._retention = retention_days * 86400
+        def run() -> Outcome:
+            ran.append(True)
+            return handle()
 
-    def claim(self, event_id: str, event_type: str, now: datetime) -> Claim:
-        """Take the event for processing, unless it is done or another delivery is on it."""
-        token = secrets.token_hex(16)
-        epoch = int(now.timestamp())
-        item = {
-            "PK": keys.stripe_event_pk(event_id),
-            "SK": keys.STRIPE_EVENT,
-            "event_id": event_id,
-            "event_type": event_type,
-            "status": PROCESSING,
-            "claim": token,
-            "claimed_at": stamp(now),
-            "lease_until": epoch + self._lease,
-            "ttl": epoch + self._retention,
-        }
+        self.config.register_lambda_context(context)
         try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=serialize(item),
-                ConditionExpression="attribute_not_exists(PK) OR (#status = :processing AND lease_until < :now)",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=values(processing=PROCESSING, now=epoch),
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as error:
-            if error_code(error) != "ConditionalCheckFailedException":
-                raise_if_throttled(error)
-                raise
-            old = deserialize(error.response.get("Item") or {}) or self.get(event_id) or {}  # type: ignore[arg-type]
-            status = ClaimResult.DONE if old.get("status") == DONE else ClaimResult.BUSY
-            return Claim(status, event_id)
-        return Claim(ClaimResult.CLAIMED, event_id, token)
+            outcome = self._once(event={"event_id": event_id, "event_type": event_type}, command=run)
+        except IdempotencyAlreadyInProgressError as error:
+            raise Conflict("this event is being processed by another delivery", code="event_in_progress") from error
+        return outcome, not ran
 
-    def complete(self, claim: Claim, now: datetime, outcome: dict[str, Any]) -> bool:
-        """Mark the event done; False when the claim was lost meanwhile (its lease ran out and another took it)."""
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=self._key(claim.event_id),
-                UpdateExpression="SET #status = :done, done_at = :at, outcome = :outcome REMOVE lease_until",
-                ConditionExpression="#claim = :claim",
-                ExpressionAttributeNames={"#status": "status", "#claim": "claim"},
-                ExpressionAttributeValues=values(
-                    done=DONE,
-                    at=stamp(now),
-                    outcome={k: v for k, v in outcome.items() if v is not None},
-                    claim=claim.token,
-                ),
-            )
-        except ClientError as error:
-            if error_code(error) == "ConditionalCheckFailedException":
-                return False
-            raise_if_throttled(error)
-            raise
-        return True
 
-    def release(self, claim: Claim) -> None:
-        """Give the event up after a failure, so the next delivery processes it (only while the claim is ours)."""
-        try:
-            self._client.delete_item(
-                TableName=self._table,
-                Key=self._key(claim.event_id),
-                ConditionExpression="#claim = :claim",
-                ExpressionAttributeNames={"#claim": "claim"},
-                ExpressionAttributeValues=values(claim=claim.token),
-            )
-        except ClientError as error:
-            if error_code(error) != "ConditionalCheckFailedException":
-                raise
-
-    def get(self, event_id: str) -> Item | None:
-        response = self._client.get_item(TableName=self._table, Key=self._key(event_id), ConsistentRead=True)
-        item = response.get("Item")
-        return deserialize(item) if item else None
-
-    @staticmethod
-    def _key(event_id: str) -> dict[str, Any]:
-        return serialize({"PK": keys.stripe_event_pk(event_id), "SK": keys.STRIPE_EVENT})
+def _process(event: dict[str, str], command: Callable[[], Outcome]) -> Outcome:
+    return command()

@@ -1,0 +1,105 @@
+"""Every retry in the project, named once: what is retried, how often, and how long to wait in between.
+
+The policies are tenacity ``Retrying`` objects; all of them wait with full jitter (a random wait up to an
+exponentially growing cap), so concurrent losers of a race do not collide again in step.
+
+- :func:`on_conflict`: optimistic-concurrency conflicts (a versioned write or a transaction lost a race);
+  re-read and try again almost at once.
+- :func:`on_stripe_transient`: Stripe's rate limits, conflicts, 5xx and connection errors, honouring
+  ``Retry-After`` when Stripe sends one.
+- :func:`on_partial_send`: an SQS batch some of whose entries were refused; the refused ones are sent again.
+
+The SDKs' own retries cover the rest: boto3 retries throttling in ``standard`` mode
+(``repository/dynamo.py``), and the Stripe SDK's are off so that these policies are the only ones.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from tenacity import (
+    RetryCallState,
+    RetryError,
+    Retrying,
+    retry_if_exception,
+    retry_if_exception_type,
+    retry_if_result,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+__all__ = ["RetryError", "on_conflict", "on_partial_send", "on_stripe_transient"]
+
+Sleep = Callable[[float], None]
+
+# Conflicts settle within a few rounds: 5 ms doubling, at most 200 ms.
+_CONFLICT_WAIT = wait_random_exponential(multiplier=0.005, max=0.2)
+# Stripe: 250 ms doubling, at most 8 s; a Retry-After above this cap is cut to it.
+_STRIPE_WAIT = wait_random_exponential(multiplier=0.25, max=8.0)
+_STRIPE_RETRY_AFTER_CAP = 8.0
+_STRIPE_RETRYABLE_STATUS = frozenset({409, 429, 500, 502, 503, 504})
+# SQS: 100 ms doubling, at most 2 s.
+_SEND_WAIT = wait_random_exponential(multiplier=0.1, max=2.0)
+
+
+def on_conflict(conflicts: tuple[type[BaseException], ...], *, attempts: int, sleep: Sleep = time.sleep) -> Retrying:
+    """Retry ``conflicts`` up to ``attempts`` tries in all; the last conflict is raised when they run out."""
+    return Retrying(
+        retry=retry_if_exception_type(conflicts),
+        stop=stop_after_attempt(attempts),
+        wait=_CONFLICT_WAIT,
+        sleep=sleep,
+        reraise=True,
+    )
+
+
+def is_stripe_transient(error: BaseException) -> bool:
+    """A Stripe error worth another try: rate limits, conflicts, 5xx and network errors."""
+    import stripe
+
+    if isinstance(error, (stripe.RateLimitError, stripe.APIConnectionError)):
+        return True
+    return isinstance(error, stripe.StripeError) and error.http_status in _STRIPE_RETRYABLE_STATUS
+
+
+def _retry_after(error: BaseException | None) -> float | None:
+    headers: Any = getattr(error, "headers", None) or {}
+    try:
+        value = headers.get("Retry-After") or headers.get("retry-after")
+        return None if value is None else min(_STRIPE_RETRY_AFTER_CAP, max(0.0, float(value)))
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
+def _stripe_wait(state: RetryCallState) -> float:
+    error = state.outcome.exception() if state.outcome is not None else None
+    after = _retry_after(error)
+    return after if after is not None else float(_STRIPE_WAIT(state))
+
+
+def on_stripe_transient(*, attempts: int, sleep: Sleep = time.sleep) -> Retrying:
+    """Retry transient Stripe errors up to ``attempts`` tries in all; other errors pass through at once.
+
+    When the tries run out, :class:`tenacity.RetryError` is raised with the last error in ``last_attempt``.
+    """
+    return Retrying(
+        retry=retry_if_exception(is_stripe_transient),
+        stop=stop_after_attempt(attempts),
+        wait=_stripe_wait,
+        sleep=sleep,
+    )
+
+
+def on_partial_send(*, attempts: int, sleep: Sleep = time.sleep) -> Retrying:
+    """Call a send again while it returns refused entries (a non-empty result), up to ``attempts`` tries.
+
+    When the tries run out, :class:`tenacity.RetryError` is raised.
+    """
+    return Retrying(
+        retry=retry_if_result(bool),
+        stop=stop_after_attempt(attempts),
+        wait=_SEND_WAIT,
+        sleep=sleep,
+    )

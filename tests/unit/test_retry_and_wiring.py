@@ -1,0 +1,182 @@
+"""The retry policies, the Stripe connection's key handling, and a function built with its own clients."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import stripe
+
+from partnerhub import retry
+from partnerhub.clock import ManualClock
+from partnerhub.errors import UpstreamError
+from partnerhub.payments.client import StripeConnection
+from partnerhub.repository import dynamo
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Conflict(Exception):
+    pass
+
+
+def failing(times: int, error: BaseException, result: Any = "done") -> Any:
+    """A call that raises ``error`` the first ``times`` calls, then returns ``result``; it counts its calls."""
+    calls = {"n": 0}
+
+    def call() -> Any:
+        calls["n"] += 1
+        if calls["n"] <= times:
+            raise error
+        return result
+
+    call.calls = calls  # type: ignore[attr-defined]
+    return call
+
+
+class TestConflictPolicy:
+    def test_a_conflict_is_tried_again_until_it_settles(self) -> None:
+        # Given a write that loses two races, When it runs under the conflict policy
+        call, waits = failing(2, Conflict()), []
+        result = retry.on_conflict((Conflict,), attempts=5, sleep=waits.append)(call)
+        # Then the third try's result comes back, after two short jittered waits
+        assert result == "done" and call.calls["n"] == 3
+        assert len(waits) == 2 and all(0 <= w <= 0.2 for w in waits)
+
+    def test_the_last_conflict_is_raised_when_the_tries_run_out(self) -> None:
+        call = failing(10, Conflict())
+        with pytest.raises(Conflict):
+            retry.on_conflict((Conflict,), attempts=3, sleep=lambda _: None)(call)
+        assert call.calls["n"] == 3
+
+    def test_another_error_is_not_retried(self) -> None:
+        call = failing(1, KeyError("x"))
+        with pytest.raises(KeyError):
+            retry.on_conflict((Conflict,), attempts=3, sleep=lambda _: None)(call)
+        assert call.calls["n"] == 1
+
+
+def rate_limited(retry_after: str | None) -> stripe.RateLimitError:
+    headers = {"Retry-After": retry_after} if retry_after is not None else {}
+    return stripe.RateLimitError("slow down", http_status=429, headers=headers)
+
+
+class TestStripeConnection:
+    def connection(self, keys: list[str], built: list[str], waits: list[float], attempts: int = 4) -> StripeConnection:
+        def read_key(fresh: bool) -> str:
+            if fresh and len(keys) > 1:
+                keys.pop(0)  # a fresh read finds the next key
+            return keys[0]
+
+        connection = StripeConnection(read_key, "http://127.0.0.1:9", attempts=attempts, sleep=waits.append)
+        real_build = connection._build
+
+        def build(key: str) -> Any:
+            built.append(key)
+            return real_build(key)
+
+        connection._build = build  # type: ignore[method-assign]
+        return connection
+
+    def test_retry_after_is_honoured_and_a_rate_limit_is_retried(self) -> None:
+        waits: list[float] = []
+        connection = self.connection(["sk_test_a"], [], waits)
+        call = failing(2, rate_limited("3"))
+        assert connection.call(call) == "done"
+        assert waits == [3.0, 3.0]
+
+    def test_without_retry_after_the_waits_are_jittered_and_capped(self) -> None:
+        waits: list[float] = []
+        connection = self.connection(["sk_test_a"], [], waits, attempts=3)
+        with pytest.raises(UpstreamError, match="failed after 3 tries"):
+            connection.call(failing(5, rate_limited(None)), describe="listing")
+        assert len(waits) == 2 and all(0 <= w <= 8 for w in waits)
+
+    def test_a_card_error_is_the_callers_at_once(self) -> None:
+        waits: list[float] = []
+        connection = self.connection(["sk_test_a"], [], waits)
+        call = failing(1, stripe.CardError("declined", "payment_method", "card_declined", http_status=402))
+        with pytest.raises(stripe.CardError):
+            connection.call(call)
+        assert call.calls["n"] == 1 and waits == []
+
+    def test_the_client_is_rebuilt_when_the_key_changes(self) -> None:
+        keys, built = ["sk_test_old"], []
+        connection = self.connection(keys, built, [])
+        first = connection.client()
+        assert connection.client() is first and built == ["sk_test_old"]
+        keys[0] = "sk_test_new"  # the parameter's cache expired and SSM holds the rotated key
+        assert connection.client() is not first and built == ["sk_test_old", "sk_test_new"]
+
+    def test_an_authentication_error_reads_the_key_afresh_and_tries_once_more(self) -> None:
+        keys, built = ["sk_test_revoked", "sk_test_rotated"], []
+        connection = self.connection(keys, built, [])
+        connection.client()
+        call = failing(1, stripe.AuthenticationError("revoked key", http_status=401))
+        assert connection.call(call) == "done"
+        assert call.calls["n"] == 2 and built == ["sk_test_revoked", "sk_test_rotated"]
+
+    def test_a_second_authentication_error_is_raised(self) -> None:
+        connection = self.connection(["sk_test_a"], [], [])
+        call = failing(5, stripe.AuthenticationError("bad key", http_status=401))
+        with pytest.raises(stripe.AuthenticationError):
+            connection.call(call)
+        assert call.calls["n"] == 2
+
+    def test_every_request_has_the_configured_timeout(self) -> None:
+        connection = StripeConnection(lambda _: "sk_test_a", timeout=(1.0, 2.0))
+        assert connection.client()._requestor._client._timeout == (1.0, 2.0)
+
+
+class FakeSqs:
+    """SendMessageBatch that refuses the entries named in ``refusals``, one list per call."""
+
+    def __init__(self, refusals: list[list[str]]) -> None:
+        self.refusals = refusals
+        self.sent: list[list[str]] = []
+
+    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, str]]) -> dict[str, Any]:
+        self.sent.append([json.loads(e["MessageBody"])["partner_id"] for e in Entries])
+        refused = self.refusals.pop(0) if self.refusals else []
+        return {"Failed": [{"Id": e["Id"]} for e in Entries if json.loads(e["MessageBody"])["partner_id"] in refused]}
+
+
+def planner(sqs: FakeSqs, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("TABLE_NAME", "t")
+    monkeypatch.setenv("INVOICE_QUEUE_URL", "https://sqs.invalid/q")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    # Importing the module builds its deployed wiring; a stand-in keeps the process-wide DynamoDB client unmade
+    # (a client made here, outside moto and without credentials, would be the one later tests get).
+    monkeypatch.setattr(dynamo, "default_client", object)
+    spec = importlib.util.spec_from_file_location("planner_under_test", ROOT / "functions/invoice_planner/app.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    built = module.build(clock=ManualClock(datetime(2026, 11, 1, 0, 15, tzinfo=UTC)), sqs=sqs, dynamodb=object())
+    return built.wiring
+
+
+class TestPlannerSends:
+    def test_refused_entries_and_only_they_are_sent_again(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        sqs = FakeSqs([["p2", "p3"], ["p3"]])
+        wiring = planner(sqs, monkeypatch)
+        from partnerhub.domain.periods import Period
+
+        wiring.enqueue(Period.parse("2026-10"), ["p1", "p2", "p3"])
+        assert sqs.sent == [["p1", "p2", "p3"], ["p2", "p3"], ["p3"]]
+
+    def test_the_run_fails_when_sqs_keeps_refusing(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        sqs = FakeSqs([["p1"]] * 5)
+        wiring = planner(sqs, monkeypatch)
+        from dataclasses import replace
+
+        from partnerhub.domain.periods import Period
+
+        quick = replace(wiring, sleep=lambda _: None)
+        with pytest.raises(RuntimeError, match="could not enqueue 1 partner-month"):
+            quick.enqueue(Period.parse("2026-10"), ["p1", "p2"])
+        assert len(sqs.sent) == 5
