@@ -24,7 +24,7 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from local.atomic_dynamodb import make_moto_dynamodb_atomic
+from local import fast_dynamodb
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -152,8 +152,9 @@ def _start_moto(port: int) -> tuple[Any, int]:
     # moto logs every AWS call through werkzeug's logger; the gateway's own request log is the useful one.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
-    # Real DynamoDB applies each request atomically; moto needs help for the race tests to mean anything.
-    make_moto_dynamodb_atomic()
+    # Real DynamoDB applies each request atomically and reads only the partitions a request names; moto
+    # needs help with both (local/fast_dynamodb.py).
+    fast_dynamodb.install()
 
     server = ThreadedMotoServer(ip_address=HOST, port=port, verbose=False)
     server.start()
