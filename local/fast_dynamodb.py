@@ -47,7 +47,7 @@ from local.atomic_dynamodb import _LOCK, make_moto_dynamodb_atomic
 
 MOTO_VERSION = "5.2.5"
 _MAX_ITEM_BYTES = 400 * 1024  # DynamoDB's item size limit: no single item moves moto's 1 MB page limit further
-_state: dict[str, Any] = {"epoch": 0, "installed": False, "plain": False}
+_state: dict[str, Any] = {"epoch": 0, "installed": False, "plain": False, "writes": 0}
 
 
 class MotoVersionError(RuntimeError):
@@ -103,10 +103,16 @@ def plain_moto() -> Iterator[None]:
             invalidate()
 
 
+def writes() -> int:
+    """How many item writes the layer has seen (a snapshot is due when this moves)."""
+    return int(_state["writes"])
+
+
 def invalidate() -> None:
     """Forget every partition index: the next query on each table rebuilds its own from the table."""
     with _LOCK:
         _state["epoch"] += 1
+        _state["writes"] += 1
 
 
 def _is_plain() -> bool:
@@ -255,6 +261,7 @@ def _reindexing(method: Callable[..., Any], key_of: Callable[..., dict[str, Any]
             try:
                 return method(backend, table_name, *args, **kwargs)
             finally:
+                _state["writes"] += 1
                 table = backend.tables.get(table_name)
                 index = _known_index(table) if table is not None else None
                 if index is not None:

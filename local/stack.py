@@ -66,6 +66,7 @@ class Stack:
     gateway: Any = None
     auth: Any = None
     drainer: Any = None
+    emulator: Any = None
     _stoppers: list[Any] = field(default_factory=list, repr=False)
 
     def token(self, partner_id: str, groups: tuple[str, ...] | list[str] = ()) -> str:
@@ -247,9 +248,11 @@ def start_stack(
             os.environ[key] = value
 
         stripe_url: str | None = None
+        emulator: Any = None
         if stripe:
             emulator_server, stripe_url = _start_emulator(clock, stripe_port, api_port, stripe_webhook_secret())
             stoppers.append(emulator_server.stop)
+            emulator = emulator_server.emulator
             stripe_port = int(stripe_url.rsplit(":", 1)[-1].split("/")[0])
             os.environ["STRIPE_API_BASE"] = stripe_url
         if seed:
@@ -308,6 +311,7 @@ def start_stack(
         gateway=gateway,
         auth=auth,
         drainer=drainer,
+        emulator=emulator,
         _stoppers=stoppers,
     )
 
