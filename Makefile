@@ -35,7 +35,7 @@ reset: $(VENV)/.installed  ## Like run, but discard the kept data first: start c
 	LOCAL_STATE_DIR=$(LOCAL_STATE_DIR) LOCAL_STATE_RESET=1 $(PY) -m local
 
 seed: $(VENV)/.installed  ## Fill the running stack with demo partners: SIZE=small|medium|large or a license count
-	$(PY) -m scripts.seed_demo --size $(SIZE)
+	$(PY) scripts/seed_demo.py --size $(SIZE)
 
 test: lint typecheck cfn-lint validate browser-deps  ## Everything CI checks: linters, types, templates and every test
 	$(PY) -m pytest -m "not soak" $(PYTEST_ARGS)

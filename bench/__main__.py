@@ -1,5 +1,7 @@
 """``python -m bench``: every section in one run, a table on stdout, ``bench/results.md`` written.
 
+``python -m bench volume`` runs only the volume section (``bench/volume.py``: the local stack with
+0 and 10,000 licenses stored; ``--large`` adds 100,000) and updates its part of ``bench/results.md``.
 ``--quick`` runs each section's machinery at minimal sizes (the smoke test uses it); ``--output``
 writes the results somewhere else. The whole default run keeps to a 10-minute budget: the month-end
 section measures the full 1,000 partners when a pilot run says it fits, else the largest count that
@@ -29,8 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="--quick on two license routes and one function only")
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--budget", type=float, default=500.0, help="seconds the whole run may take (default 500)")
+    parser.add_argument("section", nargs="?", choices=["all", "volume"], default="all", help="run one section only")
+    parser.add_argument("--large", action="store_true", help="volume: 100,000 stored licenses too")
     args = parser.parse_args(argv)
     quick = args.quick or args.smoke
+    if args.section == "volume":
+        return _volume_only(args.output, quick, args.large)
     sizes = {
         "cold_runs": 1 if quick else 10,
         "latency_calls": 3 if quick else 200,
@@ -89,7 +95,35 @@ def main(argv: list[str] | None = None) -> int:
     args.output.write_text(text, encoding="utf-8")
     print()
     print(text)
+    if not args.smoke:
+        _volume_only(args.output, quick, args.large)
     _log(f"bench: wrote {args.output} in {results['total_seconds']:.0f} s")
+    return 0
+
+
+def _volume_only(output: Path, quick: bool, large: bool) -> int:
+    from bench import volume
+    from bench.harness import _ensure_paths
+
+    _ensure_paths()
+    started = time.monotonic()
+    _log("bench: volume (the local stack over HTTP, licenses already stored)")
+    if quick:
+        result = volume.measure([0, 300], _log, repeats=2, clients=3, mixed_seconds=3, mixed_sizes=(0, 300))
+    else:
+        sizes = [0, 10_000, 100_000] if large else [0, 10_000]
+        result = volume.measure(sizes, _log)
+        if not large:
+            result.notes.append(
+                "100,000 stored licenses: not in this run (`python -m bench volume --large` measures it; seeding "
+                "100,000 items over HTTP into moto takes several minutes on this machine)."
+            )
+    section = volume.render(result)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    volume.write_section(output, section)
+    print()
+    print(section)
+    _log(f"bench: volume written to {output} in {time.monotonic() - started:.0f} s")
     return 0
 
 
