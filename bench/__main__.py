@@ -109,7 +109,7 @@ def _volume_only(output: Path, quick: bool, large: bool) -> int:
     started = time.monotonic()
     _log("bench: volume (the local stack over HTTP, licenses already stored)")
     if quick:
-        result = volume.measure([0, 300], _log, repeats=2, clients=3, mixed_seconds=3, mixed_sizes=(0, 300))
+        result = volume.measure([0, 300], _log, repeats=2, clients=3, mixed_seconds=4, mixed_sizes=(0, 300), blocks=2)
     else:
         sizes = [0, 10_000, 100_000] if large else [0, 10_000]
         result = volume.measure(sizes, _log)

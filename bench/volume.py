@@ -1,17 +1,19 @@
 """Volume: the local stack (``python -m local``, over HTTP) with 0 and with 10,000 licenses stored.
 
 What a user of ``make run`` feels as their data grows: the same calls on an empty table and on one
-where the acting partner already holds N licenses, each ratio taken within one run:
+where the acting partner already holds N licenses:
 
-* issuing 1 and 100 licenses, a list page, a license detail (medians over several calls);
+* issuing 1 and 100 licenses, a list page, a license detail, the counts (medians over several calls);
 * 12 clients for 60 s of mixed work (issue, assign, unassign, revoke, list, counts, billing) on four
   partners, one of them the partner holding the N licenses: requests per second, and 5xx (must be 0);
 * starting the stack with the N licenses saved (``LOCAL_STATE_DIR``): the time until it serves them.
 
-The stored licenses are written straight into the stack's DynamoDB (moto's endpoint, batch writes of
-the repository's own ``license_item``), with the partner record's counters set to match: issuing
-10,000 through the API would take minutes and measure nothing more. The stack runs in its own process,
-as ``make run`` does; the clients are threads of the bench process, on the same two cores.
+Every size gets its own stack process and all run at once; each figure alternates between them (call
+by call, or in slices of the 60 s), so a burst of load from elsewhere on this shared machine falls on
+both sides of a ratio alike. The stored licenses are written straight into the stack's DynamoDB (moto's
+endpoint, batch writes of the repository's own ``license_item``) with the partner record's counters set
+to match: issuing 10,000 through the API would take minutes and measure nothing more. The clients are
+threads of the bench process, on the same cores as the stacks.
 """
 
 from __future__ import annotations
@@ -156,31 +158,52 @@ def _median(samples: list[float]) -> float:
     return statistics.median(samples) if samples else float("nan")
 
 
-def _timed(call: Callable[[], Any], repeats: int, expect: int) -> float:
-    """The median of ``repeats`` calls, after one untimed call (first-use costs are not the steady state)."""
-    samples = []
-    call()
-    for _ in range(repeats):
-        started = time.perf_counter()
-        reply = call()
-        samples.append(time.perf_counter() - started)
-        if reply.status_code != expect:
-            raise RuntimeError(f"expected {expect}, got {reply.status_code}: {reply.text[:300]}")
-    return _median(samples)
-
-
-def _probes(api: Client, repeats: int) -> dict[str, float]:
-    issue = {"product": "jetpack-backup", "quantity": 1}
-    many = {"product": "jetpack-scan", "quantity": 100}
-    results = {
-        "issue 1 license": _timed(lambda: api.call("POST", "/v1/licenses", json=issue), repeats, 201),
-        "issue 100 licenses": _timed(lambda: api.call("POST", "/v1/licenses", json=many), max(2, repeats // 3), 201),
-        "list page (50)": _timed(lambda: api.call("GET", "/v1/licenses", params={"limit": "50"}), repeats, 200),
+def _calls(api: Client, key: str) -> dict[str, tuple[Callable[[], Any], int]]:
+    """The single calls measured: name -> (the call, the status it must answer)."""
+    return {
+        "issue 1 license": (
+            lambda: api.call("POST", "/v1/licenses", json={"product": "jetpack-backup", "quantity": 1}),
+            201,
+        ),
+        "issue 100 licenses": (
+            lambda: api.call("POST", "/v1/licenses", json={"product": "jetpack-scan", "quantity": 100}),
+            201,
+        ),
+        "list page (50)": (lambda: api.call("GET", "/v1/licenses", params={"limit": "50"}), 200),
+        "license detail": (lambda: api.call("GET", f"/v1/licenses/{key}"), 200),
+        "counts": (lambda: api.call("GET", "/v1/licenses/counts"), 200),
     }
-    key = api.call("GET", "/v1/licenses", params={"limit": "1"}).json()["items"][0]["license_key"]
-    results["license detail"] = _timed(lambda: api.call("GET", f"/v1/licenses/{key}"), repeats, 200)
-    results["counts"] = _timed(lambda: api.call("GET", "/v1/licenses/counts"), repeats, 200)
-    return results
+
+
+def _probes(apis: dict[int, Client], repeats: int, log: Callable[[str], None]) -> list[Probe]:
+    """Each call on every stack in turn (A, B, A, B, ...), so that the machine's load falls on both alike.
+
+    The first round is not counted (first-use costs: imports, the partition index being built).
+    """
+    calls = {}
+    for stored, api in apis.items():
+        # The license the detail is read for: a fresh one on every stack (the empty one has no other).
+        issued = api.call("POST", "/v1/licenses", json={"product": "jetpack-boost", "quantity": 1})
+        key = issued.json()["items"][0]["license_key"]
+        calls[stored] = _calls(api, key)
+    probes = []
+    for name in calls[next(iter(calls))]:
+        rounds = repeats if name != "issue 100 licenses" else max(2, repeats // 2)
+        samples: dict[int, list[float]] = {stored: [] for stored in apis}
+        for round_ in range(rounds + 1):
+            for stored in apis:
+                call, expect = calls[stored][name]
+                started = time.perf_counter()
+                reply = call()
+                took = time.perf_counter() - started
+                if reply.status_code != expect:
+                    raise RuntimeError(f"{name}: expected {expect}, got {reply.status_code}: {reply.text[:300]}")
+                if round_:
+                    samples[stored].append(took)
+        probe = Probe(name, {stored: _median(values) for stored, values in samples.items()})
+        log(f"    {name}: " + ", ".join(f"{n:,} stored {s * 1000:.0f} ms" for n, s in probe.seconds.items()))
+        probes.append(probe)
+    return probes
 
 
 class _Worker(threading.Thread):
@@ -222,9 +245,8 @@ class _Worker(threading.Thread):
         if action == "assign" and self.unassigned:
             key = self.unassigned.pop()
             n = self.rng.randrange(10**9)
-            reply = api.call(
-                "PUT", f"/v1/licenses/{key}/site", json={"site_id": str(n), "site_url": f"https://s{n}.example"}
-            )
+            site = {"site_id": str(n), "site_url": f"https://s{n}.example"}
+            reply = api.call("PUT", f"/v1/licenses/{key}/site", json=site)
             if reply.status_code == 200:
                 self.assigned.append(key)
             return int(reply.status_code)
@@ -249,18 +271,34 @@ class _Worker(threading.Thread):
         return int(reply.status_code)
 
 
-def _mixed(api_url: str, partners: list[str], clients: int, seconds: float, stored: int) -> Mixed:
-    tally: dict[str, Any] = {"actions": {}, "status": {}}
+def _mixed_block(apis: list[Client], seconds: float, tally: dict[str, Any], seed: int) -> float:
     lock = threading.Lock()
-    apis = [Client(api_url, partners[i % len(partners)]) for i in range(clients)]
     started = time.monotonic()
-    workers = [_Worker(apis[i], 1000 + i, started + seconds, tally, lock) for i in range(clients)]
+    workers = [_Worker(api, seed + i, started + seconds, tally, lock) for i, api in enumerate(apis)]
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join(timeout=seconds + 180)
-    elapsed = time.monotonic() - started
-    return Mixed(stored, elapsed, sum(tally["status"].values()), tally["status"], tally["actions"])
+    return time.monotonic() - started
+
+
+def _mixed(
+    stacks: dict[int, tuple[str, list[str]]], clients: int, seconds: float, blocks: int, log: Callable[[str], None]
+) -> list[Mixed]:
+    """``clients`` clients on each stack in turn, in ``blocks`` slices of ``seconds / blocks`` (A, B, A, B...)."""
+    tallies: dict[int, dict[str, Any]] = {n: {"actions": {}, "status": {}} for n in stacks}
+    elapsed = dict.fromkeys(stacks, 0.0)
+    apis = {
+        n: [Client(url, partners[i % len(partners)]) for i in range(clients)] for n, (url, partners) in stacks.items()
+    }
+    for block in range(blocks):
+        for stored in stacks:
+            elapsed[stored] += _mixed_block(apis[stored], seconds / blocks, tallies[stored], 1000 * block)
+        log(f"    mixed work: slice {block + 1} of {blocks} done")
+    return [
+        Mixed(n, elapsed[n], sum(tallies[n]["status"].values()), tallies[n]["status"], tallies[n]["actions"])
+        for n in stacks
+    ]
 
 
 def _stack(env: dict[str, str]) -> Any:
@@ -273,45 +311,54 @@ def measure(
     sizes: list[int],
     log: Callable[[str], None] = print,
     *,
-    repeats: int = 7,
+    repeats: int = 9,
     clients: int = 12,
     mixed_seconds: float = 60.0,
     mixed_sizes: tuple[int, ...] = (0, 10_000),
+    blocks: int = 4,
 ) -> Volume:
+    """Every size gets its own stack, all running at once; each figure alternates between them."""
     from partnerhub.clock import parse_instant
 
     volume = Volume(sizes=sizes, clients=clients, mixed_seconds=mixed_seconds)
-    probes: dict[str, Probe] = {}
     with tempfile.TemporaryDirectory(prefix="bench-volume-") as scratch:
-        for stored in sizes:
-            state = Path(scratch) / f"state-{stored}"
-            stack = _stack({"LOCAL_STATE_DIR": str(state)})
-            log(f"  volume: {stored:,} licenses stored: starting the stack")
-            stack.start(timeout=180)
-            try:
-                partners = [f"vol-{stored}-{n}-{secrets.token_hex(3)}" for n in range(4)]
+        stacks: dict[int, Any] = {}
+        partners: dict[int, list[str]] = {}
+        try:
+            for stored in sizes:
+                log(f"  volume: starting a stack for {stored:,} stored licenses")
+                stacks[stored] = _stack({"LOCAL_STATE_DIR": str(Path(scratch) / f"state-{stored}")}).start(timeout=300)
+                partners[stored] = [f"vol-{stored}-{n}-{secrets.token_hex(3)}" for n in range(4)]
                 started = time.monotonic()
-                for n, partner in enumerate(partners):
+                for n, partner in enumerate(partners[stored]):
                     # The first partner holds the stored licenses; every partner may issue.
                     count = stored if n == 0 else 0
-                    seed_partner(stack.moto_url, partner, count, parse_instant(START) - timedelta(days=90), log)
+                    seed_partner(
+                        stacks[stored].moto_url, partner, count, parse_instant(START) - timedelta(days=90), log
+                    )
                 volume.seed_seconds[stored] = time.monotonic() - started
                 log(f"  volume: seeded {stored:,} licenses in {volume.seed_seconds[stored]:.1f} s")
-                api = Client(stack.api_url, partners[0])
-                for name, seconds in _probes(api, repeats).items():
-                    probes.setdefault(name, Probe(name)).seconds[stored] = seconds
-                    log(f"    {name}: {seconds * 1000:.0f} ms")
-                if stored in mixed_sizes and mixed_seconds > 0:
-                    log(f"  volume: {clients} clients, mixed work for {mixed_seconds:.0f} s")
-                    mixed = _mixed(stack.api_url, partners, clients, mixed_seconds, stored)
-                    volume.mixed.append(mixed)
-                    log(f"    {mixed.rate:.1f} requests/s, {mixed.server_errors} 5xx, statuses {mixed.by_status}")
-            finally:
+            volume.probes = _probes({n: Client(stacks[n].api_url, partners[n][0]) for n in sizes}, repeats, log)
+            chosen = [n for n in sizes if n in mixed_sizes]
+            if mixed_seconds > 0 and chosen:
+                log(
+                    f"  volume: {clients} clients, mixed work for {mixed_seconds:.0f} s on each of {len(chosen)} stacks"
+                )
+                volume.mixed = _mixed(
+                    {n: (stacks[n].api_url, partners[n]) for n in chosen}, clients, mixed_seconds, blocks, log
+                )
+                for mixed in volume.mixed:
+                    log(
+                        f"    {mixed.stored:,} stored: {mixed.rate:.1f} requests/s, {mixed.server_errors} 5xx, "
+                        f"statuses {mixed.by_status}"
+                    )
+        finally:
+            for stack in stacks.values():
                 stack.stop()
                 stack.cleanup()
-            if stored == max(sizes) and stored:
-                volume.serve_seconds.update(_time_to_serve(state, stored, log))
-    volume.probes = list(probes.values())
+        largest = max(sizes)
+        if largest:
+            volume.serve_seconds.update(_time_to_serve(Path(scratch) / f"state-{largest}", largest, log))
     return volume
 
 
@@ -345,10 +392,11 @@ def render(volume: Volume) -> str:
         MARK,
         "## Volume: the local stack with licenses already stored",
         "",
-        f"`python -m bench volume`. Each row: the median over several calls over HTTP to `python -m local`, with the "
-        f"acting partner holding that many licenses (every fourth assigned); the ratio is to the same call with "
-        f"{base:,} stored, measured in the same run. Stored licenses are written straight into the stack's DynamoDB "
-        "(the repository's own item builder, batch writes), not issued through the API.",
+        f"`python -m bench volume`. One `python -m local` per column, all running at once; each call goes to "
+        "each stack in turn (A, B, A, B, ...) so that the shared machine's load falls on all alike. Each row: the "
+        "median over HTTP (first round not counted), with the acting partner holding that many licenses (every "
+        f"fourth assigned); the ratio is to the same call with {base:,} stored. Stored licenses are written straight "
+        "into the stack's DynamoDB (the repository's own item builder, batch writes), not issued through the API.",
         "",
         "| call | " + " | ".join(f"{n:,} stored" for n in volume.sizes) + " | ratio (largest / empty) |",
         "|---|" + "---|" * len(volume.sizes) + "---|",
@@ -360,8 +408,10 @@ def render(volume: Volume) -> str:
     if volume.mixed:
         lines += [
             "",
-            f"Mixed work: {volume.clients} clients for {volume.mixed_seconds:.0f} s on four partners (one holds the "
-            "stored licenses): issue 2, assign, unassign, revoke, list a page, counts, billing estimate.",
+            f"Mixed work: {volume.clients} clients for {volume.mixed_seconds:.0f} s on each stack, in slices taken in "
+            "turn, on four partners (one holds the stored licenses): issue 2, assign, unassign, revoke, list a page, "
+            "counts, billing estimate. 4xx are expected answers (e.g. a license revoked by one client and then "
+            "assigned by another is refused); 5xx must be 0.",
             "",
             "| stored | requests | requests/s | 5xx | statuses |",
             "|---|---|---|---|---|",

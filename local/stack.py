@@ -387,8 +387,10 @@ class StackProcess:
         import urllib.request
 
         info_path = Path(self._dir.name) / "info.json"
+        # A developer's kept data (LOCAL_STATE_DIR in their shell) is only used when the caller asks for it.
+        inherited = {k: v for k, v in os.environ.items() if k not in ("LOCAL_STATE_DIR", "LOCAL_STATE_RESET")}
         env = {
-            **os.environ,
+            **inherited,
             "API_PORT": "0",
             "STRIPE_PORT": "0",
             "MOTO_PORT": "0",
