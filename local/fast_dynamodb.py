@@ -20,6 +20,8 @@ classes, keeps moto's own code for every answer and changes only what moto is gi
   sorts, pages, projects and counts exactly as before.
 * a TransactWriteItems copies the items it names, not the tables, and puts those items back if it is
   cancelled (all or nothing, with moto's own cancellation reasons).
+* projecting an item (an INCLUDE or KEYS_ONLY index, a ProjectionExpression) converts it once, not
+  once per projected attribute (moto's ``Item.project`` re-converts the whole item for each name).
 
 Every answer is moto's: the same items in the same order, the same ``LastEvaluatedKey``, counts,
 ``ConsumedCapacity`` and errors. ``tests/unit/test_fast_dynamodb.py`` runs one scripted sequence of
@@ -87,6 +89,9 @@ def install() -> None:
     ):
         setattr(backend, name, _invalidating(getattr(backend, name)))
     Table.query = _partitioned(Table.query)  # type: ignore[method-assign]
+    from moto.dynamodb.models.dynamo_type import Item
+
+    Item.project = _projecting(Item.project)  # type: ignore[method-assign]
     _state["installed"] = True
 
 
@@ -373,6 +378,28 @@ def _put_back(table: Any, hash_value: Any, range_value: Any, item: Any) -> None:
 # ---------------------------------------------------------------- queries
 
 
+def _projecting(project: Callable[..., Any]) -> Callable[..., Any]:
+    from botocore.utils import merge_dicts
+    from moto.dynamodb.models import dynamo_type
+    from moto.dynamodb.models.utilities import find_nested_key
+
+    @functools.wraps(project)
+    def run(item: Any, projection_expressions: list[list[str]]) -> Any:
+        # Top-level names only (no paths, no list indexes): then every lookup reads the same conversion
+        # and none changes it. Anything else: moto's own code.
+        if _is_plain() or not all(len(path) == 1 and "[" not in path[0] for path in projection_expressions):
+            return project(item, projection_expressions)
+        regular = item.to_regular_json()
+        result: dict[str, Any] = {}
+        for path in projection_expressions:
+            merge_dicts(result, find_nested_key(path, regular))
+        return dynamo_type.Item(
+            hash_key=item.hash_key, range_key=item.range_key, attrs=dynamo_type.serializer.serialize(result)["M"]
+        )
+
+    return run
+
+
 _QUERY_PARAMS = (
     "hash_key",
     "range_comparison",
@@ -472,22 +499,27 @@ def _candidates(table: Any, params: dict[str, Any], extra: dict[str, Any]) -> li
     # condition's bound matches nothing: neither can change the page. What follows the bound can (below).
     order = range(lo, hi) if forward else range(hi - 1, lo - 1, -1)
     rest = range(max(hi, lo), len(entries)) if forward else range(min(lo, hi) - 1, -1, -1)
+    from moto.dynamodb.models.table import RESULT_SIZE_LIMIT
+
     taken: list[Any] = []
     matched = 0
     size = 0
     for at in order:
         item = entries[at][1]
         taken.append(item)
-        if limit is not None and matched == limit:
-            return taken  # moto sees one item past the page and answers LastEvaluatedKey
+        # moto's own test, item by item: a full page (by Limit or by its 1 MB) ends at this item, with
+        # LastEvaluatedKey; nothing after it can be in the answer.
+        item_size = item.size()
+        if (limit is not None and matched == limit) or size + item_size > RESULT_SIZE_LIMIT:
+            return taken
         if not comparison or item.attrs[attr].compare(comparison, values):
             matched += 1
-            size += item.size()
+            size += item_size
     # Past the bound nothing matches the key condition; moto would still stop (and answer
     # LastEvaluatedKey) at the first of them if the page is full by count or nearly by size.
     if limit is not None and matched == limit:
         taken.extend(entries[at][1] for at in list(rest)[:1])
-    elif size + _MAX_ITEM_BYTES > 1_000_000:
+    elif size + _MAX_ITEM_BYTES > RESULT_SIZE_LIMIT:
         taken.extend(entries[at][1] for at in rest)
     return taken
 

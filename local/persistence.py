@@ -99,6 +99,8 @@ def capture(clock: Any, emulator: Any) -> dict[str, Any]:
 
 def restore(data: dict[str, Any], clock: Any, emulator: Any, log: Callable[[str], None] = print) -> Loaded:
     """Put a captured state back into a freshly started stack (its tables and queues already made)."""
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
     from local import fast_dynamodb
     from local.atomic_dynamodb import _LOCK
 
@@ -113,8 +115,14 @@ def restore(data: dict[str, Any], clock: Any, emulator: Any, log: Callable[[str]
             if table is None:
                 log(f"local: the snapshot has table {name}, which template.yaml no longer declares: skipped")
                 continue
+            # Straight into the table: these items were moto's own, checked when they were first written.
             for attrs in stored:
-                table.put_item(attrs)
+                hash_value = DynamoType(attrs[table.hash_key_attr])
+                if table.range_key_attr:
+                    range_value = DynamoType(attrs[table.range_key_attr])
+                    table.items[hash_value][range_value] = Item(hash_value, range_value, attrs)
+                else:
+                    table.items[hash_value] = Item(hash_value, None, attrs)
                 items += 1
         fast_dynamodb.invalidate()
     sqs = _sqs()
