@@ -7,8 +7,10 @@ PY := $(VENV)/bin/python
 SAM_VENV := .venv-sam
 REQUIREMENTS := requirements/runtime.txt requirements/dev.txt requirements/constraints.txt
 PYTEST_ARGS ?=
+STAGE ?=
+SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
 
-.PHONY: help run reset seed test lint typecheck cfn-lint validate unit integration e2e emulator browser browser-deps bench soak invoice build clean
+.PHONY: help run reset seed test lint typecheck cfn-lint validate unit integration e2e emulator browser browser-deps bench soak invoice build deploy portal partner-user clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -81,9 +83,29 @@ soak: $(VENV)/.installed  ## The long variants of the reliability tests
 bench: $(VENV)/.installed  ## Benchmarks: cold start, calls per request, latency, scale; writes bench/results.md
 	$(PY) -m bench
 
-build:  ## sam build (needs the SAM CLI virtualenv)
-	$(MAKE) $(SAM_VENV)/.installed
-	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam build
+# sam build runs `python3.13` for the layer and functions: put the one find-python.sh finds first on PATH,
+# ahead of a pyenv shim that would answer with another version (or refuse).
+build: $(SAM_VENV)/.installed  ## sam build with Python 3.13 (no Docker needed)
+	@PYTHON=$$(scripts/find-python.sh) || exit 1; \
+	  echo "sam build with $$PYTHON"; \
+	  export PATH="$$(dirname $$PYTHON):$$PATH"; \
+	  if command -v pyenv >/dev/null 2>&1; then \
+	    export PYENV_VERSION="$$("$$PYTHON" -c 'import platform; print(platform.python_version())'):$$(pyenv version-name)"; fi; \
+	  $(SAM) build
+
+deploy: $(VENV)/.installed  ## Deploy STAGE=prod|staging, then publish the portal (first time: STRIPE_PUBLISHABLE_KEY=pk_... ALARM_EMAIL=...)
+	@[ -n "$(STAGE)" ] || { echo "usage: make deploy STAGE=prod|staging" >&2; exit 2; }
+	$(MAKE) build
+	$(PY) scripts/deploy.py --stage $(STAGE) --sam $(SAM_VENV)/bin/sam
+
+portal: $(VENV)/.installed  ## Publish only the portal of STAGE (config.js from the stack outputs, upload, invalidate)
+	@[ -n "$(STAGE)" ] || { echo "usage: make portal STAGE=prod|staging" >&2; exit 2; }
+	$(PY) scripts/deploy.py --stage $(STAGE) --portal-only
+
+partner-user: $(VENV)/.installed  ## Create a portal user: STAGE= EMAIL= PARTNER_ID= [OPERATOR=1]
+	@[ -n "$(STAGE)" ] && [ -n "$(EMAIL)" ] && [ -n "$(PARTNER_ID)" ] || \
+	  { echo "usage: make partner-user STAGE=prod EMAIL=someone@agency.example PARTNER_ID=agency-1 [OPERATOR=1]" >&2; exit 2; }
+	$(PY) scripts/partner_user.py --stage $(STAGE) --email "$(EMAIL)" --partner-id "$(PARTNER_ID)" $(if $(OPERATOR),--operator)
 
 clean:  ## Remove virtualenvs and caches
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .mypy_cache .ruff_cache .hypothesis

@@ -31,12 +31,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="--quick on two license routes and one function only")
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--budget", type=float, default=500.0, help="seconds the whole run may take (default 500)")
-    parser.add_argument("section", nargs="?", choices=["all", "volume"], default="all", help="run one section only")
+    parser.add_argument(
+        "section",
+        nargs="*",
+        help="run only these sections and replace them in the results: coldstart [FunctionName...], billing, "
+        "list (the 10,000-license partner), volume (the local stack with 0 and 10,000 licenses stored)",
+    )
     parser.add_argument("--large", action="store_true", help="volume: 100,000 stored licenses too")
     args = parser.parse_args(argv)
+    if args.section and args.section[0] == "volume":
+        return _volume_only(args.output, args.quick or args.smoke, args.large)
+    if args.section:
+        return _sections(args.section, args.output, quick=args.quick)
     quick = args.quick or args.smoke
-    if args.section == "volume":
-        return _volume_only(args.output, quick, args.large)
     sizes = {
         "cold_runs": 1 if quick else 10,
         "latency_calls": 3 if quick else 200,
@@ -67,11 +74,14 @@ def main(argv: list[str] | None = None) -> int:
         results["calls"] = calls.measure(bench, _log)
         _log("bench: cold start")
         results["coldstart"] = coldstart.measure(bench, sizes["cold_runs"], _log)
+        results["import_profile"] = coldstart.import_profile(bench, "LicensesFunction")
         _log("bench: warm latency")
         bench.reset_aws()
         results["latency"] = latency.measure(bench, sizes["latency_calls"], sizes["latency_box"], _log)
         _log(f"bench: a partner with {sizes['big_licenses']} licenses")
         results["big_partner"] = scale.big_partner(bench, sizes["big_licenses"], sizes["big_repeats"], _log)
+        _log("bench: the billing estimate at 10,000 and 100,000 licenses")
+        results["billing_read"] = scale.billing_read(bench, BILLING_SIZES[quick], sizes["big_repeats"], _log)
         _log("bench: month-end invoicing")
         results["month_end"] = _month_end(bench, sizes, deadline, results["notes"])
         _log("bench: billing engine")
@@ -125,6 +135,55 @@ def _volume_only(output: Path, quick: bool, large: bool) -> int:
     print(section)
     _log(f"bench: volume written to {output} in {time.monotonic() - started:.0f} s")
     return 0
+
+
+BILLING_SIZES = {False: (10_000, 100_000), True: (200, 2_000)}
+
+
+def _sections(names: list[str], output: Path, *, quick: bool) -> int:
+    """Run some sections only, and put each in ``output`` in place of its previous figures."""
+    from bench import coldstart, report, scale
+    from bench.harness import open_bench
+
+    section, *functions = names
+    bench = open_bench(_log)
+    try:
+        if section == "coldstart":
+            if functions:
+                bench.only(routes=(), functions=tuple(functions))
+            cold = coldstart.measure(bench, 1 if quick else 10, _log)
+            profile = coldstart.import_profile(bench, "LicensesFunction")
+            text = report.render({"machine": {}, "coldstart": cold, "import_profile": profile})
+            body = text.split("## Cold start", 1)[1]
+            _splice(output, "coldstart", "## Cold start" + body)
+        elif section == "billing":
+            rows = scale.billing_read(bench, BILLING_SIZES[quick], 3, _log)
+            _splice(output, "billing", "\n".join(report.render_billing_read(rows)))
+        elif section == "list":
+            big = scale.big_partner(bench, 200 if quick else 10_000, 3, _log)
+            text = report.render({"machine": {}, "big_partner": big})
+            _splice(output, "list", "## Scale: one partner" + text.split("## Scale: one partner", 1)[1])
+        else:
+            _log(f"bench: unknown section {section!r} (coldstart, billing, list)")
+            return 2
+    finally:
+        bench.stack.stop()
+    _log(f"bench: updated the {section} section of {output}")
+    return 0
+
+
+def _splice(output: Path, name: str, text: str) -> None:
+    """Replace the section between this section's markers, or append it (a full run rewrites the file)."""
+    text = text.split("\n## Notes", 1)[0].rstrip()
+    start, end = f"<!-- section {name} -->", f"<!-- /section {name} -->"
+    block = f"{start}\n{text}\n{end}"
+    current = output.read_text(encoding="utf-8") if output.exists() else "# Benchmarks\n"
+    if start in current and end in current:
+        before, rest = current.split(start, 1)
+        current = before + block + rest.split(end, 1)[1]
+    else:
+        current = current.rstrip() + "\n\n" + block + "\n"
+    output.write_text(current, encoding="utf-8")
 
 
 def _month_end(bench: Any, sizes: dict[str, int], deadline: float, notes: list[str]) -> Any:

@@ -121,3 +121,57 @@ def measure(bench: Bench, runs: int, log: Callable[[str], None] = print) -> list
             results[name].stripe_imported = results[name].stripe_imported or bool(sample["stripe"])
         log(f"  cold start: round {run + 1}/{runs}")
     return [results[name] for name, _ in subjects] + [results[lid] for lid in missing]
+
+
+@dataclass
+class ImportProfile:
+    """``python -X importtime`` of one function's ``app.py``: the largest imports by cumulative time."""
+
+    name: str
+    modules: int
+    baseline_modules: int
+    total_us: int
+    baseline_us: int
+    top: list[tuple[int, int, str]] = field(default_factory=list)  # (cumulative us, own us, module), by own
+    error: str | None = None
+
+
+def _importtime(code: str, env: dict[str, str]) -> dict[str, tuple[int, int]]:
+    done = subprocess.run(  # noqa: S603 - our own interpreter running our own snippet
+        [sys.executable, "-X", "importtime", "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError((done.stderr.strip().splitlines() or ["failed"])[-1])
+    found: dict[str, tuple[int, int]] = {}
+    for line in done.stderr.splitlines():
+        if not line.startswith("import time:") or "|" not in line:
+            continue
+        own, cumulative, name = (part.strip() for part in line.removeprefix("import time:").split("|"))
+        if own.isdigit():
+            found[name] = (int(own), int(cumulative))
+    return found
+
+
+def import_profile(bench: Bench, logical_id: str, top: int = 20) -> ImportProfile:
+    """Where a function's import time goes, beside the baseline's: modules only the function loads."""
+    try:
+        base = _importtime(_code_for(bench, None), child_environment(bench, None))
+        mine = _importtime(_code_for(bench, logical_id), child_environment(bench, logical_id))
+    except RuntimeError as error:
+        return ImportProfile(logical_id, 0, 0, 0, 0, error=str(error))
+    extra = {name: times for name, times in mine.items() if name not in base}
+    # By own time: a module's cumulative time also counts the baseline's modules it happens to import first.
+    ranked = sorted(((c, s, n) for n, (s, c) in extra.items()), key=lambda row: row[1], reverse=True)
+    return ImportProfile(
+        logical_id,
+        modules=len(mine),
+        baseline_modules=len(base),
+        total_us=sum(s for s, _ in mine.values()),
+        baseline_us=sum(s for s, _ in base.values()),
+        top=ranked[:top],
+    )

@@ -126,7 +126,41 @@ def seed_licenses(
             batch = []
     if batch:
         _flush(writer, bench.table, batch)
+    lives = [
+        (
+            products[i % len(products)],
+            issued_from + timedelta(minutes=i),
+            [("assigned", issued_from + timedelta(minutes=i))] if assigned_every and i % assigned_every == 0 else [],
+        )
+        for i in range(count)
+    ]
+    write_tallies(bench, partner_id, lives)
     return counters
+
+
+def write_tallies(bench: Bench, partner_id: str, lives: list[Any]) -> int:
+    """The billing tallies the license commands would have kept for these licenses (``tallies_of``)."""
+    from partnerhub.domain.tallies import tallies_of
+    from partnerhub.repository import keys
+    from partnerhub.repository.dynamo import serialize
+    from partnerhub.repository.tallies import month_item, tally_assigned_name, tally_open_name
+
+    months, running = tallies_of(lives)
+    pk = keys.partner_pk(partner_id)
+    items = [
+        month_item(pk, keys.month_tally_sk(str(period), product), period, product, tally)
+        for period, tallies in months.items()
+        for product, tally in tallies.items()
+    ]
+    head: dict[str, Any] = {"PK": pk, "SK": keys.RUNNING_TALLY, "partner_id": partner_id, "writes": len(lives)}
+    for product, run in running.items():
+        head[tally_open_name(product)] = run.open
+        head[tally_assigned_name(product)] = run.assigned
+    items.append(head)
+    writer = _writer()
+    for start in range(0, len(items), 25):
+        _flush(writer, bench.table, [{"PutRequest": {"Item": serialize(i)}} for i in items[start : start + 25]])
+    return len(items)
 
 
 def _flush(writer: Any, table: str, batch: list[dict[str, Any]]) -> None:
@@ -190,6 +224,29 @@ def big_partner(bench: Bench, licenses: int, repeats: int, log: Callable[[str], 
         ("counts", "GET /v1/licenses/counts", {}, ""),
         ("billing estimate (month to date)", "GET /v1/billing", {}, ""),
     ]
+    # What moto itself costs for the list page: the same Query with a bare client, no handler around it.
+    from partnerhub.repository import keys as table_keys
+    from partnerhub.repository.dynamo import default_client, values
+
+    raw: list[float] = []
+    for _ in range(max(3, repeats)):
+        began = time.perf_counter()
+        default_client().query(
+            TableName=bench.table,
+            IndexName=table_keys.GSI_LICENSES,
+            KeyConditionExpression="GSI1PK = :pk",
+            ExpressionAttributeValues=values(pk=table_keys.licenses_gsi_pk(partner)),
+            ScanIndexForward=False,
+            Limit=50,
+        )
+        raw.append(time.perf_counter() - began)
+    result.rows.append(
+        Timed(
+            "the list page's Query alone (bare client)",
+            statistics.median(raw),
+            note="moto's own cost for one page: it sorts the whole index partition on every query",
+        )
+    )
     for name, route_key, query, note in probes:
         if bench.route(route_key) is None or bench.function_error(bench.route(route_key).function_id):
             result.rows.append(Timed(name, float("nan"), note="route not available"))
@@ -209,6 +266,60 @@ def big_partner(bench: Bench, licenses: int, repeats: int, log: Callable[[str], 
         result.rows.append(Timed(name, statistics.median(samples), calls, shown))
         log(f"  scale: {name}: {statistics.median(samples) * 1000:.0f} ms")
     return result
+
+
+# -- the billing estimate at 10,000 and 100,000 licenses ----------------------------------------------
+
+
+@dataclass
+class BillingRead:
+    licenses: int
+    tally_items: int
+    seconds: float
+    getitem_seconds: float
+    calls: Calls | None
+    status: int
+
+
+def billing_read(
+    bench: Bench, sizes: tuple[int, ...], repeats: int, log: Callable[[str], None] = print
+) -> list[BillingRead]:
+    """``GET /v1/billing`` for partners whose tallies say they hold ``size`` licenses, against a bare GetItem.
+
+    The estimate reads tallies, never licenses, so only the tallies are seeded (from ``size`` synthetic
+    licenses through ``tallies_of``, the rebuild's own rules): issued over the last 60 days across three
+    products, every fourth assigned, every tenth revoked 20 days after it was issued.
+    """
+    bench.reset_aws()
+    now = bench.stack.clock.now()
+    rows: list[BillingRead] = []
+    for size in sizes:
+        partner = f"bill-{size}-{secrets.token_hex(3)}"
+        step = timedelta(days=60) / size
+        lives: list[Any] = []
+        for i in range(size):
+            issued = now - timedelta(days=60) + step * i
+            events: list[tuple[str, datetime]] = [("assigned", issued)] if i % 4 == 0 else []
+            if i % 10 == 0 and issued + timedelta(days=20) < now:
+                events.append(("revoked", issued + timedelta(days=20)))
+            lives.append((PRODUCTS[i % len(PRODUCTS)], issued, events))
+        items = write_tallies(bench, partner, lives)
+        write_partner(bench, partner, {})
+        base = baseline(bench, 50)
+        samples: list[float] = []
+        reply = None
+        for _ in range(repeats):
+            reply = bench.invoke("GET /v1/billing", partner_id=partner)
+            samples.append(reply.seconds)
+        assert reply is not None
+        total = reply.body.get("totals", {}).get("counts", {}).get("total") if reply.status == 200 else None
+        rows.append(BillingRead(size, items, statistics.median(samples), base.p50, reply.calls, reply.status))
+        log(
+            f"  billing read: {size} licenses ({items} tally items, {total} licenses in the month): "
+            f"{statistics.median(samples) * 1000:.1f} ms, GetItem {base.p50 * 1000:.2f} ms, "
+            f"{reply.calls.dynamodb_total if reply.calls else '?'} DynamoDB calls"
+        )
+    return rows
 
 
 # -- month-end -----------------------------------------------------------------------------------------

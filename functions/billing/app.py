@@ -1,11 +1,14 @@
 """Prices and the month-to-date estimate: list prices, schedule a price change (operators), the billing estimate."""
 
+import partnerhub.lean  # noqa: F401  (first: Powertools then loads only the modules used)
+
+# isort: split
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from aws_lambda_powertools.logging.correlation_paths import API_GATEWAY_HTTP
+from aws_lambda_powertools.utilities.typing.lambda_context import LambdaContext
 
 from partnerhub import clock
 from partnerhub.api import Idempotency, caller_of, create_app
@@ -59,7 +62,7 @@ def billing_estimate(period: Annotated[str | None, Query(max_length=16)] = None)
     return EstimateOut.of(billing.estimate(partner, parse_period(period)))
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@logger.inject_lambda_context(correlation_id_path=API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

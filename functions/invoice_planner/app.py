@@ -6,11 +6,14 @@ never from a Scan. Enqueuing the same month twice is harmless: the worker's part
 second message a no-op.
 """
 
+import partnerhub.lean  # noqa: F401  (first: Powertools then loads only the modules used)
+
+# isort: split
 import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from aws_lambda_powertools.utilities.typing.lambda_context import LambdaContext
 
 from partnerhub import clock
 from partnerhub.domain.invoicing import billable_period, previous_period

@@ -5,12 +5,15 @@ with the queue's visibility timeout, and after five receives lands in the dead-l
 logs one line naming the partner, the month and the step it stopped at; the record keeps the same note.
 """
 
+import partnerhub.lean  # noqa: F401  (first: Powertools then loads only the modules used)
+
+# isort: split
 import json
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from aws_lambda_powertools.utilities.typing.lambda_context import LambdaContext
 
 from partnerhub import clock
 from partnerhub.domain.accounts import AccountService

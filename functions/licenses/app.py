@@ -1,11 +1,14 @@
 """License commands: issue, list, count, detail, assign/transfer, unassign, revoke, record external licenses."""
 
+import partnerhub.lean  # noqa: F401  (first: Powertools then loads only the modules used)
+
+# isort: split
 from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from aws_lambda_powertools.logging.correlation_paths import API_GATEWAY_HTTP
+from aws_lambda_powertools.utilities.typing.lambda_context import LambdaContext
 
 from partnerhub import clock
 from partnerhub.api import Idempotency, caller_of, create_app, json_response, success
@@ -149,7 +152,7 @@ def record_external_license(
     )
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@logger.inject_lambda_context(correlation_id_path=API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

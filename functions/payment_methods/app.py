@@ -1,11 +1,14 @@
 """Payment methods (SetupIntent, add, list, primary, delete), company details and account standing."""
 
+import partnerhub.lean  # noqa: F401  (first: Powertools then loads only the modules used)
+
+# isort: split
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from aws_lambda_powertools.logging.correlation_paths import API_GATEWAY_HTTP
+from aws_lambda_powertools.utilities.typing.lambda_context import LambdaContext
 
 from partnerhub import clock
 from partnerhub.api import Idempotency, caller_of, create_app, success
@@ -129,7 +132,7 @@ def get_account() -> AccountOut:
     return service.account(caller_of(app).partner())
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@logger.inject_lambda_context(correlation_id_path=API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

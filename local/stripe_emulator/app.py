@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 import logging
+import threading
 import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -22,7 +23,8 @@ from .faults import Faults
 from .forms import decode
 from .idempotency import IdempotencyCache, Saved
 from .resources import ROUTES
-from .resources.invoices import render_invoice
+from .resources.invoices import collect_due, render_invoice
+from .resources.payment_intents import invoice_payments
 from .routing import Context, Route
 from .store import API_VERSION, RequestInfo, Store
 from .webhooks import WebhookSender
@@ -56,6 +58,8 @@ def _expand(store: Store, node: Any, parts: list[str], full: str) -> None:
         for item in node["data"]:
             _expand(store, item, rest, full)
         return
+    if head not in node and head in _INCLUDABLE.get(str(node.get("object")), {}):
+        node[head] = _INCLUDABLE[str(node["object"])][head](store, node)
     if head not in node:
         raise invalid(f"This property cannot be expanded ({full}).", param="expand")
     value = node[head]
@@ -68,6 +72,32 @@ def _expand(store: Store, node: Any, parts: list[str], full: str) -> None:
         node[head] = expanded
     elif value is not None and not isinstance(value, dict):
         raise invalid(f"This property cannot be expanded ({full}).", param="expand")
+
+
+def _invoice_payments(store: Store, invoice: dict[str, Any]) -> dict[str, Any]:
+    payments = sorted(invoice_payments(store, invoice["id"]), key=lambda p: store.sequence[p["id"]])
+    return {
+        "data": [store.render("invoice_payment", p) for p in payments],
+        "has_more": False,
+        "object": "list",
+        "url": f"/v1/invoice_payments?invoice={invoice['id']}",
+    }
+
+
+# Fields Stripe only shows when asked with ``expand[]`` (includable), by object type.
+_INCLUDABLE: dict[str, dict[str, Any]] = {"invoice": {"payments": _invoice_payments}}
+
+# Versions the emulator answers; another Stripe-Version header is refused as Stripe refuses an unknown one.
+KNOWN_VERSIONS = frozenset({API_VERSION, "2026-09-30.clover", "2025-10-29.clover", "2025-09-30.clover"})
+
+
+def _check_version(version: str | None) -> None:
+    if version is None or version in KNOWN_VERSIONS:
+        return
+    raise invalid(
+        f"Invalid Stripe API version: {version}. The emulator speaks {API_VERSION} (the pinned SDK's version).",
+        param="Stripe-Version",
+    )
 
 
 class Emulator:
@@ -103,6 +133,10 @@ class Emulator:
             [Rule(route.rule, methods=[route.method], endpoint=index) for index, route in enumerate(self._routes)]
         )
         self._control = control.url_map()
+        self._collector: threading.Thread | None = None
+        self._errors: dict[str, dict[str, Any]] = {}
+        self._log_lock = threading.Lock()
+        self._collector_stop = threading.Event()
 
     # ------------------------------------------------------------ Python controls
 
@@ -151,8 +185,34 @@ class Emulator:
         with self.store.lock:
             return [self.store.render("event", event) for event in self.store.events]
 
+    def collect_due(self) -> int:
+        """Run the automatic payment attempts due on the emulator's clock now (and deliver their events)."""
+        with self.store.lock:
+            ran = collect_due(self.store)
+            events = self.store.take_new_events()
+        self.webhooks.enqueue(events)
+        return ran
+
+    def start_collector(self, interval_s: float = 0.2) -> None:
+        """Watch the clock on a daemon thread and run automatic attempts as they fall due, as Stripe does."""
+        if self._collector is not None:
+            return
+
+        def watch() -> None:
+            while not self._collector_stop.wait(interval_s):
+                try:
+                    self.collect_due()
+                except Exception:
+                    logging.getLogger(__name__).exception("stripe emulator: automatic collection failed")
+
+        self._collector = threading.Thread(target=watch, name="stripe-emulator-collection", daemon=True)
+        self._collector.start()
+
     def close(self) -> None:
-        """Stop the webhook thread."""
+        """Stop the webhook and collection threads."""
+        self._collector_stop.set()
+        if self._collector is not None:
+            self._collector.join(timeout=5)
         self.webhooks.stop()
 
     # ------------------------------------------------------------ WSGI
@@ -176,14 +236,30 @@ class Emulator:
         try:
             response = self._api(request, request_id)
         except StripeError as error:
-            response = _json(error.body(), error.status)
+            response = _json(self._error_body(error, request_id), error.status)
         except Exception:
             # A bug in the emulator must still look like Stripe to the SDK: a JSON api_error, and a logged trace.
             logging.getLogger(__name__).exception("stripe emulator failed on %s %s", request.method, request.path)
-            response = _json(StripeError(500, "api_error", "The emulator failed on this request.").body(), 500)
+            failure = StripeError(500, "api_error", "The emulator failed on this request.")
+            response = _json(self._error_body(failure, request_id), 500)
         response.headers["Request-Id"] = request_id
         response.headers["Stripe-Version"] = request.headers.get("Stripe-Version", API_VERSION)
         return response
+
+    def _error_body(self, error: StripeError, request_id: str) -> dict[str, Any]:
+        """Stripe's error body, with the ``request_log_url`` every Stripe error carries (remembered for it)."""
+        body = error.body()
+        body["error"]["request_log_url"] = f"{self.base_url}/_emulator/logs/{request_id}"
+        with self._log_lock:
+            self._errors[request_id] = {"request_id": request_id, "status": error.status, **body}
+            while len(self._errors) > 500:
+                self._errors.pop(next(iter(self._errors)))
+        return body
+
+    def request_log(self, request_id: str) -> dict[str, Any] | None:
+        """A failed request's log entry (the last 500 are kept)."""
+        with self._log_lock:
+            return self._errors.get(request_id)
 
     def _api_key(self, request: Request, route: Route | None) -> tuple[str, bool]:
         header = request.headers.get("Authorization", "")
@@ -233,6 +309,7 @@ class Emulator:
                 "invalid_request_error",
                 "This API call cannot be made with a publishable API key. Please use a secret API key.",
             )
+        _check_version(request.headers.get("Stripe-Version"))
         fault = self.faults.decide(request.method, request.path)
         if fault.delay_s:
             time.sleep(fault.delay_s)
@@ -253,6 +330,8 @@ class Emulator:
         fingerprint = json.dumps([request.method, request.path, sorted(pairs)])
         extra_headers: dict[str, str] = {}
         with self.store.lock:
+            # Automatic payment attempts that fell due since the last request happen before this one is answered.
+            collect_due(self.store)
             now = self.store.now()
             if idempotency_key:
                 extra_headers["Idempotency-Key"] = idempotency_key
@@ -282,7 +361,7 @@ class Emulator:
                     _expand(self.store, body, path.split("."), path)
                 status = 200
             except StripeError as error:
-                body, status = error.body(), error.status
+                body, status = self._error_body(error, request_id), error.status
             finally:
                 self.store.request = RequestInfo()
                 events = self.store.take_new_events()

@@ -17,6 +17,9 @@ class TestCard:
     """Decline code when the card is attached or set up: Stripe's declining cards cannot be saved."""
     charge_decline: str | None = None
     """Decline code for every charge of an attached card (``pm_card_chargeCustomerFail``)."""
+    authentication_required: bool = False
+    """Every charge needs 3-D Secure: off session it fails with ``authentication_required``; on session
+    (Stripe.js confirming the PaymentIntent) the completed challenge lets it succeed."""
 
     @property
     def last4(self) -> str:
@@ -53,6 +56,11 @@ TOKENS: dict[str, TestCard] = {
     "pm_card_chargeDeclinedExpiredCard": TestCard("4000000000000069", "visa", attach_decline="expired_card"),
     "pm_card_chargeDeclinedIncorrectCvc": TestCard("4000000000000127", "visa", attach_decline="incorrect_cvc"),
     "pm_card_chargeDeclinedProcessingError": TestCard("4000000000000119", "visa", attach_decline="processing_error"),
+    # https://docs.stripe.com/testing#regulatory-cards: these require authentication on every charge. Saving one
+    # with a SetupIntent succeeds here (the emulator takes the setup's challenge as completed on session).
+    "pm_card_authenticationRequired": TestCard("4000002760003184", "visa", country="DE", authentication_required=True),
+    "pm_card_threeDSecure2Required": TestCard("4000000000003220", "visa", authentication_required=True),
+    "pm_card_threeDSecureRequired": TestCard("4000000000003063", "visa", authentication_required=True),
     "pm_card_chargeCustomerFail": TestCard("4000000000000341", "visa", charge_decline="generic_decline"),
     # Not a Stripe token: a card that saves fine and then lacks funds at every charge, which Stripe's
     # own set cannot express (its insufficient-funds card already fails when it is saved).

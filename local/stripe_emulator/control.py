@@ -1,4 +1,10 @@
-"""Local-only test controls under ``/_emulator/``: clock, faults, reset, webhooks, invoice PDFs."""
+"""Local-only test controls under ``/_emulator/``: clock, faults, reset, webhooks, invoice PDFs, collection.
+
+``POST /_emulator/collect`` runs the automatic payment attempts due on the clock now (a background thread
+does it every 0.2 s anyway); ``GET|POST /_emulator/settings {"after_final_attempt": "leave_open" |
+"mark_uncollectible" | "void"}`` is what happens when every retry failed; ``GET /_emulator/logs/<req_id>`` is
+where an error's ``request_log_url`` points.
+"""
 
 from __future__ import annotations
 
@@ -136,6 +142,29 @@ def _pdf(emulator: Emulator, request: Request, invoice_id: str) -> Response:
     )
 
 
+def _collect(emulator: Emulator, request: Request) -> Response:
+    return _json({"attempts": emulator.collect_due()})
+
+
+def _settings(emulator: Emulator, request: Request) -> Response:
+    from .resources.invoices import AFTER_FINAL_ATTEMPT, settings
+
+    if request.method == "POST":
+        outcome = _body(request).get("after_final_attempt")
+        if outcome is not None:
+            if outcome not in AFTER_FINAL_ATTEMPT:
+                return _json({"error": f"after_final_attempt must be one of {', '.join(AFTER_FINAL_ATTEMPT)}"}, 400)
+            settings.after_final_attempt = str(outcome)
+    return _json({"after_final_attempt": settings.after_final_attempt})
+
+
+def _log(emulator: Emulator, request: Request, request_id: str) -> Response:
+    entry = emulator.request_log(request_id)
+    if entry is None:
+        return _json({"error": f"no failed request {request_id} is remembered"}, 404)
+    return _json(entry)
+
+
 def _index(emulator: Emulator, request: Request) -> Response:
     return _json({"routes": sorted(rule.rule for rule in _MAP.iter_rules())})
 
@@ -152,6 +181,9 @@ _CONTROLS: dict[str, Control] = {
     "attempts": _attempts,
     "hosted": _hosted,
     "pdf": _pdf,
+    "collect": _collect,
+    "settings": _settings,
+    "log": _log,
 }
 _MAP = Map(
     [
@@ -166,6 +198,9 @@ _MAP = Map(
         Rule("/_emulator/webhooks/attempts", endpoint="attempts", methods=["GET"]),
         Rule("/_emulator/invoices/<invoice_id>", endpoint="hosted", methods=["GET"]),
         Rule("/_emulator/invoices/<invoice_id>/pdf", endpoint="pdf", methods=["GET"]),
+        Rule("/_emulator/collect", endpoint="collect", methods=["POST"]),
+        Rule("/_emulator/settings", endpoint="settings", methods=["GET", "POST"]),
+        Rule("/_emulator/logs/<request_id>", endpoint="log", methods=["GET"]),
     ]
 )
 

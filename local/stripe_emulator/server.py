@@ -51,4 +51,5 @@ def serve(emulator: Emulator, host: str = "127.0.0.1", port: int = 12111, *, qui
     server = make_server(host, port, emulator, threaded=True, request_handler=_QuietHandler if quiet else None)
     running = RunningServer(emulator, server)
     emulator.base_url = running.url
+    emulator.start_collector()
     return running

@@ -28,6 +28,9 @@ _KIND_BY_PREFIX = {
     "ii": "invoiceitem",
     "il": "line_item",
     "evt": "event",
+    "pi": "payment_intent",
+    "ch": "charge",
+    "inpay": "invoice_payment",
 }
 _LABELS = {
     "customer": "customer",
@@ -37,6 +40,9 @@ _LABELS = {
     "invoiceitem": "invoiceitem",
     "line_item": "line item",
     "event": "event",
+    "payment_intent": "payment_intent",
+    "charge": "charge",
+    "invoice_payment": "invoice payment",
 }
 
 

@@ -49,7 +49,7 @@ async function errorOf(reply) {
 
 export async function request(method, path, options = {}) {
   let reply = await send(method, path, options);
-  if (reply.status === 401 && (await session.renewLocal())) {
+  if (reply.status === 401 && (await session.renew())) {
     reply = await send(method, path, options);
   }
   if (reply.status === 401) {

@@ -1,5 +1,6 @@
 // The portal shell: sign-in, hash routes (#/licenses ...), the sidebar, and the account banners.
-import { h, clear, field, pageHeader, alertBox } from "./dom.js";
+import { h, clear, field, pageHeader, alertBox, toast } from "./dom.js";
+import { payInvoice } from "./pay.js";
 import * as api from "./api.js";
 import * as session from "./session.js";
 import { licensesPage } from "./pages/licenses.js";
@@ -67,7 +68,11 @@ async function render({ focus = true } = {}) {
 
 // -- banners from GET /v1/account ------------------------------------------------------------------
 
-export async function refreshBanners() {
+// ``cardAdded``: the partner just saved a card; while past due, the banner offers to pay with it.
+let cardJustAdded = false;
+
+export async function refreshBanners({ cardAdded = false } = {}) {
+  if (cardAdded) cardJustAdded = true;
   let account;
   try {
     account = await api.get("/v1/account");
@@ -77,14 +82,18 @@ export async function refreshBanners() {
     return;
   }
   const items = [];
-  const pastDue = account.past_due_invoices || [];
+  const pastDue = await pastDueInvoices(account.past_due_invoices || []);
+  if (!pastDue.length) cardJustAdded = false;
   if (pastDue.length) {
-    const names = pastDue.map((inv) => (typeof inv === "string" ? inv : inv.number || inv.id));
+    const names = pastDue.map((inv) => inv.number || inv.id);
+    const lead = cardJustAdded && account.has_payment_method
+      ? `You added a card. Pay ${names.length > 1 ? "the past-due invoices" : `invoice ${names[0]}`} with your primary card now? `
+      : "";
     items.push(
       h("div", { class: "banner banner-danger", role: "alert", dataset: { banner: "past-due" } },
-        h("p", {}, h("strong", {}, "Past-due invoice. "),
-          `Invoice ${names.join(", ")} is past due. Until it is paid you cannot issue new licenses or assign licenses to sites; sites that already hold licenses keep them.`),
-        h("a", { class: "button button-small", href: "#/invoices" }, "Pay now")),
+        h("p", {}, h("strong", {}, "Past-due invoice. "), lead,
+          `Invoice${names.length > 1 ? "s" : ""} ${names.join(", ")} ${names.length > 1 ? "are" : "is"} past due. Until paid you cannot issue new licenses or assign licenses to sites; sites that already hold licenses keep them.`),
+        h("div", { class: "banner-actions" }, pastDue.map((invoice) => payButton(invoice, names.length > 1)))),
     );
   }
   if (!account.has_payment_method) {
@@ -95,6 +104,40 @@ export async function refreshBanners() {
     );
   }
   clear(banners, items);
+}
+
+// The account names past-due invoices by id; the banner names them by number (and knows what is left to pay).
+async function pastDueInvoices(ids) {
+  const found = await Promise.all(ids.map((item) => {
+    const id = typeof item === "string" ? item : item.id;
+    return api.get(`/v1/invoices/${encodeURIComponent(id)}`).catch(() => ({ id, number: null }));
+  }));
+  return found;
+}
+
+function payButton(invoice, several) {
+  const label = several ? `Pay ${invoice.number || invoice.id} now` : "Pay now";
+  const button = h("button", { type: "button", class: "button button-small", dataset: { pay: invoice.id } }, label);
+  button.setAttribute("aria-label", `Pay invoice ${invoice.number || invoice.id} now`);
+  const key = api.newKey();
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      const paid = await payInvoice(invoice, key);
+      toast(paid ? `Invoice ${invoice.number || invoice.id} paid` : `Payment of invoice ${invoice.number || invoice.id} completed`);
+      await refreshBanners();
+      if (location.hash.startsWith("#/invoices")) render({ focus: false });
+    } catch (error) {
+      button.disabled = false;
+      // Said in the banner, next to the button: the partner sees why, and the way to another card.
+      const banner = button.closest("[data-banner]");
+      banner.querySelector(".banner-error")?.remove();
+      banner.append(h("p", { class: "banner-error", role: "status" },
+        `Invoice ${invoice.number || invoice.id} was not paid: ${error.message} `,
+        h("a", { href: "#/payment-methods/new" }, "Add another card")));
+    }
+  });
+  return button;
 }
 
 // -- sign-in ------------------------------------------------------------------------------------------
@@ -131,7 +174,7 @@ async function signInPage() {
   if (session.cognitoConfigured()) {
     page.append(h("div", { class: "card" },
       h("p", {}, "Sign in with your partner account."),
-      h("a", { class: "button button-primary", href: session.cognitoSignInUrl() }, "Sign in")));
+      h("button", { type: "button", class: "button button-primary", onclick: () => session.signInWithCognito() }, "Sign in")));
   } else {
     page.append(alertBox("Sign-in is not configured: fill in portal/config.js (see docs/portal.md).", "warning"));
   }
@@ -170,8 +213,8 @@ sidebar.addEventListener("keydown", (event) => {
   }
 });
 
-document.getElementById("sign-out").addEventListener("click", () => {
-  session.clear();
+document.getElementById("sign-out").addEventListener("click", async () => {
+  await session.signOut(); // deployed, this leaves for Cognito's sign-out page and comes back signed out
   location.hash = "#/licenses";
   render();
 });
@@ -180,7 +223,13 @@ window.addEventListener("portal:signed-out", () => render());
 window.addEventListener("hashchange", () => render());
 
 async function start() {
-  session.takeCognitoRedirect();
+  try {
+    await session.takeCognitoRedirect();
+  } catch (error) {
+    await render({ focus: false });
+    main.querySelector(".page")?.append(alertBox(error.message || String(error)));
+    return;
+  }
   await render({ focus: false });
 }
 

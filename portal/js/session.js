@@ -70,27 +70,127 @@ export async function renewLocal() {
   }
 }
 
-// Deployed: the Cognito hosted UI's implicit flow returns #id_token=... to this page.
+// Deployed: Cognito's hosted sign-in with the authorization-code grant and PKCE (RFC 7636). The portal is a
+// public client (no secret): a one-time code_verifier, kept in sessionStorage for the round trip, proves that
+// whoever redeems the code is whoever asked for it. The ID token is what the API's authorizer checks; the
+// refresh token renews it quietly when it expires (15 minutes).
+const PENDING = "partnerhub.pkce";
+
 export function cognitoConfigured() {
   const c = config.cognito || {};
   return Boolean(c.domain && c.clientId);
 }
 
-export function cognitoSignInUrl() {
-  const c = config.cognito;
-  const redirect = `${location.origin}${location.pathname}`;
-  const params = new URLSearchParams({ client_id: c.clientId, response_type: "token", scope: "openid email", redirect_uri: redirect });
-  return `${c.domain.replace(/\/$/, "")}/oauth2/authorize?${params}`;
+function cognitoUrl(path) {
+  return `${config.cognito.domain.replace(/\/$/, "")}${path}`;
 }
 
-export function takeCognitoRedirect() {
-  if (!location.hash.startsWith("#id_token=") && !location.hash.includes("&id_token=")) return null;
-  const params = new URLSearchParams(location.hash.slice(1));
-  const token = params.get("id_token");
-  if (!token) return null;
-  const c = claims(token);
-  const session = { token, partnerId: c["custom:partner_id"] || c.partner_id || c.sub, groups: c["cognito:groups"] || [], local: false };
+// The callback and sign-out URL registered on the app client: the portal's root.
+function redirectUri() {
+  return `${location.origin}/`;
+}
+
+function base64url(bytes) {
+  let text = "";
+  for (const byte of new Uint8Array(bytes)) text += String.fromCharCode(byte);
+  return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function randomString(size = 32) {
+  return base64url(crypto.getRandomValues(new Uint8Array(size)));
+}
+
+export async function pkceChallenge(verifier) {
+  return base64url(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
+}
+
+// Sends the browser to the hosted sign-in page; it comes back to redirectUri() with ?code=...&state=...
+export async function signInWithCognito() {
+  const verifier = randomString(32); // 43 characters, as RFC 7636 asks (43..128)
+  const state = randomString(16);
+  sessionStorage.setItem(PENDING, JSON.stringify({ verifier, state, hash: location.hash || "#/licenses" }));
+  const params = new URLSearchParams({
+    response_type: "code",
+    client_id: config.cognito.clientId,
+    redirect_uri: redirectUri(),
+    scope: "openid email",
+    state,
+    code_challenge: await pkceChallenge(verifier),
+    code_challenge_method: "S256",
+  });
+  location.assign(`${cognitoUrl("/oauth2/authorize")}?${params}`);
+}
+
+async function tokenRequest(fields) {
+  const reply = await fetch(cognitoUrl("/oauth2/token"), {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ client_id: config.cognito.clientId, ...fields }),
+  });
+  const body = await reply.json().catch(() => ({}));
+  if (!reply.ok || !body.id_token) throw new Error(body.error_description || body.error || `sign-in failed (${reply.status})`);
+  return body;
+}
+
+function cognitoSession(tokens, refreshToken) {
+  const c = claims(tokens.id_token);
+  const session = {
+    token: tokens.id_token,
+    refreshToken,
+    partnerId: c["custom:partner_id"],
+    groups: c["cognito:groups"] || [],
+    local: false,
+  };
   save(session);
-  history.replaceState(null, "", `${location.pathname}#/licenses`);
   return session;
+}
+
+// On the way back from the hosted sign-in page: redeem ?code= with the verifier (once), keep the tokens,
+// and take the code out of the address bar. Resolves to the session, or null when this is no such return.
+export async function takeCognitoRedirect() {
+  const query = new URLSearchParams(location.search);
+  if (!query.has("code") && !query.has("error")) return null;
+  const pending = JSON.parse(sessionStorage.getItem(PENDING) || "null");
+  sessionStorage.removeItem(PENDING);
+  history.replaceState(null, "", `${location.pathname}${(pending && pending.hash) || "#/licenses"}`);
+  if (query.has("error")) throw new Error(query.get("error_description") || query.get("error"));
+  if (!pending || !cognitoConfigured() || query.get("state") !== pending.state) {
+    throw new Error("The sign-in answer does not match a sign-in started here; sign in again.");
+  }
+  const tokens = await tokenRequest({
+    grant_type: "authorization_code",
+    code: query.get("code"),
+    redirect_uri: redirectUri(),
+    code_verifier: pending.verifier,
+  });
+  return cognitoSession(tokens, tokens.refresh_token);
+}
+
+// A fresh ID token: re-minted locally, or from Cognito with the refresh token (null when neither works).
+export async function renew() {
+  const session = current();
+  if (!session) return null;
+  if (session.local) return renewLocal();
+  if (!session.refreshToken || !cognitoConfigured()) return null;
+  try {
+    return cognitoSession(await tokenRequest({ grant_type: "refresh_token", refresh_token: session.refreshToken }), session.refreshToken);
+  } catch {
+    return null;
+  }
+}
+
+// Forget the tokens here, revoke the refresh token, and end the hosted sign-in session too.
+export async function signOut() {
+  const session = current();
+  clear();
+  if (!session || session.local || !cognitoConfigured()) return;
+  if (session.refreshToken) {
+    await fetch(cognitoUrl("/oauth2/revoke"), {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ token: session.refreshToken, client_id: config.cognito.clientId }),
+    }).catch(() => null);
+  }
+  const params = new URLSearchParams({ client_id: config.cognito.clientId, logout_uri: redirectUri() });
+  location.assign(`${cognitoUrl("/logout")}?${params}`);
 }

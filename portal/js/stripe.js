@@ -9,6 +9,7 @@ export const TEST_CARDS = [
   ["pm_card_amex", "American Express •••• 8431"],
   ["pm_card_chargeDeclined", "Declined when saved (pm_card_chargeDeclined)"],
   ["pm_card_chargeCustomerFail", "Saves, then every charge fails (pm_card_chargeCustomerFail)"],
+  ["pm_card_authenticationRequired", "Needs 3-D Secure on every charge (pm_card_authenticationRequired)"],
 ];
 
 export class CardError extends Error {}

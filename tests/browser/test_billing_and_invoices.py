@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from playwright.sync_api import expect
@@ -84,12 +86,31 @@ def test_an_invoice_is_listed_and_its_pdf_downloads(portal: Portal) -> None:
     summary = stack.invoice_run(period)
     assert summary["complete"], summary
 
-    # Then Invoices lists it with its number, status and due date, and Download saves the PDF
+    # Then Invoices lists it open with its number, due date and Stripe's attempt still to come
     portal.navigate("Invoices")
     invoice = page.locator("tr[data-invoice]")
     expect(invoice).to_have_count(1)
+    expect(invoice).to_have_attribute("data-status", "open")
     number = invoice.locator("th").inner_text()
     assert number not in ("", "—")
+    expect(invoice.locator("td[data-label='Due date']")).not_to_have_text("—")
+    expect(invoice.locator("[data-field=next-attempt]")).not_to_have_text("—")
+    expect(invoice.locator("[data-field=paid-at]")).to_have_text("—")
+    portal.screenshot("invoices-open")
+
+    # When Stripe's automatic attempt has run an hour later, it is paid: paid date, amount paid, nothing left
+    stack.advance("PT1H")
+    wait_for(
+        lambda: portal.api().get(f"/v1/invoices/{invoice.get_attribute('data-invoice')}").json()["status"] == "paid"
+    )
+    page.reload()
+    expect(invoice).to_have_attribute("data-status", "paid")
+    expect(invoice.locator("[data-field=paid-at]")).not_to_have_text("—")
+    expect(invoice.locator("[data-field=amount-remaining]")).to_have_text("$0.00")
+    expect(invoice.locator("[data-field=amount-paid]")).to_have_text(
+        invoice.locator("td[data-label=Total]").inner_text()
+    )
+    expect(invoice.get_by_role("button", name="Pay invoice")).to_have_count(0)
     portal.screenshot("invoices")
     with page.expect_download() as download_info:
         invoice.get_by_role("button", name="Download").click()
@@ -111,11 +132,16 @@ def test_a_failed_charge_shows_the_past_due_banner_until_the_invoice_is_paid(por
     issue(portal, "Jetpack Boost", 1)
     stack.set_clock(f"{following}-01T01:00:00Z")
     assert stack.invoice_run(period)["complete"]
+    # And Stripe's automatic attempt an hour later is declined
+    stack.advance("PT1H")
+    wait_for(lambda: portal.api().get("/v1/account").json()["past_due_invoices"])
+    (listed,) = portal.api().get("/v1/invoices").json()["items"]
 
-    # Then the past-due banner says what is blocked, and leads to the invoice
+    # Then the past-due banner names the invoice by its number and says what is blocked
     page.reload()
     banner = page.locator("[data-banner=past-due]")
     expect(banner).to_contain_text("Past-due invoice")
+    expect(banner).to_contain_text(f"Invoice {listed['number']} is past due")
     expect(banner).to_contain_text("cannot issue new licenses or assign licenses")
     portal.screenshot("banner-past-due")
 
@@ -124,21 +150,64 @@ def test_a_failed_charge_shows_the_past_due_banner_until_the_invoice_is_paid(por
     page.get_by_role("button", name="Issue licenses").click()
     expect(page.locator("form .form-errors").get_by_role("link", name="Pay the past-due invoice")).to_be_visible()
 
-    # When they pay with the failing card, the refusal is shown and the invoice stays past due
-    banner.get_by_role("link", name="Pay now").click()
-    expect(page.get_by_role("heading", level=1, name="Invoices")).to_be_visible()
+    # And the Invoices page shows the failure, its card and Stripe's next attempt
+    portal.navigate("Invoices")
     invoice = page.locator("tr[data-invoice]")
     expect(invoice.get_by_text("Past due")).to_be_visible()
+    expect(invoice.locator("[data-field=failure]")).to_contain_text("Your card was declined.")
+    expect(invoice.locator("[data-field=failure]")).to_contain_text("Visa •••• 0341")
+    expect(invoice.locator("[data-field=next-attempt]")).not_to_have_text("—")
     portal.screenshot("invoices-past-due")
-    invoice.get_by_role("button", name="Pay invoice").click()
-    expect(page.locator("main .alert-error")).to_be_visible()
-    expect(banner).to_be_visible()
 
-    # When a working card becomes primary and they pay again, the banner goes away
+    # When they pay that invoice from the banner with the failing card, it is refused and stays past due
+    banner.get_by_role("button", name=f"Pay invoice {listed['number']} now").click()
+    expect(banner.locator(".banner-error")).to_contain_text(f"Invoice {listed['number']} was not paid")
+    expect(banner.locator(".banner-error")).to_contain_text("declined")
+
+    # When they add a working card, the banner offers to pay the past-due invoice with it, and paying clears it
     add_card(portal, "pm_card_visa")
     expect(page.get_by_role("heading", level=1, name="Payment Methods")).to_be_visible()
-    portal.navigate("Invoices")
-    page.locator("tr[data-invoice]").get_by_role("button", name="Pay invoice").click()
-    expect(page.locator("tr[data-invoice]")).to_have_attribute("data-status", "paid")
+    expect(banner).to_contain_text(f"You added a card. Pay invoice {listed['number']} with your primary card now?")
+    portal.screenshot("banner-offer-after-card")
+    banner.get_by_role("button", name=f"Pay invoice {listed['number']} now").click()
     expect(page.locator("[data-banner=past-due]")).to_have_count(0)
     assert portal.api().get("/v1/account").json()["past_due_invoices"] == []
+    portal.navigate("Invoices")
+    expect(page.locator("tr[data-invoice]")).to_have_attribute("data-status", "paid")
+    expect(page.locator("tr[data-invoice] [data-field=failure]")).to_have_count(0)
+
+
+def test_a_card_that_needs_authentication_is_paid_after_authenticating_in_the_portal(portal: Portal) -> None:
+    stack = portal.stack
+    period, following = start_of_next_month(stack)
+    page = portal.page
+    portal.sign_in()
+
+    # Given a card that needs 3-D Secure on every charge; Stripe's off-session attempt could not complete
+    add_card(portal, "pm_card_authenticationRequired")
+    expect(page.get_by_role("heading", level=1, name="Payment Methods")).to_be_visible()
+    issue(portal, "Jetpack Scan", 1)
+    stack.set_clock(f"{following}-01T01:00:00Z")
+    assert stack.invoice_run(period)["complete"]
+    stack.advance("PT1H")
+    wait_for(lambda: portal.api().get("/v1/account").json()["past_due_invoices"])
+
+    # When they press Pay now on the Invoices page: the portal completes the authentication with Stripe
+    portal.navigate("Invoices")
+    invoice = page.locator("tr[data-invoice]")
+    expect(invoice.locator("[data-field=failure]")).to_contain_text("requires authentication")
+    invoice.get_by_role("button", name="Pay invoice").click()
+
+    # Then the invoice is paid and the banner is gone
+    expect(page.locator("tr[data-invoice]")).to_have_attribute("data-status", "paid")
+    expect(page.locator("[data-banner=past-due]")).to_have_count(0)
+    portal.screenshot("invoices-paid-after-authentication")
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 10.0) -> None:
+    """The webhooks are asynchronous: wait (bounded) until the API reflects them."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("the API did not catch up with Stripe's webhooks in time")
+        time.sleep(0.1)

@@ -78,11 +78,12 @@ def past_due_partner(stack: LocalStack) -> tuple[ApiSession, str, list[str]]:
     keys = [lic["license_key"] for lic in issued.json()["items"]]
     assert assign(api, keys[0], "bakery").status_code == 200
 
-    # When February comes, January is invoiced and the charge is declined
+    # When February comes, January is invoiced (open), and Stripe's attempt an hour later is declined
     stack.set_clock("2027-02-01T00:15:00Z")
-    api = stack.client(partner)  # a fresh token at the new time
     run = stack.invoice_run("2027-01")
     assert run.get("complete", True), run
+    stack.advance("PT1H")
+    api = stack.client(partner)  # a fresh token at the new time
 
     # Then the failed payment arrives by webhook and the partner is past due
     past_due = eventually(lambda: account(api)["past_due_invoices"], "the partner to be past due")

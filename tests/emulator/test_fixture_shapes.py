@@ -79,3 +79,26 @@ def test_objects_match_stripe_fixtures(client: stripe.StripeClient, fixtures: di
     # And the invoice's embedded lines are line items like the fixture's
     _compare(objects["invoice"]["lines"]["data"][0], fixtures["invoice"]["lines"]["data"][0], "invoice.lines[0]")
     assert objects["invoice"]["lines"]["object"] == fixtures["invoice"]["lines"]["object"] == "list"
+
+
+def test_payment_objects_match_stripe_fixtures(
+    client: stripe.StripeClient, fixtures: dict[str, Any], clock: Any, customer_with_card: tuple[str, str]
+) -> None:
+    """The PaymentIntent, Charge and InvoicePayment behind an invoice's automatic collection."""
+    from datetime import timedelta
+
+    customer_id, _ = customer_with_card
+    client.v1.invoice_items.create({"customer": customer_id, "amount": 1000, "currency": "usd"})
+    invoice = client.v1.invoices.create({"customer": customer_id, "pending_invoice_items_behavior": "include"})
+    client.v1.invoices.finalize_invoice(invoice.id, {"auto_advance": True})
+    clock.advance(timedelta(hours=1))
+    paid = client.v1.invoices.retrieve(invoice.id, {"expand": ["payments"]})
+    payment = _raw(paid)["payments"]["data"][0]
+    intent = client.v1.payment_intents.retrieve(payment["payment"]["payment_intent"])
+    objects = {
+        "invoice_payment": payment,
+        "payment_intent": _raw(intent),
+        "charge": _raw(client.v1.charges.retrieve(intent.latest_charge)),
+    }
+    for kind, ours in objects.items():
+        _compare(ours, fixtures[kind], kind)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 import requests
 import stripe
+
+from partnerhub.clock import ManualClock
 
 
 def _events(client: stripe.StripeClient, prefix: str = "invoice.") -> list[str]:
@@ -14,9 +17,11 @@ def _events(client: stripe.StripeClient, prefix: str = "invoice.") -> list[str]:
     return [e.type for e in reversed(listed.data) if e.type.startswith(prefix)]
 
 
-def test_invoice_flow_finalize_charges_default_card(
-    client: stripe.StripeClient, customer_with_card: tuple[str, str]
+def test_invoice_flow_finalize_opens_and_the_automatic_attempt_pays_an_hour_later(
+    client: stripe.StripeClient, customer_with_card: tuple[str, str], clock: ManualClock
 ) -> None:
+    """https://docs.stripe.com/invoicing/integration/workflow-transitions: finalizing an auto-advancing invoice
+    makes it ``open``; Stripe attempts payment about an hour later (automatic collection)."""
     customer_id, _pm_id = customer_with_card
     # Given two pending items: a fixed amount and seats at a decimal unit price
     client.v1.invoice_items.create(
@@ -50,17 +55,27 @@ def test_invoice_flow_finalize_charges_default_card(
         }
     )
     assert draft.status == "draft" and draft.number is None and draft.total == 2501
-    paid = client.v1.invoices.finalize_invoice(draft.id)
-    # Then the default card is charged at once and the invoice is paid
-    assert paid.status == "paid"
+    opened = client.v1.invoices.finalize_invoice(draft.id)
+    # Then it is open, nothing attempted yet, the attempt due one hour after finalization
+    finalized_at = opened.status_transitions.finalized_at
+    assert opened.status == "open" and opened.attempt_count == 0 and opened.attempted is False
+    assert opened.next_payment_attempt == finalized_at + 3600
+    assert (opened.amount_due, opened.amount_paid, opened.amount_remaining) == (2501, 0, 2501)
+    assert opened.number.startswith(client.v1.customers.retrieve(customer_id).invoice_prefix + "-0001")
+    assert [line.amount for line in opened.lines.data] == [1500, 1001]
+    assert opened.lines.data[1].parent.invoice_item_details.invoice_item == seats.id
+    assert _events(client) == ["invoice.created", "invoice.finalized"]
+    # When 59 minutes pass, still nothing; at the hour the default card is charged
+    clock.advance(timedelta(minutes=59))
+    assert client.v1.invoices.retrieve(draft.id).status == "open"
+    clock.advance(timedelta(minutes=1))
+    paid = client.v1.invoices.retrieve(draft.id)
+    assert paid.status == "paid" and paid.attempt_count == 1 and paid.attempted is True
     assert (paid.amount_due, paid.amount_paid, paid.amount_remaining) == (2501, 2501, 0)
-    assert paid.attempt_count == 1 and paid.attempted is True
-    assert paid.number.startswith(client.v1.customers.retrieve(customer_id).invoice_prefix + "-0001")
-    transitions = paid.status_transitions
-    assert transitions.finalized_at is not None and transitions.paid_at is not None
-    assert [line.amount for line in paid.lines.data] == [1500, 1001]
-    assert paid.lines.data[1].parent.invoice_item_details.invoice_item == seats.id
+    assert paid.status_transitions.paid_at == finalized_at + 3600 and paid.next_payment_attempt is None
     assert _events(client) == ["invoice.created", "invoice.finalized", "invoice.paid", "invoice.payment_succeeded"]
+    assert _events(client, "payment_intent.") == ["payment_intent.created", "payment_intent.succeeded"]
+    assert _events(client, "charge.") == ["charge.succeeded"]
     # And the lines endpoint pages the same lines
     lines = client.v1.invoices.line_items.list(draft.id, {"limit": 1})
     assert lines.has_more and lines.data[0].amount == 1500
@@ -68,30 +83,38 @@ def test_invoice_flow_finalize_charges_default_card(
 
 
 def test_charge_failure_leaves_invoice_open_then_pay_with_new_card(client: stripe.StripeClient) -> None:
+    """https://docs.stripe.com/api/invoices/pay: paying attempts at once; a decline is a 402 ``card_error``
+    and the invoice stays open. Only the first attempt and automatic retries count in ``attempt_count``."""
     # Given a customer whose default card attaches but fails every charge
     customer = client.v1.customers.create({"name": "Bob"})
     failing = client.v1.payment_methods.attach("pm_card_chargeCustomerFail", {"customer": customer.id})
     client.v1.customers.update(customer.id, {"invoice_settings": {"default_payment_method": failing.id}})
     client.v1.invoice_items.create({"customer": customer.id, "amount": 900, "currency": "usd"})
     invoice = client.v1.invoices.create({"customer": customer.id, "pending_invoice_items_behavior": "include"})
-    # When it is finalized with auto_advance
     opened = client.v1.invoices.finalize_invoice(invoice.id, {"auto_advance": True})
-    # Then the charge failed: open, one attempt, payment_failed
-    assert opened.status == "open" and opened.attempt_count == 1 and opened.amount_remaining == 900
-    assert "invoice.payment_failed" in _events(client)
-    # And paying explicitly again is a 402 with the decline, counted as another attempt
+    assert opened.status == "open" and opened.attempt_count == 0
+    # When it is paid now: the decline is a 402, the invoice open with one attempt
     with pytest.raises(stripe.CardError) as error:
         client.v1.invoices.pay(invoice.id)
-    assert error.value.error.decline_code == "generic_decline"
-    assert client.v1.invoices.retrieve(invoice.id).attempt_count == 2
+    assert error.value.error.decline_code == "generic_decline" and error.value.code == "card_declined"
+    failed = client.v1.invoices.retrieve(invoice.id)
+    assert failed.status == "open" and failed.attempt_count == 1 and failed.amount_remaining == 900
+    assert "invoice.payment_failed" in _events(client)
+    # And paying again by hand does not count as another scheduled attempt
+    with pytest.raises(stripe.CardError):
+        client.v1.invoices.pay(invoice.id)
+    assert client.v1.invoices.retrieve(invoice.id).attempt_count == 1
     # When the customer adds a good card and the invoice is paid with it
     good = client.v1.payment_methods.attach("pm_card_visa", {"customer": customer.id})
     paid = client.v1.invoices.pay(invoice.id, {"payment_method": good.id})
-    # Then it is paid
-    assert paid.status == "paid" and paid.amount_paid == 900 and paid.attempt_count == 3
+    # Then it is paid, through the invoice's one PaymentIntent
+    assert paid.status == "paid" and paid.amount_paid == 900 and paid.attempt_count == 1
+    assert _events(client, "charge.") == ["charge.failed", "charge.failed", "charge.succeeded"]
 
 
 def test_void_and_uncollectible_transitions(client: stripe.StripeClient, customer_with_card: tuple[str, str]) -> None:
+    """https://docs.stripe.com/invoicing/overview#invoice-statuses: open may become uncollectible or void;
+    uncollectible may still be paid or voided; paid and void are final."""
     customer_id, _ = customer_with_card
 
     def open_invoice() -> str:
@@ -130,6 +153,8 @@ def test_void_and_uncollectible_transitions(client: stripe.StripeClient, custome
 
 
 def test_finalized_invoice_keeps_customer_snapshot_and_serves_pdf(client: stripe.StripeClient) -> None:
+    """https://docs.stripe.com/invoicing/customer#customer-details: a finalized invoice keeps the customer's
+    details as they were; ``send_invoice`` invoices are due ``days_until_due`` after finalization."""
     # Given a customer with an address, and a finalized send_invoice invoice
     customer = client.v1.customers.create(
         {"name": "Ada Lovelace", "address": {"line1": "12 St James", "city": "London", "country": "GB"}}
@@ -162,6 +187,8 @@ def test_finalized_invoice_keeps_customer_snapshot_and_serves_pdf(client: stripe
 
 
 def test_invoice_item_rules(client: stripe.StripeClient, customer_with_card: tuple[str, str]) -> None:
+    """https://docs.stripe.com/api/invoiceitems/create: amounts or unit prices times quantities; items of a
+    finalized invoice cannot change (``invoice_not_editable``)."""
     customer_id, _ = customer_with_card
     # The pinned API version has no top-level unit_amount on invoice items
     with pytest.raises(stripe.InvalidRequestError) as error:
@@ -205,6 +232,7 @@ def test_invoice_item_rules(client: stripe.StripeClient, customer_with_card: tup
 
 
 def test_expand_customer_on_invoice(client: stripe.StripeClient, customer_with_card: tuple[str, str]) -> None:
+    """https://docs.stripe.com/api/expanding_objects: ``expand[]`` replaces an id with its object."""
     customer_id, pm_id = customer_with_card
     invoice = client.v1.invoices.create({"customer": customer_id, "default_payment_method": pm_id})
     expanded = client.v1.invoices.retrieve(invoice.id, {"expand": ["customer", "default_payment_method"]})

@@ -25,6 +25,8 @@ def _wait_for(condition: Any, timeout: float = 5.0) -> None:
 def test_events_are_delivered_signed_and_in_order(
     client: stripe.StripeClient, emulator: Emulator, receiver: Receiver
 ) -> None:
+    """https://docs.stripe.com/webhooks#verify-official-libraries: every delivery carries a ``Stripe-Signature``
+    the official library verifies."""
     # Given some state changes
     customer = client.v1.customers.create({"name": "Ada"})
     client.v1.customers.update(customer.id, {"email": "ada@example.com"})
@@ -79,6 +81,8 @@ def test_unreachable_endpoint_gives_up_after_bounded_attempts(clock: Any) -> Non
 def test_held_events_released_shuffled_and_duplicated(
     client: stripe.StripeClient, emulator: Emulator, receiver: Receiver
 ) -> None:
+    """https://docs.stripe.com/webhooks#event-ordering and #handle-duplicate-events: Stripe does not guarantee
+    order and may deliver an event more than once; the controls reproduce both."""
     # Given deliveries are held while several events happen
     emulator.hold_webhooks()
     for name in ("a", "b", "c", "d"):

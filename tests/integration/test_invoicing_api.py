@@ -36,6 +36,7 @@ def pay(month: Month, partner_id: str, invoice_id: str, key: str | None = None) 
 def invoiced(month: Month) -> tuple[str, str]:
     partner_id = busy_partner(month)
     month.run()
+    month.collect(partner_id)
     record = month.invoices.record(partner_id, PERIOD)
     assert record is not None and record.invoice_id
     return partner_id, record.invoice_id
@@ -61,7 +62,18 @@ def test_the_list_comes_from_the_table_with_the_spec_fields(month: Month, invoic
         "currency",
         "due_date",
         "created",
+        "amount_paid",
+        "amount_remaining",
+        "paid_at",
+        "attempt_count",
+        "next_payment_attempt",
+        "last_payment_error",
+        "starting_balance",
+        "carried_to_next",
     } <= set(item)
+    assert item["amount_paid"] == item["total"] == item["amount_due"] and item["amount_remaining"] == 0
+    assert item["attempt_count"] == 1 and item["next_payment_attempt"] is None and item["last_payment_error"] is None
+    assert item["due_date"] == item["created"] or item["due_date"] > item["created"]
     assert call(month, "list", partner_id, query={"status": "open"}).body["items"] == []
 
 
@@ -106,12 +118,18 @@ def test_the_pdf_redirects_to_a_real_pdf(month: Month, invoiced: tuple[str, str]
 
 
 def test_a_failed_charge_makes_the_partner_past_due_until_paid_with_a_good_card(month: Month) -> None:
-    # Given a partner whose card is charged and declined at month end
+    # Given a partner whose card is charged and declined by Stripe's automatic attempt after month end
     partner_id = month.partner("pm_card_chargeCustomerFail")
     month.issue(partner_id, "jetpack-security", 2, at(5))
     month.run()
+    opened = month.invoices.record(partner_id, PERIOD)
+    assert opened is not None and opened.status == "open" and not opened.past_due
+    month.collect(partner_id)
     record = month.invoices.record(partner_id, PERIOD)
     assert record is not None and record.invoice_id and record.status == "open" and record.past_due
+    assert record.attempt_count == 1 and record.next_payment_attempt is not None
+    assert record.last_payment_error is not None and record.last_payment_error["code"] == "card_declined"
+    assert record.last_payment_error["payment_method"] == {"brand": "visa", "last4": "0341"}
     partners = DynamoPartnerRepository(month.table)
     assert partners.standing(partner_id).past_due_invoices == (record.invoice_id,)
     listed = call(month, "list", partner_id, query={}).body["items"]
@@ -135,3 +153,106 @@ def test_a_failed_charge_makes_the_partner_past_due_until_paid_with_a_good_card(
     again = pay(month, partner_id, record.invoice_id)
     assert again.status == 409 and again.body["error"]["code"] == "invoice_not_payable"
     assert MONTH_END
+
+
+def operator(month: Month, name: str, invoice_id: str, groups: tuple[str, ...] = ("operators",)) -> Any:
+    return month.function("invoices")(load_event(f"invoices/{name}", groups=groups, path={"invoice_id": invoice_id}))
+
+
+def test_operators_mark_uncollectible_then_void_and_the_standing_follows(month: Month) -> None:
+    # Given a partner past due after Stripe's automatic attempt was declined
+    partner_id = month.partner("pm_card_chargeCustomerFail")
+    month.issue(partner_id, "jetpack-scan", 1, at(20))
+    month.run()
+    month.collect(partner_id)
+    record = month.invoices.record(partner_id, PERIOD)
+    assert record is not None and record.invoice_id and record.past_due
+    partners = DynamoPartnerRepository(month.table)
+
+    # A partner may do neither: 403 on its own invoice, 404 on another's; an unknown invoice is a 404
+    for name in ("void", "mark_uncollectible"):
+        assert operator(month, name, record.invoice_id, groups=()).status == 403
+        own = load_event(f"invoices/{name}", partner_id=partner_id, groups=(), path={"invoice_id": record.invoice_id})
+        assert month.function("invoices")(own).status == 403
+        other = load_event(
+            f"invoices/{name}", partner_id="agency-other", groups=(), path={"invoice_id": record.invoice_id}
+        )
+        assert month.function("invoices")(other).status == 404
+        assert operator(month, name, "in_doesnotexist").status == 404
+
+    # When an operator marks it uncollectible: Stripe stops collecting, the partner stays past due
+    marked = operator(month, "mark_uncollectible", record.invoice_id)
+    assert marked.status == 200, marked.body
+    assert marked.body["status"] == "uncollectible" and marked.body["past_due"] is True
+    assert marked.body["next_payment_attempt"] is None
+    assert partners.standing(partner_id).past_due_invoices == (record.invoice_id,)
+    assert operator(month, "mark_uncollectible", record.invoice_id).body["status"] == "uncollectible"
+
+    # When the operator voids it: void in Stripe, and the partner is no longer past due
+    voided = operator(month, "void", record.invoice_id)
+    assert voided.status == 200, voided.body
+    assert voided.body["status"] == "void" and voided.body["past_due"] is False
+    assert month.sdk.v1.invoices.retrieve(record.invoice_id).status == "void"
+    assert partners.standing(partner_id).past_due_invoices == ()
+    # Voiding again answers the void invoice; a void invoice cannot be marked uncollectible
+    assert operator(month, "void", record.invoice_id).body["status"] == "void"
+    refused = operator(month, "mark_uncollectible", record.invoice_id)
+    assert refused.status == 409 and refused.body["error"]["code"] == "invoice_not_transitionable"
+
+
+def test_a_card_that_needs_authentication_answers_402_with_what_stripe_js_needs(month: Month) -> None:
+    # Given a partner whose card needs 3-D Secure, past due after Stripe's off-session attempt
+    partner_id = month.partner("pm_card_authenticationRequired")
+    month.issue(partner_id, "jetpack-scan", 1, at(20))
+    month.run()
+    month.collect(partner_id)
+    record = month.invoices.record(partner_id, PERIOD)
+    assert record is not None and record.invoice_id and record.past_due
+    assert record.last_payment_error is not None and record.last_payment_error["code"] == "authentication_required"
+
+    # When the partner pays now: 402 authentication_required with the PaymentIntent's secret and the key
+    reply = pay(month, partner_id, record.invoice_id)
+    assert reply.status == 402 and reply.body["error"]["code"] == "authentication_required"
+    (detail,) = reply.body["error"]["details"]
+    intent = month.sdk.v1.payment_intents.retrieve(detail["payment_intent_id"])
+    assert detail["client_secret"] == intent.client_secret and detail["publishable_key"].startswith("pk_test_")
+    assert intent.status == "requires_action"
+    # And nothing was charged: the invoice is still open and past due
+    assert month.invoices.record(partner_id, PERIOD).past_due  # type: ignore[union-attr]
+
+
+def test_paying_with_another_of_the_partners_cards(month: Month) -> None:
+    # Given a partner past due on a declining primary card, who saves a visa without making it primary
+    partner_id = month.partner("pm_card_chargeCustomerFail")
+    month.issue(partner_id, "jetpack-scan", 1, at(20))
+    month.run()
+    month.collect(partner_id)
+    record = month.invoices.record(partner_id, PERIOD)
+    assert record is not None and record.invoice_id and record.past_due
+    added = month.function("payment_methods")(
+        load_event(
+            "payment_methods/add",
+            partner_id=partner_id,
+            body={"payment_method_id": "pm_card_visa", "primary": False},
+            headers={"Idempotency-Key": uuid.uuid4().hex},
+        )
+    )
+    assert added.status == 201, added.body
+
+    def pay_with(card: str) -> Any:
+        return call(
+            month,
+            "pay",
+            partner_id,
+            path={"invoice_id": record.invoice_id},
+            body={"payment_method_id": card},
+            headers={"Idempotency-Key": uuid.uuid4().hex},
+        )
+
+    # A card that is not the partner's is a 422 and charges nothing
+    refused = pay_with("pm_somebody_elses")
+    assert refused.status == 422 and refused.body["error"]["details"][0]["field"] == "payment_method_id"
+    # When the partner pays with the visa by id: paid, and past due is cleared
+    paid = pay_with(added.body["id"])
+    assert paid.status == 200, paid.body
+    assert paid.body["status"] == "paid" and paid.body["past_due"] is False and paid.body["amount_paid"] == 12 * 14

@@ -1,8 +1,11 @@
-"""Least privilege, read from template.yaml: every function's own policy names actions one by one (no
-wildcards), on this stack's resources only, and reads a Stripe secret only by its exact parameter ARN."""
+"""Least privilege, read from template.yaml and from what SAM makes of it: every function's own policy names
+actions one by one (no wildcards), on this stack's resources only, reads a Stripe secret only by its exact
+parameter ARN, and grants exactly the calls the function makes."""
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -69,3 +72,107 @@ def test_no_secret_in_environment(name: str) -> None:
         assert not str(value).startswith(("sk_", "whsec_", "rk_")), (name, key)
         if "SECRET" in key:
             assert key.endswith("_PARAM"), f"{name}: {key} should name an SSM parameter, not hold the secret"
+
+
+# -- exactly the calls each function makes, in the template CloudFormation receives ----------------------
+# Worked out by hand from the code each function runs; a change to a function's calls changes this table
+# and its policy together. Resources: "table", "table/index/*", "table/index/GSI1", an SSM parameter by its
+# template parameter, a queue by its logical id. Powertools idempotency (partnerhub/api.py) is Get, Put,
+# Update and Delete on the table (a failed command deletes its in-progress record).
+IDEMPOTENT_COMMANDS = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+
+
+def grants(actions: set[str], *resources: str, condition: str | None = None) -> set[tuple[str, str, str | None]]:
+    return {(action, resource, condition) for action in actions for resource in resources}
+
+
+EXACT_CALLS: dict[str, set[tuple[str, str, str | None]]] = {
+    # repository/licenses.py: license and counter items, site claims (transactions with ConditionCheck),
+    # listings on GSI2..GSI5; idempotency on issue/assign/unassign/revoke.
+    "LicensesFunction": grants(
+        IDEMPOTENT_COMMANDS | {"dynamodb:Query", "dynamodb:ConditionCheckItem"}, "table", "table/index/*"
+    ),
+    # repository/partners.py (partner record, cards), Stripe through the secret key.
+    "PaymentMethodsFunction": grants(IDEMPOTENT_COMMANDS | {"dynamodb:Query"}, "table")
+    | grants({"ssm:GetParameter"}, "ssm:StripeSecretKeyParameter"),
+    # repository/catalog.py and billing.py read; writes only prices and idempotency records.
+    "BillingFunction": grants({"dynamodb:GetItem", "dynamodb:Query"}, "table", "table/index/*")
+    | grants(
+        {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
+        "table",
+        condition='{"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["CATALOG", "IDEMPOTENCY"]}}',
+    ),
+    # repository/webhook_events.py (dedupe: Get, Put, Update, Delete), invoices and standing, cards.
+    "WebhooksFunction": grants(IDEMPOTENT_COMMANDS | {"dynamodb:Query"}, "table")
+    | grants({"ssm:GetParameter"}, "ssm:StripeSecretKeyParameter", "ssm:StripeWebhookSecretParameter"),
+    # repository/invoices.py (records, pay), standing; Stripe for pay and the PDF link.
+    "InvoicesFunction": grants(IDEMPOTENT_COMMANDS | {"dynamodb:Query"}, "table")
+    | grants({"ssm:GetParameter"}, "ssm:StripeSecretKeyParameter"),
+    # functions/invoice_planner: the billable-partner registry on GSI1, then SendMessageBatch (sqs:SendMessage).
+    "InvoicePlannerFunction": grants({"dynamodb:Query"}, "table/index/GSI1")
+    | grants({"sqs:SendMessage"}, "InvoiceQueue"),
+    # repository/invoices.py (the partner-month record, transactions), licenses and catalog reads, standing.
+    "InvoiceWorkerFunction": grants(
+        {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"}, "table", "table/index/*"
+    )
+    | grants({"ssm:GetParameter"}, "ssm:StripeSecretKeyParameter"),
+}
+BASIC = {
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",  # its own log group
+    "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",  # Tracing: Active
+}
+# What Lambda itself does with the function's role, beyond the function's code.
+SERVICE_CALLS = {
+    "InvoiceWorkerFunction": {"managed": {"arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole"}},
+    "InvoicePlannerFunction": {"policies": grants({"sqs:SendMessage"}, "InvoiceRunFailureQueue")},  # on-failure
+}
+
+
+def short(resource: Any) -> str:
+    """A granted resource as EXACT_CALLS names it."""
+    if isinstance(resource, dict) and "Fn::GetAtt" in resource:
+        name, _ = resource["Fn::GetAtt"]
+        return "table" if name == "Table" else str(name)
+    text = resource["Fn::Sub"] if isinstance(resource, dict) else str(resource)
+    if text.startswith("${Table.Arn}"):
+        return "table" + text.removeprefix("${Table.Arn}")
+    found = re.search(r":parameter\$\{(\w+)\}$", text)
+    assert found, f"unexpected resource {resource}"
+    return f"ssm:{found.group(1)}"
+
+
+def granted(role: dict[str, Any], names: set[str] | None = None) -> set[tuple[str, str, str | None]]:
+    found = set()
+    for policy in role["Properties"].get("Policies", []):
+        if names is not None and policy["PolicyName"] not in names:
+            continue
+        for statement in policy["PolicyDocument"]["Statement"]:
+            assert statement["Effect"] == "Allow"
+            condition = json.dumps(statement["Condition"]) if "Condition" in statement else None
+            for action in as_list(statement["Action"]):
+                for resource in as_list(statement["Resource"]):
+                    found.add((action, short(resource), condition))
+    return found
+
+
+@pytest.fixture(scope="module")
+def roles() -> dict[str, dict[str, Any]]:
+    from tests.deploy.cfn import resources_of, transformed
+
+    cfn = transformed()
+    functions = resources_of(cfn, "AWS::Lambda::Function")
+    return {name: cfn["Resources"][fn["Properties"]["Role"]["Fn::GetAtt"][0]] for name, fn in functions.items()}
+
+
+def test_every_function_is_in_the_table(roles: dict[str, dict[str, Any]]) -> None:
+    assert set(roles) == set(EXACT_CALLS) == set(FUNCTIONS)
+
+
+@pytest.mark.parametrize("name", sorted(EXACT_CALLS))
+def test_each_role_grants_exactly_the_calls_its_function_makes(roles: dict[str, dict[str, Any]], name: str) -> None:
+    role = roles[name]
+    service = SERVICE_CALLS.get(name, {})
+    assert set(role["Properties"]["ManagedPolicyArns"]) == BASIC | service.get("managed", set())
+    own = {p["PolicyName"] for p in role["Properties"]["Policies"] if p["PolicyName"].startswith(f"{name}RolePolicy")}
+    assert granted(role, own) == EXACT_CALLS[name]
+    assert granted(role) - granted(role, own) == service.get("policies", set())

@@ -8,6 +8,7 @@ Operator-only routes (a partner id or a product in the path) answer a partner 40
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,8 +99,15 @@ def invoice_of(stack: LocalStack, partner: str) -> str:
         stack.set_clock("2025-07-01T00:20:00Z")
         run = stack.invoice_run("2025-06")
         assert run["complete"], run
-        invoices = stack.client(partner).get("/v1/invoices").json()["items"]
-        assert [i["period"] for i in invoices] == ["2025-06"], invoices
+        # Stripe collects an hour after finalizing; let that (and its webhook) land before A's data is compared
+        stack.set_clock("2025-07-01T01:20:00Z")
+        deadline = time.monotonic() + 10
+        while True:
+            invoices = stack.client(partner).get("/v1/invoices").json()["items"]
+            if (invoices and invoices[0]["status"] == "paid") or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert [(i["period"], i["status"]) for i in invoices] == [("2025-06", "paid")], invoices
         return str(invoices[0]["id"])
     finally:
         stack.set_clock(was)

@@ -156,3 +156,66 @@ def test_only_an_ended_month_is_billable_and_the_schedule_bills_the_one_before()
     assert billable_period(october, datetime(2026, 11, 1, tzinfo=UTC))
     assert previous_period(datetime(2026, 11, 1, 0, 15, tzinfo=UTC)) == october
     assert previous_period(datetime(2027, 1, 1, 0, 15, tzinfo=UTC)) == Period(2026, 12)
+
+
+# ---------------------------------------------------------------------------------------------- Stripe's invoice read
+
+
+def _stripe_invoice(**fields: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        "id": "in_1",
+        "status": "open",
+        "attempt_count": 0,
+        "total": 476,
+        "amount_due": 476,
+        "amount_paid": 0,
+        "amount_remaining": 476,
+        "starting_balance": 0,
+        "ending_balance": 0,
+        "due_date": None,
+        "created": 1_796_083_200,  # 2026-12-01T00:00:00Z
+        "next_payment_attempt": 1_796_086_800,
+        "status_transitions": {"finalized_at": 1_796_083_200, "paid_at": None},
+    }
+    return base | fields
+
+
+def test_a_charge_automatically_invoice_is_due_when_finalized_and_its_failure_comes_from_its_payment_intent() -> None:
+    from partnerhub.repository.invoices import stripe_fields
+
+    # Given an open invoice whose first attempt was declined on a visa ending 0341
+    intent = {
+        "id": "pi_1",
+        "last_payment_error": {
+            "code": "card_declined",
+            "message": "Your card was declined.",
+            "payment_method": {"card": {"brand": "visa", "last4": "0341"}},
+        },
+    }
+    invoice = _stripe_invoice(
+        attempt_count=1,
+        payments={"data": [{"payment": {"type": "payment_intent", "payment_intent": intent}}]},
+    )
+
+    fields = stripe_fields(invoice)
+
+    assert fields["due_date"] == "2026-12-01T00:00:00Z" and fields["next_payment_attempt"] == "2026-12-01T01:00:00Z"
+    assert fields["past_due"] is True and fields["amount_remaining"] == 476
+    assert fields["last_payment_error"] == {
+        "code": "card_declined",
+        "message": "Your card was declined.",
+        "payment_method": {"brand": "visa", "last4": "0341"},
+    }
+
+
+def test_an_invoice_under_the_minimum_carries_its_ending_balance_and_a_paid_one_drops_the_error() -> None:
+    from partnerhub.repository.invoices import stripe_fields
+
+    small = stripe_fields(_stripe_invoice(status="paid", total=7, amount_due=0, ending_balance=7))
+    assert small["carried_to_next"] == 7 and small["last_payment_error"] is None and small["past_due"] is False
+    following = stripe_fields(_stripe_invoice(total=495, starting_balance=7, amount_due=502))
+    assert following["starting_balance"] == 7 and following["carried_to_next"] == 0
+    # An object that does not show its payments leaves the recorded error alone
+    assert "last_payment_error" not in stripe_fields(_stripe_invoice(attempt_count=1))
+    # Stripe's own due date wins (send_invoice)
+    assert stripe_fields(_stripe_invoice(due_date=1_797_292_800))["due_date"] == "2026-12-15T00:00:00Z"

@@ -10,16 +10,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.content_types import APPLICATION_JSON
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
+from aws_lambda_powertools.utilities.idempotency.config import IdempotencyConfig
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
     IdempotencyPersistenceLayerError,
     IdempotencyValidationError,
 )
 from aws_lambda_powertools.utilities.idempotency.idempotency import idempotent_function
+from aws_lambda_powertools.utilities.idempotency.persistence.dynamodb import DynamoDBPersistenceLayer
 from pydantic import BaseModel
 
 from partnerhub.domain.models import PARTNER_ID
@@ -42,12 +44,12 @@ def error_response(
     headers: dict[str, str] | None = None,
 ) -> Response[str]:
     body = {"error": {"code": code, "message": message, "details": details or []}}
-    return Response(status, content_types.APPLICATION_JSON, json.dumps(body), headers=headers)
+    return Response(status, APPLICATION_JSON, json.dumps(body), headers=headers)
 
 
 def json_response(status: int, payload: Any) -> Response[str]:
     body = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload
-    return Response(status, content_types.APPLICATION_JSON, json.dumps(body))
+    return Response(status, APPLICATION_JSON, json.dumps(body))
 
 
 ERROR_SCHEMA: dict[str, Any] = {
@@ -83,7 +85,7 @@ ERROR_RESPONSES: dict[int, str] = {
 
 def success(status: int, model: type[BaseModel], description: str = "Successful Response") -> dict[int, Any]:
     """``responses=`` for a route that returns a ``Response`` built by hand, so the document shows its real body."""
-    return {status: {"description": description, "content": {content_types.APPLICATION_JSON: {"model": model}}}}
+    return {status: {"description": description, "content": {APPLICATION_JSON: {"model": model}}}}
 
 
 class ApiResolver(APIGatewayHttpResolver):
@@ -97,7 +99,7 @@ class ApiResolver(APIGatewayHttpResolver):
             for code, description in ERROR_RESPONSES.items():
                 responses.setdefault(
                     code,
-                    {"description": description, "content": {content_types.APPLICATION_JSON: {"schema": ERROR_SCHEMA}}},
+                    {"description": description, "content": {APPLICATION_JSON: {"schema": ERROR_SCHEMA}}},
                 )
             route.responses = responses
         return super().get_openapi_schema(**kwargs)

@@ -15,7 +15,7 @@ from ..forms import Bool, Dec, Enum, Int, IntOrRange, ListOf, Metadata, Obj, Str
 from ..listing import created_matches, paginate
 from ..routing import Context, Route, changes, merge_metadata
 from ..store import Store
-from . import payment_methods
+from . import payment_intents, payment_methods
 from .customers import CUSTOM_FIELD
 
 DAY = 86_400
@@ -523,12 +523,49 @@ def _delete(ctx: Context, params: dict[str, Any], invoice_id: str) -> dict[str, 
     return {"deleted": True, "id": invoice_id, "object": "invoice"}
 
 
+# ---------------------------------------------------------------- collection
+#
+# How Stripe collects a ``charge_automatically`` invoice (https://docs.stripe.com/invoicing/automatic-collection,
+# https://docs.stripe.com/billing/revenue-recovery/smart-retries), as the emulator does it:
+#
+# * ``finalize`` answers ``open``; with ``auto_advance`` the first automatic attempt is due
+#   ``FIRST_ATTEMPT_DELAY`` (one hour, as Stripe waits after finalizing) later on the emulator's clock, or it
+#   happens at once on ``invoices.pay``.
+# * A failed automatic attempt leaves the invoice ``open`` with ``attempt_count``, ``next_payment_attempt`` and
+#   the error on its PaymentIntent (``expand[]=payments.data.payment.payment_intent``). Retries follow
+#   ``RETRY_DAYS`` after the first failure (Smart Retries' recommended default: 8 tries within 2 weeks), each
+#   charging the customer's CURRENT default payment method. After a hard decline (lost or stolen card, fraud)
+#   a retry is counted but only charged once the default payment method changed.
+# * After the last try fails, the invoice is left open (``AFTER_FINAL_ATTEMPT = "leave_open"``, Stripe's
+#   "leave the invoice past due"), or marked uncollectible, or voided: ``Settings.after_final_attempt``.
+# * Only automatic retries count beyond the first attempt: a failed ``invoices.pay`` after the first attempt
+#   does not move ``attempt_count`` nor the schedule.
+# * An amount due under the currency's minimum charge (50 cents in usd) is not charged: the invoice is paid
+#   with ``amount_paid`` 0 and the amount goes to the customer's balance, which the next finalized invoice
+#   takes as its ``starting_balance`` (https://docs.stripe.com/billing/customer/balance).
+
+FIRST_ATTEMPT_DELAY = 3600
+RETRY_DAYS = (1, 3, 5, 7, 9, 11, 14)
+MINIMUM_CHARGE = {"usd": 50, "eur": 50, "gbp": 30, "cad": 50, "aud": 50, "chf": 50, "jpy": 50}
+HARD_DECLINES = frozenset({"lost_card", "stolen_card", "fraudulent", "pickup_card", "restricted_card"})
+AFTER_FINAL_ATTEMPT = ("leave_open", "mark_uncollectible", "void")
+
+
+class Settings:
+    """What the emulator does when every retry failed (the Dashboard's setting for one-off invoices)."""
+
+    after_final_attempt: str = "leave_open"
+
+
+settings = Settings()
+
+
 def _mark_paid(store: Store, invoice: dict[str, Any], amount: int) -> None:
     now = store.now()
     invoice.update(
         status="paid",
-        amount_paid=amount,
-        amount_remaining=invoice["amount_due"] - amount,
+        amount_paid=invoice["amount_paid"] + amount,
+        amount_remaining=0,
         auto_advance=False,
         next_payment_attempt=None,
         automatically_finalizes_at=None,
@@ -538,42 +575,125 @@ def _mark_paid(store: Store, invoice: dict[str, Any], amount: int) -> None:
     store.emit("invoice.payment_succeeded", "invoice", invoice)
 
 
-def _payment_method_for(store: Store, invoice: dict[str, Any], ref: str | None) -> dict[str, Any] | None:
-    if ref:
-        return store.get("payment_method", _own_payment_method(store, invoice["customer"], ref, "payment_method"))
+def _default_payment_method(store: Store, invoice: dict[str, Any]) -> dict[str, Any] | None:
+    """What Stripe charges: the invoice's own default, else the customer's CURRENT default."""
     customer = store.objects["customer"].get(invoice["customer"])
     pm_id = invoice["default_payment_method"] or (customer or {}).get("invoice_settings", {}).get(
         "default_payment_method"
     )
-    return store.objects["payment_method"].get(pm_id) if pm_id else None
+    pm = store.objects["payment_method"].get(pm_id) if pm_id else None
+    return pm if pm is not None and pm["customer"] == invoice["customer"] else None
 
 
-def _attempt(store: Store, invoice: dict[str, Any], pm: dict[str, Any] | None) -> StripeError | None:
-    """Charge ``pm`` for what is left; on a decline the invoice stays as it is and the error is returned."""
+def _payment_method_for(store: Store, invoice: dict[str, Any], ref: str | None) -> dict[str, Any] | None:
+    if ref:
+        return store.get("payment_method", _own_payment_method(store, invoice["customer"], ref, "payment_method"))
+    return _default_payment_method(store, invoice)
+
+
+def _collects_automatically(invoice: dict[str, Any]) -> bool:
+    return bool(invoice["auto_advance"]) and invoice["collection_method"] == "charge_automatically"
+
+
+def _schedule_after_failure(store: Store, invoice: dict[str, Any], automatic: bool) -> None:
+    private = store.private[invoice["id"]]
+    if not _collects_automatically(invoice):
+        invoice["next_payment_attempt"] = None
+        return
+    if private.get("first_failure_at") is None:
+        # The schedule counts from when the failed attempt was due (a clock moved far ahead runs it late).
+        due = invoice["next_payment_attempt"] if automatic else None
+        private["first_failure_at"] = due or store.now()
+    elif not automatic:
+        return  # a manual attempt after the first does not move the retry schedule
+    tries = invoice["attempt_count"]
+    if tries <= len(RETRY_DAYS):
+        invoice["next_payment_attempt"] = private["first_failure_at"] + RETRY_DAYS[tries - 1] * DAY
+        return
+    invoice["next_payment_attempt"] = None
+    outcome = settings.after_final_attempt
+    if outcome == "mark_uncollectible":
+        invoice.update(status="uncollectible", auto_advance=False)
+        invoice["status_transitions"]["marked_uncollectible_at"] = store.now()
+        store.emit("invoice.marked_uncollectible", "invoice", invoice)
+    elif outcome == "void":
+        _void_now(store, invoice)
+
+
+def _no_payment_method_error() -> StripeError:
+    return StripeError(
+        402,
+        "card_error",
+        "This customer has no attached payment source or default payment method.",
+        code="missing",
+    )
+
+
+def _attempt(
+    store: Store, invoice: dict[str, Any], pm: dict[str, Any] | None, *, automatic: bool
+) -> StripeError | None:
+    """One payment attempt of what is left, off session; on failure the invoice stays open, error returned."""
     invoice["attempted"] = True
-    invoice["attempt_count"] += 1
-    card = payment_methods.card_of(store, pm) if pm is not None else None
-    code = None if card is None else card.charge_decline or card.attach_decline
-    if pm is None or card is None:
-        error = StripeError(
-            402, "card_error", "This customer has no attached payment source or default payment method.", code="missing"
-        )
-    elif code is not None:
-        error = payment_methods.decline(code, store.render("payment_method", pm))
+    if automatic or invoice["attempt_count"] == 0:
+        invoice["attempt_count"] += 1
+    if pm is None:
+        error: StripeError | None = _no_payment_method_error()
     else:
-        _mark_paid(store, invoice, invoice["amount_due"])
+        intent = payment_intents.for_invoice(store, invoice)
+        error = payment_intents.charge(store, intent, pm, on_session=False)
+    if error is None:
+        _mark_paid(store, invoice, invoice["amount_remaining"])
         return None
+    private = store.private[invoice["id"]]
+    private["failed_pm"] = None if pm is None else pm["id"]
+    private["hard_decline"] = error.decline_code in HARD_DECLINES
+    if error.code == "authentication_required":
+        store.emit("invoice.payment_action_required", "invoice", invoice)
+    _schedule_after_failure(store, invoice, automatic)
     store.emit("invoice.payment_failed", "invoice", invoice)
     return error
 
 
+def _intent_settled(store: Store, invoice_id: str | None, intent: dict[str, Any], error: StripeError | None) -> None:
+    """Stripe.js confirmed the invoice's PaymentIntent: a success pays the invoice."""
+    invoice = store.objects["invoice"].get(invoice_id or "")
+    if invoice is None or error is not None or invoice["status"] not in ("open", "uncollectible"):
+        return
+    _mark_paid(store, invoice, intent["amount_received"])
+
+
+payment_intents.on_intent_succeeded.append(_intent_settled)
+
+
+def _apply_balance(store: Store, invoice: dict[str, Any], customer: dict[str, Any]) -> None:
+    """The customer's balance joins the invoice at finalization: a debit adds to what is due, a credit reduces it."""
+    starting = int(customer.get("balance") or 0)
+    owed = invoice["total"] + starting
+    amount_due = max(owed, 0)
+    ending = min(owed, 0)
+    minimum = MINIMUM_CHARGE.get(invoice["currency"], 50)
+    carried = 0
+    if 0 < amount_due < minimum:
+        carried, amount_due = amount_due, 0
+        ending = carried
+    customer["balance"] = ending
+    invoice.update(
+        starting_balance=starting,
+        ending_balance=ending,
+        amount_due=amount_due,
+        amount_remaining=amount_due,
+    )
+    store.private[invoice["id"]]["carried"] = carried
+
+
 def finalize(store: Store, base_url: str, invoice: dict[str, Any], auto_advance: bool | None = None) -> None:
-    """Draft → open: number it, freeze the customer's details, and collect at once if it auto-advances."""
+    """Draft → open: number it, freeze the customer's details, apply the balance, schedule the first attempt.
+
+    https://docs.stripe.com/invoicing/integration/workflow-transitions: finalizing never charges; with
+    ``auto_advance`` Stripe attempts payment about an hour later.
+    """
     if invoice["status"] != "draft":
-        raise invalid(
-            "This invoice is already finalized, you can't re-finalize a non-draft invoice.",
-            code="invoice_already_finalized",
-        )
+        raise invalid("This invoice is already finalized, you can't re-finalize a non-draft invoice.")
     customer = store.get("customer", invoice["customer"], "customer")
     now = store.now()
     sequence = customer["next_invoice_sequence"]
@@ -583,7 +703,6 @@ def finalize(store: Store, base_url: str, invoice: dict[str, Any], auto_advance:
         status="open",
         number=f"{customer['invoice_prefix']}-{sequence:04d}",
         effective_at=now,
-        ending_balance=0,
         automatically_finalizes_at=None,
         hosted_invoice_url=f"{base_url}/_emulator/invoices/{invoice['id']}",
         invoice_pdf=f"{base_url}/_emulator/invoices/{invoice['id']}/pdf",
@@ -594,11 +713,43 @@ def finalize(store: Store, base_url: str, invoice: dict[str, Any], auto_advance:
     if days is not None:
         invoice["due_date"] = now + days * DAY
     invoice["status_transitions"]["finalized_at"] = now
+    _apply_balance(store, invoice, customer)
     store.emit("invoice.finalized", "invoice", invoice)
     if invoice["amount_due"] == 0:
         _mark_paid(store, invoice, 0)
-    elif invoice["auto_advance"] and invoice["collection_method"] == "charge_automatically":
-        _attempt(store, invoice, _payment_method_for(store, invoice, None))
+    elif _collects_automatically(invoice):
+        invoice["next_payment_attempt"] = now + FIRST_ATTEMPT_DELAY
+
+
+def collect_due(store: Store) -> int:
+    """Run every automatic payment attempt that is due on the emulator's clock; how many ran.
+
+    A clock moved weeks ahead runs the missed retries one after another, each on the then-current default.
+    """
+    ran = 0
+    for _ in range(len(RETRY_DAYS) + 2):
+        now = store.now()
+        due = [
+            invoice
+            for invoice in store.objects["invoice"].values()
+            if invoice["status"] == "open"
+            and _collects_automatically(invoice)
+            and invoice["next_payment_attempt"] is not None
+            and invoice["next_payment_attempt"] <= now
+        ]
+        if not due:
+            break
+        for invoice in sorted(due, key=lambda i: (i["next_payment_attempt"], store.sequence[i["id"]])):
+            private = store.private[invoice["id"]]
+            pm = _default_payment_method(store, invoice)
+            if private.get("hard_decline") and pm is not None and pm["id"] == private.get("failed_pm"):
+                # A hard decline is not retried on the same card: the try is counted, nothing is charged.
+                invoice["attempt_count"] += 1
+                _schedule_after_failure(store, invoice, True)
+            else:
+                _attempt(store, invoice, pm, automatic=True)
+            ran += 1
+    return ran
 
 
 def _finalize(ctx: Context, params: dict[str, Any], invoice_id: str) -> dict[str, Any]:
@@ -607,7 +758,15 @@ def _finalize(ctx: Context, params: dict[str, Any], invoice_id: str) -> dict[str
     return ctx.store.render("invoice", invoice)
 
 
+_REQUIRES_ACTION = (
+    "This payment requires additional user action before it can be completed successfully. Payment can be "
+    "completed using the PaymentIntent associated with the invoice. For more details see: "
+    "https://docs.stripe.com/billing/subscriptions/overview#requires-action"
+)
+
+
 def _pay(ctx: Context, params: dict[str, Any], invoice_id: str) -> dict[str, Any]:
+    """https://docs.stripe.com/api/invoices/pay: attempt payment now, outside the automatic schedule."""
     store = ctx.store
     invoice = store.get("invoice", invoice_id, "invoice")
     if invoice["status"] == "paid":
@@ -628,12 +787,28 @@ def _pay(ctx: Context, params: dict[str, Any], invoice_id: str) -> dict[str, Any
         if invoice["status"] == "paid":
             return store.render("invoice", invoice)
     if params.get("paid_out_of_band"):
-        _mark_paid(store, invoice, invoice["amount_due"])
+        payment_intents.cancel_for_invoice(store, invoice)
+        _mark_paid(store, invoice, invoice["amount_remaining"])
         return store.render("invoice", invoice)
-    error = _attempt(store, invoice, pm)
-    if error is not None:
-        raise error
-    return store.render("invoice", invoice)
+    error = _attempt(store, invoice, pm, automatic=False)
+    if error is None:
+        return store.render("invoice", invoice)
+    if error.code == "authentication_required":
+        raise StripeError(
+            402,
+            "card_error",
+            _REQUIRES_ACTION,
+            code="invoice_payment_intent_requires_action",
+            extra={"payment_intent": error.extra.get("payment_intent")},
+        )
+    raise error
+
+
+def _void_now(store: Store, invoice: dict[str, Any]) -> None:
+    invoice.update(status="void", auto_advance=False, next_payment_attempt=None, amount_remaining=0)
+    invoice["status_transitions"]["voided_at"] = store.now()
+    payment_intents.cancel_for_invoice(store, invoice)
+    store.emit("invoice.voided", "invoice", invoice)
 
 
 def _void(ctx: Context, params: dict[str, Any], invoice_id: str) -> dict[str, Any]:
@@ -644,9 +819,7 @@ def _void(ctx: Context, params: dict[str, Any], invoice_id: str) -> dict[str, An
             f"You can only void open or uncollectible invoices; this invoice is {invoice['status']}.",
             code="invoice_not_editable",
         )
-    invoice.update(status="void", auto_advance=False, next_payment_attempt=None)
-    invoice["status_transitions"]["voided_at"] = store.now()
-    store.emit("invoice.voided", "invoice", invoice)
+    _void_now(store, invoice)
     return store.render("invoice", invoice)
 
 

@@ -1,9 +1,13 @@
-// Invoices: status, due date, number; Download (PDF) and Pay now.
+// Invoices: number, month, status, due and paid dates, amounts paid and remaining, Stripe's next attempt and the
+// last failure with its card; Download (PDF) and Pay now (with 3-D Secure when the card asks for it).
 import { h, clear, field, pageHeader, alertBox, toast } from "../dom.js";
 import * as api from "../api.js";
-import { money, date, month, titleCase } from "../format.js";
+import { money, date, dateTime, month, titleCase } from "../format.js";
+import { payInvoice } from "../pay.js";
 
 const STATUSES = ["", "open", "paid", "draft", "void", "uncollectible"];
+const COLUMNS = ["Number", "Month", "Status", "Due date", "Paid on", "Total", "Amount paid", "Remaining", "Next attempt", "Actions"];
+const NUMERIC = ["Total", "Amount paid", "Remaining"];
 
 export async function invoicesPage(page, ctx) {
   page.append(pageHeader("Invoices"));
@@ -28,8 +32,8 @@ export async function invoicesPage(page, ctx) {
   }
   const table = h("table", { class: "table invoices" },
     h("caption", { class: "visually-hidden" }, "Your invoices"),
-    h("thead", {}, h("tr", {}, ["Number", "Month", "Status", "Due date", "Total", "Amount due", "Actions"]
-      .map((label) => h("th", { scope: "col", class: ["Total", "Amount due"].includes(label) ? "num" : null }, label)))),
+    h("thead", {}, h("tr", {}, COLUMNS
+      .map((label) => h("th", { scope: "col", class: NUMERIC.includes(label) ? "num" : null }, label)))),
     h("tbody", {}, invoices.map((invoice) => invoiceRow(invoice, ctx, problem))));
   page.append(problem, h("div", { class: "table-wrap" }, table));
 }
@@ -49,7 +53,7 @@ function invoiceRow(invoice, ctx, problem) {
     }
   });
   const actions = h("td", { class: "row-actions", "data-label": "Actions" }, download);
-  if (invoice.status === "open" && invoice.amount_due > 0) {
+  if (["open", "uncollectible"].includes(invoice.status) && invoice.amount_remaining > 0) {
     const pay = h("button", { type: "button", class: "button button-small button-primary" }, "Pay now");
     pay.setAttribute("aria-label", `Pay invoice ${invoice.number || invoice.id} now`);
     const key = api.newKey();
@@ -57,8 +61,8 @@ function invoiceRow(invoice, ctx, problem) {
       pay.disabled = true;
       clear(problem);
       try {
-        await api.post(`/v1/invoices/${encodeURIComponent(invoice.id)}/pay`, undefined, key);
-        toast(`Invoice ${invoice.number || invoice.id} paid`);
+        const paid = await payInvoice(invoice, key);
+        toast(paid ? `Invoice ${invoice.number || invoice.id} paid` : `Payment of invoice ${invoice.number || invoice.id} completed; it shows as paid in a moment`);
         ctx.refreshBanners();
         ctx.reload();
       } catch (error) {
@@ -69,14 +73,41 @@ function invoiceRow(invoice, ctx, problem) {
     actions.append(" ", pay);
   }
   const statusText = invoice.past_due ? "Past due" : titleCase(invoice.status);
+  const notes = invoiceNotes(invoice);
   return h("tr", { dataset: { invoice: invoice.id, status: invoice.status } },
     h("th", { scope: "row", "data-label": "Number" }, invoice.number || "—"),
     h("td", { "data-label": "Month" }, invoice.period ? month(invoice.period) : "—"),
-    h("td", { "data-label": "Status" }, h("span", { class: `badge badge-${invoice.past_due ? "past-due" : invoice.status}` }, statusText)),
+    h("td", { "data-label": "Status" }, h("span", { class: `badge badge-${invoice.past_due ? "past-due" : invoice.status}` }, statusText), notes),
     h("td", { "data-label": "Due date" }, date(invoice.due_date)),
+    h("td", { "data-label": "Paid on", dataset: { field: "paid-at" } }, date(invoice.paid_at)),
     h("td", { class: "num", "data-label": "Total" }, money(invoice.total, invoice.currency)),
-    h("td", { class: "num", "data-label": "Amount due" }, money(invoice.amount_due, invoice.currency)),
+    h("td", { class: "num", "data-label": "Amount paid", dataset: { field: "amount-paid" } }, money(invoice.amount_paid, invoice.currency)),
+    h("td", { class: "num", "data-label": "Remaining", dataset: { field: "amount-remaining" } }, money(invoice.amount_remaining, invoice.currency)),
+    h("td", { "data-label": "Next attempt", dataset: { field: "next-attempt" } },
+      invoice.next_payment_attempt ? dateTime(invoice.next_payment_attempt) : "—"),
     actions);
+}
+
+// What the partner should know beyond the numbers: why the last attempt failed and on which card, and the
+// cents carried between months because of Stripe's minimum charge.
+function invoiceNotes(invoice) {
+  const lines = [];
+  const failure = invoice.last_payment_error;
+  if (failure) {
+    const card = failure.payment_method
+      ? ` (${titleCase(failure.payment_method.brand || "card")} •••• ${failure.payment_method.last4 || "????"})`
+      : "";
+    lines.push(h("p", { class: "hint", dataset: { field: "failure" } }, `Last attempt failed: ${failure.message}${card}`));
+  }
+  if (invoice.carried_to_next > 0) {
+    lines.push(h("p", { class: "hint", dataset: { field: "carried" } },
+      `${money(invoice.carried_to_next, invoice.currency)} is under Stripe's minimum charge: nothing was charged, it is added to next month's invoice.`));
+  }
+  if (invoice.starting_balance > 0) {
+    lines.push(h("p", { class: "hint", dataset: { field: "starting-balance" } },
+      `Includes ${money(invoice.starting_balance, invoice.currency)} carried from an earlier month.`));
+  }
+  return lines;
 }
 
 // The PDF route needs the bearer token, so fetch it and hand the browser a blob to save.

@@ -129,7 +129,7 @@ export async function newCardPage(page, ctx) {
       await api.post("/v1/payment-methods", { payment_method_id: paymentMethodId, primary: primary.checked });
       toast("Payment method saved");
       location.hash = "#/payment-methods";
-      ctx.refreshBanners();
+      ctx.refreshBanners({ cardAdded: true });
     } catch (error) {
       busy(form, false);
       showErrors(form, error);

@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 
 from partnerhub.clock import isoformat
 from partnerhub.domain.periods import Period, require_aware
+from partnerhub.domain.tallies import MonthTally, RunningTally, groups_of
 
 __all__ = [
     "CURRENCY",
@@ -42,6 +43,7 @@ __all__ = [
     "PriceVersion",
     "ProductEstimate",
     "bill_month",
+    "estimate_from_tallies",
     "estimate_month",
     "license_charge",
     "license_days",
@@ -486,6 +488,94 @@ def estimate_month(
                 projected_cost=sum([c.amount for c in group.charges]),
                 daily_price=group.price.daily_price,
                 monthly_price=group.price.monthly_price,
+            )
+        )
+    totals = EstimateTotals(
+        counts=LicenseCounts(
+            assigned=sum(p.counts.assigned for p in products),
+            unassigned=sum(p.counts.unassigned for p in products),
+            total=sum(p.counts.total for p in products),
+        ),
+        license_days=sum(p.license_days for p in products),
+        cost_to_date=sum(p.cost_to_date for p in products),
+        projected_license_days=sum(p.projected_license_days for p in products),
+        projected_cost=sum(p.projected_cost for p in products),
+    )
+    return Estimate(period=period, as_of=as_of, products=tuple(products), totals=totals)
+
+
+def estimate_from_tallies(
+    months: Mapping[Period, Mapping[str, MonthTally]],
+    running: Mapping[str, RunningTally],
+    prices: Iterable[PriceVersion],
+    period: Period,
+    as_of: datetime,
+    issued_at_as_of: Mapping[str, int] | None = None,
+) -> Estimate:
+    """The estimate of ``period`` at ``as_of`` from the billing tallies: equal to :func:`estimate_month`.
+
+    ``months`` holds the tallies of ``period`` and of every later month that has any (earlier months
+    are not needed); ``running`` the running tallies. ``issued_at_as_of`` counts, per product, the
+    open licenses issued at exactly ``as_of``: such a license has not yet been active strictly before
+    ``as_of``, so today does not count for it yet (a day count cannot tell it from one issued a
+    microsecond earlier). ``counts`` splits the licenses open at ``min(as_of, period end)`` by
+    assignment at that instant. Raises :class:`MissingPriceError` for a product with days but no price.
+    """
+    as_of = require_aware("as_of", as_of)
+    price_table = _prices_for(prices, period)
+    length = period.days
+    if as_of >= period.end:
+        to_date_last = length
+    elif as_of <= period.start:
+        to_date_last = 0
+    else:
+        midnight = not (as_of.hour or as_of.minute or as_of.second or as_of.microsecond)
+        to_date_last = as_of.day - 1 if midnight else as_of.day
+    exact = issued_at_as_of or {}
+    here = months.get(period, {})
+    later = [tallies for month, tallies in months.items() if month > period]
+
+    products: list[ProductEstimate] = []
+    for product in sorted(set(running) | set(here)):
+        run = running.get(product, RunningTally())
+        open_at_end = run.open - sum(t[product].opened for t in later if product in t)
+        assigned_at_end = run.assigned - sum(t[product].assigned for t in later if product in t)
+        tally = here.get(product, MonthTally())
+        carried = open_at_end - tally.opened
+        if carried < 0:
+            raise ValueError(f"the tallies of {product!r} do not add up for {period}")
+        total = days = cost = days_to_date = cost_to_date = 0
+        price = price_table.get(product)
+        for group in groups_of(tally, carried, length):
+            span = group.last - group.first + 1
+            if span <= 0:
+                continue
+            if price is None:
+                raise MissingPriceError(product, period)
+            total += group.count
+            days += group.count * span
+            cost += group.count * min(span * price.daily_price, price.monthly_price)
+            done = min(group.last, to_date_last) - group.first + 1
+            if done > 0:
+                days_to_date += group.count * done
+                cost_to_date += group.count * min(done * price.daily_price, price.monthly_price)
+        if total == 0 or price is None:
+            continue
+        not_yet = exact.get(product, 0) if to_date_last == as_of.day and period.start < as_of < period.end else 0
+        if not_yet:
+            # Issued at exactly as_of: counted above with today done; today is not done for them yet.
+            days_to_date -= not_yet
+            cost_to_date -= not_yet * min(price.daily_price, price.monthly_price)
+        products.append(
+            ProductEstimate(
+                product=product,
+                counts=LicenseCounts(assigned=assigned_at_end, unassigned=open_at_end - assigned_at_end, total=total),
+                license_days=days_to_date,
+                cost_to_date=cost_to_date,
+                projected_license_days=days,
+                projected_cost=cost,
+                daily_price=price.daily_price,
+                monthly_price=price.monthly_price,
             )
         )
     totals = EstimateTotals(

@@ -1,11 +1,15 @@
-"""The month-to-date estimate of a partner's bill: the billing read, the catalog, and the pure engine.
+"""The month-to-date estimate of a partner's bill: the billing tallies, the catalog, and the pure engine.
+
+The estimate costs the same whatever the number of licenses: it reads the tallies the license
+commands keep (``partnerhub.domain.tallies``), at most three DynamoDB calls, usually one (the catalog
+is kept for a few minutes, see :class:`BillingService`).
 
 Which instant the estimate is taken at (``as_of``):
 
 * the current month: the clock's now;
 * a past month: the month's end (the next month's 1st, 00:00 UTC). The month is over, so the to-date and
-  projected figures are both exactly what ``bill_month`` charges for it, over the same read the month-end
-  invoicer makes;
+  projected figures are both exactly what ``bill_month`` charges for it over the month's licenses (what
+  the month-end invoicer bills);
 * a future month: the clock's now, which is before the month starts, so the to-date figures are 0 and
   the projection bills every license not revoked by now for the whole month (what it will cost if
   nothing changes), at the prices scheduled for that month.
@@ -13,21 +17,35 @@ Which instant the estimate is taken at (``as_of``):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from partnerhub.clock import Clock
-from partnerhub.domain.billing import BillableLicense, Estimate, PriceVersion, estimate_month
+from partnerhub.domain.billing import Estimate, PriceVersion, estimate_from_tallies
 from partnerhub.domain.models import Product
 from partnerhub.domain.periods import Period
+from partnerhub.domain.tallies import MonthTally, RunningTally
 from partnerhub.errors import ValidationFailed
 
 __all__ = ["BillingReads", "BillingService", "CatalogReads", "NamedEstimate", "parse_period"]
 
 
+class Tallies(Protocol):
+    months: Mapping[Period, Mapping[str, MonthTally]]
+    running: Mapping[str, RunningTally]
+
+    def last_issued_at(self, period: Period) -> datetime | None: ...
+
+
 class BillingReads(Protocol):
-    def licenses_active_in(self, partner_id: str, period: Period) -> list[BillableLicense]:
-        """The partner's licenses active at some instant of ``period`` (bounded by the month, not history)."""
+    def tallies(self, partner_id: str, period: Period) -> Tallies:
+        """The partner's billing tallies of ``period`` and every later month, and the running tally."""
+        ...
+
+    def open_issued_at(self, partner_id: str, instant: datetime) -> dict[str, int]:
+        """Per product, the portal licenses issued at exactly ``instant`` and still open then."""
         ...
 
 
@@ -58,19 +76,47 @@ def parse_period(text: str | None) -> Period | None:
 
 
 class BillingService:
-    """Estimates over the billing read, the catalog and the injected clock. No I/O of its own."""
+    """Estimates over the billing read, the catalog and the injected clock. No I/O of its own.
 
-    def __init__(self, billing: BillingReads, catalog: CatalogReads, clock: Clock) -> None:
+    The catalog is kept per execution environment for ``catalog_ttl``, and used only for periods that had
+    already started when it was read: a started month's prices never change (scheduling a price for it
+    is refused), so a copy read after the month's 1st is exact for it. A future month's prices, and a
+    catalog older than the TTL (new products), are read again.
+    """
+
+    def __init__(
+        self,
+        billing: BillingReads,
+        catalog: CatalogReads,
+        clock: Clock,
+        catalog_ttl: timedelta = timedelta(minutes=5),
+    ) -> None:
         self._billing = billing
         self._catalog = catalog
         self._clock = clock
+        self._catalog_ttl = catalog_ttl
+        self._cached: tuple[datetime, tuple[list[Product], list[PriceVersion]]] | None = None
+
+    def _catalog_for(self, period: Period, now: datetime) -> tuple[list[Product], list[PriceVersion]]:
+        cached = self._cached
+        if cached is not None and period.start <= cached[0] <= now < cached[0] + self._catalog_ttl:
+            return cached[1]
+        loaded = self._catalog.load()
+        self._cached = (now, loaded)
+        return loaded
 
     def estimate(self, partner_id: str, period: Period | None = None) -> NamedEstimate:
         """The estimate of ``period`` (default: the clock's current month) for ``partner_id``."""
         now = self._clock.now()
         period = period or Period.containing(now)
         as_of = min(now, period.end)
-        licenses = self._billing.licenses_active_in(partner_id, period)
-        products, prices = self._catalog.load()
-        estimate = estimate_month(licenses, prices, period, as_of)
+        tallies = self._billing.tallies(partner_id, period)
+        # A license issued at exactly as_of has no day to date yet; only then is it worth a look (a
+        # frozen or coarse clock), so a real clock never pays the extra read.
+        latest = tallies.last_issued_at(period)
+        exact = {}
+        if period.start < as_of < period.end and latest is not None and latest >= as_of:
+            exact = self._billing.open_issued_at(partner_id, as_of)
+        products, prices = self._catalog_for(period, now)
+        estimate = estimate_from_tallies(tallies.months, tallies.running, prices, period, as_of, exact)
         return NamedEstimate(estimate=estimate, names={p.product: p.name for p in products})

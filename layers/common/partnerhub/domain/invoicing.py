@@ -6,8 +6,12 @@ A partner-month goes through these steps, each persisted before the next starts,
 point resumes where it stopped:
 
 ``pending`` → ``drafted`` (the Stripe draft exists and its id is on the record) → ``itemized`` (one invoice
-item per product is on the draft) → ``finalized`` (Stripe numbered it and charged the primary card).
+item per product is on the draft) → ``finalized`` (Stripe numbered it; it is ``open`` and Stripe's automatic
+collection charges the default card about an hour later, retrying failures on its own schedule).
 A month with nothing to bill ends in ``nothing_to_bill`` without any Stripe call.
+
+Finalizing never charges: what the record says about payment comes only from Stripe's invoice as later
+retrieved (webhooks, the pay route, a resumed run), and it never moves backwards.
 
 Stripe's own status only moves forward: ``draft`` < ``open`` < {``paid``, ``void``, ``uncollectible``};
 ``uncollectible`` may still become ``paid`` or ``void``; ``paid`` and ``void`` are final. Within one
@@ -26,7 +30,7 @@ from partnerhub.clock import Clock
 from partnerhub.domain.billing import BillableLicense, InvoiceLine, MonthlyBill, PriceVersion, bill_month
 from partnerhub.domain.models import Product
 from partnerhub.domain.periods import Period
-from partnerhub.errors import Conflict, NotFound, PaymentRequired
+from partnerhub.errors import Conflict, NotFound, PaymentRequired, ValidationFailed
 
 
 class Step(StrEnum):
@@ -87,7 +91,10 @@ def supersedes(current: StripeState | None, incoming: StripeState) -> bool:
 
 
 def is_past_due(status: str, attempt_count: int) -> bool:
-    """An open invoice whose payment attempt failed, or one Stripe gave up on, is past due."""
+    """Past due: ``open`` with at least one failed payment attempt (``attempt_count > 0``: an attempt that
+    succeeded would have made it ``paid``), or ``uncollectible``. An open invoice still waiting for Stripe's
+    first attempt is not past due; ``paid`` and ``void`` never are. This is the only rule, whatever brings
+    the invoice (webhook, pay route, worker, operator)."""
     return (status == OPEN and attempt_count > 0) or status == UNCOLLECTIBLE
 
 
@@ -137,6 +144,12 @@ class InvoiceRecord:
     invoice_pdf: str | None = None
     customer: str | None = None
     paid_at: str | None = None
+    amount_remaining: int = 0
+    next_payment_attempt: str | None = None
+    last_payment_error: Mapping[str, Any] | None = None
+    starting_balance: int = 0
+    carried_to_next: int = 0
+    finalized_at: str | None = None
     lines: tuple[Mapping[str, Any], ...] = ()
     draft_requested: bool = False
     failure: Mapping[str, Any] | None = None
@@ -401,14 +414,29 @@ class PaymentGateway(Protocol):
 
     def pay(self, invoice_id: str, payment_method_id: str, idempotency_key: str) -> Mapping[str, Any]: ...
 
+    def void(self, invoice_id: str) -> Mapping[str, Any]: ...
+
+    def mark_uncollectible(self, invoice_id: str) -> Mapping[str, Any]: ...
+
+
+class OperatorReads(Protocol):
+    def find_by_stripe_id(self, invoice_id: str) -> InvoiceRecord | None: ...
+
 
 class InvoiceService:
     """A partner's invoices: read from the table; paying goes to Stripe and comes back through the record."""
 
-    def __init__(self, store: InvoiceReads, gateway: PaymentGateway, primary_card: Callable[[str], str | None]) -> None:
+    def __init__(
+        self,
+        store: InvoiceReads,
+        gateway: PaymentGateway,
+        primary_card: Callable[[str], str | None],
+        cards: Callable[[str], Iterable[str]] | None = None,
+    ) -> None:
         self._store = store
         self._gateway = gateway
         self._primary_card = primary_card
+        self._cards = cards
 
     def get(self, partner_id: str, invoice_id: str) -> InvoiceRecord:
         """The partner's invoice; another partner's (or no such) invoice is a 404 alike."""
@@ -423,20 +451,32 @@ class InvoiceService:
             raise Conflict("the invoice has no PDF until it is finalized", code="invoice_not_finalized")
         return record.invoice_pdf
 
-    def pay(self, partner_id: str, invoice_id: str, receipt_id: str) -> InvoiceRecord:
-        """Charge the primary card for an open (or uncollectible) invoice now; paying clears past due.
+    def pay(
+        self, partner_id: str, invoice_id: str, receipt_id: str, payment_method_id: str | None = None
+    ) -> InvoiceRecord:
+        """Charge the primary card (or ``payment_method_id``, one of the partner's cards) for an open (or
+        uncollectible) invoice now; paying clears past due.
 
         A decline is a 402 ``card_declined`` carrying Stripe's message (the record then shows the failed
-        attempt); a paid, void or not yet finalized invoice is a 409.
+        attempt); a card that needs 3-D Secure is a 402 ``authentication_required`` whose details carry the
+        PaymentIntent's ``client_secret`` and the publishable key for Stripe.js; a paid, void or not yet
+        finalized invoice is a 409.
         """
         record = self.get(partner_id, invoice_id)
         if record.status in FINAL or record.status == DRAFT:
             raise Conflict(
                 f"the invoice is {record.status}; only open invoices can be paid", code="invoice_not_payable"
             )
-        card = self._primary_card(partner_id)
+        card = payment_method_id or self._primary_card(partner_id)
         if card is None:
             raise PaymentRequired("add a card before paying", code="payment_method_required")
+        if payment_method_id is not None and payment_method_id not in set(
+            self._cards(partner_id) if self._cards else ()
+        ):
+            raise ValidationFailed(
+                "no such payment method",
+                details=[{"field": "payment_method_id", "reason": "not one of your payment methods"}],
+            )
         try:
             paid = self._gateway.pay(invoice_id, card, f"pay:{partner_id}:{invoice_id}:{receipt_id}")
         except (PaymentRequired, Conflict):
@@ -444,5 +484,53 @@ class InvoiceService:
             self._store.apply_stripe_invoice(self._gateway.retrieve(invoice_id))
             raise
         updated = self._store.apply_stripe_invoice(paid)
+        assert updated is not None
+        return updated
+
+
+class InvoiceOperations:
+    """What operators may do to any partner's invoice: void it, or mark it uncollectible (Stripe first, then
+    the record and the partner's standing through the same monotonic apply as everything else)."""
+
+    def __init__(self, store: OperatorReads, ledger: InvoiceReads, gateway: PaymentGateway) -> None:
+        self._store = store
+        self._ledger = ledger
+        self._gateway = gateway
+
+    def _record(self, invoice_id: str) -> InvoiceRecord:
+        record = self._store.find_by_stripe_id(invoice_id)
+        if record is None or record.invoice_id != invoice_id or record.status not in STATUSES:
+            raise NotFound("no such invoice", code="invoice_not_found")
+        return record
+
+    def void(self, invoice_id: str) -> InvoiceRecord:
+        """Void an open or uncollectible invoice (a void one is returned as it is); standing follows."""
+        return self._transition(invoice_id, VOID, (OPEN, UNCOLLECTIBLE), self._gateway.void)
+
+    def mark_uncollectible(self, invoice_id: str) -> InvoiceRecord:
+        """Mark an open invoice uncollectible (an uncollectible one is returned as it is); it stays past due."""
+        return self._transition(invoice_id, UNCOLLECTIBLE, (OPEN,), self._gateway.mark_uncollectible)
+
+    def _transition(
+        self,
+        invoice_id: str,
+        target: str,
+        allowed: tuple[str, ...],
+        call: Callable[[str], Mapping[str, Any]],
+    ) -> InvoiceRecord:
+        record = self._record(invoice_id)
+        if record.status == target:
+            return record
+        if record.status not in allowed:
+            # The record may lag Stripe: ask Stripe before refusing.
+            current = self._ledger.apply_stripe_invoice(self._gateway.retrieve(invoice_id)) or record
+            if current.status == target:
+                return current
+            if current.status not in allowed:
+                raise Conflict(
+                    f"the invoice is {current.status}; only {' or '.join(allowed)} invoices can become {target}",
+                    code="invoice_not_transitionable",
+                )
+        updated = self._ledger.apply_stripe_invoice(call(invoice_id))
         assert updated is not None
         return updated

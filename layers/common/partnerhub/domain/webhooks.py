@@ -37,7 +37,10 @@ INVOICE_EVENTS = frozenset(
     {
         "invoice.finalized",
         "invoice.paid",
+        "invoice.payment_succeeded",
         "invoice.payment_failed",
+        "invoice.payment_action_required",
+        "invoice.updated",
         "invoice.voided",
         "invoice.marked_uncollectible",
     }

@@ -3,7 +3,8 @@
 Every write carries an idempotency key derived from what it means (partner, month, product), so a retry,
 a duplicate message or a re-run of the month asks Stripe for the same object again instead of a new one.
 Stripe objects are handed back as they come (mappings); the repository reads the fields it keeps.
-Declines become ``PaymentRequired`` here and only here; outages surface from :func:`call_stripe` as 502.
+Declines and authentication become ``PaymentRequired`` here and only here; outages surface from
+:func:`call_stripe` as 502 after its retries.
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ if TYPE_CHECKING:
     import stripe
 
 StripeInvoice = Mapping[str, Any]
+
+
+# Every invoice read also brings its payments' PaymentIntents: the last payment error and its card live there.
+EXPAND = ["payments.data.payment.payment_intent"]
 
 
 def _options(idempotency_key: str) -> Any:
@@ -113,25 +118,30 @@ class StripeInvoices:
         )
 
     def finalize(self, invoice_id: str, partner_id: str, period: str) -> StripeInvoice:
-        """Number the invoice and let Stripe charge the customer's default payment method at once.
+        """Number the invoice and hand it to Stripe's automatic collection (``auto_advance``): Stripe answers
+        ``open`` and charges the default payment method about an hour later, retrying failures itself.
 
-        Finalized already (a run that stopped after this call, seen after the idempotency key expired):
-        the invoice as it is now."""
+        Refused (a run that stopped after this call, resumed after the idempotency key expired): the invoice
+        as it is now, when it is no longer a draft. The decision rests on the status Stripe shows, never on
+        the refusal's error code."""
         import stripe
 
         try:
             return self._finalize(invoice_id, partner_id, period)
-        except stripe.InvalidRequestError as error:
-            if error.code != "invoice_already_finalized":
+        except stripe.InvalidRequestError:
+            current = self.retrieve(invoice_id)
+            if current.get("status") == "draft":
                 raise
-            return self.retrieve(invoice_id)
+            return current
 
     def _finalize(self, invoice_id: str, partner_id: str, period: str) -> StripeInvoice:
         return call_stripe(
             lambda: (
                 stripe_client()
                 .v1.invoices.finalize_invoice(
-                    invoice_id, {"auto_advance": True}, _options(finalize_key(partner_id, period))
+                    invoice_id,
+                    {"auto_advance": True, "expand": EXPAND},
+                    _options(finalize_key(partner_id, period)),
                 )
                 .to_dict()
             ),
@@ -140,23 +150,61 @@ class StripeInvoices:
 
     def retrieve(self, invoice_id: str) -> StripeInvoice:
         return call_stripe(
-            lambda: stripe_client().v1.invoices.retrieve(invoice_id).to_dict(), describe=f"reading invoice {invoice_id}"
+            lambda: stripe_client().v1.invoices.retrieve(invoice_id, {"expand": EXPAND}).to_dict(),
+            describe=f"reading invoice {invoice_id}",
         )
 
+    def void(self, invoice_id: str) -> StripeInvoice:
+        """Void (Stripe refuses a paid one; the caller checked the record, and re-reads on refusal)."""
+        return self._operator_call(invoice_id, "void")
+
+    def mark_uncollectible(self, invoice_id: str) -> StripeInvoice:
+        return self._operator_call(invoice_id, "mark_uncollectible")
+
+    def _operator_call(self, invoice_id: str, action: str) -> StripeInvoice:
+        import stripe
+
+        def call() -> StripeInvoice:
+            invoices = stripe_client().v1.invoices
+            method = invoices.void_invoice if action == "void" else invoices.mark_uncollectible
+            # The key makes a retried request (429, 5xx, timeout) the same request, not a second one.
+            return method(invoice_id, {"expand": EXPAND}, _options(f"{action}:{invoice_id}")).to_dict()
+
+        try:
+            return call_stripe(call, describe=f"{action} {invoice_id}")
+        except stripe.InvalidRequestError as error:
+            current = self.retrieve(invoice_id)
+            raise Conflict(
+                f"the invoice is {current.get('status')}: {error.user_message or 'Stripe refused'}",
+                code="invoice_not_transitionable",
+            ) from error
+
+    def __init__(self, publishable_key: str = "pk_test_local") -> None:
+        self._publishable_key = publishable_key
+
     def pay(self, invoice_id: str, payment_method_id: str, idempotency_key: str) -> StripeInvoice:
-        """Charge the card now. A decline is a 402 carrying Stripe's message; a paid or void invoice a 409."""
+        """Charge the card now (the key makes a retried request the same charge, never a second one).
+
+        A decline is a 402 carrying Stripe's message; a card that needs authentication a 402
+        ``authentication_required`` with what Stripe.js needs; a paid or void invoice a 409."""
         import stripe
 
         try:
             return call_stripe(
                 lambda: (
                     stripe_client()
-                    .v1.invoices.pay(invoice_id, {"payment_method": payment_method_id}, _options(idempotency_key))
+                    .v1.invoices.pay(
+                        invoice_id,
+                        {"payment_method": payment_method_id, "expand": EXPAND},
+                        _options(idempotency_key),
+                    )
                     .to_dict()
                 ),
                 describe=f"paying {invoice_id}",
             )
         except stripe.CardError as error:
+            if error.code in ("invoice_payment_intent_requires_action", "authentication_required"):
+                raise self._needs_authentication(error) from error
             raise _declined(error) from error
         except stripe.InvalidRequestError as error:
             if error.code == "invoice_not_editable":
@@ -164,6 +212,23 @@ class StripeInvoices:
                     error.user_message or "the invoice cannot be paid", code="invoice_not_payable"
                 ) from error
             raise
+
+    def _needs_authentication(self, error: stripe.CardError) -> PaymentRequired:
+        intent: Any = getattr(error.error, "payment_intent", None) if error.error is not None else None
+        return PaymentRequired(
+            "the card needs the cardholder to authenticate this payment (3-D Secure); confirm the payment "
+            "with Stripe.js using the details, then the invoice is paid",
+            code="authentication_required",
+            details=[
+                {
+                    "field": "payment_method",
+                    "reason": "authentication_required",
+                    "payment_intent_id": getattr(intent, "id", None),
+                    "client_secret": getattr(intent, "client_secret", None),
+                    "publishable_key": self._publishable_key,
+                }
+            ],
+        )
 
 
 def _declined(error: stripe.CardError) -> PaymentRequired:

@@ -141,12 +141,19 @@ class SigningSecret:
         return str(parameters.get_parameter(self.parameter_name, decrypt=True, max_age=self.max_age))
 
 
+_PAYMENT_INTENTS = "payments.data.payment.payment_intent"
+
+
 class StripeState:
     """Stripe's current view of the objects an event names: events may be stale, the API is not."""
 
     def invoice(self, invoice_id: str) -> dict[str, Any]:
         invoice = call_stripe(
-            lambda: stripe_client().v1.invoices.retrieve(invoice_id), describe="retrieving an invoice"
+            # With its PaymentIntents: the last payment error and the card it was on live there.
+            lambda: stripe_client().v1.invoices.retrieve(
+                invoice_id, {"expand": ["payments.data.payment.payment_intent"]}
+            ),
+            describe="retrieving an invoice",
         )
         return _plain(invoice)
 

@@ -1,32 +1,108 @@
-"""Reads for billing: a partner's licenses that can be active in a month, and the partners to bill.
+"""Reads for billing: the tallies behind the estimate, a month's licenses, and the partners to bill.
 
-The estimate (`GET /v1/billing`) and the month-end invoicer call the same read and then the same
-pure computation (`partnerhub.domain.billing`), so a past month's estimate equals its invoice.
+The estimate (`GET /v1/billing`) reads the partner's billing tallies (``partnerhub.domain.tallies``):
+one Query of the month's and later months' tally items plus the running tally, bounded by products
+and months, never by licenses. The licenses commands keep them in their own transactions
+(``repository/licenses.py``); this module owns their attribute names.
 
-One Query, bounded by the licenses active in or after the month, never by the partner's history:
-the sparse billing index (GSI5) holds only portal licenses, sorted by revocation time with active
-ones last, so licenses revoked before the month started are never read. Only licenses issued after
-the month ended (a past month asked for later) are read and filtered out.
+The month-end invoicer reads the month's licenses (it names them on the invoice lines) and bills them
+with ``bill_month``: one Query of the sparse billing index (GSI5), which holds only portal licenses
+sorted by revocation time with active ones last, so licenses revoked before the month started are
+never read. The property tests check that both give the same amount, to the cent.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
 
 from partnerhub.domain.billing import BillableLicense
 from partnerhub.domain.periods import Period
+from partnerhub.domain.tallies import MonthTally, RunningTally, tallies_of
 from partnerhub.repository import keys
-from partnerhub.repository.dynamo import TableRepository, deserialize, stamp, unstamp, values
+from partnerhub.repository.dynamo import TableRepository, deserialize, error_code, serialize, stamp, unstamp, values
+from partnerhub.repository.tallies import (
+    month_item,
+    month_tally,
+    running_tallies,
+    tally_assigned_name,
+    tally_open_name,
+)
 
-if TYPE_CHECKING:
-    pass
+
+@dataclass
+class Tallies:
+    """A partner's month tallies from a month on, and the running tally."""
+
+    months: dict[Period, dict[str, MonthTally]] = field(default_factory=dict)
+    running: dict[str, RunningTally] = field(default_factory=dict)
+
+    def last_issued_at(self, period: Period) -> datetime | None:
+        """The latest issue instant recorded in ``period``'s tallies."""
+        stamps = [t.last_issued_at for t in self.months.get(period, {}).values() if t.last_issued_at is not None]
+        return max(stamps, default=None)
+
 
 _PROJECTION = "license_key, product, issued_at, revoked_at, #source, #status"
 _NAMES = {"#source": "source", "#status": "status"}
 
 
 class DynamoBillingRepository(TableRepository):
+    def tallies(self, partner_id: str, period: Period) -> Tallies:
+        """The tallies of ``period`` and every later month, and the running tally: one Query (two past 1 MB)."""
+        params: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "PK = :pk AND SK BETWEEN :lo AND :hi",
+            "ExpressionAttributeValues": values(
+                pk=keys.partner_pk(partner_id), lo=keys.month_tally_sk(str(period), ""), hi=keys.RUNNING_TALLY
+            ),
+            "ConsistentRead": True,
+        }
+        found = Tallies()
+        while True:
+            response = self._client.query(**params)
+            for raw in response.get("Items", []):
+                item = deserialize(raw)
+                if item["SK"] == keys.RUNNING_TALLY:
+                    found.running = running_tallies(item)
+                else:
+                    month = Period.parse(item["tally_period"])
+                    found.months.setdefault(month, {})[item["tally_product"]] = month_tally(item)
+            if "LastEvaluatedKey" not in response:
+                return found
+            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def open_issued_at(self, partner_id: str, instant: datetime) -> dict[str, int]:
+        """Per product, the portal licenses issued at exactly ``instant`` and not revoked by then (GSI1)."""
+        exact = stamp(instant)
+        params: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": keys.GSI_LICENSES,
+            "KeyConditionExpression": "GSI1PK = :pk AND GSI1SK BETWEEN :lo AND :hi",
+            "ProjectionExpression": "product, revoked_at, #source",
+            "ExpressionAttributeNames": {"#source": "source"},
+            "ExpressionAttributeValues": values(
+                pk=keys.licenses_gsi_pk(partner_id),
+                lo=keys.time_sort_key(exact, ""),
+                hi=keys.time_sort_key(exact, "~"),
+            ),
+        }
+        counts: dict[str, int] = {}
+        while True:
+            response = self._client.query(**params)
+            for raw in response.get("Items", []):
+                item = deserialize(raw)
+                revoked = item.get("revoked_at")
+                if item.get("source", "portal") == "portal" and (revoked is None or revoked > exact):
+                    counts[item["product"]] = counts.get(item["product"], 0) + 1
+            if "LastEvaluatedKey" not in response:
+                return counts
+            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
     def licenses_active_in(self, partner_id: str, period: Period) -> list[BillableLicense]:
         """Every portal license of the partner that was active at some instant of ``period``."""
         params: dict[str, Any] = {
@@ -48,6 +124,82 @@ class DynamoBillingRepository(TableRepository):
                 return licenses
             params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
+    def rebuild_tallies(self, partner_id: str) -> int:
+        """Recompute the partner's tallies from its portal licenses and their history; the items written.
+
+        The migration for licenses issued before the tallies existed, safe to re-run. The running tally
+        is written last, only if no command touched the tallies since they were read (every command
+        adds 1 to its ``writes``); otherwise :class:`TalliesMoved` and the caller runs it again.
+        """
+        pk = keys.partner_pk(partner_id)
+        head = self._client.get_item(
+            TableName=self._table, Key={"PK": {"S": pk}, "SK": {"S": keys.RUNNING_TALLY}}, ConsistentRead=True
+        ).get("Item")
+        seen = int(deserialize(head).get("writes", 0)) if head else None
+        lives: list[tuple[str, datetime, list[tuple[str, datetime]]]] = []
+        history: list[tuple[str, datetime]] | None = None  # of the portal license just read, if any
+        for item in self._partition(pk, keys.license_sk("")):
+            kind = item.get("type")
+            if kind == "license":
+                history = None
+                if item.get("source", "portal") == "portal":
+                    history = []
+                    lives.append((item["product"], _instant(item["issued_at"]), history))
+            elif kind == "history" and history is not None:
+                # A license's history items sort right after it (``LICENSE#{key}#H#{seq}``).
+                history.append((item["event"], _instant(item["at"])))
+        stale: set[str] = set()
+        for item in self._partition(pk, keys.TALLY_PREFIX):
+            if item["SK"] != keys.RUNNING_TALLY:
+                stale.add(item["SK"])
+        months, running = tallies_of(lives)
+        puts: list[dict[str, Any]] = []
+        for period, products in months.items():
+            for product, tally in products.items():
+                sk = keys.month_tally_sk(str(period), product)
+                stale.discard(sk)
+                puts.append(
+                    {"Put": {"TableName": self._table, "Item": serialize(month_item(pk, sk, period, product, tally))}}
+                )
+        deletes = [{"Delete": {"TableName": self._table, "Key": serialize({"PK": pk, "SK": sk})}} for sk in stale]
+        writes = [*puts, *deletes]
+        for start in range(0, len(writes), 100):
+            self._client.transact_write_items(TransactItems=writes[start : start + 100])  # type: ignore[arg-type]
+        final: dict[str, Any] = {
+            "PK": pk,
+            "SK": keys.RUNNING_TALLY,
+            "partner_id": partner_id,
+            "writes": (seen or 0) + 1,
+        }
+        for product, run in running.items():
+            final[tally_open_name(product)] = run.open
+            final[tally_assigned_name(product)] = run.assigned
+        condition = "attribute_not_exists(PK)" if seen is None else "writes = :seen"
+        params: dict[str, Any] = {"TableName": self._table, "Item": serialize(final), "ConditionExpression": condition}
+        if seen is not None:
+            params["ExpressionAttributeValues"] = values(seen=seen)
+        try:
+            self._client.put_item(**params)
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                raise TalliesMoved(partner_id) from error
+            raise
+        return len(writes) + 1
+
+    def _partition(self, pk: str, prefix: str) -> Iterator[dict[str, Any]]:
+        params: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
+            "ExpressionAttributeValues": values(pk=pk, prefix=prefix),
+            "ConsistentRead": True,
+        }
+        while True:
+            response = self._client.query(**params)
+            yield from (deserialize(item) for item in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return
+            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
     def billable_partners(self) -> Iterator[str]:
         """Every partner ever issued a portal license, shard by shard, from the sparse registry in GSI1."""
         for shard in range(keys.BILLABLE_SHARDS):
@@ -65,6 +217,16 @@ class DynamoBillingRepository(TableRepository):
                 if "LastEvaluatedKey" not in response:
                     break
                 params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+class TalliesMoved(Exception):
+    """A command changed the partner's tallies while they were being rebuilt: rebuild again."""
+
+
+def _instant(text: str) -> datetime:
+    instant = unstamp(text)
+    assert instant is not None
+    return instant
 
 
 def _billable(item: dict[str, Any]) -> BillableLicense:

@@ -27,7 +27,9 @@ from partnerhub.clock import isoformat
 from partnerhub.domain.invoicing import (
     DRAFT,
     NOTHING_TO_BILL,
+    PAID,
     STATUSES,
+    VOID,
     InvoiceRecord,
     StandingChange,
     Step,
@@ -72,6 +74,12 @@ _RECORD_FIELDS = (
     "invoice_pdf",
     "customer",
     "paid_at",
+    "amount_remaining",
+    "next_payment_attempt",
+    "last_payment_error",
+    "starting_balance",
+    "carried_to_next",
+    "finalized_at",
     "draft_requested",
     "failure",
     "version",
@@ -109,6 +117,12 @@ def record_from_item(item: Item) -> InvoiceRecord:
         invoice_pdf=item.get("invoice_pdf"),
         customer=item.get("customer"),
         paid_at=item.get("paid_at"),
+        amount_remaining=int(item.get("amount_remaining", 0)),
+        next_payment_attempt=item.get("next_payment_attempt"),
+        last_payment_error=item.get("last_payment_error"),
+        starting_balance=int(item.get("starting_balance", 0)),
+        carried_to_next=int(item.get("carried_to_next", 0)),
+        finalized_at=item.get("finalized_at"),
         lines=tuple(item.get("lines", ())),
         draft_requested=bool(item.get("draft_requested", False)),
         failure=item.get("failure"),
@@ -132,12 +146,43 @@ def _get(obj: Mapping[str, Any], name: str, default: Any = None) -> Any:
     return default if value is None else value
 
 
+def last_payment_error(invoice: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``{code, message, payment_method: {brand, last4}}`` of the invoice's latest failed attempt, from its
+    PaymentIntents (``expand[]=payments.data.payment.payment_intent``); None when the last attempt did not fail."""
+    payments = _get(_get(invoice, "payments", {}), "data", []) or []
+    intents = [_get(_get(p, "payment", {}), "payment_intent") for p in payments]
+    for intent in reversed([i for i in intents if isinstance(i, Mapping)]):
+        error = _get(intent, "last_payment_error")
+        if not error:
+            continue
+        card = _get(_get(error, "payment_method", {}), "card", {}) or {}
+        method = {"brand": _get(card, "brand"), "last4": _get(card, "last4")} if card else None
+        return {
+            "code": str(_get(error, "code", "card_declined")),
+            "message": str(_get(error, "message", "The payment failed.")),
+            "payment_method": method,
+        }
+    return None
+
+
 def stripe_fields(invoice: Mapping[str, Any]) -> dict[str, Any]:
-    """The record's view of a Stripe invoice object."""
+    """The record's view of a Stripe invoice object.
+
+    ``due_date`` is Stripe's when it has one (``send_invoice``), else the moment the invoice was finalized:
+    a ``charge_automatically`` invoice is due on issue and collected by Stripe's automatic attempt.
+    ``carried_to_next`` is the positive ending balance: cents Stripe moved to the customer's balance because
+    the amount due was under its minimum charge, which the next invoice takes as ``starting_balance``.
+    ``last_payment_error`` is left as it is when the object does not show its payments."""
     status = str(_get(invoice, "status", DRAFT))
     attempts = int(_get(invoice, "attempt_count", 0))
     transitions = _get(invoice, "status_transitions", {}) or {}
-    return {
+    finalized_at = _instant(_get(transitions, "finalized_at"))
+    extra: dict[str, Any] = {}
+    if status in (PAID, VOID) or status == DRAFT:
+        extra["last_payment_error"] = None
+    elif _get(invoice, "payments") is not None:
+        extra["last_payment_error"] = last_payment_error(invoice)
+    return extra | {
         "invoice_id": str(invoice["id"]),
         "status": status,
         "number": _get(invoice, "number"),
@@ -146,13 +191,18 @@ def stripe_fields(invoice: Mapping[str, Any]) -> dict[str, Any]:
         "amount_due": int(_get(invoice, "amount_due", 0)),
         "amount_paid": int(_get(invoice, "amount_paid", 0)),
         "currency": str(_get(invoice, "currency", "usd")),
-        "due_date": _instant(_get(invoice, "due_date")),
+        "due_date": _instant(_get(invoice, "due_date")) or finalized_at,
         "created": _instant(_get(invoice, "created")),
         "attempt_count": attempts,
         "hosted_invoice_url": _get(invoice, "hosted_invoice_url"),
         "invoice_pdf": _get(invoice, "invoice_pdf"),
         "customer": _customer_id(_get(invoice, "customer")),
         "paid_at": _instant(_get(transitions, "paid_at")),
+        "amount_remaining": int(_get(invoice, "amount_remaining", 0)),
+        "next_payment_attempt": _instant(_get(invoice, "next_payment_attempt")),
+        "starting_balance": int(_get(invoice, "starting_balance", 0)),
+        "carried_to_next": max(int(_get(invoice, "ending_balance", 0)), 0) if status != DRAFT else 0,
+        "finalized_at": finalized_at,
     }
 
 

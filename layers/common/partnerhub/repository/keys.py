@@ -51,6 +51,15 @@ def billable_sk() -> str:
     return "BILLABLE"
 
 
+def month_tally_sk(period: str, product: str) -> str:
+    """A billing tally of one product in one month (``YYYY-MM``); ``product=""`` gives the month's lower bound."""
+    return f"TALLY#{period}#{product}"
+
+
+TALLY_PREFIX = "TALLY#"
+RUNNING_TALLY = "TALLY#~"  # the partner's running billing tally; sorts after every month's tally
+
+
 def product_sk(product: str) -> str:
     return f"PRODUCT#{product}"
 

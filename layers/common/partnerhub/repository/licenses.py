@@ -35,6 +35,7 @@ from partnerhub.domain.models import (
     Source,
     Standing,
 )
+from partnerhub.domain.tallies import TallyChange, assignment_tally, issue_tally, revoke_tally
 from partnerhub.errors import Conflict, ValidationFailed
 from partnerhub.repository import keys
 from partnerhub.repository.dynamo import (
@@ -50,6 +51,12 @@ from partnerhub.repository.dynamo import (
     values,
 )
 from partnerhub.repository.partners import standing_from_item
+from partnerhub.repository.tallies import (
+    tally_assigned_name,
+    tally_issued_name,
+    tally_open_name,
+    tally_revoked_name,
+)
 
 if TYPE_CHECKING:
     pass
@@ -174,9 +181,10 @@ class DynamoLicenseRepository(TableRepository):
                     }
                 }
             )
+            head += self._tally_updates(order.partner_id, _issue_tally(order, len(_first_chunk(order, licenses))))
         for site in order.claims:
             head.append(self._claim_put(order.partner_id, site, licenses[0]))
-        chunks = _chunks(licenses, _MAX_TRANSACTION_ITEMS - len(head), _MAX_TRANSACTION_ITEMS - 1)
+        chunks = _chunks(licenses, _MAX_TRANSACTION_ITEMS - len(head), _rest_chunk(order))
         try:
             self._transact([*head, *(self._license_put(lic) for lic in chunks[0])])
         except ClientError as error:
@@ -188,7 +196,7 @@ class DynamoLicenseRepository(TableRepository):
             if 0 in failed:
                 # The order was taken before (a retry after a crash): finish it with its own licenses.
                 licenses = _licenses_from_receipt(deserialize(reasons[0].get("Item", {})), order)
-                chunks = _chunks(licenses, len(_first_chunk(order, licenses)), _MAX_TRANSACTION_ITEMS - 1)
+                chunks = _chunks(licenses, len(_first_chunk(order, licenses)), _rest_chunk(order))
             elif 1 in failed:
                 item = reasons[1].get("Item")
                 _refuse(standing_from_item(deserialize(item) if item else None), issuing=True)
@@ -201,7 +209,10 @@ class DynamoLicenseRepository(TableRepository):
             else:
                 raise TransientConflict() from error
         for chunk in chunks[1:]:
-            items = [self._chunk_counter_update(order, len(chunk)), *(self._license_put(lic) for lic in chunk)]
+            items = [self._chunk_counter_update(order, len(chunk))]
+            if order.source is Source.PORTAL:
+                items += self._tally_updates(order.partner_id, _issue_tally(order, len(chunk), claims=0))
+            items += [self._license_put(lic) for lic in chunk]
             try:
                 self._transact(items)
             except ClientError as error:
@@ -253,6 +264,9 @@ class DynamoLicenseRepository(TableRepository):
         if change.counters is not None or change.requires_assignable:
             partner_at = len(items)
             items.append(self._partner_change(partner_id, change))
+        tally = _change_tally(change)
+        if tally is not None:
+            items += self._tally_updates(partner_id, tally)
         try:
             self._transact(items)
         except ClientError as error:
@@ -355,6 +369,35 @@ class DynamoLicenseRepository(TableRepository):
         if condition:
             update["ConditionExpression"] = condition
         return {"Update": update}
+
+    def _tally_updates(self, partner_id: str, change: TallyChange) -> list[dict[str, Any]]:
+        """The month's and the running billing tallies of a portal license event (``docs/billing.md``)."""
+        pk = keys.partner_pk(partner_id)
+        month_adds: dict[str, int] = {}
+        if change.issued:
+            month_adds[tally_issued_name(change.issued_day)] = change.issued
+        if change.revoked:
+            month_adds[tally_revoked_name(*change.revoked_days)] = change.revoked
+        if change.assigned:
+            month_adds["assigned"] = change.assigned
+        month_sets: dict[str, Any] = {"tally_period": str(change.period), "tally_product": change.product}
+        if change.issued:
+            assert change.issued_at is not None
+            month_sets["last_issued_at"] = stamp(change.issued_at)
+        running_adds = {
+            name: value
+            for name, value in (
+                (tally_open_name(change.product), change.opened),
+                (tally_assigned_name(change.product), change.assigned),
+                ("writes", 1),
+            )
+            if value
+        }
+        month_key = keys.month_tally_sk(str(change.period), change.product)
+        return [
+            _update(self._table, pk, month_key, sets=month_sets, adds=month_adds),
+            _update(self._table, pk, keys.RUNNING_TALLY, sets={"partner_id": partner_id}, adds=running_adds),
+        ]
 
     def _claim_put(self, partner_id: str, site: Site, license: License) -> dict[str, Any]:
         return {
@@ -461,7 +504,10 @@ def _billing_keys(license: License) -> Item:
 
 
 def license_from_item(item: Item) -> License:
-    return License(
+    """A license read back from the table: validated when it was written, so not validated again
+    (``model_construct``; the types are set here). A list page builds fifty of these."""
+    site = item.get("site")
+    return License.model_construct(
         partner_id=item["partner_id"],
         license_key=item["license_key"],
         product=item["product"],
@@ -471,8 +517,10 @@ def license_from_item(item: Item) -> License:
         issued_by=item["issued_by"],
         assigned_at=unstamp(item.get("assigned_at")),
         revoked_at=unstamp(item.get("revoked_at")),
-        site=Site(**item["site"]) if item.get("site") else None,
-        version=item["version"],
+        site=Site.model_construct(site_id=site["site_id"], site_url=site["site_url"], site_owner=site.get("site_owner"))
+        if site
+        else None,
+        version=int(item["version"]),
     )
 
 
@@ -526,8 +574,56 @@ def _refuse(standing: Standing, *, issuing: bool) -> None:
 
 
 def _first_chunk(order: IssueOrder, licenses: Sequence[License]) -> Sequence[License]:
-    head = 2 + (1 if order.source is Source.PORTAL else 0) + len(order.claims)
+    # Receipt, counters, claims; a portal order adds its billable marker and its two billing tallies.
+    head = 2 + (3 if order.source is Source.PORTAL else 0) + len(order.claims)
     return licenses[: _MAX_TRANSACTION_ITEMS - head]
+
+
+def _rest_chunk(order: IssueOrder) -> int:
+    """Licenses per later transaction: beside the counters, a portal order updates its two tallies."""
+    return _MAX_TRANSACTION_ITEMS - (3 if order.source is Source.PORTAL else 1)
+
+
+def _issue_tally(order: IssueOrder, quantity: int, claims: int | None = None) -> TallyChange:
+    first = order.licenses[0]
+    return issue_tally(first.product, first.issued_at, quantity, len(order.claims) if claims is None else claims)
+
+
+def _change_tally(change: Change) -> TallyChange | None:
+    """What a change of a portal license does to the billing tallies, if anything (a transfer does nothing)."""
+    before, after = change.before, change.after
+    if after.source is not Source.PORTAL:
+        return None
+    if before.revoked_at is None and after.revoked_at is not None:
+        return revoke_tally(after.product, after.issued_at, after.revoked_at, was_assigned=before.site is not None)
+    if change.counters is not None and change.counters.assigned:
+        return assignment_tally(after.product, change.event.at, change.counters.assigned)
+    return None
+
+
+def _update(table: str, pk: str, sk: str, *, sets: dict[str, Any], adds: dict[str, int]) -> dict[str, Any]:
+    """An unconditional UpdateItem: ``SET`` the given attributes, ``ADD`` the given increments."""
+    names: dict[str, str] = {}
+    vals: dict[str, Any] = {}
+    clauses = []
+    for verb, attrs in (("SET", sets), ("ADD", adds)):
+        parts = []
+        for attr, value in attrs.items():
+            n = len(names)
+            names[f"#a{n}"] = attr
+            vals[f":a{n}"] = value
+            parts.append(f"#a{n} = :a{n}" if verb == "SET" else f"#a{n} :a{n}")
+        if parts:
+            clauses.append(f"{verb} {', '.join(parts)}")
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": serialize({"PK": pk, "SK": sk}),
+            "UpdateExpression": " ".join(clauses),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values(**{k[1:]: v for k, v in vals.items()}),
+        }
+    }
 
 
 def _chunks(licenses: Sequence[License], first: int, rest: int) -> list[Sequence[License]]:

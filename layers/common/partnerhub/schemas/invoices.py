@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from partnerhub.domain.invoicing import InvoiceRecord
 
@@ -38,6 +38,38 @@ class InvoiceLineOut(BaseModel):
         )
 
 
+class PayInvoiceRequest(BaseModel):
+    """``POST /v1/invoices/{id}/pay``: the primary card unless another of the partner's cards is named."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    payment_method_id: str | None = Field(default=None, min_length=1, max_length=255)
+
+
+class PaymentMethodOut(BaseModel):
+    brand: str | None
+    last4: str | None
+
+
+class PaymentErrorOut(BaseModel):
+    """Why the last payment attempt failed, and the card it was on."""
+
+    code: str
+    message: str
+    payment_method: PaymentMethodOut | None
+
+    @classmethod
+    def of(cls, error: Mapping[str, Any] | None) -> PaymentErrorOut | None:
+        if not error:
+            return None
+        method = error.get("payment_method")
+        return cls(
+            code=str(error.get("code", "card_declined")),
+            message=str(error.get("message", "")),
+            payment_method=PaymentMethodOut(brand=method.get("brand"), last4=method.get("last4")) if method else None,
+        )
+
+
 class InvoiceOut(BaseModel):
     id: str
     number: str | None
@@ -51,6 +83,12 @@ class InvoiceOut(BaseModel):
     due_date: str | None
     created: str | None
     paid_at: str | None
+    amount_remaining: int
+    attempt_count: int
+    next_payment_attempt: str | None
+    last_payment_error: PaymentErrorOut | None
+    starting_balance: int
+    carried_to_next: int
 
     @classmethod
     def of(cls, record: InvoiceRecord) -> InvoiceOut:
@@ -68,6 +106,12 @@ class InvoiceOut(BaseModel):
             due_date=record.due_date,
             created=record.created,
             paid_at=record.paid_at,
+            amount_remaining=record.amount_remaining,
+            attempt_count=record.attempt_count,
+            next_payment_attempt=record.next_payment_attempt,
+            last_payment_error=PaymentErrorOut.of(record.last_payment_error),
+            starting_balance=record.starting_balance,
+            carried_to_next=record.carried_to_next,
         )
 
 

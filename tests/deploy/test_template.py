@@ -1,0 +1,257 @@
+"""What CloudFormation receives from template.yaml (the SAM transform's output): versions that follow the
+layer, routes on the alias, one open route, alarms that reach someone, no placeholder keys, invite-only sign-in,
+and logs that expire."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from local.template import Template
+from tests.deploy.cfn import LAYER_URI, ROOT, TEMPLATE, resources_of, transform_all
+
+WEBHOOK = ("post", "/v1/webhooks/stripe")
+LAYER_A = "s3://artifacts/layers/common-0a0a0a"
+LAYER_B = "s3://artifacts/layers/common-1b1b1b"
+LOCAL = Template(TEMPLATE, parameter_overrides={"StripePublishableKey": "pk_test_local"})
+# The functions behind HTTP routes (SnapStart, served through the live alias).
+API_FUNCTIONS = {route.function_id for route in LOCAL.routes}
+
+
+@pytest.fixture(scope="module")
+def variants(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """template.yaml as deployed, with two builds of the layer, and the same without AutoPublishAliasAllProperties."""
+    text = TEMPLATE.read_text()
+    stripped = tmp_path_factory.mktemp("template") / "template.yaml"
+    stripped.write_text(text.replace("AutoPublishAliasAllProperties: true", "AutoPublishAliasAllProperties: false"))
+    names = {
+        "deployed": (TEMPLATE, LAYER_URI),
+        "layer_a": (TEMPLATE, LAYER_A),
+        "layer_b": (TEMPLATE, LAYER_B),
+        "code_only_a": (stripped, LAYER_A),
+        "code_only_b": (stripped, LAYER_B),
+    }
+    return dict(zip(names, transform_all(list(names.values())), strict=True))
+
+
+@pytest.fixture(scope="module")
+def cfn(variants: dict[str, Any]) -> Any:
+    return variants["deployed"]
+
+
+def aliased_functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Function logical id -> its AWS::Lambda::Alias resource."""
+    aliases = resources_of(template, "AWS::Lambda::Alias")
+    return {alias["Properties"]["FunctionName"]["Ref"]: alias for alias in aliases.values()}
+
+
+def version_of(alias: dict[str, Any]) -> str:
+    return str(alias["Properties"]["FunctionVersion"]["Fn::GetAtt"][0])
+
+
+def operations(template: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    body = template["Resources"]["HttpApi"]["Properties"]["Body"]
+    return {(method, path): op for path, ops in body["paths"].items() for method, op in ops.items()}
+
+
+# -- versions and aliases ----------------------------------------------------------------------------
+
+
+def test_a_layer_only_change_publishes_new_versions_behind_every_alias(variants: dict[str, Any]) -> None:
+    # Given the same function code, packaged with two different builds of the layer
+    before, after = variants["layer_a"], variants["layer_b"]
+    aliases_before, aliases_after = aliased_functions(before), aliased_functions(after)
+    # Then every API function gets a new version, and its alias moves to it
+    assert set(aliases_before) == API_FUNCTIONS
+    for function, alias in aliases_before.items():
+        old, new = version_of(alias), version_of(aliases_after[function])
+        assert old != new, f"{function}: a layer change would leave the alias on the old version"
+        assert new in after["Resources"] and old not in after["Resources"]
+
+
+def test_without_all_properties_the_alias_would_miss_a_layer_change(variants: dict[str, Any]) -> None:
+    # The control for the test above: code-only hashing is the defect the template's setting fixes.
+    text = TEMPLATE.read_text()
+    assert text.count("AutoPublishAliasAllProperties: true") == len(aliased_functions(variants["deployed"]))
+    before, after = variants["code_only_a"], variants["code_only_b"]
+    for function, alias in aliased_functions(before).items():
+        assert version_of(alias) == version_of(aliased_functions(after)[function])
+
+
+def test_every_route_invokes_its_functions_live_alias(cfn: dict[str, Any]) -> None:
+    ops = operations(cfn)
+    assert len(ops) == len(LOCAL.routes)  # the local gateway routes the same set
+    for (method, path), op in ops.items():
+        uri = op["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+        assert re.search(r"/functions/\$\{[A-Za-z]+FunctionAliaslive\}/invocations$", uri), (method, path, uri)
+    permissions = [
+        p["Properties"]
+        for p in resources_of(cfn, "AWS::Lambda::Permission").values()
+        if p["Properties"]["Principal"] == "apigateway.amazonaws.com"
+    ]
+    assert len(permissions) == len(ops)
+    for permission in permissions:
+        assert permission["FunctionName"]["Ref"].endswith("Aliaslive"), permission
+
+
+def test_only_the_stripe_webhook_route_has_no_authorizer(cfn: dict[str, Any]) -> None:
+    ops = operations(cfn)
+    assert ops[WEBHOOK]["security"] == [{"NONE": []}]
+    for key, op in ops.items():
+        if key != WEBHOOK:
+            assert op["security"] == [{"CognitoJwt": []}], key
+    authorizer = cfn["Resources"]["HttpApi"]["Properties"]["Body"]["components"]["securitySchemes"]["CognitoJwt"]
+    jwt = authorizer["x-amazon-apigateway-authorizer"]["jwtConfiguration"]
+    assert jwt["audience"] == [{"Ref": "UserPoolClient"}]
+
+
+# -- alarms ------------------------------------------------------------------------------------------
+
+
+def alarms_on(cfn: dict[str, Any], metric: str, dimension: str) -> dict[str, Any]:
+    """Dimension value (as written) -> alarm properties, for alarms on ``metric``."""
+    found = {}
+    for alarm in resources_of(cfn, "AWS::CloudWatch::Alarm").values():
+        props = alarm["Properties"]
+        if props["MetricName"] == metric:
+            (value,) = [d["Value"] for d in props["Dimensions"] if d["Name"] == dimension]
+            found[json.dumps(value, sort_keys=True)] = props
+    return found
+
+
+def test_every_alarm_notifies_the_one_topic_and_its_email(cfn: dict[str, Any]) -> None:
+    assert list(resources_of(cfn, "AWS::SNS::Topic")) == ["AlarmTopic"]
+    (subscription,) = resources_of(cfn, "AWS::SNS::Subscription").values()
+    assert subscription["Properties"] == {
+        "TopicArn": {"Ref": "AlarmTopic"},
+        "Protocol": "email",
+        "Endpoint": {"Ref": "AlarmEmail"},
+    }
+    assert "Default" not in cfn["Parameters"]["AlarmEmail"]
+    alarms = resources_of(cfn, "AWS::CloudWatch::Alarm")
+    assert alarms
+    for name, alarm in alarms.items():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
+
+
+def test_every_function_alarms_on_errors_and_throttles(cfn: dict[str, Any]) -> None:
+    functions = {json.dumps({"Ref": name}) for name in resources_of(cfn, "AWS::Lambda::Function")}
+    assert len(functions) == len(LOCAL.functions)
+    for metric in ("Errors", "Throttles"):
+        alarms = alarms_on(cfn, metric, "FunctionName")
+        assert set(alarms) == functions, metric
+        for props in alarms.values():
+            assert (props["Namespace"], props["Statistic"], props["Threshold"]) == ("AWS/Lambda", "Sum", 1)
+            assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+
+
+def test_dead_letters_and_a_failed_invoice_run_alarm(cfn: dict[str, Any]) -> None:
+    res = cfn["Resources"]
+    # Where failures land: the worker queue's redrive target, the planner's on-failure destination and
+    # the schedule's dead-letter queue (the last two are one queue: a month-end run that did not happen).
+    redrive = res["InvoiceQueue"]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]
+    (invoke_config,) = resources_of(cfn, "AWS::Lambda::EventInvokeConfig").values()
+    assert invoke_config["Properties"]["FunctionName"] == {"Ref": "InvoicePlannerFunction"}
+    on_failure = invoke_config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]
+    schedule_dlq = res["MonthEndInvoicingSchedule"]["Properties"]["Target"]["DeadLetterConfig"]["Arn"]
+    assert on_failure == schedule_dlq == {"Fn::GetAtt": ["InvoiceRunFailureQueue", "Arn"]}
+    scheduler_actions = {
+        (s["Action"], json.dumps(s["Resource"]))
+        for p in res["InvoiceSchedulerRole"]["Properties"]["Policies"]
+        for s in p["PolicyDocument"]["Statement"]
+    }
+    assert ("sqs:SendMessage", json.dumps(schedule_dlq)) in scheduler_actions
+    depth = alarms_on(cfn, "ApproximateNumberOfMessagesVisible", "QueueName")
+    for queue_arn in (redrive, on_failure):
+        queue = queue_arn["Fn::GetAtt"][0]
+        props = depth[json.dumps({"Fn::GetAtt": [queue, "QueueName"]})]
+        assert (props["Namespace"], props["Threshold"]) == ("AWS/SQS", 1), queue
+        assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+
+
+def test_the_api_alarms_on_5xx(cfn: dict[str, Any]) -> None:
+    (props,) = alarms_on(cfn, "5xx", "ApiId").values()
+    assert props["Namespace"] == "AWS/ApiGateway"
+    assert {"Name": "Stage", "Value": "$default"} in props["Dimensions"]
+    assert props["Dimensions"][0]["Value"] == {"Ref": "HttpApi"}
+
+
+# -- keys, sign-in ------------------------------------------------------------------------------------
+
+
+def test_no_placeholder_keys_anywhere(cfn: dict[str, Any]) -> None:
+    assert "Default" not in cfn["Parameters"]["StripePublishableKey"]
+    pattern = re.compile(cfn["Parameters"]["StripePublishableKey"]["AllowedPattern"])
+    assert pattern.match("pk_live_51HxYzAbCdEf") and pattern.match("pk_test_51HxYzAbCdEf")
+    assert not pattern.match("pk_test_replace_me") and not pattern.match("sk_live_51HxYzAbCdEf")
+    for path in ("template.yaml", "samconfig.toml"):
+        text = (ROOT / path).read_text()
+        # A key-shaped value (descriptions may say "pk_live_..."), or a stand-in for one.
+        assert not re.search(r"\b(pk|sk|rk|whsec)_(test|live)_[A-Za-z0-9]|replace_me|changeme", text, re.I), path
+
+
+def test_sign_in_is_invite_only_with_the_code_grant_and_pkce(cfn: dict[str, Any]) -> None:
+    res = cfn["Resources"]
+    pool = res["UserPool"]
+    assert pool["Properties"]["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+    assert pool["Properties"]["DeletionProtection"] == "ACTIVE"
+    assert pool["DeletionPolicy"] == "Retain"
+    (partner_id,) = [a for a in pool["Properties"]["Schema"] if a["Name"] == "partner_id"]
+    assert partner_id["Mutable"] is False
+    client = res["UserPoolClient"]["Properties"]
+    assert client["GenerateSecret"] is False
+    assert client["AllowedOAuthFlowsUserPoolClient"] is True
+    assert client["AllowedOAuthFlows"] == ["code"]  # no implicit grant: tokens never ride in a URL
+    assert set(client["AllowedOAuthScopes"]) == {"openid", "email"}
+    portal = {"Fn::Sub": "https://${PortalDistribution.DomainName}/"}
+    assert client["CallbackURLs"] == client["LogoutURLs"] == [portal]
+    assert "custom:partner_id" not in client["WriteAttributes"]  # a user cannot move to another tenant
+    assert (client["IdTokenValidity"], client["TokenValidityUnits"]["IdToken"]) == (15, "minutes")
+    assert res["UserPoolDomain"]["Properties"]["UserPoolId"] == {"Ref": "UserPool"}
+
+
+# -- logs, data, traces --------------------------------------------------------------------------------
+
+
+def test_every_log_group_expires_and_every_function_writes_to_its_own(cfn: dict[str, Any]) -> None:
+    groups = resources_of(cfn, "AWS::Logs::LogGroup")
+    for name, group in groups.items():
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}, name
+    used = []
+    for name, function in resources_of(cfn, "AWS::Lambda::Function").items():
+        group = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        assert group in groups, name
+        used.append(group)
+    assert len(set(used)) == len(used) == len(LOCAL.functions)
+    stage = cfn["Resources"]["HttpApiApiGatewayDefaultStage"]["Properties"]
+    access = stage["AccessLogSettings"]["DestinationArn"]["Fn::GetAtt"][0]
+    assert access in groups and access not in used
+    fields = json.loads(stage["AccessLogSettings"]["Format"])
+    assert {"requestId", "routeKey", "status"} <= set(fields)
+
+
+def test_the_table_and_user_pool_survive_a_stack_deletion(cfn: dict[str, Any]) -> None:
+    table = cfn["Resources"]["Table"]
+    assert table["Properties"]["DeletionProtectionEnabled"] is True
+    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+    pool = cfn["Resources"]["UserPool"]
+    assert pool["Properties"]["DeletionProtection"] == "ACTIVE"
+    assert pool["DeletionPolicy"] == pool["UpdateReplacePolicy"] == "Retain"
+
+
+def test_traces_record_no_response_bodies(cfn: dict[str, Any]) -> None:
+    for name, function in resources_of(cfn, "AWS::Lambda::Function").items():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert function["Properties"]["TracingConfig"] == {"Mode": "Active"}, name
+        assert variables["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false", name
+        assert variables["POWERTOOLS_TRACER_CAPTURE_ERROR"] == "false", name
+
+
+def test_the_local_stack_still_reads_the_template() -> None:
+    # The local gateway parses template.yaml itself (no transform): the new resources must not trip it.
+    assert len(LOCAL.functions) == len(API_FUNCTIONS) + 2  # and the planner and the worker
+    assert LOCAL.schedule_targets() == ["InvoicePlannerFunction"]
+    assert {r.route_key for r in LOCAL.routes if not r.authorized} == {"POST /v1/webhooks/stripe"}
