@@ -102,7 +102,9 @@ def _table(moto_url: str) -> Any:
 
 
 def seed_partner(moto_url: str, partner: str, count: int, issued_from: datetime, log: Callable[[str], None]) -> None:
-    """``count`` licenses for ``partner`` (every fourth assigned) and its record with matching counters."""
+    """``count`` licenses for ``partner`` (every fourth assigned), its record with matching counters and the
+    billing tallies the license commands would have kept for them."""
+    from bench.scale import tally_items
     from partnerhub.domain.models import License, Site, Source
     from partnerhub.repository import keys
     from partnerhub.repository.dynamo import serialize
@@ -111,6 +113,7 @@ def seed_partner(moto_url: str, partner: str, count: int, issued_from: datetime,
     client = _table(moto_url)
     counters = {p: {"issued": 0, "assigned": 0, "revoked": 0} for p in PRODUCTS}
     batch: list[dict[str, Any]] = []
+    lives: list[Any] = []
     started = time.monotonic()
     for i in range(count):
         product = PRODUCTS[i % len(PRODUCTS)]
@@ -130,6 +133,7 @@ def seed_partner(moto_url: str, partner: str, count: int, issued_from: datetime,
         )
         counters[product]["issued"] += 1
         counters[product]["assigned"] += 1 if site else 0
+        lives.append((product, issued_at, [("assigned", issued_at)] if site else []))
         batch.append({"PutRequest": {"Item": serialize(license_item(license))}})
         if len(batch) == 25 or i == count - 1:
             _flush(client, batch)
@@ -146,6 +150,9 @@ def seed_partner(moto_url: str, partner: str, count: int, issued_from: datetime,
         for name, value in values.items():
             record[counter_name(product, name)] = value
     _flush(client, [{"PutRequest": {"Item": serialize(record)}}])
+    tallies = tally_items(partner, lives)
+    for start in range(0, len(tallies), 25):
+        _flush(client, [{"PutRequest": {"Item": serialize(item)}} for item in tallies[start : start + 25]])
 
 
 def _flush(client: Any, batch: list[dict[str, Any]]) -> None:
