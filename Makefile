@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 STAGE ?=
 SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
 
-.PHONY: help run test lint typecheck cfn-lint validate unit integration e2e emulator browser browser-deps bench soak invoice build deploy portal partner-user clean
+.PHONY: help run reset seed test lint typecheck cfn-lint validate unit integration e2e emulator browser browser-deps bench soak invoice build deploy portal partner-user clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -27,8 +27,17 @@ $(SAM_VENV)/.installed: requirements/sam.txt
 	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/sam.txt
 	@touch $@
 
-run: $(VENV)/.installed  ## Start the local stack: API and portal on :3000, Stripe emulator on :12111
-	$(PY) -m local
+LOCAL_STATE_DIR ?= .local/state
+SIZE ?= small
+
+run: $(VENV)/.installed  ## Start the local stack (API and portal on :3000, Stripe emulator on :12111), keeping its data in .local/state
+	LOCAL_STATE_DIR=$(LOCAL_STATE_DIR) $(PY) -m local
+
+reset: $(VENV)/.installed  ## Like run, but discard the kept data first: start clean
+	LOCAL_STATE_DIR=$(LOCAL_STATE_DIR) LOCAL_STATE_RESET=1 $(PY) -m local
+
+seed: $(VENV)/.installed  ## Fill the running stack with demo partners: SIZE=small|medium|large or a license count
+	$(PY) scripts/seed_demo.py --size $(SIZE)
 
 test: lint typecheck cfn-lint validate browser-deps  ## Everything CI checks: linters, types, templates and every test
 	$(PY) -m pytest -m "not soak" $(PYTEST_ARGS)

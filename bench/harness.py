@@ -374,9 +374,9 @@ def open_bench(log: Callable[[str], None] = print) -> Bench:
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     counter.install_session_hook()
     counter.install_stripe_hook()
-    from bench import fastmoto
+    from local import fast_dynamodb
 
-    fastmoto.install()
+    fast_dynamodb.install()  # as the local stack does (start_stack installs it too)
     from local.stack import start_stack
 
     stack = start_stack(0, 0, 0, poll_queues=False, log=lambda _line: None)

@@ -139,10 +139,20 @@ def seed_licenses(
 
 
 def write_tallies(bench: Bench, partner_id: str, lives: list[Any]) -> int:
-    """The billing tallies the license commands would have kept for these licenses (``tallies_of``)."""
+    """The billing tallies the license commands would have kept for these licenses, written to the bench table."""
+    from partnerhub.repository.dynamo import serialize
+
+    items = tally_items(partner_id, lives)
+    writer = _writer()
+    for start in range(0, len(items), 25):
+        _flush(writer, bench.table, [{"PutRequest": {"Item": serialize(i)}} for i in items[start : start + 25]])
+    return len(items)
+
+
+def tally_items(partner_id: str, lives: list[Any]) -> list[dict[str, Any]]:
+    """The tally items (``tallies_of``, the rebuild's own rules) for licenses given as (product, issued_at, events)."""
     from partnerhub.domain.tallies import tallies_of
     from partnerhub.repository import keys
-    from partnerhub.repository.dynamo import serialize
     from partnerhub.repository.tallies import month_item, tally_assigned_name, tally_open_name
 
     months, running = tallies_of(lives)
@@ -157,10 +167,7 @@ def write_tallies(bench: Bench, partner_id: str, lives: list[Any]) -> int:
         head[tally_open_name(product)] = run.open
         head[tally_assigned_name(product)] = run.assigned
     items.append(head)
-    writer = _writer()
-    for start in range(0, len(items), 25):
-        _flush(writer, bench.table, [{"PutRequest": {"Item": serialize(i)}} for i in items[start : start + 25]])
-    return len(items)
+    return items
 
 
 def _flush(writer: Any, table: str, batch: list[dict[str, Any]]) -> None:

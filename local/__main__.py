@@ -6,6 +6,11 @@ names a file to write the chosen ports to, as JSON, once everything serves. ``LO
 points at another template (default: ``template.yaml`` at the repository root). ``LOCAL_SEED=0``,
 ``LOCAL_STRIPE_EMULATOR=0`` and ``LOCAL_SQS_POLL=0`` switch off seeding, the Stripe emulator and the
 background SQS pollers (then ``POST /_local/drain`` processes the queues on demand).
+
+``LOCAL_STATE_DIR`` (``make run`` sets ``.local/state``) keeps the stack's data across restarts: it is
+loaded at start when a snapshot is there and saved while the stack runs and when it stops (see
+``local/persistence.py``); ``LOCAL_STATE_RESET=1`` (``make reset``) discards it first. Without
+``LOCAL_STATE_DIR`` (the tests) nothing is kept.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 
 def _port(name: str, default: int) -> int:
@@ -67,7 +73,14 @@ def main() -> int:
     except OSError as exc:
         print(f"local: could not start: {exc} (is another stack running? set API_PORT/STRIPE_PORT)", file=sys.stderr)
         return 1
-    print(banner(stack), flush=True)
+    try:
+        keeper, state_line = _keep_state(stack)
+    except Exception as exc:
+        stack.stop()
+        print(f"local: {exc}", file=sys.stderr)
+        return 1
+    text = banner(stack).rstrip("\n")
+    print(f"{text}\n  state          {state_line}\n", flush=True)
     info_path = os.environ.get("LOCAL_STACK_INFO")
     if info_path:
         write_info(stack, info_path)
@@ -77,7 +90,41 @@ def main() -> int:
     finally:
         print("local: stopping", flush=True)
         stack.stop()
+        if keeper is not None:
+            keeper.stop()
+            print(f"local: state saved to {keeper.path}", flush=True)
     return 0
+
+
+def _keep_state(stack: Any) -> tuple[Any, str]:
+    """Load the saved state (unless reset) and start keeping it; the banner's line about it."""
+    from local import persistence
+
+    directory = os.environ.get("LOCAL_STATE_DIR", "").strip()
+    if not directory:
+        return None, "not kept (set LOCAL_STATE_DIR, as `make run` does, to keep data across restarts)"
+    path = Path(directory) / persistence.FILE_NAME
+    clock, emulator = stack.clock, getattr(stack, "emulator", None)
+    if os.environ.get("LOCAL_STATE_RESET") and _flag("LOCAL_STATE_RESET"):
+        path.unlink(missing_ok=True)
+        line = f"started clean (reset); kept in {path}"
+    else:
+        try:
+            data = persistence.read(path)
+        except persistence.SnapshotError as exc:
+            raise RuntimeError(f"{exc}; `make reset` starts clean (and discards it)") from exc
+        if data is None:
+            line = f"started clean (no saved state); kept in {path}"
+        else:
+            loaded = persistence.restore(data, clock, emulator)
+            line = (
+                f"loaded from {path} (saved {loaded.saved_at}: {loaded.items:,} items, "
+                f"{loaded.messages} queued messages, {loaded.stripe_objects:,} Stripe objects)"
+            )
+    keeper = persistence.Keeper(path, clock, emulator)
+    keeper.mark_saved()
+    keeper.start()
+    return keeper, line + "; `make reset` starts clean"
 
 
 if __name__ == "__main__":

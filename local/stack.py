@@ -24,7 +24,7 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from local.atomic_dynamodb import make_moto_dynamodb_atomic
+from local import fast_dynamodb
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -66,6 +66,7 @@ class Stack:
     gateway: Any = None
     auth: Any = None
     drainer: Any = None
+    emulator: Any = None
     _stoppers: list[Any] = field(default_factory=list, repr=False)
 
     def token(self, partner_id: str, groups: tuple[str, ...] | list[str] = ()) -> str:
@@ -142,8 +143,9 @@ def _start_moto(port: int) -> tuple[Any, int]:
     # moto logs every AWS call through werkzeug's logger; the gateway's own request log is the useful one.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
-    # Real DynamoDB applies each request atomically; moto needs help for the race tests to mean anything.
-    make_moto_dynamodb_atomic()
+    # Real DynamoDB applies each request atomically and reads only the partitions a request names; moto
+    # needs help with both (local/fast_dynamodb.py).
+    fast_dynamodb.install()
 
     server = ThreadedMotoServer(ip_address=HOST, port=port, verbose=False)
     server.start()
@@ -234,9 +236,11 @@ def start_stack(
             os.environ[key] = value
 
         stripe_url: str | None = None
+        emulator: Any = None
         if stripe:
             emulator_server, stripe_url = _start_emulator(clock, stripe_port, api_port, stripe_webhook_secret())
             stoppers.append(emulator_server.stop)
+            emulator = emulator_server.emulator
             stripe_port = int(stripe_url.rsplit(":", 1)[-1].split("/")[0])
             os.environ["STRIPE_API_BASE"] = stripe_url
         if seed:
@@ -295,6 +299,7 @@ def start_stack(
         gateway=gateway,
         auth=auth,
         drainer=drainer,
+        emulator=emulator,
         _stoppers=stoppers,
     )
 
@@ -370,8 +375,10 @@ class StackProcess:
         import urllib.request
 
         info_path = Path(self._dir.name) / "info.json"
+        # A developer's kept data (LOCAL_STATE_DIR in their shell) is only used when the caller asks for it.
+        inherited = {k: v for k, v in os.environ.items() if k not in ("LOCAL_STATE_DIR", "LOCAL_STATE_RESET")}
         env = {
-            **os.environ,
+            **inherited,
             "API_PORT": "0",
             "STRIPE_PORT": "0",
             "MOTO_PORT": "0",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import random
 import string
 import threading
@@ -145,7 +146,53 @@ class Store:
         self.events.append(event)
         self.new_events.append(event)
 
+    def snapshot(self) -> dict[str, Any]:
+        """Everything :meth:`restore` needs, as plain JSON data (the local stack keeps it across restarts)."""
+        with self.lock:
+            return copy.deepcopy(
+                {
+                    "objects": self.objects,
+                    "sequence": self.sequence,
+                    "events": [event["id"] for event in self.events],
+                    "private": {
+                        key: {name: _plain(value) for name, value in fields.items()}
+                        for key, fields in self.private.items()
+                    },
+                    "counter": self._counter,
+                    "rng": self.rng.getstate(),
+                }
+            )
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Replace the state with a :meth:`snapshot` (events not yet delivered are not sent again)."""
+        with self.lock:
+            self.reset()
+            self.objects.update(copy.deepcopy(state["objects"]))
+            self.sequence = dict(state["sequence"])
+            self.events = [self.objects["event"][event_id] for event_id in state["events"]]
+            self.private = {
+                key: {name: _typed(value) for name, value in fields.items()} for key, fields in state["private"].items()
+            }
+            self._counter = int(state["counter"])
+            version, internal, gauss = state["rng"]
+            self.rng.setstate((version, tuple(internal), gauss))
+
     def take_new_events(self) -> list[dict[str, Any]]:
         """Events recorded since the last call, oldest first, for the webhook sender."""
         events, self.new_events = self.new_events, []
         return events
+
+
+def _plain(value: Any) -> Any:
+    """A test card (kept privately per payment method) as JSON data; anything else as it is."""
+    from .cards import TestCard
+
+    return {"test_card": dataclasses.asdict(value)} if isinstance(value, TestCard) else value
+
+
+def _typed(value: Any) -> Any:
+    from .cards import TestCard
+
+    if isinstance(value, dict) and set(value) == {"test_card"}:
+        return TestCard(**value["test_card"])
+    return value

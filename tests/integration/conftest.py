@@ -19,7 +19,7 @@ from unittest import mock
 import pytest
 from moto import mock_aws
 
-from local.atomic_dynamodb import make_moto_dynamodb_atomic
+from local import fast_dynamodb
 from local.events import LambdaContext
 from local.resources import LocalResources
 from local.template import Template
@@ -48,8 +48,12 @@ ENV = {
 
 @pytest.fixture(scope="session")
 def aws() -> Iterator[LocalResources]:
-    """One moto account for the session, with every resource template.yaml declares."""
-    make_moto_dynamodb_atomic()
+    """One moto account for the session, with every resource template.yaml declares.
+
+    moto runs with the local stack's fast DynamoDB layer; PARTNERHUB_PLAIN_MOTO=1 runs these tests on plain
+    moto instead (the layer must not change an answer: both runs must pass).
+    """
+    fast_dynamodb.install()
     make_event_handler_thread_local()
     with mock.patch.dict(os.environ, ENV), mock_aws():
         os.environ.pop("AWS_ENDPOINT_URL", None)

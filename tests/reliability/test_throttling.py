@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from local.atomic_dynamodb import make_moto_dynamodb_atomic
+from local import fast_dynamodb
 from local.resources import LocalResources
 from local.template import Template
 from partnerhub.clock import ManualClock
@@ -33,7 +33,7 @@ def licenses() -> Iterator[Function]:
     that one is already running (moto mocks nest; only the outermost one resets)."""
     import boto3
 
-    make_moto_dynamodb_atomic()
+    fast_dynamodb.install()
     with mock.patch.dict(os.environ, ENV), mock_aws():
         os.environ.pop("AWS_ENDPOINT_URL", None)
         tables = boto3.client("dynamodb").list_tables()["TableNames"]

@@ -19,7 +19,7 @@ The rules in one place:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NamedTuple
@@ -490,18 +490,7 @@ def estimate_month(
                 monthly_price=group.price.monthly_price,
             )
         )
-    totals = EstimateTotals(
-        counts=LicenseCounts(
-            assigned=sum(p.counts.assigned for p in products),
-            unassigned=sum(p.counts.unassigned for p in products),
-            total=sum(p.counts.total for p in products),
-        ),
-        license_days=sum(p.license_days for p in products),
-        cost_to_date=sum(p.cost_to_date for p in products),
-        projected_license_days=sum(p.projected_license_days for p in products),
-        projected_cost=sum(p.projected_cost for p in products),
-    )
-    return Estimate(period=period, as_of=as_of, products=tuple(products), totals=totals)
+    return Estimate(period=period, as_of=as_of, products=tuple(products), totals=_totals(products))
 
 
 def estimate_from_tallies(
@@ -578,7 +567,12 @@ def estimate_from_tallies(
                 monthly_price=price.monthly_price,
             )
         )
-    totals = EstimateTotals(
+    return Estimate(period=period, as_of=as_of, products=tuple(products), totals=_totals(products))
+
+
+def _totals(products: Sequence[ProductEstimate]) -> EstimateTotals:
+    """The estimate's totals: each field summed over its products."""
+    return EstimateTotals(
         counts=LicenseCounts(
             assigned=sum(p.counts.assigned for p in products),
             unassigned=sum(p.counts.unassigned for p in products),
@@ -589,4 +583,3 @@ def estimate_from_tallies(
         projected_license_days=sum(p.projected_license_days for p in products),
         projected_cost=sum(p.projected_cost for p in products),
     )
-    return Estimate(period=period, as_of=as_of, products=tuple(products), totals=totals)
