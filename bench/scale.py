@@ -182,7 +182,7 @@ def write_partner(
     """The partner record as the license commands and payment methods leave it, plus the billable registry."""
     from partnerhub.repository import keys
     from partnerhub.repository.dynamo import serialize
-    from partnerhub.repository.licenses import counter_name
+    from partnerhub.repository.partners import counter_name
 
     item: dict[str, Any] = {
         "PK": keys.partner_pk(partner_id),

@@ -108,7 +108,8 @@ def seed_partner(moto_url: str, partner: str, count: int, issued_from: datetime,
     from partnerhub.domain.models import License, Site, Source
     from partnerhub.repository import keys
     from partnerhub.repository.dynamo import serialize
-    from partnerhub.repository.licenses import counter_name, license_item
+    from partnerhub.repository.licenses import license_item
+    from partnerhub.repository.partners import counter_name
 
     client = _table(moto_url)
     counters = {p: {"issued": 0, "assigned": 0, "revoked": 0} for p in PRODUCTS}

@@ -26,7 +26,6 @@ from partnerhub.domain.licenses import (
     check_standing,
 )
 from partnerhub.domain.models import (
-    Counts,
     HistoryEvent,
     License,
     LicenseCounts,
@@ -50,7 +49,14 @@ from partnerhub.repository.dynamo import (
     unstamp,
     values,
 )
-from partnerhub.repository.partners import CAN_ASSIGN, profile_key, require_can_issue, standing_from_item
+from partnerhub.repository.partners import (
+    count_licenses,
+    license_counts_from_item,
+    profile_key,
+    require_can_assign,
+    require_can_issue,
+    standing_from_item,
+)
 from partnerhub.repository.tallies import (
     tally_assigned_name,
     tally_issued_name,
@@ -70,10 +76,6 @@ _STATUS_SORT = {"all": "issued_at", "unassigned": "issued_at", "assigned": "assi
 def sort_field_for(status: str) -> str:
     """The one sort order each status view is indexed by."""
     return _STATUS_SORT[status]
-
-
-def counter_name(product: str, counter: str) -> str:
-    return f"n#{product}#{counter}"
 
 
 class DynamoLicenseRepository(TableRepository):
@@ -106,15 +108,7 @@ class DynamoLicenseRepository(TableRepository):
 
     def counts(self, partner_id: str) -> LicenseCounts:
         """Kept as counters on the partner's record by every command: one GetItem, whatever the partner's size."""
-        item = self._get(keys.partner_pk(partner_id), keys.PROFILE) or {}
-        raw: dict[str, dict[str, int]] = {}
-        for name, value in item.items():
-            if name.startswith("n#"):
-                _, product, counter = name.split("#", 2)
-                raw.setdefault(product, {})[counter] = value
-        per_product = {p: _counts(c) for p, c in sorted(raw.items())}
-        total = {counter: sum(c.get(counter, 0) for c in raw.values()) for counter in ("issued", "assigned", "revoked")}
-        return LicenseCounts(**_counts(total).model_dump(), products=per_product)
+        return license_counts_from_item(self._get(keys.partner_pk(partner_id), keys.PROFILE))
 
     def list_licenses(self, query: ListQuery) -> Page:
         index, partition, sort_attr = _index_for(query)
@@ -314,58 +308,33 @@ class DynamoLicenseRepository(TableRepository):
         }
 
     def _counters_update(self, order: IssueOrder, issued: int, require_payment_method: bool) -> dict[str, Any]:
-        product = order.product.product
-        names = {"#issued": counter_name(product, "issued"), "#assigned": counter_name(product, "assigned")}
-        assigned = len(order.claims)
-        update: dict[str, Any] = {
-            "TableName": self._table,
-            "Key": profile_key(order.partner_id),
-            "UpdateExpression": "SET partner_id = :p ADD #issued :n, #assigned :a",
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": values(p=order.partner_id, n=issued, a=assigned),
-            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-        }
+        update = count_licenses(
+            self._table,
+            order.partner_id,
+            order.product.product,
+            {"issued": issued, "assigned": len(order.claims)},
+            set_partner_id=True,
+        )
+        update["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
         return {"Update": require_can_issue(update) if require_payment_method else update}
 
     def _chunk_counter_update(self, order: IssueOrder, issued: int) -> dict[str, Any]:
-        return {
-            "Update": {
-                "TableName": self._table,
-                "Key": profile_key(order.partner_id),
-                "UpdateExpression": "ADD #issued :n",
-                "ExpressionAttributeNames": {"#issued": counter_name(order.product.product, "issued")},
-                "ExpressionAttributeValues": values(n=issued),
-            }
-        }
+        return {"Update": count_licenses(self._table, order.partner_id, order.product.product, {"issued": issued})}
 
     def _partner_change(self, partner_id: str, change: Change) -> dict[str, Any]:
-        key = profile_key(partner_id)
-        condition = CAN_ASSIGN if change.requires_assignable else None
         if change.counters is None:
-            return {
-                "ConditionCheck": {
-                    "TableName": self._table,
-                    "Key": key,
-                    "ConditionExpression": condition,
-                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                }
+            check = {
+                "TableName": self._table,
+                "Key": profile_key(partner_id),
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             }
+            return {"ConditionCheck": require_can_assign(check) if change.requires_assignable else check}
         delta = change.counters
-        names = {
-            "#assigned": counter_name(delta.product, "assigned"),
-            "#revoked": counter_name(delta.product, "revoked"),
-        }
-        update: dict[str, Any] = {
-            "TableName": self._table,
-            "Key": key,
-            "UpdateExpression": "ADD #assigned :a, #revoked :r",
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": values(a=delta.assigned, r=delta.revoked),
-            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-        }
-        if condition:
-            update["ConditionExpression"] = condition
-        return {"Update": update}
+        update = count_licenses(
+            self._table, partner_id, delta.product, {"assigned": delta.assigned, "revoked": delta.revoked}
+        )
+        update["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        return {"Update": require_can_assign(update) if change.requires_assignable else update}
 
     def _tally_updates(self, partner_id: str, change: TallyChange) -> list[dict[str, Any]]:
         """The month's and the running billing tallies of a portal license event (``docs/billing.md``)."""
@@ -551,17 +520,6 @@ def _instant(text: str) -> datetime:
     instant = unstamp(text)
     assert instant is not None
     return instant
-
-
-def _counts(counters: dict[str, int]) -> Counts:
-    issued, assigned, revoked = (counters.get(name, 0) for name in ("issued", "assigned", "revoked"))
-    return Counts(
-        all=issued,
-        assigned=assigned,
-        unassigned=issued - revoked - assigned,
-        revoked=revoked,
-        not_revoked=issued - revoked,
-    )
 
 
 def _refuse(standing: Standing, *, issuing: bool) -> None:

@@ -2,7 +2,8 @@
 
 The card mirror is one ``CARD#{pm}`` item per saved card plus ``primary_card``/``cards_version`` on the record.
 This module owns the ``PROFILE`` item: the other repositories write it only through the transaction pieces
-below (:func:`profile_key`, :func:`require_can_issue`, :func:`require_can_assign`, :func:`mark_past_due`).
+below (:func:`profile_key`, :func:`count_licenses`, :func:`require_can_issue`, :func:`require_can_assign`,
+:func:`mark_past_due`) and read its counters through :func:`license_counts_from_item`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from partnerhub.domain.accounts import Card, CardBook, Company, ConcurrentChange
-from partnerhub.domain.models import Standing
+from partnerhub.domain.models import Counts, LicenseCounts, Standing
 from partnerhub.repository import keys
 from partnerhub.repository.dynamo import (
     Item,
@@ -40,6 +41,51 @@ CAN_ISSUE = f"has_payment_method = :standing_payment_method AND {CAN_ASSIGN}"
 def profile_key(partner_id: str) -> dict[str, Any]:
     """The key of the partner's PROFILE item."""
     return serialize({"PK": keys.partner_pk(partner_id), "SK": keys.PROFILE})
+
+
+def counter_name(product: str, counter: str) -> str:
+    """The PROFILE attribute counting a product's licenses: ``issued``, ``assigned`` or ``revoked``."""
+    return f"n#{product}#{counter}"
+
+
+def count_licenses(
+    table: str, partner_id: str, product: str, deltas: dict[str, int], *, set_partner_id: bool = False
+) -> dict[str, Any]:
+    """The transaction Update adding ``deltas`` (counter -> change, each one written even when 0) to the product's
+    license counters on the PROFILE item; ``set_partner_id`` also stamps the partner id on a new record."""
+    names = {f"#{counter}": counter_name(product, counter) for counter in deltas}
+    adds = ", ".join(f"#{counter} :{counter}" for counter in deltas)
+    attribute_values = dict(deltas) | ({"p": partner_id} if set_partner_id else {})
+    return {
+        "TableName": table,
+        "Key": profile_key(partner_id),
+        "UpdateExpression": ("SET partner_id = :p " if set_partner_id else "") + f"ADD {adds}",
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values(**attribute_values),
+    }
+
+
+def license_counts_from_item(item: Item | None) -> LicenseCounts:
+    """The license counts kept on the PROFILE item, per product and in total."""
+    raw: dict[str, dict[str, int]] = {}
+    for name, value in (item or {}).items():
+        if name.startswith("n#"):
+            _, product, counter = name.split("#", 2)
+            raw.setdefault(product, {})[counter] = value
+    per_product = {p: _counts(c) for p, c in sorted(raw.items())}
+    total = {counter: sum(c.get(counter, 0) for c in raw.values()) for counter in ("issued", "assigned", "revoked")}
+    return LicenseCounts(**_counts(total).model_dump(), products=per_product)
+
+
+def _counts(counters: dict[str, int]) -> Counts:
+    issued, assigned, revoked = (counters.get(name, 0) for name in ("issued", "assigned", "revoked"))
+    return Counts(
+        all=issued,
+        assigned=assigned,
+        unassigned=issued - revoked - assigned,
+        revoked=revoked,
+        not_revoked=issued - revoked,
+    )
 
 
 def require_can_issue(update: dict[str, Any]) -> dict[str, Any]:
