@@ -2,7 +2,8 @@
 
 A month in which partners issue, transfer and revoke licenses gives exactly one invoice per partner whose lines
 equal the billing engine's; re-runs, duplicate messages, a crash after any step (also once Stripe's idempotency
-keys expired) and Stripe faults never give a second invoice or a duplicate line.
+keys expired) and Stripe faults never give a second invoice or a duplicate line. A webhook for an invoice the
+table does not name yet is acknowledged without effect, and the resumed run records it as Stripe shows it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from unittest import mock
 
 import pytest
 import stripe
@@ -22,6 +24,8 @@ from local.resources import LocalResources
 from local.stripe_emulator import Emulator, RunningServer, serve
 from partnerhub.clock import ManualClock
 from partnerhub.payments.client import STRIPE_API_VERSION, StripeConnection
+from partnerhub.payments.invoicing import StripeInvoices
+from partnerhub.payments.webhooks import signature_header
 from partnerhub.repository import keys
 from partnerhub.repository.invoices import DynamoInvoiceRepository
 from tests.support.events import load_event
@@ -539,6 +543,142 @@ def test_the_crash_steps_are_all_the_steps(month: Month, crash_after: Callable[[
     month.drain()
 
     assert len(counter["log"]) == STEPS_OF_A_TWO_PRODUCT_MONTH, counter["log"]
+
+
+# ---------------------------------------------------------------------------------------------- webhooks first
+
+
+WEBHOOK_SECRET_PARAM = "/partnerhub/stripe/webhook-secret"
+
+
+def deliver_webhook(month: Month, event: dict[str, Any]) -> Any:
+    """``event`` as Stripe delivers it: signed with the webhook secret at the clock, to the webhooks function."""
+    with mock.patch.dict(os.environ, {"STRIPE_WEBHOOK_SECRET_PARAM": WEBHOOK_SECRET_PARAM}):
+        webhooks = month.function("webhooks")
+    body = json.dumps(event)
+    signature = signature_header(body, month.aws.parameters[WEBHOOK_SECRET_PARAM], int(month.clock.now().timestamp()))
+    return webhooks(load_event("webhooks/invoice_paid", raw_body=body, headers={"Stripe-Signature": signature}))
+
+
+def invoice_events(month: Month, invoice_id: str, since: int) -> list[dict[str, Any]]:
+    assert month.emulator is not None
+    return [
+        e
+        for e in month.emulator.events()[since:]
+        if e["type"].startswith("invoice.") and e["data"]["object"].get("id") == invoice_id
+    ]
+
+
+def unrecorded_invoice_collected(
+    month: Month, crash_after: Callable[[int | None], dict[str, Any]], stripe: StripeConnection, card: str
+) -> str:
+    """A busy partner whose worker died right after Stripe created the month's draft, before the record named it;
+    Stripe then went on without the table (the lines added and the invoice finalized as the run does, and an hour
+    later Stripe's automatic attempt charged ``card``). Returns the partner; its message is back on the queue."""
+    partner_id = busy_partner(month, card)
+    month.clock.set(MONTH_END)
+    counter = crash_after(3)
+    month.send(partner_id)
+    month.drain(max_rounds=1, until_empty=False)
+    assert counter["log"] == ["start", "mark_draft_requested", "create_draft"]
+    record = month.invoices.record(partner_id, PERIOD)
+    assert record is not None and record.draft_requested and record.invoice_id is None
+
+    (draft,) = month.stripe_invoices(partner_id)
+    stripe_side = StripeInvoices(stripe)
+    for line in record.lines:
+        stripe_side.add_line(month.customer(partner_id), draft.id, partner_id, PERIOD, line)
+    stripe_side.finalize(draft.id, partner_id, PERIOD)
+    month.clock.advance(timedelta(hours=1))
+    assert month.emulator is not None
+    month.emulator.collect_due()
+    return partner_id
+
+
+# October's total for busy_partner, worked by hand from BUSY_OCTOBER: 495 + 170 + 495 backup, 6 x 14 scan.
+BUSY_OCTOBER_TOTAL = 495 + 170 + 495 + 84
+
+
+@pytest.mark.parametrize(
+    ("card", "stripe_says", "expected"),
+    [
+        # Stripe's first attempt declines: open, one failed attempt, so past due (docs/invoicing.md, "Past due")
+        (
+            "pm_card_chargeCustomerFail",
+            {"invoice.finalized", "invoice.payment_failed"},
+            {"status": "open", "attempt_count": 1, "amount_paid": 0, "past_due": True},
+        ),
+        # Stripe's first attempt succeeds: paid, never past due
+        (
+            "pm_card_visa",
+            {"invoice.finalized", "invoice.paid"},
+            {"status": "paid", "attempt_count": 1, "amount_paid": BUSY_OCTOBER_TOTAL, "past_due": False},
+        ),
+    ],
+    ids=["declined", "paid"],
+)
+def test_a_webhook_for_an_invoice_not_recorded_yet_is_acknowledged_and_the_worker_settles_it(
+    month: Month,
+    crash_after: Callable[[int | None], dict[str, Any]],
+    stripe_connection: StripeConnection,
+    card: str,
+    stripe_says: set[str],
+    expected: dict[str, Any],
+) -> None:
+    # Given a month-end invoice Stripe finalized and charged, that the table does not know yet
+    assert month.emulator is not None
+    since = len(month.emulator.events())
+    partner_id = unrecorded_invoice_collected(month, crash_after, stripe_connection, card)
+    (invoice,) = month.stripe_invoices(partner_id)
+    before = month.invoices.record(partner_id, PERIOD)
+
+    # When Stripe's webhooks for it arrive (each twice, as Stripe may deliver them)
+    events = invoice_events(month, invoice.id, since)
+    assert stripe_says <= {e["type"] for e in events}
+    replies = [deliver_webhook(month, event) for event in events + events]
+
+    # Then each is acknowledged, and nothing about the invoice or the partner's standing was written
+    assert {reply.status for reply in replies} == {200}
+    assert month.invoices.record(partner_id, PERIOD) == before
+    assert month.invoices.find_by_stripe_id(invoice.id) is None
+    assert month.partners.standing(partner_id).past_due_invoices == ()
+
+    # When the worker's message is redelivered
+    crash_after(None)
+    stats = month.drain()
+
+    # Then the invoice is recorded once, as Stripe shows it, and the partner's standing follows
+    assert stats["succeeded"] == 1 and stats["failed"] == 0
+    (only,) = month.stripe_invoices(partner_id)
+    assert only.id == invoice.id and only.metadata.to_dict() == {"partner_id": partner_id, "period": PERIOD}
+    record = month.invoices.record(partner_id, PERIOD)
+    assert record is not None and record.invoice_id == invoice.id and record.failure is None
+    assert record.step == "finalized" and record.total == BUSY_OCTOBER_TOTAL
+    assert {
+        "status": record.status,
+        "attempt_count": record.attempt_count,
+        "amount_paid": record.amount_paid,
+        "past_due": record.past_due,
+    } == expected
+    assert month.invoices.find_by_stripe_id(invoice.id) == record
+    past_due = (invoice.id,) if expected["past_due"] else ()
+    assert month.partners.standing(partner_id).past_due_invoices == past_due
+    month.assert_one_correct_invoice(partner_id)
+
+    if expected["status"] == "open":
+        # When the partner pays with a working card, Stripe's invoice.paid now finds the record
+        seen = len(month.emulator.events())
+        month.use_card(partner_id, "pm_card_visa")
+        month.sdk.v1.invoices.pay(invoice.id)
+        paid = [e for e in invoice_events(month, invoice.id, seen) if e["type"] == "invoice.paid"]
+        assert [deliver_webhook(month, e).status for e in paid] == [200]
+
+        # Then the invoice is paid in full, once, and the partner is clear
+        record = month.invoices.record(partner_id, PERIOD)
+        assert record is not None and record.status == "paid" and not record.past_due
+        assert record.amount_paid == BUSY_OCTOBER_TOTAL and record.amount_remaining == 0
+        assert month.partners.standing(partner_id).past_due_invoices == ()
+        assert len(month.stripe_invoices(partner_id)) == 1
 
 
 # ---------------------------------------------------------------------------------------------- Stripe faults
