@@ -152,7 +152,9 @@ def test_assigning_to_a_url_the_api_refuses_shows_the_reason_next_to_the_field(p
     site_url = item.get_by_label("Site URL")
     expect(site_url).to_have_attribute("aria-invalid", "true")
     expect(site_url).to_be_focused()
-    expect(item.locator(".field-error:not([hidden])")).to_have_text("must be an http(s) URL")
+    expect(item.locator(".field-error:not([hidden])")).to_have_text(
+        "must be an absolute http(s) URL (RFC 3986: ASCII, other characters percent-encoded)"
+    )
     expect(item.get_by_label("Site ID")).not_to_have_attribute("aria-invalid", "true")
     portal.screenshot("assign-field-error")
     assert portal.api().get(f"/v1/licenses/{key}").json()["status"] == "unassigned"
