@@ -251,7 +251,7 @@ def big_partner(bench: Bench, licenses: int, repeats: int, log: Callable[[str], 
         Timed(
             "the list page's Query alone (bare client)",
             statistics.median(raw),
-            note="moto's own cost for one page: it sorts the whole index partition on every query",
+            note="the local DynamoDB's own cost for one page (moto with the partition index of local/fast_dynamodb.py)",
         )
     )
     for name, route_key, query, note in probes:
