@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 from aws_lambda_powertools.event_handler.api_gateway import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
-from partnerhub.api import OPERATORS, Idempotency, caller_of, create_app, success
+from partnerhub.api import OPERATORS, CursorQuery, Idempotency, caller_of, create_app, success
 from partnerhub.composition import Function, http_handler
 from partnerhub.domain.invoicing import InvoiceOperations, InvoiceService
 from partnerhub.observability import MetricUnit, metrics, tracer
@@ -19,7 +19,6 @@ from partnerhub.payments.invoicing import StripeInvoices
 from partnerhub.repository.invoices import DynamoInvoiceRepository
 from partnerhub.repository.partners import DynamoPartnerRepository
 from partnerhub.schemas.invoices import InvoiceDetail, InvoiceList, InvoiceOut, PayInvoiceRequest
-from partnerhub.schemas.types import CURSOR_MAX, CURSOR_PATTERN
 from partnerhub.settings import StripeSettings
 
 if TYPE_CHECKING:
@@ -75,14 +74,7 @@ InvoiceId = Annotated[str, Path(pattern=r"^in_[A-Za-z0-9_]{1,250}$")]
 def list_invoices(
     status: Annotated[Status | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    cursor: Annotated[
-        str | None,
-        Query(
-            pattern=CURSOR_PATTERN,
-            max_length=CURSOR_MAX,
-            description="The `next_cursor` of the previous page, with the same filters (any other value is 422)",
-        ),
-    ] = None,
+    cursor: CursorQuery = None,
 ) -> InvoiceList:
     page = wired().repository.list_for_partner(caller_of(app).partner(), status=status, limit=limit, cursor=cursor)
     return InvoiceList(items=[InvoiceOut.of(record) for record in page.items], next_cursor=page.next_cursor)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 from aws_lambda_powertools.event_handler.api_gateway import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
-from partnerhub.api import OPERATORS, Idempotency, caller_of, create_app, json_response, success
+from partnerhub.api import OPERATORS, CursorQuery, Idempotency, caller_of, create_app, json_response, success
 from partnerhub.clock import Clock, SystemClock
 from partnerhub.composition import Function, http_handler
 from partnerhub.domain.licenses import LicenseService, ListQuery
@@ -25,7 +25,6 @@ from partnerhub.schemas.licenses import (
     LicenseList,
     LicenseOut,
 )
-from partnerhub.schemas.types import CURSOR_MAX, CURSOR_PATTERN
 from partnerhub.settings import Settings
 
 if TYPE_CHECKING:
@@ -79,14 +78,7 @@ def list_licenses(
     sort: Annotated[Sort | None, Query()] = None,
     order: Annotated[Literal["asc", "desc"], Query()] = "desc",
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    cursor: Annotated[
-        str | None,
-        Query(
-            pattern=CURSOR_PATTERN,
-            max_length=CURSOR_MAX,
-            description="The `next_cursor` of the previous page, with the same filters (any other value is 422)",
-        ),
-    ] = None,
+    cursor: CursorQuery = None,
 ) -> LicenseList:
     query = ListQuery(
         partner_id=caller_of(app).partner(),

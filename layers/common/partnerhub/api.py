@@ -8,7 +8,7 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools.event_handler.api_gateway import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.content_types import APPLICATION_JSON
@@ -16,6 +16,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.middlewares.openapi_validation import OpenAPIRequestValidationMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.idempotency.config import IdempotencyConfig
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
@@ -32,6 +33,7 @@ from partnerhub.domain.models import PARTNER_ID
 from partnerhub.errors import DomainError, Forbidden, Unauthorized, ValidationFailed
 from partnerhub.observability import logger
 from partnerhub.repository import keys
+from partnerhub.schemas.types import CURSOR_MAX, CURSOR_PATTERN
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -335,3 +337,14 @@ def _jsonable(result: tuple[int, Any]) -> dict[str, Any]:
 
 def _execute(request: dict[str, Any], command: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     return command()
+
+
+CursorQuery = Annotated[
+    str | None,
+    Query(
+        pattern=CURSOR_PATTERN,
+        max_length=CURSOR_MAX,
+        description="The `next_cursor` of the previous page, with the same filters (any other value is 422)",
+    ),
+]
+"""The ``cursor`` query parameter of every paginated list."""

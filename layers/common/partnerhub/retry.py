@@ -38,7 +38,7 @@ Sleep = Callable[[float], None]
 _CONFLICT_WAIT = wait_random_exponential(multiplier=0.005, max=0.2)
 # Stripe: 250 ms doubling, at most 8 s; a Retry-After above this cap is cut to it.
 _STRIPE_WAIT = wait_random_exponential(multiplier=0.25, max=8.0)
-_STRIPE_RETRY_AFTER_CAP = 8.0
+_STRIPE_RETRY_AFTER_CAP = 8
 _STRIPE_RETRYABLE_STATUS = frozenset({409, 429, 500, 502, 503, 504})
 # SQS: 100 ms doubling, at most 2 s.
 _SEND_WAIT = wait_random_exponential(multiplier=0.1, max=2.0)
@@ -64,16 +64,18 @@ def is_stripe_transient(error: BaseException) -> bool:
     return isinstance(error, stripe.StripeError) and error.http_status in _STRIPE_RETRYABLE_STATUS
 
 
-def _retry_after(error: BaseException | None) -> float | None:
+def _retry_after(error: BaseException | None) -> int | None:
+    """Stripe's ``Retry-After`` (whole seconds, as HTTP's delay-seconds), capped; None when absent or not a number."""
     headers: Any = getattr(error, "headers", None) or {}
     try:
         value = headers.get("Retry-After") or headers.get("retry-after")
-        return None if value is None else min(_STRIPE_RETRY_AFTER_CAP, max(0.0, float(value)))
+        return None if value is None else min(_STRIPE_RETRY_AFTER_CAP, max(0, int(value)))
     except (AttributeError, TypeError, ValueError):
         return None
 
 
 def _stripe_wait(state: RetryCallState) -> float:
+    """Seconds to wait (tenacity's unit): Stripe's ``Retry-After`` when it sent one, else jittered backoff."""
     error = state.outcome.exception() if state.outcome is not None else None
     after = _retry_after(error)
     return after if after is not None else float(_STRIPE_WAIT(state))

@@ -34,8 +34,8 @@ class StripeSettings(Settings):
     stripe_max_retries: int = 3
     stripe_key_max_age_seconds: int = 300  # a rotated key is live within this long (docs/runbook.md)
     # Per request: three tries of (1 s + 2 s) and their backoff (under 1 s) fit an API function's 10 s timeout.
-    stripe_connect_timeout_seconds: float = 1.0
-    stripe_read_timeout_seconds: float = 2.0
+    stripe_connect_timeout_seconds: int = 1
+    stripe_read_timeout_seconds: int = 2
 
 
 class WebhookSettings(StripeSettings):
