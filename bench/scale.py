@@ -89,11 +89,29 @@ def _writer() -> Any:
     return boto3.client("dynamodb", config=Config(parameter_validation=False, retries={"max_attempts": 10}))
 
 
+def synthetic_license(partner_id: str, i: int, product: str, issued_at: datetime, *, assigned: bool) -> Any:
+    """The ``i``-th bench license: a portal license with an unguessable key, on site ``site-{i}`` when ``assigned``."""
+    from partnerhub.domain.models import License, Site, Source
+
+    site = Site(site_id=f"site-{i}", site_url=f"https://client-{i}.example.com") if assigned else None
+    return License(
+        partner_id=partner_id,
+        license_key=f"{product}_{secrets.token_urlsafe(18).replace('-', 'a').replace('_', 'b')}",
+        product=product,
+        product_name=product,
+        source=Source.PORTAL,
+        issued_at=issued_at,
+        issued_by="user:bench",
+        assigned_at=issued_at if site else None,
+        site=site,
+        version=1,
+    )
+
+
 def seed_licenses(
     bench: Bench, partner_id: str, count: int, issued_from: datetime, products: tuple[str, ...], assigned_every: int = 3
 ) -> dict[str, dict[str, int]]:
     """``count`` licenses for the partner, spread over ``products``, every n-th assigned; returns the counters."""
-    from partnerhub.domain.models import License, Site, Source
     from partnerhub.repository.dynamo import serialize
     from partnerhub.repository.licenses import license_item
 
@@ -103,21 +121,10 @@ def seed_licenses(
     for i in range(count):
         product = products[i % len(products)]
         issued_at = issued_from + timedelta(minutes=i)
-        site = None
-        if assigned_every and i % assigned_every == 0:
-            site = Site(site_id=f"site-{i}", site_url=f"https://client-{i}.example.com")
-        license = License(
-            partner_id=partner_id,
-            license_key=f"{product}_{secrets.token_urlsafe(18).replace('-', 'a').replace('_', 'b')}",
-            product=product,
-            product_name=product,
-            source=Source.PORTAL,
-            issued_at=issued_at,
-            issued_by="user:bench",
-            assigned_at=issued_at if site else None,
-            site=site,
-            version=1,
+        license = synthetic_license(
+            partner_id, i, product, issued_at, assigned=bool(assigned_every) and i % assigned_every == 0
         )
+        site = license.site
         counters[product]["issued"] += 1
         counters[product]["assigned"] += 1 if site else 0
         batch.append({"PutRequest": {"Item": serialize(license_item(license))}})

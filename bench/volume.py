@@ -104,8 +104,7 @@ def _table(moto_url: str) -> Any:
 def seed_partner(moto_url: str, partner: str, count: int, issued_from: datetime, log: Callable[[str], None]) -> None:
     """``count`` licenses for ``partner`` (every fourth assigned), its record with matching counters and the
     billing tallies the license commands would have kept for them."""
-    from bench.scale import tally_items
-    from partnerhub.domain.models import License, Site, Source
+    from bench.scale import synthetic_license, tally_items
     from partnerhub.repository import keys
     from partnerhub.repository.dynamo import serialize
     from partnerhub.repository.licenses import license_item
@@ -119,19 +118,8 @@ def seed_partner(moto_url: str, partner: str, count: int, issued_from: datetime,
     for i in range(count):
         product = PRODUCTS[i % len(PRODUCTS)]
         issued_at = issued_from + timedelta(seconds=30 * i)
-        site = Site(site_id=f"site-{i}", site_url=f"https://client-{i}.example.com") if i % 4 == 0 else None
-        license = License(
-            partner_id=partner,
-            license_key=f"{product}_{secrets.token_urlsafe(18).replace('-', 'a').replace('_', 'b')}",
-            product=product,
-            product_name=product,
-            source=Source.PORTAL,
-            issued_at=issued_at,
-            issued_by="user:bench",
-            assigned_at=issued_at if site else None,
-            site=site,
-            version=1,
-        )
+        license = synthetic_license(partner, i, product, issued_at, assigned=i % 4 == 0)
+        site = license.site
         counters[product]["issued"] += 1
         counters[product]["assigned"] += 1 if site else 0
         lives.append((product, issued_at, [("assigned", issued_at)] if site else []))
