@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .errors import StripeError, invalid
 from .forms import Obj
 from .store import Store
 
@@ -51,3 +53,20 @@ def merge_metadata(current: dict[str, str], update: dict[str, str] | None) -> di
 def changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     """``previous_attributes`` of an update event: old values of the top-level keys that changed."""
     return {key: before.get(key) for key in after if before.get(key) != after.get(key)}
+
+
+def check_client_secret(ctx: Context, intent: dict[str, Any], params: dict[str, Any], kind: str) -> None:
+    """A publishable key may act on a Setup- or PaymentIntent (``kind``) only with that intent's client secret."""
+    secret = params.get("client_secret")
+    if ctx.publishable and secret is None:
+        raise StripeError(
+            403,
+            "invalid_request_error",
+            "This API call cannot be made with a publishable API key. Please use a secret API key.",
+        )
+    if secret is not None and not hmac.compare_digest(secret, intent["client_secret"]):
+        raise invalid(
+            f"The client_secret provided does not match the client_secret associated with the {kind}.",
+            code="resource_missing",
+            param="client_secret",
+        )

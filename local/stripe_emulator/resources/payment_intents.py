@@ -10,14 +10,13 @@ Stripe makes one PaymentIntent for an invoice when it first tries to collect it 
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
 from ..cards import DECLINES
 from ..errors import StripeError, invalid
 from ..forms import Bool, Str, schema
 from ..listing import paginate
-from ..routing import Context, Route
+from ..routing import Context, Route, check_client_secret
 from ..store import Store
 from . import payment_methods
 
@@ -295,25 +294,9 @@ def cancel_for_invoice(store: Store, invoice: dict[str, Any]) -> None:
 on_intent_succeeded: list[Any] = []
 
 
-def _check_secret(ctx: Context, intent: dict[str, Any], params: dict[str, Any]) -> None:
-    secret = params.get("client_secret")
-    if ctx.publishable and secret is None:
-        raise StripeError(
-            403,
-            "invalid_request_error",
-            "This API call cannot be made with a publishable API key. Please use a secret API key.",
-        )
-    if secret is not None and not hmac.compare_digest(secret, intent["client_secret"]):
-        raise invalid(
-            "The client_secret provided does not match the client_secret associated with the PaymentIntent.",
-            code="resource_missing",
-            param="client_secret",
-        )
-
-
 def _retrieve(ctx: Context, params: dict[str, Any], intent_id: str) -> dict[str, Any]:
     intent = ctx.store.get("payment_intent", intent_id, "intent")
-    _check_secret(ctx, intent, params)
+    check_client_secret(ctx, intent, params, "PaymentIntent")
     return ctx.store.render("payment_intent", intent)
 
 
@@ -321,7 +304,7 @@ def _confirm(ctx: Context, params: dict[str, Any], intent_id: str) -> dict[str, 
     """Stripe.js's ``confirmCardPayment(client_secret)``: the customer is present and completes any challenge."""
     store = ctx.store
     intent = store.get("payment_intent", intent_id, "intent")
-    _check_secret(ctx, intent, params)
+    check_client_secret(ctx, intent, params, "PaymentIntent")
     if intent["status"] not in ("requires_payment_method", "requires_confirmation", "requires_action"):
         raise invalid(
             f"You cannot confirm this PaymentIntent because it has a status of {intent['status']}.",

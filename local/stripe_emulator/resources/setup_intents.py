@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
 from ..cards import DECLINES
-from ..errors import StripeError, invalid
+from ..errors import invalid
 from ..forms import Bool, Enum, ListOf, Metadata, Obj, Str, schema
 from ..listing import created_matches, paginate
-from ..routing import Context, Route, merge_metadata
+from ..routing import Context, Route, check_client_secret, merge_metadata
 from . import payment_methods
 
 _STRIPE_JS = {
@@ -27,22 +26,6 @@ _CONFIRM = {
     "use_stripe_sdk": Bool(),
     "mandate_data": Obj({}),
 }
-
-
-def _check_secret(ctx: Context, intent: dict[str, Any], params: dict[str, Any]) -> None:
-    secret = params.get("client_secret")
-    if ctx.publishable and secret is None:
-        raise StripeError(
-            403,
-            "invalid_request_error",
-            "This API call cannot be made with a publishable API key. Please use a secret API key.",
-        )
-    if secret is not None and not hmac.compare_digest(secret, intent["client_secret"]):
-        raise invalid(
-            "The client_secret provided does not match the client_secret associated with the SetupIntent.",
-            code="resource_missing",
-            param="client_secret",
-        )
 
 
 def _confirm(ctx: Context, intent: dict[str, Any], params: dict[str, Any]) -> None:
@@ -136,7 +119,7 @@ def _create(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
 
 def _retrieve(ctx: Context, params: dict[str, Any], intent_id: str) -> dict[str, Any]:
     intent = ctx.store.get("setup_intent", intent_id, "intent")
-    _check_secret(ctx, intent, params)
+    check_client_secret(ctx, intent, params, "SetupIntent")
     return ctx.store.render("setup_intent", intent)
 
 
@@ -163,7 +146,7 @@ def _update(ctx: Context, params: dict[str, Any], intent_id: str) -> dict[str, A
 
 def _confirm_route(ctx: Context, params: dict[str, Any], intent_id: str) -> dict[str, Any]:
     intent = ctx.store.get("setup_intent", intent_id, "intent")
-    _check_secret(ctx, intent, params)
+    check_client_secret(ctx, intent, params, "SetupIntent")
     _confirm(ctx, intent, params)
     return ctx.store.render("setup_intent", intent)
 
