@@ -654,15 +654,12 @@ def _attempt(
     return error
 
 
-def _intent_settled(store: Store, invoice_id: str | None, intent: dict[str, Any], error: StripeError | None) -> None:
+def intent_settled(store: Store, invoice_id: str | None, intent: dict[str, Any], error: StripeError | None) -> None:
     """Stripe.js confirmed the invoice's PaymentIntent: a success pays the invoice."""
     invoice = store.objects["invoice"].get(invoice_id or "")
     if invoice is None or error is not None or invoice["status"] not in ("open", "uncollectible"):
         return
     _mark_paid(store, invoice, intent["amount_received"])
-
-
-payment_intents.on_intent_succeeded.append(_intent_settled)
 
 
 def _apply_balance(store: Store, invoice: dict[str, Any], customer: dict[str, Any]) -> None:

@@ -290,10 +290,6 @@ def cancel_for_invoice(store: Store, invoice: dict[str, Any]) -> None:
     store.emit("payment_intent.canceled", "payment_intent", intent)
 
 
-# Set by the invoices module: what happens to an invoice once its PaymentIntent succeeded on session.
-on_intent_succeeded: list[Any] = []
-
-
 def _retrieve(ctx: Context, params: dict[str, Any], intent_id: str) -> dict[str, Any]:
     intent = ctx.store.get("payment_intent", intent_id, "intent")
     check_client_secret(ctx, intent, params, "PaymentIntent")
@@ -323,8 +319,10 @@ def _confirm(ctx: Context, params: dict[str, Any], intent_id: str) -> dict[str, 
         )
     error = charge(store, intent, pm, on_session=True, authenticated=True)
     invoice_id = store.private.get(intent["id"], {}).get("invoice")
-    for hook in on_intent_succeeded:
-        hook(store, invoice_id, intent, error)
+    if invoice_id is not None:
+        from . import invoices  # imports this module: named here, not at the top
+
+        invoices.intent_settled(store, invoice_id, intent, error)
     if error is not None:
         raise error
     return store.render("payment_intent", intent)
