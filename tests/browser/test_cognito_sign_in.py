@@ -206,6 +206,16 @@ def test_sign_out_revokes_the_refresh_token_and_ends_the_hosted_session(deployed
     sign_in(page, fake)
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    # The revoke call and the hosted logout may land just after the page shows signed out: let the page's
+    # requests reach the fake (Playwright dispatches routes while it waits), for at most 5 s.
+    for _ in range(100):
+        if fake.revoked and fake.logout:
+            break
+        page.wait_for_timeout(50)
     assert fake.revoked == [{"token": "refresh-1", "client_id": CLIENT_ID}]
     assert fake.logout == [{"client_id": CLIENT_ID, "logout_uri": f"{PORTAL}/"}]
+    # The hosted logout sends the browser back to the portal: read its storage once that page has loaded.
+    page.wait_for_url(f"{PORTAL}/")
+    page.wait_for_load_state("load")
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
     assert page.evaluate("() => sessionStorage.getItem('partnerhub.session')") is None
