@@ -81,7 +81,24 @@ def tenant_a(stack: LocalStack, table: Table) -> TenantA:
     assigned = api.put(f"/v1/licenses/{licenses[0]['license_key']}/site", json=site(1))
     assert assigned.status_code == 200, assigned.text
     ids["invoice_id"] = invoice_of(stack, partner)
-    return TenantA(partner, ids)
+    tenant = TenantA(partner, ids)
+    settle(stack, table, tenant)
+    return tenant
+
+
+def settle(stack: LocalStack, table: Table, tenant: TenantA, within: float = 20.0) -> None:
+    """Wait until A's data stops moving: Stripe's trailing webhooks for the paid invoice are processed
+    asynchronously, and a comparison started before they land would blame B's call for them."""
+    deadline = time.monotonic() + within
+    previous = None
+    while True:
+        stack.anonymous.post("/_local/drain", timeout=60).raise_for_status()
+        current = readable(stack, table, tenant)
+        if current == previous:
+            return
+        assert time.monotonic() < deadline, "tenant A's data kept changing with nothing calling the API"
+        previous = current
+        time.sleep(0.5)
 
 
 def invoice_of(stack: LocalStack, partner: str) -> str:
