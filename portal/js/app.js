@@ -10,6 +10,7 @@ import { paymentMethodsPage, newCardPage } from "./pages/payment-methods.js";
 import { invoicesPage } from "./pages/invoices.js";
 import { pricesPage } from "./pages/prices.js";
 import { companyPage } from "./pages/company.js";
+import { operatorRoutes, showOperatorNav, isOperator } from "./pages/operator-nav.js";
 
 const routes = {
   licenses: licensesPage,
@@ -20,6 +21,7 @@ const routes = {
   invoices: invoicesPage,
   prices: pricesPage,
   company: companyPage,
+  ...operatorRoutes,
 };
 
 const main = document.getElementById("main");
@@ -30,6 +32,7 @@ let renderToken = 0;
 
 function routeName() {
   const path = location.hash.replace(/^#\/?/, "").split("?")[0];
+  if (operatorRoutes[path] && !isOperator()) return "licenses"; // the console is for the operators group only
   return routes[path] ? path : "licenses";
 }
 
@@ -45,6 +48,7 @@ async function render({ focus = true } = {}) {
     return;
   }
   document.getElementById("who-name").textContent = `Partner ${signedIn.partnerId}`;
+  showOperatorNav(sidebar, signedIn);
   const name = routeName();
   for (const link of sidebar.querySelectorAll("a")) {
     const active = name === link.dataset.route || name.startsWith(`${link.dataset.route}/`);
