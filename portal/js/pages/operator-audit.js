@@ -4,6 +4,7 @@ import * as api from "../api.js";
 import { dateTime } from "../format.js";
 
 export async function operatorAuditPage(page) {
+  page.classList.add("operator-page");
   page.append(pageHeader("Audit Log"));
   const body = h("tbody");
   const table = h("table", { class: "table operator-audit" },

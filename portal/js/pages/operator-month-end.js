@@ -18,6 +18,7 @@ function lastMonth() {
 }
 
 export async function operatorMonthEndPage(page) {
+  page.classList.add("operator-page");
   const period = periodOf() || lastMonth();
   page.append(pageHeader("Month-end"));
   const picker = h("input", { type: "month", name: "period", value: period, required: true });

@@ -10,6 +10,7 @@ function query() {
 }
 
 export async function operatorPartnersPage(page, ctx) {
+  page.classList.add("operator-page");
   const id = query().get("id");
   if (id) return partnerDetail(page, ctx, id);
   return partnerSearch(page);

@@ -12,6 +12,7 @@ function nextMonth() {
 }
 
 export async function operatorPricesPage(page, ctx) {
+  page.classList.add("operator-page");
   page.append(pageHeader("Manage Prices"));
   const reply = await api.get("/v1/prices");
   const items = reply.items || [];
@@ -27,7 +28,7 @@ function catalogTable(items, ctx, result) {
     h("thead", {}, h("tr", {}, ["Product", "Daily", "Monthly (cap)", "In effect from", "Scheduled changes"]
       .map((label) => h("th", { scope: "col", class: ["Daily", "Monthly (cap)"].includes(label) ? "num" : null }, label)))),
     h("tbody", {}, items.map((item) => h("tr", { dataset: { product: item.product } },
-      h("th", { scope: "row", "data-label": "Product" }, item.name, h("br"), h("span", { class: "muted" }, item.product)),
+      h("th", { scope: "row", "data-label": "Product" }, h("span", {}, item.name, " ", h("span", { class: "muted" }, `(${item.product})`))),
       h("td", { class: "num", "data-label": "Daily" }, money(item.daily_price, item.currency)),
       h("td", { class: "num", "data-label": "Monthly" }, money(item.monthly_price, item.currency)),
       h("td", { "data-label": "In effect from" }, date(item.effective_from)),
