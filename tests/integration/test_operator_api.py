@@ -1,0 +1,86 @@
+"""The operators' function over the real handler and the events in events/operator, against moto: every sample
+event answers; starting a run puts a request on the planner's queue and the planner, fed that message as its SQS
+event source feeds it, enqueues the month's partners; a partner's token is refused."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from typing import Any
+from unittest import mock
+
+import boto3
+import pytest
+
+from local.resources import LocalResources
+from partnerhub.settings import OperatorSettings
+from tests.integration.conftest import Function
+from tests.support.events import load_event
+
+SAMPLES = ["audit", "list_partners", "get_partner", "preview_run", "start_run", "run_progress", "retry_run"]
+
+
+@pytest.fixture(scope="module")
+def operator(aws: LocalResources, function: Callable[..., Function]) -> Function:
+    queues = {
+        "INVOICE_RUN_QUEUE_URL": aws.queue_urls["InvoiceRunRequestQueue"],
+        "INVOICE_QUEUE_URL": aws.queue_urls["InvoiceQueue"],
+        "INVOICE_DEAD_LETTER_QUEUE_URL": aws.queue_urls["InvoiceDeadLetterQueue"],
+    }
+    with mock.patch.dict(os.environ, queues):  # the module builds its default wiring when imported
+        return function("operator", settings=OperatorSettings.from_env())
+
+
+def drain(url: str) -> list[dict[str, Any]]:
+    sqs = boto3.client("sqs")
+    found: list[dict[str, Any]] = []
+    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        found += batch
+        for message in batch:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return found
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_every_sample_event_is_answered(operator: Function, now: Any, name: str) -> None:
+    reply = operator(load_event(f"operator/{name}"))
+    # get_partner names a partner this table never saw; the others answer with what the table holds
+    assert reply.status == (404 if name == "get_partner" else 202 if name == "start_run" else 200), reply.body
+
+
+def test_a_started_run_reaches_the_planner_through_its_request_queue(
+    aws: LocalResources, operator: Function, function: Callable[..., Function], now: Any
+) -> None:
+    drain(aws.queue_urls["InvoiceRunRequestQueue"])
+    reply = operator(load_event("operator/start_run", body={"period": "2026-10"}, headers={"Idempotency-Key": "r-1"}))
+    assert reply.status == 202, reply.body
+    (request,) = drain(aws.queue_urls["InvoiceRunRequestQueue"])
+    assert json.loads(request["Body"]) == {"period": "2026-10"}
+
+    # The planner, given that message as its SQS event source delivers it, plans October
+    sample = load_event("invoice_planner/operator_request")
+    sample["Records"][0]["body"] = request["Body"]
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("INVOICE_QUEUE_URL", aws.queue_urls["InvoiceQueue"])
+        planner = function("invoice_planner")
+    result = planner.invoke(sample)
+    assert [run["period"] for run in result["runs"]] == ["2026-10"]
+
+
+def test_a_request_for_a_month_not_ended_is_dropped_by_the_planner(
+    aws: LocalResources, function: Callable[..., Function], now: Any
+) -> None:
+    sample = load_event("invoice_planner/operator_request")
+    sample["Records"][0]["body"] = json.dumps({"period": "2026-11"})  # the clock is in November 2026
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("INVOICE_QUEUE_URL", aws.queue_urls["InvoiceQueue"])
+        planner = function("invoice_planner")
+    assert "has not ended" in planner.invoke(sample)["runs"][0]["refused"]
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_a_partner_token_is_refused(operator: Function, now: Any, name: str) -> None:
+    reply = operator(load_event(f"operator/{name}", partner_id="agency-42", groups=()))
+    assert reply.status == 403, reply.body
+    assert reply.body["error"]["code"] == "not_an_operator"
