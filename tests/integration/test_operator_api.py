@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from collections.abc import Callable
 from typing import Any
 from unittest import mock
@@ -14,6 +15,7 @@ import boto3
 import pytest
 
 from local.resources import LocalResources
+from partnerhub.repository.partners import DynamoPartnerRepository
 from partnerhub.settings import OperatorSettings
 from tests.integration.conftest import Function
 from tests.support.events import load_event
@@ -84,3 +86,47 @@ def test_a_partner_token_is_refused(operator: Function, now: Any, name: str) -> 
     reply = operator(load_event(f"operator/{name}", partner_id="agency-42", groups=()))
     assert reply.status == 403, reply.body
     assert reply.body["error"]["code"] == "not_an_operator"
+
+
+def test_the_migration_lists_partners_that_had_a_customer_before_the_directory(
+    aws: LocalResources, operator: Function, now: Any
+) -> None:
+    # Given a partner whose customer and company were recorded before the directory existed
+    table = aws.table_names["Table"]
+    partner = f"agency-old-{uuid.uuid4().hex[:8]}"
+    dynamodb = boto3.client("dynamodb")
+    dynamodb.put_item(
+        TableName=table,
+        Item={
+            "PK": {"S": f"PARTNER#{partner}"},
+            "SK": {"S": "PROFILE"},
+            "partner_id": {"S": partner},
+            "stripe_customer_id": {"S": "cus_old"},
+            "company": {
+                "M": {
+                    "name": {"S": "Old Wharf Media"},
+                    "contact_first_name": {"S": "Ann"},
+                    "contact_last_name": {"S": "Baker"},
+                    "website": {"S": "https://wharf.example"},
+                    "address_line1": {"S": "1 Pier"},
+                    "city": {"S": "Boston"},
+                    "country": {"S": "US"},
+                    "postal_code": {"S": "02110"},
+                }
+            },
+        },
+    )
+    dynamodb.put_item(
+        TableName=table,
+        Item={"PK": {"S": f"STRIPE_CUSTOMER#cus_old_{partner}"}, "SK": {"S": "POINTER"}, "partner_id": {"S": partner}},
+    )
+    search = load_event("operator/list_partners", query={"search": "old wharf"})
+    assert operator(search).body["items"] == []
+
+    # When the migration runs
+    repository = DynamoPartnerRepository(table)
+    assert partner in set(repository.partners_with_a_customer())
+    assert repository.list_in_directory(partner)
+
+    # Then operators find it by its company name
+    assert [p["partner_id"] for p in operator(search).body["items"]] == [partner]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -165,10 +166,10 @@ def directory_update(table: str, partner_id: str, company_name: str | None = Non
 
 def overview_from(entry: Item, profile: Item | None, *, full: bool = False) -> PartnerOverview:
     """A partner as operators see it, from its directory entry and its PROFILE item."""
-    saved = (profile or {}).get("company")
-    company = Company.model_validate(saved) if saved else None
+    saved = (profile or {}).get("company") or {}
+    company = Company.model_validate(saved) if full and saved else None
     customer = (profile or {}).get("stripe_customer_id")
-    name = entry.get("company_name") or (company.name if company else None)
+    name = entry.get("company_name") or saved.get("name")
     return PartnerOverview(
         partner_id=str(entry["partner_id"]),
         company_name=str(name) if name else None,
@@ -428,6 +429,34 @@ class DynamoPartnerRepository(TableRepository):
                     found[str(item["PK"]).removeprefix(keys.partner_pk(""))] = item
                 request = response.get("UnprocessedKeys") or {}
         return found
+
+    def list_in_directory(self, partner_id: str) -> bool:
+        """Write the partner's directory entry from its record (the migration); False when it has no record."""
+        profile = self.profile(partner_id)
+        if not profile:
+            return False
+        saved = profile.get("company") or {}
+        name = str(saved["name"]) if saved.get("name") else None
+        update = directory_update(self._table, partner_id, name)["Update"]
+        self._client.update_item(**update)
+        return True
+
+    def partners_with_a_customer(self) -> Iterator[str]:
+        """Every partner that has a Stripe customer, from the customer pointers. A Scan: for the one-off
+        migration script only, never on a request path."""
+        params: dict[str, Any] = {
+            "TableName": self._table,
+            "FilterExpression": "begins_with(PK, :prefix) AND SK = :pointer",
+            "ExpressionAttributeValues": values(prefix=keys.stripe_customer_pk(""), pointer=keys.POINTER),
+            "ProjectionExpression": "partner_id",
+        }
+        while True:
+            page = self._client.scan(**params)
+            for item in page.get("Items", []):
+                yield str(deserialize(item)["partner_id"])
+            if "LastEvaluatedKey" not in page:
+                return
+            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     # the Directory port of domain/partner_directory.py
     def find(self, search: str | None, limit: int, cursor: str | None) -> OverviewPage:
