@@ -25,6 +25,14 @@ class Settings(BaseModel):
         return cls.model_validate({key.lower(): value for key, value in env.items()})
 
 
+class BillingSettings(Settings):
+    """The billing function: how big one part of the CSV export may grow (a Lambda answer is at most 6 MB,
+    headers included: ``docs/billing.md``), and the page size of its reads (``None``: DynamoDB's 1 MB pages)."""
+
+    export_max_bytes: int = 5_000_000
+    export_page_size: int | None = None
+
+
 class StripeSettings(Settings):
     """Settings of functions that talk to Stripe. The key itself is fetched from SSM, never from env."""
 
