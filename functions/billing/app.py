@@ -147,7 +147,8 @@ _CSV = "text/csv; charset=utf-8"
         }
     },
     description="For a past month the amounts sum to its invoice's `total`; for the current month to the "
-    "estimate's `cost_to_date`.",
+    "estimate's `cost_to_date`. A `cursor` must be an `X-Next-Cursor` of the same export (period and "
+    "grouping): anything else is 422.",
 )
 @tracer.capture_method
 def billing_export(

@@ -51,7 +51,9 @@ def _distinct(tags: list[str]) -> list[str]:
     return tags
 
 
-Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS), AfterValidator(_distinct)]
+Tags = Annotated[
+    list[Tag], Field(max_length=MAX_TAGS, json_schema_extra={"uniqueItems": True}), AfterValidator(_distinct)
+]
 
 
 class LicenseStatus(StrEnum):
