@@ -48,6 +48,7 @@ class Wiring:
     rebilling: RebillingService
     idempotency: Idempotency
     export_max_bytes: int
+    export_reserve_ms: int
 
 
 def build(
@@ -64,6 +65,7 @@ def build(
         rebilling=RebillingService(billing, catalog, clock, page_size=settings.export_page_size),
         idempotency=Idempotency(settings.table_name, settings.idempotency_ttl_seconds, dynamodb),
         export_max_bytes=settings.export_max_bytes,
+        export_reserve_ms=settings.export_reserve_ms,
     )
     return Function(wiring, http_handler(app, wiring))
 
@@ -141,8 +143,9 @@ _CSV = "text/csv; charset=utf-8"
         200: {
             "description": "The month's statement as CSV (UTF-8, a header row), one row per license with days "
             "in the month (per license and site with `group_by=site`); amounts in cents. A statement larger "
-            "than one answer may carry comes in parts: then `X-Next-Cursor` (and a `Link` with `rel=next`) "
-            "names the next part; ask again with `cursor=`.",
+            "than one answer may carry (about 5 MB), or longer to read than one invocation allows, comes in "
+            "parts: then `X-Next-Cursor` (and a `Link` with `rel=next`) names the next part; ask again with "
+            "`cursor=`. Each part is a whole CSV file with its header row.",
             "content": {"text/csv": {"schema": {"type": "string"}}},
         }
     },
@@ -160,7 +163,10 @@ def billing_export(
     parsed = parse_period(period) or Period.containing(wired().rebilling.now())
     after = decode_cursor(cursor, str(parsed), group_by)
     lines = wired().rebilling.statement(partner, parsed, by_site=group_by == "site", after=after)
-    part = statement_csv(lines, wired().export_max_bytes)
+    reserve = wired().export_reserve_ms
+    part = statement_csv(
+        lines, wired().export_max_bytes, lambda: app.lambda_context.get_remaining_time_in_millis() < reserve
+    )
     name = f"partnerhub-billing-{parsed}{'-by-site' if group_by else ''}.csv"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     if part.last_license is not None:

@@ -8,7 +8,7 @@ import binascii
 import csv
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from partnerhub.clock import isoformat
@@ -64,9 +64,14 @@ class CsvPart:
     last_license: str | None  # set when the part is full and more licenses may follow
 
 
-def statement_csv(licenses: Iterable[tuple[str, list[StatementLine]]], max_bytes: int) -> CsvPart:
-    """Header and rows, license by license, until the next license's rows would pass ``max_bytes`` (UTF-8):
-    then the part ends after the last whole license and says which one it was. Holds one part at most."""
+def statement_csv(
+    licenses: Iterable[tuple[str, list[StatementLine]]],
+    max_bytes: int,
+    out_of_time: Callable[[], bool] = lambda: False,
+) -> CsvPart:
+    """Header and rows, license by license, until the next license's rows would pass ``max_bytes`` (UTF-8) or
+    ``out_of_time()`` says the invocation must answer now: then the part ends after the last whole license and
+    says which one it was. Holds one part at most."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(COLUMNS)
@@ -78,7 +83,7 @@ def statement_csv(licenses: Iterable[tuple[str, list[StatementLine]]], max_bytes
         csv.writer(chunk, lineterminator="\r\n").writerows(_row(line) for line in lines)
         text = chunk.getvalue()
         length = len(text.encode())
-        if last is not None and size + length > max_bytes:
+        if last is not None and (size + length > max_bytes or out_of_time()):
             return CsvPart(out.getvalue(), rows, last)
         out.write(text)
         size += length
