@@ -115,6 +115,9 @@ class TestGroupedEstimate:
             "Bakery": (1, 30, 495, 495),
             "Florist": (2, 43, 677, 677),
         }
+        assert {frozenset(g) for g in by_client["groups"]} == {
+            frozenset({"client", "licenses", "license_days", "cost_to_date", "projected_cost"})
+        }
         by_product = grouped(billing, paying_partner, "product")
         assert {g["product"]: figures(g) for g in by_product["groups"]} == {
             "jetpack-backup": (2, 60, 990, 990),

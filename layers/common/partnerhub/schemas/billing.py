@@ -6,7 +6,15 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    field_serializer,
+)
 
 from partnerhub.clock import isoformat
 from partnerhub.domain.billing import CURRENCY, Estimate, EstimateTotals, LicenseCounts, PriceVersion
@@ -158,12 +166,14 @@ class EstimateOut(BaseModel):
 
 
 class GroupOut(BaseModel):
-    """One group of ``GET /v1/billing?group_by=``: exactly one of ``client``, ``site`` or ``product`` is present
-    (the grouping asked for); ``site_url`` comes with ``site``. ``licenses`` counts each license once (by site:
-    at the site its last day belongs to); days and amounts are split, and every field sums to ``totals``."""
+    """One group of ``GET /v1/billing?group_by=``: only the key of the grouping asked for is present (``client``,
+    ``site`` with ``site_url``, or ``product``). ``licenses`` counts each license once (by site: at the site its
+    last day belongs to); days and amounts are split, and every field sums to ``totals``."""
 
-    model_config = ConfigDict(extra="allow")
-
+    client: str | None = None
+    site: str | None = None
+    site_url: str | None = None
+    product: str | None = None
     licenses: int
     license_days: int
     cost_to_date: int
@@ -188,6 +198,10 @@ class GroupedEstimateOut(EstimateOut):
 
     group_by: str | None = None
     groups: list[GroupOut] | None = None
+
+    @field_serializer("groups")
+    def _only_the_key_asked_for(self, groups: list[GroupOut] | None) -> list[dict[str, Any]] | None:
+        return None if groups is None else [g.model_dump(mode="json", exclude_unset=True) for g in groups]
 
     @classmethod
     def of_grouped(cls, grouped: GroupedEstimate) -> GroupedEstimateOut:
