@@ -140,6 +140,10 @@ class TestGroupedEstimate:
             "Cafe": (1, 2, 34, 495),
             "Florist": (1, 2, 34, 495),
         }
+        # the same estimate as the tallies give, counts by assignment included
+        plain = billing(load_event("billing/estimate", partner_id=paying_partner, query={})).body
+        assert {k: reply.body[k] for k in plain} == plain
+        assert plain["totals"]["counts"] == {"assigned": 2, "unassigned": 0, "total": 2}
 
     @pytest.mark.parametrize("query", [{"group_by": "colour"}, {"group_by": "site", "period": "2029-13"}])
     def test_a_bad_grouping_is_422(self, billing: Function, paying_partner: str, query: dict[str, str]) -> None:
