@@ -122,15 +122,15 @@ def test_issue_new_license_previews_the_cost_and_the_product_select_fits(portal:
     product.select_option("jetpack-scan")
     page.get_by_label("Quantity").fill("3")
     preview = page.locator("[data-field=cost-preview]")
-    expect(preview).to_contain_text(f"3 × {dollars(scan['daily_price'])}/day")
+    expect(preview).to_contain_text(f"3 × {dollars(scan['daily_price'])}/day = {dollars(3 * scan['daily_price'])}/day")
     expect(preview).to_contain_text(
         f"Each license costs at most {dollars(scan['monthly_price'])} in a month"
-        f" (3 × {dollars(scan['monthly_price'])} for all 3)"
+        f" (at most {dollars(3 * scan['monthly_price'])} a month for all 3)"
     )
     # And one of another product
     product.select_option("jetpack-backup")
     page.get_by_label("Quantity").fill("1")
-    expect(preview).to_contain_text(f"1 × {dollars(backup['daily_price'])}/day")
+    expect(preview).to_contain_text(f"1 × {dollars(backup['daily_price'])}/day = {dollars(backup['daily_price'])}/day")
     expect(preview).to_contain_text(f"Each license costs at most {dollars(backup['monthly_price'])} in a month.")
     portal.screenshot("walk-issue-preview")
 
@@ -291,7 +291,7 @@ def test_loading_errors_retry_sidebar_reload_toasts_and_favicon(portal: Portal, 
 
     # While a page loads: a skeleton and aria-busy, not a bare "Loading…"
     release: list[Any] = []
-    page.route("**/v1/billing*", release.append)
+    page.route("**/v1/billing*", lambda route: release.append(route))  # noqa: PLW0108 - Playwright needs a function
     page.get_by_role("navigation", name="Licensing").get_by_role("link", name="Billing").click()
     expect(page.locator("main")).to_have_attribute("aria-busy", "true")
     expect(page.locator("main .skeleton")).to_be_visible()
@@ -343,7 +343,10 @@ def test_loading_errors_retry_sidebar_reload_toasts_and_favicon(portal: Portal, 
         expect(toast).to_be_visible()
         box = toast.bounding_box()
         assert box is not None
-        controls = tab.page.locator("main button:visible, main a:visible, main input:visible, main select:visible")
+        controls = tab.page.locator(
+            "main button:visible, main a:visible, main input:visible, main select:visible, "
+            "#banners a:visible, #banners button:visible, nav a:visible, header button:visible"
+        )
         covered = [
             control.inner_text() or control.get_attribute("name")
             for control in controls.all()

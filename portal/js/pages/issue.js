@@ -38,11 +38,14 @@ export async function issuePage(page, ctx) {
       clear(preview);
       return;
     }
-    const each = `${money(price.daily_price, price.currency)}/day`;
+    // Integer cents times a whole count: exact.
+    const daily = money(count * price.daily_price, price.currency);
+    const cap = money(price.monthly_price, price.currency);
     clear(preview,
-      h("p", {}, h("strong", {}, `${count} × ${each}`), " from today, billed for each day a license is active."),
-      h("p", { class: "muted" }, `Each license costs at most ${money(price.monthly_price, price.currency)} in a month`,
-        count > 1 ? ` (${count} × ${money(price.monthly_price, price.currency)} for all ${count})` : "", "."));
+      h("p", {}, h("strong", {}, `${count} × ${money(price.daily_price, price.currency)}/day = ${daily}/day`),
+        " from today, for each day the licenses are active (assigned or not)."),
+      h("p", { class: "muted" }, `Each license costs at most ${cap} in a month`,
+        count > 1 ? ` (at most ${money(count * price.monthly_price, price.currency)} a month for all ${count})` : "", "."));
   }
   product.addEventListener("change", showPreview);
   quantity.addEventListener("input", showPreview);

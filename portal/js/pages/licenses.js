@@ -101,7 +101,18 @@ export async function licensesPage(page, ctx) {
       : `${shown} license${shown === 1 ? "" : "s"} shown`;
     if (!shown) list.append(h("li", { class: "empty" }, query.search ? `No licenses match “${query.search}”.` : "No licenses here yet."));
   }
-  more.addEventListener("click", async () => { more.disabled = true; await loadPage(); more.disabled = false; });
+  more.addEventListener("click", async () => {
+    more.disabled = true;
+    list.setAttribute("aria-busy", "true");
+    try {
+      await loadPage();
+    } catch (error) {
+      toast(`More licenses could not be loaded: ${error.message}`);
+    } finally {
+      list.setAttribute("aria-busy", "false");
+      more.disabled = false;
+    }
+  });
   await loadPage();
 }
 
@@ -175,13 +186,15 @@ function row(license, ctx) {
     toggle.setAttribute("aria-expanded", String(open));
     details.hidden = !open;
     if (open && !details.childElementCount) {
-      details.append(h("p", { class: "loading" }, "Loading…"));
+      details.setAttribute("aria-busy", "true");
+      details.append(h("div", { class: "skeleton-bar", role: "status" }, h("span", { class: "visually-hidden" }, "Loading the license…")));
       try {
         const full = await api.get(`/v1/licenses/${encodeURIComponent(license.license_key)}`);
         clear(details, detailsOf(full, ctx));
       } catch (error) {
         clear(details, alertBox(error.message));
       }
+      details.setAttribute("aria-busy", "false");
     }
   });
   return item;
