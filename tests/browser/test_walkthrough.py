@@ -50,7 +50,14 @@ def test_a_closed_month_says_what_was_invoiced_and_a_paid_invoice_shows_consiste
     stack.advance("PT1H")
     assert portal.api().post(f"/v1/licenses/{second}/revoke").status_code == 200
 
-    # Then this month's Billing counts the revoked one, so the columns add up to the total
+    # Then its collapsed row says when it was revoked
+    portal.navigate("Licenses")
+    revoked_on = portal.api().get(f"/v1/licenses/{second}").json()["revoked_at"]
+    expect(row(portal, second).locator("[data-fact=row-revoked] time")).to_have_attribute(
+        "datetime", revoked_on.replace("Z", ".000Z")
+    )
+
+    # And this month's Billing counts the revoked one, so the columns add up to the total
     portal.navigate("Billing")
     scan = page.locator("tr[data-product=jetpack-scan]")
     expect(scan.locator("td[data-label=Assigned]")).to_have_text("0")

@@ -67,7 +67,7 @@ function invoiceRow(invoice, ctx, problem) {
     // A dialog to choose the card (the one the last attempt failed on is named and flagged), then pay.
     pay.addEventListener("click", () => openPayDialog(invoice, {
       opener: pay,
-      onPaid: () => { ctx.refreshBanners(); ctx.reload(); },
+      onPaid: () => ctx.reload(), // the reload refreshes the banners too
     }));
     actions.append(" ", pay);
   }

@@ -177,6 +177,10 @@ function row(license, ctx) {
       license.assigned_at && license.site
         ? h("span", { class: "row-assigned", dataset: { fact: "row-assigned" } }, "Assigned ",
           h("time", { datetime: isoAttr(license.assigned_at) }, date(license.assigned_at)))
+        : null,
+      license.revoked_at
+        ? h("span", { class: "row-assigned", dataset: { fact: "row-revoked" } }, "Revoked ",
+          h("time", { datetime: isoAttr(license.revoked_at) }, date(license.revoked_at)))
         : null),
   );
   const details = h("div", { class: "row-details", id: detailsId, hidden: true });

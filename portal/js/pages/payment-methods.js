@@ -106,10 +106,11 @@ function cardItem(card, ctx, cards, failed) {
 
 function failureNote(invoice, ctx) {
   const name = invoice.number || invoice.id;
-  const pay = h("button", { type: "button", class: "link-button" }, "pay it with another card");
+  const pay = h("button", { type: "button", class: "link-button" }, `Pay invoice ${name} now`);
   pay.addEventListener("click", () => openPayDialog(invoice, { opener: pay, onPaid: () => ctx.reload() }));
   return h("p", { class: "card-failure", dataset: { field: "card-failure" } },
-    `The last payment of invoice ${name} failed on this card: ${invoice.last_payment_error.message} You can `, pay, ".");
+    `The last payment of invoice ${name} failed on this card: ${invoice.last_payment_error.message} `, pay,
+    " (choose the card to pay with).");
 }
 
 // Deleting asks first; deleting the primary card says which card becomes primary, or that none will be left.
