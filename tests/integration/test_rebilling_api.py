@@ -234,6 +234,18 @@ class TestExport:
 
         assert reply.status == 422 and reply.body["error"]["details"][0]["field"] == "cursor"
 
+    def test_the_current_month_sums_to_the_cost_to_date(
+        self, billing: Function, paying_partner: str, april: dict[str, str]
+    ) -> None:
+        # 2 May 09:00: L1 and L2 have 2 days each to date (34 cents each); the default period is this month
+        estimate = billing(load_event("billing/estimate", partner_id=paying_partner, query={})).body
+        for query in ({}, {"group_by": "site"}):
+            rows = rows_of(export(billing, paying_partner, **query))
+            assert sorted((r["license_key"], r["license_days"], r["amount"]) for r in rows) == sorted(
+                [(april["L1"], "2", "34"), (april["L2"], "2", "34")]
+            )
+            assert sum(int(r["amount"]) for r in rows) == estimate["totals"]["cost_to_date"] == 68
+
     def test_a_month_with_nothing_is_the_header_alone(self, billing: Function, paying_partner: str) -> None:
         reply = export(billing, paying_partner, period="2029-01")
         assert rows_of(reply) == [] and reply.body.startswith("license_key,product,client,tags,site_id,")
