@@ -174,6 +174,7 @@ def billing_export(
         query = {"period": str(parsed), **({"group_by": group_by} if group_by else {}), "cursor": next_cursor}
         headers["X-Next-Cursor"] = next_cursor
         headers["Link"] = f'</v1/billing/export?{urlencode(query)}>; rel="next"'
+    metrics.add_metric(name="StatementPartsExported", unit=MetricUnit.Count, value=1)
     logger.info("statement exported", extra={"partner_id": partner, "period": str(parsed), "rows": part.rows})
     return Response(200, _CSV, part.text, headers=headers)
 
