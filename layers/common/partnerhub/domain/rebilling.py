@@ -8,7 +8,7 @@ tallies. The rules of days, sites, labels and splits are :mod:`partnerhub.domain
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -39,7 +39,6 @@ from partnerhub.domain.splits import (
 )
 
 __all__ = [
-    "GROUP_BY",
     "MAX_HISTORY_MONTHS",
     "GroupedEstimate",
     "HistoryMonth",
@@ -48,7 +47,6 @@ __all__ = [
     "StatementLine",
 ]
 
-GROUP_BY = ("client", "site", "product")
 MAX_HISTORY_MONTHS = 24
 
 
@@ -252,14 +250,3 @@ def _site_at(share: LicenseShare, as_of: datetime, period: Period) -> SiteKey:
         if move.at < cut or (move.at == cut and cut < period.end):
             site = move.site
     return site
-
-
-def groups_total(groups: Iterable[Group]) -> Mapping[str, int]:
-    """The groups' fields summed (what must equal the estimate's totals)."""
-    found = {"licenses": 0, "license_days": 0, "cost_to_date": 0, "projected_cost": 0}
-    for group in groups:
-        found["licenses"] += group.licenses
-        found["license_days"] += group.license_days
-        found["cost_to_date"] += group.cost_to_date
-        found["projected_cost"] += group.projected_cost
-    return found
