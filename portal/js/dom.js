@@ -65,6 +65,7 @@ export function alertBox(message, kind = "error", ...extra) {
   return h("div", { class: `alert alert-${kind}`, role: kind === "error" ? "alert" : "status" }, h("p", {}, message), extra);
 }
 
+// A toast sits in the page's flow above the content (sticky under the top bar), so it never covers a control.
 let toastTimer = null;
 export function toast(message) {
   const el = document.getElementById("toast");
@@ -72,4 +73,48 @@ export function toast(message) {
   el.classList.add("visible");
   clearTimeout(toastTimer);
   toastTimer = setTimeout(() => el.classList.remove("visible"), 4000);
+}
+
+// A modal confirmation (<dialog>, focus on Cancel, Escape cancels, focus back to the opener on close).
+// ``run()`` does the work; its error is said in the dialog, which stays open for another try.
+let dialogs = 0;
+export function confirmDialog({ title, body, confirmLabel, danger = true, run, opener }) {
+  dialogs += 1;
+  const titleId = `dialog-title-${dialogs}`;
+  const bodyId = `dialog-body-${dialogs}`;
+  const dialog = h("dialog", { class: "dialog", "aria-labelledby": titleId, "aria-describedby": bodyId },
+    h("h2", { id: titleId }, title),
+    h("div", { id: bodyId }, body),
+    h("p", { class: "dialog-error", role: "alert" }),
+  );
+  const cancel = h("button", { type: "button", class: "button" }, "Cancel");
+  const confirm = h("button", { type: "button", class: `button ${danger ? "button-danger" : "button-primary"}` }, confirmLabel);
+  dialog.append(h("div", { class: "actions" }, cancel, confirm));
+  cancel.addEventListener("click", () => dialog.close());
+  dialog.addEventListener("close", () => { dialog.remove(); if (opener && opener.isConnected) opener.focus(); });
+  confirm.addEventListener("click", async () => {
+    confirm.disabled = true;
+    dialog.setAttribute("aria-busy", "true");
+    try {
+      await run();
+      dialog.close();
+    } catch (error) {
+      confirm.disabled = false;
+      dialog.querySelector(".dialog-error").textContent = error.message || String(error);
+    } finally {
+      dialog.removeAttribute("aria-busy");
+    }
+  });
+  document.body.append(dialog);
+  dialog.showModal();
+  cancel.focus();
+  return dialog;
+}
+
+// What a page shows while it loads: grey bars in the page's shape, with the region marked aria-busy.
+export function skeleton(label = "Loading") {
+  return h("div", { class: "skeleton", role: "status" },
+    h("span", { class: "visually-hidden" }, `${label}…`),
+    h("div", { class: "skeleton-bar skeleton-title", "aria-hidden": "true" }),
+    [1, 2, 3, 4].map(() => h("div", { class: "skeleton-bar", "aria-hidden": "true" })));
 }

@@ -1,9 +1,9 @@
 // Invoices: number, month, status, due and paid dates, amounts paid and remaining, Stripe's next attempt and the
-// last failure with its card; Download (PDF) and Pay now (with 3-D Secure when the card asks for it).
-import { h, clear, field, pageHeader, alertBox, toast } from "../dom.js";
+// last failure with its card; Download (PDF) and Pay now (a card to choose, 3-D Secure when the card asks for it).
+import { h, clear, field, pageHeader, alertBox } from "../dom.js";
 import * as api from "../api.js";
 import { money, date, dateTime, month, titleCase } from "../format.js";
-import { payInvoice } from "../pay.js";
+import { openPayDialog, cardLabel } from "../pay.js";
 
 const STATUSES = ["", "open", "paid", "draft", "void", "uncollectible"];
 const COLUMNS = ["Number", "Month", "Status", "Due date", "Paid on", "Total", "Amount paid", "Remaining", "Next attempt", "Actions"];
@@ -36,6 +36,14 @@ export async function invoicesPage(page, ctx) {
       .map((label) => h("th", { scope: "col", class: NUMERIC.includes(label) ? "num" : null }, label)))),
     h("tbody", {}, invoices.map((invoice) => invoiceRow(invoice, ctx, problem))));
   page.append(problem, h("div", { class: "table-wrap" }, table));
+  // From Billing's link to a month's invoice: that row is marked and brought into view.
+  const wanted = params.get("invoice");
+  const target = wanted && [...table.querySelectorAll("tr[data-invoice]")].find((tr) => tr.dataset.invoice === wanted);
+  if (target) {
+    target.classList.add("highlight");
+    target.setAttribute("aria-current", "true");
+    requestAnimationFrame(() => target.scrollIntoView({ block: "center" }));
+  }
 }
 
 function invoiceRow(invoice, ctx, problem) {
@@ -56,20 +64,11 @@ function invoiceRow(invoice, ctx, problem) {
   if (["open", "uncollectible"].includes(invoice.status) && invoice.amount_remaining > 0) {
     const pay = h("button", { type: "button", class: "button button-small button-primary" }, "Pay now");
     pay.setAttribute("aria-label", `Pay invoice ${invoice.number || invoice.id} now`);
-    const key = api.newKey();
-    pay.addEventListener("click", async () => {
-      pay.disabled = true;
-      clear(problem);
-      try {
-        const paid = await payInvoice(invoice, key);
-        toast(paid ? `Invoice ${invoice.number || invoice.id} paid` : `Payment of invoice ${invoice.number || invoice.id} completed; it shows as paid in a moment`);
-        ctx.refreshBanners();
-        ctx.reload();
-      } catch (error) {
-        pay.disabled = false;
-        clear(problem, alertBox(error.message, "error", h("p", {}, h("a", { href: "#/payment-methods" }, "Check your payment methods"))));
-      }
-    });
+    // A dialog to choose the card (the one the last attempt failed on is named and flagged), then pay.
+    pay.addEventListener("click", () => openPayDialog(invoice, {
+      opener: pay,
+      onPaid: () => ctx.reload(), // the reload refreshes the banners too
+    }));
     actions.append(" ", pay);
   }
   const statusText = invoice.past_due ? "Past due" : titleCase(invoice.status);
@@ -94,9 +93,7 @@ function invoiceNotes(invoice) {
   const lines = [];
   const failure = invoice.last_payment_error;
   if (failure) {
-    const card = failure.payment_method
-      ? ` (${titleCase(failure.payment_method.brand || "card")} •••• ${failure.payment_method.last4 || "????"})`
-      : "";
+    const card = failure.payment_method ? ` (${cardLabel(failure.payment_method)})` : "";
     lines.push(h("p", { class: "hint", dataset: { field: "failure" } }, `Last attempt failed: ${failure.message}${card}`));
   }
   if (invoice.carried_to_next > 0) {
