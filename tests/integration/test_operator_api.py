@@ -15,6 +15,8 @@ import boto3
 import pytest
 
 from local.resources import LocalResources
+from partnerhub.domain.audit import AuditEntry
+from partnerhub.repository.audit import DynamoAuditRepository
 from partnerhub.repository.partners import DynamoPartnerRepository
 from partnerhub.settings import OperatorSettings
 from tests.integration.conftest import Function
@@ -130,3 +132,15 @@ def test_the_migration_lists_partners_that_had_a_customer_before_the_directory(
 
     # Then operators find it by its company name
     assert [p["partner_id"] for p in operator(search).body["items"]] == [partner]
+
+
+def test_an_entry_written_once_is_written_once(aws: LocalResources, now: Any) -> None:
+    log = DynamoAuditRepository(aws.table_names["Table"])
+    name = f"void:in_{uuid.uuid4().hex}"
+    first = AuditEntry("a" * 32, now, "operator:x", "invoice.void", "invoice:in_x", {"n": 1})
+    second = AuditEntry("b" * 32, now, "operator:y", "invoice.void", "invoice:in_x", {"n": 2})
+    assert log.record(first, once=name) is True
+    assert log.record(second, once=name) is False
+    ids = [e.entry_id for e in log.page(limit=100).items]
+    assert "a" * 32 in ids
+    assert "b" * 32 not in ids

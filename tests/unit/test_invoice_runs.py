@@ -82,8 +82,9 @@ class Fakes:
     def run(self, period: str) -> Mapping[str, Any] | None:
         return {"started_at": "x", "started_by": self.started[0].actor} if self.started else None
 
-    def record(self, entry: AuditEntry) -> None:
+    def record(self, entry: AuditEntry, once: str | None = None) -> bool:
         self.recorded.append(entry)
+        return True
 
 
 class RunLog:

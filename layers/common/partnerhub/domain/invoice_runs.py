@@ -94,7 +94,7 @@ class RunQueues(Protocol):
 
 
 class AuditLog(Protocol):
-    def record(self, entry: AuditEntry) -> None: ...
+    def record(self, entry: AuditEntry, once: str | None = None) -> bool: ...
 
 
 def ended_period(text: str, clock: Clock) -> Period:

@@ -435,7 +435,9 @@ class OperatorReads(Protocol):
 
 
 class AuditLog(Protocol):
-    def record(self, entry: AuditEntry) -> None: ...
+    def record(self, entry: AuditEntry, once: str | None = None) -> bool:
+        """Write ``entry``; with ``once``, only if no entry was written under that name before (True if written)."""
+        ...
 
 
 class InvoiceService:
@@ -567,5 +569,7 @@ class InvoiceOperations:
                 "to_status": updated.status,
                 "amount_remaining": record.amount_remaining,
             }
-            self._audit_log.record(replace(audit, summary=summary))
+            # Once per invoice and transition: two racing calls (each without a key) both reach Stripe, whose
+            # idempotency makes them one transition, and the log says so once.
+            self._audit_log.record(replace(audit, summary=summary), once=f"{target}:{invoice_id}")
         return updated

@@ -11,10 +11,21 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import ClientError
+
 from partnerhub.domain.audit import SUMMARY_MAX_CHARS, AuditEntry, AuditPage
 from partnerhub.errors import ValidationFailed
 from partnerhub.repository import keys
-from partnerhub.repository.dynamo import Item, TableRepository, deserialize, serialize, stamp, unstamp, values
+from partnerhub.repository.dynamo import (
+    Item,
+    TableRepository,
+    cancellation_reasons,
+    deserialize,
+    serialize,
+    stamp,
+    unstamp,
+    values,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
@@ -60,9 +71,31 @@ def entry_from_item(item: Item) -> AuditEntry:
 
 
 class DynamoAuditRepository(TableRepository):
-    def record(self, entry: AuditEntry) -> None:
-        """Write one entry on its own (an action outside DynamoDB, already done)."""
-        self._client.put_item(TableName=self._table, Item=serialize(audit_item(entry)))
+    def record(self, entry: AuditEntry, once: str | None = None) -> bool:
+        """Write one entry on its own (an action outside DynamoDB, already done). With ``once``, the entry is
+        written with a marker of that name, in one transaction, unless the marker exists: False, nothing written."""
+        if once is None:
+            self._client.put_item(TableName=self._table, Item=serialize(audit_item(entry)))
+            return True
+        marker = {"PK": keys.AUDIT_ONCE, "SK": keys.audit_once_sk(once), "entry_id": entry.entry_id}
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": serialize(marker),
+                            "ConditionExpression": "attribute_not_exists(PK)",
+                        }
+                    },
+                    audit_put(self._table, entry),
+                ]
+            )
+        except ClientError as error:
+            if any(r.get("Code") == "ConditionalCheckFailed" for r in cancellation_reasons(error)):
+                return False
+            raise
+        return True
 
     def page(self, limit: int = 50, cursor: str | None = None) -> AuditPage:
         """Entries newest first; the cursor is the sort key of the last entry returned."""

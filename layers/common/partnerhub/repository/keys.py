@@ -156,6 +156,13 @@ def audit_sk(instant_iso: str, entry_id: str) -> str:
     return f"{instant_iso}#{entry_id}"
 
 
+AUDIT_ONCE = "AUDIT_ONCE"  # markers of actions logged at most once (an invoice's void, ...)
+
+
+def audit_once_sk(name: str) -> str:
+    return f"ONCE#{name}"
+
+
 DIRECTORY = "DIRECTORY"  # the partner's directory entry (sort key under PARTNER#{pid})
 PARTNER_DIRECTORY = "PARTNERS"  # GSI1 partition of every directory entry, by partner id
 
