@@ -5,10 +5,12 @@ Each page is photographed at desktop (1280) and phone (390) widths."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import requests
 from playwright.sync_api import expect
 
 from tests.e2e.test_invoicing_http import with_card
@@ -221,3 +223,36 @@ def test_the_audit_log_lists_operator_actions_newest_first(portal: Portal, phone
     go(phone, "operator/audit", "Audit Log")
     expect(phone.page.locator("tbody tr").first).to_have_attribute("data-action", "price.cancel")
     phone.screenshot("operator-audit-phone")
+
+
+def test_an_operator_retries_a_months_dead_letters(portal: Portal) -> None:
+    # Given a partner with a Scan license all November 2026, and Stripe refusing every invoice creation
+    stack = portal.stack
+    stack.set_clock("2026-11-01T09:00:00Z")
+    partner, _ = with_card(stack)
+    assert (
+        stack.client(partner).post("/v1/licenses", json={"product": "jetpack-scan", "quantity": 1}).status_code == 201
+    )
+    stack.set_clock("2026-12-01T00:20:00Z")
+    plan = {"server_error": 1.0, "path_prefix": "/v1/invoices", "methods": ["POST"]}
+    assert requests.post(f"{stack.stripe_url}/_emulator/faults", json=plan, timeout=10).status_code == 200
+    page = portal.page
+    try:
+        portal.sign_in(f"ops-{uuid.uuid4().hex[:6]}", operator=True)
+        go(portal, "operator/month-end?period=2026-11", "Month-end")
+        page.get_by_role("button", name="Start run").click()
+        # Then the run fails five times per partner-month and its messages land in the dead-letter queue
+        expect(page.locator("[data-stat=pending]")).to_have_text("0", timeout=180_000)
+        retry = page.get_by_role("button", name=re.compile(r"^Retry \d+ failed$"))
+        expect(retry).to_be_visible(timeout=60_000)
+        expect(page.locator(f".failures li[data-partner='{partner}']")).to_contain_text("create_draft")
+        portal.screenshot("operator-month-end-dead-letters")
+    finally:
+        requests.delete(f"{stack.stripe_url}/_emulator/faults", timeout=10)
+
+    # When Stripe is back and the operator retries, the run finishes with nothing failed
+    retry.click()
+    expect(page.locator("[data-stat=failed]")).to_have_text("0", timeout=120_000)
+    expect(page.locator("[data-stat=dead-lettered]")).to_have_text("0")
+    invoices = stack.client(partner).get("/v1/invoices").json()["items"]
+    assert [(i["period"], i["total"]) for i in invoices] == [("2026-11", 395)]  # min(30 x 14 = 420, 395)

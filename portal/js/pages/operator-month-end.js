@@ -98,12 +98,13 @@ async function showProgress(box, period, result) {
   return progress;
 }
 
-// Refreshes while partner-months are pending, and stops once the page is left.
+// Refreshes while partner-months are pending or failed ones are still being retried by the queue (not yet
+// in the dead-letter queue), and stops once the page is left.
 function poll(box, period, result) {
   setTimeout(async () => {
     if (!box.isConnected) return;
     const progress = await showProgress(box, period, result);
-    if (progress && progress.pending > 0) poll(box, period, result);
+    if (progress && (progress.pending > 0 || progress.failed > progress.dead_lettered)) poll(box, period, result);
   }, POLL_MS);
 }
 
