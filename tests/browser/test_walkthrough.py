@@ -389,3 +389,21 @@ def test_loading_errors_retry_sidebar_reload_toasts_and_favicon(portal: Portal, 
     ppage.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
     last = ppage.locator("main button:visible, main a:visible").last.bounding_box()
     assert last is not None and not overlaps(bar, last), f"the page's last control is under the toast: {last}"
+
+    # And when the control used sits where the bar comes up (a shorter screen, Copy at its very foot), the page
+    # scrolls it clear of the bar
+    ppage.set_viewport_size({"width": PHONE["width"], "height": 480})
+    ppage.evaluate(
+        "(el) => window.scrollBy(0, el.getBoundingClientRect().bottom - innerHeight + 2)", copy.element_handle()
+    )
+    before = ppage.evaluate("window.scrollY")
+    assert before > 0
+    copy.click()
+    expect(toast).to_be_visible()
+    bar = toast.bounding_box()
+    used = copy.bounding_box()
+    assert bar is not None and used is not None
+    assert abs(bar["y"] + bar["height"] - 480) <= 1, bar
+    assert not overlaps(bar, used), f"the toast covers the Copy button just used: {bar} {used}"
+    assert ppage.evaluate("window.scrollY") > before, "the page was not scrolled to clear the control"
+    phone.screenshot("walk-toast-phone-short-screen", full_page=False)
