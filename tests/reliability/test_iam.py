@@ -88,14 +88,15 @@ def grants(actions: set[str], *resources: str, condition: str | None = None) -> 
 
 EXACT_CALLS: dict[str, set[tuple[str, str, str | None]]] = {
     # repository/licenses.py: license and counter items, site claims (transactions with ConditionCheck),
-    # listings on GSI2..GSI5; idempotency on issue/assign/unassign/revoke.
+    # listings on GSI2..GSI5; idempotency on issue/assign/unassign/revoke/label.
     "LicensesFunction": grants(
         IDEMPOTENT_COMMANDS | {"dynamodb:Query", "dynamodb:ConditionCheckItem"}, "table", "table/index/*"
     ),
     # repository/partners.py (partner record, cards), Stripe through the secret key.
     "PaymentMethodsFunction": grants(IDEMPOTENT_COMMANDS | {"dynamodb:Query"}, "table")
     | grants({"ssm:GetParameter"}, "ssm:StripeSecretKeyParameter"),
-    # repository/catalog.py and billing.py read; writes only prices and idempotency records.
+    # repository/catalog.py and billing.py read (tallies, the licenses and their history, invoice records);
+    # writes only prices and idempotency records.
     "BillingFunction": grants({"dynamodb:GetItem", "dynamodb:Query"}, "table", "table/index/*")
     | grants(
         {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},

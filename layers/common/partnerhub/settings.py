@@ -25,6 +25,16 @@ class Settings(BaseModel):
         return cls.model_validate({key.lower(): value for key, value in env.items()})
 
 
+class BillingSettings(Settings):
+    """The billing function: how big one part of the CSV export may grow (a Lambda answer is at most 6 MB,
+    headers included: ``docs/billing.md``), the page size of its reads (``None``: DynamoDB's 1 MB pages), and
+    the time a part keeps in hand to answer before the function's timeout."""
+
+    export_max_bytes: int = 5_000_000
+    export_page_size: int | None = None
+    export_reserve_ms: int = 3000  # a part ends early when less than this is left of the invocation
+
+
 class StripeSettings(Settings):
     """Settings of functions that talk to Stripe. The key itself is fetched from SSM, never from env."""
 

@@ -35,6 +35,10 @@ def history_sk(license_key: str, seq: int) -> str:
     return f"LICENSE#{license_key}#H#{seq:08d}"
 
 
+LICENSES_UPPER = "LICENSE#~"
+"""The upper bound of a partner's license and history items (``~`` sorts after every key character)."""
+
+
 def history_sk_upper(license_key: str) -> str:
     """The upper bound of a license's history range (``~`` sorts after every digit)."""
     return f"LICENSE#{license_key}#H#~"
