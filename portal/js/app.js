@@ -72,7 +72,11 @@ async function render({ focus = true } = {}) {
   if (mine !== renderToken) return; // a newer navigation won
   clear(main, page);
   main.setAttribute("aria-busy", "false");
-  if (focus) main.focus({ preventScroll: false });
+  // A page opens at its top (banners, heading and main button in view); focus goes to main without scrolling it.
+  if (focus) {
+    main.focus({ preventScroll: true });
+    window.scrollTo(0, 0);
+  }
 }
 
 function loadError(error) {
@@ -237,8 +241,21 @@ sidebar.addEventListener("click", (event) => {
   }
 });
 
+// "Skip to content" moves focus to main; its #main is not a route, so the page and its URL stay as they are.
+document.querySelector(".skip-link")?.addEventListener("click", (event) => {
+  event.preventDefault();
+  main.focus({ preventScroll: true });
+});
+
 window.addEventListener("portal:signed-out", () => render());
-window.addEventListener("hashchange", () => render());
+window.addEventListener("portal:payment-methods-changed", () => {
+  if (routeName() === "payment-methods") render({ focus: false });
+});
+// Routes are "#/name"; any other fragment (an in-page anchor) is not a page change.
+window.addEventListener("hashchange", () => {
+  if (location.hash && location.hash !== "#" && !location.hash.startsWith("#/")) return;
+  render();
+});
 
 async function start() {
   try {
