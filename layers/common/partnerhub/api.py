@@ -242,6 +242,8 @@ class Caller:
 
     @property
     def actor(self) -> str:
+        """How a partner route records the caller; an operator route records ``operator:<sub>`` itself
+        (``domain.audit.operator_actor``), whatever partner the operator's token names."""
         return f"operator:{self.subject}" if self.is_operator and self.partner_id is None else f"user:{self.subject}"
 
 

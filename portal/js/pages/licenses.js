@@ -140,6 +140,12 @@ function mySubject() {
   return claims && claims.sub ? `user:${claims.sub}` : null;
 }
 
+// An external license is recorded (by an operator), not issued: its first event says so.
+export function eventName(event, license) {
+  if (event.type === "issued" && license.source === "external") return "Recorded";
+  return titleCase(event.type);
+}
+
 export function actorName(actor, me) {
   const text = String(actor || "");
   if (me && text === me) return "You";
@@ -255,7 +261,7 @@ function detailsOf(license, ctx) {
     actions.append(assign, revoke);
   }
   const history = (license.history || []).map((event) =>
-    h("li", {}, h("time", { datetime: isoAttr(event.at) }, dateTime(event.at)), " — ", titleCase(event.type),
+    h("li", {}, h("time", { datetime: isoAttr(event.at) }, dateTime(event.at)), " — ", eventName(event, license),
       event.site ? ` to ${event.site.site_url}` : "",
       h("span", { class: "muted", title: event.actor, dataset: { actor: event.actor } }, ` by ${actorName(event.actor, ctx.me)}`)));
   return [facts, actions, host, history.length ? h("details", { class: "history" }, h("summary", {}, "History"), h("ol", {}, history)) : null];
