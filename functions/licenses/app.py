@@ -240,6 +240,7 @@ def record_external_license(
             entry_id=receipt_id,
             at=wired().clock.now(),
             actor=operator_actor(caller.subject),
+            actor_name=caller.name,
             action="license.record_external",
             target=f"partner:{partner_id}",
             summary=body,

@@ -215,13 +215,32 @@ def test_the_audit_log_lists_operator_actions_newest_first(portal: Portal, phone
     rows = portal.page.locator("tbody tr")
     expect(rows.first).to_have_attribute("data-action", "price.cancel")
     expect(rows.nth(1)).to_have_attribute("data-action", "price.schedule")
-    expect(rows.nth(1)).to_contain_text('"effective_from":"2027-09-01"')
+    # The request reads as key: value pairs, not JSON; Who names the operator by the token's email, sub beneath
+    request = rows.nth(1).locator("dl.audit-request")
+    expect(request.locator("dt", has_text="effective_from")).to_have_count(1)
+    expect(request.locator("dd", has_text="2027-09-01")).to_have_count(1)
+    expect(rows.nth(1)).not_to_contain_text("{")
+    expect(rows.first.locator(".audit-name")).to_have_text(f"{operator}@partners.local")
+    expect(rows.first.locator(".audit-sub")).to_have_text(re.compile(r"^operator:"))
     expect(rows.first).to_contain_text("product:jetpack-videopress")
+    # At 1280 the request column is wide enough for a pair on one line (not a few characters a line)
+    pair_height = request.locator("dd").first.evaluate("e => e.getBoundingClientRect().height")
+    line_height = request.locator("dd").first.evaluate("e => parseFloat(getComputedStyle(e).lineHeight)")
+    assert pair_height < 1.5 * line_height, (pair_height, line_height)
     portal.screenshot("operator-audit")
 
     phone.sign_in(operator, operator=True)
     go(phone, "operator/audit", "Audit Log")
     expect(phone.page.locator("tbody tr").first).to_have_attribute("data-action", "price.cancel")
+    # At 390 every row stays inside the table's box (nothing cut off on the right)
+    overflow = phone.page.evaluate(
+        """() => {
+          const box = document.querySelector('.table-wrap').getBoundingClientRect();
+          return [...document.querySelectorAll('.operator-audit tbody tr, .operator-audit tbody td')]
+            .map(e => e.getBoundingClientRect().right - box.right).filter(d => d > 1);
+        }"""
+    )
+    assert overflow == [], overflow
     phone.screenshot("operator-audit-phone")
 
 

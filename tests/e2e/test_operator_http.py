@@ -192,6 +192,10 @@ def test_recording_an_external_license_is_audited_once(stack: LocalStack, ops: A
     (entry,) = entries(ops, "license.record_external", f"partner:{partner}")
     assert entry["summary"]["site"]["site_url"] == "https://ext.example"
     assert entry["actor"] == ACTOR
+    assert entry["actor_name"] == f"{OPERATOR}@partners.local"  # the token's email claim
+    # The partner's history names the operator too (the operator's token names a partner of its own)
+    detail = fresh(stack, partner).get(f"/v1/licenses/{first.json()['license_key']}").json()
+    assert [(e["type"], e["actor"]) for e in detail["history"]] == [("issued", ACTOR)]
 
 
 # -- month-end ---------------------------------------------------------------------------------------------------

@@ -226,6 +226,8 @@ class Caller:
     subject: str
     partner_id: str | None
     groups: frozenset[str]
+    name: str | None = None
+    """Who the token says the person is, for people to read (``email``, else ``cognito:username``/``username``)."""
 
     @property
     def is_operator(self) -> bool:
@@ -256,8 +258,12 @@ def caller_of(app: APIGatewayHttpResolver) -> Caller:
     partner = claims.get("custom:partner_id")
     if partner is not None and not PARTNER_ID.match(str(partner)):
         raise Unauthorized("the token's partner id is malformed", code="bad_partner_claim")
+    name = next((str(claims[c]) for c in ("email", "cognito:username", "username") if claims.get(c)), None)
     return Caller(
-        subject=subject, partner_id=str(partner) if partner else None, groups=_groups(claims.get("cognito:groups"))
+        subject=subject,
+        partner_id=str(partner) if partner else None,
+        groups=_groups(claims.get("cognito:groups")),
+        name=name[:200] if name else None,
     )
 
 
