@@ -275,3 +275,62 @@ def test_an_operator_retries_a_months_dead_letters(portal: Portal) -> None:
     expect(page.locator("[data-stat=dead-lettered]")).to_have_text("0")
     invoices = stack.client(partner).get("/v1/invoices").json()["items"]
     assert [(i["period"], i["total"]) for i in invoices] == [("2026-11", 395)]  # min(30 x 14 = 420, 395)
+
+
+def test_at_390_an_actions_refusal_shows_beside_it_and_the_row_is_redrawn(phone: Portal) -> None:
+    stack = phone.stack
+    marker = uuid.uuid4().hex[:6]
+    first, first_api = invoiced_partner(stack, f"Wombat Works {marker}")
+    second, second_api = invoiced_partner(stack, f"Numbat Labs {marker}")
+    assert stack.invoice_run("2026-09")["complete"]
+    (one,) = [i for i in first_api.get("/v1/invoices").json()["items"] if i["period"] == "2026-09"]
+    (two,) = [i for i in second_api.get("/v1/invoices").json()["items"] if i["period"] == "2026-09"]
+    operator = f"ops-{uuid.uuid4().hex[:6]}"
+    ops = stack.client(operator, groups=["operators"])
+    page = phone.page
+    page.on("dialog", lambda dialog: dialog.accept())
+    phone.sign_in(operator, operator=True)
+
+    # Mark uncollectible: the button's name begins with its visible text; the row then reads Uncollectible
+    go(phone, f"operator/partners?id={first}", f"Partner {first}")
+    page.get_by_role("button", name=f"Mark uncollectible: invoice {one['number']}").click()
+    row = page.locator(f"tr[data-invoice='{one['id']}'][data-status=uncollectible]")
+    expect(row.locator(".badge")).to_have_text("Uncollectible")
+    note = page.locator(".stat .stat-note").first
+    if page.locator("[data-stat=standing] .badge-past-due").count():
+        expect(note).to_contain_text(one["number"])
+        expect(note).not_to_contain_text(one["id"])
+
+    # A stale page: the invoice is voided elsewhere, then Mark uncollectible is refused (409) next to the row
+    go(phone, f"operator/partners?id={second}", f"Partner {second}")
+    assert ops.post(f"/v1/invoices/{two['id']}/void").status_code == 200
+    page.get_by_role("button", name=f"Mark uncollectible: invoice {two['number']}").click()
+    redrawn = page.locator(f"tr[data-invoice='{two['id']}'][data-status=void]")
+    message = redrawn.locator(".action-error")
+    expect(message).to_be_visible()
+    expect(message).to_be_in_viewport()
+    # The redrawn void row offers no action and no empty "Actions" label
+    expect(redrawn.get_by_role("button")).to_have_count(0)
+    phone.screenshot("operator-partner-action-error-phone")
+
+
+def test_at_390_a_refused_price_cancel_shows_beside_it(phone: Portal) -> None:
+    stack = phone.stack
+    stack.set_clock("2027-02-10T12:00:00Z")
+    operator = f"ops-{uuid.uuid4().hex[:6]}"
+    ops = stack.client(operator, groups=["operators"])
+    body = {"daily_price": 15, "monthly_price": 400, "effective_from": "2027-05-01"}
+    assert ops.put("/v1/prices/jetpack-videopress", json=body).status_code == 200
+    phone.sign_in(operator, operator=True)
+    go(phone, "operator/prices", "Manage Prices")
+    page = phone.page
+
+    # Cancelled elsewhere meanwhile: the Cancel is refused beside the row, which is redrawn without the change
+    assert ops.delete("/v1/prices/jetpack-videopress/scheduled/2027-05-01").status_code == 200
+    page.get_by_role("button", name="Cancel the Jetpack VideoPress price from May 1, 2027").click()
+    row = page.locator("tr[data-product=jetpack-videopress]")
+    message = row.locator(".action-error")
+    expect(message).to_be_visible()
+    expect(message).to_be_in_viewport()
+    expect(row.locator("li[data-effective-from='2027-05-01']")).to_have_count(0)
+    phone.screenshot("operator-prices-cancel-error-phone")

@@ -27,36 +27,58 @@ function catalogTable(items, ctx, result) {
     h("caption", { class: "visually-hidden" }, "Prices and scheduled changes"),
     h("thead", {}, h("tr", {}, ["Product", "Daily", "Monthly (cap)", "In effect from", "Scheduled changes"]
       .map((label) => h("th", { scope: "col", class: ["Daily", "Monthly (cap)"].includes(label) ? "num" : null }, label)))),
-    h("tbody", {}, items.map((item) => h("tr", { dataset: { product: item.product } },
-      h("th", { scope: "row", "data-label": "Product" }, h("span", {}, item.name, " ", h("span", { class: "muted" }, `(${item.product})`))),
-      h("td", { class: "num", "data-label": "Daily" }, money(item.daily_price, item.currency)),
-      h("td", { class: "num", "data-label": "Monthly" }, money(item.monthly_price, item.currency)),
-      h("td", { "data-label": "In effect from" }, date(item.effective_from)),
-      h("td", { "data-label": "Scheduled changes" }, (item.scheduled || []).length
-        ? h("ul", { class: "scheduled" }, item.scheduled.map((next) => scheduledItem(item, next, ctx, result)))
-        : "—")))));
+    h("tbody", {}, items.map((item) => productRow(item, ctx, result))));
   return h("div", { class: "table-wrap" }, table);
+}
+
+function productRow(item, ctx, result) {
+  return h("tr", { dataset: { product: item.product } },
+    h("th", { scope: "row", "data-label": "Product" }, h("span", {}, item.name, " ", h("span", { class: "muted" }, `(${item.product})`))),
+    h("td", { class: "num", "data-label": "Daily" }, money(item.daily_price, item.currency)),
+    h("td", { class: "num", "data-label": "Monthly" }, money(item.monthly_price, item.currency)),
+    h("td", { "data-label": "In effect from" }, date(item.effective_from)),
+    h("td", { "data-label": "Scheduled changes" }, (item.scheduled || []).length
+      ? h("ul", { class: "scheduled" }, item.scheduled.map((next) => scheduledItem(item, next, ctx, result)))
+      : "—"));
 }
 
 function scheduledItem(item, next, ctx, result) {
   const cancel = h("button", { type: "button", class: "button button-small button-danger" }, "Cancel");
   cancel.setAttribute("aria-label", `Cancel the ${item.name} price from ${date(next.effective_from)}`);
   const key = api.newKey();
+  const entry = h("li", { dataset: { effectiveFrom: next.effective_from } },
+    `${money(next.daily_price, item.currency)}/day, ${money(next.monthly_price, item.currency)}/month from ${date(next.effective_from)} `,
+    cancel);
+  // A refusal shows beside the button, focused (so a phone scrolls to it); a 409 or 404 (the change took effect
+  // or was cancelled elsewhere) also redraws the product's row from the current catalog, with the message in it.
   cancel.addEventListener("click", async () => {
     cancel.disabled = true;
     clear(result);
+    entry.closest("tr")?.querySelectorAll(".action-error").forEach((el) => el.remove());
     try {
       await api.del(`/v1/prices/${encodeURIComponent(item.product)}/scheduled/${next.effective_from}`, key);
       toast(`${item.name}: the change from ${date(next.effective_from)} is cancelled`);
       ctx.reload();
     } catch (error) {
       cancel.disabled = false;
-      result.append(alertBox(error.message));
+      const message = h("div", { class: "alert alert-error action-error", role: "alert", tabindex: "-1" },
+        h("p", {}, String(error.message || error)));
+      let slot = entry;
+      if (error.status === 409 || error.status === 404) {
+        const fresh = await api.get("/v1/prices").catch(() => null);
+        const now = fresh && (fresh.items || []).find((i) => i.product === item.product);
+        const row = entry.closest("tr");
+        if (now && row) {
+          const replacement = productRow(now, ctx, result);
+          row.replaceWith(replacement);
+          slot = replacement.querySelector("td[data-label='Scheduled changes']");
+        }
+      }
+      slot.append(message);
+      message.focus();
     }
   });
-  return h("li", { dataset: { effectiveFrom: next.effective_from } },
-    `${money(next.daily_price, item.currency)}/day, ${money(next.monthly_price, item.currency)}/month from ${date(next.effective_from)} `,
-    cancel);
+  return entry;
 }
 
 function scheduleForm(items, ctx, result) {
