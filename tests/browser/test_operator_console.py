@@ -13,6 +13,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
+from tests.browser.steps import expand
 from tests.e2e.test_invoicing_http import with_card
 
 if TYPE_CHECKING:
@@ -61,6 +62,8 @@ def test_a_partner_sees_no_console_and_cannot_open_it(portal: Portal) -> None:
         expect(nav.get_by_role("link", name=link, exact=True)).to_have_count(0)
     portal.page.goto(f"{portal.stack.api_url}/#/operator/audit")
     expect(portal.page.get_by_role("heading", level=1, name="Licenses")).to_be_visible()
+    # The address says what is shown
+    expect(portal.page).to_have_url(re.compile(r"#/licenses$"))
 
 
 def test_an_operator_schedules_and_cancels_a_price(portal: Portal, phone: Portal) -> None:
@@ -72,6 +75,9 @@ def test_an_operator_schedules_and_cancels_a_price(portal: Portal, phone: Portal
         expect(nav.get_by_role("link", name=link, exact=True)).to_be_visible()
     portal.navigate("Manage Prices")
 
+    # The starting month offered is the one after the service's time (August 2026), not the browser's
+    expect(page.get_by_label("Starting month")).to_have_value("2026-09")
+
     # When the operator schedules Boost at 12 cents a day, 300 a month, from December 2026
     page.get_by_label("Product").select_option("jetpack-boost")
     page.get_by_label("Starting month").fill("2026-12")
@@ -82,6 +88,7 @@ def test_an_operator_schedules_and_cancels_a_price(portal: Portal, phone: Portal
     # Then the catalog lists it
     change = page.locator("tr[data-product=jetpack-boost] li[data-effective-from='2026-12-01']")
     expect(change).to_contain_text("$0.12/day, $3.00/month from Dec 1, 2026")
+    expect(page.locator("[data-banner]")).to_have_count(0)  # the partner's banners stay on the partner's pages
     portal.screenshot("operator-prices")
 
     # A monthly price below the daily one is refused with the field named
@@ -89,7 +96,27 @@ def test_an_operator_schedules_and_cancels_a_price(portal: Portal, phone: Portal
     page.get_by_label("Monthly price (cents)").fill("40")
     page.get_by_role("button", name="Schedule change").click()
     expect(page.locator(".form-errors")).to_be_visible()
-    expect(page.get_by_text("must not be below daily_price")).to_be_visible()
+    expect(page.get_by_text("must not be below the daily price")).to_be_visible()
+    # Editing a field clears the old answer (the browser's own check may block the next submit)
+    page.get_by_label("Monthly price (cents)").fill("")
+    expect(page.locator(".form-errors")).to_be_hidden()
+    expect(page.get_by_text("must not be below the daily price")).to_be_hidden()
+
+    # Scheduling December again asks first, and says it replaces the change scheduled then
+    asked: list[str] = []
+
+    def answer(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.accept()
+
+    page.once("dialog", answer)
+    page.get_by_label("Product").select_option("jetpack-boost")
+    page.get_by_label("Starting month").fill("2026-12")
+    page.get_by_label("Daily price (cents)").fill("13")
+    page.get_by_label("Monthly price (cents)").fill("310")
+    page.get_by_role("button", name="Schedule change").click()
+    expect(change).to_contain_text("$0.13/day, $3.10/month from Dec 1, 2026")
+    assert asked and "replaces the change scheduled for December 2026" in asked[0], asked
 
     # On a phone the page reads as stacked rows
     phone.stack.set_clock("2026-08-10T12:00:00Z")
@@ -148,10 +175,28 @@ def test_an_operator_finds_a_partner_voids_its_invoice_and_records_an_external_l
     page.get_by_label("Product").select_option("jetpack-scan")
     page.get_by_label("Site id").fill("9001")
     page.get_by_label("Site URL").fill("https://connected.example")
+    # A malformed key is refused in words, not as a pattern
+    page.get_by_label("License key (optional)").fill("scan-abc")
+    page.get_by_role("button", name="Record license").click()
+    expect(page.locator(".form-errors")).to_be_visible()
+    expect(page.get_by_text("must look like <product slug>_")).to_be_visible()
+    expect(page.get_by_text("^[")).to_have_count(0)
+    page.get_by_label("License key (optional)").fill("")
     page.get_by_role("button", name="Record license").click()
     expect(page.locator("tr[data-product=jetpack-scan]")).to_be_visible()
     external = api.get("/v1/licenses", params={"search": "connected.example"}).json()["items"]
     assert [(lic["product"], lic["source"]) for lic in external] == [("jetpack-scan", "external")]
+
+    # The partner reads it as Recorded by an Operator (not Issued by another user of the account)
+    phone.sign_in(partner)
+    phone.settled()
+    item = expand(phone, external[0]["license_key"])
+    item.locator("details.history summary").click()
+    (event,) = item.locator("details.history li").all()
+    expect(event).to_contain_text("Recorded")
+    expect(event).to_contain_text("by Operator")
+    expect(event).not_to_contain_text("Another user")
+    phone.page.get_by_role("button", name="Sign out").click()
 
     phone.sign_in(f"ops-{uuid.uuid4().hex[:6]}", operator=True)
     go(phone, f"operator/partners?id={partner}", f"Partner {partner}")
@@ -189,13 +234,24 @@ def test_an_operator_previews_starts_and_follows_month_end(portal: Portal, phone
     page.reload()
     expect(mine).to_have_attribute("data-state", "already_invoiced")
 
-    # A month that has not ended cannot be previewed
+    # A month that has not ended cannot be previewed, and, never run, has nothing pending: it is Not started
     go(portal, "operator/month-end?period=2026-10", "Month-end")
     expect(page.get_by_text("has not ended yet")).to_be_visible()
+    expect(page.locator("[data-stat=pending]")).to_have_text("Not started")
+
+    # Without a month in the address, the page shows the month before the service's time (1 Oct 2026), not the
+    # browser's
+    go(portal, "operator/month-end", "Month-end")
+    expect(page.get_by_label("Month")).to_have_value("2026-09")
 
     phone.sign_in(f"ops-{uuid.uuid4().hex[:6]}", operator=True)
     go(phone, "operator/month-end?period=2026-09", "Month-end")
     expect(phone.page.locator(f"tr[data-partner='{partner}']")).to_be_visible()
+    # The footer says "Grand total" once on a phone; no partner banner on the console
+    footer = phone.page.locator(".operator-preview tfoot tr")
+    expect(footer.locator("th")).to_be_hidden()  # the cell's own label says it
+    expect(footer.locator("td")).to_have_attribute("data-label", "Grand total")
+    expect(phone.page.locator("[data-banner]")).to_have_count(0)
     phone.screenshot("operator-month-end-phone")
 
 

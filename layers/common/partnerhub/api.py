@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -158,7 +158,8 @@ def create_app() -> APIGatewayHttpResolver:
         problems = list(error.errors())
         if any(p.get("type") == "json_invalid" for p in problems):
             return error_response(400, "malformed_request", "the request body is not valid JSON")
-        if problems and all(p.get("loc", ("",))[0] == "path" for p in problems):
+        value_params = [p for p in problems if p.get("loc", ("",))[0] == "path" and p["loc"][-1] in _PATH_VALUES]
+        if problems and not value_params and all(p.get("loc", ("",))[0] == "path" for p in problems):
             # An id that cannot name anything (the document publishes each id's pattern) is simply not found,
             # with the code an unknown id of that kind gets: license_key -> license_not_found.
             name = str(problems[0]["loc"][-1]) if len(problems[0].get("loc", ())) > 1 else "resource"
@@ -168,7 +169,7 @@ def create_app() -> APIGatewayHttpResolver:
             {
                 "field": ".".join(str(part) for part in p.get("loc", ())[1:]) or "body",
                 "in": str(p.get("loc", ("body",))[0]),
-                "reason": p.get("msg", "invalid"),
+                "reason": _reason(p),
             }
             for p in problems
         ]
@@ -217,6 +218,34 @@ def create_app() -> APIGatewayHttpResolver:
         return error_response(500, "internal_error", "something went wrong on our side")
 
     return app
+
+
+_PATH_VALUES = frozenset({"effective_from"})
+"""Path parameters that are values, not ids: a malformed one is 422 naming it, not 404."""
+
+_PATTERN_REASONS = {
+    "license_key": "must look like <product slug>_<24 to 64 letters and digits>, e.g. jetpack-scan_AbC123...",
+    "site_id": "1 to 64 letters, digits or . _ : - (no spaces)",
+    "product": "a product slug: lower-case letters and digits joined by -",
+    "effective_from": "a month's first day, YYYY-MM-01",
+    "period": "a month, YYYY-MM",
+}
+
+
+def _reason(problem: Mapping[str, Any]) -> str:
+    """A validation problem said for a person: a pattern by what it means, a bound by its number."""
+    kind = problem.get("type")
+    ctx = problem.get("ctx") or {}
+    field = str(problem.get("loc", ("",))[-1])
+    if kind == "string_pattern_mismatch":
+        return _PATTERN_REASONS.get(field, "has characters or a shape this field does not allow")
+    if kind == "less_than_equal" and "le" in ctx:
+        return f"must be at most {ctx['le']}"
+    if kind == "greater_than_equal" and "ge" in ctx:
+        return f"must be at least {ctx['ge']}"
+    if kind == "missing":
+        return "is required"
+    return str(problem.get("msg", "invalid"))
 
 
 @dataclass(frozen=True)

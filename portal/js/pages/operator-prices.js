@@ -4,9 +4,10 @@ import * as api from "../api.js";
 import { money, date, month } from "../format.js";
 import { showErrors, busy, resetErrors } from "../forms.js";
 
-// The first month a change may name: next month (a started month keeps its prices).
-function nextMonth() {
-  const now = new Date();
+// The first month a change may name: the month after the service's own time (``as_of``; a started month keeps its
+// prices). The browser's clock is not the service's.
+export function monthAfter(asOf) {
+  const now = asOf ? new Date(asOf) : new Date();
   const next = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1));
   return next.toISOString().slice(0, 7);
 }
@@ -19,7 +20,7 @@ export async function operatorPricesPage(page, ctx) {
   const result = h("div", { "aria-live": "polite" });
   page.append(h("p", { class: "muted" },
     "A change takes effect on the 1st of a month that has not started; a month is billed at the prices in force on its 1st. Prices are in cents."),
-  result, catalogTable(items, ctx, result), scheduleForm(items, ctx, result));
+  result, catalogTable(items, ctx, result), scheduleForm(items, ctx, reply.as_of));
 }
 
 function catalogTable(items, ctx, result) {
@@ -81,12 +82,12 @@ function scheduledItem(item, next, ctx, result) {
   return entry;
 }
 
-function scheduleForm(items, ctx, result) {
+function scheduleForm(items, ctx, asOf) {
   const product = h("select", { name: "product", required: true },
     items.map((item) => h("option", { value: item.product }, item.name)));
-  const daily = h("input", { name: "daily_price", type: "number", min: "0", step: "1", required: true, inputmode: "numeric" });
-  const monthly = h("input", { name: "monthly_price", type: "number", min: "0", step: "1", required: true, inputmode: "numeric" });
-  const from = h("input", { name: "effective_from", type: "month", required: true, value: nextMonth() });
+  const daily = h("input", { name: "daily_price", type: "number", min: "0", max: "100000000", step: "1", required: true, inputmode: "numeric" });
+  const monthly = h("input", { name: "monthly_price", type: "number", min: "0", max: "100000000", step: "1", required: true, inputmode: "numeric" });
+  const from = h("input", { name: "effective_from", type: "month", required: true, value: monthAfter(asOf) });
   const form = h("form", { class: "card form two-columns", "aria-labelledby": "schedule-title" },
     h("h2", { id: "schedule-title", class: "card-title full" }, "Schedule a price change"),
     field("Product", product),
@@ -95,20 +96,27 @@ function scheduleForm(items, ctx, result) {
     field("Monthly price (cents)", monthly, { hint: "The cap per license and month, not below the daily price" }),
     h("div", { class: "actions full" }, h("button", { type: "submit", class: "button button-primary" }, "Schedule change")));
   let key = api.newKey();
-  form.addEventListener("input", () => { key = api.newKey(); });
+  // A changed field is a new request: a new key, and the last answer's errors go (they were about other values).
+  form.addEventListener("input", () => { key = api.newKey(); resetErrors(form); });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    clear(result);
     resetErrors(form);
     const body = {
       daily_price: Number.parseInt(daily.value, 10),
       monthly_price: Number.parseInt(monthly.value, 10),
       effective_from: `${from.value}-01`,
     };
+    // Scheduling a month that already has a change replaces it: ask first.
+    const item = items.find((i) => i.product === product.value);
+    const existing = item && (item.scheduled || []).find((next) => next.effective_from === body.effective_from);
+    if (existing) {
+      const was = `${money(existing.daily_price, item.currency)}/day, ${money(existing.monthly_price, item.currency)}/month`;
+      if (!window.confirm(`This replaces the change scheduled for ${month(from.value)} (${was}). Replace it?`)) return;
+    }
     busy(form, true);
     try {
       await api.put(`/v1/prices/${encodeURIComponent(product.value)}`, body, key);
-      toast(`Scheduled from ${month(from.value)}`);
+      toast(existing ? `Scheduled from ${month(from.value)}: replaces the change scheduled for ${month(from.value)}` : `Scheduled from ${month(from.value)}`);
       ctx.reload();
     } catch (error) {
       busy(form, false);
