@@ -1,8 +1,11 @@
 // Billing: the month's estimate per product (counts, license-days, cost to date, projection) and totals; a closed
-// month shows what was invoiced and links to its invoice.
+// month shows what was invoiced and links to its invoice. Below: the month by client and by site, its statement
+// as CSV, and the last 12 months of spend.
 import { h, field, pageHeader, alertBox } from "../dom.js";
 import * as api from "../api.js";
 import { money, month, dateTime, titleCase } from "../format.js";
+import { groupsOf, groupTable, downloadButtons } from "../statement.js";
+import { spendSection } from "../spend-chart.js";
 
 function periodOf() {
   const params = new URLSearchParams(location.hash.split("?")[1] || "");
@@ -32,7 +35,11 @@ export async function billingPage(page) {
   const currency = bill.currency || "usd";
   // A month is closed once the estimate is taken at (or after) its end: its figures are what was invoiced.
   const closed = Date.parse(bill.as_of) >= monthEnd(bill.period);
-  const invoice = closed ? await invoiceOf(bill.period) : null;
+  const [invoice, groups, spend] = await Promise.all([
+    closed ? invoiceOf(bill.period) : null,
+    groupsOf(bill.period).catch((error) => error),
+    spendSection(bill.currency || "usd").catch((error) => error),
+  ]);
   // Billing counts the month's billable licenses; the assigned and unassigned are those not revoked by as_of,
   // so the rest of the total is the licenses revoked in the month.
   const revokedOf = (counts) => counts.total - counts.assigned - counts.unassigned;
@@ -82,6 +89,21 @@ export async function billingPage(page) {
       : h("p", { class: "muted" }, "Licenses are billed per day active, assigned or not, up to each product's monthly price. ",
         "The projection assumes every license that is not revoked stays active to the end of the month. ",
         "Revoked: licenses revoked this month (billed up to the day they were revoked)."));
+  // Re-billing: the same month by client and by site, and its statement to hand on.
+  if (groups instanceof Error) {
+    page.append(alertBox(`The month by client and by site could not be loaded: ${groups.message}`));
+  } else {
+    page.append(h("div", { class: "group-tables" },
+      groupTable(groups.byClient, { kind: "client", closed, currency }),
+      groupTable(groups.bySite, { kind: "site", closed, currency })));
+  }
+  page.append(h("section", { class: "statement", "aria-labelledby": "statement-heading" },
+    h("h2", { id: "statement-heading" }, "Statement (CSV)"),
+    h("p", { class: "muted" }, closed
+      ? "One row per license (or per license and site) with its days and amount; the amounts add up to the invoice."
+      : "One row per license (or per license and site) with its days and amount to date; the amounts add up to the estimate to date."),
+    downloadButtons(bill.period)));
+  page.append(spend instanceof Error ? alertBox(`The spend of the last 12 months could not be loaded: ${spend.message}`) : spend);
 }
 
 // The first instant after ``period`` (YYYY-MM), in milliseconds.
