@@ -28,7 +28,7 @@ export function groupTable(grouped, { kind, closed, currency }) {
   const name = (group) => {
     if (kind === "client") return group.client === null || group.client === undefined ? h("span", { class: "muted" }, "No client") : group.client;
     if (group.site === null || group.site === undefined) return h("span", { class: "muted" }, "Not assigned");
-    return [group.site_url || group.site, h("span", { class: "row-site-id" }, `Site ID ${group.site}`)];
+    return h("span", {}, group.site_url || group.site, h("span", { class: "row-site-id" }, `Site ID ${group.site}`));
   };
   const captionId = `by-${kind}-caption`;
   return h("section", { class: "billing-groups", "aria-labelledby": captionId, dataset: { groups: kind } },

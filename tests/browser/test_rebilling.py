@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import EXPORT_PART_BYTES, LAPTOP, PHONE
+from tests.browser.conftest import EXPORT_PART_BYTES, LAPTOP, PHONE, SCREENSHOTS
 from tests.browser.steps import add_card, expand, issue, row
 from tests.browser.test_billing_and_invoices import dollars, start_of_next_month, wait_for
 from tests.browser.test_walkthrough import no_horizontal_overflow
@@ -42,6 +42,13 @@ def labels_of(portal: Portal, key: str) -> tuple[str | None, list[str]]:
     return body["client"], body["tags"]
 
 
+def month_name(period: str) -> str:
+    """``2027-01`` → ``January 2027``."""
+    names = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October"]
+    names += ["November", "December"]
+    return f"{names[int(period[5:]) - 1]} {period[:4]}"
+
+
 def cents(text: str) -> int:
     """``$1,234.50`` → 123450 (the portal's own display, read back digit by digit)."""
     match = re.fullmatch(r"\$([\d,]+)\.(\d\d)", text.strip())
@@ -70,6 +77,7 @@ def test_labels_on_issue_in_details_on_many_at_once_and_as_filters(portal: Porta
         expect(row(portal, key).locator("[data-fact=row-client]")).to_have_text("Client: Acme Bakery")
         expect(row(portal, key).locator("[data-fact=row-tags] .tag")).to_have_text(["retainer", "eu"])
     expect(row(portal, plain[0]).locator("[data-fact=row-labels]")).to_have_count(0)
+    expect(page.locator("main")).not_to_contain_text("null")
     portal.screenshot("rebill-licenses-labelled")
 
     # When a bad tag is saved in a license's details, the API's 422 is said under the Tags field
@@ -286,8 +294,7 @@ def test_billing_by_client_and_site_the_csv_statement_and_the_spend_chart(portal
     assert name == f"partnerhub-billing-{period}-by-site.csv"
     # Acme's first has two sites (s-1, s-2), Blue's two (none for its first two days, then s-3)
     assert sorted((r["license_key"], r["site_id"]) for r in site_rows) == sorted(
-        [(acme[0], "s-1"), (acme[0], "s-2"), (blue[0], ""), (blue[0], "s-3")]
-        + [(key, "") for key in acme[1:] + plain]
+        [(acme[0], "s-1"), (acme[0], "s-2"), (blue[0], ""), (blue[0], "s-3")] + [(key, "") for key in acme[1:] + plain]
     )
     assert sum(int(r["amount"]) for r in site_rows) == to_date
     assert sum(int(r["license_days"]) for r in site_rows) == days
@@ -313,16 +320,21 @@ def test_billing_by_client_and_site_the_csv_statement_and_the_spend_chart(portal
     # the same numbers in a table, the invoiced month linking to its invoice, this month projected
     portal.open("billing")
     portal.settled()
-    chart = page.locator("[data-region=spend] svg[role=img]")
-    expect(chart).to_have_attribute("aria-labelledby", "spend-title spend-desc")
-    expect(chart.locator("title#spend-title")).to_have_text("Spend per month, last 12 months")
-    expect(chart.locator("desc#spend-desc")).to_contain_text(dollars(invoice["total"]))
+    charts = page.locator("[data-region=spend] svg[role=img]")
+    expect(charts).to_have_count(2)  # columns on a wide screen, rows on a phone; one shown at a time
+    expect(charts.locator("visible=true")).to_have_count(1)
+    chart = charts.locator("visible=true")
+    expect(chart).to_have_attribute("aria-labelledby", "spend-title-columns spend-desc-columns")
+    expect(chart.locator("title#spend-title-columns")).to_have_text("Spend per month, last 12 months")
+    expect(chart.locator("desc#spend-desc-columns")).to_contain_text(
+        f"{month_name(period)}: {dollars(invoice['total'])}"
+    )
     expect(chart.locator("g.spend-bar")).to_have_count(12)
     expect(chart.locator("g.spend-bar.projected")).to_have_count(1)
-    expect(chart.locator(f"g.spend-bar[data-period='{following}'] text.spend-year")).to_have_text("projected")
-    expect(chart.locator(f"g.spend-bar[data-period='{period}'] text.spend-amount")).to_have_text(
-        re.compile(re.escape(dollars(invoice["total"]).removesuffix(".00")))
-    )
+    expect(chart.locator(f"g.spend-bar.projected[data-period='{following}'] text.spend-year")).to_have_text("projected")
+    last_bar = chart.locator(f"g.spend-bar[data-period='{period}']")
+    expect(last_bar.locator("text.spend-amount")).to_have_text(dollars(invoice["total"]).removesuffix(".00"))
+    expect(last_bar.locator("title")).to_have_text(f"{month_name(period)}: {dollars(invoice['total'])}")
     spend = page.locator("[data-region=spend] table")
     expect(spend.locator("tbody tr")).to_have_count(12)
     history = portal.api().get("/v1/billing/history").json()["items"]
@@ -340,6 +352,13 @@ def test_billing_by_client_and_site_the_csv_statement_and_the_spend_chart(portal
     portal.screenshot("rebill-spend-chart")
     page.set_viewport_size(PHONE)
     no_horizontal_overflow(page)
+    rows_chart = charts.locator("visible=true")
+    expect(rows_chart).to_have_attribute("aria-labelledby", "spend-title-rows spend-desc-rows")
+    expect(rows_chart.locator(f"g.spend-bar[data-period='{period}'] text.spend-amount")).to_have_text(
+        dollars(invoice["total"]).removesuffix(".00")
+    )
+    expect(rows_chart.locator("g.spend-bar.projected text.spend-amount")).to_contain_text("projected")
+    page.locator("[data-region=spend]").screenshot(path=str(SCREENSHOTS / "rebill-spend-chart-phone.png"))
     portal.screenshot("rebill-billing-phone")
     page.set_viewport_size(LAPTOP)
 

@@ -80,6 +80,8 @@ export async function licensesPage(page, ctx) {
     field("Search licenses", search), field("Product", product), field("Client", client), field("Tag", tag), field("Order", order),
     h("button", { type: "submit", class: "button" }, searchIcon(), "Search"));
   toolbar.firstElementChild.classList.add("grow");
+  client.closest(".field").classList.add("label-filter");
+  tag.closest(".field").classList.add("label-filter");
   const apply = () => {
     location.hash = hashFor({
       ...query, search: search.value.trim(), product: product.value, client: client.value.trim(), tag: tag.value.trim(), order: order.value,
