@@ -120,6 +120,7 @@ export function bulkLabeller({ onLabelled }) {
     all.indeterminate = chosen > 0 && chosen < live.length;
     count.textContent = chosen ? `${chosen} selected` : "";
     form.hidden = chosen === 0;
+    bar.hidden = live.length === 0; // nothing listed, nothing to select
   }
   all.addEventListener("change", () => {
     for (const box of boxes.values()) if (box.isConnected) box.checked = all.checked;

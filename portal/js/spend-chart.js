@@ -34,7 +34,7 @@ export async function spendSection(currency = "usd") {
   const numbers = new Map((invoices.items || []).map((invoice) => [invoice.id, invoice.number || invoice.id]));
   const items = [...(history.items || [])].reverse(); // oldest first, left to right
   return h("section", { class: "spend", "aria-labelledby": "spend-heading", dataset: { region: "spend" } },
-    h("h2", { id: "spend-heading" }, "Spend, last 12 months"),
+    h("h2", { id: "spend-heading" }, "Spend over the past year"),
     h("div", { class: "spend-chart card" }, chart(items, currency, "columns"), chart(items, currency, "rows")),
     h("div", { class: "table-wrap" }, table(items, currency, numbers)));
 }
@@ -45,7 +45,7 @@ function chart(items, currency, layout) {
   const first = items[0];
   const last = items[items.length - 1];
   const range = first && last ? `${month(first.period)} to ${month(last.period)}` : "no months";
-  const description = `Monthly spend from ${range}. `
+  const description = `Spend per calendar month from ${range}. `
     + items.map((item) => `${month(item.period)}: ${money(item.total, currency)}${item.status === "projected" ? " projected" : ""}`).join("; ")
     + ". The same figures are in the table below.";
   const highest = Math.max(1, ...items.map((item) => item.total));
@@ -101,10 +101,10 @@ function chart(items, currency, layout) {
     });
   }
   return svg("svg", {
-    viewBox: `0 0 ${width} ${height}`, role: "img", "aria-labelledby": `spend-title-${layout} spend-desc-${layout}`,
+    viewBox: `0 0 ${width} ${height}`, role: "img", "aria-labelledby": `spend-title-${layout}`, "aria-describedby": `spend-desc-${layout}`,
     class: `spend-svg spend-${layout}`, preserveAspectRatio: "xMidYMid meet",
   },
-  svg("title", { id: `spend-title-${layout}` }, "Spend per month, last 12 months"),
+  svg("title", { id: `spend-title-${layout}` }, "Spend over the past year"),
   svg("desc", { id: `spend-desc-${layout}` }, description),
   svg("defs", {}, svg("pattern", { id: hatch, width: 6, height: 6, patternUnits: "userSpaceOnUse", patternTransform: "rotate(45)" },
     svg("rect", { width: 6, height: 6, class: "hatch-bg" }), svg("line", { x1: 0, y1: 0, x2: 0, y2: 6, class: "hatch-line" }))),

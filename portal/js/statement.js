@@ -84,7 +84,9 @@ export async function fetchStatement(period, groupBy, onPart = () => {}) {
   let name = `partnerhub-billing-${period}${groupBy ? "-by-site" : ""}.csv`;
   let parts = 0;
   do {
-    const reply = await api.request("GET", "/v1/billing/export", { query: { period, group_by: groupBy, cursor }, raw: true });
+    const reply = await api.request("GET", "/v1/billing/export", {
+      query: { period, group_by: groupBy, cursor }, raw: true, accept: "text/csv, application/json",
+    });
     const body = await reply.text();
     parts += 1;
     onPart(parts);
