@@ -62,6 +62,14 @@ def test_labels_on_issue_in_details_on_many_at_once_and_as_filters(portal: Porta
     add_card(portal)
     expect(page.get_by_role("heading", level=1, name="Payment Methods")).to_be_visible()
 
+    # When an order's tag is refused, the 422 is said under the Tags field and nothing is issued
+    portal.navigate("Issue New License")
+    page.get_by_label("Tags (optional)").fill("ok, -bad tag!")
+    page.get_by_role("button", name="Issue licenses").click()
+    expect(page.get_by_label("Tags (optional)")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator(".field-error:not([hidden])")).to_have_text(re.compile(r"^tag 2: use letters, digits"))
+    assert portal.api().get("/v1/licenses/counts").json()["all"] == 0
+
     # When two licenses are issued for a client with tags, and three more without labels
     labelled = issue_labelled(portal, "Jetpack VaultPress Backup", 2, "Acme Bakery", "retainer, eu, retainer")
     portal.screenshot("rebill-issue-labelled")

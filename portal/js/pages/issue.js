@@ -31,9 +31,9 @@ export async function issuePage(page, ctx) {
     h("p", { class: "muted" }, "A license is billed by the day from the moment it is issued, assigned to a site or not."),
     field("Product", product),
     field("Quantity", quantity, { hint: "1 to 100 licenses" }),
+    preview,
     field("Client (optional)", client, { hint: "Who you re-bill these licenses to; up to 100 characters" }),
     field("Tags (optional)", tags, { hint: "Up to 10, separated by commas: letters, digits, spaces, _ . -" }),
-    preview,
     submit);
 
   // The preview: the price list's figures and the quantity, nothing else (the cap is per license and month).
