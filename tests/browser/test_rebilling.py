@@ -111,6 +111,8 @@ def test_labels_on_issue_in_details_on_many_at_once_and_as_filters(portal: Porta
     expect(item.locator("[data-fact=tags]")).to_have_text("monthly")
     expect(row(portal, plain[0]).locator("[data-fact=row-client]")).to_have_text("Client: Blue Cafe")
     assert labels_of(portal, plain[0]) == ("Blue Cafe", ["monthly"])
+    item.locator("details.history summary").click()
+    expect(item.locator("details.history li").last).to_contain_text("Labelled to client Blue Cafe, tags monthly by You")
     portal.screenshot("rebill-details-saved")
 
     # When two unlabelled licenses are selected and labelled at once, the first PATCH failing on its way

@@ -276,11 +276,7 @@ function detailsOf(license, ctx) {
     revoke.addEventListener("click", () => confirmRevoke(license, ctx, revoke));
     actions.append(assign, revoke);
   }
-  const history = (license.history || []).map((event) =>
-    h("li", {}, h("time", { datetime: isoAttr(event.at) }, dateTime(event.at)), " — ", titleCase(event.type),
-      event.site ? ` to ${event.site.site_url}` : "",
-      event.labels ? ` ${labelChange(event.labels)}` : "",
-      h("span", { class: "muted", title: event.actor, dataset: { actor: event.actor } }, ` by ${actorName(event.actor, ctx.me)}`)));
+  let history = historyOf(license, ctx);
   // Client and tags: editable on any license, revoked ones too (their past months are still billed on).
   const labels = h("details", { class: "labels-editor" }, h("summary", {}, "Edit client and tags"),
     labelForm(license, {
@@ -289,9 +285,20 @@ function detailsOf(license, ctx) {
         facts.querySelector("[data-fact=tags]").textContent = (saved.tags || []).length ? saved.tags.join(", ") : "—";
         const item = facts.closest("li.license");
         if (item) repaintLabels(item.parentElement, saved);
+        // The answer has no history: read the license again for its new "Labelled" entry.
+        api.get(`/v1/licenses/${encodeURIComponent(license.license_key)}`).then((full) => {
+          const fresh = historyOf(full, ctx);
+          if (history && fresh) {
+            fresh.open = history.open;
+            history.replaceWith(fresh);
+          } else if (fresh) {
+            labels.after(fresh);
+          }
+          history = fresh || history;
+        }).catch(() => {}); // the labels are saved; the history shows on the next opening
       },
     }));
-  return [facts, actions, host, labels, history.length ? h("details", { class: "history" }, h("summary", {}, "History"), h("ol", {}, history)) : null];
+  return [facts, actions, host, labels, history];
 }
 
 function assignForm(license, ctx) {
@@ -352,6 +359,15 @@ function confirmUnassign(license, ctx, opener) {
       ctx.reload();
     },
   });
+}
+
+function historyOf(license, ctx) {
+  const events = (license.history || []).map((event) =>
+    h("li", {}, h("time", { datetime: isoAttr(event.at) }, dateTime(event.at)), " — ", titleCase(event.type),
+      event.site ? ` to ${event.site.site_url}` : "",
+      event.labels ? ` ${labelChange(event.labels)}` : "",
+      h("span", { class: "muted", title: event.actor, dataset: { actor: event.actor } }, ` by ${actorName(event.actor, ctx.me)}`)));
+  return events.length ? h("details", { class: "history" }, h("summary", {}, "History"), h("ol", {}, events)) : null;
 }
 
 // The filters on labels in force, each with a way to drop it.
