@@ -73,6 +73,11 @@ def test_labels_on_issue_in_details_on_many_at_once_and_as_filters(portal: Porta
     # When two licenses are issued for a client with tags, and three more without labels
     labelled = issue_labelled(portal, "Jetpack VaultPress Backup", 2, "Acme Bakery", "retainer, eu, retainer")
     portal.screenshot("rebill-issue-labelled")
+    page.set_viewport_size(PHONE)
+    expect(page.get_by_label("Client (optional)")).to_be_visible()
+    no_horizontal_overflow(page)
+    portal.screenshot("rebill-issue-labelled-phone")
+    page.set_viewport_size(LAPTOP)
     plain = issue(portal, "Jetpack Scan", 3)
 
     # Then the order's labels are on both licenses (the repeated tag once), and on none of the others
