@@ -111,10 +111,11 @@ export function bulkLabeller({ onLabelled }) {
   form.addEventListener("input", () => { keys = new Map(); });
 
   function selected() {
-    return [...boxes].filter(([, box]) => box.checked && box.isConnected).map(([key]) => key);
+    return [...boxes].filter(([, box]) => box.checked).map(([key]) => key);
   }
   function update() {
-    const live = [...boxes.values()].filter((box) => box.isConnected);
+    // Every box made is a row of the list (a reload makes a new list and a new labeller).
+    const live = [...boxes.values()];
     const chosen = live.filter((box) => box.checked).length;
     all.checked = live.length > 0 && chosen === live.length;
     all.indeterminate = chosen > 0 && chosen < live.length;
@@ -123,7 +124,7 @@ export function bulkLabeller({ onLabelled }) {
     bar.hidden = live.length === 0; // nothing listed, nothing to select
   }
   all.addEventListener("change", () => {
-    for (const box of boxes.values()) if (box.isConnected) box.checked = all.checked;
+    for (const box of boxes.values()) box.checked = all.checked;
     update();
   });
 
@@ -185,13 +186,12 @@ export function bulkLabeller({ onLabelled }) {
 
   return {
     bar,
-    // The checkbox of one row, named after its license.
+    // The checkbox of one row, named after its license (call ``update()`` once the rows are in the page).
     box(license) {
       const id = `select-${license.license_key}`;
       const box = h("input", { type: "checkbox", id, class: "row-select", dataset: { select: license.license_key } });
       box.addEventListener("change", update);
       boxes.set(license.license_key, box);
-      update();
       return h("span", { class: "row-check" }, box,
         h("label", { for: id, class: "visually-hidden" }, `Select ${license.product_name} ${license.license_key}`));
     },

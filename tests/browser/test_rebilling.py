@@ -142,6 +142,8 @@ def test_labels_on_issue_in_details_on_many_at_once_and_as_filters(portal: Porta
         route.continue_()
 
     page.route(re.compile(r".*/v1/licenses/[^/?]+$"), flaky)
+    expect(page.get_by_label("Select all shown")).to_be_visible()
+    expect(page.get_by_role("form", name="Label the selected licenses")).to_be_hidden()  # until one is selected
     page.get_by_label(f"Select Jetpack Scan {plain[1]}").check()
     page.get_by_label(f"Select Jetpack Scan {plain[2]}").check()
     bulk = page.get_by_role("form", name="Label the selected licenses")
