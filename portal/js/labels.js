@@ -101,10 +101,10 @@ export function bulkLabeller({ onLabelled }) {
   const submit = h("button", { type: "submit", class: "button button-primary" }, "Label selected");
   const progress = h("progress", { max: "1", value: "0", hidden: true, "aria-label": "Labelling progress" });
   const said = h("div", { class: "bulk-result", role: "status" });
-  const form = h("form", { class: "form bulk-form", "aria-label": "Label the selected licenses", hidden: true },
+  const form = h("form", { class: "form bulk-form", "aria-label": "Label the selected licenses", hidden: true, dataset: { region: "bulk" } },
+    h("p", { class: "bulk-title" }, "Set on the selected licenses:"),
     h("div", { class: "bulk-fields" }, inputs.fields), h("div", { class: "actions" }, submit), progress, said);
-  const bar = h("div", { class: "bulk-bar", dataset: { region: "bulk" } },
-    h("div", { class: "check select-all" }, all, allLabel, count), form);
+  const selectAll = h("div", { class: "check select-all" }, all, allLabel, count);
 
   // One key per license for as long as the labels asked for stay the same: a retry replays, never repeats.
   let keys = new Map();
@@ -121,7 +121,7 @@ export function bulkLabeller({ onLabelled }) {
     all.indeterminate = chosen > 0 && chosen < live.length;
     count.textContent = chosen ? `${chosen} selected` : "";
     form.hidden = chosen === 0;
-    bar.hidden = live.length === 0; // nothing listed, nothing to select
+    selectAll.hidden = live.length === 0; // nothing listed, nothing to select
   }
   all.addEventListener("change", () => {
     for (const box of boxes.values()) box.checked = all.checked;
@@ -185,7 +185,8 @@ export function bulkLabeller({ onLabelled }) {
   });
 
   return {
-    bar,
+    selectAll, // "Select all shown" and how many are selected
+    form, // shown while one or more are selected
     // The checkbox of one row, named after its license (call ``update()`` once the rows are in the page).
     box(license) {
       const id = `select-${license.license_key}`;

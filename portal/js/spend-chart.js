@@ -20,7 +20,7 @@ function abbreviation(period) {
 }
 
 function statusText(item) {
-  if (item.status === "projected") return "Projected (this month)";
+  if (item.status === "projected") return "This month (projected)";
   if (item.status === "pending") return "Not invoiced yet";
   if (item.status === "none") return "Nothing billed";
   return titleCase(item.status);

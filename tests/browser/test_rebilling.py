@@ -182,8 +182,11 @@ def test_labels_on_issue_in_details_on_many_at_once_and_as_filters(portal: Porta
             assert labels_of(portal, key) == (client, ["2026"])  # the clients stayed as they were
 
     # When the list is filtered by client, only that client's licenses are listed, and the hash says so
-    page.get_by_label("Client", exact=True).first.fill("Corner Shop")
-    page.get_by_role("button", name="Search").click()
+    filters = page.locator("details.label-filters")
+    expect(filters).not_to_have_attribute("open", "")  # folded while no label filter is in force
+    filters.get_by_text("Client and tag filters").click()
+    filters.get_by_label("Client", exact=True).fill("Corner Shop")
+    filters.get_by_role("button", name="Filter").click()
     expect(page).to_have_url(re.compile(r"#/licenses\?client=Corner\+Shop$"))
     expect(page.locator("li.license")).to_have_count(2)
     expect(page.locator("[data-region=label-filters]")).to_contain_text("Client: Corner Shop")
@@ -203,7 +206,8 @@ def test_labels_on_issue_in_details_on_many_at_once_and_as_filters(portal: Porta
     portal.open("licenses?client=Acme+Bakery&tag=2026")
     portal.settled()
     expect(page.locator("li.license")).to_have_count(2)
-    expect(page.get_by_label("Tag", exact=True)).to_have_value("2026")
+    expect(page.get_by_label("Tag", exact=True)).to_have_value("2026")  # the filters unfolded, filled from the hash
+    expect(page.get_by_label("Client", exact=True).first).to_have_value("Acme Bakery")
     portal.open("licenses?tag=retainer")
     portal.settled()
     expect(page.locator("li.license")).to_have_count(0)  # every tag was replaced by 2026
@@ -330,8 +334,10 @@ def test_billing_by_client_and_site_the_csv_statement_and_the_spend_chart(portal
     portal.settled()
     _, rows, _ = download(portal, "Download CSV (per license)")
     assert sum(int(r["amount"]) for r in rows) == invoice["total"]
-    for table in (page.locator("[data-groups=client] table"), page.locator("[data-groups=site] table")):
+    for kind, heading in (("client", "Client"), ("site", "Site")):
+        table = page.locator(f"[data-groups={kind}] table")
         assert sum(column_cents(table, "Invoiced")) == invoice["total"]
+        expect(table.locator("thead th")).to_have_text([heading, "Licenses", "License-days", "Invoiced"])
 
     # And this month's Billing shows 12 months of spend: an SVG with a title and description, its bars labelled,
     # the same numbers in a table, the invoiced month linking to its invoice, this month projected
@@ -361,7 +367,7 @@ def test_billing_by_client_and_site_the_csv_statement_and_the_spend_chart(portal
         item["period"] for item in history
     ]
     this_month = spend.locator(f"tr[data-period='{following}']")
-    expect(this_month.locator("td[data-label=Status]")).to_have_text("Projected (this month)")
+    expect(this_month.locator("td[data-label=Status]")).to_have_text("This month (projected)")
     last_month = spend.locator(f"tr[data-period='{period}']")
     expect(last_month.locator("td[data-label=Amount]")).to_have_text(dollars(invoice["total"]))
     expect(last_month.locator("td[data-label=Status]")).to_have_text("Paid")

@@ -76,12 +76,15 @@ export async function licensesPage(page, ctx) {
   const order = h("select", { name: "order" },
     h("option", { value: "desc", selected: query.order === "desc" }, "Newest first"),
     h("option", { value: "asc", selected: query.order === "asc" }, "Oldest first"));
+  // The client and tag filters fold away under the row (open while one is in force): most lists need neither.
+  const labelFields = h("details", { class: "label-filters", open: Boolean(query.client || query.tag) },
+    h("summary", {}, "Client and tag filters"),
+    h("div", { class: "label-filter-fields" }, field("Client", client, { hint: "The exact client label" }), field("Tag", tag),
+      h("button", { type: "submit", class: "button" }, "Filter")));
   const toolbar = h("form", { class: "toolbar", role: "search" },
-    field("Search licenses", search), field("Product", product), field("Client", client), field("Tag", tag), field("Order", order),
-    h("button", { type: "submit", class: "button" }, searchIcon(), "Search"));
+    field("Search licenses", search), field("Product", product), field("Order", order),
+    h("button", { type: "submit", class: "button" }, searchIcon(), "Search"), labelFields);
   toolbar.firstElementChild.classList.add("grow");
-  client.closest(".field").classList.add("label-filter");
-  tag.closest(".field").classList.add("label-filter");
   const apply = () => {
     location.hash = hashFor({
       ...query, search: search.value.trim(), product: product.value, client: client.value.trim(), tag: tag.value.trim(), order: order.value,
@@ -97,7 +100,8 @@ export async function licensesPage(page, ctx) {
   const filtered = query.client || query.tag ? labelFilters(query) : null;
   // Selection and bulk labels: a row updated by a PATCH shows its new labels in place.
   const bulk = bulkLabeller({ onLabelled: (license) => repaintLabels(list, license) });
-  page.append(...[tabsWrap, toolbar, filtered, status, bulk.bar, list, more].filter(Boolean));
+  page.append(...[tabsWrap, toolbar, filtered, h("div", { class: "list-head" }, status, bulk.selectAll), bulk.form, list, more]
+    .filter(Boolean));
 
   const sort = FILTERS.find(([s]) => s === query.status)[2];
   let cursor = null;
