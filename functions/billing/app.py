@@ -1,10 +1,12 @@
-"""Prices and billing: list prices, schedule a price change (operators), the month-to-date estimate (grouped by
-client, site or product on request), the month's statement as CSV, and the billing history of recent months."""
+"""Prices and billing: list prices, schedule or cancel a price change (operators), the month-to-date estimate
+(grouped by client, site or product on request), the month's statement as CSV, and the billing history of recent
+months."""
 
 import partnerhub.lean  # noqa: F401  (first: Powertools then loads only the modules used)
 
 # isort: split
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 from urllib.parse import urlencode
 
@@ -14,11 +16,13 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from partnerhub.api import OPERATORS, CursorQuery, Idempotency, caller_of, create_app, json_response, success
 from partnerhub.clock import Clock, SystemClock
 from partnerhub.composition import Function, http_handler
+from partnerhub.domain.audit import AuditEntry, operator_actor
 from partnerhub.domain.estimates import EstimateService, parse_period
 from partnerhub.domain.models import PRODUCT_SLUG
 from partnerhub.domain.periods import Period
 from partnerhub.domain.pricing import PriceService
 from partnerhub.domain.rebilling import MAX_HISTORY_MONTHS, RebillingService
+from partnerhub.errors import NotFound
 from partnerhub.observability import MetricUnit, logger, metrics, tracer
 from partnerhub.repository.billing import DynamoBillingRepository
 from partnerhub.repository.catalog import DynamoCatalogRepository
@@ -49,6 +53,7 @@ class Wiring:
     idempotency: Idempotency
     export_max_bytes: int
     export_reserve_ms: int
+    clock: Clock
 
 
 def build(
@@ -66,6 +71,7 @@ def build(
         idempotency=Idempotency(settings.table_name, settings.idempotency_ttl_seconds, dynamodb),
         export_max_bytes=settings.export_max_bytes,
         export_reserve_ms=settings.export_reserve_ms,
+        clock=clock,
     )
     return Function(wiring, http_handler(app, wiring))
 
@@ -96,8 +102,20 @@ def schedule_price(product: ProductSlugPath, request: Annotated[PriceRequest, Bo
     caller = caller_of(app)
     caller.require_operator()
 
-    def schedule(_: str) -> tuple[int, Any]:
-        changed = wired().prices.schedule(product, request.daily_price, request.monthly_price, request.effective_from)
+    body = {"product": product, **request.model_dump(mode="json")}
+
+    def schedule(receipt_id: str) -> tuple[int, Any]:
+        audit = AuditEntry(
+            entry_id=receipt_id,
+            at=wired().clock.now(),
+            actor=operator_actor(caller.subject),
+            action="price.schedule",
+            target=f"product:{product}",
+            summary=body,
+        )
+        changed = wired().prices.schedule(
+            product, request.daily_price, request.monthly_price, request.effective_from, audit
+        )
         metrics.add_metric(name="PriceScheduled", unit=MetricUnit.Count, value=1)
         logger.info(
             "price scheduled",
@@ -105,11 +123,51 @@ def schedule_price(product: ProductSlugPath, request: Annotated[PriceRequest, Bo
         )
         return 200, ProductPricesOut.of(changed)
 
-    body = {"product": product, **request.model_dump(mode="json")}
     return wired().idempotency.run(app, f"operator:{caller.subject}", "PUT /v1/prices/{product}", body, schedule)
 
 
 PeriodQuery = Annotated[str | None, Query(pattern=PERIOD_PATTERN, description="YYYY-MM; default: this month")]
+
+
+EffectiveFromPath = Annotated[
+    str, Path(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])-01$", description="The 1st of the month the version takes effect")
+]
+
+
+@app.delete(
+    "/v1/prices/<product>/scheduled/<effective_from>",
+    responses=success(200, ProductPricesOut, "Cancelled"),
+    tags=[OPERATORS],
+    description="Operators only. Cancels a scheduled price version that has not taken effect: one whose month "
+    "has started is 409 `price_in_effect`; no such product, or no version from that day, is 404.",
+)
+@tracer.capture_method
+def cancel_scheduled_price(product: ProductSlugPath, effective_from: EffectiveFromPath) -> Response[str]:
+    caller = caller_of(app)
+    caller.require_operator()
+    try:
+        day = date.fromisoformat(effective_from)
+    except ValueError as error:  # the pattern allows year 0000, which has no calendar
+        raise NotFound("no such day", code="scheduled_price_not_found") from error
+    body = {"product": product, "effective_from": effective_from}
+
+    def cancel(receipt_id: str) -> tuple[int, Any]:
+        audit = AuditEntry(
+            entry_id=receipt_id,
+            at=wired().clock.now(),
+            actor=operator_actor(caller.subject),
+            action="price.cancel",
+            target=f"product:{product}",
+            summary=body,
+        )
+        prices = wired().prices.cancel(product, day, audit)
+        metrics.add_metric(name="PriceCancelled", unit=MetricUnit.Count, value=1)
+        logger.info("scheduled price cancelled", extra={**body, "actor": caller.actor})
+        return 200, ProductPricesOut.of(prices)
+
+    return wired().idempotency.run(
+        app, f"operator:{caller.subject}", "DELETE /v1/prices/{product}/scheduled/{effective_from}", body, cancel
+    )
 
 
 @app.get(

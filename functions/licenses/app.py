@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from partnerhub.api import OPERATORS, CursorQuery, Idempotency, caller_of, create_app, json_response, success
 from partnerhub.clock import Clock, SystemClock
 from partnerhub.composition import Function, http_handler
+from partnerhub.domain.audit import AuditEntry, operator_actor
 from partnerhub.domain.licenses import UNCHANGED, LicenseService, ListQuery
 from partnerhub.domain.models import (
     CLIENT_PATTERN,
@@ -48,6 +49,7 @@ class Wiring:
     repository: DynamoLicenseRepository
     service: LicenseService
     idempotency: Idempotency
+    clock: Clock
 
 
 def build(
@@ -56,10 +58,12 @@ def build(
     """The composition root: every client and service of this function, made once per execution environment."""
     settings = settings or Settings.from_env()
     repository = DynamoLicenseRepository(settings.table_name, dynamodb)
+    clock = clock or SystemClock()
     wiring = Wiring(
         repository=repository,
-        service=LicenseService(repository, clock or SystemClock()),
+        service=LicenseService(repository, clock),
         idempotency=Idempotency(settings.table_name, settings.idempotency_ttl_seconds, dynamodb),
+        clock=clock,
     )
     return Function(wiring, http_handler(app, wiring))
 
@@ -228,13 +232,22 @@ def record_external_license(
     caller = caller_of(app)
     caller.require_operator()
 
+    body = {"partner_id": partner_id, **request.model_dump(mode="json")}
+
     def record(receipt_id: str) -> tuple[int, Any]:
+        audit = AuditEntry(
+            entry_id=receipt_id,
+            at=wired().clock.now(),
+            actor=operator_actor(caller.subject),
+            action="license.record_external",
+            target=f"partner:{partner_id}",
+            summary=body,
+        )
         license = wired().service.record_external(
-            partner_id, request.product, request.site, caller.actor, request.license_key, receipt_id
+            partner_id, request.product, request.site, caller.actor, request.license_key, receipt_id, audit
         )
         return 201, LicenseOut.of(license)
 
-    body = {"partner_id": partner_id, **request.model_dump(mode="json")}
     return wired().idempotency.run(
         app, f"operator:{caller.subject}", "POST /v1/partners/{partner_id}/external-licenses", body, record
     )

@@ -10,6 +10,7 @@ import { paymentMethodsPage, newCardPage } from "./pages/payment-methods.js";
 import { invoicesPage } from "./pages/invoices.js";
 import { pricesPage } from "./pages/prices.js";
 import { companyPage } from "./pages/company.js";
+import { operatorRoutes, showOperatorNav, isOperator } from "./pages/operator-nav.js";
 
 const routes = {
   licenses: licensesPage,
@@ -20,6 +21,7 @@ const routes = {
   invoices: invoicesPage,
   prices: pricesPage,
   company: companyPage,
+  ...operatorRoutes,
 };
 
 const main = document.getElementById("main");
@@ -30,6 +32,7 @@ let renderToken = 0;
 
 function routeName() {
   const path = location.hash.replace(/^#\/?/, "").split("?")[0];
+  if (operatorRoutes[path] && !isOperator()) return "licenses"; // the console is for the operators group only
   return routes[path] ? path : "licenses";
 }
 
@@ -46,6 +49,7 @@ async function render({ focus = true } = {}) {
     return;
   }
   document.getElementById("who-name").textContent = `Partner ${signedIn.partnerId}`;
+  showOperatorNav(sidebar, signedIn);
   const name = routeName();
   for (const link of sidebar.querySelectorAll("a")) {
     const active = name === link.dataset.route || name.startsWith(`${link.dataset.route}/`);
@@ -68,7 +72,11 @@ async function render({ focus = true } = {}) {
   if (mine !== renderToken) return; // a newer navigation won
   clear(main, page);
   main.setAttribute("aria-busy", "false");
-  if (focus) main.focus({ preventScroll: false });
+  // A page opens at its top (banners, heading and main button in view); focus goes to main without scrolling it.
+  if (focus) {
+    main.focus({ preventScroll: true });
+    window.scrollTo(0, 0);
+  }
 }
 
 function loadError(error) {
@@ -233,8 +241,21 @@ sidebar.addEventListener("click", (event) => {
   }
 });
 
+// "Skip to content" moves focus to main; its #main is not a route, so the page and its URL stay as they are.
+document.querySelector(".skip-link")?.addEventListener("click", (event) => {
+  event.preventDefault();
+  main.focus({ preventScroll: true });
+});
+
 window.addEventListener("portal:signed-out", () => render());
-window.addEventListener("hashchange", () => render());
+window.addEventListener("portal:payment-methods-changed", () => {
+  if (routeName() === "payment-methods") render({ focus: false });
+});
+// Routes are "#/name"; any other fragment (an in-page anchor) is not a page change.
+window.addEventListener("hashchange", () => {
+  if (location.hash && location.hash !== "#" && !location.hash.startsWith("#/")) return;
+  render();
+});
 
 async function start() {
   try {

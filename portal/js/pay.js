@@ -8,7 +8,7 @@
 // again until it shows paid.
 import * as api from "./api.js";
 import { localStack } from "./session.js";
-import { h, clear, toast } from "./dom.js";
+import { h, clear, toast, hideToast } from "./dom.js";
 import { money, date } from "./format.js";
 
 export class PaymentError extends Error {}
@@ -148,8 +148,13 @@ export async function openPayDialog(invoice, { opener, onPaid } = {}) {
     try {
       const paid = await payInvoice(full, key, chosen && chosen.id);
       dialog.close();
-      toast(paid ? `Invoice ${name} paid with ${cardLabel(chosen)}` : `Payment of invoice ${name} completed; it shows as paid in a moment`);
+      const done = paid ? `Invoice ${name} paid with ${cardLabel(chosen)}` : `Payment of invoice ${name} completed; it shows as paid in a moment`;
+      // Paid with a card that is not the primary one (often because the primary one failed): offer to make it
+      // the card future invoices are charged to.
+      const offer = chosen && !chosen.primary ? makePrimaryButton(chosen) : null;
+      toast(done, { actions: offer ? [offer] : [] });
       if (onPaid) await onPaid(paid);
+      if (offer && offer.isConnected && (!document.activeElement || document.activeElement === document.body)) offer.focus();
     } catch (failed) {
       pay.disabled = false;
       key = api.newKey(); // the refusal is final for that key: another try is a new request
@@ -162,4 +167,25 @@ export async function openPayDialog(invoice, { opener, onPaid } = {}) {
   dialog.showModal();
   (dialog.querySelector("input[type=radio]:checked") || cancel).focus();
   return dialog;
+}
+
+// "Make <card> your primary card": POST /v1/payment-methods/{id}/primary, then say so (and redraw Payment Methods).
+function makePrimaryButton(card) {
+  const label = cardLabel(card);
+  const button = h("button", { type: "button", class: "button button-small", dataset: { makePrimary: card.id } },
+    `Make ${label} your primary card`);
+  const key = api.newKey();
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      await api.post(`/v1/payment-methods/${encodeURIComponent(card.id)}/primary`, undefined, key);
+      hideToast();
+      toast(`${label} is now your primary card: future invoices are charged to it`);
+      window.dispatchEvent(new CustomEvent("portal:payment-methods-changed"));
+    } catch (error) {
+      button.disabled = false;
+      toast(`${label} could not be made your primary card: ${error.message || String(error)}`);
+    }
+  });
+  return button;
 }

@@ -237,8 +237,10 @@ def test_unassigning_and_deleting_a_card_ask_first_and_the_mastercard_mark_reads
     page = portal.page
     portal.sign_in()
     add_card(portal, "pm_card_visa")
+    # (the save finished and its list is shown before the next card: two saves never race)
+    expect(page.locator(".payment-card")).to_have_count(1)
     add_card(portal, "pm_card_mastercard")
-    expect(page.get_by_role("heading", level=1, name="Payment Methods")).to_be_visible()
+    expect(page.locator(".payment-card")).to_have_count(2)
 
     # The Mastercard's mark says its name, whole
     mark = page.locator(".payment-card", has_text="Mastercard ending in 4444").locator(".brand-mark")
@@ -253,7 +255,9 @@ def test_unassigning_and_deleting_a_card_ask_first_and_the_mastercard_mark_reads
     menu.click()
     mastercard.get_by_role("menuitem", name="Delete").click()
     dialog = page.get_by_role("dialog", name="Delete Mastercard ending in 4444?")
-    expect(dialog).to_contain_text("It is your primary card: another of your cards becomes primary")
+    # (the only other card: it becomes primary, and the dialog names it)
+    expect(dialog).to_contain_text("It is your primary card: Visa ending in 4242")
+    expect(dialog).to_contain_text("becomes primary and pays future invoices")
     expect(dialog.get_by_role("button", name="Cancel")).to_be_focused()
     portal.screenshot("walk-delete-card-confirm", full_page=False)
     page.keyboard.press("Escape")
@@ -339,25 +343,69 @@ def test_loading_errors_retry_sidebar_reload_toasts_and_favicon(portal: Portal, 
     portal.navigate("Licenses")
     expect(page.get_by_role("tab", name=re.compile(r"^All\s+1"))).to_be_visible()
 
-    # A toast covers none of the page's controls, at 1280 px and at 390 px
-    for tab, name in ((portal, "walk-toast"), (phone, "walk-toast-phone")):
-        if tab is phone:
-            phone.sign_in(portal.partner_id)
-        (key,) = [li.get_attribute("data-key") for li in tab.page.locator("li.license").all()]
-        item = expand(tab, str(key))
-        item.get_by_role("button", name="Copy").click()
-        toast = tab.page.locator("#toast")
-        expect(toast).to_be_visible()
-        box = toast.bounding_box()
-        assert box is not None
-        controls = tab.page.locator(
-            "main button:visible, main a:visible, main input:visible, main select:visible, "
-            "#banners a:visible, #banners button:visible, nav a:visible, header button:visible"
-        )
-        covered = [
-            control.inner_text() or control.get_attribute("name")
-            for control in controls.all()
-            if (other := control.bounding_box()) is not None and overlaps(box, other)
-        ]
-        assert covered == [], f"the toast covers {covered}"
-        tab.screenshot(name, full_page=False)
+    # A toast covers none of the page's controls at 1280 px (it sits at the foot of the sidebar)
+    (key,) = [li.get_attribute("data-key") for li in page.locator("li.license").all()]
+    item = expand(portal, str(key))
+    item.get_by_role("button", name="Copy").click()
+    toast = page.locator("#toast")
+    expect(toast).to_be_visible()
+    box = toast.bounding_box()
+    assert box is not None
+    controls = page.locator(
+        "main button:visible, main a:visible, main input:visible, main select:visible, "
+        "#banners a:visible, #banners button:visible, nav a:visible, header button:visible"
+    )
+    covered = [
+        control.inner_text() or control.get_attribute("name")
+        for control in controls.all()
+        if (other := control.bounding_box()) is not None and overlaps(box, other)
+    ]
+    assert covered == [], f"the toast covers {covered}"
+    portal.screenshot("walk-toast", full_page=False)
+
+    # At 390 px, with the page scrolled: the toast is a bar along the bottom of the screen; the control just used and
+    # the top bar stay clear of it, and the page has room below its end, so its last control can be scrolled clear
+    phone.sign_in(portal.partner_id)
+    ppage = phone.page
+    item = expand(phone, str(key))
+    copy = item.get_by_role("button", name="Copy")
+    copy.scroll_into_view_if_needed()
+    # the page scrolled down until the Copy button is just under the top bar (where the old sticky toast landed)
+    ppage.evaluate(
+        "(el) => window.scrollTo(0, el.getBoundingClientRect().top + window.scrollY - 120)", copy.element_handle()
+    )
+    assert ppage.evaluate("window.scrollY") > 0, "the page did not scroll"
+    copy.click()
+    toast = ppage.locator("#toast")
+    expect(toast).to_be_visible()
+    bar = toast.bounding_box()
+    assert bar is not None
+    assert abs(bar["y"] + bar["height"] - PHONE["height"]) <= 1 and bar["width"] >= PHONE["width"] - 1, bar
+    used = copy.bounding_box()
+    assert used is not None and not overlaps(bar, used), f"the toast covers the Copy button: {bar} {used}"
+    header = ppage.locator("header.topbar").bounding_box()
+    assert header is not None and not overlaps(bar, header)
+    room = ppage.evaluate("parseFloat(getComputedStyle(document.body).paddingBottom)")
+    assert room >= bar["height"] - 1, f"the page has {room} px below its end for a {bar['height']} px toast"
+    phone.screenshot("walk-toast-phone-scrolled", full_page=False)
+    ppage.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
+    last = ppage.locator("main button:visible, main a:visible").last.bounding_box()
+    assert last is not None and not overlaps(bar, last), f"the page's last control is under the toast: {last}"
+
+    # And when the control used sits where the bar comes up (a shorter screen, Copy at its very foot), the page
+    # scrolls it clear of the bar
+    ppage.set_viewport_size({"width": PHONE["width"], "height": 480})
+    ppage.evaluate(
+        "(el) => window.scrollBy(0, el.getBoundingClientRect().bottom - innerHeight + 2)", copy.element_handle()
+    )
+    before = ppage.evaluate("window.scrollY")
+    assert before > 0
+    copy.click()
+    expect(toast).to_be_visible()
+    bar = toast.bounding_box()
+    used = copy.bounding_box()
+    assert bar is not None and used is not None
+    assert abs(bar["y"] + bar["height"] - 480) <= 1, bar
+    assert not overlaps(bar, used), f"the toast covers the Copy button just used: {bar} {used}"
+    assert ppage.evaluate("window.scrollY") > before, "the page was not scrolled to clear the control"
+    phone.screenshot("walk-toast-phone-short-screen", full_page=False)

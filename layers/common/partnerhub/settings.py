@@ -63,3 +63,11 @@ class InvoicePlannerSettings(Settings):
     """The month-end planner: where partner-months are enqueued. It never talks to Stripe."""
 
     invoice_queue_url: str
+
+
+class OperatorSettings(Settings):
+    """The operators' console: the month-end queues it starts runs on and re-drives failures from."""
+
+    invoice_run_queue_url: str
+    invoice_queue_url: str
+    invoice_dead_letter_queue_url: str

@@ -6,6 +6,7 @@ import * as api from "../api.js";
 import { money, month, dateTime, titleCase } from "../format.js";
 import { groupsOf, groupTable, downloadButtons } from "../statement.js";
 import { spendSection } from "../spend-chart.js";
+import { issueAction } from "./issue.js";
 
 function periodOf() {
   const params = new URLSearchParams(location.hash.split("?")[1] || "");
@@ -15,8 +16,10 @@ function periodOf() {
 
 export async function billingPage(page) {
   const requested = periodOf();
-  page.append(pageHeader("Billing", h("a", { class: "button button-primary", href: "#/issue" }, "Issue New License")));
+  const issueSlot = h("span", {});
+  page.append(pageHeader("Billing", issueSlot)); // the heading stays if the page cannot load
   let bill;
+  const account = api.get("/v1/account").catch(() => null);
   try {
     bill = await api.get("/v1/billing", { period: requested });
   } catch (error) {
@@ -26,6 +29,7 @@ export async function billingPage(page) {
     }
     throw error;
   }
+  issueSlot.replaceWith(issueAction(await account));
   const picker = h("input", { type: "month", name: "period", value: bill.period, required: true });
   const form = h("form", { class: "toolbar" }, field("Month", picker), h("button", { type: "submit", class: "button" }, "Show"));
   form.addEventListener("submit", (event) => {
@@ -78,13 +82,17 @@ export async function billingPage(page) {
       : h("tr", {}, h("td", { colspan: String(headings.length), class: "empty" }, "No licenses billed this month."))),
     h("tfoot", {}, h("tr", { dataset: { product: "totals" } }, h("th", { scope: "row" }, "Total"), cells(totals))),
   );
+  // Why these counts can be lower than the Licenses page's: Billing counts the month's billable licenses only.
+  const counted = "Licenses revoked before they were active are not counted (revoked the moment they were issued, they "
+    + "were never active and cost nothing). The counts are the month's billable licenses; the Licenses page counts every "
+    + "license ever issued.";
   page.append(form, summary, h("div", { class: "table-wrap" }, table),
     closed
-      ? h("p", { class: "muted" }, "This month is over: each license was billed per day active, up to its product's monthly price. ",
-        "Revoked: licenses revoked during the month (billed up to the day they were revoked).")
-      : h("p", { class: "muted" }, "Licenses are billed per day active, assigned or not, up to each product's monthly price. ",
+      ? h("p", { class: "muted", dataset: { field: "billing-note" } }, "This month is over: each license was billed per day active, up to its product's monthly price. ",
+        "Revoked: licenses revoked during the month (billed up to the day they were revoked). ", counted)
+      : h("p", { class: "muted", dataset: { field: "billing-note" } }, "Licenses are billed per day active, assigned or not, up to each product's monthly price. ",
         "The projection assumes every license that is not revoked stays active to the end of the month. ",
-        "Revoked: licenses revoked this month (billed up to the day they were revoked)."));
+        "Revoked: licenses revoked this month (billed up to the day they were revoked). ", counted));
   // Re-billing: the same month by client and by site, its statement to hand on, and the last 12 months. The
   // groups read every license of the month with its history (docs/scale.md), so they load after the page
   // shows, each section busy in its place meanwhile, and a failure stays in its section.

@@ -6,7 +6,8 @@ import { money, date, dateTime, month, titleCase } from "../format.js";
 import { openPayDialog, cardLabel } from "../pay.js";
 
 const STATUSES = ["", "open", "paid", "draft", "void", "uncollectible"];
-const COLUMNS = ["Number", "Month", "Status", "Due date", "Paid on", "Total", "Amount paid", "Remaining", "Next attempt", "Actions"];
+// Fits the content column at 1280 px: the month goes under the number and Stripe's next attempt under the status.
+const COLUMNS = ["Invoice", "Status", "Due date", "Paid on", "Total", "Amount paid", "Remaining", "Actions"];
 const NUMERIC = ["Total", "Amount paid", "Remaining"];
 
 export async function invoicesPage(page, ctx) {
@@ -27,7 +28,13 @@ export async function invoicesPage(page, ctx) {
   const invoices = reply.items || [];
   const problem = h("div", { "aria-live": "polite" });
   if (!invoices.length) {
-    page.append(h("div", { class: "card empty" }, h("p", {}, "No invoices yet. Invoices are made on the 1st of each month for the month before.")));
+    // Under a status filter, say what is missing (there may be invoices of other statuses) and offer them all.
+    page.append(status
+      ? h("div", { class: "card empty", dataset: { field: "no-invoices" } },
+        h("p", {}, `No ${titleCase(status).toLowerCase()} invoices${status === "open" ? ": nothing is waiting to be paid" : ""}.`),
+        h("a", { class: "button", href: "#/invoices" }, "Show all invoices"))
+      : h("div", { class: "card empty", dataset: { field: "no-invoices" } },
+        h("p", {}, "No invoices yet. Invoices are made on the 1st of each month for the month before.")));
     return;
   }
   const table = h("table", { class: "table invoices" },
@@ -60,7 +67,8 @@ function invoiceRow(invoice, ctx, problem) {
       download.disabled = false;
     }
   });
-  const actions = h("td", { class: "row-actions", "data-label": "Actions" }, download);
+  const buttons = h("div", { class: "row-buttons" });
+  const actions = h("td", { class: "row-actions", "data-label": "Actions" }, buttons);
   if (["open", "uncollectible"].includes(invoice.status) && invoice.amount_remaining > 0) {
     const pay = h("button", { type: "button", class: "button button-small button-primary" }, "Pay now");
     pay.setAttribute("aria-label", `Pay invoice ${invoice.number || invoice.id} now`);
@@ -69,21 +77,21 @@ function invoiceRow(invoice, ctx, problem) {
       opener: pay,
       onPaid: () => ctx.reload(), // the reload refreshes the banners too
     }));
-    actions.append(" ", pay);
+    buttons.append(pay);
   }
+  buttons.append(download);
   const statusText = invoice.past_due ? "Past due" : titleCase(invoice.status);
   const notes = invoiceNotes(invoice);
   return h("tr", { dataset: { invoice: invoice.id, status: invoice.status } },
-    h("th", { scope: "row", "data-label": "Number" }, invoice.number || "—"),
-    h("td", { "data-label": "Month" }, invoice.period ? month(invoice.period) : "—"),
-    h("td", { "data-label": "Status" }, h("span", { class: `badge badge-${invoice.past_due ? "past-due" : invoice.status}` }, statusText), notes),
-    h("td", { "data-label": "Due date" }, date(invoice.due_date)),
-    h("td", { "data-label": "Paid on", dataset: { field: "paid-at" } }, date(invoice.paid_at)),
+    h("th", { scope: "row", "data-label": "Invoice" }, invoice.number || "—",
+      h("span", { class: "invoice-month", dataset: { field: "month" } }, invoice.period ? month(invoice.period) : "")),
+    h("td", { "data-label": "Status" }, h("div", { class: "status-cell" },
+      h("span", { class: `badge badge-${invoice.past_due ? "past-due" : invoice.status}` }, statusText), notes)),
+    h("td", { class: "nowrap", "data-label": "Due date" }, date(invoice.due_date)),
+    h("td", { class: "nowrap", "data-label": "Paid on", dataset: { field: "paid-at" } }, date(invoice.paid_at)),
     h("td", { class: "num", "data-label": "Total" }, money(invoice.total, invoice.currency)),
     h("td", { class: "num", "data-label": "Amount paid", dataset: { field: "amount-paid" } }, money(invoice.amount_paid, invoice.currency)),
     h("td", { class: "num", "data-label": "Remaining", dataset: { field: "amount-remaining" } }, money(invoice.amount_remaining, invoice.currency)),
-    h("td", { "data-label": "Next attempt", dataset: { field: "next-attempt" } },
-      invoice.next_payment_attempt ? dateTime(invoice.next_payment_attempt) : "—"),
     actions);
 }
 
@@ -91,6 +99,10 @@ function invoiceRow(invoice, ctx, problem) {
 // cents carried between months because of Stripe's minimum charge.
 function invoiceNotes(invoice) {
   const lines = [];
+  if (invoice.next_payment_attempt) {
+    lines.push(h("p", { class: "hint" }, "Next attempt: ",
+      h("span", { class: "nowrap", dataset: { field: "next-attempt" } }, dateTime(invoice.next_payment_attempt))));
+  }
   const failure = invoice.last_payment_error;
   if (failure) {
     const card = failure.payment_method ? ` (${cardLabel(failure.payment_method)})` : "";

@@ -112,3 +112,20 @@ function refusalOf(account) {
   }
   return { reason: "Your account cannot issue licenses at the moment.", wayOut: h("a", { href: "#/invoices" }, "See your invoices") };
 }
+
+// "Issue New License" in the header of Licenses and Billing: the main button while the account can issue; while it
+// cannot (past due, no card), a plain link to the Issue page (which explains) with the short reason beside it.
+// ``account``: GET /v1/account, or null when it could not be read (then the button, as before).
+export function issueAction(account) {
+  if (!account || account.can_issue_licenses) {
+    return h("a", { class: "button button-primary", href: "#/issue", dataset: { issue: "available" } }, "Issue New License");
+  }
+  const why = (account.past_due_invoices || []).length
+    ? "Paused until the past-due invoice is paid"
+    : !account.has_payment_method ? "Add a payment method first" : "Not available right now";
+  const reasonId = "issue-action-reason";
+  return h("span", { class: "issue-action" },
+    h("span", { class: "issue-reason", id: reasonId }, why),
+    h("a", { class: "button button-unavailable", href: "#/issue", "aria-describedby": reasonId, dataset: { issue: "unavailable" } },
+      "Issue New License"));
+}

@@ -6,6 +6,7 @@ import * as session from "../session.js";
 import { date, dateTime, isoAttr, titleCase } from "../format.js";
 import { showErrors, busy, wayOutOf } from "../forms.js";
 import { labelsOf, labelForm, bulkLabeller } from "../labels.js";
+import { issueAction } from "./issue.js";
 
 const FILTERS = [
   ["all", "All", "issued_at"],
@@ -40,11 +41,14 @@ function hashFor(query) {
 
 export async function licensesPage(page, ctx) {
   const query = queryOf();
-  page.append(pageHeader("Licenses", h("a", { class: "button button-primary", href: "#/issue" }, "Issue New License")));
-  const [counts, prices] = await Promise.all([
+  const issueSlot = h("span", {});
+  page.append(pageHeader("Licenses", issueSlot)); // the heading stays if the page cannot load
+  const [counts, prices, account] = await Promise.all([
     api.get("/v1/licenses/counts"),
     api.get("/v1/prices").catch(() => ({ items: [] })),
+    api.get("/v1/account").catch(() => null),
   ]);
+  issueSlot.replaceWith(issueAction(account));
 
   // Filters: a tablist whose panel is the list below.
   const listId = uid("licenses");

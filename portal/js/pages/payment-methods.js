@@ -120,7 +120,11 @@ function confirmDelete(card, label, cards, ctx, opener) {
   if (!others.length) {
     consequence = "It is your only card: without a card you cannot issue new licenses, and invoices cannot be paid automatically.";
   } else if (card.primary) {
-    consequence = "It is your primary card: another of your cards becomes primary and pays future invoices.";
+    // The API promotes the most recently added card left; the list comes primary first, then newest first.
+    const next = others[0];
+    consequence = h("span", { dataset: { field: "next-primary" } }, "It is your primary card: ",
+      h("strong", {}, `${brandName(next.brand)} ending in ${next.last4}`),
+      " (your most recently added other card) becomes primary and pays future invoices.");
   } else {
     consequence = "Your primary card stays as it is.";
   }

@@ -19,6 +19,7 @@ from typing import Protocol
 
 from partnerhub import retry
 from partnerhub.clock import Clock
+from partnerhub.domain.audit import AuditEntry
 from partnerhub.domain.models import (
     LICENSE_KEY,
     HistoryEvent,
@@ -91,6 +92,7 @@ class IssueOrder:
     licenses: tuple[License, ...]
     source: Source = Source.PORTAL
     claims: tuple[Site, ...] = field(default_factory=tuple)
+    audit: AuditEntry | None = None  # an operator's order: its audit entry, written with the licenses
 
 
 @dataclass(frozen=True)
@@ -282,9 +284,17 @@ class LicenseService:
         return self._retrying(lambda: self._repo.issue(order, require_payment_method=True))
 
     def record_external(
-        self, partner_id: str, product: str, site: Site, actor: str, license_key: str | None, receipt_id: str
+        self,
+        partner_id: str,
+        product: str,
+        site: Site,
+        actor: str,
+        license_key: str | None,
+        receipt_id: str,
+        audit: AuditEntry | None = None,
     ) -> License:
-        """Record a license a partner's connected site holds but that was bought elsewhere (never billed)."""
+        """Record a license a partner's connected site holds but that was bought elsewhere (never billed);
+        ``audit`` is written in the same transaction."""
         found = self._product(product)
         if license_key is not None and not (_is_key(license_key) and license_key.startswith(f"{found.product}_")):
             raise ValidationFailed(
@@ -311,6 +321,7 @@ class LicenseService:
             licenses=(license,),
             source=Source.EXTERNAL,
             claims=(site,),
+            audit=audit,
         )
         return self._retrying(lambda: self._repo.issue(order, require_payment_method=False))[0]
 

@@ -38,6 +38,7 @@ from partnerhub.domain.models import (
 from partnerhub.domain.tallies import TallyChange, assignment_tally, issue_tally, revoke_tally
 from partnerhub.errors import Conflict, ValidationFailed
 from partnerhub.repository import keys
+from partnerhub.repository.audit import audit_put
 from partnerhub.repository.dynamo import (
     Item,
     TableRepository,
@@ -189,9 +190,11 @@ class DynamoLicenseRepository(TableRepository):
             head += self._tally_updates(order.partner_id, _issue_tally(order, len(_first_chunk(order, licenses))))
         for site in order.claims:
             head.append(self._claim_put(order.partner_id, site, licenses[0]))
-        chunks = _chunks(licenses, _MAX_TRANSACTION_ITEMS - len(head), _rest_chunk(order))
+        # An operator's order carries its audit entry, written last in the first transaction.
+        tail: list[dict[str, Any]] = [dict(audit_put(self._table, order.audit))] if order.audit is not None else []
+        chunks = _chunks(licenses, _MAX_TRANSACTION_ITEMS - len(head) - len(tail), _rest_chunk(order))
         try:
-            self._transact([*head, *(self._license_put(lic) for lic in chunks[0])])
+            self._transact([*head, *(self._license_put(lic) for lic in chunks[0]), *tail])
         except ClientError as error:
             reasons = cancellation_reasons(error)
             if not reasons:
@@ -561,7 +564,7 @@ def _refuse(standing: Standing, *, issuing: bool) -> None:
 
 def _first_chunk(order: IssueOrder, licenses: Sequence[License]) -> Sequence[License]:
     # Receipt, counters, claims; a portal order adds its billable marker and its two billing tallies.
-    head = 2 + (3 if order.source is Source.PORTAL else 0) + len(order.claims)
+    head = 2 + (3 if order.source is Source.PORTAL else 0) + len(order.claims) + (order.audit is not None)
     return licenses[: _MAX_TRANSACTION_ITEMS - head]
 
 
