@@ -92,7 +92,7 @@ def test_an_invoice_is_listed_and_its_pdf_downloads(portal: Portal) -> None:
     invoice = page.locator("tr[data-invoice]")
     expect(invoice).to_have_count(1)
     expect(invoice).to_have_attribute("data-status", "open")
-    number = invoice.locator("th").inner_text()
+    number = invoice.locator("[data-field=number]").inner_text()
     assert number not in ("", "—")
     expect(invoice.locator("td[data-label='Due date']")).not_to_have_text("—")
     expect(invoice.locator("[data-field=next-attempt]")).not_to_have_text("—")

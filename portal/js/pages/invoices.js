@@ -83,7 +83,8 @@ function invoiceRow(invoice, ctx, problem) {
   const statusText = invoice.past_due ? "Past due" : titleCase(invoice.status);
   const notes = invoiceNotes(invoice);
   return h("tr", { dataset: { invoice: invoice.id, status: invoice.status } },
-    h("th", { scope: "row", "data-label": "Invoice" }, invoice.number || "—",
+    h("th", { scope: "row", "data-label": "Invoice" },
+      h("span", { dataset: { field: "number" } }, invoice.number || "—"),
       h("span", { class: "invoice-month", dataset: { field: "month" } }, invoice.period ? month(invoice.period) : "")),
     h("td", { "data-label": "Status" }, h("div", { class: "status-cell" },
       h("span", { class: `badge badge-${invoice.past_due ? "past-due" : invoice.status}` }, statusText), notes)),
