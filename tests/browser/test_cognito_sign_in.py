@@ -109,7 +109,11 @@ class FakeCognito:
         elif url.path == "/logout":
             query = {k: v[0] for k, v in parse_qs(url.query).items()}
             self.logout.append(query)
-            route.fulfill(status=302, headers={"location": query["logout_uri"]})
+            # Cognito answers 302 to logout_uri. Chromium sometimes lets the request that follows a redirect
+            # fulfilled here escape routing (to DNS, for a host that does not exist), so the fake sends the
+            # browser back with a page instead: the portal sees the same navigation to logout_uri.
+            back = json.dumps(query["logout_uri"])
+            route.fulfill(status=200, content_type="text/html", body=f"<script>location.replace({back})</script>")
         else:
             route.fulfill(status=404, body="")
 

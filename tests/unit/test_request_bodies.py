@@ -6,6 +6,7 @@ import base64
 
 import pytest
 
+from partnerhub.api import _reason
 from partnerhub.body import media_type, raw_bytes, read_body
 from partnerhub.errors import MalformedRequest, UnsupportedMediaType
 
@@ -68,3 +69,24 @@ class TestRawBytes:
 def test_media_type_splits_the_header() -> None:
     assert media_type('application/json; charset="UTF-8"') == ("application/json", {"charset": "utf-8"})
     assert media_type(None) == ("", {})
+
+
+@pytest.mark.parametrize(
+    ("loc", "reason"),
+    [
+        (
+            ("body", "tags", 1),
+            "use letters, digits, spaces and _ . - only (up to 40), not starting or ending with a space",
+        ),
+        (("body", "client"), "no control characters (tabs, line breaks)"),
+        (
+            ("path", "license_key"),
+            "must look like <product slug>_<24 to 64 letters and digits>, e.g. jetpack-scan_AbC123...",
+        ),
+        (("body", "nickname"), "has characters or a shape this field does not allow"),
+    ],
+)
+def test_a_pattern_mismatch_is_said_by_what_the_field_needs(loc: tuple[str | int, ...], reason: str) -> None:
+    # A list item's location ends in its index: the reason is the list field's.
+    problem = {"type": "string_pattern_mismatch", "loc": loc, "msg": "String should match pattern '^x$'"}
+    assert _reason(problem) == reason

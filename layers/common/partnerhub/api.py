@@ -229,6 +229,8 @@ _PATTERN_REASONS = {
     "product": "a product slug: lower-case letters and digits joined by -",
     "effective_from": "a month's first day, YYYY-MM-01",
     "period": "a month, YYYY-MM",
+    "tags": "use letters, digits, spaces and _ . - only (up to 40), not starting or ending with a space",
+    "client": "no control characters (tabs, line breaks)",
 }
 
 
@@ -236,7 +238,8 @@ def _reason(problem: Mapping[str, Any]) -> str:
     """A validation problem said for a person: a pattern by what it means, a bound by its number."""
     kind = problem.get("type")
     ctx = problem.get("ctx") or {}
-    field = str(problem.get("loc", ("",))[-1])
+    # The field is the last name in the location: ``("body", "tags", 1)`` is the second of ``tags``.
+    field = next((str(part) for part in reversed(problem.get("loc", ())) if not isinstance(part, int)), "")
     if kind == "string_pattern_mismatch":
         return _PATTERN_REASONS.get(field, "has characters or a shape this field does not allow")
     if kind == "less_than_equal" and "le" in ctx:
