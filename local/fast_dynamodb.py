@@ -22,6 +22,12 @@ classes, keeps moto's own code for every answer and changes only what moto is gi
   cancelled (all or nothing, with moto's own cancellation reasons).
 * projecting an item (an INCLUDE or KEYS_ONLY index, a ProjectionExpression) converts it once, not
   once per projected attribute (moto's ``Item.project`` re-converts the whole item for each name).
+* writing the answer: moto's response serializer looks each of an ``AttributeValue``'s ten members
+  (``S``, ``N``, ..., ``BOOL``) up under up to a dozen aliases, for every attribute of every item, which
+  made serialising a 50-item page cost ten times the query itself. An ``AttributeValue`` that is a
+  plain dict holding only member names is serialised member by member with moto's own per-type code,
+  without the alias search (the search finds exactly those keys in such a dict); anything else goes
+  through moto's own path.
 
 Every answer is moto's: the same items in the same order, the same ``LastEvaluatedKey``, counts,
 ``ConsumedCapacity`` and errors. ``tests/unit/test_fast_dynamodb.py`` runs one scripted sequence of
@@ -92,6 +98,11 @@ def install() -> None:
     from moto.dynamodb.models.dynamo_type import Item
 
     Item.project = _projecting(Item.project)  # type: ignore[method-assign]
+    from moto.core.serialize import BaseJSONSerializer
+
+    BaseJSONSerializer._serialize_type_structure = _attribute_values(  # type: ignore[method-assign]
+        BaseJSONSerializer._serialize_type_structure
+    )
     _state["installed"] = True
 
 
@@ -398,6 +409,54 @@ def _projecting(project: Callable[..., Any]) -> Callable[..., Any]:
         )
 
     return run
+
+
+_ATTRIBUTE_VALUE_MEMBERS = frozenset(("S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL"))
+
+
+def _attribute_values(serialize_structure: Callable[..., Any]) -> Callable[..., Any]:
+    """moto's structure serializer, with a direct path for DynamoDB's ``AttributeValue`` held as a plain dict.
+
+    moto picks each member's value by trying aliases in turn (the ``Meta`` aliases of an object, the member
+    shape's name for ``L``, the name itself, its snake_case form, prefixes of the parent's or the object's
+    class name): on a ``dict`` whose keys are all member names, the first alias found is the member's own
+    name, so ``value.get(name)`` is what moto picks. Each picked value is then serialised by moto's own
+    ``_serialize`` (strings, blobs in base64, sets, nested maps and lists, booleans). Response transformers
+    (a path-keyed table some moto services fill) could change a picked value: while one names a member, or
+    outside this layer (plain moto), moto's own path runs.
+    """
+
+    @functools.wraps(serialize_structure)
+    def run(serializer: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
+        if (
+            shape.name != "AttributeValue"
+            or type(value) is not dict
+            or not value.keys() <= _ATTRIBUTE_VALUE_MEMBERS
+            or shape.members.keys() != _ATTRIBUTE_VALUE_MEMBERS
+            or not _direct_serializer(serializer)
+        ):
+            serialize_structure(serializer, serialized, value, shape, key)
+            return
+        wrapper: Any = serializer.MAP_TYPE() if key else serialized
+        for member_key, member_shape in shape.members.items():
+            member_shape.parent = shape
+            member_value = value.get(member_key)
+            if member_value is not None:
+                serializer._serialize(wrapper, member_value, member_shape, member_key)
+        if key:
+            serializer._default_serialize(serialized, wrapper, shape, key)
+
+    return run
+
+
+def _direct_serializer(serializer: Any) -> bool:
+    """Whether this serializer (one per response) may take the direct path: decided once per response."""
+    decided: bool | None = serializer.__dict__.get("_partnerhub_direct")
+    if decided is None:
+        transformers = getattr(serializer._value_picker, "response_transformers", None) or {}
+        named = any(path.rsplit(".", 1)[-1] in _ATTRIBUTE_VALUE_MEMBERS for path in transformers)
+        decided = serializer.__dict__["_partnerhub_direct"] = not named and not _is_plain()
+    return decided
 
 
 _QUERY_PARAMS = (
