@@ -23,6 +23,26 @@ from bench.harness import LAYER, Bench
 
 BASELINE = "baseline"
 BASELINE_CODE = 'import boto3; boto3.client("dynamodb")'
+FLOOR = "framework floor"
+# What any HTTP function here loads before a line of its own: the baseline, pydantic with one model, Powertools'
+# HTTP resolver with request validation (as partnerhub.lean imports it), its Logger and Metrics, the OpenTelemetry
+# API. A function cannot start faster than this without leaving one of them.
+FLOOR_CODE = (
+    BASELINE_CODE
+    + """
+sys.path[:0] = [{layer!r}]
+import partnerhub.lean
+from pydantic import BaseModel
+class _Model(BaseModel):
+    value: int
+from aws_lambda_powertools.event_handler.api_gateway import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.logging.logger import Logger
+from aws_lambda_powertools.metrics.metrics import Metrics
+import opentelemetry.trace
+APIGatewayHttpResolver(enable_validation=True); Logger(); Metrics()
+"""
+)
 
 _CHILD = """
 import importlib.util, json, sys, time
@@ -82,6 +102,8 @@ def child_environment(bench: Bench, logical_id: str | None) -> dict[str, str]:
 def _code_for(bench: Bench, logical_id: str | None) -> str:
     if logical_id is None:
         return _CHILD.format(body=BASELINE_CODE)
+    if logical_id == FLOOR:
+        return _CHILD.format(body=FLOOR_CODE.format(layer=str(LAYER)))
     fn = bench.template.functions[logical_id]
     body = _IMPORT_APP.format(layer=str(LAYER), code_dir=str(fn.code_dir), module_file=str(fn.module_file))
     return _CHILD.format(body=body)
@@ -101,11 +123,13 @@ def measure(bench: Bench, runs: int, log: Callable[[str], None] = print) -> list
     """``runs`` fresh interpreters per function (and for the baseline), interleaved; medians compared."""
     functions = [lid for lid in bench.function_ids if bench.template.functions[lid].module_file.is_file()]
     missing = [lid for lid in bench.function_ids if lid not in functions]
-    subjects: list[tuple[str, str | None]] = [(BASELINE, None), *((lid, lid) for lid in functions)]
+    subjects: list[tuple[str, str | None]] = [(BASELINE, None), (FLOOR, FLOOR), *((lid, lid) for lid in functions)]
     results = {name: ColdStart(name) for name, _ in subjects}
     for lid in missing:
         results[lid] = ColdStart(lid, error="handler module missing")
-    prepared = {name: (_code_for(bench, lid), child_environment(bench, lid)) for name, lid in subjects}
+    prepared = {
+        name: (_code_for(bench, lid), child_environment(bench, None if lid == FLOOR else lid)) for name, lid in subjects
+    }
     # One warm-up round fills the OS page cache and __pycache__, as a deployed package has them.
     for name, (code, env) in prepared.items():
         try:
