@@ -3,7 +3,8 @@
 Every run is a new ``python`` process with the environment the local stack gives that function
 (table name, Stripe parameter names, fake credentials, ``AWS_ENDPOINT_URL`` at the bench's moto).
 The child times ``import app`` (everything the module does at init: settings, clients, the
-resolver) with ``time.perf_counter`` and says whether ``stripe`` ended up imported. Interpreter
+resolver) with ``time.perf_counter`` (wall) and ``time.process_time`` (its own CPU time, which other work
+on a shared machine moves far less) and says whether ``stripe`` ended up imported. Interpreter
 start-up is not in the figure; it is the same for every function and for the baseline.
 Runs are interleaved (baseline, f1, f2, ..., baseline, f1, ...) so background load hits all alike.
 """
@@ -46,10 +47,10 @@ APIGatewayHttpResolver(enable_validation=True); Logger(); Metrics()
 
 _CHILD = """
 import importlib.util, json, sys, time
-started = time.perf_counter()
+started, cpu_started = time.perf_counter(), time.process_time()
 {body}
-elapsed = time.perf_counter() - started
-print(json.dumps({{"seconds": elapsed, "stripe": "stripe" in sys.modules, "modules": len(sys.modules)}}))
+elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+print(json.dumps({{"seconds": elapsed, "cpu": cpu, "stripe": "stripe" in sys.modules, "modules": len(sys.modules)}}))
 """
 
 _IMPORT_APP = """
@@ -65,6 +66,7 @@ spec.loader.exec_module(module)
 class ColdStart:
     name: str
     samples: list[float] = field(default_factory=list)
+    cpu_samples: list[float] = field(default_factory=list)  # the child's own CPU time: less moved by other load
     stripe_imported: bool = False
     calls_stripe: bool | None = None
     error: str | None = None
@@ -72,6 +74,10 @@ class ColdStart:
     @property
     def median(self) -> float:
         return statistics.median(self.samples) if self.samples else float("nan")
+
+    @property
+    def cpu_median(self) -> float:
+        return statistics.median(self.cpu_samples) if self.cpu_samples else float("nan")
 
 
 def child_environment(bench: Bench, logical_id: str | None) -> dict[str, str]:
@@ -142,6 +148,7 @@ def measure(bench: Bench, runs: int, log: Callable[[str], None] = print) -> list
                 continue
             sample = _run_child(code, env)
             results[name].samples.append(float(sample["seconds"]))
+            results[name].cpu_samples.append(float(sample["cpu"]))
             results[name].stripe_imported = results[name].stripe_imported or bool(sample["stripe"])
         log(f"  cold start: round {run + 1}/{runs}")
     return [results[name] for name, _ in subjects] + [results[lid] for lid in missing]

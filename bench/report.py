@@ -77,25 +77,32 @@ def render(results: dict[str, Any]) -> str:
         out.append(
             f"Import and initialisation of each function's `app.py` in a fresh interpreter (median of "
             f"{len(base.samples)} runs, interleaved, after one warm-up round), against the baseline "
-            '`import boto3; boto3.client("dynamodb")` in the same harness. `stripe` imported: whether the SDK '
-            "was loaded at init (it should be only where the function calls Stripe, and lazily even there)."
+            '`import boto3; boto3.client("dynamodb")` in the same harness. Wall time, and the child\'s own CPU '
+            "time (other work on a shared machine stretches wall time far more than CPU time; on a quiet machine "
+            "the two agree). Targets are read on both. `stripe` imported: whether the SDK was loaded at init (it "
+            "should be only where the function calls Stripe, and lazily even there)."
         )
         out.append("")
         rows = []
         for c in cold:
             if c.error:
-                rows.append([c.name, "n/a", "n/a", "n/a", f"failed: {c.error}"])
+                rows.append([c.name, "n/a", "n/a", "n/a", "n/a", "n/a", f"failed: {c.error}"])
                 continue
             rows.append(
                 [
                     c.name,
                     _ms(c.median),
                     _ratio(c.median, base.median),
+                    _ms(c.cpu_median),
+                    _ratio(c.cpu_median, base.cpu_median),
                     "yes" if c.stripe_imported else "no",
-                    _cold_target(c.name, c.median / base.median),
+                    _cold_target(c.name, c.median / base.median, c.cpu_median / base.cpu_median),
                 ]
             )
-        out += _table(["Function", "Median", "Ratio to baseline", "`stripe` imported", "Target"], rows)
+        out += _table(
+            ["Function", "Median", "Ratio to baseline", "CPU median", "CPU ratio", "`stripe` imported", "Target"],
+            rows,
+        )
         out.append("")
         out += _render_floor(cold, base)
     out += render_profile(results.get("import_profile"))
@@ -285,26 +292,31 @@ def _render_floor(cold: list[ColdStart], base: ColdStart) -> list[str]:
     if floor is None:
         return []
     ratio = floor.median / base.median
+    cpu_ratio = floor.cpu_median / base.cpu_median
     own = [
-        f"{c.name} {(c.median - floor.median) * 1000:+.0f} ms"
+        f"{c.name} {(c.cpu_median - floor.cpu_median) * 1000:+.0f} ms"
         for c in cold
         if c.samples and not c.error and c.name not in ("baseline", "framework floor")
     ]
     return [
         f"The framework floor is the baseline plus what every HTTP function loads before a line of its own: pydantic "
         "with one model, Powertools' HTTP resolver with request validation, its Logger and Metrics, and the "
-        f"OpenTelemetry API. It alone is {ratio:.2f}x the baseline here, so a target below that cannot be met by "
-        "trimming this project's code; it would take leaving pydantic or Powertools' validation at start. Each "
-        "function's own share above the floor (its median minus the floor's): " + "; ".join(own) + ".",
+        f"OpenTelemetry API. It alone is {ratio:.2f}x the baseline here ({cpu_ratio:.2f}x in CPU time), so a target "
+        "below that cannot be met by trimming this project's code; it would take leaving pydantic or Powertools' "
+        "validation at start. Each function's own share above the floor (its CPU median minus the floor's): "
+        + "; ".join(own)
+        + ".",
         "",
     ]
 
 
-def _cold_target(name: str, ratio: float) -> str:
+def _cold_target(name: str, ratio: float, cpu_ratio: float) -> str:
     if name in ("baseline", "framework floor"):
         return ""
     target = 1.35 if name.startswith("Licenses") else 1.5
-    return f"<= {target}x: " + ("met" if ratio <= target else "MISSED")
+    wall, cpu = ratio <= target, cpu_ratio <= target
+    verdict = "met" if wall and cpu else "MISSED" if not wall and not cpu else "met on " + ("wall" if wall else "CPU")
+    return f"<= {target}x: {verdict}"
 
 
 def render_profile(profile: ImportProfile | None) -> list[str]:
