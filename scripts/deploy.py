@@ -39,7 +39,13 @@ FIRST_DEPLOY = {"StripePublishableKey": "STRIPE_PUBLISHABLE_KEY", "AlarmEmail": 
 # The page and its settings are fetched fresh on every load; the modules may be cached for an hour
 # (every deploy invalidates the distribution anyway).
 NO_CACHE = {"index.html", "config.js"}
-MIME = {".js": "text/javascript", ".css": "text/css", ".html": "text/html", ".svg": "image/svg+xml"}
+MIME = {
+    ".js": "text/javascript",
+    ".css": "text/css",
+    ".html": "text/html",
+    ".svg": "image/svg+xml",
+    ".ico": "image/x-icon",
+}
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,10 @@ SIZE: ``small`` (3 agencies, 10 to 120 licenses), ``medium`` (5 agencies, up to 
 The stack at ``LOCAL_API_URL`` (default http://127.0.0.1:3000) is used when it is running; otherwise
 one is started on the saved state (``LOCAL_STATE_DIR``, default ``.local/state``), seeded and stopped,
 so the next ``make run`` finds the data. The clock is moved back to the start of the history and then
-forward month by month; it ends where it was (frozen there).
+forward month by month; it ends where it was (frozen there). Each month's licenses are issued on the 1st and
+worked on (assigned, moved, freed, revoked) on the 10th, so none is revoked the moment it was issued; each month-end
+run is followed by the clock moving past Stripe's automatic payment attempt an hour later, so an invoice is paid
+on the day it was made, as it would be.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import os
 import random
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +52,8 @@ NAMES = [
 ]
 MONTHS = 3  # of history before the current month
 BATCH = 100  # licenses per issue request (the API's largest order)
+WORK_DAY = timedelta(days=9)  # licenses are worked on the 10th, nine days after they are issued
+ATTEMPT = timedelta(hours=1, minutes=5)  # past Stripe's automatic payment attempt, an hour after finalization
 
 
 class Stack:
@@ -145,20 +150,48 @@ def seed(stack: Stack, sizes: list[int], rng: random.Random) -> None:
 
     for back in range(MONTHS, -1, -1):
         month = _month_start(end, back)
-        stack.set_clock(month)
-        # Tokens are checked against the stack clock: one per agency per month.
+        if stack.now() < month:  # (after a month-end run the clock is already past the 1st's attempt)
+            stack.set_clock(month)
+        # Tokens are checked against the stack clock: one per agency each time it moves.
         agencies = [_renew(stack, a) for a in agencies]
         for agency, (_, total, *_rest) in zip(agencies, plan, strict=True):
             _issue(agency, _shares(total)[MONTHS - back], rng, f"{agency.partner_id} {month:%Y-%m}")
+        # The month's work comes later than the issuing (never a license revoked the instant it was issued).
+        work_at = max(stack.now(), min(month + WORK_DAY, end))
+        stack.set_clock(work_at)
+        agencies = [_renew(stack, a) for a in agencies]
+        for agency in agencies:
             _work(agency, rng)
         if back > 0:
             closing = _month_start(end, back - 1)
             stack.set_clock(closing)
             summary = stack.control("POST", "invoice-run", {"period": f"{month:%Y-%m}"}, timeout=900)
             print(f"  invoiced {month:%Y-%m}: {_summary(summary)}")
+            # Stripe charges a finalized invoice an hour later: move the clock past that attempt (not past `end`)
+            # and let the payments land before the next month is worked.
+            stack.set_clock(max(closing, min(closing + ATTEMPT, end)))
+            _settle([_renew(stack, a) for a in agencies])
     stack.set_clock(end)
     print(f"seed: done in {time.monotonic() - started:.0f} s; the clock is back at {end:%Y-%m-%d %H:%M} UTC (frozen)")
     print("  sign in as: " + ", ".join(a.partner_id for a in agencies))
+
+
+def _settle(agencies: list[Agency], timeout: float = 60) -> None:
+    """Wait until no agency has an open invoice still waiting for its automatic attempt (paid, or failed)."""
+    deadline = time.monotonic() + timeout
+    for agency in agencies:
+        while time.monotonic() < deadline:
+            waiting = [
+                invoice
+                for invoice in agency.call("GET", "/v1/invoices", params={"status": "open"}).get("items", [])
+                if not invoice.get("last_payment_error")
+            ]
+            if not waiting:
+                break
+            time.sleep(0.5)
+        else:
+            print(f"  seed: {agency.partner_id} still has an unpaid invoice after {timeout:.0f} s; going on")
+            return
 
 
 def _shares(total: int) -> list[int]:

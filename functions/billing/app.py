@@ -1,26 +1,43 @@
-"""Prices and the month-to-date estimate: list prices, schedule a price change (operators), the billing estimate."""
+"""Prices and billing: list prices, schedule or cancel a price change (operators), the month-to-date estimate
+(grouped by client, site or product on request), the month's statement as CSV, and the billing history of recent
+months."""
 
 import partnerhub.lean  # noqa: F401  (first: Powertools then loads only the modules used)
 
 # isort: split
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from datetime import date
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
+from urllib.parse import urlencode
 
 from aws_lambda_powertools.event_handler.api_gateway import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
-from partnerhub.api import OPERATORS, Idempotency, caller_of, create_app, success
+from partnerhub.api import OPERATORS, CursorQuery, Idempotency, caller_of, create_app, json_response, success
 from partnerhub.clock import Clock, SystemClock
 from partnerhub.composition import Function, http_handler
+from partnerhub.domain.audit import AuditEntry, operator_actor
 from partnerhub.domain.estimates import EstimateService, parse_period
 from partnerhub.domain.models import PRODUCT_SLUG
+from partnerhub.domain.periods import Period
 from partnerhub.domain.pricing import PriceService
+from partnerhub.domain.rebilling import MAX_HISTORY_MONTHS, RebillingService
+from partnerhub.errors import NotFound
 from partnerhub.observability import MetricUnit, logger, metrics, tracer
 from partnerhub.repository.billing import DynamoBillingRepository
 from partnerhub.repository.catalog import DynamoCatalogRepository
-from partnerhub.schemas.billing import EstimateOut, PriceList, PriceRequest, ProductPricesOut
+from partnerhub.schemas.billing import (
+    BillingHistoryOut,
+    BillingMonthOut,
+    EstimateOut,
+    GroupedEstimateOut,
+    PriceList,
+    PriceRequest,
+    ProductPricesOut,
+)
+from partnerhub.schemas.exports import decode_cursor, encode_cursor, statement_csv
 from partnerhub.schemas.types import PERIOD_PATTERN
-from partnerhub.settings import Settings
+from partnerhub.settings import BillingSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -32,20 +49,29 @@ app = create_app()
 class Wiring:
     prices: PriceService
     estimates: EstimateService
+    rebilling: RebillingService
     idempotency: Idempotency
+    export_max_bytes: int
+    export_reserve_ms: int
+    clock: Clock
 
 
 def build(
-    settings: Settings | None = None, *, clock: Clock | None = None, dynamodb: "DynamoDBClient | None" = None
+    settings: BillingSettings | None = None, *, clock: Clock | None = None, dynamodb: "DynamoDBClient | None" = None
 ) -> Function[Wiring]:
     """The composition root: every client and service of this function, made once per execution environment."""
-    settings = settings or Settings.from_env()
+    settings = settings or BillingSettings.from_env()
     clock = clock or SystemClock()
     catalog = DynamoCatalogRepository(settings.table_name, dynamodb)
+    billing = DynamoBillingRepository(settings.table_name, dynamodb)
     wiring = Wiring(
         prices=PriceService(catalog, clock),
-        estimates=EstimateService(DynamoBillingRepository(settings.table_name, dynamodb), catalog, clock),
+        estimates=EstimateService(billing, catalog, clock),
+        rebilling=RebillingService(billing, catalog, clock, page_size=settings.export_page_size),
         idempotency=Idempotency(settings.table_name, settings.idempotency_ttl_seconds, dynamodb),
+        export_max_bytes=settings.export_max_bytes,
+        export_reserve_ms=settings.export_reserve_ms,
+        clock=clock,
     )
     return Function(wiring, http_handler(app, wiring))
 
@@ -76,8 +102,20 @@ def schedule_price(product: ProductSlugPath, request: Annotated[PriceRequest, Bo
     caller = caller_of(app)
     caller.require_operator()
 
-    def schedule(_: str) -> tuple[int, Any]:
-        changed = wired().prices.schedule(product, request.daily_price, request.monthly_price, request.effective_from)
+    body = {"product": product, **request.model_dump(mode="json")}
+
+    def schedule(receipt_id: str) -> tuple[int, Any]:
+        audit = AuditEntry(
+            entry_id=receipt_id,
+            at=wired().clock.now(),
+            actor=operator_actor(caller.subject),
+            action="price.schedule",
+            target=f"product:{product}",
+            summary=body,
+        )
+        changed = wired().prices.schedule(
+            product, request.daily_price, request.monthly_price, request.effective_from, audit
+        )
         metrics.add_metric(name="PriceScheduled", unit=MetricUnit.Count, value=1)
         logger.info(
             "price scheduled",
@@ -85,17 +123,132 @@ def schedule_price(product: ProductSlugPath, request: Annotated[PriceRequest, Bo
         )
         return 200, ProductPricesOut.of(changed)
 
-    body = {"product": product, **request.model_dump(mode="json")}
     return wired().idempotency.run(app, f"operator:{caller.subject}", "PUT /v1/prices/{product}", body, schedule)
 
 
-@app.get("/v1/billing")
+PeriodQuery = Annotated[str | None, Query(pattern=PERIOD_PATTERN, description="YYYY-MM; default: this month")]
+
+
+EffectiveFromPath = Annotated[
+    str, Path(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])-01$", description="The 1st of the month the version takes effect")
+]
+
+
+@app.delete(
+    "/v1/prices/<product>/scheduled/<effective_from>",
+    responses=success(200, ProductPricesOut, "Cancelled"),
+    tags=[OPERATORS],
+    description="Operators only. Cancels a scheduled price version that has not taken effect: one whose month "
+    "has started is 409 `price_in_effect`; no such product, or no version from that day, is 404.",
+)
+@tracer.capture_method
+def cancel_scheduled_price(product: ProductSlugPath, effective_from: EffectiveFromPath) -> Response[str]:
+    caller = caller_of(app)
+    caller.require_operator()
+    try:
+        day = date.fromisoformat(effective_from)
+    except ValueError as error:  # the pattern allows year 0000, which has no calendar
+        raise NotFound("no such day", code="scheduled_price_not_found") from error
+    body = {"product": product, "effective_from": effective_from}
+
+    def cancel(receipt_id: str) -> tuple[int, Any]:
+        audit = AuditEntry(
+            entry_id=receipt_id,
+            at=wired().clock.now(),
+            actor=operator_actor(caller.subject),
+            action="price.cancel",
+            target=f"product:{product}",
+            summary=body,
+        )
+        prices = wired().prices.cancel(product, day, audit)
+        metrics.add_metric(name="PriceCancelled", unit=MetricUnit.Count, value=1)
+        logger.info("scheduled price cancelled", extra={**body, "actor": caller.actor})
+        return 200, ProductPricesOut.of(prices)
+
+    return wired().idempotency.run(
+        app, f"operator:{caller.subject}", "DELETE /v1/prices/{product}/scheduled/{effective_from}", body, cancel
+    )
+
+
+@app.get(
+    "/v1/billing",
+    responses=success(200, GroupedEstimateOut, "The estimate (with `group_by`: and its groups)"),
+    description="Without `group_by`, the estimate from the month's billing tallies (a few reads, whatever the "
+    "number of licenses). With `group_by`, the same estimate computed from the month's licenses and their "
+    "history, plus `groups` that sum exactly to `totals`: by `client` (the label at the period's end, or now "
+    "for the current month), by `site` (each license-day to the site the license was on at the end of that day; "
+    "a license's capped amount split across its sites by days, largest remainder first) or by `product`.",
+)
 @tracer.capture_method
 def billing_estimate(
-    period: Annotated[str | None, Query(pattern=PERIOD_PATTERN, description="YYYY-MM; default: this month")] = None,
-) -> EstimateOut:
+    period: PeriodQuery = None,
+    group_by: Annotated[Literal["client", "site", "product"] | None, Query()] = None,
+) -> Response[str]:
     partner = caller_of(app).partner()
-    return EstimateOut.of(wired().estimates.estimate(partner, parse_period(period)))
+    parsed = parse_period(period)
+    if group_by is None:
+        return json_response(200, EstimateOut.of(wired().estimates.estimate(partner, parsed)))
+    grouped = wired().rebilling.grouped(partner, parsed, group_by)
+    return json_response(200, GroupedEstimateOut.of_grouped(grouped))
+
+
+_CSV = "text/csv; charset=utf-8"
+
+
+@app.get(
+    "/v1/billing/export",
+    responses={
+        200: {
+            "description": "The month's statement as CSV (UTF-8, a header row), one row per license with days "
+            "in the month (per license and site with `group_by=site`); amounts in cents. A statement larger "
+            "than one answer may carry (about 5 MB), or longer to read than one invocation allows, comes in "
+            "parts: then `X-Next-Cursor` (and a `Link` with `rel=next`) names the next part; ask again with "
+            "`cursor=`. Each part is a whole CSV file with its header row.",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
+    },
+    description="For a past month the amounts sum to its invoice's `total`; for the current month to the "
+    "estimate's `cost_to_date`. A `cursor` must be an `X-Next-Cursor` of the same export (period and "
+    "grouping): anything else is 422.",
+)
+@tracer.capture_method
+def billing_export(
+    period: PeriodQuery = None,
+    group_by: Annotated[Literal["site"] | None, Query()] = None,
+    cursor: CursorQuery = None,
+) -> Response[str]:
+    partner = caller_of(app).partner()
+    parsed = parse_period(period) or Period.containing(wired().rebilling.now())
+    after = decode_cursor(cursor, str(parsed), group_by)
+    lines = wired().rebilling.statement(partner, parsed, by_site=group_by == "site", after=after)
+    reserve = wired().export_reserve_ms
+    part = statement_csv(
+        lines, wired().export_max_bytes, lambda: app.lambda_context.get_remaining_time_in_millis() < reserve
+    )
+    name = f"partnerhub-billing-{parsed}{'-by-site' if group_by else ''}.csv"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    if part.last_license is not None:
+        next_cursor = encode_cursor(str(parsed), group_by, part.last_license)
+        query = {"period": str(parsed), **({"group_by": group_by} if group_by else {}), "cursor": next_cursor}
+        headers["X-Next-Cursor"] = next_cursor
+        headers["Link"] = f'</v1/billing/export?{urlencode(query)}>; rel="next"'
+    metrics.add_metric(name="StatementPartsExported", unit=MetricUnit.Count, value=1)
+    logger.info("statement exported", extra={"partner_id": partner, "period": str(parsed), "rows": part.rows})
+    return Response(200, _CSV, part.text, headers=headers)
+
+
+@app.get(
+    "/v1/billing/history",
+    description="The last `months` months (1..24, default 12), newest first: an invoiced month as its invoice "
+    "says, the current month as its projection (`projected`), a past month not invoiced yet as what it will "
+    "be invoiced (`pending`), a month with nothing to bill as 0 (`none`).",
+)
+@tracer.capture_method
+def billing_history(
+    months: Annotated[int, Query(ge=1, le=MAX_HISTORY_MONTHS)] = 12,
+) -> BillingHistoryOut:
+    partner = caller_of(app).partner()
+    return BillingHistoryOut(items=[BillingMonthOut.of(m) for m in wired().rebilling.history(partner, months)])
 
 
 lambda_handler = build().handler

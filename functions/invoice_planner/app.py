@@ -104,6 +104,25 @@ class Planner:
         logger.info("month-end invoicing planned", extra={"period": str(period), "partners_enqueued": enqueued})
         return {"period": str(period), "partners_enqueued": enqueued, "partners": listed}
 
+    def plan_requested(self, record: dict[str, Any]) -> dict[str, Any]:
+        """A run an operator asked for through the request queue (an SQS record ``{"period"}``). A request that
+        can never be planned is logged and dropped; any other failure goes back to the queue and is retried."""
+        try:
+            return self.plan(_requested_period(str(record.get("body", ""))))
+        except PlanningError as refused:
+            logger.error("invoice run request refused", extra={"reason": str(refused)})
+            return {"refused": str(refused)}
+
+
+def _requested_period(body: str) -> dict[str, Any]:
+    try:
+        request = json.loads(body)
+    except ValueError:
+        request = None
+    if not isinstance(request, dict) or not isinstance(request.get("period"), str):
+        raise PlanningError(f"a run request names no period: {body[:200]!r}")
+    return {"period": request["period"]}
+
 
 class _SqsOnFirstUse:
     """The SQS client, made when the first batch is sent: a run that fails before (a month not yet ended)
@@ -140,6 +159,8 @@ def build(
     @tracer.capture_lambda_handler
     @metrics.log_metrics
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        if isinstance(event, dict) and "Records" in event:
+            return {"runs": [planner.plan_requested(record) for record in event["Records"]]}
         return planner.plan(event)
 
     return Function(planner, lambda_handler)

@@ -11,11 +11,14 @@ from aws_lambda_powertools.event_handler.api_gateway import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
 from partnerhub.api import OPERATORS, CursorQuery, Idempotency, caller_of, create_app, success
+from partnerhub.clock import Clock, SystemClock
 from partnerhub.composition import Function, http_handler
+from partnerhub.domain.audit import AuditEntry, operator_actor
 from partnerhub.domain.invoicing import InvoiceOperations, InvoiceService
 from partnerhub.observability import MetricUnit, metrics, tracer
 from partnerhub.payments.client import StripeConnection, stripe_connection
 from partnerhub.payments.invoicing import StripeInvoices
+from partnerhub.repository.audit import DynamoAuditRepository
 from partnerhub.repository.invoices import DynamoInvoiceRepository
 from partnerhub.repository.partners import DynamoPartnerRepository
 from partnerhub.schemas.invoices import InvoiceDetail, InvoiceList, InvoiceOut, PayInvoiceRequest
@@ -33,6 +36,7 @@ class Wiring:
     service: InvoiceService
     operations: InvoiceOperations
     idempotency: Idempotency
+    clock: Clock
 
 
 def build(
@@ -40,6 +44,7 @@ def build(
     *,
     dynamodb: "DynamoDBClient | None" = None,
     stripe: StripeConnection | None = None,
+    clock: Clock | None = None,
 ) -> Function[Wiring]:
     """The composition root: every client and service of this function, made once per execution environment."""
     settings = settings or StripeSettings.from_env()
@@ -54,8 +59,11 @@ def build(
             partners.primary_card,
             lambda partner_id: [c.id for c in partners.card_book(partner_id).cards],
         ),
-        operations=InvoiceOperations(repository, repository, gateway),
+        operations=InvoiceOperations(
+            repository, repository, gateway, DynamoAuditRepository(settings.table_name, dynamodb)
+        ),
         idempotency=Idempotency(settings.table_name, settings.idempotency_ttl_seconds, dynamodb),
+        clock=clock or SystemClock(),
     )
     return Function(wiring, http_handler(app, wiring))
 
@@ -126,24 +134,51 @@ def _operators_only(invoice_id: str) -> None:
     caller.require_operator()
 
 
-@app.post("/v1/invoices/<invoice_id>/void", tags=[OPERATORS])
+def _operator_command(invoice_id: str, action: str, route: str, transition: str) -> Response[str]:
+    """Run ``operations.<transition>`` once per Idempotency-Key, writing the audit entry when Stripe changed it."""
+    _operators_only(invoice_id)
+    caller = caller_of(app)
+
+    def command(receipt_id: str) -> tuple[int, Any]:
+        audit = AuditEntry(
+            entry_id=receipt_id,
+            at=wired().clock.now(),
+            actor=operator_actor(caller.subject),
+            action=action,
+            target=f"invoice:{invoice_id}",
+            summary={"invoice_id": invoice_id},
+        )
+        record = getattr(wired().operations, transition)(invoice_id, audit)
+        return 200, InvoiceDetail.of(record)
+
+    return wired().idempotency.run(app, f"operator:{caller.subject}", route, {"invoice_id": invoice_id}, command)
+
+
+@app.post("/v1/invoices/<invoice_id>/void", responses=success(200, InvoiceDetail, "Voided"), tags=[OPERATORS])
 @tracer.capture_method
-def void_invoice(invoice_id: InvoiceId) -> InvoiceDetail:
+def void_invoice(invoice_id: InvoiceId) -> Response[str]:
     """Operators: void an open or uncollectible invoice of any partner; its past-due standing clears."""
-    _operators_only(invoice_id)
-    record = wired().operations.void(invoice_id)
+    reply = _operator_command(invoice_id, "invoice.void", "POST /v1/invoices/{invoice_id}/void", "void")
     metrics.add_metric(name="InvoiceVoided", unit=MetricUnit.Count, value=1)
-    return InvoiceDetail.of(record)
+    return reply
 
 
-@app.post("/v1/invoices/<invoice_id>/mark-uncollectible", tags=[OPERATORS])
+@app.post(
+    "/v1/invoices/<invoice_id>/mark-uncollectible",
+    responses=success(200, InvoiceDetail, "Marked uncollectible"),
+    tags=[OPERATORS],
+)
 @tracer.capture_method
-def mark_invoice_uncollectible(invoice_id: InvoiceId) -> InvoiceDetail:
+def mark_invoice_uncollectible(invoice_id: InvoiceId) -> Response[str]:
     """Operators: Stripe stops collecting; the partner stays past due until it is paid or voided."""
-    _operators_only(invoice_id)
-    record = wired().operations.mark_uncollectible(invoice_id)
+    reply = _operator_command(
+        invoice_id,
+        "invoice.mark_uncollectible",
+        "POST /v1/invoices/{invoice_id}/mark-uncollectible",
+        "mark_uncollectible",
+    )
     metrics.add_metric(name="InvoiceMarkedUncollectible", unit=MetricUnit.Count, value=1)
-    return InvoiceDetail.of(record)
+    return reply
 
 
 lambda_handler = build().handler

@@ -12,8 +12,18 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from partnerhub.api import OPERATORS, CursorQuery, Idempotency, caller_of, create_app, json_response, success
 from partnerhub.clock import Clock, SystemClock
 from partnerhub.composition import Function, http_handler
-from partnerhub.domain.licenses import LicenseService, ListQuery
-from partnerhub.domain.models import LICENSE_KEY, PARTNER_ID, PRODUCT_SLUG, LicenseCounts, Site
+from partnerhub.domain.audit import AuditEntry, operator_actor
+from partnerhub.domain.licenses import UNCHANGED, LicenseService, ListQuery
+from partnerhub.domain.models import (
+    CLIENT_PATTERN,
+    LICENSE_KEY,
+    MAX_CLIENT,
+    PARTNER_ID,
+    PRODUCT_SLUG,
+    TAG_PATTERN,
+    LicenseCounts,
+    Site,
+)
 from partnerhub.observability import MetricUnit, logger, metrics, tracer
 from partnerhub.repository.licenses import DynamoLicenseRepository, sort_field_for
 from partnerhub.schemas.licenses import (
@@ -21,6 +31,7 @@ from partnerhub.schemas.licenses import (
     ExternalLicenseRequest,
     HistoryOut,
     IssueRequest,
+    LabelRequest,
     LicenseDetail,
     LicenseList,
     LicenseOut,
@@ -38,6 +49,7 @@ class Wiring:
     repository: DynamoLicenseRepository
     service: LicenseService
     idempotency: Idempotency
+    clock: Clock
 
 
 def build(
@@ -46,10 +58,12 @@ def build(
     """The composition root: every client and service of this function, made once per execution environment."""
     settings = settings or Settings.from_env()
     repository = DynamoLicenseRepository(settings.table_name, dynamodb)
+    clock = clock or SystemClock()
     wiring = Wiring(
         repository=repository,
-        service=LicenseService(repository, clock or SystemClock()),
+        service=LicenseService(repository, clock),
         idempotency=Idempotency(settings.table_name, settings.idempotency_ttl_seconds, dynamodb),
+        clock=clock,
     )
     return Function(wiring, http_handler(app, wiring))
 
@@ -68,13 +82,16 @@ LicenseKey = Annotated[str, Path(pattern=LICENSE_KEY.pattern, max_length=200)]
     "/v1/licenses",
     description="`sort` must be the status's own order (issued_at for all and unassigned, assigned_at for "
     "assigned, revoked_at for revoked) or absent; `cursor` must be a `next_cursor` this list returned. "
-    "Anything else is 422.",
+    "Anything else is 422. `search` matches a substring of the key, the site URL or id, or the client label; "
+    "`client` is an exact client label, `tag` one of the license's tags; filters combine.",
 )
 @tracer.capture_method
 def list_licenses(
     status: Annotated[Status, Query()] = "all",
     product: Annotated[str | None, Query(pattern=PRODUCT_SLUG, max_length=64)] = None,
     search: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    client: Annotated[str | None, Query(pattern=CLIENT_PATTERN, min_length=1, max_length=MAX_CLIENT)] = None,
+    tag: Annotated[str | None, Query(pattern=TAG_PATTERN, min_length=1, max_length=40)] = None,
     sort: Annotated[Sort | None, Query()] = None,
     order: Annotated[Literal["asc", "desc"], Query()] = "desc",
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
@@ -85,6 +102,8 @@ def list_licenses(
         status=status,
         product=product or None,
         search=search,
+        client=client,
+        tag=tag,
         sort=sort or sort_field_for(status),
         descending=order == "desc",
         limit=limit,
@@ -111,7 +130,9 @@ def issue_licenses(request: Annotated[IssueRequest, Body()]) -> Response[str]:
     partner = caller.partner()
 
     def issue(receipt_id: str) -> tuple[int, Any]:
-        issued = wired().service.issue(partner, request.product, request.quantity, caller.actor, receipt_id)
+        issued = wired().service.issue(
+            partner, request.product, request.quantity, caller.actor, receipt_id, request.labels
+        )
         metrics.add_metric(name="LicensesIssued", unit=MetricUnit.Count, value=len(issued))
         logger.info("licenses issued", extra={"partner_id": partner, "count": len(issued)})
         return 201, LicenseList(items=[LicenseOut.of(lic) for lic in issued])
@@ -155,6 +176,33 @@ def unassign_license(license_key: LicenseKey) -> Response[str]:
     )
 
 
+@app.patch(
+    "/v1/licenses/<license_key>",
+    responses=success(200, LicenseOut, "Labelled"),
+    description="Sets the client label and/or the tags: a field left out stays as it is, `null` clears it. "
+    "Recorded in the history as a `labelled` event. A revoked license may still be labelled (its past months "
+    "are still billed on to a client). Setting what is already set changes nothing.",
+)
+def label_license(license_key: LicenseKey, request: Annotated[LabelRequest, Body()]) -> Response[str]:
+    caller = caller_of(app)
+    partner = caller.partner()
+    given = request.model_fields_set
+
+    def label(_: str) -> tuple[int, Any]:
+        license = wired().service.label(
+            partner,
+            license_key,
+            request.client if "client" in given else UNCHANGED,
+            request.tags if "tags" in given else UNCHANGED,
+            caller.actor,
+        )
+        metrics.add_metric(name="LicensesLabelled", unit=MetricUnit.Count, value=1)
+        return 200, LicenseOut.of(license)
+
+    body = {"license_key": license_key, **request.model_dump(mode="json", exclude_unset=True)}
+    return wired().idempotency.run(app, partner, "PATCH /v1/licenses/{license_key}", body, label)
+
+
 @app.post("/v1/licenses/<license_key>/revoke", responses=success(200, LicenseOut, "Revoked"))
 def revoke_license(license_key: LicenseKey) -> Response[str]:
     caller = caller_of(app)
@@ -184,13 +232,22 @@ def record_external_license(
     caller = caller_of(app)
     caller.require_operator()
 
+    body = {"partner_id": partner_id, **request.model_dump(mode="json")}
+
     def record(receipt_id: str) -> tuple[int, Any]:
+        audit = AuditEntry(
+            entry_id=receipt_id,
+            at=wired().clock.now(),
+            actor=operator_actor(caller.subject),
+            action="license.record_external",
+            target=f"partner:{partner_id}",
+            summary=body,
+        )
         license = wired().service.record_external(
-            partner_id, request.product, request.site, caller.actor, request.license_key, receipt_id
+            partner_id, request.product, request.site, caller.actor, request.license_key, receipt_id, audit
         )
         return 201, LicenseOut.of(license)
 
-    body = {"partner_id": partner_id, **request.model_dump(mode="json")}
     return wired().idempotency.run(
         app, f"operator:{caller.subject}", "POST /v1/partners/{partner_id}/external-licenses", body, record
     )

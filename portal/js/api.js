@@ -52,11 +52,15 @@ export async function request(method, path, options = {}) {
   if (reply.status === 401 && (await session.renew())) {
     reply = await send(method, path, options);
   }
-  if (reply.status === 401) {
-    session.clear();
-    window.dispatchEvent(new CustomEvent("portal:signed-out"));
+  if (!reply.ok) {
+    const error = await errorOf(reply);
+    // A valid token that names no partner (an operator's) is refused partner routes, but stays signed in.
+    if (reply.status === 401 && error.code !== "no_partner") {
+      session.clear();
+      window.dispatchEvent(new CustomEvent("portal:signed-out"));
+    }
+    throw error;
   }
-  if (!reply.ok) throw await errorOf(reply);
   if (options.raw) return reply;
   if (reply.status === 204) return null;
   const text = await reply.text();

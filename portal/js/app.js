@@ -1,6 +1,6 @@
 // The portal shell: sign-in, hash routes (#/licenses ...), the sidebar, and the account banners.
-import { h, clear, field, pageHeader, alertBox, toast } from "./dom.js";
-import { payInvoice } from "./pay.js";
+import { h, clear, field, pageHeader, alertBox, skeleton } from "./dom.js";
+import { openPayDialog } from "./pay.js";
 import * as api from "./api.js";
 import * as session from "./session.js";
 import { licensesPage } from "./pages/licenses.js";
@@ -10,6 +10,7 @@ import { paymentMethodsPage, newCardPage } from "./pages/payment-methods.js";
 import { invoicesPage } from "./pages/invoices.js";
 import { pricesPage } from "./pages/prices.js";
 import { companyPage } from "./pages/company.js";
+import { operatorRoutes, showOperatorNav, isOperator } from "./pages/operator-nav.js";
 
 const routes = {
   licenses: licensesPage,
@@ -20,6 +21,7 @@ const routes = {
   invoices: invoicesPage,
   prices: pricesPage,
   company: companyPage,
+  ...operatorRoutes,
 };
 
 const main = document.getElementById("main");
@@ -30,6 +32,7 @@ let renderToken = 0;
 
 function routeName() {
   const path = location.hash.replace(/^#\/?/, "").split("?")[0];
+  if (operatorRoutes[path] && !isOperator()) return "licenses"; // the console is for the operators group only
   return routes[path] ? path : "licenses";
 }
 
@@ -42,9 +45,11 @@ async function render({ focus = true } = {}) {
   if (!signedIn) {
     clear(banners);
     await signInPage();
+    main.setAttribute("aria-busy", "false");
     return;
   }
   document.getElementById("who-name").textContent = `Partner ${signedIn.partnerId}`;
+  showOperatorNav(sidebar, signedIn);
   const name = routeName();
   for (const link of sidebar.querySelectorAll("a")) {
     const active = name === link.dataset.route || name.startsWith(`${link.dataset.route}/`);
@@ -52,18 +57,36 @@ async function render({ focus = true } = {}) {
     else link.removeAttribute("aria-current");
   }
   closeMenu();
-  clear(main, h("p", { class: "loading" }, "Loading…"));
+  // While the page loads: a skeleton in its place and aria-busy, not a bare "Loading…".
+  const current = sidebar.querySelector("a[aria-current=page]");
+  main.setAttribute("aria-busy", "true");
+  clear(main, skeleton(`Loading ${current ? current.textContent : "the page"}`));
   refreshBanners();
   const page = h("div", { class: "page" });
   try {
     await routes[name](page, { refreshBanners, reload: () => render() });
   } catch (error) {
-    // The page keeps its heading; the problem is said under it.
-    page.append(alertBox(error.message || String(error)));
+    // The page keeps its heading; the problem is said under it, with a Retry.
+    page.append(loadError(error));
   }
   if (mine !== renderToken) return; // a newer navigation won
   clear(main, page);
-  if (focus) main.focus({ preventScroll: false });
+  main.setAttribute("aria-busy", "false");
+  // A page opens at its top (banners, heading and main button in view); focus goes to main without scrolling it.
+  if (focus) {
+    main.focus({ preventScroll: true });
+    window.scrollTo(0, 0);
+  }
+}
+
+function loadError(error) {
+  const server = error instanceof api.ApiError && error.status >= 500;
+  const message = server
+    ? `This page could not be loaded: the server had a problem (${error.status}). Nothing was changed. Try again in a moment.`
+    : `This page could not be loaded: ${error.message || String(error)}`;
+  const retry = h("button", { type: "button", class: "button" }, "Retry");
+  retry.addEventListener("click", () => render());
+  return h("div", { class: "alert alert-error load-error", role: "alert" }, h("p", {}, message), retry);
 }
 
 // -- banners from GET /v1/account ------------------------------------------------------------------
@@ -87,7 +110,7 @@ export async function refreshBanners({ cardAdded = false } = {}) {
   if (pastDue.length) {
     const names = pastDue.map((inv) => inv.number || inv.id);
     const lead = cardJustAdded && account.has_payment_method
-      ? `You added a card. Pay ${names.length > 1 ? "the past-due invoices" : `invoice ${names[0]}`} with your primary card now? `
+      ? `You added a card. Pay ${names.length > 1 ? "the past-due invoices" : `invoice ${names[0]}`} with it now? `
       : "";
     items.push(
       h("div", { class: "banner banner-danger", role: "alert", dataset: { banner: "past-due" } },
@@ -119,24 +142,14 @@ function payButton(invoice, several) {
   const label = several ? `Pay ${invoice.number || invoice.id} now` : "Pay now";
   const button = h("button", { type: "button", class: "button button-small", dataset: { pay: invoice.id } }, label);
   button.setAttribute("aria-label", `Pay invoice ${invoice.number || invoice.id} now`);
-  const key = api.newKey();
-  button.addEventListener("click", async () => {
-    button.disabled = true;
-    try {
-      const paid = await payInvoice(invoice, key);
-      toast(paid ? `Invoice ${invoice.number || invoice.id} paid` : `Payment of invoice ${invoice.number || invoice.id} completed`);
+  // Pays here (a dialog to choose the card, the failed one named), not a link to another page.
+  button.addEventListener("click", () => openPayDialog(invoice, {
+    opener: button,
+    onPaid: async () => {
       await refreshBanners();
-      if (location.hash.startsWith("#/invoices")) render({ focus: false });
-    } catch (error) {
-      button.disabled = false;
-      // Said in the banner, next to the button: the partner sees why, and the way to another card.
-      const banner = button.closest("[data-banner]");
-      banner.querySelector(".banner-error")?.remove();
-      banner.append(h("p", { class: "banner-error", role: "status" },
-        `Invoice ${invoice.number || invoice.id} was not paid: ${error.message} `,
-        h("a", { href: "#/payment-methods/new" }, "Add another card")));
-    }
-  });
+      if (location.hash.startsWith("#/invoices") || location.hash.startsWith("#/payment-methods")) render({ focus: false });
+    },
+  }));
   return button;
 }
 
@@ -219,8 +232,30 @@ document.getElementById("sign-out").addEventListener("click", async () => {
   render();
 });
 
+// The current page's own sidebar link reloads it (the hash does not change, so no hashchange comes).
+sidebar.addEventListener("click", (event) => {
+  const link = event.target.closest("a[href]");
+  if (link && link.getAttribute("href") === location.hash) {
+    event.preventDefault();
+    render();
+  }
+});
+
+// "Skip to content" moves focus to main; its #main is not a route, so the page and its URL stay as they are.
+document.querySelector(".skip-link")?.addEventListener("click", (event) => {
+  event.preventDefault();
+  main.focus({ preventScroll: true });
+});
+
 window.addEventListener("portal:signed-out", () => render());
-window.addEventListener("hashchange", () => render());
+window.addEventListener("portal:payment-methods-changed", () => {
+  if (routeName() === "payment-methods") render({ focus: false });
+});
+// Routes are "#/name"; any other fragment (an in-page anchor) is not a page change.
+window.addEventListener("hashchange", () => {
+  if (location.hash && location.hash !== "#" && !location.hash.startsWith("#/")) return;
+  render();
+});
 
 async function start() {
   try {

@@ -3,13 +3,14 @@
 import { h } from "./dom.js";
 import { localStack } from "./session.js";
 
+// Short labels: the whole label shows in the select on a 390 px phone; the hint lists the test payment methods.
 export const TEST_CARDS = [
   ["pm_card_visa", "Visa •••• 4242"],
   ["pm_card_mastercard", "Mastercard •••• 4444"],
   ["pm_card_amex", "American Express •••• 8431"],
-  ["pm_card_chargeDeclined", "Declined when saved (pm_card_chargeDeclined)"],
-  ["pm_card_chargeCustomerFail", "Saves, then every charge fails (pm_card_chargeCustomerFail)"],
-  ["pm_card_authenticationRequired", "Needs 3-D Secure on every charge (pm_card_authenticationRequired)"],
+  ["pm_card_chargeDeclined", "Declined when saved"],
+  ["pm_card_chargeCustomerFail", "Saved, every charge fails"],
+  ["pm_card_authenticationRequired", "3-D Secure on every charge"],
 ];
 
 export class CardError extends Error {}

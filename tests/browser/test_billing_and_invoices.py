@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -58,8 +59,8 @@ def test_the_estimate_grows_with_each_day_a_license_is_active(portal: Portal) ->
     expect(page.locator("[data-stat=cost-to-date]")).to_have_text(dollars(2 * daily))
     expect(page.locator("[data-stat=licenses]")).to_have_text("2")
     backup = page.locator("tr[data-product=jetpack-backup]")
-    expect(backup.locator("td").nth(1)).to_have_text("2")  # unassigned
-    expect(backup.locator("td").nth(3)).to_have_text("2")  # license-days so far
+    expect(backup.locator("td[data-label=Unassigned]")).to_have_text("2")
+    expect(backup.locator("td[data-label=License-days]")).to_have_text("2")  # so far
     portal.screenshot("billing-day-1")
 
     # When three days pass
@@ -68,7 +69,7 @@ def test_the_estimate_grows_with_each_day_a_license_is_active(portal: Portal) ->
 
     # Then four days of both are billed to date
     expect(page.locator("[data-stat=cost-to-date]")).to_have_text(dollars(2 * 4 * daily))
-    expect(backup.locator("td").nth(3)).to_have_text("8")
+    expect(backup.locator("td[data-label=License-days]")).to_have_text("8")
     portal.screenshot("billing-day-4")
 
 
@@ -91,7 +92,7 @@ def test_an_invoice_is_listed_and_its_pdf_downloads(portal: Portal) -> None:
     invoice = page.locator("tr[data-invoice]")
     expect(invoice).to_have_count(1)
     expect(invoice).to_have_attribute("data-status", "open")
-    number = invoice.locator("th").inner_text()
+    number = invoice.locator("[data-field=number]").inner_text()
     assert number not in ("", "—")
     expect(invoice.locator("td[data-label='Due date']")).not_to_have_text("—")
     expect(invoice.locator("[data-field=next-attempt]")).not_to_have_text("—")
@@ -137,18 +138,22 @@ def test_a_failed_charge_shows_the_past_due_banner_until_the_invoice_is_paid(por
     wait_for(lambda: portal.api().get("/v1/account").json()["past_due_invoices"])
     (listed,) = portal.api().get("/v1/invoices").json()["items"]
 
-    # Then the past-due banner names the invoice by its number and says what is blocked
+    # Then the past-due banner names the invoice by its number (not its Stripe id) and says what is blocked
     page.reload()
     banner = page.locator("[data-banner=past-due]")
     expect(banner).to_contain_text("Past-due invoice")
     expect(banner).to_contain_text(f"Invoice {listed['number']} is past due")
+    expect(banner).not_to_contain_text(listed["id"])
     expect(banner).to_contain_text("cannot issue new licenses or assign licenses")
     portal.screenshot("banner-past-due")
 
-    # And issuing is refused with the way out
+    # And the issue form is disabled, saying why and linking the way out
     portal.navigate("Issue New License")
-    page.get_by_role("button", name="Issue licenses").click()
-    expect(page.locator("form .form-errors").get_by_role("link", name="Pay the past-due invoice")).to_be_visible()
+    refused = page.locator("[data-field=issue-refused]")
+    expect(refused).to_contain_text("An invoice is past due")
+    expect(refused.get_by_role("link", name="Pay the past-due invoice")).to_be_visible()
+    expect(page.get_by_role("button", name="Issue licenses")).to_be_disabled()
+    portal.screenshot("issue-refused-past-due")
 
     # And the Invoices page shows the failure, its card and Stripe's next attempt
     portal.navigate("Invoices")
@@ -159,19 +164,54 @@ def test_a_failed_charge_shows_the_past_due_banner_until_the_invoice_is_paid(por
     expect(invoice.locator("[data-field=next-attempt]")).not_to_have_text("—")
     portal.screenshot("invoices-past-due")
 
-    # When they pay that invoice from the banner with the failing card, it is refused and stays past due
-    banner.get_by_role("button", name=f"Pay invoice {listed['number']} now").click()
-    expect(banner.locator(".banner-error")).to_contain_text(f"Invoice {listed['number']} was not paid")
-    expect(banner.locator(".banner-error")).to_contain_text("declined")
+    # And Payment Methods flags the card the payment failed on
+    portal.navigate("Payment Methods")
+    failing = page.locator(".payment-card", has_text="Visa ending in 0341")
+    expect(failing).to_have_attribute("data-failed", "true")
+    expect(failing.get_by_text("Payment failed")).to_be_visible()
+    expect(failing.locator("[data-field=card-failure]")).to_contain_text(
+        f"The last payment of invoice {listed['number']} failed on this card: Your card was declined."
+    )
+    portal.screenshot("payment-methods-failed-card")
+    failing.get_by_role("button", name=f"Pay invoice {listed['number']} now").click()
+    expect(page.get_by_role("dialog", name=f"Pay invoice {listed['number']}")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("dialog")).to_have_count(0)
 
-    # When they add a working card, the banner offers to pay the past-due invoice with it, and paying clears it
-    add_card(portal, "pm_card_visa")
-    expect(page.get_by_role("heading", level=1, name="Payment Methods")).to_be_visible()
-    expect(banner).to_contain_text(f"You added a card. Pay invoice {listed['number']} with your primary card now?")
-    portal.screenshot("banner-offer-after-card")
+    # When they press the banner's Pay now: a dialog names the card that failed; paying with it is refused
     banner.get_by_role("button", name=f"Pay invoice {listed['number']} now").click()
+    dialog = page.get_by_role("dialog", name=f"Pay invoice {listed['number']}")
+    expect(dialog).to_contain_text("The last attempt failed on Visa •••• 0341: Your card was declined.")
+    expect(dialog.get_by_label("Visa •••• 0341")).to_be_checked()
+    expect(dialog.locator("[data-card]").first).to_contain_text("Last payment failed")
+    portal.screenshot("pay-dialog-failed-card", full_page=False)
+    dialog.get_by_role("button", name=re.compile(r"^Pay \$")).click()
+    expect(dialog.locator(".dialog-error")).to_contain_text(
+        f"Invoice {listed['number']} was not paid with Visa •••• 0341"
+    )
+    expect(dialog.locator(".dialog-error")).to_contain_text("declined")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_have_count(0)
+    assert portal.api().get("/v1/account").json()["past_due_invoices"]
+
+    # When they add a working card that is not primary, the banner offers to pay with it
+    add_card(portal, "pm_card_mastercard", primary=False)
+    expect(page.get_by_role("heading", level=1, name="Payment Methods")).to_be_visible()
+    expect(banner).to_contain_text(f"You added a card. Pay invoice {listed['number']} with it now?")
+    portal.screenshot("banner-offer-after-card")
+
+    # And Pay now chooses that card (the primary one is the card that failed), and paying with it clears the banner
+    banner.get_by_role("button", name=f"Pay invoice {listed['number']} now").click()
+    expect(dialog.get_by_label("Mastercard •••• 4444")).to_be_checked()
+    dialog.get_by_label("Visa •••• 0341").check()
+    dialog.get_by_label("Mastercard •••• 4444").check()
+    dialog.get_by_role("button", name=re.compile(r"^Pay \$")).click()
     expect(page.locator("[data-banner=past-due]")).to_have_count(0)
+    expect(page.locator("#toast")).to_contain_text(f"Invoice {listed['number']} paid with Mastercard •••• 4444")
     assert portal.api().get("/v1/account").json()["past_due_invoices"] == []
+    # The primary card declines every charge, so the invoice was paid with the card chosen in the dialog
+    primaries = [c["last4"] for c in portal.api().get("/v1/payment-methods").json()["items"] if c["primary"]]
+    assert primaries == ["0341"]
     portal.navigate("Invoices")
     expect(page.locator("tr[data-invoice]")).to_have_attribute("data-status", "paid")
     expect(page.locator("tr[data-invoice] [data-field=failure]")).to_have_count(0)
@@ -197,6 +237,9 @@ def test_a_card_that_needs_authentication_is_paid_after_authenticating_in_the_po
     invoice = page.locator("tr[data-invoice]")
     expect(invoice.locator("[data-field=failure]")).to_contain_text("requires authentication")
     invoice.get_by_role("button", name="Pay invoice").click()
+    dialog = page.get_by_role("dialog", name=re.compile(r"^Pay invoice "))
+    expect(dialog.get_by_label(re.compile(r"•••• 3184"))).to_be_checked()
+    dialog.get_by_role("button", name=re.compile(r"^Pay \$")).click()
 
     # Then the invoice is paid and the banner is gone
     expect(page.locator("tr[data-invoice]")).to_have_attribute("data-status", "paid")

@@ -16,20 +16,24 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.browser
 
 
-def test_without_a_card_issuing_is_refused_with_the_way_out(portal: Portal) -> None:
+def test_without_a_card_the_issue_form_is_disabled_with_the_reason_and_the_way_out(portal: Portal) -> None:
     # Given a partner with no payment method
     portal.sign_in()
     portal.navigate("Issue New License")
 
-    # When they try to issue a license
-    portal.page.get_by_label("Quantity").fill("2")
-    portal.page.get_by_role("button", name="Issue licenses").click()
-
-    # Then the API's refusal is shown, with the link that fixes it
-    problem = portal.page.locator("form .form-errors")
-    expect(problem).to_be_visible()
-    expect(problem.get_by_role("link", name="Add a payment method")).to_be_visible()
+    # Then the form says why issuing would be refused, links the way out, and cannot be sent
+    refused = portal.page.locator("[data-field=issue-refused]")
+    expect(refused).to_contain_text("You cannot issue licenses right now")
+    expect(refused).to_contain_text("no payment method")
+    expect(refused.get_by_role("link", name="Add a payment method")).to_be_visible()
+    expect(portal.page.get_by_role("button", name="Issue licenses")).to_be_disabled()
+    expect(portal.page.get_by_label("Product")).to_be_disabled()
+    expect(portal.page.get_by_label("Quantity")).to_be_disabled()
     portal.screenshot("issue-refused-no-card")
+
+    # And the way out leads to adding a card
+    refused.get_by_role("link", name="Add a payment method").click()
+    expect(portal.page.get_by_role("heading", level=1, name="New credit card")).to_be_visible()
     assert portal.api().get("/v1/licenses/counts").json()["all"] == 0
 
 
@@ -99,6 +103,9 @@ def test_a_partner_adds_a_card_issues_assigns_searches_unassigns_and_revokes(por
     # When the assigned one is unassigned
     item = expand(portal, first)
     item.get_by_role("button", name="Unassign License").click()
+    dialog = page.get_by_role("dialog", name="Unassign this license?")
+    expect(dialog).to_contain_text("site-4242")
+    dialog.get_by_role("button", name="Unassign license").click()
     expect(row(portal, first)).to_have_attribute("data-status", "unassigned")
     expect(page.get_by_role("tab", name=re.compile(r"^Assigned\s+0"))).to_be_visible()
 

@@ -66,11 +66,17 @@ def test_cards_are_added_made_primary_and_deleted_from_the_menu(portal: Portal) 
     # When the primary card is deleted, the other one is promoted
     mastercard.get_by_role("button", name="Actions for Mastercard ending in 4444").click()
     mastercard.get_by_role("menuitem", name="Delete").click()
+    dialog = page.get_by_role("dialog", name="Delete Mastercard ending in 4444?")
+    expect(dialog).to_contain_text("It is your primary card")
+    dialog.get_by_role("button", name="Delete card").click()
     expect(page.locator(".payment-card")).to_have_count(1)
     expect(page.locator(".payment-card", has_text="Visa ending in 4242").locator(".badge-primary")).to_be_visible()
 
     # When the last card is deleted, the banner comes back
     page.locator(".payment-card").get_by_role("button", name="Actions for Visa ending in 4242").click()
     page.get_by_role("menuitem", name="Delete").click()
+    dialog = page.get_by_role("dialog", name="Delete Visa ending in 4242?")
+    expect(dialog).to_contain_text("It is your only card")
+    dialog.get_by_role("button", name="Delete card").click()
     expect(page.get_by_text("No payment method on file")).to_be_visible()
     expect(page.locator("[data-banner=no-payment-method]")).to_be_visible()

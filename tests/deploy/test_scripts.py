@@ -146,6 +146,7 @@ def test_the_portal_is_uploaded_with_its_config_and_stale_files_removed(aws: Non
     app = s3.head_object(Bucket="portal-bucket", Key="js/app.js")
     assert (app["ContentType"], app["CacheControl"]) == ("text/javascript", "public, max-age=3600")
     assert s3.head_object(Bucket="portal-bucket", Key="index.html")["ContentType"] == "text/html"
+    assert s3.head_object(Bucket="portal-bucket", Key="favicon.ico")["ContentType"] == "image/x-icon"
     # And the checked-in config.js is untouched
     test_the_checked_in_config_js_stays_empty_for_the_local_stack()
 

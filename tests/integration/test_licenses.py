@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from partnerhub.clock import ManualClock
+from partnerhub.clock import ManualClock, isoformat
 from partnerhub.repository.partners import DynamoPartnerRepository
 from tests.integration.conftest import Function, Reply
 from tests.support.events import load_event
@@ -400,3 +400,127 @@ class TestExternalLicenses:
 
         assert reply.status == 403
         assert reply.body["error"]["code"] == "not_an_operator"
+
+
+def label(licenses: Function, partner: str, key: str, body: Any, **kw: Any) -> Reply:
+    return licenses(load_event("licenses/label", partner_id=partner, path={"license_key": key}, body=body, **kw))
+
+
+class TestLabels:
+    def test_issue_labels_the_whole_order_and_patch_changes_it_with_history(
+        self, licenses: Function, paying_partner: str, clock: ManualClock
+    ) -> None:
+        order = {"product": "jetpack-backup", "quantity": 2, "client": "Bakery on Main", "tags": ["retainer"]}
+        reply = licenses(load_event("licenses/issue", partner_id=paying_partner, body=order))
+        assert reply.status == 201, reply.body
+        assert [(i["client"], i["tags"]) for i in reply.body["items"]] == [("Bakery on Main", ["retainer"])] * 2
+        key = reply.body["items"][0]["license_key"]
+
+        clock.advance(timedelta(hours=1))
+        labelled_at = isoformat(clock.now())
+        changed = label(licenses, paying_partner, key, {"client": "Florist"}, drop_headers=("idempotency-key",))
+        assert changed.status == 200, changed.body
+        assert (changed.body["client"], changed.body["tags"]) == ("Florist", ["retainer"])
+        cleared = label(licenses, paying_partner, key, {"tags": None}, drop_headers=("idempotency-key",))
+        assert (cleared.body["client"], cleared.body["tags"]) == ("Florist", [])
+
+        history = detail(licenses, paying_partner, key).body["history"]
+        assert [e["type"] for e in history] == ["issued", "labelled", "labelled"]
+        assert history[1]["labels"] == {"client": "Florist", "tags": ["retainer"]}
+        assert history[1]["previous_labels"] == {"client": "Bakery on Main", "tags": ["retainer"]}
+        assert history[1]["at"] == labelled_at and history[1]["actor"].startswith("user:")
+
+    def test_a_retry_with_the_same_key_replays_and_changes_nothing(
+        self, licenses: Function, paying_partner: str
+    ) -> None:
+        key = issue_one(licenses, paying_partner)
+        first = label(licenses, paying_partner, key, {"client": "Bakery"}, headers={"idempotency-key": "lbl-1"})
+        label(licenses, paying_partner, key, {"client": "Other"}, drop_headers=("idempotency-key",))
+        again = label(licenses, paying_partner, key, {"client": "Bakery"}, headers={"idempotency-key": "lbl-1"})
+        reused = label(licenses, paying_partner, key, {"client": "Third"}, headers={"idempotency-key": "lbl-1"})
+
+        assert first.status == again.status == 200 and again.body == first.body
+        assert detail(licenses, paying_partner, key).body["client"] == "Other"
+        assert reused.status == 422 and reused.body["error"]["code"] == "idempotency_key_reused"
+
+    @pytest.mark.parametrize(
+        "body,field",
+        [
+            ({"client": "x" * 101}, "client"),
+            ({"client": ""}, "client"),
+            ({"client": "tab\there"}, "client"),
+            ({"tags": ["ok", "no!"]}, "tags.1"),
+            ({"tags": [" padded"]}, "tags.0"),
+            ({"tags": ["t"] * 11}, "tags"),
+            ({"tags": ["a" * 41]}, "tags.0"),
+            ({"tags": ["same", "same"]}, "tags"),
+            ({"tags": "retainer"}, "tags"),
+            ({"colour": "red"}, "colour"),
+        ],
+    )
+    def test_bad_labels_are_422_naming_the_field_and_change_nothing(
+        self, licenses: Function, paying_partner: str, body: dict[str, Any], field: str
+    ) -> None:
+        key = issue_one(licenses, paying_partner)
+
+        reply = label(licenses, paying_partner, key, body, drop_headers=("idempotency-key",))
+
+        assert reply.status == 422, reply.body
+        assert field in [d["field"] for d in reply.body["error"]["details"]], reply.body
+        assert detail(licenses, paying_partner, key).body["history"][-1]["type"] == "issued"
+
+    def test_another_partners_license_is_404_and_a_revoked_one_can_be_labelled(
+        self, licenses: Function, paying_partner: str
+    ) -> None:
+        key = issue_one(licenses, paying_partner)
+        foreign = label(licenses, "agency-stranger", key, {"client": "Mine"}, drop_headers=("idempotency-key",))
+        assert foreign.status == 404 and foreign.body["error"]["code"] == "license_not_found"
+
+        licenses(load_event("licenses/revoke", partner_id=paying_partner, path={"license_key": key}))
+        labelled = label(licenses, paying_partner, key, {"client": "Bakery"}, drop_headers=("idempotency-key",))
+        assert labelled.status == 200 and labelled.body["status"] == "revoked" and labelled.body["client"] == "Bakery"
+
+    def test_list_filters_by_client_and_tag_and_search_finds_the_client(
+        self, licenses: Function, paying_partner: str, clock: ManualClock
+    ) -> None:
+        bakery = [issue_one(licenses, paying_partner) for _ in range(3)]
+        florist = issue_one(licenses, paying_partner, "jetpack-scan")
+        for key in bakery:
+            label(licenses, paying_partner, key, {"client": "Bakery on Main"}, drop_headers=("idempotency-key",))
+        label(licenses, paying_partner, bakery[0], {"tags": ["retainer", "q4"]}, drop_headers=("idempotency-key",))
+        label(
+            licenses, paying_partner, florist, {"client": "Florist", "tags": ["q4"]}, drop_headers=("idempotency-key",)
+        )
+        assign(licenses, paying_partner, bakery[1], SITE_A)
+
+        def keys(**q: str) -> set[str]:
+            reply = listing(licenses, paying_partner, **q)
+            assert reply.status == 200, reply.body
+            return {i["license_key"] for i in reply.body["items"]}
+
+        assert keys(client="Bakery on Main") == set(bakery)
+        assert keys(client="bakery on main") == set()  # the label is matched exactly
+        assert keys(tag="q4") == {bakery[0], florist}
+        assert keys(tag="q4", client="Florist") == {florist}
+        assert keys(client="Bakery on Main", status="assigned") == {bakery[1]}
+        assert keys(client="Bakery on Main", product="jetpack-scan") == set()
+        assert keys(search="florist") == {florist}  # matched by its client label (no site)
+        assert keys(search="on main", tag="retainer") == {bakery[0]}
+
+        seen: list[str] = []
+        cursor = None
+        while True:
+            query = {"client": "Bakery on Main", "limit": "1", **({"cursor": cursor} if cursor else {})}
+            body = listing(licenses, paying_partner, **query).body
+            seen += [i["license_key"] for i in body["items"]]
+            cursor = body["next_cursor"]
+            if cursor is None:
+                break
+        assert sorted(seen) == sorted(bakery)
+
+    @pytest.mark.parametrize("query,field", [({"tag": "no!"}, "tag"), ({"client": "x" * 101}, "client")])
+    def test_bad_label_filters_are_422(
+        self, licenses: Function, paying_partner: str, query: dict[str, str], field: str
+    ) -> None:
+        reply = listing(licenses, paying_partner, **query)
+        assert reply.status == 422 and reply.body["error"]["details"][0]["field"] == field

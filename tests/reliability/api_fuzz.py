@@ -40,6 +40,9 @@ ALSO_ACCEPTED: dict[tuple[str, str], tuple[list[str], str]] = {
     ("POST", "/v1/webhooks/stripe"): (["400"], "only Stripe can sign an event"),
     ("GET", "/v1/licenses"): (["422"], "sort must be the status's own order; a cursor must come from this list"),
     ("GET", "/v1/invoices"): (["422"], "a cursor must come from this list"),
+    ("GET", "/v1/billing/export"): (["422"], "a cursor must come from this export (same period and grouping)"),
+    ("GET", "/v1/operator/audit"): (["422"], "a cursor must come from this list"),
+    ("GET", "/v1/operator/partners"): (["422"], "a cursor must come from this list"),
 }
 """Operations where a schema-valid request may still be refused, and why (each operation's description says so).
 Everywhere else a schema-valid request is answered 2xx, or refused for the partner's state:

@@ -88,20 +88,34 @@ def grants(actions: set[str], *resources: str, condition: str | None = None) -> 
 
 EXACT_CALLS: dict[str, set[tuple[str, str, str | None]]] = {
     # repository/licenses.py: license and counter items, site claims (transactions with ConditionCheck),
-    # listings on GSI2..GSI5; idempotency on issue/assign/unassign/revoke.
+    # listings on GSI2..GSI5; idempotency on issue/assign/unassign/revoke/label.
     "LicensesFunction": grants(
         IDEMPOTENT_COMMANDS | {"dynamodb:Query", "dynamodb:ConditionCheckItem"}, "table", "table/index/*"
     ),
     # repository/partners.py (partner record, cards), Stripe through the secret key.
     "PaymentMethodsFunction": grants(IDEMPOTENT_COMMANDS | {"dynamodb:Query"}, "table")
     | grants({"ssm:GetParameter"}, "ssm:StripeSecretKeyParameter"),
-    # repository/catalog.py and billing.py read; writes only prices and idempotency records.
+    # repository/catalog.py and billing.py read (tallies, the licenses and their history, invoice records);
+    # writes only prices (with their audit entries, one transaction) and idempotency records.
     "BillingFunction": grants({"dynamodb:GetItem", "dynamodb:Query"}, "table", "table/index/*")
     | grants(
         {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
         "table",
-        condition='{"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["CATALOG", "IDEMPOTENCY"]}}',
+        condition='{"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["CATALOG", "IDEMPOTENCY", "AUDIT"]}}',
     ),
+    # functions/operator: reads partners (directory on GSI1, BatchGetItem of PROFILEs), invoice records
+    # (BatchGetItem), licenses (GSI5) and the catalog for the dry run, the audit log; writes only audit entries,
+    # run items and idempotency records; queue.py sends run requests to the planner and re-drives dead letters.
+    "OperatorFunction": grants(
+        {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"}, "table", "table/index/*"
+    )
+    | grants(
+        {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
+        "table",
+        condition='{"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["AUDIT", "INVOICE_RUN", "IDEMPOTENCY"]}}',
+    )
+    | grants({"sqs:SendMessage"}, "InvoiceRunRequestQueue", "InvoiceQueue")
+    | grants({"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"}, "InvoiceDeadLetterQueue"),
     # repository/webhook_events.py (dedupe: Get, Put, Update, Delete), invoices and standing, cards.
     "WebhooksFunction": grants(IDEMPOTENT_COMMANDS | {"dynamodb:Query"}, "table")
     | grants({"ssm:GetParameter"}, "ssm:StripeSecretKeyParameter", "ssm:StripeWebhookSecretParameter"),
@@ -124,7 +138,11 @@ BASIC = {
 # What Lambda itself does with the function's role, beyond the function's code.
 SERVICE_CALLS = {
     "InvoiceWorkerFunction": {"managed": {"arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole"}},
-    "InvoicePlannerFunction": {"policies": grants({"sqs:SendMessage"}, "InvoiceRunFailureQueue")},  # on-failure
+    # on-failure destination; the run-request queue is its SQS event source
+    "InvoicePlannerFunction": {
+        "policies": grants({"sqs:SendMessage"}, "InvoiceRunFailureQueue"),
+        "managed": {"arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole"},
+    },
 }
 
 

@@ -2,7 +2,7 @@
 
 For every route of template.yaml that takes an id, B calls it with A's id: the answer is 404 (never 403,
 never A's data), and everything A can read, and every item in A's partition, is byte-identical afterwards.
-Operator-only routes (a partner id or a product in the path) answer a partner 403.
+Operator-only routes (under /v1/operator/, or a partner id or a product in the path) answer a partner 403.
 """
 
 from __future__ import annotations
@@ -38,10 +38,11 @@ BODIES: dict[str, dict[str, Any]] = {
     "PUT /v1/licenses/{license_key}/site": site(99),
     "POST /v1/partners/{partner_id}/external-licenses": {"product": "jetpack-backup", "site": site(98)},
     "PUT /v1/prices/{product}": {"daily_price": 1, "monthly_price": 20, "effective_from": "2030-01-01"},
+    "POST /v1/operator/invoice-runs": {"period": "2025-06"},
 }
 
 
-OPERATOR_ROUTES = [r for r in ID_ROUTES if set(params_of(r)) & OPERATOR_PARAMS]
+OPERATOR_ROUTES = [r for r in api_routes() if r.path.startswith("/v1/operator/") or set(params_of(r)) & OPERATOR_PARAMS]
 PARTNER_ROUTES = [r for r in ID_ROUTES if r not in OPERATOR_ROUTES]
 
 
@@ -155,7 +156,12 @@ def test_partner_b_gets_404_for_partner_a_objects(
 def test_operator_routes_are_403_for_a_partner(stack: LocalStack, tenant_a: TenantA, route: Route) -> None:
     # Given a partner token (say, a stolen one)
     thief = stack.client(new_partner())
-    values = {"partner_id": tenant_a.partner, "product": "jetpack-backup"}
+    values = {
+        "partner_id": tenant_a.partner,
+        "product": "jetpack-backup",
+        "period": "2025-06",
+        "effective_from": "2030-01-01",
+    }
     path = re.sub(r"\{([^}+]+)\}", lambda m: values[m.group(1)], route.path)
 
     counts_before = stack.client(tenant_a.partner).get("/v1/licenses/counts").json()

@@ -28,6 +28,7 @@ from partnerhub.domain.accounts import (
 )
 from partnerhub.domain.models import Standing
 from partnerhub.errors import NotFound, PaymentRequired, ServiceUnavailable
+from partnerhub.schemas.accounts import CompanyRequest
 
 T0 = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
 COMPANY = {
@@ -85,6 +86,29 @@ class TestCompany:
         with pytest.raises(ValidationError) as raised:
             Company.model_validate({})
         assert {error["loc"][0] for error in raised.value.errors()} == set(COMPANY)
+
+
+class TestCompanyRequest:
+    """``PUT /v1/company``'s body: the document's ``maxLength`` counts the string as sent, surrounding space too."""
+
+    @pytest.mark.parametrize(
+        ("field", "sent", "limit"),
+        [
+            ("website", " https://" + "a" * 131 + " ", 140),  # 141 as sent, 139 once trimmed
+            ("name", " " * 5 + "B" * 196, 200),
+            ("address_line2", " " * 201, 200),
+            ("country", " de", 2),
+        ],
+    )
+    def test_a_string_longer_than_its_limit_as_sent_is_refused(self, field: str, sent: str, limit: int) -> None:
+        with pytest.raises(ValidationError) as refused:
+            CompanyRequest.model_validate({**COMPANY, field: sent})
+        [error] = refused.value.errors()
+        assert (error["loc"], error["type"], error["ctx"]) == ((field,), "string_too_long", {"max_length": limit})
+
+    def test_surrounding_space_within_the_limit_is_trimmed(self) -> None:
+        company = CompanyRequest.model_validate({**COMPANY, "name": "  Bakery  ", "website": " https://b.example "})
+        assert (company.name, company.website) == ("Bakery", "https://b.example")
 
 
 # The card book -------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from unittest import mock
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-API_FUNCTIONS = ("licenses", "payment_methods", "billing", "webhooks", "invoices")
+API_FUNCTIONS = ("licenses", "payment_methods", "billing", "webhooks", "invoices", "operator")
 ALL_FUNCTIONS = (*API_FUNCTIONS, "invoice_planner", "invoice_worker")
 
 _CHILD = """
@@ -43,6 +43,8 @@ def loaded_at_start(function: str) -> set[str]:
             "STRIPE_SECRET_PARAM": "/partnerhub/stripe/secret",
             "STRIPE_WEBHOOK_SECRET_PARAM": "/partnerhub/stripe/webhook",
             "INVOICE_QUEUE_URL": "http://127.0.0.1:9/queue/invoices",
+            "INVOICE_RUN_QUEUE_URL": "http://127.0.0.1:9/queue/invoice-runs",
+            "INVOICE_DEAD_LETTER_QUEUE_URL": "http://127.0.0.1:9/queue/invoices-dlq",
             "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",

@@ -9,6 +9,7 @@ import pytest
 
 from partnerhub.clock import ManualClock
 from partnerhub.domain.licenses import (
+    UNCHANGED,
     Change,
     IssueOrder,
     LicenseService,
@@ -18,12 +19,14 @@ from partnerhub.domain.licenses import (
     check_standing,
     new_license_key,
     plan_assign,
+    plan_label,
     plan_revoke,
     plan_unassign,
 )
 from partnerhub.domain.models import (
     LICENSE_KEY,
     HistoryEvent,
+    Labels,
     License,
     LicenseCounts,
     LicenseStatus,
@@ -166,7 +169,9 @@ class MemoryRepository:
         self.history.setdefault(change.after.license_key, []).append(change.event)
 
     def list_licenses(self, query: ListQuery) -> Page:
-        return Page(items=[lic for lic in self.licenses.values() if lic.partner_id == query.partner_id], next_cursor=None)
+        return Page(
+            items=[lic for lic in self.licenses.values() if lic.partner_id == query.partner_id], next_cursor=None
+        )
 
     def counts(self, partner_id: str) -> LicenseCounts:
         return LicenseCounts()
@@ -234,3 +239,56 @@ class TestService:
 
         assert error.value.status == 503 and error.value.retry_after >= 1
         assert repo.licenses[license.license_key].site is None
+
+
+class TestLabels:
+    def test_labels_given_at_issue_go_on_every_license_of_the_order(self, service: LicenseService) -> None:
+        issued = service.issue(
+            "agency-1", "jetpack-backup", 2, "user:ann", receipt_id="r1", labels=Labels(client="Bakery", tags=("q1",))
+        )
+
+        assert [(lic.client, lic.tags) for lic in issued] == [("Bakery", ("q1",)), ("Bakery", ("q1",))]
+
+    def test_labelling_changes_only_what_is_given_and_is_recorded(
+        self, service: LicenseService, repo: MemoryRepository
+    ) -> None:
+        (license,) = service.issue("agency-1", "jetpack-backup", 1, "user:ann", receipt_id="r1")
+
+        service.label("agency-1", license.license_key, "Bakery", UNCHANGED, "user:ann")
+        service.label("agency-1", license.license_key, UNCHANGED, ["q1", "retainer"], "user:bob")
+        cleared = service.label("agency-1", license.license_key, None, UNCHANGED, "user:bob")
+
+        assert (cleared.client, cleared.tags) == (None, ("q1", "retainer"))
+        _, history = service.get("agency-1", license.license_key)
+        labelled = [e for e in history if e.type == "labelled"]
+        assert [(e.previous_labels, e.labels, e.actor) for e in labelled] == [
+            (Labels(), Labels(client="Bakery"), "user:ann"),
+            (Labels(client="Bakery"), Labels(client="Bakery", tags=("q1", "retainer")), "user:bob"),
+            (Labels(client="Bakery", tags=("q1", "retainer")), Labels(tags=("q1", "retainer")), "user:bob"),
+        ]
+
+    def test_setting_the_same_labels_again_changes_nothing(
+        self, service: LicenseService, repo: MemoryRepository
+    ) -> None:
+        (license,) = service.issue("agency-1", "jetpack-backup", 1, "user:ann", receipt_id="r1")
+        service.label("agency-1", license.license_key, "Bakery", [], "user:ann")
+        commits = repo.commits
+
+        again = service.label("agency-1", license.license_key, "Bakery", UNCHANGED, "user:ann")
+
+        assert repo.commits == commits and again.version == 2
+
+    def test_a_revoked_license_can_still_be_labelled_and_stays_revoked(self) -> None:
+        license = a_license(revoked_at=NOW, version=2)
+
+        change = plan_label(license, Labels(client="Bakery"), NOW, "user:ann")
+
+        assert change is not None
+        assert change.after.status is LicenseStatus.REVOKED and change.after.client == "Bakery"
+        assert (change.claim, change.release, change.counters, change.requires_assignable) == (None, None, None, False)
+
+    def test_another_partners_license_cannot_be_labelled(self, service: LicenseService) -> None:
+        (license,) = service.issue("agency-1", "jetpack-backup", 1, "user:ann", receipt_id="r1")
+
+        with pytest.raises(NotFound):
+            service.label("agency-2", license.license_key, "Mine", UNCHANGED, "user:bob")

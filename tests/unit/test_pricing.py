@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from partnerhub.clock import ManualClock
+from partnerhub.domain.audit import AuditEntry
 from partnerhub.domain.billing import PriceVersion
 from partnerhub.domain.estimates import parse_period
 from partnerhub.domain.models import Product
@@ -35,13 +36,22 @@ class FakeCatalog:
         self.products = products
         self.stored = {(p.product, p.effective_from): p for p in prices}
         self.writes: list[PriceVersion] = []
+        self.audit: list[AuditEntry] = []
 
     def load(self) -> tuple[list[Product], list[PriceVersion]]:
         return list(self.products), list(self.stored.values())
 
-    def put_price(self, price: PriceVersion, *, only_if_new: bool = False) -> bool:
+    def put_price(self, price: PriceVersion, *, only_if_new: bool = False, audit: AuditEntry | None = None) -> bool:
         self.writes.append(price)
         self.stored[(price.product, price.effective_from)] = price
+        if audit is not None:
+            self.audit.append(audit)
+        return True
+
+    def delete_price(self, product: str, effective_from: date, audit: AuditEntry) -> bool:
+        if self.stored.pop((product, effective_from), None) is None:
+            return False
+        self.audit.append(audit)
         return True
 
 
@@ -213,3 +223,41 @@ class TestParsePeriod:
             parse_period(text)
 
         assert [d["field"] for d in caught.value.details] == ["period"]
+
+
+def an_entry(clock: ManualClock) -> AuditEntry:
+    return AuditEntry("r1", clock.now(), "operator:op-1", "price.cancel", "product:jetpack-backup", {})
+
+
+class TestCancelScheduledPrice:
+    def test_a_version_not_yet_in_effect_is_removed_with_its_audit_entry(
+        self, catalog: FakeCatalog, clock: ManualClock
+    ) -> None:
+        # Given a change scheduled for May while March runs
+        service = PriceService(catalog, clock)
+        service.schedule("jetpack-backup", 20, 600, date(2026, 5, 1))
+
+        # When it is cancelled
+        prices = service.cancel("jetpack-backup", date(2026, 5, 1), an_entry(clock))
+
+        # Then nothing is scheduled any more, the launch price stays, and the entry was written with it
+        assert prices.scheduled == ()
+        assert prices.current == version("jetpack-backup", 17, 495, LAUNCH)
+        assert [e.action for e in catalog.audit] == ["price.cancel"]
+
+    def test_a_version_already_in_effect_is_409(self, catalog: FakeCatalog, clock: ManualClock) -> None:
+        with pytest.raises(Conflict) as refused:
+            PriceService(catalog, clock).cancel("jetpack-backup", LAUNCH, an_entry(clock))
+        assert refused.value.code == "price_in_effect"
+        assert catalog.audit == []
+        assert (BACKUP.product, LAUNCH) in catalog.stored
+
+    def test_no_such_version_or_product_is_404(self, catalog: FakeCatalog, clock: ManualClock) -> None:
+        service = PriceService(catalog, clock)
+        with pytest.raises(NotFound) as missing:
+            service.cancel("jetpack-backup", date(2026, 9, 1), an_entry(clock))
+        assert missing.value.code == "scheduled_price_not_found"
+        with pytest.raises(NotFound) as unknown:
+            service.cancel("jetpack-nothing", date(2026, 9, 1), an_entry(clock))
+        assert unknown.value.code == "product_not_found"
+        assert catalog.audit == []

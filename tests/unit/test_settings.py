@@ -26,6 +26,18 @@ class OracleSettings(BaseModel):
     idempotency_ttl_seconds: int = 24 * 3600
 
 
+class OracleBillingSettings(OracleSettings):
+    export_max_bytes: int = 5_000_000
+    export_page_size: int | None = None
+    export_reserve_ms: int = 3000
+
+
+class OracleOperatorSettings(OracleSettings):
+    invoice_run_queue_url: str
+    invoice_queue_url: str
+    invoice_dead_letter_queue_url: str
+
+
 class OracleStripeSettings(OracleSettings):
     stripe_secret_param: str
     stripe_publishable_key: str = "pk_test_local"
@@ -53,6 +65,8 @@ class OracleInvoicePlannerSettings(OracleSettings):
 
 PAIRS: list[tuple[type[Any], type[BaseModel]]] = [
     (module.Settings, OracleSettings),
+    (module.BillingSettings, OracleBillingSettings),
+    (module.OperatorSettings, OracleOperatorSettings),
     (module.StripeSettings, OracleStripeSettings),
     (module.WebhookSettings, OracleWebhookSettings),
     (module.InvoicingSettings, OracleInvoicingSettings),
@@ -90,6 +104,8 @@ def test_any_environment_reads_as_the_pydantic_models_read_it(environment: dict[
             "STRIPE_SECRET_PARAM": "/s",
             "STRIPE_WEBHOOK_SECRET_PARAM": "/w",
             "INVOICE_QUEUE_URL": "https://sqs/q",
+            "INVOICE_RUN_QUEUE_URL": "https://sqs/run",
+            "INVOICE_DEAD_LETTER_QUEUE_URL": "https://sqs/dlq",
             **environment,
         }
     for ours, oracle in PAIRS:
@@ -108,8 +124,11 @@ def test_edge_numbers_read_as_the_pydantic_models_read_them(value: str) -> None:
         "STRIPE_SECRET_PARAM": "/s",
         "STRIPE_WEBHOOK_SECRET_PARAM": "/w",
         "INVOICE_QUEUE_URL": "https://sqs/q",
+        "INVOICE_RUN_QUEUE_URL": "https://sqs/run",
+        "INVOICE_DEAD_LETTER_QUEUE_URL": "https://sqs/dlq",
         "IDEMPOTENCY_TTL_SECONDS": value,
         "STRIPE_MAX_RETRIES": value,
+        "EXPORT_PAGE_SIZE": value,
     }
     for ours, oracle in PAIRS:
         assert _outcome(lambda: ours.from_env(environment)) == _outcome(  # noqa: B023

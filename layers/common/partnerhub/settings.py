@@ -64,6 +64,17 @@ class Settings:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class BillingSettings(Settings):
+    """The billing function: how big one part of the CSV export may grow (a Lambda answer is at most 6 MB,
+    headers included: ``docs/billing.md``), the page size of its reads (``None``: DynamoDB's 1 MB pages), and
+    the time a part keeps in hand to answer before the function's timeout."""
+
+    export_max_bytes: int = 5_000_000
+    export_page_size: int | None = None
+    export_reserve_ms: int = 3000  # a part ends early when less than this is left of the invocation
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class StripeSettings(Settings):
     """Settings of functions that talk to Stripe. The key itself is fetched from SSM, never from env."""
 
@@ -95,3 +106,12 @@ class InvoicePlannerSettings(Settings):
     """The month-end planner: where partner-months are enqueued. It never talks to Stripe."""
 
     invoice_queue_url: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class OperatorSettings(Settings):
+    """The operators' console: the month-end queues it starts runs on and re-drives failures from."""
+
+    invoice_run_queue_url: str
+    invoice_queue_url: str
+    invoice_dead_letter_queue_url: str

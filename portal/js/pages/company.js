@@ -54,7 +54,10 @@ export async function companyPage(page) {
       const saved = await api.put("/v1/company", body, key);
       for (const [name] of FIELDS) inputs[name].value = (saved && saved[name]) || "";
       busy(form, false);
-      result.append(alertBox("Company details updated. They apply to all future invoices.", "success"));
+      const done = alertBox("Company details updated. They apply to all future invoices.", "success");
+      done.tabIndex = -1; // the button was disabled while saving (focus fell to the page): focus goes to the message
+      result.append(done);
+      done.focus();
     } catch (error) {
       busy(form, false);
       showErrors(form, error);

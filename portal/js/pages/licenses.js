@@ -1,8 +1,10 @@
 // Licensing: filters as tabs, search, product, order; rows that expand into details and actions.
-import { h, clear, field, pageHeader, alertBox, toast, uid } from "../dom.js";
+import { h, clear, field, pageHeader, alertBox, toast, uid, confirmDialog } from "../dom.js";
 import * as api from "../api.js";
+import * as session from "../session.js";
 import { date, dateTime, isoAttr, titleCase } from "../format.js";
 import { showErrors, busy, wayOutOf } from "../forms.js";
+import { issueAction } from "./issue.js";
 
 const FILTERS = [
   ["all", "All", "issued_at"],
@@ -33,11 +35,14 @@ function hashFor(query) {
 
 export async function licensesPage(page, ctx) {
   const query = queryOf();
-  page.append(pageHeader("Licenses", h("a", { class: "button button-primary", href: "#/issue" }, "Issue New License")));
-  const [counts, prices] = await Promise.all([
+  const issueSlot = h("span", {});
+  page.append(pageHeader("Licenses", issueSlot)); // the heading stays if the page cannot load
+  const [counts, prices, account] = await Promise.all([
     api.get("/v1/licenses/counts"),
     api.get("/v1/prices").catch(() => ({ items: [] })),
+    api.get("/v1/account").catch(() => null),
   ]);
+  issueSlot.replaceWith(issueAction(account));
 
   // Filters: a tablist whose panel is the list below.
   const listId = uid("licenses");
@@ -50,6 +55,7 @@ export async function licensesPage(page, ctx) {
     }, label, " ", h("span", { class: "count" }, String(counts[status] ?? 0)));
     tabs.append(tab);
   }
+  const tabsWrap = scrollCue(tabs);
   tabs.addEventListener("keydown", (event) => {
     const all = [...tabs.querySelectorAll("[role=tab]")];
     const at = all.indexOf(document.activeElement);
@@ -77,8 +83,8 @@ export async function licensesPage(page, ctx) {
 
   const list = h("ul", { class: "license-list", id: listId, role: "tabpanel", "aria-label": `${titleCase(query.status)} licenses` });
   const more = h("button", { type: "button", class: "button", hidden: true }, "Load more");
-  const status = h("p", { class: "muted", role: "status" });
-  page.append(tabs, toolbar, status, list, more);
+  const status = h("p", { class: "muted list-status", role: "status" });
+  page.append(tabsWrap, toolbar, status, list, more);
 
   const sort = FILTERS.find(([s]) => s === query.status)[2];
   let cursor = null;
@@ -87,15 +93,59 @@ export async function licensesPage(page, ctx) {
     const reply = await api.get("/v1/licenses", {
       status: query.status, search: query.search, product: query.product, sort, order: query.order, limit: 25, cursor,
     });
-    for (const license of reply.items) list.append(row(license, { reload, refreshBanners: ctx.refreshBanners }));
+    for (const license of reply.items) list.append(row(license, { reload, refreshBanners: ctx.refreshBanners, me: mySubject() }));
     cursor = reply.next_cursor || null;
     more.hidden = !cursor;
     const shown = list.children.length;
-    status.textContent = shown ? `${shown} license${shown === 1 ? "" : "s"} shown` : "";
+    // The total of this tab (of this product when one is chosen) from the counts; a search has no total.
+    const counted = query.product ? (counts.products && counts.products[query.product] || {})[query.status] : counts[query.status];
+    const total = query.search || counted === undefined ? null : counted;
+    status.textContent = !shown ? "" : total !== null
+      ? `${shown} of ${total} license${total === 1 ? "" : "s"}`
+      : `${shown} license${shown === 1 ? "" : "s"} shown`;
     if (!shown) list.append(h("li", { class: "empty" }, query.search ? `No licenses match “${query.search}”.` : "No licenses here yet."));
   }
-  more.addEventListener("click", async () => { more.disabled = true; await loadPage(); more.disabled = false; });
+  more.addEventListener("click", async () => {
+    more.disabled = true;
+    list.setAttribute("aria-busy", "true");
+    try {
+      await loadPage();
+    } catch (error) {
+      toast(`More licenses could not be loaded: ${error.message}`);
+    } finally {
+      list.setAttribute("aria-busy", "false");
+      more.disabled = false;
+    }
+  });
   await loadPage();
+}
+
+// The tab row scrolls sideways on a phone; while some of it is out of sight, a fade and an arrow say so.
+function scrollCue(strip) {
+  const wrap = h("div", { class: "scroll-cue" }, strip, h("span", { class: "scroll-cue-arrow", "aria-hidden": "true" }, "›"));
+  const update = () => {
+    const clipped = strip.scrollWidth - strip.clientWidth > 1;
+    const atEnd = strip.scrollLeft + strip.clientWidth >= strip.scrollWidth - 1;
+    wrap.dataset.clipped = clipped && !atEnd ? "end" : "";
+  };
+  strip.addEventListener("scroll", update, { passive: true });
+  new ResizeObserver(update).observe(strip);
+  return wrap;
+}
+
+// Who did something, as history records it (``user:<sub>``, ``operator:<sub>``, or a system actor).
+function mySubject() {
+  const signedIn = session.current();
+  const claims = signedIn ? session.claims(signedIn.token) : null;
+  return claims && claims.sub ? `user:${claims.sub}` : null;
+}
+
+export function actorName(actor, me) {
+  const text = String(actor || "");
+  if (me && text === me) return "You";
+  if (text.startsWith("user:")) return "Another user of your account";
+  if (text.startsWith("operator:")) return "Operator";
+  return "Stripe/system";
 }
 
 function searchIcon() {
@@ -124,8 +174,18 @@ function row(license, ctx) {
     toggle,
     statusBadge(license.status),
     license.source === "external" ? h("span", { class: "badge badge-external" }, "External") : null,
-    h("span", { class: "row-site" }, license.site ? license.site.site_url : "Not assigned"),
-    h("span", { class: "row-date" }, "Issued ", h("time", { datetime: isoAttr(license.issued_at) }, date(license.issued_at))),
+    h("span", { class: "row-site" }, license.site
+      ? [license.site.site_url, h("span", { class: "row-site-id", dataset: { fact: "row-site-id" } }, `Site ID ${license.site.site_id}`)]
+      : "Not assigned"),
+    h("span", { class: "row-date" }, "Issued ", h("time", { datetime: isoAttr(license.issued_at) }, date(license.issued_at)),
+      license.assigned_at && license.site
+        ? h("span", { class: "row-assigned", dataset: { fact: "row-assigned" } }, "Assigned ",
+          h("time", { datetime: isoAttr(license.assigned_at) }, date(license.assigned_at)))
+        : null,
+      license.revoked_at
+        ? h("span", { class: "row-assigned", dataset: { fact: "row-revoked" } }, "Revoked ",
+          h("time", { datetime: isoAttr(license.revoked_at) }, date(license.revoked_at)))
+        : null),
   );
   const details = h("div", { class: "row-details", id: detailsId, hidden: true });
   const item = h("li", { class: "license", dataset: { key: license.license_key, status: license.status } }, summary, details);
@@ -134,13 +194,15 @@ function row(license, ctx) {
     toggle.setAttribute("aria-expanded", String(open));
     details.hidden = !open;
     if (open && !details.childElementCount) {
-      details.append(h("p", { class: "loading" }, "Loading…"));
+      details.setAttribute("aria-busy", "true");
+      details.append(h("div", { class: "skeleton-bar", role: "status" }, h("span", { class: "visually-hidden" }, "Loading the license…")));
       try {
         const full = await api.get(`/v1/licenses/${encodeURIComponent(license.license_key)}`);
         clear(details, detailsOf(full, ctx));
       } catch (error) {
         clear(details, alertBox(error.message));
       }
+      details.setAttribute("aria-busy", "false");
     }
   });
   return item;
@@ -176,18 +238,7 @@ function detailsOf(license, ctx) {
   const host = h("div", { class: "action-area" });
   if (license.status === "assigned" && license.source !== "external") {
     const unassign = h("button", { type: "button", class: "button" }, "Unassign License");
-    const key = api.newKey();
-    unassign.addEventListener("click", async () => {
-      unassign.disabled = true;
-      try {
-        await api.del(`/v1/licenses/${encodeURIComponent(license.license_key)}/site`, key);
-        toast("License unassigned: it can now be assigned to another site");
-        ctx.reload();
-      } catch (error) {
-        unassign.disabled = false;
-        clear(host, alertBox(error.message));
-      }
-    });
+    unassign.addEventListener("click", () => confirmUnassign(license, ctx, unassign));
     actions.append(unassign);
   }
   if (license.status !== "revoked" && license.source !== "external") {
@@ -205,7 +256,8 @@ function detailsOf(license, ctx) {
   }
   const history = (license.history || []).map((event) =>
     h("li", {}, h("time", { datetime: isoAttr(event.at) }, dateTime(event.at)), " — ", titleCase(event.type),
-      event.site ? ` to ${event.site.site_url}` : "", h("span", { class: "muted" }, ` by ${event.actor}`)));
+      event.site ? ` to ${event.site.site_url}` : "",
+      h("span", { class: "muted", title: event.actor, dataset: { actor: event.actor } }, ` by ${actorName(event.actor, ctx.me)}`)));
   return [facts, actions, host, history.length ? h("details", { class: "history" }, h("summary", {}, "History"), h("ol", {}, history)) : null];
 }
 
@@ -237,30 +289,34 @@ function assignForm(license, ctx) {
 
 function confirmRevoke(license, ctx, opener) {
   const key = api.newKey();
-  const dialog = h("dialog", { class: "dialog", "aria-labelledby": "revoke-title" },
-    h("h2", { id: "revoke-title" }, "Revoke this license?"),
-    h("p", {}, `${license.product_name} `, h("code", {}, license.license_key),
+  confirmDialog({
+    title: "Revoke this license?",
+    body: h("p", {}, `${license.product_name} `, h("code", {}, license.license_key),
       license.site ? ` on ${license.site.site_url}` : "", " stops working for good. Billing stops after today."),
-    h("p", { class: "dialog-error", role: "alert" }),
-  );
-  const cancel = h("button", { type: "button", class: "button" }, "Cancel");
-  const confirm = h("button", { type: "button", class: "button button-danger" }, "Revoke license");
-  dialog.append(h("div", { class: "actions" }, cancel, confirm));
-  cancel.addEventListener("click", () => dialog.close());
-  dialog.addEventListener("close", () => { dialog.remove(); opener.focus(); });
-  confirm.addEventListener("click", async () => {
-    confirm.disabled = true;
-    try {
+    confirmLabel: "Revoke license",
+    opener,
+    run: async () => {
       await api.post(`/v1/licenses/${encodeURIComponent(license.license_key)}/revoke`, undefined, key);
-      dialog.close();
       toast("License revoked");
       ctx.reload();
-    } catch (error) {
-      confirm.disabled = false;
-      dialog.querySelector(".dialog-error").textContent = error.message;
-    }
+    },
   });
-  document.body.append(dialog);
-  dialog.showModal();
-  cancel.focus();
+}
+
+function confirmUnassign(license, ctx, opener) {
+  const key = api.newKey();
+  confirmDialog({
+    title: "Unassign this license?",
+    body: [h("p", {}, `${license.product_name} `, h("code", {}, license.license_key), ` stops working on ${license.site.site_url}`,
+      ` (site ID ${license.site.site_id}).`),
+    h("p", {}, "The license stays yours and is still billed each day; you can assign it to another site.")],
+    confirmLabel: "Unassign license",
+    danger: false,
+    opener,
+    run: async () => {
+      await api.del(`/v1/licenses/${encodeURIComponent(license.license_key)}/site`, key);
+      toast("License unassigned: it can now be assigned to another site");
+      ctx.reload();
+    },
+  });
 }

@@ -1,6 +1,7 @@
 // Payment Methods: the saved cards, a ⋮ menu per card (set as primary, delete), and New credit card.
-import { h, clear, pageHeader, alertBox, toast, uid } from "../dom.js";
+import { h, clear, pageHeader, alertBox, toast, uid, confirmDialog } from "../dom.js";
 import * as api from "../api.js";
+import { brandName, failedOn, openPayDialog } from "../pay.js";
 import { cardEntry } from "../stripe.js";
 import { busy, showErrors } from "../forms.js";
 
@@ -19,26 +20,28 @@ export async function paymentMethodsPage(page, ctx) {
     return;
   }
   const cards = reply.items || [];
+  // Open invoices whose last attempt failed: the card it failed on is flagged, with a way to pay with another.
+  const open = await api.get("/v1/invoices", { status: "open" }).catch(() => ({ items: [] }));
+  const failed = (open.items || []).filter((invoice) => invoice.last_payment_error);
   if (!cards.length) {
     page.append(h("div", { class: "card empty" },
       h("p", {}, "No payment method on file. You cannot issue new licenses until you add one."),
       h("a", { class: "button button-primary", href: "#/payment-methods/new" }, "New credit card")));
     return;
   }
-  page.append(h("ul", { class: "cards" }, cards.map((card) => cardItem(card, ctx))));
+  page.append(h("ul", { class: "cards" }, cards.map((card) => cardItem(card, ctx, cards, failed))));
 }
 
-function brandName(brand) {
-  return { visa: "Visa", mastercard: "Mastercard", amex: "American Express", discover: "Discover" }[brand] || brand || "Card";
-}
+// The mark drawn for a brand: its usual short form, never a word cut in four.
+const MARKS = { visa: "VISA", mastercard: "Mastercard", amex: "AMEX", discover: "Discover" };
 
-function cardItem(card, ctx) {
+function cardItem(card, ctx, cards, failed) {
   const label = `${brandName(card.brand)} ending in ${card.last4}`;
   const menuId = uid("menu");
   const button = h("button", { type: "button", class: "kebab", "aria-haspopup": "menu", "aria-expanded": "false", "aria-controls": menuId, "aria-label": `Actions for ${label}` }, "⋮");
   const items = [];
   if (!card.primary) items.push(["Set as primary", () => act(() => api.post(`/v1/payment-methods/${encodeURIComponent(card.id)}/primary`), `${label} is now your primary payment method`)]);
-  items.push(["Delete", () => act(() => api.del(`/v1/payment-methods/${encodeURIComponent(card.id)}`), `${label} deleted`)]);
+  items.push(["Delete", () => confirmDelete(card, label, cards, ctx, button)]);
   const menu = h("ul", { class: "menu", role: "menu", id: menuId, hidden: true, "aria-label": `Actions for ${label}` },
     items.map(([text, run]) => h("li", { role: "none" }, h("button", { type: "button", role: "menuitem", tabindex: "-1", class: text === "Delete" ? "danger" : null, onclick: () => { close(); run(); } }, text))));
   const error = h("div", { class: "card-error" });
@@ -88,14 +91,56 @@ function cardItem(card, ctx) {
       close(event.key === "Escape");
     }
   });
-  return h("li", { class: "card payment-card", dataset: { pm: card.id, primary: String(Boolean(card.primary)) } },
+  const failures = failed.filter((invoice) => failedOn(card, invoice));
+  return h("li", { class: "card payment-card", "data-failed": failures.length ? "true" : null, dataset: { pm: card.id, primary: String(Boolean(card.primary)) } },
     h("div", { class: "card-main" },
-      h("span", { class: `brand-mark brand-${card.brand || "card"}`, "aria-hidden": "true" }, brandName(card.brand).slice(0, 4)),
+      h("span", { class: `brand-mark brand-${card.brand || "card"}`, "aria-hidden": "true" }, MARKS[card.brand] || brandName(card.brand)),
       h("div", {},
-        h("p", { class: "card-title" }, label, card.primary ? h("span", { class: "badge badge-primary" }, "Primary") : null),
-        h("p", { class: "muted" }, `Expires ${String(card.exp_month).padStart(2, "0")}/${card.exp_year}`)),
+        h("p", { class: "card-title" }, label, card.primary ? h("span", { class: "badge badge-primary" }, "Primary") : null,
+          failures.length ? h("span", { class: "badge badge-past-due" }, "Payment failed") : null),
+        h("p", { class: "muted" }, `Expires ${String(card.exp_month).padStart(2, "0")}/${card.exp_year}`),
+        failures.map((invoice) => failureNote(invoice, ctx))),
       h("div", { class: "menu-wrap" }, button, menu)),
     error);
+}
+
+function failureNote(invoice, ctx) {
+  const name = invoice.number || invoice.id;
+  const pay = h("button", { type: "button", class: "link-button" }, `Pay invoice ${name} now`);
+  pay.addEventListener("click", () => openPayDialog(invoice, { opener: pay, onPaid: () => ctx.reload() }));
+  return h("p", { class: "card-failure", dataset: { field: "card-failure" } },
+    `The last payment of invoice ${name} failed on this card: ${invoice.last_payment_error.message} `, pay,
+    " (choose the card to pay with).");
+}
+
+// Deleting asks first; deleting the primary card says which card becomes primary, or that none will be left.
+function confirmDelete(card, label, cards, ctx, opener) {
+  const others = cards.filter((other) => other.id !== card.id);
+  let consequence;
+  if (!others.length) {
+    consequence = "It is your only card: without a card you cannot issue new licenses, and invoices cannot be paid automatically.";
+  } else if (card.primary) {
+    // The API promotes the most recently added card left; the list comes primary first, then newest first.
+    const next = others[0];
+    consequence = h("span", { dataset: { field: "next-primary" } }, "It is your primary card: ",
+      h("strong", {}, `${brandName(next.brand)} ending in ${next.last4}`),
+      " (your most recently added other card) becomes primary and pays future invoices.");
+  } else {
+    consequence = "Your primary card stays as it is.";
+  }
+  const key = api.newKey();
+  confirmDialog({
+    title: `Delete ${label}?`,
+    body: [h("p", {}, `${label}, expiring ${String(card.exp_month).padStart(2, "0")}/${card.exp_year}, is removed from your account.`),
+      h("p", {}, consequence)],
+    confirmLabel: "Delete card",
+    opener,
+    run: async () => {
+      await api.del(`/v1/payment-methods/${encodeURIComponent(card.id)}`, key);
+      toast(`${label} deleted`);
+      ctx.reload();
+    },
+  });
 }
 
 export async function newCardPage(page, ctx) {

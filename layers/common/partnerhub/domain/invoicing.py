@@ -21,12 +21,13 @@ status, the object with more payment attempts is the newer one.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from partnerhub.clock import Clock
+from partnerhub.domain.audit import AuditEntry
 from partnerhub.domain.billing import BillableLicense, InvoiceLine, MonthlyBill, PriceVersion, bill_month
 from partnerhub.domain.periods import Period
 from partnerhub.errors import Conflict, NotFound, PaymentRequired, ValidationFailed
@@ -284,6 +285,18 @@ class Customers(Protocol):
         ...
 
 
+def month_lines(
+    licenses: Callable[[str, Period], Iterable[BillableLicense]],
+    catalog: Callable[[], tuple[Sequence[Product], Sequence[PriceVersion]]],
+    partner_id: str,
+    period: Period,
+) -> list[dict[str, Any]]:
+    """A partner-month's invoice lines as the worker stores them (and the operators' dry run shows them)."""
+    products, prices = catalog()
+    bill = bill_month(licenses(partner_id, period), prices, period)
+    return stored_lines(bill, {p.product: p.name for p in products})
+
+
 class InvoiceRunFailed(RuntimeError):
     """A partner-month stopped at ``step``; the message goes back to the queue (and in the end to the DLQ)."""
 
@@ -329,9 +342,7 @@ class MonthEndInvoicer:
 
     def bill(self, partner_id: str, period: Period) -> list[dict[str, Any]]:
         """The month's lines, from the same read and computation as the estimate."""
-        products, prices = self._catalog()
-        bill = bill_month(self._licenses(partner_id, period), prices, period)
-        return stored_lines(bill, {p.product: p.name for p in products})
+        return month_lines(self._licenses, self._catalog, partner_id, period)
 
     def run(self, partner_id: str, period_text: str) -> Outcome:
         period = Period.parse(period_text)
@@ -425,6 +436,12 @@ class OperatorReads(Protocol):
     def find_by_stripe_id(self, invoice_id: str) -> InvoiceRecord | None: ...
 
 
+class AuditLog(Protocol):
+    def record(self, entry: AuditEntry, once: str | None = None) -> bool:
+        """Write ``entry``; with ``once``, only if no entry was written under that name before (True if written)."""
+        ...
+
+
 class InvoiceService:
     """A partner's invoices: read from the table; paying goes to Stripe and comes back through the record."""
 
@@ -492,12 +509,19 @@ class InvoiceService:
 
 class InvoiceOperations:
     """What operators may do to any partner's invoice: void it, or mark it uncollectible (Stripe first, then
-    the record and the partner's standing through the same monotonic apply as everything else)."""
+    the record and the partner's standing through the same monotonic apply as everything else).
 
-    def __init__(self, store: OperatorReads, ledger: InvoiceReads, gateway: PaymentGateway) -> None:
+    With an ``audit`` entry, a transition that happened is written to the audit log after Stripe made it (with
+    the partner, the month and the status it left); one that was already made (a repeated call) writes none.
+    """
+
+    def __init__(
+        self, store: OperatorReads, ledger: InvoiceReads, gateway: PaymentGateway, audit_log: AuditLog | None = None
+    ) -> None:
         self._store = store
         self._ledger = ledger
         self._gateway = gateway
+        self._audit_log = audit_log
 
     def _record(self, invoice_id: str) -> InvoiceRecord:
         record = self._store.find_by_stripe_id(invoice_id)
@@ -505,13 +529,13 @@ class InvoiceOperations:
             raise NotFound("no such invoice", code="invoice_not_found")
         return record
 
-    def void(self, invoice_id: str) -> InvoiceRecord:
+    def void(self, invoice_id: str, audit: AuditEntry | None = None) -> InvoiceRecord:
         """Void an open or uncollectible invoice (a void one is returned as it is); standing follows."""
-        return self._transition(invoice_id, VOID, (OPEN, UNCOLLECTIBLE), self._gateway.void)
+        return self._transition(invoice_id, VOID, (OPEN, UNCOLLECTIBLE), self._gateway.void, audit)
 
-    def mark_uncollectible(self, invoice_id: str) -> InvoiceRecord:
+    def mark_uncollectible(self, invoice_id: str, audit: AuditEntry | None = None) -> InvoiceRecord:
         """Mark an open invoice uncollectible (an uncollectible one is returned as it is); it stays past due."""
-        return self._transition(invoice_id, UNCOLLECTIBLE, (OPEN,), self._gateway.mark_uncollectible)
+        return self._transition(invoice_id, UNCOLLECTIBLE, (OPEN,), self._gateway.mark_uncollectible, audit)
 
     def _transition(
         self,
@@ -519,6 +543,7 @@ class InvoiceOperations:
         target: str,
         allowed: tuple[str, ...],
         call: Callable[[str], Mapping[str, Any]],
+        audit: AuditEntry | None = None,
     ) -> InvoiceRecord:
         record = self._record(invoice_id)
         if record.status == target:
@@ -533,6 +558,20 @@ class InvoiceOperations:
                     f"the invoice is {current.status}; only {' or '.join(allowed)} invoices can become {target}",
                     code="invoice_not_transitionable",
                 )
+            record = current
         updated = self._ledger.apply_stripe_invoice(call(invoice_id))
         assert updated is not None
+        if audit is not None and self._audit_log is not None:
+            summary = {
+                **audit.summary,
+                "partner_id": record.partner_id,
+                "period": record.period,
+                "number": record.number,
+                "from_status": record.status,
+                "to_status": updated.status,
+                "amount_remaining": record.amount_remaining,
+            }
+            # Once per invoice and transition: two racing calls (each without a key) both reach Stripe, whose
+            # idempotency makes them one transition, and the log says so once.
+            self._audit_log.record(replace(audit, summary=summary), once=f"{target}:{invoice_id}")
         return updated

@@ -14,14 +14,17 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from typing import Protocol
 
 from partnerhub import retry
 from partnerhub.clock import Clock
+from partnerhub.domain.audit import AuditEntry
 from partnerhub.domain.models import (
     LICENSE_KEY,
     HistoryEvent,
     HistoryType,
+    Labels,
     License,
     LicenseCounts,
     LicenseStatus,
@@ -40,6 +43,14 @@ _KEY_LENGTH = 24  # 24 base62 characters: about 143 bits of randomness
 def new_license_key(product: str) -> str:
     """A fresh, unguessable key: ``<product>_<24 random base62 chars>``, drawn from ``secrets`` at call time."""
     return f"{product}_{''.join(secrets.choice(_BASE62) for _ in range(_KEY_LENGTH))}"
+
+
+class Unchanged(Enum):
+    UNCHANGED = "unchanged"
+
+
+UNCHANGED = Unchanged.UNCHANGED
+"""A label the command leaves as it is (absent from the request)."""
 
 
 class VersionConflict(Exception):
@@ -81,6 +92,7 @@ class IssueOrder:
     licenses: tuple[License, ...]
     source: Source = Source.PORTAL
     claims: tuple[Site, ...] = field(default_factory=tuple)
+    audit: AuditEntry | None = None  # an operator's order: its audit entry, written with the licenses
 
 
 @dataclass(frozen=True)
@@ -95,6 +107,8 @@ class ListQuery:
     status: str = "all"
     product: str | None = None
     search: str | None = None
+    client: str | None = None
+    tag: str | None = None
     sort: str = "issued_at"
     descending: bool = True
     limit: int = 50
@@ -178,6 +192,26 @@ def plan_revoke(license: License, now: datetime, actor: str) -> Change | None:
     )
 
 
+def plan_label(license: License, labels: Labels, now: datetime, actor: str) -> Change | None:
+    """Set the license's client label and tags. ``None``: they are already so.
+
+    A revoked license may still be labelled: its past months are still billed on to a client, and
+    the history keeps what it was labelled before. Labels touch no site claim, counter or tally, and
+    are allowed with a past-due invoice (they change nothing that is billed)."""
+    if license.labels == labels:
+        return None
+    after = license.model_copy(update={"client": labels.client, "tags": labels.tags, "version": license.version + 1})
+    event = HistoryEvent(
+        seq=license.version + 1,
+        type="labelled",
+        at=now,
+        actor=actor,
+        labels=labels,
+        previous_labels=license.labels,
+    )
+    return Change(before=license, after=after, event=event)
+
+
 def issued_event(license: License) -> HistoryEvent:
     """The first history event, implied by the license record itself."""
     return HistoryEvent(seq=1, type="issued", at=license.issued_at, actor=license.issued_by, site=None)
@@ -214,8 +248,17 @@ class LicenseService:
         return self._repo.counts(partner_id)
 
     # Commands ----------------------------------------------------------------------------------
-    def issue(self, partner_id: str, product: str, quantity: int, actor: str, receipt_id: str) -> tuple[License, ...]:
-        """Issue ``quantity`` licenses. ``receipt_id`` makes a retried order finish instead of issuing twice."""
+    def issue(
+        self,
+        partner_id: str,
+        product: str,
+        quantity: int,
+        actor: str,
+        receipt_id: str,
+        labels: Labels | None = None,
+    ) -> tuple[License, ...]:
+        """Issue ``quantity`` licenses, each with ``labels``. ``receipt_id`` makes a retried order finish
+        instead of issuing twice."""
         if not 1 <= quantity <= MAX_ISSUE:
             raise ValidationFailed(
                 "quantity out of range", details=[{"field": "quantity", "reason": f"must be 1..{MAX_ISSUE}"}]
@@ -232,6 +275,8 @@ class LicenseService:
                 issued_at=now,
                 issued_by=actor,
                 version=1,
+                client=labels.client if labels else None,
+                tags=labels.tags if labels else (),
             )
             for _ in range(quantity)
         )
@@ -239,9 +284,17 @@ class LicenseService:
         return self._retrying(lambda: self._repo.issue(order, require_payment_method=True))
 
     def record_external(
-        self, partner_id: str, product: str, site: Site, actor: str, license_key: str | None, receipt_id: str
+        self,
+        partner_id: str,
+        product: str,
+        site: Site,
+        actor: str,
+        license_key: str | None,
+        receipt_id: str,
+        audit: AuditEntry | None = None,
     ) -> License:
-        """Record a license a partner's connected site holds but that was bought elsewhere (never billed)."""
+        """Record a license a partner's connected site holds but that was bought elsewhere (never billed);
+        ``audit`` is written in the same transaction."""
         found = self._product(product)
         if license_key is not None and not (_is_key(license_key) and license_key.startswith(f"{found.product}_")):
             raise ValidationFailed(
@@ -268,6 +321,7 @@ class LicenseService:
             licenses=(license,),
             source=Source.EXTERNAL,
             claims=(site,),
+            audit=audit,
         )
         return self._retrying(lambda: self._repo.issue(order, require_payment_method=False))[0]
 
@@ -279,6 +333,25 @@ class LicenseService:
 
     def revoke(self, partner_id: str, license_key: str, actor: str) -> License:
         return self._change(partner_id, license_key, lambda lic, now: plan_revoke(lic, now, actor))
+
+    def label(
+        self,
+        partner_id: str,
+        license_key: str,
+        client: str | Unchanged | None,
+        tags: Sequence[str] | Unchanged | None,
+        actor: str,
+    ) -> License:
+        """Change the client label and/or the tags; ``UNCHANGED`` leaves one as it is, ``None`` clears it."""
+
+        def plan(lic: License, now: datetime) -> Change | None:
+            labels = Labels(
+                client=lic.client if isinstance(client, Unchanged) else client,
+                tags=lic.tags if isinstance(tags, Unchanged) else tuple(tags or ()),
+            )
+            return plan_label(lic, labels, now, actor)
+
+        return self._change(partner_id, license_key, plan)
 
     # Internals ---------------------------------------------------------------------------------
     def _product(self, product: str) -> Product:
@@ -335,6 +408,7 @@ def _is_key(license_key: str) -> bool:
 
 
 __all__: Sequence[str] = (
+    "UNCHANGED",
     "Change",
     "CounterDelta",
     "IssueOrder",
@@ -347,6 +421,7 @@ __all__: Sequence[str] = (
     "check_standing",
     "new_license_key",
     "plan_assign",
+    "plan_label",
     "plan_revoke",
     "plan_unassign",
 )

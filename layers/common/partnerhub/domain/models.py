@@ -34,6 +34,27 @@ def _check_url(value: str) -> str:
 HttpUrlText = Annotated[str, AfterValidator(_check_url)]
 SiteId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,64}$")]
 
+MAX_CLIENT = 100
+MAX_TAGS = 10
+CLIENT_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+"""A client label: 1..100 characters, none of them a control character."""
+TAG_PATTERN = r"^[A-Za-z0-9_.-](?:[A-Za-z0-9 _.-]{0,38}[A-Za-z0-9_.-])?$"
+"""A tag: 1..40 letters, digits, spaces, ``_``, ``.`` or ``-``, not beginning or ending with a space."""
+
+ClientLabel = Annotated[str, StringConstraints(pattern=CLIENT_PATTERN, min_length=1, max_length=MAX_CLIENT)]
+Tag = Annotated[str, StringConstraints(pattern=TAG_PATTERN, min_length=1, max_length=40)]
+
+
+def _distinct(tags: list[str]) -> list[str]:
+    if len(set(tags)) != len(tags):
+        raise ValueError("tags must not repeat")
+    return tags
+
+
+Tags = Annotated[
+    list[Tag], Field(max_length=MAX_TAGS, json_schema_extra={"uniqueItems": True}), AfterValidator(_distinct)
+]
+
 
 class LicenseStatus(StrEnum):
     ASSIGNED = "assigned"
@@ -54,7 +75,16 @@ class Site(BaseModel):
     site_owner: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
 
 
-HistoryType = Literal["issued", "assigned", "transferred", "unassigned", "revoked"]
+HistoryType = Literal["issued", "assigned", "transferred", "unassigned", "revoked", "labelled"]
+
+
+class Labels(BaseModel):
+    """A license's re-billing labels: the client it is billed on to, and free tags."""
+
+    model_config = ConfigDict(frozen=True)
+
+    client: str | None = None
+    tags: tuple[str, ...] = ()
 
 
 class HistoryEvent(BaseModel):
@@ -66,6 +96,8 @@ class HistoryEvent(BaseModel):
     actor: str
     site: Site | None = None
     previous_site: Site | None = None
+    labels: Labels | None = None  # "labelled": the labels set
+    previous_labels: Labels | None = None  # "labelled": the labels before
 
 
 class License(BaseModel):
@@ -84,6 +116,12 @@ class License(BaseModel):
     revoked_at: datetime | None = None
     site: Site | None = None
     version: int = Field(ge=1)
+    client: str | None = None
+    tags: tuple[str, ...] = ()
+
+    @property
+    def labels(self) -> Labels:
+        return Labels(client=self.client, tags=self.tags)
 
     @property
     def status(self) -> LicenseStatus:

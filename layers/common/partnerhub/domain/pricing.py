@@ -22,6 +22,7 @@ from datetime import date
 from typing import Protocol
 
 from partnerhub.clock import Clock
+from partnerhub.domain.audit import AuditEntry
 from partnerhub.domain.billing import CURRENCY, PriceVersion, price_in_force
 from partnerhub.domain.models import Product
 from partnerhub.domain.periods import Period
@@ -47,8 +48,12 @@ class CatalogStore(Protocol):
         """Every product and every price version."""
         ...
 
-    def put_price(self, price: PriceVersion, *, only_if_new: bool = False) -> bool:
-        """Store a price version, replacing one of the same product and month."""
+    def put_price(self, price: PriceVersion, *, only_if_new: bool = False, audit: AuditEntry | None = None) -> bool:
+        """Store a price version, replacing one of the same product and month (with ``audit`` in the same write)."""
+        ...
+
+    def delete_price(self, product: str, effective_from: date, audit: AuditEntry) -> bool:
+        """Remove a price version and write ``audit``, together; False (nothing written) when there is none."""
         ...
 
 
@@ -137,12 +142,42 @@ class PriceService:
         products, versions = self._catalog.load()
         return price_table(products, versions, Period.containing(self._clock.now()))
 
-    def schedule(self, product: str, daily_price: int, monthly_price: int, effective_from: date) -> ProductPrices:
-        """Schedule (or replace) ``product``'s version for the month ``effective_from`` starts; its prices after."""
+    def schedule(
+        self,
+        product: str,
+        daily_price: int,
+        monthly_price: int,
+        effective_from: date,
+        audit: AuditEntry | None = None,
+    ) -> ProductPrices:
+        """Schedule (or replace) ``product``'s version for the month ``effective_from`` starts; its prices after.
+        ``audit`` is written in the same write as the version."""
         products, versions = self._catalog.load()
         now_period = Period.containing(self._clock.now())
         version = plan_price_change(products, product, daily_price, monthly_price, effective_from, now_period)
-        self._catalog.put_price(version)
+        self._catalog.put_price(version, audit=audit)
         others = [v for v in versions if (v.product, v.effective_from) != (product, effective_from)]
         table = price_table([p for p in products if p.product == product], [*others, version], now_period)
         return table[0]
+
+    def cancel(self, product: str, effective_from: date, audit: AuditEntry) -> ProductPrices:
+        """Cancel a scheduled version that is not yet in effect; ``product``'s prices after.
+
+        An unknown product, or no version of it from ``effective_from``, is 404; a version whose month has
+        started (it is in effect, or was) is 409 ``price_in_effect``: a started month is billed at it.
+        """
+        products, versions = self._catalog.load()
+        if product not in {p.product for p in products}:
+            raise NotFound("no such product", code="product_not_found")
+        now_period = Period.containing(self._clock.now())
+        if not any(v.product == product and v.effective_from == effective_from for v in versions):
+            raise NotFound("no price of this product takes effect on that day", code="scheduled_price_not_found")
+        if effective_from < first_schedulable_day(now_period):
+            raise Conflict(
+                f"the price from {effective_from.isoformat()} is already in effect; a started month keeps its price",
+                code="price_in_effect",
+            )
+        if not self._catalog.delete_price(product, effective_from, audit):
+            raise NotFound("no price of this product takes effect on that day", code="scheduled_price_not_found")
+        others = [v for v in versions if (v.product, v.effective_from) != (product, effective_from)]
+        return price_table([p for p in products if p.product == product], others, now_period)[0]

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -32,6 +32,10 @@ from partnerhub.repository.tallies import (
     tally_assigned_name,
     tally_open_name,
 )
+
+if TYPE_CHECKING:  # types only: the month-end planner reads the billable registry and loads no license model
+    from partnerhub.domain.invoicing import InvoiceRecord
+    from partnerhub.domain.models import HistoryEvent, License
 
 
 @dataclass
@@ -122,6 +126,76 @@ class DynamoBillingRepository(TableRepository):
             licenses += [_billable(deserialize(item)) for item in response.get("Items", [])]
             if "LastEvaluatedKey" not in response:
                 return licenses
+            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def license_lives(
+        self, partner_id: str, period: Period, *, after: str | None = None, page_size: int | None = None
+    ) -> Iterator[tuple[License, list[HistoryEvent]]]:
+        """Every portal license active at some instant of ``period``, with its whole history, in key order.
+
+        One paginated, consistent Query of the partner's ``LICENSE#`` range (each license's history items
+        sort right after it), yielded license by license as the pages arrive: at most one page (1 MB, or
+        ``page_size`` items) and one license's history are held at a time. ``after`` resumes after that
+        license key. It reads every license of the partner and its history, not only the month's: the
+        re-billing reads (``docs/billing.md``) pay that to know where each license was on each day.
+        """
+        from partnerhub.repository.licenses import history_from_item, license_from_item
+
+        pk = keys.partner_pk(partner_id)
+        params: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "PK = :pk AND SK BETWEEN :lo AND :hi",
+            "ExpressionAttributeValues": values(
+                pk=pk,
+                lo=keys.history_sk_upper(after) if after else keys.license_sk(""),
+                hi=keys.LICENSES_UPPER,
+            ),
+            "ConsistentRead": True,
+        }
+        if page_size is not None:
+            params["Limit"] = page_size
+        start, end = stamp(period.start), stamp(period.end)
+        current: tuple[License, list[HistoryEvent]] | None = None
+        while True:
+            response = self._client.query(**params)
+            for raw in response.get("Items", []):
+                item = deserialize(raw)
+                kind = item.get("type")
+                if kind == "license":
+                    if current is not None:
+                        yield current
+                    current = None
+                    revoked = item.get("revoked_at")
+                    active = item["issued_at"] < end and (revoked is None or revoked > start)
+                    if item.get("source", "portal") == "portal" and active:
+                        current = (license_from_item(item), [])
+                elif kind == "history" and current is not None:
+                    current[1].append(history_from_item(item))
+            if "LastEvaluatedKey" not in response:
+                break
+            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        if current is not None:
+            yield current
+
+    def invoice_records(self, partner_id: str, first: Period, last: Period) -> dict[str, InvoiceRecord]:
+        """The partner-month invoice records from ``first`` to ``last`` by period: one Query."""
+        from partnerhub.repository.invoices import record_from_item
+
+        params: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "PK = :pk AND SK BETWEEN :lo AND :hi",
+            "ExpressionAttributeValues": values(
+                pk=keys.partner_pk(partner_id), lo=keys.invoice_sk(str(first)), hi=keys.invoice_sk(str(last))
+            ),
+        }
+        found: dict[str, InvoiceRecord] = {}
+        while True:
+            response = self._client.query(**params)
+            for raw in response.get("Items", []):
+                record = record_from_item(deserialize(raw))
+                found[record.period] = record
+            if "LastEvaluatedKey" not in response:
+                return found
             params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def rebuild_tallies(self, partner_id: str) -> int:

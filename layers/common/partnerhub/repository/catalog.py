@@ -8,10 +8,19 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from partnerhub.domain.audit import AuditEntry
 from partnerhub.domain.billing import PriceVersion
 from partnerhub.domain.models import Product
 from partnerhub.repository import keys
-from partnerhub.repository.dynamo import TableRepository, deserialize, error_code, serialize, values
+from partnerhub.repository.audit import audit_put
+from partnerhub.repository.dynamo import (
+    TableRepository,
+    cancellation_reasons,
+    deserialize,
+    error_code,
+    serialize,
+    values,
+)
 
 if TYPE_CHECKING:
     pass
@@ -47,8 +56,17 @@ class DynamoCatalogRepository(TableRepository):
             ),
         )
 
-    def put_price(self, price: PriceVersion, *, only_if_new: bool = False) -> bool:
-        """Store a price version; with ``only_if_new`` an existing version is kept. True when written."""
+    def put_price(self, price: PriceVersion, *, only_if_new: bool = False, audit: AuditEntry | None = None) -> bool:
+        """Store a price version; with ``only_if_new`` an existing version is kept. True when written.
+        With ``audit``, the version and the audit entry are written in one transaction."""
+        if audit is not None and not only_if_new:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": self._table, "Item": serialize(price_item(price))}},
+                    audit_put(self._table, audit),
+                ]
+            )
+            return True
         params: dict[str, Any] = {
             "TableName": self._table,
             "Item": serialize(price_item(price)),
@@ -59,6 +77,29 @@ class DynamoCatalogRepository(TableRepository):
             self._client.put_item(**params)
         except ClientError as error:
             if error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def delete_price(self, product: str, effective_from: date, audit: AuditEntry) -> bool:
+        """Delete a price version (it must exist) and write ``audit``, in one transaction. False when absent."""
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Delete": {
+                            "TableName": self._table,
+                            "Key": serialize(
+                                {"PK": keys.CATALOG, "SK": keys.price_sk(product, effective_from.isoformat())}
+                            ),
+                            "ConditionExpression": "attribute_exists(PK)",
+                        }
+                    },
+                    audit_put(self._table, audit),
+                ]
+            )
+        except ClientError as error:
+            if any(r.get("Code") == "ConditionalCheckFailed" for r in cancellation_reasons(error)):
                 return False
             raise
         return True

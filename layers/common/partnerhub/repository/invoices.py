@@ -224,6 +224,20 @@ class DynamoInvoiceRepository(TableRepository):
         item = response.get("Item")
         return record_from_item(deserialize(item)) if item else None
 
+    def records(self, period: str, partner_ids: list[str]) -> dict[str, InvoiceRecord]:
+        """The records of many partners for one month (BatchGetItem, 100 keys a call), by partner id."""
+        found: dict[str, InvoiceRecord] = {}
+        wanted = [self._record_key(pid, period) for pid in dict.fromkeys(partner_ids)]
+        for start in range(0, len(wanted), 100):
+            request: dict[str, Any] = {self._table: {"Keys": wanted[start : start + 100], "ConsistentRead": True}}
+            while request:
+                response = self._client.batch_get_item(RequestItems=request)
+                for raw in response.get("Responses", {}).get(self._table, []):
+                    record = record_from_item(deserialize(raw))
+                    found[record.partner_id] = record
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
     def find_by_stripe_id(self, invoice_id: str) -> InvoiceRecord | None:
         """The record of a Stripe invoice, through its pointer; None for an invoice this system never recorded."""
         pointer = self._pointer(invoice_id)

@@ -35,6 +35,10 @@ def history_sk(license_key: str, seq: int) -> str:
     return f"LICENSE#{license_key}#H#{seq:08d}"
 
 
+LICENSES_UPPER = "LICENSE#~"
+"""The upper bound of a partner's license and history items (``~`` sorts after every key character)."""
+
+
 def history_sk_upper(license_key: str) -> str:
     """The upper bound of a license's history range (``~`` sorts after every digit)."""
     return f"LICENSE#{license_key}#H#~"
@@ -142,3 +146,28 @@ def billable_shard(partner_id: str) -> int:
 
 def billable_gsi_pk(shard: int) -> str:
     return f"BILLABLE#{shard}"
+
+
+# Operators: the audit log, the partner directory, month-end runs started by hand
+AUDIT = "AUDIT"  # one partition, newest last; operator actions are rare (a person at a console)
+
+
+def audit_sk(instant_iso: str, entry_id: str) -> str:
+    return f"{instant_iso}#{entry_id}"
+
+
+AUDIT_ONCE = "AUDIT_ONCE"  # markers of actions logged at most once (an invoice's void, ...)
+
+
+def audit_once_sk(name: str) -> str:
+    return f"ONCE#{name}"
+
+
+DIRECTORY = "DIRECTORY"  # the partner's directory entry (sort key under PARTNER#{pid})
+PARTNER_DIRECTORY = "PARTNERS"  # GSI1 partition of every directory entry, by partner id
+
+INVOICE_RUNS = "INVOICE_RUN"  # runs started by an operator, one item per month
+
+
+def invoice_run_sk(period: str) -> str:
+    return f"RUN#{period}"

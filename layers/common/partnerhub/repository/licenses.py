@@ -27,6 +27,7 @@ from partnerhub.domain.licenses import (
 )
 from partnerhub.domain.models import (
     HistoryEvent,
+    Labels,
     License,
     LicenseCounts,
     Product,
@@ -37,6 +38,7 @@ from partnerhub.domain.models import (
 from partnerhub.domain.tallies import TallyChange, assignment_tally, issue_tally, revoke_tally
 from partnerhub.errors import Conflict, ValidationFailed
 from partnerhub.repository import keys
+from partnerhub.repository.audit import audit_put
 from partnerhub.repository.dynamo import (
     Item,
     TableRepository,
@@ -69,7 +71,7 @@ if TYPE_CHECKING:
 
 _MAX_TRANSACTION_ITEMS = 100
 _RECEIPT_TTL = timedelta(days=7)
-_SEARCH_READ_BUDGET = 5  # queries per page when a search filter thins the results
+_SEARCH_READ_BUDGET = 5  # queries per page when a filter (search, client, tag) thins the results
 _STATUS_SORT = {"all": "issued_at", "unassigned": "issued_at", "assigned": "assigned_at", "revoked": "revoked_at"}
 
 
@@ -125,13 +127,23 @@ class DynamoLicenseRepository(TableRepository):
             "ExpressionAttributeValues": values(pk=partition),
             "ScanIndexForward": not query.descending,
         }
+        filters: list[str] = []
         if query.search:
-            params["FilterExpression"] = "contains(search_text, :q)"
+            filters.append("contains(search_text, :q)")
             params["ExpressionAttributeValues"] |= values(q=query.search.lower())
+        if query.client is not None:
+            filters.append("client = :c")
+            params["ExpressionAttributeValues"] |= values(c=query.client)
+        if query.tag is not None:
+            filters.append("contains(tags, :t)")
+            params["ExpressionAttributeValues"] |= values(t=query.tag)
+        if filters:
+            params["FilterExpression"] = " AND ".join(filters)
+        filtered = bool(filters)
         found: list[Item] = []
         last_key: dict[str, Any] | None = start
-        for _ in range(_SEARCH_READ_BUDGET if query.search else 1):
-            page_params = dict(params, Limit=query.limit - len(found) if not query.search else max(query.limit, 100))
+        for _ in range(_SEARCH_READ_BUDGET if filtered else 1):
+            page_params = dict(params, Limit=query.limit - len(found) if not filtered else max(query.limit, 100))
             if last_key:
                 page_params["ExclusiveStartKey"] = last_key
             response = self._call("query", TableName=self._table, **page_params)
@@ -178,9 +190,11 @@ class DynamoLicenseRepository(TableRepository):
             head += self._tally_updates(order.partner_id, _issue_tally(order, len(_first_chunk(order, licenses))))
         for site in order.claims:
             head.append(self._claim_put(order.partner_id, site, licenses[0]))
-        chunks = _chunks(licenses, _MAX_TRANSACTION_ITEMS - len(head), _rest_chunk(order))
+        # An operator's order carries its audit entry, written last in the first transaction.
+        tail: list[dict[str, Any]] = [dict(audit_put(self._table, order.audit))] if order.audit is not None else []
+        chunks = _chunks(licenses, _MAX_TRANSACTION_ITEMS - len(head) - len(tail), _rest_chunk(order))
         try:
-            self._transact([*head, *(self._license_put(lic) for lic in chunks[0])])
+            self._transact([*head, *(self._license_put(lic) for lic in chunks[0]), *tail])
         except ClientError as error:
             reasons = cancellation_reasons(error)
             if not reasons:
@@ -428,6 +442,8 @@ def license_item(license: License) -> Item:
     by_status = keys.time_sort_key(stamp(license.status_at), key)
     site = license.site.model_dump(exclude_none=True) if license.site else None
     searchable = [key, license.site.site_url, license.site.site_id] if license.site else [key]
+    if license.client:
+        searchable.append(license.client)
     search = " ".join(searchable).lower()
     return {
         "PK": keys.partner_pk(pid),
@@ -445,6 +461,8 @@ def license_item(license: License) -> Item:
         "revoked_at": stamp(license.revoked_at) if license.revoked_at else None,
         "site": site,
         "version": license.version,
+        "client": license.client,
+        "tags": list(license.tags),
         "search_text": search,
         "GSI1PK": keys.licenses_gsi_pk(pid),
         "GSI1SK": issued,
@@ -487,6 +505,8 @@ def license_from_item(item: Item) -> License:
         if site
         else None,
         version=int(item["version"]),
+        client=item.get("client"),
+        tags=tuple(item.get("tags") or ()),
     )
 
 
@@ -501,7 +521,19 @@ def history_item(license: License, event: HistoryEvent) -> Item:
         "actor": event.actor,
         "site": event.site.model_dump(exclude_none=True) if event.site else None,
         "previous_site": event.previous_site.model_dump(exclude_none=True) if event.previous_site else None,
+        **({"labels": _labels_item(event.labels)} if event.labels is not None else {}),
+        **({"previous_labels": _labels_item(event.previous_labels)} if event.previous_labels is not None else {}),
     }
+
+
+def _labels_item(labels: Labels) -> Item:
+    return {"client": labels.client, "tags": list(labels.tags)}
+
+
+def labels_from_item(item: Item | None) -> Labels | None:
+    if item is None:
+        return None
+    return Labels(client=item.get("client"), tags=tuple(item.get("tags") or ()))
 
 
 def history_from_item(item: Item) -> HistoryEvent:
@@ -512,6 +544,8 @@ def history_from_item(item: Item) -> HistoryEvent:
         actor=item["actor"],
         site=Site(**item["site"]) if item.get("site") else None,
         previous_site=Site(**item["previous_site"]) if item.get("previous_site") else None,
+        labels=labels_from_item(item.get("labels")),
+        previous_labels=labels_from_item(item.get("previous_labels")),
     )
 
 
@@ -530,7 +564,7 @@ def _refuse(standing: Standing, *, issuing: bool) -> None:
 
 def _first_chunk(order: IssueOrder, licenses: Sequence[License]) -> Sequence[License]:
     # Receipt, counters, claims; a portal order adds its billable marker and its two billing tallies.
-    head = 2 + (3 if order.source is Source.PORTAL else 0) + len(order.claims)
+    head = 2 + (3 if order.source is Source.PORTAL else 0) + len(order.claims) + (order.audit is not None)
     return licenses[: _MAX_TRANSACTION_ITEMS - head]
 
 

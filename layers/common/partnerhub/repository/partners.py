@@ -8,13 +8,19 @@ below (:func:`profile_key`, :func:`count_licenses`, :func:`require_can_issue`, :
 
 from __future__ import annotations
 
+import base64
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from partnerhub.domain.accounts import Card, CardBook, Company, ConcurrentChange
-from partnerhub.domain.models import Counts, LicenseCounts, Standing
+from partnerhub.domain.models import PARTNER_ID, Counts, LicenseCounts, Standing
+from partnerhub.domain.partner_directory import OverviewPage, PartnerOverview
+from partnerhub.errors import ValidationFailed
 from partnerhub.repository import keys
 from partnerhub.repository.dynamo import (
     Item,
@@ -30,7 +36,7 @@ from partnerhub.repository.dynamo import (
 )
 
 if TYPE_CHECKING:
-    pass
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 # The standing rule, written once as the conditions DynamoDB checks on the PROFILE item; Standing.can_issue and
 # Standing.can_assign (domain/models.py) state the same rule for what is read.
@@ -123,6 +129,81 @@ def standing_from_item(item: Item | None) -> Standing:
     )
 
 
+_DIRECTORY_READS = 5  # queries per directory page when a search thins the results
+
+
+def _directory_key(partner_id: str) -> dict[str, str]:
+    return {"PK": keys.partner_pk(partner_id), "SK": keys.DIRECTORY}
+
+
+def _directory_index_key(partner_id: str) -> dict[str, str]:
+    return {"GSI1PK": keys.PARTNER_DIRECTORY, "GSI1SK": partner_id}
+
+
+def directory_update(table: str, partner_id: str, company_name: str | None = None) -> TransactWriteItemTypeDef:
+    """The transaction piece that lists the partner in the directory (GSI1 ``PARTNERS``), with its company name
+    when given. Written when the partner gets its Stripe customer and whenever it saves its company; an entry
+    never leaves the directory."""
+    expression = "SET GSI1PK = :d, GSI1SK = :pid, partner_id = :pid, "
+    if company_name is None:
+        expression += "search_text = if_not_exists(search_text, :s)"
+        text = partner_id.casefold()
+    else:
+        expression += "search_text = :s, company_name = :n"
+        text = f"{partner_id}\n{company_name}".casefold()
+    attribute_values = values(d=keys.PARTNER_DIRECTORY, pid=partner_id, s=text)
+    if company_name is not None:
+        attribute_values |= values(n=company_name)
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": serialize(_directory_key(partner_id)),
+            "UpdateExpression": expression,
+            "ExpressionAttributeValues": attribute_values,
+        }
+    }
+
+
+def overview_from(entry: Item, profile: Item | None, *, full: bool = False) -> PartnerOverview:
+    """A partner as operators see it, from its directory entry and its PROFILE item."""
+    saved = (profile or {}).get("company") or {}
+    company = Company.model_validate(saved) if full and saved else None
+    customer = (profile or {}).get("stripe_customer_id")
+    name = entry.get("company_name") or saved.get("name")
+    return PartnerOverview(
+        partner_id=str(entry["partner_id"]),
+        company_name=str(name) if name else None,
+        standing=standing_from_item(profile),
+        licenses=license_counts_from_item(profile),
+        company=company if full else None,
+        stripe_customer_id=str(customer) if full and customer else None,
+    )
+
+
+@dataclass(frozen=True)
+class DirectoryPage:
+    items: list[Item]
+    next_cursor: str | None
+
+
+def _encode_directory_cursor(partner_id: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"partner_id": partner_id}).encode()).decode().rstrip("=")
+
+
+def _decode_directory_cursor(cursor: str | None) -> str | None:
+    if not cursor:
+        return None
+    invalid = ValidationFailed("invalid cursor", details=[{"field": "cursor", "reason": "not a cursor of this list"}])
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        partner_id = str(payload["partner_id"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise invalid from error
+    if not PARTNER_ID.match(partner_id):
+        raise invalid
+    return partner_id
+
+
 class DynamoPartnerRepository(TableRepository):
     def profile(self, partner_id: str) -> Item:
         response = self._client.get_item(TableName=self._table, Key=self._key(partner_id), ConsistentRead=True)
@@ -164,6 +245,7 @@ class DynamoPartnerRepository(TableRepository):
                             ),
                         }
                     },
+                    directory_update(self._table, partner_id),
                 ]
             )
         except ClientError as error:
@@ -276,14 +358,122 @@ class DynamoPartnerRepository(TableRepository):
         return Company.model_validate(saved) if saved else None
 
     def save_company(self, partner_id: str, company: Company, at: datetime) -> None:
-        self._client.update_item(
-            TableName=self._table,
-            Key=self._key(partner_id),
-            UpdateExpression="SET company = :c, company_updated_at = :at, partner_id = :pid",
-            ExpressionAttributeValues=values(
-                c=company.model_dump(mode="json", exclude_none=True), at=stamp(at), pid=partner_id
-            ),
+        """The company on the record, and its name in the partner's directory entry (operators search it)."""
+        self._client.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": self._key(partner_id),
+                        "UpdateExpression": "SET company = :c, company_updated_at = :at, partner_id = :pid",
+                        "ExpressionAttributeValues": values(
+                            c=company.model_dump(mode="json", exclude_none=True), at=stamp(at), pid=partner_id
+                        ),
+                    }
+                },
+                directory_update(self._table, partner_id, company.name),
+            ]
         )
+
+    # The directory (operators) ----------------------------------------------------------------------
+    def directory_page(self, search: str | None, limit: int, cursor: str | None) -> DirectoryPage:
+        """Partners by id (``Query GSI1 PK = PARTNERS``), those whose id or company name contains ``search``
+        (case-insensitive); at most :data:`_DIRECTORY_READS` reads per page, then a cursor."""
+        params: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": keys.GSI_LICENSES,
+            "KeyConditionExpression": "GSI1PK = :pk",
+            "ExpressionAttributeValues": values(pk=keys.PARTNER_DIRECTORY),
+            "Limit": max(limit, 100) if search else limit + 1,
+        }
+        if search:
+            params["FilterExpression"] = "contains(search_text, :q)"
+            params["ExpressionAttributeValues"] |= values(q=search.casefold())
+        start = _decode_directory_cursor(cursor)
+        if start is not None:
+            params["ExclusiveStartKey"] = serialize(_directory_key(start) | _directory_index_key(start))
+        found: list[Item] = []
+        reads = 0
+        last_read: str | None = None
+        while True:
+            response = self._client.query(**params)
+            reads += 1
+            found += [deserialize(i) for i in response.get("Items", [])]
+            evaluated = response.get("LastEvaluatedKey")
+            last_read = str(deserialize(evaluated)["GSI1SK"]) if evaluated else None
+            if evaluated is None or len(found) > limit or reads >= _DIRECTORY_READS:
+                break
+            params["ExclusiveStartKey"] = evaluated
+        if len(found) > limit:
+            found = found[:limit]
+            return DirectoryPage(found, _encode_directory_cursor(str(found[-1]["partner_id"])))
+        return DirectoryPage(found, _encode_directory_cursor(last_read) if last_read else None)
+
+    def directory_entry(self, partner_id: str) -> Item | None:
+        response = self._client.get_item(
+            TableName=self._table, Key=serialize(_directory_key(partner_id)), ConsistentRead=True
+        )
+        found = response.get("Item")
+        return deserialize(found) if found else None
+
+    def profiles(self, partner_ids: list[str]) -> dict[str, Item]:
+        """The PROFILE items of up to 100 partners (one BatchGetItem, unprocessed keys asked again)."""
+        wanted = [self._key(pid) for pid in dict.fromkeys(partner_ids)]
+        found: dict[str, Item] = {}
+        for start in range(0, len(wanted), 100):
+            request: dict[str, Any] = {self._table: {"Keys": wanted[start : start + 100], "ConsistentRead": True}}
+            while request:
+                response = self._client.batch_get_item(RequestItems=request)
+                for raw in response.get("Responses", {}).get(self._table, []):
+                    item = deserialize(raw)
+                    found[str(item["PK"]).removeprefix(keys.partner_pk(""))] = item
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
+    def list_in_directory(self, partner_id: str) -> bool:
+        """Write the partner's directory entry from its record (the migration); False when it has no record."""
+        profile = self.profile(partner_id)
+        if not profile:
+            return False
+        saved = profile.get("company") or {}
+        name = str(saved["name"]) if saved.get("name") else None
+        update = directory_update(self._table, partner_id, name)["Update"]
+        self._client.update_item(**update)
+        return True
+
+    def partners_with_a_customer(self) -> Iterator[str]:
+        """Every partner that has a Stripe customer, from the customer pointers. A Scan: for the one-off
+        migration script only, never on a request path."""
+        params: dict[str, Any] = {
+            "TableName": self._table,
+            "FilterExpression": "begins_with(PK, :prefix) AND SK = :pointer",
+            "ExpressionAttributeValues": values(prefix=keys.stripe_customer_pk(""), pointer=keys.POINTER),
+            "ProjectionExpression": "partner_id",
+        }
+        while True:
+            page = self._client.scan(**params)
+            for item in page.get("Items", []):
+                yield str(deserialize(item)["partner_id"])
+            if "LastEvaluatedKey" not in page:
+                return
+            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    # the Directory port of domain/partner_directory.py
+    def find(self, search: str | None, limit: int, cursor: str | None) -> OverviewPage:
+        page = self.directory_page(search, limit, cursor)
+        ids = [str(item["partner_id"]) for item in page.items]
+        profiles = self.profiles(ids)
+        return OverviewPage(
+            [overview_from(entry, profiles.get(pid)) for pid, entry in zip(ids, page.items, strict=True)],
+            page.next_cursor,
+        )
+
+    def overview(self, partner_id: str) -> PartnerOverview | None:
+        entry = self.directory_entry(partner_id)
+        profile = self.profile(partner_id)
+        if entry is None and not profile:
+            return None
+        return overview_from(entry or {"partner_id": partner_id}, profile, full=True)
 
     def _update(self, partner_id: str, expression: str, attribute_values: dict[str, Any]) -> None:
         self._client.update_item(

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, StrictBool, StringConstraints
+from pydantic import BaseModel, ConfigDict, StrictBool, StringConstraints, ValidationInfo, field_validator
 
 from partnerhub.domain.accounts import CUSTOM_FIELD_MAX, Account, Card, CardBook, Company
 from partnerhub.domain.models import HTTP_URL
-from partnerhub.schemas.types import COUNTRY_PATTERN, NOT_BLANK, published
+from partnerhub.schemas.types import COUNTRY_PATTERN, NOT_BLANK, limit_as_sent, published
 
 # Stripe ids (``pm_1Nx…``) and its test tokens (``pm_card_visa``).
 PAYMENT_METHOD_ID = r"^pm_[A-Za-z0-9_]{1,120}$"
@@ -86,6 +86,14 @@ class CompanyRequest(Company):
             state={"minLength": None},
         )
     )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _lengths_as_sent(cls, value: Any, info: ValidationInfo) -> Any:
+        return _company_limits(value, info)
+
+
+_company_limits = limit_as_sent(Company)
 
 
 CompanyOut = Company

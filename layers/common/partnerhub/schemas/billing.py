@@ -6,12 +6,22 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    field_serializer,
+)
 
 from partnerhub.clock import isoformat
 from partnerhub.domain.billing import CURRENCY, Estimate, EstimateTotals, LicenseCounts, PriceVersion
 from partnerhub.domain.estimates import NamedEstimate
 from partnerhub.domain.pricing import MAX_PRICE, ProductPrices
+from partnerhub.domain.rebilling import GroupedEstimate, HistoryMonth
+from partnerhub.domain.splits import Group
 from partnerhub.schemas.types import WHOLE_NUMBER
 
 Instant = Annotated[datetime, PlainSerializer(isoformat, return_type=str)]
@@ -153,3 +163,69 @@ class EstimateOut(BaseModel):
             ],
             totals=TotalsOut.of(estimate.totals),
         )
+
+
+class GroupOut(BaseModel):
+    """One group of ``GET /v1/billing?group_by=``: only the key of the grouping asked for is present (``client``,
+    ``site`` with ``site_url``, or ``product``). ``licenses`` counts each license once (by site: at the site its
+    last day belongs to); days and amounts are split, and every field sums to ``totals``."""
+
+    client: str | None = None
+    site: str | None = None
+    site_url: str | None = None
+    product: str | None = None
+    licenses: int
+    license_days: int
+    cost_to_date: int
+    projected_cost: int
+
+    @classmethod
+    def of(cls, group: Group, by: str, site_urls: dict[str, str]) -> GroupOut:
+        keyed: dict[str, Any] = {by: group.key}
+        if by == "site":
+            keyed["site_url"] = site_urls.get(group.key) if group.key is not None else None
+        return cls(
+            licenses=group.licenses,
+            license_days=group.license_days,
+            cost_to_date=group.cost_to_date,
+            projected_cost=group.projected_cost,
+            **keyed,
+        )
+
+
+class GroupedEstimateOut(EstimateOut):
+    """``GET /v1/billing``; with ``group_by=client|site|product`` also ``group_by`` and ``groups`` (absent without)."""
+
+    group_by: str | None = None
+    groups: list[GroupOut] | None = None
+
+    @field_serializer("groups")
+    def _only_the_key_asked_for(self, groups: list[GroupOut] | None) -> list[dict[str, Any]] | None:
+        return None if groups is None else [g.model_dump(mode="json", exclude_unset=True) for g in groups]
+
+    @classmethod
+    def of_grouped(cls, grouped: GroupedEstimate) -> GroupedEstimateOut:
+        plain = EstimateOut.of(grouped.named)
+        return cls(
+            **plain.model_dump(),
+            group_by=grouped.by,
+            groups=[GroupOut.of(g, grouped.by, grouped.site_urls) for g in grouped.groups],
+        )
+
+
+class BillingMonthOut(BaseModel):
+    period: str
+    total: int
+    invoice_id: str | None
+    status: str = Field(
+        description="the invoice's status (draft, open, paid, void, uncollectible) for an invoiced month; "
+        "`projected` for the current month; `pending` for a past month not invoiced yet; `none` for nothing to bill"
+    )
+
+    @classmethod
+    def of(cls, month: HistoryMonth) -> BillingMonthOut:
+        return cls(period=month.period, total=month.total, invoice_id=month.invoice_id, status=month.status)
+
+
+class BillingHistoryOut(BaseModel):
+    items: list[BillingMonthOut]

@@ -10,7 +10,17 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from partnerhub.clock import isoformat
 from partnerhub.domain.licenses import MAX_ISSUE
-from partnerhub.domain.models import LICENSE_KEY, HistoryEvent, HistoryType, License, ProductSlug, Site
+from partnerhub.domain.models import (
+    LICENSE_KEY,
+    ClientLabel,
+    HistoryEvent,
+    HistoryType,
+    Labels,
+    License,
+    ProductSlug,
+    Site,
+    Tags,
+)
 from partnerhub.schemas.types import URL_PATTERN, WHOLE_NUMBER, published
 
 Instant = Annotated[datetime, PlainSerializer(isoformat, return_type=str)]
@@ -19,12 +29,28 @@ DEBUG_SITE = "https://jptools.wordpress.com/debug/?url="
 
 
 class IssueRequest(BaseModel):
-    """``{"product", "quantity"?}``: a product of the catalog (``GET /v1/prices``; another slug is 404)."""
+    """``{"product", "quantity"?, "client"?, "tags"?}``: a product of the catalog (``GET /v1/prices``; another
+    slug is 404); ``client`` and ``tags`` label every license of the order."""
 
     model_config = ConfigDict(extra="forbid")
 
     product: ProductSlug
     quantity: Annotated[int, Field(strict=True, ge=1, le=MAX_ISSUE), WHOLE_NUMBER] = 1
+    client: ClientLabel | None = None
+    tags: Tags = Field(default_factory=list)
+
+    @property
+    def labels(self) -> Labels:
+        return Labels(client=self.client, tags=tuple(self.tags))
+
+
+class LabelRequest(BaseModel):
+    """``{"client"?, "tags"?}``: a field left out stays as it is; ``null`` clears it (``tags`` becomes ``[]``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    client: ClientLabel | None = None
+    tags: Tags | None = None
 
 
 _SITE_URL = {"format": "uri", "pattern": URL_PATTERN, "maxLength": 2048}
@@ -65,6 +91,8 @@ class LicenseOut(BaseModel):
     assigned_at: Instant | None
     revoked_at: Instant | None
     site: Site | None
+    client: str | None
+    tags: list[str]
     links: Links
 
     @classmethod
@@ -80,6 +108,8 @@ class LicenseOut(BaseModel):
             assigned_at=license.assigned_at,
             revoked_at=license.revoked_at,
             site=site,
+            client=license.client,
+            tags=list(license.tags),
             links=Links(
                 view_site=site.site_url if site else None,
                 debug_site=f"{DEBUG_SITE}{quote(site.site_url, safe='')}" if site else None,
@@ -87,16 +117,37 @@ class LicenseOut(BaseModel):
         )
 
 
+class LabelsOut(BaseModel):
+    client: str | None
+    tags: list[str]
+
+    @classmethod
+    def of(cls, labels: Labels | None) -> LabelsOut | None:
+        return None if labels is None else cls(client=labels.client, tags=list(labels.tags))
+
+
 class HistoryOut(BaseModel):
+    """One event. A ``labelled`` event carries the ``labels`` set and the ``previous_labels``."""
+
     type: HistoryType
     at: Instant
     actor: str
     site: Site | None = None
     previous_site: Site | None = None
+    labels: LabelsOut | None = None
+    previous_labels: LabelsOut | None = None
 
     @classmethod
     def of(cls, event: HistoryEvent) -> HistoryOut:
-        return cls(type=event.type, at=event.at, actor=event.actor, site=event.site, previous_site=event.previous_site)
+        return cls(
+            type=event.type,
+            at=event.at,
+            actor=event.actor,
+            site=event.site,
+            previous_site=event.previous_site,
+            labels=LabelsOut.of(event.labels),
+            previous_labels=LabelsOut.of(event.previous_labels),
+        )
 
 
 class LicenseDetail(LicenseOut):

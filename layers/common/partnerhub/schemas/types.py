@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
-from pydantic import BeforeValidator, StringConstraints
+from pydantic import BaseModel, BeforeValidator, StringConstraints
+from pydantic_core import PydanticCustomError
 
 from partnerhub.domain.accounts import COUNTRY_CODES
 from partnerhub.domain.models import HTTP_URL, PRODUCT_SLUG
@@ -66,3 +67,32 @@ def published(**fields: dict[str, Any]) -> Any:
                         branch[keyword] = value
 
     return extra
+
+
+def _max_length(annotation: Any, metadata: list[Any]) -> int | None:
+    for item in metadata:
+        if isinstance(item, StringConstraints) and item.max_length is not None:
+            return item.max_length
+    for arg in get_args(annotation):
+        found = _max_length(arg, list(getattr(arg, "__metadata__", ())))
+        if found is not None:
+            return found
+    return None
+
+
+def limit_as_sent(model: type[BaseModel]) -> Any:
+    """A ``mode="before"`` field validator: each string field's ``maxLength`` holds for the string as sent.
+
+    Fields that trim surrounding space check their length after trimming; the document cannot say "trimmed
+    length", so its ``maxLength`` counts the space too, and this makes the server agree with it."""
+    limits = {name: _max_length(f.annotation, f.metadata) for name, f in model.model_fields.items()}
+
+    def check(value: Any, info: Any) -> Any:
+        limit = limits.get(info.field_name)
+        if isinstance(value, str) and limit is not None and len(value) > limit:
+            raise PydanticCustomError(
+                "string_too_long", "String should have at most {max_length} characters", {"max_length": limit}
+            )
+        return value
+
+    return check

@@ -1,0 +1,224 @@
+"""Month-end runs as operators see them: a dry run, starting a run, its progress, re-driving its failures.
+
+The dry run computes every billable partner's lines with the worker's own function (``invoicing.month_lines``,
+over the same license read and catalog) and writes nothing, calls no Stripe. Starting a run asks for the
+planner through its request queue, the path the schedule's run takes from the planner on; progress reads
+the partner-month records the worker keeps; a retry moves the run's messages from the dead-letter queue back
+to the worker's queue. Every action is written to the audit log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from partnerhub.clock import Clock
+from partnerhub.domain.audit import AuditEntry
+from partnerhub.domain.billing import CURRENCY, BillableLicense, PriceVersion
+from partnerhub.domain.invoicing import (
+    Action,
+    InvoiceRecord,
+    Step,
+    billable_period,
+    month_lines,
+    next_action,
+)
+from partnerhub.domain.models import Product
+from partnerhub.domain.periods import Period
+from partnerhub.errors import Conflict, ValidationFailed
+
+WOULD_INVOICE = "would_invoice"
+ALREADY_INVOICED = "already_invoiced"
+NOTHING_TO_BILL = "nothing_to_bill"
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerPreview:
+    partner_id: str
+    state: str  # would_invoice | already_invoiced | nothing_to_bill
+    lines: tuple[Mapping[str, Any], ...]
+    total: int
+    invoice_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunPreview:
+    period: str
+    partners: tuple[PartnerPreview, ...]
+    total: int  # every partner's month, invoiced or not
+    to_invoice: int  # the partners a run would invoice now
+    currency: str = CURRENCY
+
+
+@dataclass(frozen=True, slots=True)
+class RunProgress:
+    period: str
+    started_at: str | None
+    started_by: str | None
+    planned: int
+    invoiced: int
+    nothing_to_bill: int
+    failed: int
+    pending: int
+    dead_lettered: int
+    failures: tuple[Mapping[str, Any], ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class Redrive:
+    period: str
+    redriven: tuple[str, ...]
+
+
+class RunLog(Protocol):
+    def started(self, period: str, audit: AuditEntry) -> None:
+        """Note that an operator started ``period`` and write ``audit``, in one transaction."""
+        ...
+
+    def run(self, period: str) -> Mapping[str, Any] | None: ...
+
+
+class RunQueues(Protocol):
+    def request_run(self, period: str) -> None:
+        """Ask the planner for ``period`` (its request queue)."""
+        ...
+
+    def dead_letters(self, period: str) -> list[str]:
+        """The partners whose message for ``period`` is in the dead-letter queue (nothing is moved)."""
+        ...
+
+    def redrive(self, period: str) -> list[str]:
+        """Move ``period``'s dead letters back to the worker's queue; the partners moved."""
+        ...
+
+
+class AuditLog(Protocol):
+    def record(self, entry: AuditEntry, once: str | None = None) -> bool: ...
+
+
+def ended_period(text: str, clock: Clock) -> Period:
+    """``text`` as a month that has ended (only those can be invoiced): 422 malformed, 409 not yet ended."""
+    try:
+        period = Period.parse(text)
+    except ValueError as error:
+        raise ValidationFailed("invalid period", details=[{"field": "period", "reason": "YYYY-MM"}]) from error
+    if not billable_period(period, clock.now()):
+        raise Conflict(f"{period} has not ended yet; only an ended month can be invoiced", code="period_not_ended")
+    return period
+
+
+def partner_state(record: InvoiceRecord | None) -> str:
+    """Where a planned partner-month stands: pending, invoiced, nothing_to_bill or failed."""
+    if record is None:
+        return "pending"
+    if record.step is Step.NOTHING_TO_BILL:
+        return "nothing_to_bill"
+    if next_action(record) is Action.DONE:
+        return "invoiced"
+    return "failed" if record.failure is not None else "pending"
+
+
+class InvoiceRunService:
+    def __init__(
+        self,
+        partners: Callable[[], Iterable[str]],
+        records: Callable[[str, list[str]], Mapping[str, InvoiceRecord]],
+        licenses: Callable[[str, Period], Iterable[BillableLicense]],
+        catalog: Callable[[], tuple[Sequence[Product], Sequence[PriceVersion]]],
+        runs: RunLog,
+        queues: RunQueues,
+        audit_log: AuditLog,
+        clock: Clock,
+    ) -> None:
+        self._partners = partners
+        self._records = records
+        self._licenses = licenses
+        self._catalog = catalog
+        self._runs = runs
+        self._queues = queues
+        self._audit_log = audit_log
+        self._clock = clock
+
+    def preview(self, period_text: str) -> RunPreview:
+        """What a run would invoice each billable partner, computed as the worker computes it; writes nothing."""
+        period = ended_period(period_text, self._clock)
+        partner_ids = sorted(set(self._partners()))
+        records = self._records(str(period), partner_ids)
+        loaded = self._catalog()  # once for every partner
+
+        def catalog() -> tuple[Sequence[Product], Sequence[PriceVersion]]:
+            return loaded
+
+        found: list[PartnerPreview] = []
+        for partner_id in partner_ids:
+            record = records.get(partner_id)
+            if record is not None and next_action(record) is Action.DONE:
+                state = NOTHING_TO_BILL if record.step is Step.NOTHING_TO_BILL else ALREADY_INVOICED
+                lines = tuple(record.lines)
+                found.append(PartnerPreview(partner_id, state, lines, _total(lines), record.invoice_id))
+                continue
+            # The worker bills a started record's stored lines, else it computes them: the dry run does the same.
+            lines = (
+                tuple(record.lines)
+                if record is not None and record.lines
+                else tuple(month_lines(self._licenses, catalog, partner_id, period))
+            )
+            found.append(PartnerPreview(partner_id, WOULD_INVOICE if lines else NOTHING_TO_BILL, lines, _total(lines)))
+        return RunPreview(
+            period=str(period),
+            partners=tuple(found),
+            total=sum(p.total for p in found),
+            to_invoice=sum(p.total for p in found if p.state == WOULD_INVOICE),
+        )
+
+    def start(self, period_text: str, audit: AuditEntry) -> RunProgress:
+        """Ask the planner for an ended month (asynchronously), note who did, and the run's progress so far."""
+        period = ended_period(period_text, self._clock)
+        self._queues.request_run(str(period))
+        self._runs.started(str(period), replace(audit, summary={**audit.summary, "period": str(period)}))
+        return self.progress(str(period))
+
+    def progress(self, period_text: str) -> RunProgress:
+        """The run's partner-months by state (from the worker's records) and its dead letters."""
+        try:
+            period = Period.parse(period_text)
+        except ValueError as error:
+            raise ValidationFailed("invalid period", details=[{"field": "period", "reason": "YYYY-MM"}]) from error
+        partner_ids = sorted(set(self._partners()))
+        records = self._records(str(period), partner_ids)
+        states = {pid: partner_state(records.get(pid)) for pid in partner_ids}
+        failures = tuple(
+            {"partner_id": pid, **dict(records[pid].failure or {})}
+            for pid, state in states.items()
+            if state == "failed"
+        )
+        run = self._runs.run(str(period)) or {}
+        counts = {
+            name: sum(1 for s in states.values() if s == name)
+            for name in ("invoiced", "nothing_to_bill", "failed", "pending")
+        }
+        return RunProgress(
+            period=str(period),
+            started_at=run.get("started_at"),
+            started_by=run.get("started_by"),
+            planned=len(partner_ids),
+            dead_lettered=len(self._queues.dead_letters(str(period))),
+            failures=failures,
+            **counts,
+        )
+
+    def retry(self, period_text: str, audit: AuditEntry) -> Redrive:
+        """Send the run's dead-lettered partner-months back to the worker; the audit entry names them."""
+        try:
+            period = Period.parse(period_text)
+        except ValueError as error:
+            raise ValidationFailed("invalid period", details=[{"field": "period", "reason": "YYYY-MM"}]) from error
+        moved = tuple(sorted(self._queues.redrive(str(period))))
+        summary = {**audit.summary, "period": str(period), "redriven": len(moved), "partners": list(moved[:50])}
+        self._audit_log.record(replace(audit, summary=summary))
+        return Redrive(str(period), moved)
+
+
+def _total(lines: Iterable[Mapping[str, Any]]) -> int:
+    return sum(int(line["amount"]) for line in lines)

@@ -1,0 +1,54 @@
+"""Partners as operators look them up: by id or company name, with their standing, license counts and invoices."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from partnerhub.domain.accounts import Company
+from partnerhub.domain.invoicing import InvoiceRecord
+from partnerhub.domain.models import LicenseCounts, Standing
+from partnerhub.errors import NotFound
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerOverview:
+    partner_id: str
+    company_name: str | None
+    standing: Standing
+    licenses: LicenseCounts
+    company: Company | None = None
+    stripe_customer_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OverviewPage:
+    items: list[PartnerOverview]
+    next_cursor: str | None
+
+
+class Directory(Protocol):
+    def find(self, search: str | None, limit: int, cursor: str | None) -> OverviewPage:
+        """Listed partners by id, those whose id or company name contains ``search`` (any case)."""
+        ...
+
+    def overview(self, partner_id: str) -> PartnerOverview | None:
+        """One partner, or None when the system has no record of it."""
+        ...
+
+
+class PartnerDirectoryService:
+    def __init__(self, directory: Directory, invoices: Callable[[str], list[InvoiceRecord]]) -> None:
+        self._directory = directory
+        self._invoices = invoices
+
+    def find(self, search: str | None, limit: int, cursor: str | None) -> OverviewPage:
+        return self._directory.find(search.strip() if search else None, limit, cursor)
+
+    def detail(self, partner_id: str) -> tuple[PartnerOverview, list[InvoiceRecord]]:
+        """The partner with its company, counts and invoices (newest first); 404 for a partner never seen."""
+        found = self._directory.overview(partner_id)
+        if found is None:
+            raise NotFound("no such partner", code="partner_not_found")
+        return found, self._invoices(partner_id)

@@ -1,0 +1,139 @@
+"""The audit log's items: ``AUDIT`` / ``{at}#{entry_id}``, read newest first.
+
+:func:`audit_put` is the transaction piece the other repositories add to an operator action's own
+transaction; :meth:`DynamoAuditRepository.record` writes an entry alone (after a Stripe or SQS action).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from partnerhub.domain.audit import SUMMARY_MAX_CHARS, AuditEntry, AuditPage
+from partnerhub.errors import ValidationFailed
+from partnerhub.repository import keys
+from partnerhub.repository.dynamo import (
+    Item,
+    TableRepository,
+    cancellation_reasons,
+    deserialize,
+    serialize,
+    stamp,
+    unstamp,
+    values,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+
+_SORT_KEY = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z#[A-Za-z0-9]{1,64}$")
+
+
+def audit_item(entry: AuditEntry) -> Item:
+    at = stamp(entry.at)
+    summary = json.dumps(dict(entry.summary), sort_keys=True, separators=(",", ":"), default=str)
+    return {
+        "PK": keys.AUDIT,
+        "SK": keys.audit_sk(at, entry.entry_id),
+        "entry_id": entry.entry_id,
+        "at": at,
+        "actor": entry.actor,
+        "action": entry.action,
+        "target": entry.target,
+        "summary": summary[:SUMMARY_MAX_CHARS],
+    }
+
+
+def audit_put(table: str, entry: AuditEntry) -> TransactWriteItemTypeDef:
+    """The transaction piece writing ``entry`` (its key is new: the instant and the action's receipt)."""
+    return {"Put": {"TableName": table, "Item": serialize(audit_item(entry))}}
+
+
+def entry_from_item(item: Item) -> AuditEntry:
+    at = unstamp(str(item["at"]))
+    assert at is not None
+    try:
+        summary = json.loads(str(item.get("summary") or "{}"))
+    except ValueError:  # cut at SUMMARY_MAX_CHARS: keep what was said, as text
+        summary = {"text": str(item.get("summary"))}
+    return AuditEntry(
+        entry_id=str(item["entry_id"]),
+        at=at,
+        actor=str(item["actor"]),
+        action=str(item["action"]),
+        target=str(item["target"]),
+        summary=summary if isinstance(summary, dict) else {"value": summary},
+    )
+
+
+class DynamoAuditRepository(TableRepository):
+    def record(self, entry: AuditEntry, once: str | None = None) -> bool:
+        """Write one entry on its own (an action outside DynamoDB, already done). With ``once``, the entry is
+        written with a marker of that name, in one transaction, unless the marker exists: False, nothing written."""
+        if once is None:
+            self._client.put_item(TableName=self._table, Item=serialize(audit_item(entry)))
+            return True
+        marker = {"PK": keys.AUDIT_ONCE, "SK": keys.audit_once_sk(once), "entry_id": entry.entry_id}
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": serialize(marker),
+                            "ConditionExpression": "attribute_not_exists(PK)",
+                        }
+                    },
+                    audit_put(self._table, entry),
+                ]
+            )
+        except ClientError as error:
+            if any(r.get("Code") == "ConditionalCheckFailed" for r in cancellation_reasons(error)):
+                return False
+            raise
+        return True
+
+    def page(self, limit: int = 50, cursor: str | None = None) -> AuditPage:
+        """Entries newest first; the cursor is the sort key of the last entry returned."""
+        params: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "PK = :pk",
+            "ExpressionAttributeValues": values(pk=keys.AUDIT),
+            "ScanIndexForward": False,
+            "Limit": limit + 1,
+        }
+        start = _decode_cursor(cursor)
+        if start is not None:
+            params["ExclusiveStartKey"] = serialize({"PK": keys.AUDIT, "SK": start})
+        found: list[Item] = []
+        while len(found) <= limit:
+            response = self._client.query(**params)
+            found += [deserialize(i) for i in response.get("Items", [])]
+            if "LastEvaluatedKey" not in response:
+                break
+            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        entries = [entry_from_item(i) for i in found[:limit]]
+        more = len(found) > limit
+        return AuditPage(entries, _encode_cursor(str(found[limit - 1]["SK"])) if more else None)
+
+
+def _encode_cursor(sort_key: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"sk": sort_key}).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None) -> str | None:
+    if not cursor:
+        return None
+    invalid = ValidationFailed("invalid cursor", details=[{"field": "cursor", "reason": "not a cursor of this list"}])
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        sort_key = str(payload["sk"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise invalid from error
+    if not _SORT_KEY.match(sort_key):
+        raise invalid
+    return sort_key

@@ -1,0 +1,160 @@
+"""What the operators' console reads and sends: the audit log, partners, month-end runs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from partnerhub.domain.accounts import Company
+from partnerhub.domain.audit import AuditEntry
+from partnerhub.domain.invoice_runs import PartnerPreview, Redrive, RunPreview, RunProgress
+from partnerhub.domain.models import Counts, LicenseCounts
+from partnerhub.schemas.invoices import InvoiceLineOut, InvoiceOut
+from partnerhub.schemas.types import PERIOD_PATTERN
+
+
+class AuditEntryOut(BaseModel):
+    id: str
+    at: datetime
+    actor: str = Field(description="`operator:<token subject>`")
+    action: str = Field(description="e.g. `price.schedule`, `invoice.void`, `invoice_run.start`")
+    target: str = Field(description="e.g. `product:jetpack-backup`, `invoice:in_...`, `partner:agency-42`")
+    summary: dict[str, Any] = Field(description="The request's fields, and what the action found or changed")
+
+    @classmethod
+    def of(cls, entry: AuditEntry) -> AuditEntryOut:
+        return cls(
+            id=entry.entry_id,
+            at=entry.at,
+            actor=entry.actor,
+            action=entry.action,
+            target=entry.target,
+            summary=dict(entry.summary),
+        )
+
+
+class AuditList(BaseModel):
+    items: list[AuditEntryOut]
+    next_cursor: str | None = None
+
+
+class PartnerSummaryOut(BaseModel):
+    partner_id: str
+    company_name: str | None
+    has_payment_method: bool
+    past_due: bool
+    past_due_invoices: list[str]
+    licenses: Counts
+
+
+class PartnerList(BaseModel):
+    items: list[PartnerSummaryOut]
+    next_cursor: str | None = None
+
+
+class PartnerDetail(PartnerSummaryOut):
+    company: Company | None
+    stripe_customer_id: str | None
+    license_counts: LicenseCounts
+    invoices: list[InvoiceOut]
+
+
+class PartnerPreviewOut(BaseModel):
+    partner_id: str
+    state: str = Field(description="`would_invoice`, `already_invoiced` or `nothing_to_bill`")
+    invoice_id: str | None
+    lines: list[InvoiceLineOut]
+    total: int
+
+    @classmethod
+    def of(cls, preview: PartnerPreview) -> PartnerPreviewOut:
+        return cls(
+            partner_id=preview.partner_id,
+            state=preview.state,
+            invoice_id=preview.invoice_id,
+            lines=[InvoiceLineOut.of(line) for line in preview.lines],
+            total=preview.total,
+        )
+
+
+class RunPreviewOut(BaseModel):
+    period: str
+    currency: str
+    partners: list[PartnerPreviewOut]
+    total: int = Field(description="Every partner's month, already invoiced or not (cents)")
+    to_invoice: int = Field(description="What a run started now would invoice (cents)")
+
+    @classmethod
+    def of(cls, preview: RunPreview) -> RunPreviewOut:
+        return cls(
+            period=preview.period,
+            currency=preview.currency,
+            partners=[PartnerPreviewOut.of(p) for p in preview.partners],
+            total=preview.total,
+            to_invoice=preview.to_invoice,
+        )
+
+
+class RunRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    period: str = Field(pattern=PERIOD_PATTERN, description="YYYY-MM, a month that has ended")
+
+
+class RunFailureOut(BaseModel):
+    partner_id: str
+    step: str | None = None
+    message: str | None = None
+    at: str | None = None
+
+
+class RunProgressOut(BaseModel):
+    period: str
+    started_at: str | None = Field(description="When an operator first started this month by hand (null: never)")
+    started_by: str | None
+    planned: int = Field(description="Partners the planner enqueues for the month (the billable registry)")
+    invoiced: int
+    nothing_to_bill: int
+    failed: int = Field(description="Stopped at a step; retried by the queue, then in the dead-letter queue")
+    pending: int = Field(description="Not yet processed, or in progress")
+    dead_lettered: int
+    failures: list[RunFailureOut]
+
+    @classmethod
+    def of(cls, progress: RunProgress) -> RunProgressOut:
+        return cls(
+            period=progress.period,
+            started_at=progress.started_at,
+            started_by=progress.started_by,
+            planned=progress.planned,
+            invoiced=progress.invoiced,
+            nothing_to_bill=progress.nothing_to_bill,
+            failed=progress.failed,
+            pending=progress.pending,
+            dead_lettered=progress.dead_lettered,
+            failures=[
+                RunFailureOut(
+                    partner_id=str(f["partner_id"]),
+                    step=_text(f.get("step")),
+                    message=_text(f.get("error")),
+                    at=_text(f.get("at")),
+                )
+                for f in progress.failures
+            ],
+        )
+
+
+class RedriveOut(BaseModel):
+    period: str
+    redriven: int
+    partners: list[str]
+
+    @classmethod
+    def of(cls, redrive: Redrive) -> RedriveOut:
+        return cls(period=redrive.period, redriven=len(redrive.redriven), partners=list(redrive.redriven))
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)

@@ -1,0 +1,38 @@
+// Operators: the audit log, newest first: when, who, what, on which object, and the request's summary.
+import { h, pageHeader, alertBox } from "../dom.js";
+import * as api from "../api.js";
+import { dateTime } from "../format.js";
+
+export async function operatorAuditPage(page) {
+  page.classList.add("operator-page");
+  page.append(pageHeader("Audit Log"));
+  const body = h("tbody");
+  const table = h("table", { class: "table operator-audit" },
+    h("caption", { class: "visually-hidden" }, "Operator actions, newest first"),
+    h("thead", {}, h("tr", {}, ["When", "Who", "Action", "Target", "Request"].map((label) => h("th", { scope: "col" }, label)))),
+    body);
+  const more = h("button", { type: "button", class: "button", hidden: true }, "Older entries");
+  const problem = h("div", { "aria-live": "polite" });
+  let cursor = null;
+  async function load() {
+    more.disabled = true;
+    const reply = await api.get("/v1/operator/audit", { limit: 50, cursor });
+    body.append(...reply.items.map(entryRow));
+    if (!body.children.length) body.append(h("tr", {}, h("td", { colspan: "5", class: "empty" }, "No operator action yet.")));
+    cursor = reply.next_cursor;
+    more.hidden = !cursor;
+    more.disabled = false;
+  }
+  more.addEventListener("click", () => load().catch((error) => problem.replaceChildren(alertBox(error.message))));
+  await load();
+  page.append(problem, h("div", { class: "table-wrap" }, table), more);
+}
+
+function entryRow(entry) {
+  return h("tr", { dataset: { entry: entry.id, action: entry.action } },
+    h("td", { "data-label": "When" }, dateTime(entry.at)),
+    h("td", { "data-label": "Who" }, entry.actor),
+    h("th", { scope: "row", "data-label": "Action" }, entry.action),
+    h("td", { "data-label": "Target" }, entry.target),
+    h("td", { "data-label": "Request" }, h("code", { class: "summary-text" }, JSON.stringify(entry.summary))));
+}

@@ -1,0 +1,145 @@
+// Operators: month-end invoicing by hand. Pick a month; the dry run shows what each partner would be invoiced
+// (nothing written, Stripe not called); Start run asks the planner for it; progress refreshes until it is done;
+// Retry failures sends the month's dead letters back to the worker.
+import { h, clear, field, pageHeader, alertBox, toast } from "../dom.js";
+import * as api from "../api.js";
+import { money, month, dateTime, titleCase } from "../format.js";
+
+const POLL_MS = 2000;
+
+function periodOf() {
+  const period = new URLSearchParams(location.hash.split("?")[1] || "").get("period");
+  return /^\d{4}-(0[1-9]|1[0-2])$/.test(period || "") ? period : "";
+}
+
+function lastMonth() {
+  const now = new Date();
+  return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1)).toISOString().slice(0, 7);
+}
+
+export async function operatorMonthEndPage(page) {
+  page.classList.add("operator-page");
+  const period = periodOf() || lastMonth();
+  page.append(pageHeader("Month-end"));
+  const picker = h("input", { type: "month", name: "period", value: period, required: true });
+  const form = h("form", { class: "toolbar" }, field("Month", picker), h("button", { type: "submit", class: "button" }, "Show"));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (picker.value) location.hash = `#/operator/month-end?period=${picker.value}`;
+  });
+  const result = h("div", { "aria-live": "polite" });
+  const progressBox = h("section", { class: "card", "aria-labelledby": "progress-title" });
+  const previewBox = h("section", { "aria-labelledby": "preview-title" });
+  page.append(form, result, progressBox, previewBox);
+  await Promise.all([showProgress(progressBox, period, result), showPreview(previewBox, period)]);
+}
+
+// -- progress, start, retry ----------------------------------------------------------------------------------
+
+async function showProgress(box, period, result) {
+  let progress;
+  try {
+    progress = await api.get(`/v1/operator/invoice-runs/${period}`);
+  } catch (error) {
+    clear(box, alertBox(error.message));
+    return;
+  }
+  const stat = (label, name, value) => h("div", { class: "stat" }, h("span", { class: "stat-label" }, label),
+    h("span", { class: "stat-value", dataset: { stat: name } }, String(value)));
+  const start = h("button", { type: "button", class: "button button-primary" }, progress.started_at ? "Start again" : "Start run");
+  const startKey = api.newKey();
+  start.addEventListener("click", async () => {
+    start.disabled = true;
+    clear(result);
+    try {
+      await api.post("/v1/operator/invoice-runs", { period }, startKey);
+      toast(`Month-end invoicing for ${month(period)} started`);
+      await showProgress(box, period, result);
+      poll(box, period, result);
+    } catch (error) {
+      start.disabled = false;
+      result.append(alertBox(error.message));
+    }
+  });
+  const actions = h("div", { class: "actions" }, start);
+  if (progress.dead_lettered > 0) {
+    const retry = h("button", { type: "button", class: "button" }, `Retry ${progress.dead_lettered} failed`);
+    const retryKey = api.newKey();
+    retry.addEventListener("click", async () => {
+      retry.disabled = true;
+      clear(result);
+      try {
+        const redriven = await api.post(`/v1/operator/invoice-runs/${period}/retry`, undefined, retryKey);
+        toast(`${redriven.redriven} partner-month${redriven.redriven === 1 ? "" : "s"} sent back to the worker`);
+        await showProgress(box, period, result);
+        poll(box, period, result);
+      } catch (error) {
+        retry.disabled = false;
+        result.append(alertBox(error.message));
+      }
+    });
+    actions.append(" ", retry);
+  }
+  clear(box,
+    h("h2", { id: "progress-title", class: "card-title" }, `Run for ${month(period)}`),
+    h("p", { class: "muted" }, progress.started_at
+      ? `Started by hand ${dateTime(progress.started_at)} by ${progress.started_by}.`
+      : "Not started by hand. The schedule runs the previous month at 00:15 UTC on the 1st."),
+    h("div", { class: "stats progress-stats" },
+      stat("Planned", "planned", progress.planned),
+      stat("Invoiced", "invoiced", progress.invoiced),
+      stat("Nothing to bill", "nothing-to-bill", progress.nothing_to_bill),
+      stat("Pending", "pending", progress.pending),
+      stat("Failed", "failed", progress.failed),
+      stat("Dead-lettered", "dead-lettered", progress.dead_lettered)),
+    progress.failures.length ? h("ul", { class: "failures" }, progress.failures.map((f) =>
+      h("li", { dataset: { partner: f.partner_id } }, h("strong", {}, f.partner_id), ` stopped at ${f.step || "?"}: ${f.message || ""}`))) : null,
+    actions);
+  return progress;
+}
+
+// Refreshes while partner-months are pending or failed ones are still being retried by the queue (not yet
+// in the dead-letter queue), and stops once the page is left.
+function poll(box, period, result) {
+  setTimeout(async () => {
+    if (!box.isConnected) return;
+    const progress = await showProgress(box, period, result);
+    if (progress && (progress.pending > 0 || progress.failed > progress.dead_lettered)) poll(box, period, result);
+  }, POLL_MS);
+}
+
+// -- the dry run ---------------------------------------------------------------------------------------------
+
+async function showPreview(box, period) {
+  let preview;
+  try {
+    preview = await api.get(`/v1/operator/invoice-runs/${period}/preview`);
+  } catch (error) {
+    clear(box, h("h2", { id: "preview-title" }, "Dry run"), alertBox(error.message, error.status === 409 ? "warning" : "error"));
+    return;
+  }
+  const currency = preview.currency || "usd";
+  const rows = preview.partners.map((p) => h("tr", { dataset: { partner: p.partner_id, state: p.state } },
+    h("th", { scope: "row", "data-label": "Partner" },
+      h("a", { href: `#/operator/partners?id=${encodeURIComponent(p.partner_id)}` }, p.partner_id)),
+    h("td", { "data-label": "State" }, titleCase(p.state)),
+    h("td", { "data-label": "Lines" }, p.lines.length
+      ? h("ul", { class: "lines" }, p.lines.map((line) => h("li", {}, `${line.description}: ${money(line.amount, line.currency)}`)))
+      : "—"),
+    h("td", { class: "num", "data-label": "Total" }, money(p.total, currency))));
+  clear(box,
+    h("h2", { id: "preview-title" }, "Dry run"),
+    h("p", { class: "muted" }, "What each partner would be invoiced, computed as the month-end worker computes it. Nothing is written and Stripe is not called."),
+    h("div", { class: "stats" },
+      h("div", { class: "stat" }, h("span", { class: "stat-label" }, "To invoice now"),
+        h("span", { class: "stat-value", dataset: { stat: "to-invoice" } }, money(preview.to_invoice, currency))),
+      h("div", { class: "stat" }, h("span", { class: "stat-label" }, "Month total, all partners"),
+        h("span", { class: "stat-value", dataset: { stat: "grand-total" } }, money(preview.total, currency)))),
+    h("div", { class: "table-wrap" }, h("table", { class: "table operator-preview" },
+      h("caption", { class: "visually-hidden" }, `Dry run for ${month(period)}`),
+      h("thead", {}, h("tr", {}, ["Partner", "State", "Lines", "Total"]
+        .map((label) => h("th", { scope: "col", class: label === "Total" ? "num" : null }, label)))),
+      h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: "4", class: "empty" }, "No billable partner."))),
+      h("tfoot", {}, h("tr", {}, h("th", { scope: "row", colspan: "3" }, "Grand total"),
+        h("td", { class: "num", "data-label": "Grand total" }, money(preview.total, currency)))))));
+}

@@ -1,0 +1,97 @@
+// Operators: the price catalog with its scheduled changes; schedule a change from a coming month, or cancel one.
+import { h, clear, field, pageHeader, alertBox, toast } from "../dom.js";
+import * as api from "../api.js";
+import { money, date, month } from "../format.js";
+import { showErrors, busy, resetErrors } from "../forms.js";
+
+// The first month a change may name: next month (a started month keeps its prices).
+function nextMonth() {
+  const now = new Date();
+  const next = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1));
+  return next.toISOString().slice(0, 7);
+}
+
+export async function operatorPricesPage(page, ctx) {
+  page.classList.add("operator-page");
+  page.append(pageHeader("Manage Prices"));
+  const reply = await api.get("/v1/prices");
+  const items = reply.items || [];
+  const result = h("div", { "aria-live": "polite" });
+  page.append(h("p", { class: "muted" },
+    "A change takes effect on the 1st of a month that has not started; a month is billed at the prices in force on its 1st. Prices are in cents."),
+  result, catalogTable(items, ctx, result), scheduleForm(items, ctx, result));
+}
+
+function catalogTable(items, ctx, result) {
+  const table = h("table", { class: "table operator-prices" },
+    h("caption", { class: "visually-hidden" }, "Prices and scheduled changes"),
+    h("thead", {}, h("tr", {}, ["Product", "Daily", "Monthly (cap)", "In effect from", "Scheduled changes"]
+      .map((label) => h("th", { scope: "col", class: ["Daily", "Monthly (cap)"].includes(label) ? "num" : null }, label)))),
+    h("tbody", {}, items.map((item) => h("tr", { dataset: { product: item.product } },
+      h("th", { scope: "row", "data-label": "Product" }, h("span", {}, item.name, " ", h("span", { class: "muted" }, `(${item.product})`))),
+      h("td", { class: "num", "data-label": "Daily" }, money(item.daily_price, item.currency)),
+      h("td", { class: "num", "data-label": "Monthly" }, money(item.monthly_price, item.currency)),
+      h("td", { "data-label": "In effect from" }, date(item.effective_from)),
+      h("td", { "data-label": "Scheduled changes" }, (item.scheduled || []).length
+        ? h("ul", { class: "scheduled" }, item.scheduled.map((next) => scheduledItem(item, next, ctx, result)))
+        : "—")))));
+  return h("div", { class: "table-wrap" }, table);
+}
+
+function scheduledItem(item, next, ctx, result) {
+  const cancel = h("button", { type: "button", class: "button button-small button-danger" }, "Cancel");
+  cancel.setAttribute("aria-label", `Cancel the ${item.name} price from ${date(next.effective_from)}`);
+  const key = api.newKey();
+  cancel.addEventListener("click", async () => {
+    cancel.disabled = true;
+    clear(result);
+    try {
+      await api.del(`/v1/prices/${encodeURIComponent(item.product)}/scheduled/${next.effective_from}`, key);
+      toast(`${item.name}: the change from ${date(next.effective_from)} is cancelled`);
+      ctx.reload();
+    } catch (error) {
+      cancel.disabled = false;
+      result.append(alertBox(error.message));
+    }
+  });
+  return h("li", { dataset: { effectiveFrom: next.effective_from } },
+    `${money(next.daily_price, item.currency)}/day, ${money(next.monthly_price, item.currency)}/month from ${date(next.effective_from)} `,
+    cancel);
+}
+
+function scheduleForm(items, ctx, result) {
+  const product = h("select", { name: "product", required: true },
+    items.map((item) => h("option", { value: item.product }, item.name)));
+  const daily = h("input", { name: "daily_price", type: "number", min: "0", step: "1", required: true, inputmode: "numeric" });
+  const monthly = h("input", { name: "monthly_price", type: "number", min: "0", step: "1", required: true, inputmode: "numeric" });
+  const from = h("input", { name: "effective_from", type: "month", required: true, value: nextMonth() });
+  const form = h("form", { class: "card form two-columns", "aria-labelledby": "schedule-title" },
+    h("h2", { id: "schedule-title", class: "card-title full" }, "Schedule a price change"),
+    field("Product", product),
+    field("Starting month", from, { hint: "Takes effect on the 1st of this month" }),
+    field("Daily price (cents)", daily, { hint: "e.g. 17 for $0.17 a day" }),
+    field("Monthly price (cents)", monthly, { hint: "The cap per license and month, not below the daily price" }),
+    h("div", { class: "actions full" }, h("button", { type: "submit", class: "button button-primary" }, "Schedule change")));
+  let key = api.newKey();
+  form.addEventListener("input", () => { key = api.newKey(); });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clear(result);
+    resetErrors(form);
+    const body = {
+      daily_price: Number.parseInt(daily.value, 10),
+      monthly_price: Number.parseInt(monthly.value, 10),
+      effective_from: `${from.value}-01`,
+    };
+    busy(form, true);
+    try {
+      await api.put(`/v1/prices/${encodeURIComponent(product.value)}`, body, key);
+      toast(`Scheduled from ${month(from.value)}`);
+      ctx.reload();
+    } catch (error) {
+      busy(form, false);
+      showErrors(form, error);
+    }
+  });
+  return form;
+}
