@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from unittest import mock
 
 import pytest
 
@@ -91,28 +90,39 @@ def test_the_planner_loads_no_pydantic(modules: dict[str, set[str]]) -> None:
     assert "partnerhub.domain.accounts" not in modules["invoice_planner"]
 
 
-def test_the_planners_sqs_client_is_made_on_first_send() -> None:
-    sys.path[:0] = [str(ROOT / "functions" / "invoice_planner")]
-    try:
-        import importlib.util
+_PLANNER_CHILD = """
+import importlib.util, json, sys
+from unittest import mock
+sys.path[:0] = [{layer!r}, {code!r}]
+client = mock.Mock()
+client.send_message_batch.return_value = {{"Successful": [{{"Id": "0"}}], "Failed": []}}
+with mock.patch("boto3.client", return_value=client) as make:
+    spec = importlib.util.spec_from_file_location("app", {module!r})
+    app = importlib.util.module_from_spec(spec)
+    sys.modules["app"] = app
+    spec.loader.exec_module(app)
+    planner = app.build().wiring
+    at_start = [list(c.args) for c in make.call_args_list]
+    planner.enqueue(app.Period(2026, 10), ["p1"])
+    planner.enqueue(app.Period(2026, 10), ["p2"])
+    after = [list(c.args) for c in make.call_args_list]
+print(json.dumps({{"at_start": at_start, "after": after, "sends": client.send_message_batch.call_count}}))
+"""
 
-        spec = importlib.util.spec_from_file_location(
-            "planner_app_under_test", ROOT / "functions/invoice_planner/app.py"
-        )
-        assert spec is not None and spec.loader is not None
-        planner_app = importlib.util.module_from_spec(spec)
-        env = {"TABLE_NAME": "t", "INVOICE_QUEUE_URL": "http://127.0.0.1:9/q", "AWS_DEFAULT_REGION": "us-east-1"}
-        client = mock.Mock()
-        client.send_message_batch.return_value = {"Successful": [{"Id": "0"}], "Failed": []}
-        with mock.patch.dict(os.environ, env), mock.patch("boto3.client", return_value=client) as make:
-            spec.loader.exec_module(planner_app)
-            # Given a planner built without an SQS client: none is made at start
-            planner = planner_app.build().wiring
-            assert ("sqs",) not in [c.args for c in make.call_args_list]
-            # When it sends its first batch, the client is made once, and used
-            planner.enqueue(planner_app.Period(2026, 10), ["p1"])
-            planner.enqueue(planner_app.Period(2026, 10), ["p2"])
-        assert [c.args for c in make.call_args_list].count(("sqs",)) == 1
-        assert client.send_message_batch.call_count == 2
-    finally:
-        sys.path.remove(str(ROOT / "functions" / "invoice_planner"))
+
+def test_the_planners_sqs_client_is_made_on_first_send() -> None:
+    # Given the planner started (in its own interpreter, boto3's client factory observed)
+    code_dir = ROOT / "functions" / "invoice_planner"
+    code = _PLANNER_CHILD.format(
+        layer=str(ROOT / "layers" / "common"), code=str(code_dir), module=str(code_dir / "app.py")
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
+    env.update({"TABLE_NAME": "t", "INVOICE_QUEUE_URL": "http://127.0.0.1:9/q", "AWS_DEFAULT_REGION": "us-east-1"})
+    done = subprocess.run(  # noqa: S603 - our own interpreter importing our own module
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=True
+    )
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    # Then no SQS client was made at start, and one was made for the first batch and used for both
+    assert ["sqs"] not in seen["at_start"]
+    assert seen["after"].count(["sqs"]) == 1
+    assert seen["sends"] == 2
