@@ -22,7 +22,7 @@ from partnerhub.domain.models import PRODUCT_SLUG
 from partnerhub.domain.periods import Period
 from partnerhub.domain.pricing import PriceService
 from partnerhub.domain.rebilling import MAX_HISTORY_MONTHS, RebillingService
-from partnerhub.errors import NotFound
+from partnerhub.errors import ValidationFailed
 from partnerhub.observability import MetricUnit, logger, metrics, tracer
 from partnerhub.repository.billing import DynamoBillingRepository
 from partnerhub.repository.catalog import DynamoCatalogRepository
@@ -87,7 +87,7 @@ ProductSlugPath = Annotated[str, Path(pattern=PRODUCT_SLUG, max_length=64)]
 @app.get("/v1/prices")
 def list_prices() -> PriceList:
     caller_of(app)
-    return PriceList(items=[ProductPricesOut.of(p) for p in wired().prices.prices()])
+    return PriceList(items=[ProductPricesOut.of(p) for p in wired().prices.prices()], as_of=wired().clock.now())
 
 
 @app.put(
@@ -109,6 +109,7 @@ def schedule_price(product: ProductSlugPath, request: Annotated[PriceRequest, Bo
             entry_id=receipt_id,
             at=wired().clock.now(),
             actor=operator_actor(caller.subject),
+            actor_name=caller.name,
             action="price.schedule",
             target=f"product:{product}",
             summary=body,
@@ -130,7 +131,11 @@ PeriodQuery = Annotated[str | None, Query(pattern=PERIOD_PATTERN, description="Y
 
 
 EffectiveFromPath = Annotated[
-    str, Path(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])-01$", description="The 1st of the month the version takes effect")
+    str,
+    Path(
+        pattern=r"^([1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])-(0[1-9]|1[0-2])-01$",
+        description="The 1st of the month the version takes effect (YYYY-MM-01, year 0001 or later)",
+    ),
 ]
 
 
@@ -139,7 +144,8 @@ EffectiveFromPath = Annotated[
     responses=success(200, ProductPricesOut, "Cancelled"),
     tags=[OPERATORS],
     description="Operators only. Cancels a scheduled price version that has not taken effect: one whose month "
-    "has started is 409 `price_in_effect`; no such product, or no version from that day, is 404.",
+    "has started is 409 `price_in_effect`; no such product, or no version from that day, is 404; an "
+    "`effective_from` that is not a month's first day (`YYYY-MM-01`) is 422.",
 )
 @tracer.capture_method
 def cancel_scheduled_price(product: ProductSlugPath, effective_from: EffectiveFromPath) -> Response[str]:
@@ -148,7 +154,10 @@ def cancel_scheduled_price(product: ProductSlugPath, effective_from: EffectiveFr
     try:
         day = date.fromisoformat(effective_from)
     except ValueError as error:  # the pattern allows year 0000, which has no calendar
-        raise NotFound("no such day", code="scheduled_price_not_found") from error
+        raise ValidationFailed(
+            "invalid effective_from",
+            details=[{"field": "effective_from", "in": "path", "reason": "a month's first day, YYYY-MM-01"}],
+        ) from error
     body = {"product": product, "effective_from": effective_from}
 
     def cancel(receipt_id: str) -> tuple[int, Any]:
@@ -156,6 +165,7 @@ def cancel_scheduled_price(product: ProductSlugPath, effective_from: EffectiveFr
             entry_id=receipt_id,
             at=wired().clock.now(),
             actor=operator_actor(caller.subject),
+            actor_name=caller.name,
             action="price.cancel",
             target=f"product:{product}",
             summary=body,

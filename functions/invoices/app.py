@@ -144,6 +144,7 @@ def _operator_command(invoice_id: str, action: str, route: str, transition: str)
             entry_id=receipt_id,
             at=wired().clock.now(),
             actor=operator_actor(caller.subject),
+            actor_name=caller.name,
             action=action,
             target=f"invoice:{invoice_id}",
             summary={"invoice_id": invoice_id},

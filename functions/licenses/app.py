@@ -223,7 +223,8 @@ def revoke_license(license_key: LicenseKey) -> Response[str]:
     responses=success(201, LicenseOut, "Recorded"),
     tags=[OPERATORS],
     description="Operators only. A `license_key`, when given, must begin with the product's slug and `_` (422), "
-    "and must not be held already (409).",
+    "and must not be held already by any partner (409 `license_exists`); an unknown partner is 404 "
+    "`partner_not_found`. The history names the operator (`operator:<sub>`).",
 )
 def record_external_license(
     partner_id: Annotated[str, Path(pattern=PARTNER_ID.pattern)],
@@ -239,12 +240,19 @@ def record_external_license(
             entry_id=receipt_id,
             at=wired().clock.now(),
             actor=operator_actor(caller.subject),
+            actor_name=caller.name,
             action="license.record_external",
             target=f"partner:{partner_id}",
             summary=body,
         )
         license = wired().service.record_external(
-            partner_id, request.product, request.site, caller.actor, request.license_key, receipt_id, audit
+            partner_id,
+            request.product,
+            request.site,
+            operator_actor(caller.subject),
+            request.license_key,
+            receipt_id,
+            audit,
         )
         return 201, LicenseOut.of(license)
 

@@ -117,6 +117,7 @@ def audit_entry(caller: Caller, receipt_id: str, action: str, target: str, summa
         entry_id=receipt_id,
         at=wired().clock.now(),
         actor=operator_actor(caller.subject),
+        actor_name=caller.name,
         action=action,
         target=target,
         summary=summary,

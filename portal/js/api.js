@@ -24,9 +24,9 @@ function url(path, query) {
   return target;
 }
 
-async function send(method, path, { body, query, key, raw } = {}) {
+async function send(method, path, { body, query, key, raw, accept } = {}) {
   const current = session.current();
-  const headers = { accept: raw ? "application/pdf, application/json" : "application/json" };
+  const headers = { accept: accept || (raw ? "application/pdf, application/json" : "application/json") };
   if (current) headers.authorization = `Bearer ${current.token}`;
   if (body !== undefined) headers["content-type"] = "application/json";
   // Every mutation carries an Idempotency-Key: the caller passes one per user action, so a retried

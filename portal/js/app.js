@@ -51,6 +51,9 @@ async function render({ focus = true } = {}) {
   document.getElementById("who-name").textContent = `Partner ${signedIn.partnerId}`;
   showOperatorNav(sidebar, signedIn);
   const name = routeName();
+  // A console address opened by someone outside the operators group: the address says what is shown.
+  const asked = location.hash.replace(/^#\/?/, "").split("?")[0];
+  if (operatorRoutes[asked] && name === "licenses") history.replaceState(null, "", "#/licenses");
   for (const link of sidebar.querySelectorAll("a")) {
     const active = name === link.dataset.route || name.startsWith(`${link.dataset.route}/`);
     if (active) link.setAttribute("aria-current", "page");
@@ -61,10 +64,12 @@ async function render({ focus = true } = {}) {
   const current = sidebar.querySelector("a[aria-current=page]");
   main.setAttribute("aria-busy", "true");
   clear(main, skeleton(`Loading ${current ? current.textContent : "the page"}`));
-  refreshBanners();
+  // The partner's account banners belong to the partner's pages, not to the operators' console.
+  if (operatorRoutes[name]) clear(banners);
+  else refreshBanners();
   const page = h("div", { class: "page" });
   try {
-    await routes[name](page, { refreshBanners, reload: () => render() });
+    await routes[name](page, { refreshBanners: operatorRoutes[name] ? () => {} : refreshBanners, reload: () => render() });
   } catch (error) {
     // The page keeps its heading; the problem is said under it, with a Retry.
     page.append(loadError(error));

@@ -36,6 +36,7 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 LAPTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 390, "height": 844}
+EXPORT_PART_BYTES = 400
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -51,8 +52,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def portal_stack(request: pytest.FixtureRequest) -> Iterator[LocalStack]:
-    """A local stack of the browser tests' own."""
-    with running_stack(request) as running:
+    """A local stack of the browser tests' own. Its billing statement comes in parts of at most 400 bytes
+    (a few licenses each), so the portal's joining of the parts is exercised with a handful of licenses."""
+    with running_stack(request, {"EXPORT_MAX_BYTES": str(EXPORT_PART_BYTES)}) as running:
         yield running
 
 

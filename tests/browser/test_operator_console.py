@@ -13,6 +13,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
+from tests.browser.steps import expand
 from tests.e2e.test_invoicing_http import with_card
 
 if TYPE_CHECKING:
@@ -61,6 +62,8 @@ def test_a_partner_sees_no_console_and_cannot_open_it(portal: Portal) -> None:
         expect(nav.get_by_role("link", name=link, exact=True)).to_have_count(0)
     portal.page.goto(f"{portal.stack.api_url}/#/operator/audit")
     expect(portal.page.get_by_role("heading", level=1, name="Licenses")).to_be_visible()
+    # The address says what is shown
+    expect(portal.page).to_have_url(re.compile(r"#/licenses$"))
 
 
 def test_an_operator_schedules_and_cancels_a_price(portal: Portal, phone: Portal) -> None:
@@ -72,6 +75,9 @@ def test_an_operator_schedules_and_cancels_a_price(portal: Portal, phone: Portal
         expect(nav.get_by_role("link", name=link, exact=True)).to_be_visible()
     portal.navigate("Manage Prices")
 
+    # The starting month offered is the one after the service's time (August 2026), not the browser's
+    expect(page.get_by_label("Starting month")).to_have_value("2026-09")
+
     # When the operator schedules Boost at 12 cents a day, 300 a month, from December 2026
     page.get_by_label("Product").select_option("jetpack-boost")
     page.get_by_label("Starting month").fill("2026-12")
@@ -82,6 +88,7 @@ def test_an_operator_schedules_and_cancels_a_price(portal: Portal, phone: Portal
     # Then the catalog lists it
     change = page.locator("tr[data-product=jetpack-boost] li[data-effective-from='2026-12-01']")
     expect(change).to_contain_text("$0.12/day, $3.00/month from Dec 1, 2026")
+    expect(page.locator("[data-banner]")).to_have_count(0)  # the partner's banners stay on the partner's pages
     portal.screenshot("operator-prices")
 
     # A monthly price below the daily one is refused with the field named
@@ -89,7 +96,27 @@ def test_an_operator_schedules_and_cancels_a_price(portal: Portal, phone: Portal
     page.get_by_label("Monthly price (cents)").fill("40")
     page.get_by_role("button", name="Schedule change").click()
     expect(page.locator(".form-errors")).to_be_visible()
-    expect(page.get_by_text("must not be below daily_price")).to_be_visible()
+    expect(page.get_by_text("must not be below the daily price")).to_be_visible()
+    # Editing a field clears the old answer (the browser's own check may block the next submit)
+    page.get_by_label("Monthly price (cents)").fill("")
+    expect(page.locator(".form-errors")).to_be_hidden()
+    expect(page.get_by_text("must not be below the daily price")).to_be_hidden()
+
+    # Scheduling December again asks first, and says it replaces the change scheduled then
+    asked: list[str] = []
+
+    def answer(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.accept()
+
+    page.once("dialog", answer)
+    page.get_by_label("Product").select_option("jetpack-boost")
+    page.get_by_label("Starting month").fill("2026-12")
+    page.get_by_label("Daily price (cents)").fill("13")
+    page.get_by_label("Monthly price (cents)").fill("310")
+    page.get_by_role("button", name="Schedule change").click()
+    expect(change).to_contain_text("$0.13/day, $3.10/month from Dec 1, 2026")
+    assert asked and "replaces the change scheduled for December 2026" in asked[0], asked
 
     # On a phone the page reads as stacked rows
     phone.stack.set_clock("2026-08-10T12:00:00Z")
@@ -148,10 +175,28 @@ def test_an_operator_finds_a_partner_voids_its_invoice_and_records_an_external_l
     page.get_by_label("Product").select_option("jetpack-scan")
     page.get_by_label("Site id").fill("9001")
     page.get_by_label("Site URL").fill("https://connected.example")
+    # A malformed key is refused in words, not as a pattern
+    page.get_by_label("License key (optional)").fill("scan-abc")
+    page.get_by_role("button", name="Record license").click()
+    expect(page.locator(".form-errors")).to_be_visible()
+    expect(page.get_by_text("must look like <product slug>_")).to_be_visible()
+    expect(page.get_by_text("^[")).to_have_count(0)
+    page.get_by_label("License key (optional)").fill("")
     page.get_by_role("button", name="Record license").click()
     expect(page.locator("tr[data-product=jetpack-scan]")).to_be_visible()
     external = api.get("/v1/licenses", params={"search": "connected.example"}).json()["items"]
     assert [(lic["product"], lic["source"]) for lic in external] == [("jetpack-scan", "external")]
+
+    # The partner reads it as Recorded by an Operator (not Issued by another user of the account)
+    phone.sign_in(partner)
+    phone.settled()
+    item = expand(phone, external[0]["license_key"])
+    item.locator("details.history summary").click()
+    (event,) = item.locator("details.history li").all()
+    expect(event).to_contain_text("Recorded")
+    expect(event).to_contain_text("by Operator")
+    expect(event).not_to_contain_text("Another user")
+    phone.page.get_by_role("button", name="Sign out").click()
 
     phone.sign_in(f"ops-{uuid.uuid4().hex[:6]}", operator=True)
     go(phone, f"operator/partners?id={partner}", f"Partner {partner}")
@@ -189,13 +234,24 @@ def test_an_operator_previews_starts_and_follows_month_end(portal: Portal, phone
     page.reload()
     expect(mine).to_have_attribute("data-state", "already_invoiced")
 
-    # A month that has not ended cannot be previewed
+    # A month that has not ended cannot be previewed, and, never run, has nothing pending: it is Not started
     go(portal, "operator/month-end?period=2026-10", "Month-end")
     expect(page.get_by_text("has not ended yet")).to_be_visible()
+    expect(page.locator("[data-stat=pending]")).to_have_text("Not started")
+
+    # Without a month in the address, the page shows the month before the service's time (1 Oct 2026), not the
+    # browser's
+    go(portal, "operator/month-end", "Month-end")
+    expect(page.get_by_label("Month")).to_have_value("2026-09")
 
     phone.sign_in(f"ops-{uuid.uuid4().hex[:6]}", operator=True)
     go(phone, "operator/month-end?period=2026-09", "Month-end")
     expect(phone.page.locator(f"tr[data-partner='{partner}']")).to_be_visible()
+    # The footer says "Grand total" once on a phone; no partner banner on the console
+    footer = phone.page.locator(".operator-preview tfoot tr")
+    expect(footer.locator("th")).to_be_hidden()  # the cell's own label says it
+    expect(footer.locator("td")).to_have_attribute("data-label", "Grand total")
+    expect(phone.page.locator("[data-banner]")).to_have_count(0)
     phone.screenshot("operator-month-end-phone")
 
 
@@ -215,13 +271,32 @@ def test_the_audit_log_lists_operator_actions_newest_first(portal: Portal, phone
     rows = portal.page.locator("tbody tr")
     expect(rows.first).to_have_attribute("data-action", "price.cancel")
     expect(rows.nth(1)).to_have_attribute("data-action", "price.schedule")
-    expect(rows.nth(1)).to_contain_text('"effective_from":"2027-09-01"')
+    # The request reads as key: value pairs, not JSON; Who names the operator by the token's email, sub beneath
+    request = rows.nth(1).locator("dl.audit-request")
+    expect(request.locator("dt", has_text="effective_from")).to_have_count(1)
+    expect(request.locator("dd", has_text="2027-09-01")).to_have_count(1)
+    expect(rows.nth(1)).not_to_contain_text("{")
+    expect(rows.first.locator(".audit-name")).to_have_text(f"{operator}@partners.local")
+    expect(rows.first.locator(".audit-sub")).to_have_text(re.compile(r"^operator:"))
     expect(rows.first).to_contain_text("product:jetpack-videopress")
+    # At 1280 the request column is wide enough for a pair on one line (not a few characters a line)
+    pair_height = request.locator("dd").first.evaluate("e => e.getBoundingClientRect().height")
+    line_height = request.locator("dd").first.evaluate("e => parseFloat(getComputedStyle(e).lineHeight)")
+    assert pair_height < 1.5 * line_height, (pair_height, line_height)
     portal.screenshot("operator-audit")
 
     phone.sign_in(operator, operator=True)
     go(phone, "operator/audit", "Audit Log")
     expect(phone.page.locator("tbody tr").first).to_have_attribute("data-action", "price.cancel")
+    # At 390 every row stays inside the table's box (nothing cut off on the right)
+    overflow = phone.page.evaluate(
+        """() => {
+          const box = document.querySelector('.table-wrap').getBoundingClientRect();
+          return [...document.querySelectorAll('.operator-audit tbody tr, .operator-audit tbody td')]
+            .map(e => e.getBoundingClientRect().right - box.right).filter(d => d > 1);
+        }"""
+    )
+    assert overflow == [], overflow
     phone.screenshot("operator-audit-phone")
 
 
@@ -245,7 +320,11 @@ def test_an_operator_retries_a_months_dead_letters(portal: Portal) -> None:
         expect(page.locator("[data-stat=pending]")).to_have_text("0", timeout=180_000)
         retry = page.get_by_role("button", name=re.compile(r"^Retry \d+ failed$"))
         expect(retry).to_be_visible(timeout=60_000)
-        expect(page.locator(f".failures li[data-partner='{partner}']")).to_contain_text("create_draft")
+        failure = page.locator(f".failures li[data-partner='{partner}']")
+        expect(failure).to_contain_text("create_draft")
+        # Said once: the partner and step lead the line, the cause follows (not "invoicing ... stopped at" again)
+        expect(failure).not_to_contain_text("invoicing ")
+        assert failure.inner_text().count("stopped at") == 1, failure.inner_text()
         portal.screenshot("operator-month-end-dead-letters")
     finally:
         requests.delete(f"{stack.stripe_url}/_emulator/faults", timeout=10)
@@ -256,3 +335,62 @@ def test_an_operator_retries_a_months_dead_letters(portal: Portal) -> None:
     expect(page.locator("[data-stat=dead-lettered]")).to_have_text("0")
     invoices = stack.client(partner).get("/v1/invoices").json()["items"]
     assert [(i["period"], i["total"]) for i in invoices] == [("2026-11", 395)]  # min(30 x 14 = 420, 395)
+
+
+def test_at_390_an_actions_refusal_shows_beside_it_and_the_row_is_redrawn(phone: Portal) -> None:
+    stack = phone.stack
+    marker = uuid.uuid4().hex[:6]
+    first, first_api = invoiced_partner(stack, f"Wombat Works {marker}")
+    second, second_api = invoiced_partner(stack, f"Numbat Labs {marker}")
+    assert stack.invoice_run("2026-09")["complete"]
+    (one,) = [i for i in first_api.get("/v1/invoices").json()["items"] if i["period"] == "2026-09"]
+    (two,) = [i for i in second_api.get("/v1/invoices").json()["items"] if i["period"] == "2026-09"]
+    operator = f"ops-{uuid.uuid4().hex[:6]}"
+    ops = stack.client(operator, groups=["operators"])
+    page = phone.page
+    page.on("dialog", lambda dialog: dialog.accept())
+    phone.sign_in(operator, operator=True)
+
+    # Mark uncollectible: the button's name begins with its visible text; the row then reads Uncollectible
+    go(phone, f"operator/partners?id={first}", f"Partner {first}")
+    page.get_by_role("button", name=f"Mark uncollectible: invoice {one['number']}").click()
+    row = page.locator(f"tr[data-invoice='{one['id']}'][data-status=uncollectible]")
+    expect(row.locator(".badge")).to_have_text("Uncollectible")
+    note = page.locator(".stat .stat-note").first
+    if page.locator("[data-stat=standing] .badge-past-due").count():
+        expect(note).to_contain_text(one["number"])
+        expect(note).not_to_contain_text(one["id"])
+
+    # A stale page: the invoice is voided elsewhere, then Mark uncollectible is refused (409) next to the row
+    go(phone, f"operator/partners?id={second}", f"Partner {second}")
+    assert ops.post(f"/v1/invoices/{two['id']}/void").status_code == 200
+    page.get_by_role("button", name=f"Mark uncollectible: invoice {two['number']}").click()
+    redrawn = page.locator(f"tr[data-invoice='{two['id']}'][data-status=void]")
+    message = redrawn.locator(".action-error")
+    expect(message).to_be_visible()
+    expect(message).to_be_in_viewport()
+    # The redrawn void row offers no action and no empty "Actions" label
+    expect(redrawn.get_by_role("button")).to_have_count(0)
+    phone.screenshot("operator-partner-action-error-phone")
+
+
+def test_at_390_a_refused_price_cancel_shows_beside_it(phone: Portal) -> None:
+    stack = phone.stack
+    stack.set_clock("2027-02-10T12:00:00Z")
+    operator = f"ops-{uuid.uuid4().hex[:6]}"
+    ops = stack.client(operator, groups=["operators"])
+    body = {"daily_price": 15, "monthly_price": 400, "effective_from": "2027-05-01"}
+    assert ops.put("/v1/prices/jetpack-videopress", json=body).status_code == 200
+    phone.sign_in(operator, operator=True)
+    go(phone, "operator/prices", "Manage Prices")
+    page = phone.page
+
+    # Cancelled elsewhere meanwhile: the Cancel is refused beside the row, which is redrawn without the change
+    assert ops.delete("/v1/prices/jetpack-videopress/scheduled/2027-05-01").status_code == 200
+    page.get_by_role("button", name="Cancel the Jetpack VideoPress price from May 1, 2027").click()
+    row = page.locator("tr[data-product=jetpack-videopress]")
+    message = row.locator(".action-error")
+    expect(message).to_be_visible()
+    expect(message).to_be_in_viewport()
+    expect(row.locator("li[data-effective-from='2027-05-01']")).to_have_count(0)
+    phone.screenshot("operator-prices-cancel-error-phone")

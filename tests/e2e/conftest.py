@@ -90,9 +90,10 @@ class LocalStack:
 
 
 @contextlib.contextmanager
-def running_stack(request: pytest.FixtureRequest) -> Iterator[LocalStack]:
-    """A local stack in its own process for as long as the block runs; its log is printed if a test failed."""
-    process = StackProcess()
+def running_stack(request: pytest.FixtureRequest, env: dict[str, str] | None = None) -> Iterator[LocalStack]:
+    """A local stack in its own process for as long as the block runs (``env`` added to its environment); its
+    log is printed if a test failed."""
+    process = StackProcess(env)
     process.start(timeout=120)
     failures_before = request.session.testsfailed
     try:

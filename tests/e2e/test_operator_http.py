@@ -96,6 +96,29 @@ def test_scheduling_and_cancelling_a_price_are_audited_once_each(stack: LocalSta
     assert in_effect.status_code == 409, in_effect.text
     assert in_effect.json()["error"]["code"] == "price_in_effect"
     assert len(entries(ops, "price.cancel", "product:jetpack-scan")) == 1
+    # A malformed day is not a missing version: 422 naming effective_from (the path's pattern), also year 0000
+    for bad in ("2027-5-1", "2027-05-02", "0000-01-01"):
+        malformed = ops.delete(f"/v1/prices/jetpack-scan/scheduled/{bad}")
+        assert malformed.status_code == 422, (bad, malformed.text)
+        assert [d["field"] for d in malformed.json()["error"]["details"]] == ["effective_from"]
+    # The catalog answers the service's time
+    assert ops.get("/v1/prices").json()["as_of"] == "2026-02-10T12:00:00Z"
+
+
+def test_validation_reasons_are_said_for_people(stack: LocalStack, ops: ApiSession) -> None:
+    partner, _ = with_card(stack)
+    bad = {"product": "jetpack-scan", "license_key": "scan-abc", "site": {"site_id": "", "site_url": "https://x.example"}}
+    reply = ops.post(f"/v1/partners/{partner}/external-licenses", json=bad)
+    assert reply.status_code == 422, reply.text
+    reasons = {d["field"]: d["reason"] for d in reply.json()["error"]["details"]}
+    assert reasons["license_key"].startswith("must look like <product slug>_")
+    assert reasons["site.site_id"] == "1 to 64 letters, digits or . _ : - (no spaces)"
+    huge = {"daily_price": 1, "monthly_price": 100_000_001, "effective_from": "2030-01-01"}
+    reply = ops.put("/v1/prices/jetpack-scan", json=huge)
+    assert reply.status_code == 422, reply.text
+    assert {d["field"]: d["reason"] for d in reply.json()["error"]["details"]} == {
+        "monthly_price": "must be at most 100000000"
+    }
 
 
 def test_the_audit_log_is_newest_first_and_paginates_without_gaps(stack: LocalStack, ops: ApiSession) -> None:
@@ -192,6 +215,10 @@ def test_recording_an_external_license_is_audited_once(stack: LocalStack, ops: A
     (entry,) = entries(ops, "license.record_external", f"partner:{partner}")
     assert entry["summary"]["site"]["site_url"] == "https://ext.example"
     assert entry["actor"] == ACTOR
+    assert entry["actor_name"] == f"{OPERATOR}@partners.local"  # the token's email claim
+    # The partner's history names the operator too (the operator's token names a partner of its own)
+    detail = fresh(stack, partner).get(f"/v1/licenses/{first.json()['license_key']}").json()
+    assert [(e["type"], e["actor"]) for e in detail["history"]] == [("issued", ACTOR)]
 
 
 # -- month-end ---------------------------------------------------------------------------------------------------

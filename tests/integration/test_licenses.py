@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import os
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import boto3
 import pytest
 
 from partnerhub.clock import ManualClock, isoformat
 from partnerhub.repository.partners import DynamoPartnerRepository
 from tests.integration.conftest import Function, Reply
 from tests.support.events import load_event
+from tests.support.partners import SeededPartners
 
 SITE_A = {"site_id": "1001", "site_url": "https://bakery.example", "site_owner": "ann@bakery.example"}
 SITE_B = {"site_id": "1002", "site_url": "https://florist.example"}
@@ -391,6 +396,78 @@ class TestExternalLicenses:
         items = listing(licenses, paying_partner).body["items"]
         assert [i["source"] for i in items] == ["external"]
 
+    def test_the_history_names_the_operator_who_recorded_it(self, licenses: Function, paying_partner: str) -> None:
+        reply = licenses(load_event("licenses/record_external", path={"partner_id": paying_partner}))
+        assert reply.status == 201, reply.body
+
+        history = detail(licenses, paying_partner, reply.body["license_key"]).body["history"]
+
+        # The sample operator token's sub claim.
+        assert [(e["type"], e["actor"]) for e in history] == [
+            ("issued", "operator:4c1f0e9a-2a4b-5d6e-9f10-1a2b3c4d5e6f")
+        ]
+
+    def test_a_key_another_partner_holds_is_refused_without_naming_it(
+        self, licenses: Function, paying_partner: str, partners: SeededPartners
+    ) -> None:
+        other = f"agency-{uuid.uuid4().hex[:12]}"
+        partners.set_has_payment_method(other, True)
+        paid = issue_one(licenses, other, "jetpack-scan")
+
+        reply = licenses(external(paying_partner, paid))
+
+        assert reply.status == 409, reply.body
+        assert reply.body["error"]["code"] == "license_exists"
+        assert other not in json.dumps(reply.body)
+        assert listing(licenses, paying_partner).body["items"] == []
+
+    def test_a_key_from_before_uniqueness_items_is_found_in_the_directory(
+        self, licenses: Function, paying_partner: str, partners: SeededPartners
+    ) -> None:
+        other = f"agency-{uuid.uuid4().hex[:12]}"
+        partners.set_has_payment_method(other, True)
+        assert partners.list_in_directory(other)
+        paid = issue_one(licenses, other, "jetpack-scan")
+        # A license written before keys had their uniqueness item: only the license item exists.
+        table = os.environ["TABLE_NAME"]
+        boto3.client("dynamodb").delete_item(
+            TableName=table, Key={"PK": {"S": f"LICENSEKEY#{paid}"}, "SK": {"S": "KEY"}}
+        )
+
+        reply = licenses(external(paying_partner, paid))
+
+        assert reply.status == 409, reply.body
+        assert reply.body["error"]["code"] == "license_exists"
+
+    def test_a_new_key_recorded_twice_for_two_partners_is_refused_the_second_time(
+        self, licenses: Function, paying_partner: str, partners: SeededPartners
+    ) -> None:
+        other = f"agency-{uuid.uuid4().hex[:12]}"
+        partners.set_has_payment_method(other, True)
+        key = "jetpack-scan_" + uuid.uuid4().hex[:26]
+        assert licenses(external(paying_partner, key)).status == 201
+
+        reply = licenses(external(other, key, site_id="2002"))
+
+        assert reply.status == 409, reply.body
+        assert reply.body["error"]["code"] == "license_exists"
+        # Recording it again for its own partner is the same conflict, not a second license.
+        again = licenses(external(paying_partner, key, site_id="2003"))
+        assert again.status == 409 and again.body["error"]["code"] == "license_exists"
+
+    def test_an_unknown_partner_is_404_and_nothing_is_written(self, licenses: Function, partner_id: str) -> None:
+        reply = licenses(external(partner_id, None))
+
+        assert reply.status == 404, reply.body
+        assert reply.body["error"]["code"] == "partner_not_found"
+        table = os.environ["TABLE_NAME"]
+        found = boto3.client("dynamodb").query(
+            TableName=table,
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"PARTNER#{partner_id}"}},
+        )
+        assert found["Items"] == []
+
     def test_partners_cannot_record_external_licenses(self, licenses: Function, paying_partner: str) -> None:
         event = load_event(
             "licenses/record_external", partner_id=paying_partner, groups=(), path={"partner_id": paying_partner}
@@ -400,6 +477,15 @@ class TestExternalLicenses:
 
         assert reply.status == 403
         assert reply.body["error"]["code"] == "not_an_operator"
+
+
+def external(partner: str, key: str | None, site_id: str = "2001") -> dict[str, Any]:
+    body: dict[str, Any] = {"product": "jetpack-scan", "site": {"site_id": site_id, "site_url": "https://shop.example"}}
+    if key is not None:
+        body["license_key"] = key
+    return load_event(
+        "licenses/record_external", path={"partner_id": partner}, body=body, drop_headers=("idempotency-key",)
+    )
 
 
 def label(licenses: Function, partner: str, key: str, body: Any, **kw: Any) -> Reply:

@@ -144,3 +144,26 @@ def test_an_entry_written_once_is_written_once(aws: LocalResources, now: Any) ->
     ids = [e.entry_id for e in log.page(limit=100).items]
     assert "a" * 32 in ids
     assert "b" * 32 not in ids
+
+
+def test_entries_of_one_instant_are_listed_newest_first_in_the_order_written(aws: LocalResources, now: Any) -> None:
+    log = DynamoAuditRepository(aws.table_names["Table"])
+    # Ids chosen so their own order is not the order written.
+    written = [uuid.uuid4().hex[:8] + suffix for suffix in ("c" * 24, "a" * 24, "b" * 24)]
+    for entry_id in written:
+        assert log.record(AuditEntry(entry_id, now, "operator:x", "price.schedule", "product:jetpack-scan"))
+
+    listed = [e.entry_id for e in log.page(limit=100).items if e.entry_id in written]
+
+    assert listed == [written[2], written[1], written[0]]
+
+
+def test_an_entry_keeps_the_operators_name_beside_its_id(aws: LocalResources, now: Any) -> None:
+    log = DynamoAuditRepository(aws.table_names["Table"])
+    entry_id = uuid.uuid4().hex
+    entry = AuditEntry(entry_id, now, "operator:sub-1", "invoice.void", "invoice:in_x", actor_name="ops@example.com")
+    assert log.record(entry)
+
+    (found,) = [e for e in log.page(limit=100).items if e.entry_id == entry_id]
+
+    assert (found.actor, found.actor_name) == ("operator:sub-1", "ops@example.com")

@@ -88,9 +88,12 @@ def grants(actions: set[str], *resources: str, condition: str | None = None) -> 
 
 EXACT_CALLS: dict[str, set[tuple[str, str, str | None]]] = {
     # repository/licenses.py: license and counter items, site claims (transactions with ConditionCheck),
-    # listings on GSI2..GSI5; idempotency on issue/assign/unassign/revoke/label.
+    # listings on GSI2..GSI5; idempotency on issue/assign/unassign/revoke/label; an operator's external key is
+    # looked for in every listed partner's licenses (BatchGetItem; the directory on GSI1).
     "LicensesFunction": grants(
-        IDEMPOTENT_COMMANDS | {"dynamodb:Query", "dynamodb:ConditionCheckItem"}, "table", "table/index/*"
+        IDEMPOTENT_COMMANDS | {"dynamodb:Query", "dynamodb:ConditionCheckItem", "dynamodb:BatchGetItem"},
+        "table",
+        "table/index/*",
     ),
     # repository/partners.py (partner record, cards), Stripe through the secret key.
     "PaymentMethodsFunction": grants(IDEMPOTENT_COMMANDS | {"dynamodb:Query"}, "table")

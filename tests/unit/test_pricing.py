@@ -119,7 +119,7 @@ class TestPlanPriceChange:
             plan_price_change([BACKUP], "jetpack-backup", 600, 550, date(2026, 4, 1), MARCH)
 
         assert caught.value.status == 422
-        assert caught.value.details == [{"field": "monthly_price", "reason": "must not be below daily_price"}]
+        assert caught.value.details == [{"field": "monthly_price", "reason": "must not be below the daily price"}]
 
     def test_free_is_allowed(self) -> None:
         assert plan_price_change([BACKUP], "jetpack-backup", 0, 0, date(2026, 4, 1), MARCH).monthly_price == 0

@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -157,7 +157,8 @@ def create_app() -> APIGatewayHttpResolver:
         problems = list(error.errors())
         if any(p.get("type") == "json_invalid" for p in problems):
             return error_response(400, "malformed_request", "the request body is not valid JSON")
-        if problems and all(p.get("loc", ("",))[0] == "path" for p in problems):
+        value_params = [p for p in problems if p.get("loc", ("",))[0] == "path" and p["loc"][-1] in _PATH_VALUES]
+        if problems and not value_params and all(p.get("loc", ("",))[0] == "path" for p in problems):
             # An id that cannot name anything (the document publishes each id's pattern) is simply not found,
             # with the code an unknown id of that kind gets: license_key -> license_not_found.
             name = str(problems[0]["loc"][-1]) if len(problems[0].get("loc", ())) > 1 else "resource"
@@ -167,7 +168,7 @@ def create_app() -> APIGatewayHttpResolver:
             {
                 "field": ".".join(str(part) for part in p.get("loc", ())[1:]) or "body",
                 "in": str(p.get("loc", ("body",))[0]),
-                "reason": p.get("msg", "invalid"),
+                "reason": _reason(p),
             }
             for p in problems
         ]
@@ -218,6 +219,34 @@ def create_app() -> APIGatewayHttpResolver:
     return app
 
 
+_PATH_VALUES = frozenset({"effective_from"})
+"""Path parameters that are values, not ids: a malformed one is 422 naming it, not 404."""
+
+_PATTERN_REASONS = {
+    "license_key": "must look like <product slug>_<24 to 64 letters and digits>, e.g. jetpack-scan_AbC123...",
+    "site_id": "1 to 64 letters, digits or . _ : - (no spaces)",
+    "product": "a product slug: lower-case letters and digits joined by -",
+    "effective_from": "a month's first day, YYYY-MM-01",
+    "period": "a month, YYYY-MM",
+}
+
+
+def _reason(problem: Mapping[str, Any]) -> str:
+    """A validation problem said for a person: a pattern by what it means, a bound by its number."""
+    kind = problem.get("type")
+    ctx = problem.get("ctx") or {}
+    field = str(problem.get("loc", ("",))[-1])
+    if kind == "string_pattern_mismatch":
+        return _PATTERN_REASONS.get(field, "has characters or a shape this field does not allow")
+    if kind == "less_than_equal" and "le" in ctx:
+        return f"must be at most {ctx['le']}"
+    if kind == "greater_than_equal" and "ge" in ctx:
+        return f"must be at least {ctx['ge']}"
+    if kind == "missing":
+        return "is required"
+    return str(problem.get("msg", "invalid"))
+
+
 @dataclass(frozen=True)
 class Caller:
     """Who is calling, from the JWT claims the authorizer verified. The partner id comes from nowhere else."""
@@ -225,6 +254,8 @@ class Caller:
     subject: str
     partner_id: str | None
     groups: frozenset[str]
+    name: str | None = None
+    """Who the token says the person is, for people to read (``email``, else ``cognito:username``/``username``)."""
 
     @property
     def is_operator(self) -> bool:
@@ -241,6 +272,8 @@ class Caller:
 
     @property
     def actor(self) -> str:
+        """How a partner route records the caller; an operator route records ``operator:<sub>`` itself
+        (``domain.audit.operator_actor``), whatever partner the operator's token names."""
         return f"operator:{self.subject}" if self.is_operator and self.partner_id is None else f"user:{self.subject}"
 
 
@@ -253,8 +286,12 @@ def caller_of(app: APIGatewayHttpResolver) -> Caller:
     partner = claims.get("custom:partner_id")
     if partner is not None and not PARTNER_ID.match(str(partner)):
         raise Unauthorized("the token's partner id is malformed", code="bad_partner_claim")
+    name = next((str(claims[c]) for c in ("email", "cognito:username", "username") if claims.get(c)), None)
     return Caller(
-        subject=subject, partner_id=str(partner) if partner else None, groups=_groups(claims.get("cognito:groups"))
+        subject=subject,
+        partner_id=str(partner) if partner else None,
+        groups=_groups(claims.get("cognito:groups")),
+        name=name[:200] if name else None,
     )
 
 

@@ -1,8 +1,11 @@
 // Billing: the month's estimate per product (counts, license-days, cost to date, projection) and totals; a closed
-// month shows what was invoiced and links to its invoice.
-import { h, field, pageHeader, alertBox } from "../dom.js";
+// month shows what was invoiced and links to its invoice. Below: the month by client and by site, its statement
+// as CSV, and the last 12 months of spend.
+import { h, clear, field, pageHeader, alertBox, skeleton } from "../dom.js";
 import * as api from "../api.js";
 import { money, month, dateTime, titleCase } from "../format.js";
+import { groupsOf, groupTable, downloadButtons } from "../statement.js";
+import { spendSection } from "../spend-chart.js";
 import { issueAction } from "./issue.js";
 
 function periodOf() {
@@ -90,6 +93,36 @@ export async function billingPage(page) {
       : h("p", { class: "muted", dataset: { field: "billing-note" } }, "Licenses are billed per day active, assigned or not, up to each product's monthly price. ",
         "The projection assumes every license that is not revoked stays active to the end of the month. ",
         "Revoked: licenses revoked this month (billed up to the day they were revoked). ", counted));
+  // Re-billing: the same month by client and by site, its statement to hand on, and the last 12 months. The
+  // groups read every license of the month with its history (docs/scale.md), so they load after the page
+  // shows, each section busy in its place meanwhile, and a failure stays in its section.
+  const groupsSlot = h("div", { class: "group-tables", "aria-busy": "true" }, skeleton("Loading the month by client and by site"));
+  const spendSlot = h("div", { class: "spend-slot", "aria-busy": "true" }, skeleton("Loading the spend of the last 12 months"));
+  page.append(groupsSlot,
+    h("section", { class: "statement", "aria-labelledby": "statement-heading" },
+      h("h2", { id: "statement-heading" }, "Statement (CSV)"),
+      h("p", { class: "muted" }, closed
+        ? "One row per license (or per license and site) with its days and amount; the amounts add up to the invoice."
+        : "One row per license (or per license and site) with its days and amount to date; the amounts add up to the cost so far shown above."),
+      downloadButtons(bill.period)),
+    spendSlot);
+  fill(groupsSlot, groupsOf(bill.period).then((groups) => [
+    groupTable(groups.byClient, { kind: "client", closed, currency }),
+    groupTable(groups.bySite, { kind: "site", closed, currency }),
+  ]), "The month by client and by site could not be loaded");
+  fill(spendSlot, spendSection(currency), "The spend of the last 12 months could not be loaded");
+}
+
+// Puts what ``pending`` resolves to in ``slot`` (or the reason it failed), and marks the slot no longer busy.
+async function fill(slot, pending, failure) {
+  let content;
+  try {
+    content = await pending;
+  } catch (error) {
+    content = alertBox(`${failure}: ${error.message || String(error)}`);
+  }
+  clear(slot, content);
+  slot.setAttribute("aria-busy", "false");
 }
 
 // The first instant after ``period`` (YYYY-MM), in milliseconds.

@@ -4,6 +4,7 @@ import { h, field, pageHeader, alertBox, clear } from "../dom.js";
 import * as api from "../api.js";
 import { money } from "../format.js";
 import { showErrors, busy, wayOutOf } from "../forms.js";
+import { labelError, parseTags } from "../labels.js";
 
 export async function issuePage(page, ctx) {
   page.append(pageHeader("Issue New License"));
@@ -20,6 +21,9 @@ export async function issuePage(page, ctx) {
         items.map((p) => h("option", { value: p.product }, p.name)))
     : h("input", { name: "product", required: true, placeholder: "jetpack-backup", pattern: "[a-z0-9]+(-[a-z0-9]+)*" });
   const quantity = h("input", { name: "quantity", type: "number", min: "1", max: "100", step: "1", value: "1", required: true, inputmode: "numeric" });
+  // Optional labels for the whole order: the client the licenses are bought for, and tags.
+  const client = h("input", { name: "client", maxlength: "100", autocomplete: "off" });
+  const tags = h("input", { name: "tags", autocomplete: "off" });
   const preview = h("div", { class: "cost-preview", "aria-live": "polite", dataset: { field: "cost-preview" } });
   const result = h("div", { class: "result", "aria-live": "polite" });
   const submit = h("button", { type: "submit", class: "button button-primary" }, "Issue licenses");
@@ -28,6 +32,8 @@ export async function issuePage(page, ctx) {
     field("Product", product),
     field("Quantity", quantity, { hint: "1 to 100 licenses" }),
     preview,
+    field("Client (optional)", client, { hint: "Who you re-bill these licenses to; up to 100 characters" }),
+    field("Tags (optional)", tags, { hint: "Up to 10, separated by commas: letters, digits, spaces, _ . -" }),
     submit);
 
   // The preview: the price list's figures and the quantity, nothing else (the cap is per license and month).
@@ -69,10 +75,14 @@ export async function issuePage(page, ctx) {
     clear(result);
     busy(form, true);
     try {
-      const reply = await api.post("/v1/licenses", { product: product.value, quantity: Number(quantity.value) }, key);
+      const order = { product: product.value, quantity: Number(quantity.value) };
+      if (client.value.trim()) order.client = client.value.trim();
+      if (parseTags(tags.value).length) order.tags = parseTags(tags.value);
+      const reply = await api.post("/v1/licenses", order, key);
       key = api.newKey(); // the next submit is a new request
       const issued = reply.items || [];
-      result.append(alertBox(`Issued ${issued.length} license${issued.length === 1 ? "" : "s"}.`, "success",
+      const labelled = order.client ? ` for ${order.client}` : "";
+      result.append(alertBox(`Issued ${issued.length} license${issued.length === 1 ? "" : "s"}${labelled}.`, "success",
         h("ul", { class: "issued" }, issued.map((l) => h("li", {}, h("code", {}, l.license_key)))),
         h("p", {}, h("a", { href: "#/licenses?status=unassigned" }, "Assign them to sites"))));
       busy(form, false);
@@ -80,7 +90,7 @@ export async function issuePage(page, ctx) {
       ctx.refreshBanners();
     } catch (error) {
       busy(form, false);
-      showErrors(form, error, wayOutOf(error));
+      showErrors(form, labelError(error), wayOutOf(error));
     }
   });
   if (notice) page.append(notice);

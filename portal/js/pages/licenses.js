@@ -1,9 +1,11 @@
-// Licensing: filters as tabs, search, product, order; rows that expand into details and actions.
+// Licensing: filters as tabs, search, product, client, tag, order; rows that expand into details and actions;
+// a license's client and tags in its row and its details, and labels set on many selected at once.
 import { h, clear, field, pageHeader, alertBox, toast, uid, confirmDialog } from "../dom.js";
 import * as api from "../api.js";
 import * as session from "../session.js";
 import { date, dateTime, isoAttr, titleCase } from "../format.js";
 import { showErrors, busy, wayOutOf } from "../forms.js";
+import { labelsOf, labelForm, bulkLabeller } from "../labels.js";
 import { issueAction } from "./issue.js";
 
 const FILTERS = [
@@ -19,6 +21,8 @@ function queryOf() {
     status: FILTERS.some(([s]) => s === params.get("status")) ? params.get("status") : "all",
     search: params.get("search") || "",
     product: params.get("product") || "",
+    client: params.get("client") || "",
+    tag: params.get("tag") || "",
     order: params.get("order") === "asc" ? "asc" : "desc",
   };
 }
@@ -28,6 +32,8 @@ function hashFor(query) {
   if (query.status !== "all") params.set("status", query.status);
   if (query.search) params.set("search", query.search);
   if (query.product) params.set("product", query.product);
+  if (query.client) params.set("client", query.client);
+  if (query.tag) params.set("tag", query.tag);
   if (query.order !== "desc") params.set("order", query.order);
   const text = params.toString();
   return `#/licenses${text ? `?${text}` : ""}`;
@@ -66,17 +72,28 @@ export async function licensesPage(page, ctx) {
     }
   });
 
-  const search = h("input", { type: "search", name: "search", value: query.search, placeholder: "License code, site URL or site id", autocomplete: "off" });
+  const search = h("input", { type: "search", name: "search", value: query.search, placeholder: "License code, site, site id or client", autocomplete: "off" });
+  const client = h("input", { name: "client", value: query.client, autocomplete: "off", maxlength: "100" });
+  const tag = h("input", { name: "tag", value: query.tag, autocomplete: "off", maxlength: "40" });
   const product = h("select", { name: "product" }, h("option", { value: "" }, "All products"),
     (prices.items || []).map((p) => h("option", { value: p.product, selected: p.product === query.product }, p.name)));
   const order = h("select", { name: "order" },
     h("option", { value: "desc", selected: query.order === "desc" }, "Newest first"),
     h("option", { value: "asc", selected: query.order === "asc" }, "Oldest first"));
+  // The client and tag filters fold away under the row (open while one is in force): most lists need neither.
+  const labelFields = h("details", { class: "label-filters", open: Boolean(query.client || query.tag) },
+    h("summary", {}, "Client and tag filters"),
+    h("div", { class: "label-filter-fields" }, field("Client", client, { hint: "The exact client label" }), field("Tag", tag),
+      h("button", { type: "submit", class: "button" }, "Filter")));
   const toolbar = h("form", { class: "toolbar", role: "search" },
     field("Search licenses", search), field("Product", product), field("Order", order),
-    h("button", { type: "submit", class: "button" }, searchIcon(), "Search"));
+    h("button", { type: "submit", class: "button" }, searchIcon(), "Search"), labelFields);
   toolbar.firstElementChild.classList.add("grow");
-  const apply = () => { location.hash = hashFor({ ...query, search: search.value.trim(), product: product.value, order: order.value }); };
+  const apply = () => {
+    location.hash = hashFor({
+      ...query, search: search.value.trim(), product: product.value, client: client.value.trim(), tag: tag.value.trim(), order: order.value,
+    });
+  };
   toolbar.addEventListener("submit", (event) => { event.preventDefault(); apply(); });
   product.addEventListener("change", apply);
   order.addEventListener("change", apply);
@@ -84,26 +101,35 @@ export async function licensesPage(page, ctx) {
   const list = h("ul", { class: "license-list", id: listId, role: "tabpanel", "aria-label": `${titleCase(query.status)} licenses` });
   const more = h("button", { type: "button", class: "button", hidden: true }, "Load more");
   const status = h("p", { class: "muted list-status", role: "status" });
-  page.append(tabsWrap, toolbar, status, list, more);
+  const filtered = query.client || query.tag ? labelFilters(query) : null;
+  // Selection and bulk labels: a row updated by a PATCH shows its new labels in place.
+  const bulk = bulkLabeller({ onLabelled: (license) => repaintLabels(list, license) });
+  page.append(...[tabsWrap, toolbar, filtered, h("div", { class: "list-head" }, status, bulk.selectAll), bulk.form, list, more]
+    .filter(Boolean));
 
   const sort = FILTERS.find(([s]) => s === query.status)[2];
   let cursor = null;
   const reload = ctx.reload;
   async function loadPage() {
     const reply = await api.get("/v1/licenses", {
-      status: query.status, search: query.search, product: query.product, sort, order: query.order, limit: 25, cursor,
+      status: query.status, search: query.search, product: query.product, client: query.client, tag: query.tag,
+      sort, order: query.order, limit: 25, cursor,
     });
-    for (const license of reply.items) list.append(row(license, { reload, refreshBanners: ctx.refreshBanners, me: mySubject() }));
+    for (const license of reply.items) list.append(row(license, { reload, refreshBanners: ctx.refreshBanners, me: mySubject(), bulk }));
+    bulk.update();
     cursor = reply.next_cursor || null;
     more.hidden = !cursor;
     const shown = list.children.length;
     // The total of this tab (of this product when one is chosen) from the counts; a search has no total.
     const counted = query.product ? (counts.products && counts.products[query.product] || {})[query.status] : counts[query.status];
-    const total = query.search || counted === undefined ? null : counted;
+    const total = query.search || query.client || query.tag || counted === undefined ? null : counted;
     status.textContent = !shown ? "" : total !== null
       ? `${shown} of ${total} license${total === 1 ? "" : "s"}`
       : `${shown} license${shown === 1 ? "" : "s"} shown`;
-    if (!shown) list.append(h("li", { class: "empty" }, query.search ? `No licenses match “${query.search}”.` : "No licenses here yet."));
+    if (!shown) {
+      list.append(h("li", { class: "empty" }, query.search ? `No licenses match “${query.search}”.`
+        : query.client || query.tag ? "No licenses have these labels." : "No licenses here yet."));
+    }
   }
   more.addEventListener("click", async () => {
     more.disabled = true;
@@ -140,6 +166,12 @@ function mySubject() {
   return claims && claims.sub ? `user:${claims.sub}` : null;
 }
 
+// An external license is recorded (by an operator), not issued: its first event says so.
+export function eventName(event, license) {
+  if (event.type === "issued" && license.source === "external") return "Recorded";
+  return titleCase(event.type);
+}
+
 export function actorName(actor, me) {
   const text = String(actor || "");
   if (me && text === me) return "You";
@@ -170,7 +202,8 @@ function row(license, ctx) {
     h("span", { class: "row-product" }, license.product_name),
     h("span", { class: "row-key" }, license.license_key),
   );
-  const summary = h("div", { class: "row-summary" },
+  const summary = h("div", { class: "row-summary selectable" },
+    ctx.bulk ? ctx.bulk.box(license) : null,
     toggle,
     statusBadge(license.status),
     license.source === "external" ? h("span", { class: "badge badge-external" }, "External") : null,
@@ -186,6 +219,7 @@ function row(license, ctx) {
         ? h("span", { class: "row-assigned", dataset: { fact: "row-revoked" } }, "Revoked ",
           h("time", { datetime: isoAttr(license.revoked_at) }, date(license.revoked_at)))
         : null),
+    labelsOf(license),
   );
   const details = h("div", { class: "row-details", id: detailsId, hidden: true });
   const item = h("li", { class: "license", dataset: { key: license.license_key, status: license.status } }, summary, details);
@@ -227,6 +261,8 @@ function detailsOf(license, ctx) {
     h("dt", {}, "Issued"), h("dd", {}, dateTime(license.issued_at)),
     license.assigned_at ? [h("dt", {}, "Assigned"), h("dd", {}, dateTime(license.assigned_at))] : null,
     license.revoked_at ? [h("dt", {}, "Revoked"), h("dd", {}, dateTime(license.revoked_at))] : null,
+    h("dt", {}, "Client"), h("dd", { dataset: { fact: "client" } }, license.client || "—"),
+    h("dt", {}, "Tags"), h("dd", { dataset: { fact: "tags" } }, (license.tags || []).length ? license.tags.join(", ") : "—"),
   );
   const actions = h("div", { class: "actions" });
   if (license.links && license.links.view_site) {
@@ -254,11 +290,29 @@ function detailsOf(license, ctx) {
     revoke.addEventListener("click", () => confirmRevoke(license, ctx, revoke));
     actions.append(assign, revoke);
   }
-  const history = (license.history || []).map((event) =>
-    h("li", {}, h("time", { datetime: isoAttr(event.at) }, dateTime(event.at)), " — ", titleCase(event.type),
-      event.site ? ` to ${event.site.site_url}` : "",
-      h("span", { class: "muted", title: event.actor, dataset: { actor: event.actor } }, ` by ${actorName(event.actor, ctx.me)}`)));
-  return [facts, actions, host, history.length ? h("details", { class: "history" }, h("summary", {}, "History"), h("ol", {}, history)) : null];
+  let history = historyOf(license, ctx);
+  // Client and tags: editable on any license, revoked ones too (their past months are still billed on).
+  const labels = h("details", { class: "labels-editor" }, h("summary", {}, "Edit client and tags"),
+    labelForm(license, {
+      onSaved: (saved) => {
+        facts.querySelector("[data-fact=client]").textContent = saved.client || "—";
+        facts.querySelector("[data-fact=tags]").textContent = (saved.tags || []).length ? saved.tags.join(", ") : "—";
+        const item = facts.closest("li.license");
+        if (item) repaintLabels(item.parentElement, saved);
+        // The answer has no history: read the license again for its new "Labelled" entry.
+        api.get(`/v1/licenses/${encodeURIComponent(license.license_key)}`).then((full) => {
+          const fresh = historyOf(full, ctx);
+          if (history && fresh) {
+            fresh.open = history.open;
+            history.replaceWith(fresh);
+          } else if (fresh) {
+            labels.after(fresh);
+          }
+          history = fresh || history;
+        }).catch(() => {}); // the labels are saved; the history shows on the next opening
+      },
+    }));
+  return [facts, actions, host, labels, history];
 }
 
 function assignForm(license, ctx) {
@@ -319,4 +373,36 @@ function confirmUnassign(license, ctx, opener) {
       ctx.reload();
     },
   });
+}
+
+function historyOf(license, ctx) {
+  const events = (license.history || []).map((event) =>
+    h("li", {}, h("time", { datetime: isoAttr(event.at) }, dateTime(event.at)), " — ", eventName(event, license),
+      event.site ? ` to ${event.site.site_url}` : "",
+      event.labels ? ` ${labelChange(event.labels)}` : "",
+      h("span", { class: "muted", title: event.actor, dataset: { actor: event.actor } }, ` by ${actorName(event.actor, ctx.me)}`)));
+  return events.length ? h("details", { class: "history" }, h("summary", {}, "History"), h("ol", {}, events)) : null;
+}
+
+// The filters on labels in force, each with a way to drop it.
+function labelFilters(query) {
+  const chips = [];
+  if (query.client) chips.push(h("a", { class: "filter-chip", href: hashFor({ ...query, client: "" }), "aria-label": `Remove the client filter ${query.client}` }, `Client: ${query.client} ✕`));
+  if (query.tag) chips.push(h("a", { class: "filter-chip", href: hashFor({ ...query, tag: "" }), "aria-label": `Remove the tag filter ${query.tag}` }, `Tag: ${query.tag} ✕`));
+  return h("p", { class: "filter-chips", dataset: { region: "label-filters" } }, "Filtered by ", chips);
+}
+
+// A row's labels after a PATCH: the row's label line is replaced by the license's new one.
+function repaintLabels(list, license) {
+  const item = list && [...list.querySelectorAll("li.license")].find((li) => li.dataset.key === license.license_key);
+  if (!item) return;
+  const summary = item.querySelector(".row-summary");
+  summary.querySelector(".row-labels")?.remove();
+  const fresh = labelsOf(license);
+  if (fresh) summary.append(fresh);
+}
+
+function labelChange(labels) {
+  const parts = [labels.client ? `client ${labels.client}` : "no client", (labels.tags || []).length ? `tags ${labels.tags.join(", ")}` : "no tags"];
+  return `to ${parts.join(", ")}`;
 }

@@ -31,8 +31,33 @@ export async function operatorAuditPage(page) {
 function entryRow(entry) {
   return h("tr", { dataset: { entry: entry.id, action: entry.action } },
     h("td", { "data-label": "When" }, dateTime(entry.at)),
-    h("td", { "data-label": "Who" }, entry.actor),
+    h("td", { "data-label": "Who" }, who(entry)),
     h("th", { scope: "row", "data-label": "Action" }, entry.action),
     h("td", { "data-label": "Target" }, entry.target),
-    h("td", { "data-label": "Request" }, h("code", { class: "summary-text" }, JSON.stringify(entry.summary))));
+    h("td", { "data-label": "Request" }, requestSummary(entry.summary)));
+}
+
+// The operator's name (email) when the entry has it; the token subject stays readable beneath it.
+function who(entry) {
+  if (!entry.actor_name) return h("span", { class: "audit-who" }, entry.actor);
+  return h("span", { class: "audit-who" }, h("span", { class: "audit-name" }, entry.actor_name),
+    h("span", { class: "audit-sub muted" }, entry.actor));
+}
+
+// The request as "key: value" lines (nested fields joined with "."), not raw JSON.
+export function summaryPairs(summary, prefix = "") {
+  const pairs = [];
+  for (const [key, value] of Object.entries(summary || {})) {
+    const name = prefix ? `${prefix}.${key}` : key;
+    if (value && typeof value === "object" && !Array.isArray(value)) pairs.push(...summaryPairs(value, name));
+    else pairs.push([name, Array.isArray(value) ? value.join(", ") : String(value)]);
+  }
+  return pairs;
+}
+
+function requestSummary(summary) {
+  const pairs = summaryPairs(summary);
+  if (!pairs.length) return h("span", { class: "muted" }, "—");
+  return h("dl", { class: "audit-request" },
+    ...pairs.flatMap(([key, value]) => [h("dt", {}, key), h("dd", {}, value)]));
 }

@@ -12,14 +12,29 @@ function periodOf() {
   return /^\d{4}-(0[1-9]|1[0-2])$/.test(period || "") ? period : "";
 }
 
-function lastMonth() {
-  const now = new Date();
+// The month before the service's own time (``as_of`` of GET /v1/prices): the browser's clock is not the service's.
+export function monthBefore(asOf) {
+  const now = asOf ? new Date(asOf) : new Date();
   return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1)).toISOString().slice(0, 7);
+}
+
+async function serviceTime() {
+  try {
+    return (await api.get("/v1/prices")).as_of;
+  } catch {
+    return null;
+  }
+}
+
+// A failure's message names the partner, month and step again ("invoicing agency-1 for 2026-12 stopped at
+// create_draft: ..."): the row already says those, so only the cause is kept.
+export function failureCause(failure) {
+  return String(failure.message || "").replace(/^invoicing \S+ for \d{4}-\d{2} stopped at \S+: /, "");
 }
 
 export async function operatorMonthEndPage(page) {
   page.classList.add("operator-page");
-  const period = periodOf() || lastMonth();
+  const period = periodOf() || monthBefore(await serviceTime());
   page.append(pageHeader("Month-end"));
   const picker = h("input", { type: "month", name: "period", value: period, required: true });
   const form = h("form", { class: "toolbar" }, field("Month", picker), h("button", { type: "submit", class: "button" }, "Show"));
@@ -89,13 +104,18 @@ async function showProgress(box, period, result) {
       stat("Planned", "planned", progress.planned),
       stat("Invoiced", "invoiced", progress.invoiced),
       stat("Nothing to bill", "nothing-to-bill", progress.nothing_to_bill),
-      stat("Pending", "pending", progress.pending),
+      // A month with no run record (never started by hand, no partner-month processed) has nothing pending yet.
+      stat("Pending", "pending", notStarted(progress) ? "Not started" : progress.pending),
       stat("Failed", "failed", progress.failed),
       stat("Dead-lettered", "dead-lettered", progress.dead_lettered)),
     progress.failures.length ? h("ul", { class: "failures" }, progress.failures.map((f) =>
-      h("li", { dataset: { partner: f.partner_id } }, h("strong", {}, f.partner_id), ` stopped at ${f.step || "?"}: ${f.message || ""}`))) : null,
+      h("li", { dataset: { partner: f.partner_id } }, h("strong", {}, f.partner_id), ` stopped at ${f.step || "?"}: ${failureCause(f)}`))) : null,
     actions);
   return progress;
+}
+
+function notStarted(progress) {
+  return !progress.started_at && !progress.invoiced && !progress.nothing_to_bill && !progress.failed && !progress.dead_lettered;
 }
 
 // Refreshes while partner-months are pending or failed ones are still being retried by the queue (not yet
@@ -140,6 +160,6 @@ async function showPreview(box, period) {
       h("thead", {}, h("tr", {}, ["Partner", "State", "Lines", "Total"]
         .map((label) => h("th", { scope: "col", class: label === "Total" ? "num" : null }, label)))),
       h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: "4", class: "empty" }, "No billable partner."))),
-      h("tfoot", {}, h("tr", {}, h("th", { scope: "row", colspan: "3" }, "Grand total"),
+      h("tfoot", {}, h("tr", {}, h("th", { scope: "row", colspan: "3", class: "total-label" }, "Grand total"),
         h("td", { class: "num", "data-label": "Grand total" }, money(preview.total, currency)))))));
 }

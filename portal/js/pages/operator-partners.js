@@ -81,7 +81,7 @@ async function partnerDetail(page, ctx, id) {
     h("div", { class: "stats" },
       h("div", { class: "stat" }, h("span", { class: "stat-label" }, "Standing"),
         h("span", { class: "stat-value", dataset: { stat: "standing" } }, standingBadge(partner)),
-        partner.past_due ? h("span", { class: "stat-note" }, `Past due: ${partner.past_due_invoices.join(", ")}`) : null),
+        partner.past_due ? h("span", { class: "stat-note" }, `Past due: ${pastDueNumbers(partner).join(", ")}`) : null),
       h("div", { class: "stat" }, h("span", { class: "stat-label" }, "Payment method"),
         h("span", { class: "stat-value", dataset: { stat: "card" } }, partner.has_payment_method ? "On file" : "None")),
       h("div", { class: "stat" }, h("span", { class: "stat-label" }, "Active licenses"),
@@ -89,8 +89,14 @@ async function partnerDetail(page, ctx, id) {
         h("span", { class: "stat-note" }, `${counts.assigned} assigned · ${counts.unassigned} unassigned · ${counts.revoked} revoked`))),
     companyCard(partner),
     countsTable(counts),
-    invoicesTable(partner, ctx, result),
+    invoicesTable(partner, ctx),
     externalLicenseForm(partner, ctx, result));
+}
+
+// The past-due invoices by their numbers (an id only for one not among the 24 newest shown).
+function pastDueNumbers(partner) {
+  const numbers = new Map(partner.invoices.map((invoice) => [invoice.id, invoice.number]));
+  return partner.past_due_invoices.map((id) => numbers.get(id) || id);
 }
 
 function companyCard(partner) {
@@ -123,27 +129,8 @@ function countsTable(counts) {
       : h("tr", {}, h("td", { colspan: "5", class: "empty" }, "No licenses.")))));
 }
 
-function invoicesTable(partner, ctx, result) {
-  const rows = partner.invoices.map((invoice) => {
-    const actions = h("td", { class: "row-actions", "data-label": "Actions" });
-    const name = invoice.number || invoice.id;
-    if (["open", "uncollectible"].includes(invoice.status)) {
-      actions.append(actionButton(`Void`, `Void invoice ${name}`, `/v1/invoices/${invoice.id}/void`, `Invoice ${name} voided`, ctx, result));
-    }
-    if (invoice.status === "open") {
-      actions.append(" ", actionButton("Mark uncollectible", `Mark invoice ${name} uncollectible`,
-        `/v1/invoices/${invoice.id}/mark-uncollectible`, `Invoice ${name} marked uncollectible`, ctx, result));
-    }
-    return h("tr", { dataset: { invoice: invoice.id, status: invoice.status } },
-      h("th", { scope: "row", "data-label": "Number" }, invoice.number || "—"),
-      h("td", { "data-label": "Month" }, invoice.period ? month(invoice.period) : "—"),
-      h("td", { "data-label": "Status" }, h("span", { class: `badge badge-${invoice.past_due ? "past-due" : invoice.status}` },
-        invoice.past_due ? "Past due" : titleCase(invoice.status))),
-      h("td", { "data-label": "Due date" }, date(invoice.due_date)),
-      h("td", { class: "num", "data-label": "Total" }, money(invoice.total, invoice.currency)),
-      h("td", { class: "num", "data-label": "Remaining" }, money(invoice.amount_remaining, invoice.currency)),
-      actions);
-  });
+function invoicesTable(partner, ctx) {
+  const rows = partner.invoices.map((invoice) => invoiceRow(partner, invoice, ctx));
   return h("div", { class: "table-wrap" }, h("table", { class: "table operator-invoices" },
     h("caption", {}, "Invoices"),
     h("thead", {}, h("tr", {}, ["Number", "Month", "Status", "Due date", "Total", "Remaining", "Actions"]
@@ -151,25 +138,72 @@ function invoicesTable(partner, ctx, result) {
     h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: "7", class: "empty" }, "No invoices yet.")))));
 }
 
-// One click, one Idempotency-Key: a retried click replays the first answer instead of acting twice.
-function actionButton(label, ariaLabel, path, done, ctx, result) {
-  const button = h("button", { type: "button", class: "button button-small button-danger" }, label);
-  button.setAttribute("aria-label", ariaLabel);
-  const key = api.newKey();
-  button.addEventListener("click", async () => {
-    if (!window.confirm(`${ariaLabel}? This cannot be undone.`)) return;
-    button.disabled = true;
-    clear(result);
-    try {
-      await api.post(path, undefined, key);
-      toast(done);
-      ctx.reload();
-    } catch (error) {
-      button.disabled = false;
-      result.append(alertBox(error.message));
-    }
-  });
-  return button;
+// An invoice's status as the operator reads it: an uncollectible invoice is Uncollectible, even though its partner
+// stays past due for it; an open one past its due date is Past due.
+export function invoiceStatus(invoice) {
+  if (invoice.status === "uncollectible") return ["uncollectible", "Uncollectible"];
+  if (invoice.past_due) return ["past-due", "Past due"];
+  return [invoice.status, titleCase(invoice.status)];
+}
+
+function invoiceRow(partner, invoice, ctx) {
+  const name = invoice.number || invoice.id;
+  const buttons = [];
+  if (["open", "uncollectible"].includes(invoice.status)) {
+    buttons.push(actionButton("Void", `Void invoice ${name}`, `/v1/invoices/${invoice.id}/void`, `Invoice ${name} voided`));
+  }
+  if (invoice.status === "open") {
+    buttons.push(actionButton("Mark uncollectible", `Mark uncollectible: invoice ${name}`,
+      `/v1/invoices/${invoice.id}/mark-uncollectible`, `Invoice ${name} marked uncollectible`));
+  }
+  // A row with no action has no Actions cell content, and no empty "Actions" label on a phone.
+  const actions = h("td", { class: "row-actions", "data-label": buttons.length ? "Actions" : null });
+  buttons.forEach((button, i) => actions.append(i ? " " : "", button));
+  const [kind, label] = invoiceStatus(invoice);
+  const row = h("tr", { dataset: { invoice: invoice.id, status: invoice.status } },
+    h("th", { scope: "row", "data-label": "Number" }, invoice.number || "—"),
+    h("td", { "data-label": "Month" }, invoice.period ? month(invoice.period) : "—"),
+    h("td", { "data-label": "Status" }, h("span", { class: `badge badge-${kind}` }, label)),
+    h("td", { "data-label": "Due date" }, date(invoice.due_date)),
+    h("td", { class: "num", "data-label": "Total" }, money(invoice.total, invoice.currency)),
+    h("td", { class: "num", "data-label": "Remaining" }, money(invoice.amount_remaining, invoice.currency)),
+    actions);
+
+  // One click, one Idempotency-Key: a retried click replays the first answer instead of acting twice. A refusal
+  // shows beside the button (focused, so a phone scrolls to it); a 409 (done elsewhere meanwhile) also redraws the
+  // row from the partner's current invoices.
+  function actionButton(text, ariaLabel, path, done) {
+    const button = h("button", { type: "button", class: "button button-small button-danger" }, text);
+    button.setAttribute("aria-label", ariaLabel);
+    const key = api.newKey();
+    button.addEventListener("click", async () => {
+      if (!window.confirm(`${ariaLabel}? This cannot be undone.`)) return;
+      button.disabled = true;
+      row.querySelectorAll(".action-error").forEach((el) => el.remove());
+      try {
+        await api.post(path, undefined, key);
+        toast(done);
+        ctx.reload();
+      } catch (error) {
+        button.disabled = false;
+        let target = row;
+        if (error.status === 409) {
+          const fresh = await api.get(`/v1/operator/partners/${encodeURIComponent(partner.partner_id)}`).catch(() => null);
+          const now = fresh && fresh.invoices.find((i) => i.id === invoice.id);
+          if (now) {
+            target = invoiceRow(fresh, now, ctx);
+            row.replaceWith(target);
+          }
+        }
+        const message = h("div", { class: "alert alert-error action-error", role: "alert", tabindex: "-1" },
+          h("p", {}, String(error.message || error)));
+        target.querySelector(".row-actions").append(message);
+        message.focus();
+      }
+    });
+    return button;
+  }
+  return row;
 }
 
 function externalLicenseForm(partner, ctx, result) {

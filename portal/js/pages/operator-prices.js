@@ -4,9 +4,10 @@ import * as api from "../api.js";
 import { money, date, month } from "../format.js";
 import { showErrors, busy, resetErrors } from "../forms.js";
 
-// The first month a change may name: next month (a started month keeps its prices).
-function nextMonth() {
-  const now = new Date();
+// The first month a change may name: the month after the service's own time (``as_of``; a started month keeps its
+// prices). The browser's clock is not the service's.
+export function monthAfter(asOf) {
+  const now = asOf ? new Date(asOf) : new Date();
   const next = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1));
   return next.toISOString().slice(0, 7);
 }
@@ -19,7 +20,7 @@ export async function operatorPricesPage(page, ctx) {
   const result = h("div", { "aria-live": "polite" });
   page.append(h("p", { class: "muted" },
     "A change takes effect on the 1st of a month that has not started; a month is billed at the prices in force on its 1st. Prices are in cents."),
-  result, catalogTable(items, ctx, result), scheduleForm(items, ctx, result));
+  result, catalogTable(items, ctx, result), scheduleForm(items, ctx, reply.as_of));
 }
 
 function catalogTable(items, ctx, result) {
@@ -27,44 +28,66 @@ function catalogTable(items, ctx, result) {
     h("caption", { class: "visually-hidden" }, "Prices and scheduled changes"),
     h("thead", {}, h("tr", {}, ["Product", "Daily", "Monthly (cap)", "In effect from", "Scheduled changes"]
       .map((label) => h("th", { scope: "col", class: ["Daily", "Monthly (cap)"].includes(label) ? "num" : null }, label)))),
-    h("tbody", {}, items.map((item) => h("tr", { dataset: { product: item.product } },
-      h("th", { scope: "row", "data-label": "Product" }, h("span", {}, item.name, " ", h("span", { class: "muted" }, `(${item.product})`))),
-      h("td", { class: "num", "data-label": "Daily" }, money(item.daily_price, item.currency)),
-      h("td", { class: "num", "data-label": "Monthly" }, money(item.monthly_price, item.currency)),
-      h("td", { "data-label": "In effect from" }, date(item.effective_from)),
-      h("td", { "data-label": "Scheduled changes" }, (item.scheduled || []).length
-        ? h("ul", { class: "scheduled" }, item.scheduled.map((next) => scheduledItem(item, next, ctx, result)))
-        : "—")))));
+    h("tbody", {}, items.map((item) => productRow(item, ctx, result))));
   return h("div", { class: "table-wrap" }, table);
+}
+
+function productRow(item, ctx, result) {
+  return h("tr", { dataset: { product: item.product } },
+    h("th", { scope: "row", "data-label": "Product" }, h("span", {}, item.name, " ", h("span", { class: "muted" }, `(${item.product})`))),
+    h("td", { class: "num", "data-label": "Daily" }, money(item.daily_price, item.currency)),
+    h("td", { class: "num", "data-label": "Monthly" }, money(item.monthly_price, item.currency)),
+    h("td", { "data-label": "In effect from" }, date(item.effective_from)),
+    h("td", { "data-label": "Scheduled changes" }, (item.scheduled || []).length
+      ? h("ul", { class: "scheduled" }, item.scheduled.map((next) => scheduledItem(item, next, ctx, result)))
+      : "—"));
 }
 
 function scheduledItem(item, next, ctx, result) {
   const cancel = h("button", { type: "button", class: "button button-small button-danger" }, "Cancel");
   cancel.setAttribute("aria-label", `Cancel the ${item.name} price from ${date(next.effective_from)}`);
   const key = api.newKey();
+  const entry = h("li", { dataset: { effectiveFrom: next.effective_from } },
+    `${money(next.daily_price, item.currency)}/day, ${money(next.monthly_price, item.currency)}/month from ${date(next.effective_from)} `,
+    cancel);
+  // A refusal shows beside the button, focused (so a phone scrolls to it); a 409 or 404 (the change took effect
+  // or was cancelled elsewhere) also redraws the product's row from the current catalog, with the message in it.
   cancel.addEventListener("click", async () => {
     cancel.disabled = true;
     clear(result);
+    entry.closest("tr")?.querySelectorAll(".action-error").forEach((el) => el.remove());
     try {
       await api.del(`/v1/prices/${encodeURIComponent(item.product)}/scheduled/${next.effective_from}`, key);
       toast(`${item.name}: the change from ${date(next.effective_from)} is cancelled`);
       ctx.reload();
     } catch (error) {
       cancel.disabled = false;
-      result.append(alertBox(error.message));
+      const message = h("div", { class: "alert alert-error action-error", role: "alert", tabindex: "-1" },
+        h("p", {}, String(error.message || error)));
+      let slot = entry;
+      if (error.status === 409 || error.status === 404) {
+        const fresh = await api.get("/v1/prices").catch(() => null);
+        const now = fresh && (fresh.items || []).find((i) => i.product === item.product);
+        const row = entry.closest("tr");
+        if (now && row) {
+          const replacement = productRow(now, ctx, result);
+          row.replaceWith(replacement);
+          slot = replacement.querySelector("td[data-label='Scheduled changes']");
+        }
+      }
+      slot.append(message);
+      message.focus();
     }
   });
-  return h("li", { dataset: { effectiveFrom: next.effective_from } },
-    `${money(next.daily_price, item.currency)}/day, ${money(next.monthly_price, item.currency)}/month from ${date(next.effective_from)} `,
-    cancel);
+  return entry;
 }
 
-function scheduleForm(items, ctx, result) {
+function scheduleForm(items, ctx, asOf) {
   const product = h("select", { name: "product", required: true },
     items.map((item) => h("option", { value: item.product }, item.name)));
-  const daily = h("input", { name: "daily_price", type: "number", min: "0", step: "1", required: true, inputmode: "numeric" });
-  const monthly = h("input", { name: "monthly_price", type: "number", min: "0", step: "1", required: true, inputmode: "numeric" });
-  const from = h("input", { name: "effective_from", type: "month", required: true, value: nextMonth() });
+  const daily = h("input", { name: "daily_price", type: "number", min: "0", max: "100000000", step: "1", required: true, inputmode: "numeric" });
+  const monthly = h("input", { name: "monthly_price", type: "number", min: "0", max: "100000000", step: "1", required: true, inputmode: "numeric" });
+  const from = h("input", { name: "effective_from", type: "month", required: true, value: monthAfter(asOf) });
   const form = h("form", { class: "card form two-columns", "aria-labelledby": "schedule-title" },
     h("h2", { id: "schedule-title", class: "card-title full" }, "Schedule a price change"),
     field("Product", product),
@@ -73,20 +96,27 @@ function scheduleForm(items, ctx, result) {
     field("Monthly price (cents)", monthly, { hint: "The cap per license and month, not below the daily price" }),
     h("div", { class: "actions full" }, h("button", { type: "submit", class: "button button-primary" }, "Schedule change")));
   let key = api.newKey();
-  form.addEventListener("input", () => { key = api.newKey(); });
+  // A changed field is a new request: a new key, and the last answer's errors go (they were about other values).
+  form.addEventListener("input", () => { key = api.newKey(); resetErrors(form); });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    clear(result);
     resetErrors(form);
     const body = {
       daily_price: Number.parseInt(daily.value, 10),
       monthly_price: Number.parseInt(monthly.value, 10),
       effective_from: `${from.value}-01`,
     };
+    // Scheduling a month that already has a change replaces it: ask first.
+    const item = items.find((i) => i.product === product.value);
+    const existing = item && (item.scheduled || []).find((next) => next.effective_from === body.effective_from);
+    if (existing) {
+      const was = `${money(existing.daily_price, item.currency)}/day, ${money(existing.monthly_price, item.currency)}/month`;
+      if (!window.confirm(`This replaces the change scheduled for ${month(from.value)} (${was}). Replace it?`)) return;
+    }
     busy(form, true);
     try {
       await api.put(`/v1/prices/${encodeURIComponent(product.value)}`, body, key);
-      toast(`Scheduled from ${month(from.value)}`);
+      toast(existing ? `Scheduled from ${month(from.value)}: replaces the change scheduled for ${month(from.value)}` : `Scheduled from ${month(from.value)}`);
       ctx.reload();
     } catch (error) {
       busy(form, false);

@@ -29,6 +29,8 @@ class AuditEntry:
     action: str
     target: str
     summary: Mapping[str, Any] = field(default_factory=dict)
+    actor_name: str | None = None
+    """The operator's email (or user name) from the token, for people reading the log; ``actor`` stays the id."""
 
 
 def operator_actor(subject: str) -> str:

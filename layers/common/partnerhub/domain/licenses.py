@@ -134,6 +134,8 @@ class LicenseRepository(Protocol):
 
     def counts(self, partner_id: str) -> LicenseCounts: ...
 
+    def key_held_elsewhere(self, license_key: str, partner_id: str) -> bool: ...
+
 
 def _event(before: License, kind: HistoryType, at: datetime, actor: str, **sites: Site | None) -> HistoryEvent:
     return HistoryEvent(seq=before.version + 1, type=kind, at=at, actor=actor, **sites)
@@ -301,6 +303,10 @@ class LicenseService:
                 "invalid license key",
                 details=[{"field": "license_key", "reason": f"must look like {found.product}_<24+ base62 chars>"}],
             )
+        if license_key is not None and self._repo.key_held_elsewhere(license_key, partner_id):
+            # Never which partner: a key is unique across every partner (the transaction's uniqueness item
+            # guards a race; this look also covers keys written before those items existed).
+            raise Conflict("that license key is already recorded for another partner", code="license_exists")
         now = self._clock.now()
         license = License(
             partner_id=partner_id,

@@ -112,7 +112,7 @@ def plan_price_change(
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_PRICE:
             problems.append({"field": field, "reason": f"must be an integer number of cents, 0..{MAX_PRICE}"})
     if not problems and monthly_price < daily_price:
-        problems.append({"field": "monthly_price", "reason": "must not be below daily_price"})
+        problems.append({"field": "monthly_price", "reason": "must not be below the daily price"})
     if effective_from.day != 1:
         problems.append({"field": "effective_from", "reason": "must be the first day of a month (YYYY-MM-01)"})
     if problems:

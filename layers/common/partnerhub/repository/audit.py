@@ -7,6 +7,7 @@ transaction; :meth:`DynamoAuditRepository.record` writes an entry alone (after a
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import re
 from typing import TYPE_CHECKING, Any
@@ -30,7 +31,12 @@ from partnerhub.repository.dynamo import (
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
-_SORT_KEY = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z#[A-Za-z0-9]{1,64}$")
+_SORT_KEY = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z#[A-Za-z0-9]{1,80}$")
+
+
+_SEQUENCE = itertools.count()
+"""Entries written at the same instant sort in the order this process wrote them (a 10-digit hex sequence before
+the entry id); instants are microseconds, so entries of two processes share one only on a stopped test clock."""
 
 
 def audit_item(entry: AuditEntry) -> Item:
@@ -38,13 +44,14 @@ def audit_item(entry: AuditEntry) -> Item:
     summary = json.dumps(dict(entry.summary), sort_keys=True, separators=(",", ":"), default=str)
     return {
         "PK": keys.AUDIT,
-        "SK": keys.audit_sk(at, entry.entry_id),
+        "SK": keys.audit_sk(at, f"{next(_SEQUENCE) % 16**10:010x}{entry.entry_id}"),
         "entry_id": entry.entry_id,
         "at": at,
         "actor": entry.actor,
         "action": entry.action,
         "target": entry.target,
         "summary": summary[:SUMMARY_MAX_CHARS],
+        **({"actor_name": entry.actor_name} if entry.actor_name else {}),
     }
 
 
@@ -67,6 +74,7 @@ def entry_from_item(item: Item) -> AuditEntry:
         action=str(item["action"]),
         target=str(item["target"]),
         summary=summary if isinstance(summary, dict) else {"value": summary},
+        actor_name=str(item["actor_name"]) if item.get("actor_name") else None,
     )
 
 

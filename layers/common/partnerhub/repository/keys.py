@@ -31,6 +31,14 @@ def license_sk(license_key: str) -> str:
     return f"LICENSE#{license_key}"
 
 
+def license_key_pk(license_key: str) -> str:
+    """The partition of a license key's uniqueness item: one key, one partner, across every partner."""
+    return f"LICENSEKEY#{license_key}"
+
+
+LICENSE_KEY_SK = "KEY"
+
+
 def history_sk(license_key: str, seq: int) -> str:
     return f"LICENSE#{license_key}#H#{seq:08d}"
 

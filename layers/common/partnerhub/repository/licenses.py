@@ -36,7 +36,7 @@ from partnerhub.domain.models import (
     Standing,
 )
 from partnerhub.domain.tallies import TallyChange, assignment_tally, issue_tally, revoke_tally
-from partnerhub.errors import Conflict, ValidationFailed
+from partnerhub.errors import Conflict, NotFound, ValidationFailed
 from partnerhub.repository import keys
 from partnerhub.repository.audit import audit_put
 from partnerhub.repository.dynamo import (
@@ -71,6 +71,7 @@ if TYPE_CHECKING:
 
 _MAX_TRANSACTION_ITEMS = 100
 _RECEIPT_TTL = timedelta(days=7)
+_KEY_EXISTS = "that license key already exists (held by this or another partner)"
 _SEARCH_READ_BUDGET = 5  # queries per page when a filter (search, client, tag) thins the results
 _STATUS_SORT = {"all": "issued_at", "unassigned": "issued_at", "assigned": "assigned_at", "revoked": "revoked_at"}
 
@@ -192,9 +193,9 @@ class DynamoLicenseRepository(TableRepository):
             head.append(self._claim_put(order.partner_id, site, licenses[0]))
         # An operator's order carries its audit entry, written last in the first transaction.
         tail: list[dict[str, Any]] = [dict(audit_put(self._table, order.audit))] if order.audit is not None else []
-        chunks = _chunks(licenses, _MAX_TRANSACTION_ITEMS - len(head) - len(tail), _rest_chunk(order))
+        chunks = _chunks(licenses, (_MAX_TRANSACTION_ITEMS - len(head) - len(tail)) // 2, _rest_chunk(order))
         try:
-            self._transact([*head, *(self._license_put(lic) for lic in chunks[0]), *tail])
+            self._transact([*head, *(put for lic in chunks[0] for put in self._license_puts(lic)), *tail])
         except ClientError as error:
             reasons = cancellation_reasons(error)
             if not reasons:
@@ -207,20 +208,22 @@ class DynamoLicenseRepository(TableRepository):
                 chunks = _chunks(licenses, len(_first_chunk(order, licenses)), _rest_chunk(order))
             elif 1 in failed:
                 item = reasons[1].get("Item")
+                if item is None and order.source is not Source.PORTAL:
+                    raise NotFound("no such partner", code="partner_not_found") from error
                 _refuse(standing_from_item(deserialize(item) if item else None), issuing=True)
             elif failed & set(range(claims_from, len(head))):
                 raise Conflict(
                     "that site already holds an active license of this product", code="site_has_license"
                 ) from error
             elif failed:
-                raise Conflict("that license key already exists", code="license_exists") from error
+                raise Conflict(_KEY_EXISTS, code="license_exists") from error
             else:
                 raise TransientConflict() from error
         for chunk in chunks[1:]:
             items = [self._chunk_counter_update(order, len(chunk))]
             if order.source is Source.PORTAL:
                 items += self._tally_updates(order.partner_id, _issue_tally(order, len(chunk), claims=0))
-            items += [self._license_put(lic) for lic in chunk]
+            items += [put for lic in chunk for put in self._license_puts(lic)]
             try:
                 self._transact(items)
             except ClientError as error:
@@ -330,7 +333,12 @@ class DynamoLicenseRepository(TableRepository):
             set_partner_id=True,
         )
         update["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
-        return {"Update": require_can_issue(update) if require_payment_method else update}
+        if require_payment_method:
+            return {"Update": require_can_issue(update)}
+        if order.source is not Source.PORTAL:
+            # An operator records licenses only for a partner that exists: one with a PROFILE item.
+            update["ConditionExpression"] = "attribute_exists(PK)"
+        return {"Update": update}
 
     def _chunk_counter_update(self, order: IssueOrder, issued: int) -> dict[str, Any]:
         return {"Update": count_licenses(self._table, order.partner_id, order.product.product, {"issued": issued})}
@@ -396,14 +404,63 @@ class DynamoLicenseRepository(TableRepository):
             }
         }
 
-    def _license_put(self, license: License) -> dict[str, Any]:
-        return {
-            "Put": {
-                "TableName": self._table,
-                "Item": serialize(license_item(license)),
-                "ConditionExpression": "attribute_not_exists(PK)",
-            }
+    def _license_puts(self, license: License) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The license, and its key's uniqueness item: a key is held by one partner only, across every partner."""
+        held = {
+            "PK": keys.license_key_pk(license.license_key),
+            "SK": keys.LICENSE_KEY_SK,
+            "partner_id": license.partner_id,
+            "source": license.source.value,
         }
+        return (
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": serialize(license_item(license)),
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": serialize(held),
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            },
+        )
+
+    def key_held_elsewhere(self, license_key: str, partner_id: str) -> bool:
+        """Whether another partner holds ``license_key``. Its uniqueness item answers for every license written
+        since keys have one; a license from before has none, so every listed partner's ``LICENSE#{key}`` item is
+        read too (BatchGetItem, 100 partners a call): an operator records external licenses rarely, and a key
+        the portal issues is random (about 143 bits), so only an operator's own key needs the look."""
+        item = self._get(keys.license_key_pk(license_key), keys.LICENSE_KEY_SK, consistent=True)
+        if item is not None:
+            return str(item["partner_id"]) != partner_id
+        others = [pid for pid in self._directory_partners() if pid != partner_id]
+        for start in range(0, len(others), 100):
+            wanted = [
+                serialize({"PK": keys.partner_pk(pid), "SK": keys.license_sk(license_key)})
+                for pid in others[start : start + 100]
+            ]
+            request: dict[str, Any] = {
+                self._table: {"Keys": wanted, "ConsistentRead": True, "ProjectionExpression": "PK"}
+            }
+            while request:
+                response = self._call("batch_get_item", RequestItems=request)
+                if response.get("Responses", {}).get(self._table):
+                    return True
+                request = response.get("UnprocessedKeys") or {}
+        return False
+
+    def _directory_partners(self) -> Iterator[str]:
+        for item in self._query(
+            IndexName=keys.GSI_LICENSES,
+            KeyConditionExpression="GSI1PK = :pk",
+            ExpressionAttributeValues=values(pk=keys.PARTNER_DIRECTORY),
+            ProjectionExpression="partner_id",
+        ):
+            yield str(item["partner_id"])
 
     # Plumbing ----------------------------------------------------------------------------------
     def _get(self, pk: str, sk: str, *, consistent: bool = False) -> Item | None:
@@ -564,13 +621,15 @@ def _refuse(standing: Standing, *, issuing: bool) -> None:
 
 def _first_chunk(order: IssueOrder, licenses: Sequence[License]) -> Sequence[License]:
     # Receipt, counters, claims; a portal order adds its billable marker and its two billing tallies.
+    # Each license takes two items: itself and its key's uniqueness item.
     head = 2 + (3 if order.source is Source.PORTAL else 0) + len(order.claims) + (order.audit is not None)
-    return licenses[: _MAX_TRANSACTION_ITEMS - head]
+    return licenses[: (_MAX_TRANSACTION_ITEMS - head) // 2]
 
 
 def _rest_chunk(order: IssueOrder) -> int:
-    """Licenses per later transaction: beside the counters, a portal order updates its two tallies."""
-    return _MAX_TRANSACTION_ITEMS - (3 if order.source is Source.PORTAL else 1)
+    """Licenses per later transaction (two items each): beside the counters, a portal order updates its two
+    tallies."""
+    return (_MAX_TRANSACTION_ITEMS - (3 if order.source is Source.PORTAL else 1)) // 2
 
 
 def _issue_tally(order: IssueOrder, quantity: int, claims: int | None = None) -> TallyChange:

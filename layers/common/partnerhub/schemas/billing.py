@@ -97,6 +97,7 @@ class ProductPricesOut(BaseModel):
 
 class PriceList(BaseModel):
     items: list[ProductPricesOut]
+    as_of: Instant = Field(description="The service's time of the answer (the console's default months use it)")
 
 
 class CountsOut(BaseModel):

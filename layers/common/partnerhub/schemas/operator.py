@@ -19,6 +19,9 @@ class AuditEntryOut(BaseModel):
     id: str
     at: datetime
     actor: str = Field(description="`operator:<token subject>`")
+    actor_name: str | None = Field(
+        default=None, description="The operator's email or user name from the token, when it carried one"
+    )
     action: str = Field(description="e.g. `price.schedule`, `invoice.void`, `invoice_run.start`")
     target: str = Field(description="e.g. `product:jetpack-backup`, `invoice:in_...`, `partner:agency-42`")
     summary: dict[str, Any] = Field(description="The request's fields, and what the action found or changed")
@@ -29,6 +32,7 @@ class AuditEntryOut(BaseModel):
             id=entry.entry_id,
             at=entry.at,
             actor=entry.actor,
+            actor_name=entry.actor_name,
             action=entry.action,
             target=entry.target,
             summary=dict(entry.summary),
