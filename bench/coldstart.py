@@ -3,7 +3,8 @@
 Every run is a new ``python`` process with the environment the local stack gives that function
 (table name, Stripe parameter names, fake credentials, ``AWS_ENDPOINT_URL`` at the bench's moto).
 The child times ``import app`` (everything the module does at init: settings, clients, the
-resolver) with ``time.perf_counter`` and says whether ``stripe`` ended up imported. Interpreter
+resolver) with ``time.perf_counter`` (wall) and ``time.process_time`` (its own CPU time, which other work
+on a shared machine moves far less) and says whether ``stripe`` ended up imported. Interpreter
 start-up is not in the figure; it is the same for every function and for the baseline.
 Runs are interleaved (baseline, f1, f2, ..., baseline, f1, ...) so background load hits all alike.
 """
@@ -23,13 +24,33 @@ from bench.harness import LAYER, Bench
 
 BASELINE = "baseline"
 BASELINE_CODE = 'import boto3; boto3.client("dynamodb")'
+FLOOR = "framework floor"
+# What any HTTP function here loads before a line of its own: the baseline, pydantic with one model, Powertools'
+# HTTP resolver with request validation (as partnerhub.lean imports it), its Logger and Metrics, the OpenTelemetry
+# API. A function cannot start faster than this without leaving one of them.
+FLOOR_CODE = (
+    BASELINE_CODE
+    + """
+sys.path[:0] = [{layer!r}]
+import partnerhub.lean
+from pydantic import BaseModel
+class _Model(BaseModel):
+    value: int
+from aws_lambda_powertools.event_handler.api_gateway import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.logging.logger import Logger
+from aws_lambda_powertools.metrics.metrics import Metrics
+import opentelemetry.trace
+APIGatewayHttpResolver(enable_validation=True); Logger(); Metrics()
+"""
+)
 
 _CHILD = """
 import importlib.util, json, sys, time
-started = time.perf_counter()
+started, cpu_started = time.perf_counter(), time.process_time()
 {body}
-elapsed = time.perf_counter() - started
-print(json.dumps({{"seconds": elapsed, "stripe": "stripe" in sys.modules, "modules": len(sys.modules)}}))
+elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+print(json.dumps({{"seconds": elapsed, "cpu": cpu, "stripe": "stripe" in sys.modules, "modules": len(sys.modules)}}))
 """
 
 _IMPORT_APP = """
@@ -45,6 +66,7 @@ spec.loader.exec_module(module)
 class ColdStart:
     name: str
     samples: list[float] = field(default_factory=list)
+    cpu_samples: list[float] = field(default_factory=list)  # the child's own CPU time: less moved by other load
     stripe_imported: bool = False
     calls_stripe: bool | None = None
     error: str | None = None
@@ -52,6 +74,10 @@ class ColdStart:
     @property
     def median(self) -> float:
         return statistics.median(self.samples) if self.samples else float("nan")
+
+    @property
+    def cpu_median(self) -> float:
+        return statistics.median(self.cpu_samples) if self.cpu_samples else float("nan")
 
 
 def child_environment(bench: Bench, logical_id: str | None) -> dict[str, str]:
@@ -82,6 +108,8 @@ def child_environment(bench: Bench, logical_id: str | None) -> dict[str, str]:
 def _code_for(bench: Bench, logical_id: str | None) -> str:
     if logical_id is None:
         return _CHILD.format(body=BASELINE_CODE)
+    if logical_id == FLOOR:
+        return _CHILD.format(body=FLOOR_CODE.format(layer=str(LAYER)))
     fn = bench.template.functions[logical_id]
     body = _IMPORT_APP.format(layer=str(LAYER), code_dir=str(fn.code_dir), module_file=str(fn.module_file))
     return _CHILD.format(body=body)
@@ -101,11 +129,13 @@ def measure(bench: Bench, runs: int, log: Callable[[str], None] = print) -> list
     """``runs`` fresh interpreters per function (and for the baseline), interleaved; medians compared."""
     functions = [lid for lid in bench.function_ids if bench.template.functions[lid].module_file.is_file()]
     missing = [lid for lid in bench.function_ids if lid not in functions]
-    subjects: list[tuple[str, str | None]] = [(BASELINE, None), *((lid, lid) for lid in functions)]
+    subjects: list[tuple[str, str | None]] = [(BASELINE, None), (FLOOR, FLOOR), *((lid, lid) for lid in functions)]
     results = {name: ColdStart(name) for name, _ in subjects}
     for lid in missing:
         results[lid] = ColdStart(lid, error="handler module missing")
-    prepared = {name: (_code_for(bench, lid), child_environment(bench, lid)) for name, lid in subjects}
+    prepared = {
+        name: (_code_for(bench, lid), child_environment(bench, None if lid == FLOOR else lid)) for name, lid in subjects
+    }
     # One warm-up round fills the OS page cache and __pycache__, as a deployed package has them.
     for name, (code, env) in prepared.items():
         try:
@@ -118,6 +148,7 @@ def measure(bench: Bench, runs: int, log: Callable[[str], None] = print) -> list
                 continue
             sample = _run_child(code, env)
             results[name].samples.append(float(sample["seconds"]))
+            results[name].cpu_samples.append(float(sample["cpu"]))
             results[name].stripe_imported = results[name].stripe_imported or bool(sample["stripe"])
         log(f"  cold start: round {run + 1}/{runs}")
     return [results[name] for name, _ in subjects] + [results[lid] for lid in missing]

@@ -22,13 +22,22 @@ classes, keeps moto's own code for every answer and changes only what moto is gi
   cancelled (all or nothing, with moto's own cancellation reasons).
 * projecting an item (an INCLUDE or KEYS_ONLY index, a ProjectionExpression) converts it once, not
   once per projected attribute (moto's ``Item.project`` re-converts the whole item for each name).
+* writing the answer: moto's response serializer looks each of an ``AttributeValue``'s ten members
+  (``S``, ``N``, ..., ``BOOL``) up under up to a dozen aliases, for every attribute of every item, which
+  made serialising a 50-item page cost ten times the query itself. An ``AttributeValue`` (and a map of
+  them: an item, a key) that is a plain dict holding only member names is converted directly, as moto's
+  JSON serializer converts it (the alias search finds exactly those keys in such a dict); anything
+  else goes through moto's own path. A query also measures each item it is handed once, not three times
+  (``Item.size``, pinned for the query).
 
 Every answer is moto's: the same items in the same order, the same ``LastEvaluatedKey``, counts,
-``ConsumedCapacity`` and errors. ``tests/unit/test_fast_dynamodb.py`` runs one scripted sequence of
+``ConsumedCapacity`` and errors. ``tests/integration/test_fast_dynamodb.py`` runs one scripted sequence of
 operations against plain moto and against this layer and compares every answer;
+``tests/integration/test_fast_dynamodb_properties.py`` does the same for random items (every attribute
+type) and random queries (key conditions, orders, filters, limits, start keys);
 ``PARTNERHUB_PLAIN_MOTO=1`` runs the integration tests on plain moto. The layer reaches into moto's
 internals, so it is pinned: installing it over any other moto version fails loudly, and
-``tests/unit/test_fast_dynamodb.py`` checks the pin against ``requirements/dev.txt``.
+``tests/integration/test_fast_dynamodb.py`` checks the pin against ``requirements/dev.txt``.
 
 The same change would fit upstream as an index maintained by ``Table.put_item``/``delete_item`` and
 ``update_item``, used by ``Table.query`` when the key condition names one partition, and an
@@ -43,7 +52,7 @@ import copy
 import functools
 import os
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 from local.atomic_dynamodb import _LOCK, make_moto_dynamodb_atomic
 
@@ -92,6 +101,17 @@ def install() -> None:
     from moto.dynamodb.models.dynamo_type import Item
 
     Item.project = _projecting(Item.project)  # type: ignore[method-assign]
+    from moto.core.serialize import BaseJSONSerializer
+
+    BaseJSONSerializer._serialize_type_structure = _attribute_values(  # type: ignore[method-assign]
+        BaseJSONSerializer._serialize_type_structure
+    )
+    BaseJSONSerializer._serialize_type_map = _attribute_maps(  # type: ignore[method-assign]
+        BaseJSONSerializer._serialize_type_map
+    )
+    from moto.dynamodb.responses import DynamoHandler
+
+    DynamoHandler._enrich_response = staticmethod(_enriched(DynamoHandler._enrich_response))  # type: ignore[method-assign]
     _state["installed"] = True
 
 
@@ -400,6 +420,160 @@ def _projecting(project: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
+_ATTRIBUTE_VALUE_ORDER = ("S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL")  # the shape's member order
+_ATTRIBUTE_VALUE_MEMBERS = frozenset(_ATTRIBUTE_VALUE_ORDER)
+
+
+class _Irregular(Exception):
+    """A value the direct conversion does not take on: moto's own path serialises it."""
+
+
+def _attribute_values(serialize_structure: Callable[..., Any]) -> Callable[..., Any]:
+    """moto's structure serializer, with a direct path for DynamoDB's ``AttributeValue`` held as a plain dict.
+
+    moto picks each member's value by trying aliases in turn (the ``Meta`` aliases of an object, the member
+    shape's name for ``L``, the name itself, its snake_case form, prefixes of the parent's or the object's
+    class name): on a ``dict`` whose keys are all member names, the first alias found is the member's own
+    name, so ``value.get(name)`` is what moto picks. The picked values are then converted as moto's JSON
+    serializer converts them (``_attribute_value``); a value of another kind than moto stores (not a ``str``
+    for ``S``, ...) is handed to moto's own ``_serialize`` member by member instead. Response transformers
+    (a path-keyed table some moto services fill) could change a picked value: while one names a member, or
+    outside this layer (plain moto), moto's own path runs.
+    """
+
+    @functools.wraps(serialize_structure)
+    def run(serializer: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
+        if (
+            shape.name != "AttributeValue"
+            or type(value) is not dict
+            or not value.keys() <= _ATTRIBUTE_VALUE_MEMBERS
+            or tuple(shape.members) != _ATTRIBUTE_VALUE_ORDER
+            or not _direct_serializer(serializer)
+        ):
+            serialize_structure(serializer, serialized, value, shape, key)
+            return
+        try:
+            wrapper: Any = _attribute_value(serializer, value)
+        except _Irregular:
+            wrapper = serializer.MAP_TYPE()
+            for member_key, member_shape in shape.members.items():
+                member_shape.parent = shape
+                member_value = value.get(member_key)
+                if member_value is not None:
+                    serializer._serialize(wrapper, member_value, member_shape, member_key)
+        if key:
+            serializer._default_serialize(serialized, wrapper, shape, key)
+        else:
+            serialized.update(wrapper)
+
+    return run
+
+
+def _attribute_maps(serialize_map: Callable[..., Any]) -> Callable[..., Any]:
+    """moto's map serializer, with the direct path for a map of ``AttributeValue`` (an item, a key).
+
+    moto writes the map, then serialises each value under its key (a ``None`` value writes nothing);
+    ``_attribute_value`` converts each value the same way, or moto's own path runs.
+    """
+
+    @functools.wraps(serialize_map)
+    def run(serializer: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
+        member = shape.value
+        if (
+            type(value) is dict
+            and member.name == "AttributeValue"
+            and "name" not in member.serialization
+            and tuple(member.members) == _ATTRIBUTE_VALUE_ORDER
+            and _direct_serializer(serializer)
+        ):
+            try:
+                converted = {k: _attribute_value(serializer, v) for k, v in value.items() if v is not None}
+            except _Irregular:
+                pass
+            else:
+                serializer._default_serialize(serialized, converted, shape, key)
+                return
+        serialize_map(serializer, serialized, value, shape, key)
+
+    return run
+
+
+def _attribute_value(serializer: Any, value: Any) -> dict[str, Any]:
+    """What moto's JSON serializer makes of one ``AttributeValue`` dict (members in the shape's order).
+
+    Strings (``S``, ``N``, set members) as they are; blobs (``B``, ``BS`` members) in base64 by moto's own
+    ``_base64``; booleans (``NULL``, ``BOOL``) as they are; ``M`` without its ``None`` values, ``L`` with
+    them (moto writes a ``None`` list element as ``null`` and leaves a ``None`` map value out).
+    """
+    if type(value) is not dict or not value.keys() <= _ATTRIBUTE_VALUE_MEMBERS:
+        raise _Irregular
+    out: dict[str, Any] = {}
+    for name in _ATTRIBUTE_VALUE_ORDER:
+        member = value.get(name)
+        if member is None:
+            continue
+        if name in ("S", "N"):
+            if type(member) is not str:
+                raise _Irregular
+            out[name] = member
+        elif name == "B":
+            if type(member) not in (bytes, str):
+                raise _Irregular
+            out[name] = serializer._base64(member)
+        elif name in ("SS", "NS"):
+            if type(member) is not list or any(type(m) is not str for m in member):
+                raise _Irregular
+            out[name] = list(member)
+        elif name == "BS":
+            if type(member) is not list or any(type(m) not in (bytes, str) for m in member):
+                raise _Irregular
+            out[name] = [serializer._base64(m) for m in member]
+        elif name == "M":
+            if type(member) is not dict:
+                raise _Irregular
+            out[name] = {k: _attribute_value(serializer, v) for k, v in member.items() if v is not None}
+        elif name == "L":
+            if type(member) is not list:
+                raise _Irregular
+            out[name] = [None if m is None else _attribute_value(serializer, m) for m in member]
+        else:
+            out[name] = member
+    return out
+
+
+def _direct_serializer(serializer: Any) -> bool:
+    """Whether this serializer (one per response) may take the direct path: decided once per response."""
+    decided: bool | None = serializer.__dict__.get("_partnerhub_direct")
+    if decided is None:
+        transformers = getattr(serializer._value_picker, "response_transformers", None) or {}
+        named = any(path.rsplit(".", 1)[-1] in _ATTRIBUTE_VALUE_MEMBERS for path in transformers)
+        decided = serializer.__dict__["_partnerhub_direct"] = not named and not _is_plain()
+    return decided
+
+
+def _enriched(enrich: Callable[..., Any]) -> Callable[..., Any]:
+    """moto's last touch on a response, without its search of the whole body for an XML ``<RequestId>``.
+
+    moto sets the request id headers, then substitutes the id between ``<RequestId>`` tags with a regular
+    expression run over the whole body (a millisecond and more for a page of items). DynamoDB answers in
+    JSON: when the body does not contain ``<RequestId>`` the substitution cannot match, and the body is
+    moto's unchanged.
+    """
+
+    @functools.wraps(enrich)
+    def run(headers: dict[str, str], body: Any) -> tuple[dict[str, str], Any]:
+        if isinstance(body, str) and "<RequestId>" not in body and not _is_plain():
+            from moto.utilities.aws_headers import gen_amzn_requestid_long
+
+            if "status" in headers:
+                headers["status"] = str(headers["status"])
+            gen_amzn_requestid_long(headers)
+            return headers, body
+        return cast(tuple[dict[str, str], Any], enrich(headers, body))
+
+    return run
+
+
 _QUERY_PARAMS = (
     "hash_key",
     "range_comparison",
@@ -430,6 +604,8 @@ def _partitioned(query: Callable[..., Any]) -> Callable[..., Any]:
             return query(table, *args, **kwargs)
         finally:
             del table.all_items
+            for item in candidates:
+                item.__dict__.pop("size", None)
 
     return run
 
@@ -509,7 +685,7 @@ def _candidates(table: Any, params: dict[str, Any], extra: dict[str, Any]) -> li
         taken.append(item)
         # moto's own test, item by item: a full page (by Limit or by its 1 MB) ends at this item, with
         # LastEvaluatedKey; nothing after it can be in the answer.
-        item_size = item.size()
+        item_size = _pinned_size(item)
         if (limit is not None and matched == limit) or size + item_size > RESULT_SIZE_LIMIT:
             return taken
         if not comparison or item.attrs[attr].compare(comparison, values):
@@ -522,6 +698,14 @@ def _candidates(table: Any, params: dict[str, Any], extra: dict[str, Any]) -> li
     elif size + _MAX_ITEM_BYTES > RESULT_SIZE_LIMIT:
         taken.extend(entries[at][1] for at in rest)
     return taken
+
+
+def _pinned_size(item: Any) -> int:
+    """``item.size()``, and the same figure for moto's own two calls of it in this query (no write can
+    happen while a query runs: the lock serialises them); ``_partitioned`` unpins it after the query."""
+    size = int(item.size())
+    item.__dict__["size"] = lambda: size  # the instance attribute shadows the method
+    return size
 
 
 def _declares_range(table: Any, index_name: str) -> bool:

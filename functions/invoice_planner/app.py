@@ -124,6 +124,21 @@ def _requested_period(body: str) -> dict[str, Any]:
     return {"period": request["period"]}
 
 
+class _SqsOnFirstUse:
+    """The SQS client, made when the first batch is sent: a run that fails before (a month not yet ended)
+    never pays for it, and neither does the function's start (a second boto3 client loads its service model)."""
+
+    def __init__(self) -> None:
+        self._client: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client("sqs")
+        return getattr(self._client, name)
+
+
 def build(
     settings: InvoicePlannerSettings | None = None,
     *,
@@ -133,12 +148,11 @@ def build(
 ) -> Function[Planner]:
     """The composition root: every client and service of this function, made once per execution environment."""
     settings = settings or InvoicePlannerSettings.from_env()
-    if sqs is None:
-        import boto3
-
-        sqs = boto3.client("sqs")
     planner = Planner(
-        DynamoBillingRepository(settings.table_name, dynamodb), sqs, settings.invoice_queue_url, clock or SystemClock()
+        DynamoBillingRepository(settings.table_name, dynamodb),
+        sqs if sqs is not None else _SqsOnFirstUse(),
+        settings.invoice_queue_url,
+        clock or SystemClock(),
     )
 
     @logger.inject_lambda_context

@@ -43,7 +43,11 @@ def test_every_section_runs_and_writes_its_table(tmp_path: Path) -> None:
     # And the licenses function does not import stripe at init
     assert "| LicensesFunction |" in text
     cold_row = next(line for line in text.splitlines() if line.startswith("| LicensesFunction |"))
-    assert cold_row.split("|")[4].strip() == "no"
+    header = next(line for line in text.splitlines() if line.startswith("| Function |"))
+    stripe_column = [cell.strip() for cell in header.split("|")].index("`stripe` imported")
+    assert cold_row.split("|")[stripe_column].strip() == "no"
+    # And the framework floor is measured beside the functions
+    assert any(line.startswith("| framework floor |") for line in text.splitlines())
 
     # And month-end made one invoice per partner with products + 2 Stripe calls each
     assert "| Partners invoiced (Stripe invoices created) | 3 |" in text

@@ -17,14 +17,11 @@ from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.middlewares.openapi_validation import OpenAPIRequestValidationMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from aws_lambda_powertools.utilities.idempotency.config import IdempotencyConfig
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
     IdempotencyPersistenceLayerError,
     IdempotencyValidationError,
 )
-from aws_lambda_powertools.utilities.idempotency.idempotency import idempotent_function
-from aws_lambda_powertools.utilities.idempotency.persistence.dynamodb import DynamoDBPersistenceLayer
 from pydantic import BaseModel
 
 from partnerhub import openapi
@@ -36,6 +33,8 @@ from partnerhub.repository import keys
 from partnerhub.schemas.types import CURSOR_MAX, CURSOR_PATTERN
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency.config import IdempotencyConfig
+    from aws_lambda_powertools.utilities.idempotency.persistence.dynamodb import DynamoDBPersistenceLayer
     from mypy_boto3_dynamodb import DynamoDBClient
 
 OPERATORS = "operators"
@@ -321,28 +320,43 @@ class Idempotency:
 
     The key is (partner, route, Idempotency-Key); the request body is the payload checked on reuse.
     Failures are not stored, so a refused request can be retried with the same key once fixed.
+    Powertools' idempotency machinery is loaded and wired on the first request that sends a key (a read never
+    does), not when the function starts.
     """
 
     def __init__(self, table_name: str, ttl_seconds: int, client: DynamoDBClient | None = None) -> None:
         from partnerhub.repository.dynamo import default_client
 
-        self.persistence = DynamoDBPersistenceLayer(
-            table_name=table_name,
-            key_attr="PK",
-            sort_key_attr="SK",
-            static_pk_value=keys.IDEMPOTENCY,
-            expiry_attr="ttl",
-            boto3_client=client or default_client(),
-        )
-        self.config = IdempotencyConfig(
-            event_key_jmespath="[partner_id, route, key]",
-            payload_validation_jmespath="body",
-            expires_after_seconds=ttl_seconds,
-            raise_on_no_idempotency_key=True,
-        )
-        self._once = idempotent_function(
-            data_keyword_argument="request", config=self.config, persistence_store=self.persistence
-        )(_execute)
+        self._table_name = table_name
+        self._ttl_seconds = ttl_seconds
+        self._client = client or default_client()
+        self._wired: tuple[DynamoDBPersistenceLayer, IdempotencyConfig, Callable[..., dict[str, Any]]] | None = None
+
+    def _wiring(self) -> tuple[DynamoDBPersistenceLayer, IdempotencyConfig, Callable[..., dict[str, Any]]]:
+        if self._wired is None:
+            from aws_lambda_powertools.utilities.idempotency.config import IdempotencyConfig
+            from aws_lambda_powertools.utilities.idempotency.idempotency import idempotent_function
+            from aws_lambda_powertools.utilities.idempotency.persistence.dynamodb import DynamoDBPersistenceLayer
+
+            persistence = DynamoDBPersistenceLayer(
+                table_name=self._table_name,
+                key_attr="PK",
+                sort_key_attr="SK",
+                static_pk_value=keys.IDEMPOTENCY,
+                expiry_attr="ttl",
+                boto3_client=self._client,
+            )
+            config = IdempotencyConfig(
+                event_key_jmespath="[partner_id, route, key]",
+                payload_validation_jmespath="body",
+                expires_after_seconds=self._ttl_seconds,
+                raise_on_no_idempotency_key=True,
+            )
+            once = idempotent_function(data_keyword_argument="request", config=config, persistence_store=persistence)(
+                _execute
+            )
+            self._wired = (persistence, config, once)
+        return self._wired
 
     def run(
         self,
@@ -362,10 +376,11 @@ class Idempotency:
                 "invalid Idempotency-Key",
                 details=[{"field": "Idempotency-Key", "in": "header", "reason": "1..255 printable ASCII characters"}],
             )
-        self.config.register_lambda_context(app.lambda_context)
+        _, config, once = self._wiring()
+        config.register_lambda_context(app.lambda_context)
         receipt = hashlib.sha256(f"{partner_id}\n{route}\n{key}".encode()).hexdigest()[:32]
         request = {"partner_id": partner_id, "route": route, "key": key, "body": body}
-        stored = self._once(request=request, command=lambda: _jsonable(command(receipt)))
+        stored = once(request=request, command=lambda: _jsonable(command(receipt)))
         return json_response(stored["status"], stored["body"])
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-from aws_lambda_powertools.event_handler.api_gateway import APIGatewayHttpResolver
-from aws_lambda_powertools.logging.correlation_paths import API_GATEWAY_HTTP
+from typing import TYPE_CHECKING, Any
 
 from partnerhub.observability import logger, metrics, tracer
+
+if TYPE_CHECKING:  # the queue and schedule functions use ``Function`` only: they never load the HTTP resolver
+    from aws_lambda_powertools.event_handler.api_gateway import APIGatewayHttpResolver
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -34,6 +34,7 @@ class Function[W]:
 def http_handler(app: APIGatewayHttpResolver, wiring: object, *, clear_state: bool = False) -> LambdaHandler:
     """The entry point of an HTTP function: ``wiring`` is in the resolver's context while a request resolves
     (routes read it with ``app.context["wiring"]``), with the shared logging, tracing and metrics."""
+    from aws_lambda_powertools.logging.correlation_paths import API_GATEWAY_HTTP
 
     @logger.inject_lambda_context(correlation_id_path=API_GATEWAY_HTTP, clear_state=clear_state)
     @tracer.capture_lambda_handler

@@ -18,7 +18,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-LEAN_PACKAGES = ("aws_lambda_powertools.event_handler", "aws_lambda_powertools.utilities.data_classes")
+LEAN_PACKAGES = (
+    "aws_lambda_powertools.event_handler",
+    "aws_lambda_powertools.utilities.data_classes",
+    # Its ``__init__`` loads the persistence layers and the decorator; the API functions need only its
+    # exceptions until a request sends an Idempotency-Key (``partnerhub.api.Idempotency``).
+    "aws_lambda_powertools.utilities.idempotency",
+)
 
 
 def _reexports(init_file: str, package: str) -> dict[str, str]:

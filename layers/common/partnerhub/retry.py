@@ -17,39 +17,53 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from tenacity import (
-    RetryCallState,
-    RetryError,
-    Retrying,
-    retry_if_exception,
-    retry_if_exception_type,
-    retry_if_result,
-    stop_after_attempt,
-    wait_random_exponential,
-)
+if TYPE_CHECKING:
+    from tenacity import RetryCallState, RetryError, Retrying, wait_random_exponential
 
 __all__ = ["RetryError", "on_conflict", "on_partial_send", "on_stripe_transient"]
 
+# tenacity is imported when a policy is first made (a command that may retry), not when a function starts:
+# a read never needs it. ``retry.RetryError`` is tenacity's own class, looked up on first use.
+
 Sleep = Callable[[float], None]
 
-# Conflicts settle within a few rounds: 5 ms doubling, at most 200 ms.
-_CONFLICT_WAIT = wait_random_exponential(multiplier=0.005, max=0.2)
-# Stripe: 250 ms doubling, at most 8 s; a Retry-After above this cap is cut to it.
-_STRIPE_WAIT = wait_random_exponential(multiplier=0.25, max=8.0)
 _STRIPE_RETRY_AFTER_CAP = 8
 _STRIPE_RETRYABLE_STATUS = frozenset({409, 429, 500, 502, 503, 504})
-# SQS: 100 ms doubling, at most 2 s.
-_SEND_WAIT = wait_random_exponential(multiplier=0.1, max=2.0)
+
+
+@cache
+def _waits() -> dict[str, wait_random_exponential]:
+    from tenacity import wait_random_exponential
+
+    return {
+        # Conflicts settle within a few rounds: 5 ms doubling, at most 200 ms.
+        "conflict": wait_random_exponential(multiplier=0.005, max=0.2),
+        # Stripe: 250 ms doubling, at most 8 s; a Retry-After above this cap is cut to it.
+        "stripe": wait_random_exponential(multiplier=0.25, max=8.0),
+        # SQS: 100 ms doubling, at most 2 s.
+        "send": wait_random_exponential(multiplier=0.1, max=2.0),
+    }
+
+
+def __getattr__(name: str) -> Any:
+    if name == "RetryError":
+        from tenacity import RetryError
+
+        return RetryError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def on_conflict(conflicts: tuple[type[BaseException], ...], *, attempts: int, sleep: Sleep = time.sleep) -> Retrying:
     """Retry ``conflicts`` up to ``attempts`` tries in all; the last conflict is raised when they run out."""
+    from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
+
     return Retrying(
         retry=retry_if_exception_type(conflicts),
         stop=stop_after_attempt(attempts),
-        wait=_CONFLICT_WAIT,
+        wait=_waits()["conflict"],
         sleep=sleep,
         reraise=True,
     )
@@ -78,7 +92,7 @@ def _stripe_wait(state: RetryCallState) -> float:
     """Seconds to wait (tenacity's unit): Stripe's ``Retry-After`` when it sent one, else jittered backoff."""
     error = state.outcome.exception() if state.outcome is not None else None
     after = _retry_after(error)
-    return after if after is not None else float(_STRIPE_WAIT(state))
+    return after if after is not None else float(_waits()["stripe"](state))
 
 
 def on_stripe_transient(*, attempts: int, sleep: Sleep = time.sleep) -> Retrying:
@@ -86,6 +100,8 @@ def on_stripe_transient(*, attempts: int, sleep: Sleep = time.sleep) -> Retrying
 
     When the tries run out, :class:`tenacity.RetryError` is raised with the last error in ``last_attempt``.
     """
+    from tenacity import Retrying, retry_if_exception, stop_after_attempt
+
     return Retrying(
         retry=retry_if_exception(is_stripe_transient),
         stop=stop_after_attempt(attempts),
@@ -99,9 +115,11 @@ def on_partial_send(*, attempts: int, sleep: Sleep = time.sleep) -> Retrying:
 
     When the tries run out, :class:`tenacity.RetryError` is raised.
     """
+    from tenacity import Retrying, retry_if_result, stop_after_attempt
+
     return Retrying(
         retry=retry_if_result(bool),
         stop=stop_after_attempt(attempts),
-        wait=_SEND_WAIT,
+        wait=_waits()["send"],
         sleep=sleep,
     )

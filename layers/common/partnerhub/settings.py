@@ -1,20 +1,52 @@
 """Configuration, read once per execution environment from the function's environment.
 
-Each function builds its settings model at import time and hands plain values to the domain;
+Each function builds its settings at import time and hands plain values to the domain;
 nothing below the handlers reads ``os.environ``.
+
+The settings are frozen dataclasses validated as pydantic validates them (lax mode: a whole number given
+as text becomes an ``int``; a missing or malformed value is a ``pydantic.ValidationError`` naming it). When
+every value is plain (text for text, ``0`` or a digit string without sign, spaces or leading zeros for a
+number) the dataclass is built directly, which is what pydantic would build; anything else goes to
+pydantic. So a function that needs nothing else of pydantic (the month-end planner) starts without it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from typing import Self
+import re
+from functools import cache
+from typing import Any, Self, get_type_hints
 
-from pydantic import BaseModel, ConfigDict
+_WHOLE_NUMBER = re.compile(r"0|[1-9][0-9]{0,17}")
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+@cache
+def _field_types(cls: type) -> dict[str, Any]:
+    return get_type_hints(cls)
 
+
+def _plain_values(cls: type, given: dict[str, Any]) -> dict[str, Any] | None:
+    """The fields' values when each is plain (see the module's docstring); None: pydantic must decide."""
+    types = _field_types(cls)
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in given:
+            if f.default is dataclasses.MISSING:
+                return None  # pydantic names the missing field
+            continue
+        value, kind = given[f.name], types[f.name]
+        if kind in (str, str | None) and type(value) is str:
+            values[f.name] = value
+        elif kind is int and type(value) is str and _WHOLE_NUMBER.fullmatch(value):
+            values[f.name] = int(value)
+        else:
+            return None
+    return values
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Settings:
     table_name: str
     environment: str = "prod"
     idempotency_ttl_seconds: int = 24 * 3600
@@ -22,9 +54,16 @@ class Settings(BaseModel):
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Self:
         env = os.environ if environ is None else environ
-        return cls.model_validate({key.lower(): value for key, value in env.items()})
+        given: dict[str, Any] = {key.lower(): value for key, value in env.items()}
+        plain = _plain_values(cls, given)
+        if plain is not None:
+            return cls(**plain)
+        from pydantic import TypeAdapter
+
+        return TypeAdapter(cls).validate_python(given)
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class BillingSettings(Settings):
     """The billing function: how big one part of the CSV export may grow (a Lambda answer is at most 6 MB,
     headers included: ``docs/billing.md``), the page size of its reads (``None``: DynamoDB's 1 MB pages), and
@@ -35,6 +74,7 @@ class BillingSettings(Settings):
     export_reserve_ms: int = 3000  # a part ends early when less than this is left of the invocation
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class StripeSettings(Settings):
     """Settings of functions that talk to Stripe. The key itself is fetched from SSM, never from env."""
 
@@ -48,6 +88,7 @@ class StripeSettings(Settings):
     stripe_read_timeout_seconds: int = 2
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class WebhookSettings(StripeSettings):
     stripe_webhook_secret_param: str
     stripe_webhook_tolerance_seconds: int = 300
@@ -55,16 +96,19 @@ class WebhookSettings(StripeSettings):
     webhook_retention_days: int = 30  # how long an event id is remembered (Stripe retries for 3 days)
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class InvoicingSettings(StripeSettings):
     invoice_queue_url: str = ""
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class InvoicePlannerSettings(Settings):
     """The month-end planner: where partner-months are enqueued. It never talks to Stripe."""
 
     invoice_queue_url: str
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class OperatorSettings(Settings):
     """The operators' console: the month-end queues it starts runs on and re-drives failures from."""
 

@@ -24,14 +24,16 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from partnerhub.clock import Clock
 from partnerhub.domain.audit import AuditEntry
 from partnerhub.domain.billing import BillableLicense, InvoiceLine, MonthlyBill, PriceVersion, bill_month
-from partnerhub.domain.models import Product
 from partnerhub.domain.periods import Period
 from partnerhub.errors import Conflict, NotFound, PaymentRequired, ValidationFailed
+
+if TYPE_CHECKING:  # a type only: the month-end planner never loads the product models
+    from partnerhub.domain.models import Product
 
 
 class Step(StrEnum):

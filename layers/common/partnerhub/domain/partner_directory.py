@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from partnerhub.domain.accounts import Company
-from partnerhub.domain.invoicing import InvoiceRecord
 from partnerhub.domain.models import LicenseCounts, Standing
 from partnerhub.errors import NotFound
+
+if TYPE_CHECKING:  # a type only: the functions that read partner records need not load the invoicing domain
+    from partnerhub.domain.invoicing import InvoiceRecord
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,19 +16,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from partnerhub.domain.billing import BillableLicense
-from partnerhub.domain.invoicing import InvoiceRecord
-from partnerhub.domain.models import HistoryEvent, License
 from partnerhub.domain.periods import Period
 from partnerhub.domain.tallies import MonthTally, RunningTally, tallies_of
 from partnerhub.repository import keys
 from partnerhub.repository.dynamo import TableRepository, deserialize, error_code, serialize, stamp, unstamp, values
-from partnerhub.repository.invoices import record_from_item
-from partnerhub.repository.licenses import history_from_item, license_from_item
 from partnerhub.repository.tallies import (
     month_item,
     month_tally,
@@ -36,6 +32,10 @@ from partnerhub.repository.tallies import (
     tally_assigned_name,
     tally_open_name,
 )
+
+if TYPE_CHECKING:  # types only: the month-end planner reads the billable registry and loads no license model
+    from partnerhub.domain.invoicing import InvoiceRecord
+    from partnerhub.domain.models import HistoryEvent, License
 
 
 @dataclass
@@ -139,6 +139,8 @@ class DynamoBillingRepository(TableRepository):
         license key. It reads every license of the partner and its history, not only the month's: the
         re-billing reads (``docs/billing.md``) pay that to know where each license was on each day.
         """
+        from partnerhub.repository.licenses import history_from_item, license_from_item
+
         pk = keys.partner_pk(partner_id)
         params: dict[str, Any] = {
             "TableName": self._table,
@@ -177,6 +179,8 @@ class DynamoBillingRepository(TableRepository):
 
     def invoice_records(self, partner_id: str, first: Period, last: Period) -> dict[str, InvoiceRecord]:
         """The partner-month invoice records from ``first`` to ``last`` by period: one Query."""
+        from partnerhub.repository.invoices import record_from_item
+
         params: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "PK = :pk AND SK BETWEEN :lo AND :hi",

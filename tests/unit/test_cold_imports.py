@@ -1,0 +1,128 @@
+"""What each function loads when it starts (import and ``build``), in a fresh interpreter.
+
+Cold start is measured by ``python -m bench coldstart``; these tests keep out of a function's start what it
+only needs on some requests or never: tenacity (only a command that may retry builds a policy), Powertools'
+idempotency machinery (only a request with an Idempotency-Key), the HTTP resolver in the queue and schedule
+functions, the Stripe SDK (only a call to Stripe), and the pydantic models the planner never uses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+API_FUNCTIONS = ("licenses", "payment_methods", "billing", "webhooks", "invoices", "operator")
+ALL_FUNCTIONS = (*API_FUNCTIONS, "invoice_planner", "invoice_worker")
+
+_CHILD = """
+import importlib.util, json, sys
+sys.path[:0] = [{layer!r}, {code!r}]
+spec = importlib.util.spec_from_file_location("app", {module!r})
+module = importlib.util.module_from_spec(spec)
+sys.modules["app"] = module
+spec.loader.exec_module(module)
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def loaded_at_start(function: str) -> set[str]:
+    code_dir = ROOT / "functions" / function
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
+    env.update(
+        {
+            "TABLE_NAME": "partnerhub",
+            "POWERTOOLS_SERVICE_NAME": function,
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "STRIPE_SECRET_PARAM": "/partnerhub/stripe/secret",
+            "STRIPE_WEBHOOK_SECRET_PARAM": "/partnerhub/stripe/webhook",
+            "INVOICE_QUEUE_URL": "http://127.0.0.1:9/queue/invoices",
+            "INVOICE_RUN_QUEUE_URL": "http://127.0.0.1:9/queue/invoice-runs",
+            "INVOICE_DEAD_LETTER_QUEUE_URL": "http://127.0.0.1:9/queue/invoices-dlq",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        }
+    )
+    code = _CHILD.format(layer=str(ROOT / "layers" / "common"), code=str(code_dir), module=str(code_dir / "app.py"))
+    done = subprocess.run(  # noqa: S603 - our own interpreter importing our own module
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=True
+    )
+    return set(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+@pytest.fixture(scope="module")
+def modules() -> dict[str, set[str]]:
+    return {function: loaded_at_start(function) for function in ALL_FUNCTIONS}
+
+
+@pytest.mark.parametrize("function", ALL_FUNCTIONS)
+def test_no_function_loads_tenacity_or_stripe_to_start(modules: dict[str, set[str]], function: str) -> None:
+    assert "tenacity" not in modules[function]
+    assert "stripe" not in modules[function]
+
+
+@pytest.mark.parametrize("function", [f for f in API_FUNCTIONS if f != "webhooks"])
+def test_idempotency_machinery_waits_for_a_keyed_request(modules: dict[str, set[str]], function: str) -> None:
+    loaded = modules[function]
+    assert "aws_lambda_powertools.utilities.idempotency.exceptions" in loaded  # the error answers are registered
+    assert "aws_lambda_powertools.utilities.idempotency.persistence.dynamodb" not in loaded
+    assert "aws_lambda_powertools.utilities.idempotency.idempotency" not in loaded
+
+
+@pytest.mark.parametrize("function", ["invoice_planner", "invoice_worker"])
+def test_queue_and_schedule_functions_do_not_load_the_http_resolver(
+    modules: dict[str, set[str]], function: str
+) -> None:
+    assert "aws_lambda_powertools.event_handler.api_gateway" not in modules[function]
+
+
+def test_the_planner_loads_no_pydantic(modules: dict[str, set[str]]) -> None:
+    # Its settings are plain values (partnerhub.settings) and it builds no model
+    assert "pydantic" not in modules["invoice_planner"]
+    assert "partnerhub.domain.models" not in modules["invoice_planner"]
+    assert "partnerhub.domain.accounts" not in modules["invoice_planner"]
+
+
+_PLANNER_CHILD = """
+import importlib.util, json, sys
+from unittest import mock
+sys.path[:0] = [{layer!r}, {code!r}]
+client = mock.Mock()
+client.send_message_batch.return_value = {{"Successful": [{{"Id": "0"}}], "Failed": []}}
+with mock.patch("boto3.client", return_value=client) as make:
+    spec = importlib.util.spec_from_file_location("app", {module!r})
+    app = importlib.util.module_from_spec(spec)
+    sys.modules["app"] = app
+    spec.loader.exec_module(app)
+    planner = app.build().wiring
+    at_start = [list(c.args) for c in make.call_args_list]
+    planner.enqueue(app.Period(2026, 10), ["p1"])
+    planner.enqueue(app.Period(2026, 10), ["p2"])
+    after = [list(c.args) for c in make.call_args_list]
+print(json.dumps({{"at_start": at_start, "after": after, "sends": client.send_message_batch.call_count}}))
+"""
+
+
+def test_the_planners_sqs_client_is_made_on_first_send() -> None:
+    # Given the planner started (in its own interpreter, boto3's client factory observed)
+    code_dir = ROOT / "functions" / "invoice_planner"
+    code = _PLANNER_CHILD.format(
+        layer=str(ROOT / "layers" / "common"), code=str(code_dir), module=str(code_dir / "app.py")
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
+    env.update({"TABLE_NAME": "t", "INVOICE_QUEUE_URL": "http://127.0.0.1:9/q", "AWS_DEFAULT_REGION": "us-east-1"})
+    done = subprocess.run(  # noqa: S603 - our own interpreter importing our own module
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=True
+    )
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    # Then no SQS client was made at start, and one was made for the first batch and used for both
+    assert ["sqs"] not in seen["at_start"]
+    assert seen["after"].count(["sqs"]) == 1
+    assert seen["sends"] == 2
