@@ -226,6 +226,7 @@ def test_an_operator_previews_starts_and_follows_month_end(portal: Portal, phone
     expect(page.locator("[data-stat=pending]")).to_have_text("0", timeout=60_000)
     expect(page.locator("[data-stat=failed]")).to_have_text("0")
     expect(page.get_by_text("Started by hand")).to_be_visible()
+    expect(page.get_by_text("Started by hand")).to_contain_text("@partners.local")  # named by email, not by id
     portal.screenshot("operator-month-end-progress")
     (invoice,) = api.get("/v1/invoices").json()["items"]
     assert (invoice["period"], invoice["total"]) == ("2026-09", 990)

@@ -258,6 +258,7 @@ def test_a_month_is_previewed_started_watched_and_its_invoice_voided(stack: Loca
     replayed = ops.post("/v1/operator/invoice-runs", json={"period": "2026-03"}, headers=key)
     assert started.status_code == replayed.status_code == 202, started.text
     assert started.json()["started_by"] == ACTOR
+    assert started.json()["started_by_name"] == f"{OPERATOR}@partners.local"  # the token's email claim
     assert len(entries(ops, "invoice_run.start", "invoice-run:2026-03")) == 1
 
     # Then the planner and the workers finish it, asynchronously

@@ -98,7 +98,7 @@ async function showProgress(box, period, result) {
   clear(box,
     h("h2", { id: "progress-title", class: "card-title" }, `Run for ${month(period)}`),
     h("p", { class: "muted" }, progress.started_at
-      ? `Started by hand ${dateTime(progress.started_at)} by ${progress.started_by}.`
+      ? `Started by hand ${dateTime(progress.started_at)} by ${progress.started_by_name || progress.started_by}.`
       : "Not started by hand. The schedule runs the previous month at 00:15 UTC on the 1st."),
     h("div", { class: "stats progress-stats" },
       stat("Planned", "planned", progress.planned),

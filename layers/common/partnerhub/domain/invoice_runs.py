@@ -63,6 +63,8 @@ class RunProgress:
     pending: int
     dead_lettered: int
     failures: tuple[Mapping[str, Any], ...] = field(default_factory=tuple)
+    started_by_name: str | None = None
+    """The first starter's email or user name from their token, for people to read (``started_by`` is the id)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +204,7 @@ class InvoiceRunService:
             period=str(period),
             started_at=run.get("started_at"),
             started_by=run.get("started_by"),
+            started_by_name=run.get("started_by_name"),
             planned=len(partner_ids),
             dead_lettered=len(self._queues.dead_letters(str(period))),
             failures=failures,

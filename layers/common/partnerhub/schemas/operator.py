@@ -118,6 +118,7 @@ class RunProgressOut(BaseModel):
     period: str
     started_at: str | None = Field(description="When an operator first started this month by hand (null: never)")
     started_by: str | None
+    started_by_name: str | None = Field(default=None, description="The starter's email or user name, to read")
     planned: int = Field(description="Partners the planner enqueues for the month (the billable registry)")
     invoiced: int
     nothing_to_bill: int
@@ -132,6 +133,7 @@ class RunProgressOut(BaseModel):
             period=progress.period,
             started_at=progress.started_at,
             started_by=progress.started_by,
+            started_by_name=progress.started_by_name,
             planned=progress.planned,
             invoiced=progress.invoiced,
             nothing_to_bill=progress.nothing_to_bill,
