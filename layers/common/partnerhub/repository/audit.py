@@ -6,7 +6,6 @@ transaction; :meth:`DynamoAuditRepository.record` writes an entry alone (after a
 
 from __future__ import annotations
 
-import base64
 import itertools
 import json
 import re
@@ -14,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from partnerhub import cursors
 from partnerhub.domain.audit import SUMMARY_MAX_CHARS, AuditEntry, AuditPage
-from partnerhub.errors import ValidationFailed
 from partnerhub.repository import keys
 from partnerhub.repository.dynamo import (
     Item,
@@ -130,18 +129,14 @@ class DynamoAuditRepository(TableRepository):
 
 
 def _encode_cursor(sort_key: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"sk": sort_key}).encode()).decode().rstrip("=")
+    return cursors.encode({"sk": sort_key})
 
 
 def _decode_cursor(cursor: str | None) -> str | None:
     if not cursor:
         return None
-    invalid = ValidationFailed("invalid cursor", details=[{"field": "cursor", "reason": "not a cursor of this list"}])
-    try:
-        payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        sort_key = str(payload["sk"])
-    except (ValueError, KeyError, TypeError) as error:
-        raise invalid from error
-    if not _SORT_KEY.match(sort_key):
-        raise invalid
+    value = cursors.decode(cursor).get("sk")
+    sort_key = str(value)
+    if value is None or not _SORT_KEY.match(sort_key):
+        raise cursors.invalid()
     return sort_key

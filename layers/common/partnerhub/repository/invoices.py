@@ -14,8 +14,6 @@ it (the worker, the pay route, a webhook), so the rules of ``domain.invoicing`` 
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from partnerhub import cursors
 from partnerhub.clock import isoformat
 from partnerhub.domain.invoicing import (
     DRAFT,
@@ -514,17 +513,16 @@ def _conflict(error: ClientError) -> bool:
 
 
 def _encode_cursor(period: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"period": period}).encode()).decode().rstrip("=")
+    return cursors.encode({"period": period})
 
 
 def _decode_cursor(cursor: str | None) -> str | None:
     if not cursor:
         return None
-    invalid = ValidationFailed("invalid cursor", details=[{"field": "cursor", "reason": "not a cursor of this list"}])
+    payload = cursors.decode(cursor)
     try:
-        payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         period = str(payload["period"])
         Period.parse(period)
-    except (ValueError, KeyError, TypeError) as error:
-        raise invalid from error
+    except (ValueError, KeyError) as error:
+        raise cursors.invalid() from error
     return period

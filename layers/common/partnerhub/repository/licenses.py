@@ -7,15 +7,13 @@ active licenses of one product on one site.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from partnerhub import cursors
 from partnerhub.domain.licenses import (
     Change,
     IssueOrder,
@@ -715,8 +713,7 @@ def _key_of(item: Item, index: str) -> dict[str, Any]:
 
 def _encode_cursor(last_key: dict[str, Any], index: str) -> str:
     plain = deserialize(last_key)
-    payload = {"i": index, "s": plain[f"{index}SK"], "k": plain["SK"]}
-    return base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
+    return cursors.encode({"i": index, "s": plain[f"{index}SK"], "k": plain["SK"]})
 
 
 def _decode_cursor(
@@ -725,14 +722,10 @@ def _decode_cursor(
     """A cursor names only a position; the partition is always rebuilt from the caller's own partner id."""
     if not cursor:
         return None
-    invalid = ValidationFailed("invalid cursor", details=[{"field": "cursor", "reason": "not a cursor of this list"}])
-    try:
-        payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise invalid from None
-    if not isinstance(payload, dict) or payload.get("i") != index:
-        raise invalid
+    payload = cursors.decode(cursor)
     sort_value, sk = payload.get("s"), payload.get("k")
-    if not (isinstance(sort_value, str) and isinstance(sk, str) and sk.startswith("LICENSE#")) or len(sk) > 200:
-        raise invalid
+    if payload.get("i") != index or not (isinstance(sort_value, str) and isinstance(sk, str)):
+        raise cursors.invalid()
+    if not sk.startswith("LICENSE#") or len(sk) > 200:
+        raise cursors.invalid()
     return serialize({"PK": keys.partner_pk(partner_id), "SK": sk, f"{index}PK": partition, sort_attr: sort_value})

@@ -8,8 +8,6 @@ below (:func:`profile_key`, :func:`count_licenses`, :func:`require_can_issue`, :
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from partnerhub import cursors
 from partnerhub.domain.accounts import Card, CardBook, Company, ConcurrentChange
 from partnerhub.domain.models import PARTNER_ID, Counts, LicenseCounts, Standing
 from partnerhub.domain.partner_directory import OverviewPage, PartnerOverview
-from partnerhub.errors import ValidationFailed
 from partnerhub.repository import keys
 from partnerhub.repository.dynamo import (
     Item,
@@ -187,20 +185,16 @@ class DirectoryPage:
 
 
 def _encode_directory_cursor(partner_id: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"partner_id": partner_id}).encode()).decode().rstrip("=")
+    return cursors.encode({"partner_id": partner_id})
 
 
 def _decode_directory_cursor(cursor: str | None) -> str | None:
     if not cursor:
         return None
-    invalid = ValidationFailed("invalid cursor", details=[{"field": "cursor", "reason": "not a cursor of this list"}])
-    try:
-        payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        partner_id = str(payload["partner_id"])
-    except (ValueError, KeyError, TypeError) as error:
-        raise invalid from error
-    if not PARTNER_ID.match(partner_id):
-        raise invalid
+    value = cursors.decode(cursor).get("partner_id")
+    partner_id = str(value)
+    if value is None or not PARTNER_ID.match(partner_id):
+        raise cursors.invalid()
     return partner_id
 
 

@@ -3,18 +3,15 @@ bounded size, each a whole CSV file with its header row."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import csv
 import io
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from partnerhub import cursors
 from partnerhub.clock import isoformat
 from partnerhub.domain.models import LICENSE_KEY
 from partnerhub.domain.rebilling import StatementLine
-from partnerhub.errors import ValidationFailed
 
 COLUMNS = (
     "license_key",
@@ -93,24 +90,18 @@ def statement_csv(
 
 
 def encode_cursor(period: str, group_by: str | None, after: str) -> str:
-    payload = {"p": period, "g": group_by, "k": after}
-    return base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
+    return cursors.encode({"p": period, "g": group_by, "k": after})
 
 
 def decode_cursor(cursor: str | None, period: str, group_by: str | None) -> str | None:
     """The license key a part ended with; 422 naming ``cursor`` unless it came from this very export."""
     if not cursor:
         return None
-    invalid = ValidationFailed(
-        "invalid cursor", details=[{"field": "cursor", "in": "query", "reason": "not a cursor of this export"}]
-    )
-    try:
-        payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise invalid from None
-    if not isinstance(payload, dict) or payload.get("p") != period or payload.get("g") != group_by:
-        raise invalid
+    reason = "not a cursor of this export"
+    payload = cursors.decode(cursor, reason, "query")
     key = payload.get("k")
-    if not isinstance(key, str) or not LICENSE_KEY.match(key):
-        raise invalid
+    if payload.get("p") != period or payload.get("g") != group_by or not isinstance(key, str):
+        raise cursors.invalid(reason, "query")
+    if not LICENSE_KEY.match(key):
+        raise cursors.invalid(reason, "query")
     return key
