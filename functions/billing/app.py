@@ -16,7 +16,6 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from partnerhub.api import OPERATORS, CursorQuery, Idempotency, caller_of, create_app, json_response, success
 from partnerhub.clock import Clock, SystemClock
 from partnerhub.composition import Function, http_handler
-from partnerhub.domain.audit import AuditEntry, operator_actor
 from partnerhub.domain.estimates import EstimateService, parse_period
 from partnerhub.domain.models import PRODUCT_SLUG
 from partnerhub.domain.periods import Period
@@ -105,15 +104,7 @@ def schedule_price(product: ProductSlugPath, request: Annotated[PriceRequest, Bo
     body = {"product": product, **request.model_dump(mode="json")}
 
     def schedule(receipt_id: str) -> tuple[int, Any]:
-        audit = AuditEntry(
-            entry_id=receipt_id,
-            at=wired().clock.now(),
-            actor=operator_actor(caller.subject),
-            actor_name=caller.name,
-            action="price.schedule",
-            target=f"product:{product}",
-            summary=body,
-        )
+        audit = caller.audit_entry(receipt_id, wired().clock.now(), "price.schedule", f"product:{product}", body)
         changed = wired().prices.schedule(
             product, request.daily_price, request.monthly_price, request.effective_from, audit
         )
@@ -161,15 +152,7 @@ def cancel_scheduled_price(product: ProductSlugPath, effective_from: EffectiveFr
     body = {"product": product, "effective_from": effective_from}
 
     def cancel(receipt_id: str) -> tuple[int, Any]:
-        audit = AuditEntry(
-            entry_id=receipt_id,
-            at=wired().clock.now(),
-            actor=operator_actor(caller.subject),
-            actor_name=caller.name,
-            action="price.cancel",
-            target=f"product:{product}",
-            summary=body,
-        )
+        audit = caller.audit_entry(receipt_id, wired().clock.now(), "price.cancel", f"product:{product}", body)
         prices = wired().prices.cancel(product, day, audit)
         metrics.add_metric(name="PriceCancelled", unit=MetricUnit.Count, value=1)
         logger.info("scheduled price cancelled", extra={**body, "actor": caller.actor})

@@ -13,7 +13,6 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from partnerhub.api import OPERATORS, CursorQuery, Idempotency, caller_of, create_app, success
 from partnerhub.clock import Clock, SystemClock
 from partnerhub.composition import Function, http_handler
-from partnerhub.domain.audit import AuditEntry, operator_actor
 from partnerhub.domain.invoicing import InvoiceOperations, InvoiceService
 from partnerhub.observability import MetricUnit, metrics, tracer
 from partnerhub.payments.client import StripeConnection, stripe_connection
@@ -140,14 +139,8 @@ def _operator_command(invoice_id: str, action: str, route: str, transition: str)
     caller = caller_of(app)
 
     def command(receipt_id: str) -> tuple[int, Any]:
-        audit = AuditEntry(
-            entry_id=receipt_id,
-            at=wired().clock.now(),
-            actor=operator_actor(caller.subject),
-            actor_name=caller.name,
-            action=action,
-            target=f"invoice:{invoice_id}",
-            summary={"invoice_id": invoice_id},
+        audit = caller.audit_entry(
+            receipt_id, wired().clock.now(), action, f"invoice:{invoice_id}", {"invoice_id": invoice_id}
         )
         record = getattr(wired().operations, transition)(invoice_id, audit)
         return 200, InvoiceDetail.of(record)

@@ -12,7 +12,6 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from partnerhub.api import OPERATORS, CursorQuery, Idempotency, caller_of, create_app, json_response, success
 from partnerhub.clock import Clock, SystemClock
 from partnerhub.composition import Function, http_handler
-from partnerhub.domain.audit import AuditEntry, operator_actor
 from partnerhub.domain.licenses import UNCHANGED, LicenseService, ListQuery
 from partnerhub.domain.models import (
     CLIENT_PATTERN,
@@ -236,20 +235,14 @@ def record_external_license(
     body = {"partner_id": partner_id, **request.model_dump(mode="json")}
 
     def record(receipt_id: str) -> tuple[int, Any]:
-        audit = AuditEntry(
-            entry_id=receipt_id,
-            at=wired().clock.now(),
-            actor=operator_actor(caller.subject),
-            actor_name=caller.name,
-            action="license.record_external",
-            target=f"partner:{partner_id}",
-            summary=body,
+        audit = caller.audit_entry(
+            receipt_id, wired().clock.now(), "license.record_external", f"partner:{partner_id}", body
         )
         license = wired().service.record_external(
             partner_id,
             request.product,
             request.site,
-            operator_actor(caller.subject),
+            audit.actor,
             request.license_key,
             receipt_id,
             audit,

@@ -13,7 +13,6 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from partnerhub.api import OPERATORS, Caller, CursorQuery, Idempotency, caller_of, create_app, success
 from partnerhub.clock import Clock, SystemClock
 from partnerhub.composition import Function, http_handler
-from partnerhub.domain.audit import AuditEntry, operator_actor
 from partnerhub.domain.invoice_runs import InvoiceRunService
 from partnerhub.domain.models import PARTNER_ID
 from partnerhub.domain.partner_directory import PartnerDirectoryService, PartnerOverview
@@ -112,18 +111,6 @@ def operator() -> Caller:
     return caller
 
 
-def audit_entry(caller: Caller, receipt_id: str, action: str, target: str, summary: dict[str, Any]) -> AuditEntry:
-    return AuditEntry(
-        entry_id=receipt_id,
-        at=wired().clock.now(),
-        actor=operator_actor(caller.subject),
-        actor_name=caller.name,
-        action=action,
-        target=target,
-        summary=summary,
-    )
-
-
 PeriodPath = Annotated[str, Path(pattern=PERIOD_PATTERN, description="YYYY-MM")]
 PartnerIdPath = Annotated[str, Path(pattern=PARTNER_ID.pattern)]
 
@@ -220,7 +207,9 @@ def start_run(request: Annotated[RunRequest, Body()]) -> Response[str]:
     body = request.model_dump(mode="json")
 
     def start(receipt_id: str) -> tuple[int, Any]:
-        audit = audit_entry(caller, receipt_id, "invoice_run.start", f"invoice-run:{request.period}", body)
+        audit = caller.audit_entry(
+            receipt_id, wired().clock.now(), "invoice_run.start", f"invoice-run:{request.period}", body
+        )
         progress = wired().runs.start(request.period, audit)
         metrics.add_metric(name="InvoiceRunStarted", unit=MetricUnit.Count, value=1)
         logger.info("invoice run started by an operator", extra={"period": request.period, "actor": audit.actor})
@@ -250,7 +239,7 @@ def retry_run(period: PeriodPath) -> Response[str]:
     body = {"period": period}
 
     def retry(receipt_id: str) -> tuple[int, Any]:
-        audit = audit_entry(caller, receipt_id, "invoice_run.retry", f"invoice-run:{period}", body)
+        audit = caller.audit_entry(receipt_id, wired().clock.now(), "invoice_run.retry", f"invoice-run:{period}", body)
         redrive = wired().runs.retry(period, audit)
         metrics.add_metric(name="InvoiceRunRedriven", unit=MetricUnit.Count, value=len(redrive.redriven))
         return 200, RedriveOut.of(redrive)

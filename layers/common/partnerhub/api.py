@@ -33,9 +33,13 @@ from partnerhub.repository import keys
 from partnerhub.schemas.types import CURSOR_MAX, CURSOR_PATTERN
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from aws_lambda_powertools.utilities.idempotency.config import IdempotencyConfig
     from aws_lambda_powertools.utilities.idempotency.persistence.dynamodb import DynamoDBPersistenceLayer
     from mypy_boto3_dynamodb import DynamoDBClient
+
+    from partnerhub.domain.audit import AuditEntry
 
 OPERATORS = "operators"
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
@@ -272,6 +276,22 @@ class Caller:
     def require_operator(self) -> None:
         if not self.is_operator:
             raise Forbidden("only operators may do this", code="not_an_operator")
+
+    def audit_entry(
+        self, receipt_id: str, at: datetime, action: str, target: str, summary: Mapping[str, Any]
+    ) -> AuditEntry:
+        """The audit log's entry for this operator's action; ``receipt_id`` is the action's receipt."""
+        from partnerhub.domain.audit import AuditEntry, operator_actor
+
+        return AuditEntry(
+            entry_id=receipt_id,
+            at=at,
+            actor=operator_actor(self.subject),
+            actor_name=self.name,
+            action=action,
+            target=target,
+            summary=summary,
+        )
 
     @property
     def actor(self) -> str:

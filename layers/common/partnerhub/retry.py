@@ -92,7 +92,7 @@ def _stripe_wait(state: RetryCallState) -> float:
     """Seconds to wait (tenacity's unit): Stripe's ``Retry-After`` when it sent one, else jittered backoff."""
     error = state.outcome.exception() if state.outcome is not None else None
     after = _retry_after(error)
-    return after if after is not None else float(_waits()["stripe"](state))
+    return after if after is not None else _waits()["stripe"](state)
 
 
 def on_stripe_transient(*, attempts: int, sleep: Sleep = time.sleep) -> Retrying:
