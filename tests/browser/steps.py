@@ -23,6 +23,20 @@ def add_card(portal: Portal, card: str = "pm_card_visa", *, primary: bool = True
     page.get_by_role("button", name="Save payment method").click()
 
 
+def add_saved_card(portal: Portal) -> None:
+    """A working Visa as the primary card, and back on Payment Methods once it is saved."""
+    add_card(portal)
+    expect(portal.page.get_by_role("heading", level=1, name="Payment Methods")).to_be_visible()
+
+
+def month_end_with_stripes_attempt(portal: Portal, period: str, following: str) -> None:
+    """Month-end invoicing of ``period`` on the 1st of ``following``, then the hour after which Stripe makes its
+    automatic payment attempt (its outcome lands asynchronously: wait for it)."""
+    portal.stack.set_clock(f"{following}-01T01:00:00Z")
+    assert portal.stack.invoice_run(period)["complete"]
+    portal.stack.advance("PT1H")
+
+
 def issue(portal: Portal, product_name: str, quantity: int) -> list[str]:
     """Issue New License → product, quantity → the issued license codes."""
     page = portal.page

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.steps import add_card, issue
+from tests.browser.steps import add_card, add_saved_card, issue, month_end_with_stripes_attempt
 
 if TYPE_CHECKING:
     from tests.browser.conftest import Portal
@@ -38,8 +38,7 @@ def test_the_estimate_grows_with_each_day_a_license_is_active(portal: Portal) ->
     period, _ = start_of_next_month(stack)
     page = portal.page
     portal.sign_in()
-    add_card(portal)
-    expect(page.get_by_role("heading", level=1, name="Payment Methods")).to_be_visible()
+    add_saved_card(portal)
     daily = next(p for p in portal.api().get("/v1/prices").json()["items"] if p["product"] == "jetpack-backup")[
         "daily_price"
     ]
@@ -78,8 +77,7 @@ def test_an_invoice_is_listed_and_its_pdf_downloads(portal: Portal) -> None:
     period, following = start_of_next_month(stack)
     page = portal.page
     portal.sign_in()
-    add_card(portal)
-    expect(page.get_by_role("heading", level=1, name="Payment Methods")).to_be_visible()
+    add_saved_card(portal)
     issue(portal, "Jetpack Scan", 1)
 
     # When the month ends and month-end invoicing runs
@@ -131,10 +129,8 @@ def test_a_failed_charge_shows_the_past_due_banner_until_the_invoice_is_paid(por
     add_card(portal, "pm_card_chargeCustomerFail")
     expect(page.get_by_role("heading", level=1, name="Payment Methods")).to_be_visible()
     issue(portal, "Jetpack Boost", 1)
-    stack.set_clock(f"{following}-01T01:00:00Z")
-    assert stack.invoice_run(period)["complete"]
     # And Stripe's automatic attempt an hour later is declined
-    stack.advance("PT1H")
+    month_end_with_stripes_attempt(portal, period, following)
     wait_for(lambda: portal.api().get("/v1/account").json()["past_due_invoices"])
     (listed,) = portal.api().get("/v1/invoices").json()["items"]
 
@@ -227,9 +223,7 @@ def test_a_card_that_needs_authentication_is_paid_after_authenticating_in_the_po
     add_card(portal, "pm_card_authenticationRequired")
     expect(page.get_by_role("heading", level=1, name="Payment Methods")).to_be_visible()
     issue(portal, "Jetpack Scan", 1)
-    stack.set_clock(f"{following}-01T01:00:00Z")
-    assert stack.invoice_run(period)["complete"]
-    stack.advance("PT1H")
+    month_end_with_stripes_attempt(portal, period, following)
     wait_for(lambda: portal.api().get("/v1/account").json()["past_due_invoices"])
 
     # When they press Pay now on the Invoices page: the portal completes the authentication with Stripe

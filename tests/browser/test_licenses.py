@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.steps import add_card, expand, issue, row
+from tests.browser.steps import add_card, add_saved_card, expand, issue, row
 
 if TYPE_CHECKING:
     from tests.browser.conftest import Portal
@@ -146,8 +146,7 @@ def test_a_partner_adds_a_card_issues_assigns_searches_unassigns_and_revokes(por
 
 def test_assigning_to_a_url_the_api_refuses_shows_the_reason_next_to_the_field(portal: Portal) -> None:
     portal.sign_in()
-    add_card(portal)
-    expect(portal.page.get_by_role("heading", level=1, name="Payment Methods")).to_be_visible()
+    add_saved_card(portal)
     (key,) = issue(portal, "Jetpack Scan", 1)
     portal.navigate("Licenses")
     item = expand(portal, key)

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import EXPORT_PART_BYTES, LAPTOP, PHONE, SCREENSHOTS
-from tests.browser.steps import add_card, expand, issue, row
+from tests.browser.steps import add_saved_card, expand, issue, month_end_with_stripes_attempt, row
 from tests.browser.test_billing_and_invoices import dollars, start_of_next_month, wait_for
 from tests.browser.test_walkthrough import no_horizontal_overflow
 
@@ -59,8 +59,7 @@ def cents(text: str) -> int:
 def test_labels_on_issue_in_details_on_many_at_once_and_as_filters(portal: Portal) -> None:
     page = portal.page
     portal.sign_in()
-    add_card(portal)
-    expect(page.get_by_role("heading", level=1, name="Payment Methods")).to_be_visible()
+    add_saved_card(portal)
 
     # When an order's tag is refused, the 422 is said under the Tags field and nothing is issued
     portal.navigate("Issue New License")
@@ -247,8 +246,7 @@ def test_billing_by_client_and_site_the_csv_statement_and_the_spend_chart(portal
     period, following = start_of_next_month(stack)
     page = portal.page
     portal.sign_in()
-    add_card(portal)
-    expect(page.get_by_role("heading", level=1, name="Payment Methods")).to_be_visible()
+    add_saved_card(portal)
 
     # Given six licenses for two clients and two unlabelled, two of them on sites, one moved between sites
     acme = issue_labelled(portal, "Jetpack VaultPress Backup", 3, "Acme Bakery", "retainer")
@@ -322,9 +320,7 @@ def test_billing_by_client_and_site_the_csv_statement_and_the_spend_chart(portal
     portal.screenshot("rebill-billing-downloaded")
 
     # When the month ends, is invoiced and Stripe's attempt has paid it
-    stack.set_clock(f"{following}-01T01:00:00Z")
-    assert stack.invoice_run(period)["complete"]
-    stack.advance("PT1H")
+    month_end_with_stripes_attempt(portal, period, following)
     wait_for(lambda: [i["status"] for i in portal.api().get("/v1/invoices").json()["items"]] == ["paid"])
     (invoice,) = portal.api().get("/v1/invoices").json()["items"]
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.steps import add_card, issue
+from tests.browser.steps import add_card, add_saved_card, issue, month_end_with_stripes_attempt
 from tests.browser.test_billing_and_invoices import start_of_next_month, wait_for
 from tests.browser.test_walkthrough import no_horizontal_overflow
 
@@ -45,9 +45,7 @@ def past_due(portal: Portal) -> dict[str, Any]:
     add_card(portal, "pm_card_chargeCustomerFail")
     expect(portal.page.get_by_role("heading", level=1, name="Payment Methods")).to_be_visible()
     issue(portal, "Jetpack Boost", 1)
-    stack.set_clock(f"{following}-01T01:00:00Z")
-    assert stack.invoice_run(period)["complete"]
-    stack.advance("PT1H")  # Stripe's automatic attempt, declined
+    month_end_with_stripes_attempt(portal, period, following)  # Stripe's automatic attempt, declined
     wait_for(lambda: portal.api().get("/v1/account").json()["past_due_invoices"])
     (invoice,) = portal.api().get("/v1/invoices").json()["items"]
     return dict(invoice)
@@ -93,8 +91,7 @@ def test_pages_open_at_their_top_and_issue_new_license_says_why_it_is_unavailabl
     portal.sign_in()
     portal.navigate("Billing")
     expect(fresh.locator("main .page-header .issue-reason")).to_have_text("Add a payment method first")
-    add_card(portal)
-    expect(fresh.get_by_role("heading", level=1, name="Payment Methods")).to_be_visible()
+    add_saved_card(portal)
     portal.navigate("Licenses")
     expect(fresh.locator("main .page-header [data-issue]")).to_have_attribute("data-issue", "available")
     expect(fresh.locator("main .page-header [data-issue]")).to_have_class(re.compile(r"button-primary"))
@@ -209,8 +206,7 @@ def test_billing_leaves_out_a_license_revoked_the_instant_it_was_issued_and_says
     start_of_next_month(stack)
     page = portal.page
     portal.sign_in()
-    add_card(portal)
-    expect(page.get_by_role("heading", level=1, name="Payment Methods")).to_be_visible()
+    add_saved_card(portal)
     # Given two Scan licenses, one revoked at the instant it was issued (the clock stands still): no active time
     _, instant = issue(portal, "Jetpack Scan", 2)
     assert portal.api().post(f"/v1/licenses/{instant}/revoke").status_code == 200
@@ -256,8 +252,7 @@ def test_focus_targets_and_the_phone_details(portal: Portal, phone: Portal) -> N
     assert sign_out is not None and sign_out["height"] >= 24, sign_out
 
     # Card marks share one width, so the card titles line up
-    add_card(portal)
-    expect(page.get_by_role("heading", level=1, name="Payment Methods")).to_be_visible()
+    add_saved_card(portal)
     portal.stack.advance("PT1M")  # (cards added at different times: the newest one is promoted)
     add_card(portal, "pm_card_amex", primary=False)
     expect(page.get_by_role("heading", level=1, name="Payment Methods")).to_be_visible()

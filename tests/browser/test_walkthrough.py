@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import LAPTOP, PHONE
-from tests.browser.steps import add_card, expand, issue, row
+from tests.browser.steps import add_card, add_saved_card, expand, issue, month_end_with_stripes_attempt, row
 from tests.browser.test_billing_and_invoices import dollars, start_of_next_month, wait_for
 
 if TYPE_CHECKING:
@@ -42,8 +42,7 @@ def test_a_closed_month_says_what_was_invoiced_and_a_paid_invoice_shows_consiste
     period, following = start_of_next_month(stack)
     page = portal.page
     portal.sign_in()
-    add_card(portal)
-    expect(page.get_by_role("heading", level=1, name="Payment Methods")).to_be_visible()
+    add_saved_card(portal)
 
     # Given two Scan licenses, one revoked an hour later
     _, second = issue(portal, "Jetpack Scan", 2)
@@ -70,9 +69,7 @@ def test_a_closed_month_says_what_was_invoiced_and_a_paid_invoice_shows_consiste
     portal.screenshot("walk-billing-revoked-column")
 
     # When the month is over, invoiced and paid by Stripe's attempt an hour later
-    stack.set_clock(f"{following}-01T01:00:00Z")
-    assert stack.invoice_run(period)["complete"]
-    stack.advance("PT1H")
+    month_end_with_stripes_attempt(portal, period, following)
     wait_for(lambda: [i["status"] for i in portal.api().get("/v1/invoices").json()["items"]] == ["paid"])
     (invoice,) = portal.api().get("/v1/invoices").json()["items"]
 
@@ -118,8 +115,7 @@ def test_a_closed_month_says_what_was_invoiced_and_a_paid_invoice_shows_consiste
 def test_issue_new_license_previews_the_cost_and_the_product_select_fits(portal: Portal) -> None:
     page = portal.page
     portal.sign_in()
-    add_card(portal)
-    expect(page.get_by_role("heading", level=1, name="Payment Methods")).to_be_visible()
+    add_saved_card(portal)
     scan = price_of(portal, "jetpack-scan")
     backup = price_of(portal, "jetpack-backup")
 
@@ -168,8 +164,7 @@ def test_issue_new_license_previews_the_cost_and_the_product_select_fits(portal:
 def test_history_names_people_rows_show_site_and_the_list_counts_its_total(portal: Portal, phone: Portal) -> None:
     page = portal.page
     partner = portal.sign_in()
-    add_card(portal)
-    expect(page.get_by_role("heading", level=1, name="Payment Methods")).to_be_visible()
+    add_saved_card(portal)
 
     # Given 27 licenses, one of them assigned through the portal
     keys = issue(portal, "Jetpack Boost", 27)
@@ -336,8 +331,7 @@ def test_loading_errors_retry_sidebar_reload_toasts_and_favicon(portal: Portal, 
     # Clicking the current page's sidebar link reloads it: a license issued meanwhile shows up
     portal.navigate("Licenses")
     expect(page.get_by_role("tab", name=re.compile(r"^All\s+0"))).to_be_visible()
-    add_card(portal)
-    expect(page.get_by_role("heading", level=1, name="Payment Methods")).to_be_visible()
+    add_saved_card(portal)
     portal.navigate("Licenses")
     assert portal.api().post("/v1/licenses", json={"product": "jetpack-boost", "quantity": 1}).status_code == 201
     portal.navigate("Licenses")
