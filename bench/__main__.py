@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         _log("bench: calls per request")
         results["calls"] = calls.measure(bench, _log)
         _log("bench: cold start")
-        results["coldstart"] = coldstart.measure(bench, sizes["cold_runs"], _log)
+        results["coldstart"] = coldstart.measure(bench, sizes["cold_runs"], _log, source_runs=1 if quick else 3)
         results["import_profile"] = coldstart.import_profile(bench, "LicensesFunction")
         _log("bench: warm latency")
         bench.reset_aws()
@@ -151,7 +151,7 @@ def _sections(names: list[str], output: Path, *, quick: bool) -> int:
         if section == "coldstart":
             if functions:
                 bench.only(routes=(), functions=tuple(functions))
-            cold = coldstart.measure(bench, 1 if quick else 10, _log)
+            cold = coldstart.measure(bench, 1 if quick else 10, _log, source_runs=1 if quick else 3)
             profile = coldstart.import_profile(bench, "LicensesFunction")
             text = report.render({"machine": {}, "coldstart": cold, "import_profile": profile})
             body = text.split("## Cold start", 1)[1]

@@ -47,10 +47,30 @@ APIGatewayHttpResolver(enable_validation=True); Logger(); Metrics()
 
 _CHILD = """
 import importlib.util, json, sys, time
+{prelude}
 started, cpu_started = time.perf_counter(), time.process_time()
 {body}
 elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
 print(json.dumps({{"seconds": elapsed, "cpu": cpu, "stripe": "stripe" in sys.modules, "modules": len(sys.modules)}}))
+"""
+
+# "Without bytecode": what Lambda does with an artifact that ships no .pyc (its code directories are read-only,
+# so nothing compiled is kept): every module outside the standard library (which the runtime ships compiled) is
+# compiled from its source at import. A path hook gives those directories a loader that never reads a .pyc.
+_FROM_SOURCE = """
+import importlib.machinery as _m
+class _FromSource(_m.SourceFileLoader):
+    def get_code(self, fullname):
+        return self.source_to_code(self.get_data(self.path), self.path)
+_hook = _m.FileFinder.path_hook(
+    (_m.ExtensionFileLoader, _m.EXTENSION_SUFFIXES), (_FromSource, _m.SOURCE_SUFFIXES)
+)
+def _outside_stdlib(path):
+    if path.startswith(sys.base_prefix) and not path.startswith(sys.prefix):
+        raise ImportError("the standard library keeps its bytecode")
+    return _hook(path)
+sys.path_hooks.insert(0, _outside_stdlib)
+sys.path_importer_cache.clear()
 """
 
 _IMPORT_APP = """
@@ -67,6 +87,7 @@ class ColdStart:
     name: str
     samples: list[float] = field(default_factory=list)
     cpu_samples: list[float] = field(default_factory=list)  # the child's own CPU time: less moved by other load
+    source_cpu_samples: list[float] = field(default_factory=list)  # CPU time compiling every module from source
     stripe_imported: bool = False
     calls_stripe: bool | None = None
     error: str | None = None
@@ -78,6 +99,10 @@ class ColdStart:
     @property
     def cpu_median(self) -> float:
         return statistics.median(self.cpu_samples) if self.cpu_samples else float("nan")
+
+    @property
+    def source_cpu_median(self) -> float:
+        return statistics.median(self.source_cpu_samples) if self.source_cpu_samples else float("nan")
 
 
 def child_environment(bench: Bench, logical_id: str | None) -> dict[str, str]:
@@ -105,14 +130,15 @@ def child_environment(bench: Bench, logical_id: str | None) -> dict[str, str]:
     return env
 
 
-def _code_for(bench: Bench, logical_id: str | None) -> str:
+def _code_for(bench: Bench, logical_id: str | None, *, from_source: bool = False) -> str:
+    prelude = _FROM_SOURCE if from_source else ""
     if logical_id is None:
-        return _CHILD.format(body=BASELINE_CODE)
+        return _CHILD.format(prelude=prelude, body=BASELINE_CODE)
     if logical_id == FLOOR:
-        return _CHILD.format(body=FLOOR_CODE.format(layer=str(LAYER)))
+        return _CHILD.format(prelude=prelude, body=FLOOR_CODE.format(layer=str(LAYER)))
     fn = bench.template.functions[logical_id]
     body = _IMPORT_APP.format(layer=str(LAYER), code_dir=str(fn.code_dir), module_file=str(fn.module_file))
-    return _CHILD.format(body=body)
+    return _CHILD.format(prelude=prelude, body=body)
 
 
 def _run_child(code: str, env: dict[str, str]) -> dict[str, Any]:
@@ -125,8 +151,11 @@ def _run_child(code: str, env: dict[str, str]) -> dict[str, Any]:
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def measure(bench: Bench, runs: int, log: Callable[[str], None] = print) -> list[ColdStart]:
-    """``runs`` fresh interpreters per function (and for the baseline), interleaved; medians compared."""
+def measure(
+    bench: Bench, runs: int, log: Callable[[str], None] = print, *, source_runs: int = 3
+) -> list[ColdStart]:
+    """``runs`` fresh interpreters per function (and for the baseline), interleaved; medians compared. Then
+    ``source_runs`` more each with every module compiled from source (an artifact without bytecode)."""
     functions = [lid for lid in bench.function_ids if bench.template.functions[lid].module_file.is_file()]
     missing = [lid for lid in bench.function_ids if lid not in functions]
     subjects: list[tuple[str, str | None]] = [(BASELINE, None), (FLOOR, FLOOR), *((lid, lid) for lid in functions)]
@@ -151,6 +180,13 @@ def measure(bench: Bench, runs: int, log: Callable[[str], None] = print) -> list
             results[name].cpu_samples.append(float(sample["cpu"]))
             results[name].stripe_imported = results[name].stripe_imported or bool(sample["stripe"])
         log(f"  cold start: round {run + 1}/{runs}")
+    for run in range(source_runs):
+        for name, lid in subjects:
+            if results[name].error:
+                continue
+            code = _code_for(bench, lid, from_source=True)
+            results[name].source_cpu_samples.append(float(_run_child(code, prepared[name][1])["cpu"]))
+        log(f"  cold start without bytecode: round {run + 1}/{source_runs}")
     return [results[name] for name, _ in subjects] + [results[lid] for lid in missing]
 
 

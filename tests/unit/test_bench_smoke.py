@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -46,6 +47,12 @@ def test_every_section_runs_and_writes_its_table(tmp_path: Path) -> None:
     header = next(line for line in text.splitlines() if line.startswith("| Function |"))
     stripe_column = [cell.strip() for cell in header.split("|")].index("`stripe` imported")
     assert cold_row.split("|")[stripe_column].strip() == "no"
+    # And its start without bytecode (every module compiled from source, as from an artifact with no .pyc) is
+    # measured too, and costs more than the start with bytecode
+    source_column = [cell.strip() for cell in header.split("|")].index("Without bytecode (CPU)")
+    without = re.fullmatch(r"[\d.]+ ms \(([\d.]+)x\)", cold_row.split("|")[source_column].strip())
+    assert without is not None, cold_row
+    assert float(without.group(1)) > 1.0
     # And the framework floor is measured beside the functions
     assert any(line.startswith("| framework floor |") for line in text.splitlines())
 
