@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         _log("bench: cold start")
         results["coldstart"] = coldstart.measure(bench, sizes["cold_runs"], _log, source_runs=1 if quick else 3)
         results["import_profile"] = coldstart.import_profile(bench, "LicensesFunction")
+        results["first_requests"] = coldstart.first_requests(bench, 1 if quick else 5, _log)
         _log("bench: warm latency")
         bench.reset_aws()
         results["latency"] = latency.measure(bench, sizes["latency_calls"], sizes["latency_box"], _log)
@@ -153,7 +154,10 @@ def _sections(names: list[str], output: Path, *, quick: bool) -> int:
                 bench.only(routes=(), functions=tuple(functions))
             cold = coldstart.measure(bench, 1 if quick else 10, _log, source_runs=1 if quick else 3)
             profile = coldstart.import_profile(bench, "LicensesFunction")
-            text = report.render({"machine": {}, "coldstart": cold, "import_profile": profile})
+            firsts = coldstart.first_requests(bench, 1 if quick else 5, _log)
+            text = report.render(
+                {"machine": {}, "coldstart": cold, "import_profile": profile, "first_requests": firsts}
+            )
             body = text.split("## Cold start", 1)[1]
             _splice(output, "coldstart", "## Cold start" + body)
         elif section == "billing":

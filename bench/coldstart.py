@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.harness import LAYER, Bench
+from bench.harness import LAYER, ROOT, Bench
 
 BASELINE = "baseline"
 BASELINE_CODE = 'import boto3; boto3.client("dynamodb")'
@@ -151,9 +152,7 @@ def _run_child(code: str, env: dict[str, str]) -> dict[str, Any]:
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def measure(
-    bench: Bench, runs: int, log: Callable[[str], None] = print, *, source_runs: int = 3
-) -> list[ColdStart]:
+def measure(bench: Bench, runs: int, log: Callable[[str], None] = print, *, source_runs: int = 3) -> list[ColdStart]:
     """``runs`` fresh interpreters per function (and for the baseline), interleaved; medians compared. Then
     ``source_runs`` more each with every module compiled from source (an artifact without bytecode)."""
     functions = [lid for lid in bench.function_ids if bench.template.functions[lid].module_file.is_file()]
@@ -242,3 +241,134 @@ def import_profile(bench: Bench, logical_id: str, top: int = 20) -> ImportProfil
         baseline_us=sum(s for s, _ in base.values()),
         top=ranked[:top],
     )
+
+
+# -- SnapStart priming: the first requests after a start -------------------------------------------------
+
+INIT_TYPES = ("on-demand", "snap-start")
+
+_FIRST_REQUESTS = """
+import importlib.util, json, sys, time
+events = json.loads(sys.stdin.read())
+sys.path[:0] = [{layer!r}, {code_dir!r}]
+cpu_started = time.process_time()
+spec = importlib.util.spec_from_file_location("app", {module_file!r})
+module = importlib.util.module_from_spec(spec)
+sys.modules["app"] = module
+spec.loader.exec_module(module)
+init = time.process_time() - cpu_started
+sys.path.append({root!r})
+from local.events import LambdaContext
+context = LambdaContext({name!r}, 512, 60)
+calls = []
+for event in events:
+    started = time.process_time()
+    result = module.lambda_handler(event, context)
+    calls.append([time.process_time() - started, result.get("statusCode")])
+print(json.dumps({{"init": init, "calls": calls}}))
+"""
+
+
+@dataclass
+class FirstRequests:
+    """One function started ``runs`` times per init type: its init and its requests, first and then warm."""
+
+    name: str
+    requests: list[str]  # the route keys, in the order sent (once cold, then once more warm)
+    init: dict[str, list[float]] = field(default_factory=dict)  # init type -> CPU seconds per run
+    first: dict[str, list[float]] = field(default_factory=dict)  # init type -> CPU of the first round
+    warm: dict[str, list[float]] = field(default_factory=dict)  # init type -> CPU of the same round again
+    statuses: set[int] = field(default_factory=set)
+    error: str | None = None
+
+    def median(self, what: str, init_type: str) -> float:
+        samples: dict[str, list[float]] = getattr(self, what)
+        return statistics.median(samples[init_type]) if samples.get(init_type) else float("nan")
+
+
+def _license_requests(bench: Bench, partner: str) -> list[dict[str, Any]]:
+    from bench import routes
+
+    return [
+        bench.event("GET /v1/licenses", partner_id=partner, query={"limit": "50"}),
+        bench.event(
+            "POST /v1/licenses",
+            partner_id=partner,
+            body={"product": routes.PRODUCT, "quantity": 1},
+            headers={"idempotency-key": secrets.token_hex(12)},
+        ),
+    ]
+
+
+def _card_requests(bench: Bench, _partner: str) -> list[dict[str, Any]]:
+    # A partner's first SetupIntent: its Stripe customer is made too (a fresh partner each time)
+    return [
+        bench.event(
+            "POST /v1/payment-methods/setup-intent",
+            partner_id=bench.paying_partner("prime"),
+            headers={"idempotency-key": secrets.token_hex(12)},
+        )
+    ]
+
+
+FIRST_REQUEST_SUBJECTS: dict[str, Callable[[Bench, str], list[dict[str, Any]]]] = {
+    "LicensesFunction": _license_requests,
+    "PaymentMethodsFunction": _card_requests,
+}
+
+
+def first_requests(bench: Bench, runs: int, log: Callable[[str], None] = print) -> list[FirstRequests]:
+    """Each subject started ``runs`` times on demand and as SnapStart starts it (``AWS_LAMBDA_INITIALIZATION_TYPE``
+    ``snap-start``: ``partnerhub.priming``), interleaved; each start serves its requests twice, first cold
+    then warm, with fresh idempotency keys. CPU time of the child (the requests' DynamoDB and Stripe are the
+    bench's own moto and emulator, in the parent)."""
+    from bench import routes
+
+    results: list[FirstRequests] = []
+    partner = bench.paying_partner("prime")
+    routes.issue(bench, partner, 60)
+    for name, requests in FIRST_REQUEST_SUBJECTS.items():
+        if name not in bench.function_ids:
+            continue
+        sample = requests(bench, partner)
+        result = FirstRequests(name, [f"{e['routeKey']}" for e in sample])
+        results.append(result)
+        fn = bench.template.functions[name]
+        code = _FIRST_REQUESTS.format(
+            layer=str(LAYER),
+            code_dir=str(fn.code_dir),
+            module_file=str(fn.module_file),
+            root=str(ROOT),
+            name=name,
+        )
+        for run in range(runs + 1):  # the first round warms the page cache and __pycache__, uncounted
+            for init_type in INIT_TYPES:
+                env = {**child_environment(bench, name), "AWS_LAMBDA_INITIALIZATION_TYPE": init_type}
+                env["POWERTOOLS_LOG_LEVEL"] = "WARNING"
+                events = requests(bench, partner) + requests(bench, partner)
+                try:
+                    done = _run_child_with_input(code, env, json.dumps(events))
+                except RuntimeError as error:
+                    result.error = str(error)
+                    break
+                calls = done["calls"]
+                half = len(calls) // 2
+                result.statuses |= {int(status) for _, status in calls}
+                if run:
+                    result.init.setdefault(init_type, []).append(float(done["init"]))
+                    result.first.setdefault(init_type, []).append(sum(c for c, _ in calls[:half]))
+                    result.warm.setdefault(init_type, []).append(sum(c for c, _ in calls[half:]))
+            if result.error:
+                break
+        log(f"  first requests: {name} measured")
+    return results
+
+
+def _run_child_with_input(code: str, env: dict[str, str], stdin: str) -> dict[str, Any]:
+    done = subprocess.run(  # noqa: S603 - our own interpreter running our own snippet
+        [sys.executable, "-c", code], env=env, input=stdin, capture_output=True, text=True, timeout=120, check=False
+    )
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["exit status " + str(done.returncode)])[-1]
+        raise RuntimeError(last)
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))

@@ -261,10 +261,7 @@ class Bench:
         headers: dict[str, str] | None = None,
     ) -> Reply:
         """Call the route's handler with a payload 2.0 event; count what it did."""
-        from urllib.parse import urlencode
-
-        from local.auth import render_claims, subject_for
-        from local.events import HttpRequest, LambdaContext, function_name, http_event
+        from local.events import LambdaContext, function_name
 
         route = self.route(route_key)
         if route is None:
@@ -272,6 +269,51 @@ class Bench:
         loaded = self.host.functions[route.function_id]
         if loaded.handler is None:
             raise RuntimeError(self.function_error(route.function_id))
+        event = self.event(
+            route_key,
+            partner_id=partner_id,
+            groups=groups,
+            path=path,
+            query=query,
+            body=body,
+            raw_body=raw_body,
+            headers=headers,
+        )
+        context = LambdaContext(function_name(route.function_id), loaded.definition.memory_size, 60)
+        handler = loaded.handler
+        with self.counter.window() as calls:
+            started = time.perf_counter()
+            result = handler(event, context)
+            elapsed = time.perf_counter() - started
+        _clear_metrics()
+        text = result.get("body") or ""
+        try:
+            parsed = json.loads(text) if text else None
+        except ValueError:
+            parsed = text
+        return Reply(int(result.get("statusCode", 0)), parsed, calls, elapsed)
+
+    def event(
+        self,
+        route_key: str,
+        *,
+        partner_id: str | None,
+        groups: tuple[str, ...] = (),
+        path: dict[str, str] | None = None,
+        query: dict[str, str] | None = None,
+        body: Any = None,
+        raw_body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """The payload 2.0 event API Gateway would send the route's function for this request."""
+        from urllib.parse import urlencode
+
+        from local.auth import render_claims, subject_for
+        from local.events import HttpRequest, http_event
+
+        route = self.route(route_key)
+        if route is None:
+            raise LookupError(f"no route {route_key}")
         raw_path = route.path
         for name, value in (path or {}).items():
             raw_path = raw_path.replace("{" + name + "}", value)
@@ -290,26 +332,15 @@ class Bench:
             if partner_id is not None:
                 raw_claims["custom:partner_id"] = partner_id
             claims = render_claims(raw_claims)
-        event = http_event(
-            request,
-            route_key=route.route_key,
-            path_parameters=path or {},
-            claims=claims,
-            now=self.stack.clock.now(),
+        return dict(
+            http_event(
+                request,
+                route_key=route.route_key,
+                path_parameters=path or {},
+                claims=claims,
+                now=self.stack.clock.now(),
+            )
         )
-        context = LambdaContext(function_name(route.function_id), loaded.definition.memory_size, 60)
-        handler = loaded.handler
-        with self.counter.window() as calls:
-            started = time.perf_counter()
-            result = handler(event, context)
-            elapsed = time.perf_counter() - started
-        _clear_metrics()
-        text = result.get("body") or ""
-        try:
-            parsed = json.loads(text) if text else None
-        except ValueError:
-            parsed = text
-        return Reply(int(result.get("statusCode", 0)), parsed, calls, elapsed)
 
     def invoke_function(self, logical_id: str, event: Any) -> Any:
         from local.events import LambdaContext, function_name

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.calls import RouteCalls
-from bench.coldstart import ColdStart, ImportProfile
+from bench.coldstart import INIT_TYPES, ColdStart, FirstRequests, ImportProfile
 from bench.latency import Latency
 from bench.scale import PROBE_SAMPLES, PROBE_SECONDS, BigPartner, BillingRead, Engine, MonthEnd, extrapolate
 
@@ -119,6 +119,7 @@ def render(results: dict[str, Any]) -> str:
         )
         out.append("")
         out += _render_floor(cold, base)
+    out += render_first_requests(results.get("first_requests"))
     out += render_profile(results.get("import_profile"))
 
     calls: list[RouteCalls] | None = results.get("calls")
@@ -338,6 +339,57 @@ def _cold_target(name: str, ratio: float, cpu_ratio: float) -> str:
     wall, cpu = ratio <= target, cpu_ratio <= target
     verdict = "met" if wall and cpu else "MISSED" if not wall and not cpu else "met on " + ("wall" if wall else "CPU")
     return f"<= {target}x: {verdict}"
+
+
+def render_first_requests(results: list[FirstRequests] | None) -> list[str]:
+    """What priming at init (``partnerhub.priming``) takes off the first requests of an execution environment."""
+    if not results:
+        return []
+    out = ["### SnapStart priming: the first requests of an execution environment", ""]
+    runs = max((len(r.init.get(INIT_TYPES[0], [])) for r in results), default=0)
+    out.append(
+        f"Each function started {runs} times in a fresh interpreter per init type, interleaved "
+        "(`AWS_LAMBDA_INITIALIZATION_TYPE`: `on-demand` as an ordinary cold start, `snap-start` as Lambda runs "
+        "the init it snapshots), each start then serving the same requests twice: first cold, then warm, with "
+        "fresh idempotency keys. Medians of the child's CPU time; DynamoDB and Stripe are the bench's moto and "
+        "emulator. Under SnapStart the init runs once, when a version is published, and every new execution "
+        "environment starts from its snapshot, so what a new environment's caller waits for is the restore and "
+        "the first requests: the `snap-start` row's init is not on any request's path."
+    )
+    out.append("")
+    rows = []
+    for r in results:
+        if r.error:
+            rows.append([r.name, ", ".join(f"`{k}`" for k in r.requests), "n/a", "n/a", "n/a", "n/a", r.error])
+            continue
+        for init_type in INIT_TYPES:
+            first, warm = r.median("first", init_type), r.median("warm", init_type)
+            rows.append(
+                [
+                    r.name,
+                    ", ".join(f"`{k}`" for k in r.requests),
+                    f"`{init_type}`",
+                    _ms(r.median("init", init_type)),
+                    _ms(first),
+                    _ms(warm),
+                    f"{first / warm:.2f}x",
+                ]
+            )
+    out += _table(
+        ["Function", "Requests", "Init type", "Init (CPU)", "First requests (CPU)", "Same, warm", "First / warm"],
+        rows,
+    )
+    out.append("")
+    for r in results:
+        if r.error:
+            continue
+        on_demand, snap = r.median("first", INIT_TYPES[0]), r.median("first", INIT_TYPES[1])
+        out.append(
+            f"- {r.name}: priming takes the first requests from {_ms(on_demand)} to {_ms(snap)} "
+            f"({_ratio(snap, on_demand)} of an on-demand start's), answers {sorted(r.statuses)}."
+        )
+    out.append("")
+    return out
 
 
 def render_profile(profile: ImportProfile | None) -> list[str]:

@@ -1,4 +1,5 @@
-"""What each function loads when it starts (import and ``build``), in a fresh interpreter.
+"""What each function loads when it starts (import and ``build``), in a fresh interpreter, on demand and when
+Lambda runs the init ahead of requests (SnapStart, provisioned concurrency: ``partnerhub.priming``).
 
 Cold start is measured by ``python -m bench coldstart``; these tests keep out of a function's start what it
 only needs on some requests or never: tenacity (only a command that may retry builds a policy), Powertools'
@@ -13,6 +14,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,11 +29,19 @@ spec = importlib.util.spec_from_file_location("app", {module!r})
 module = importlib.util.module_from_spec(spec)
 sys.modules["app"] = module
 spec.loader.exec_module(module)
-print(json.dumps(sorted(sys.modules)))
+resolver = getattr(module, "app", None)
+routes = [*getattr(resolver, "_static_routes", ()), *getattr(resolver, "_dynamic_routes", ())]
+print(json.dumps({{
+    "modules": sorted(sys.modules),
+    "routes": len(routes),
+    "unprimed": [r.path for r in routes if r._dependant is None or (r._body_field is None and r.dependant.body_params)],
+}}))
 """
 
 
-def loaded_at_start(function: str) -> set[str]:
+def started(function: str, init_type: str | None = None) -> dict[str, Any]:
+    """What ``function`` holds after its init in a fresh interpreter (``AWS_LAMBDA_INITIALIZATION_TYPE``:
+    ``init_type``). Its AWS endpoint is a closed port: any call to AWS or SSM at init would fail it."""
     code_dir = ROOT / "functions" / function
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
     env.update(
@@ -50,11 +60,18 @@ def loaded_at_start(function: str) -> set[str]:
             "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
         }
     )
+    if init_type is not None:
+        env["AWS_LAMBDA_INITIALIZATION_TYPE"] = init_type
     code = _CHILD.format(layer=str(ROOT / "layers" / "common"), code=str(code_dir), module=str(code_dir / "app.py"))
     done = subprocess.run(  # noqa: S603 - our own interpreter importing our own module
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=True
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=False
     )
-    return set(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert done.returncode == 0, done.stderr[-3000:]
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def loaded_at_start(function: str) -> set[str]:
+    return set(started(function)["modules"])
 
 
 @pytest.fixture(scope="module")
@@ -126,3 +143,47 @@ def test_the_planners_sqs_client_is_made_on_first_send() -> None:
     assert ["sqs"] not in seen["at_start"]
     assert seen["after"].count(["sqs"]) == 1
     assert seen["sends"] == 2
+
+
+# Priming (partnerhub.priming): when Lambda runs the init ahead of requests (SnapStart's snapshot, provisioned
+# concurrency), what the tests above keep out of a start is loaded at init instead, where it costs no request.
+STRIPE_FUNCTIONS = ("payment_methods", "webhooks", "invoices")
+
+
+@pytest.fixture(scope="module")
+def primed() -> dict[str, dict[str, Any]]:
+    return {function: started(function, "snap-start") for function in API_FUNCTIONS}
+
+
+@pytest.mark.parametrize("function", API_FUNCTIONS)
+def test_a_snapshot_init_builds_every_routes_validation(primed: dict[str, dict[str, Any]], function: str) -> None:
+    assert primed[function]["routes"] > 0
+    assert primed[function]["unprimed"] == []
+
+
+@pytest.mark.parametrize("function", API_FUNCTIONS)
+def test_a_snapshot_init_loads_what_first_requests_would(primed: dict[str, dict[str, Any]], function: str) -> None:
+    loaded = set(primed[function]["modules"])
+    assert "tenacity" in loaded
+    if function != "webhooks":  # the webhook endpoint deduplicates by event id, not by Idempotency-Key
+        assert "aws_lambda_powertools.utilities.idempotency.idempotency" in loaded
+        assert "aws_lambda_powertools.utilities.idempotency.persistence.dynamodb" in loaded
+    # Stripe's SDK only where Stripe is called; its services and object classes with it
+    assert ("stripe" in loaded) == (function in STRIPE_FUNCTIONS)
+    if function in STRIPE_FUNCTIONS:
+        assert {"stripe._customer_service", "stripe._invoice", "stripe._setup_intent"} <= loaded
+        # and the SSM client the key is read with, though no key is read: AWS is a closed port here
+        assert "aws_lambda_powertools.utilities.parameters.ssm" in loaded
+
+
+def test_an_on_demand_init_primes_nothing() -> None:
+    # The type Lambda gives an ordinary cold start: the first request pays only for what it uses
+    state = started("payment_methods", "on-demand")
+    assert state["unprimed"] != []
+    assert "stripe" not in state["modules"] and "tenacity" not in state["modules"]
+
+
+def test_provisioned_concurrency_is_primed_too() -> None:
+    state = started("licenses", "provisioned-concurrency")
+    assert state["unprimed"] == []
+    assert "aws_lambda_powertools.utilities.idempotency.idempotency" in state["modules"]

@@ -352,6 +352,11 @@ class Idempotency:
         self._client = client or default_client()
         self._wired: tuple[DynamoDBPersistenceLayer, IdempotencyConfig, Callable[..., dict[str, Any]]] | None = None
 
+    def prime(self) -> None:
+        """Load and wire Powertools' idempotency now rather than on the first keyed request
+        (``partnerhub.priming``). It makes no call to the table."""
+        self._wiring()
+
     def _wiring(self) -> tuple[DynamoDBPersistenceLayer, IdempotencyConfig, Callable[..., dict[str, Any]]]:
         if self._wired is None:
             from aws_lambda_powertools.utilities.idempotency.config import IdempotencyConfig

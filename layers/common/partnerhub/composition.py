@@ -33,8 +33,16 @@ class Function[W]:
 
 def http_handler(app: APIGatewayHttpResolver, wiring: object, *, clear_state: bool = False) -> LambdaHandler:
     """The entry point of an HTTP function: ``wiring`` is in the resolver's context while a request resolves
-    (routes read it with ``app.context["wiring"]``), with the shared logging, tracing and metrics."""
+    (routes read it with ``app.context["wiring"]``), with the shared logging, tracing and metrics.
+
+    When the init runs ahead of requests (SnapStart's snapshot, provisioned concurrency), the routes and the
+    wiring are primed first (``partnerhub.priming``)."""
     from aws_lambda_powertools.logging.correlation_paths import API_GATEWAY_HTTP
+
+    from partnerhub import priming
+
+    if priming.ahead_of_requests():
+        priming.prime_http(app, wiring)
 
     @logger.inject_lambda_context(correlation_id_path=API_GATEWAY_HTTP, clear_state=clear_state)
     @tracer.capture_lambda_handler

@@ -17,28 +17,72 @@ from typing import TYPE_CHECKING, cast
 
 from partnerhub import retry
 from partnerhub.errors import UpstreamError
+from partnerhub.priming import ahead_of_requests
 
 if TYPE_CHECKING:
     import stripe
+    from aws_lambda_powertools.utilities.parameters.ssm import SSMProvider
 
     from partnerhub.settings import StripeSettings
 
 # Pinned: objects and parameters are those of this version, whatever the account's default is.
 STRIPE_API_VERSION = "2026-10-28.endive"
 
+# What a call through this module loads from the SDK on first use: the client, its HTTP client and errors,
+# the services reached through ``client.v1`` and the classes of the objects they answer with.
+_PRIMED_SDK_NAMES = (
+    "StripeClient",
+    "RequestsClient",
+    "AuthenticationError",
+    "CustomerService",
+    "CustomerPaymentMethodService",
+    "InvoiceService",
+    "InvoiceLineItemService",
+    "InvoiceItemService",
+    "PaymentMethodService",
+    "SetupIntentService",
+    "Customer",
+    "Invoice",
+    "InvoiceItem",
+    "InvoiceLineItem",
+    "ListObject",
+    "PaymentMethod",
+    "SetupIntent",
+    "Event",
+)
+
 KeyReader = Callable[[bool], str]
 """Returns the secret key; ``True`` asks for a fresh read, past any cache."""
 
 
+class SecureParameter:
+    """A SecureString parameter read through Powertools parameters' SSM provider (its own, made on first
+    use or when primed), cached for ``max_age`` seconds. Calling it with ``True`` reads past the cache."""
+
+    def __init__(self, parameter_name: str, max_age: int = 300) -> None:
+        self.parameter_name = parameter_name
+        self.max_age = max_age
+        self._provider: SSMProvider | None = None
+
+    def _ssm(self) -> SSMProvider:
+        if self._provider is None:
+            from aws_lambda_powertools.utilities.parameters.ssm import SSMProvider
+
+            self._provider = SSMProvider()
+        return self._provider
+
+    def prime(self) -> None:
+        """Make the provider and its SSM client ahead of the first read (``partnerhub.priming``); reads nothing."""
+        self._ssm()
+
+    def __call__(self, fresh: bool = False) -> str:
+        value = self._ssm().get(self.parameter_name, decrypt=True, max_age=self.max_age, force_fetch=fresh)
+        return str(value)
+
+
 def parameter_key(parameter_name: str, max_age: int = 300) -> KeyReader:
     """The key from SSM through Powertools parameters, cached for ``max_age`` seconds."""
-
-    def read(fresh: bool) -> str:
-        from aws_lambda_powertools.utilities import parameters
-
-        return str(parameters.get_parameter(parameter_name, decrypt=True, max_age=max_age, force_fetch=fresh))
-
-    return read
+    return SecureParameter(parameter_name, max_age)
 
 
 class StripeConnection:
@@ -66,6 +110,17 @@ class StripeConnection:
         self._lock = threading.Lock()
         self._key: str | None = None
         self._client: stripe.StripeClient | None = None
+
+    def prime(self) -> None:
+        """Load the SDK, the services and the object classes this project uses, ahead of the first call
+        (``partnerhub.priming``: SnapStart, provisioned concurrency). Reads no key and builds no client."""
+        import stripe
+
+        for name in _PRIMED_SDK_NAMES:
+            getattr(stripe, name)
+        prime_reader = getattr(self._read_key, "prime", None)
+        if callable(prime_reader):
+            prime_reader()
 
     def client(self, *, fresh: bool = False) -> stripe.StripeClient:
         """The client for the current key; built again when the key read has changed."""
@@ -119,9 +174,12 @@ class StripeConnection:
 
 def stripe_connection(settings: StripeSettings) -> StripeConnection:
     """The deployed connection: the key from SSM, the timeouts and tries from the function's settings."""
-    return StripeConnection(
+    connection = StripeConnection(
         parameter_key(settings.stripe_secret_param, settings.stripe_key_max_age_seconds),
         settings.stripe_api_base,
         timeout=(settings.stripe_connect_timeout_seconds, settings.stripe_read_timeout_seconds),
         attempts=settings.stripe_max_retries,
     )
+    if ahead_of_requests():
+        connection.prime()
+    return connection

@@ -17,7 +17,7 @@ from typing import Any
 
 from partnerhub.domain.accounts import CardDetails
 from partnerhub.errors import MalformedRequest
-from partnerhub.payments.client import StripeConnection
+from partnerhub.payments.client import SecureParameter, StripeConnection
 
 DEFAULT_TOLERANCE_SECONDS = 300
 MAX_PAYLOAD_BYTES = 256 * 1024
@@ -127,11 +127,14 @@ class SigningSecret:
     def __init__(self, parameter_name: str, max_age: int = 300) -> None:
         self.parameter_name = parameter_name
         self.max_age = max_age
+        self._parameter = SecureParameter(parameter_name, max_age)
+
+    def prime(self) -> None:
+        """Make the SSM client ahead of the first event (``partnerhub.priming``); reads nothing."""
+        self._parameter.prime()
 
     def value(self) -> str:
-        from aws_lambda_powertools.utilities import parameters
-
-        return str(parameters.get_parameter(self.parameter_name, decrypt=True, max_age=self.max_age))
+        return self._parameter()
 
 
 _PAYMENT_INTENTS = "payments.data.payment.payment_intent"

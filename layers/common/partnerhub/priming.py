@@ -1,0 +1,68 @@
+"""Priming: the work a function leaves to its first request, done at init when init is off the request path.
+
+The functions load some parts on first use (Stripe's SDK, Powertools' idempotency, tenacity), and Powertools
+builds each route's request validation models on the route's first request. That keeps a plain cold start
+lean: the first request pays only for what it uses. Under SnapStart the balance turns: Lambda runs the init
+once, when a version is published, and starts every new execution environment from a snapshot of it, so work
+done at init is free to requests and work left to a first request is paid by every restored environment.
+Provisioned concurrency likewise runs the init before any request arrives.
+
+Lambda says which init it is running in ``AWS_LAMBDA_INITIALIZATION_TYPE`` (``on-demand``, ``snap-start`` or
+``provisioned-concurrency``). In the last two, the composition roots call :func:`prime_http`, which does that
+work at init. Nothing secret or unique is made: no key is read, no client holds a credential it would not
+have had, no request is sent (``docs/security.md``). ``bench/results.md`` measures what a first request
+saves.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.api_gateway import APIGatewayHttpResolver
+
+AHEAD_OF_REQUESTS = frozenset({"snap-start", "provisioned-concurrency"})
+
+# Loaded on first use by the commands that need them (partnerhub.retry): loaded here when priming.
+RETRY_MODULES = ("tenacity",)
+
+
+class Primable(Protocol):
+    """A part of a function's wiring that loads something on first use and can load it ahead of time."""
+
+    def prime(self) -> None: ...
+
+
+def ahead_of_requests(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether this init runs before any request can wait on it (SnapStart's snapshot, provisioned concurrency)."""
+    env = os.environ if environ is None else environ
+    return env.get("AWS_LAMBDA_INITIALIZATION_TYPE") in AHEAD_OF_REQUESTS
+
+
+def prime_routes(app: APIGatewayHttpResolver) -> int:
+    """Build every route's request and response validation models now; returns how many routes there are.
+
+    Powertools keeps them on the route (``Route.dependant``, ``Route.body_field``) and builds them on the
+    route's first request otherwise.
+    """
+    routes: list[Any] = [*getattr(app, "_static_routes", ()), *getattr(app, "_dynamic_routes", ())]
+    for route in routes:
+        _ = route.dependant
+        _ = route.body_field
+    return len(routes)
+
+
+def prime_http(app: APIGatewayHttpResolver, wiring: object) -> None:
+    """Prime an HTTP function: its routes, the retry policies' library, and every part of its wiring that
+    can be primed (:class:`Primable`: the idempotency wiring, the Stripe connection's SDK)."""
+    prime_routes(app)
+    for name in RETRY_MODULES:
+        importlib.import_module(name)
+    parts = vars(wiring).values() if hasattr(wiring, "__dict__") else ()
+    for part in parts:
+        prime = getattr(part, "prime", None)
+        if callable(prime):
+            prime()
