@@ -9,7 +9,10 @@ Provisioned concurrency likewise runs the init before any request arrives.
 
 Lambda says which init it is running in ``AWS_LAMBDA_INITIALIZATION_TYPE`` (``on-demand``, ``snap-start`` or
 ``provisioned-concurrency``). In the last two, the composition roots call :func:`prime_http`, which does that
-work at init. Nothing secret or unique is made: no key is read, no client holds a credential it would not
+work at init. (The runtime's ``snapshot_restore_py`` hooks are not needed for this: a before-snapshot hook
+runs after the init, before the snapshot, which is where the init's own work lands too; they would keep every
+registered function in a process-wide list, which tests that build a function many times would fill.)
+Nothing secret or unique is made: no key is read, no client holds a credential it would not
 have had, no request is sent (``docs/security.md``). ``bench/results.md`` measures what a first request
 saves.
 """
