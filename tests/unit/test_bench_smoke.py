@@ -27,7 +27,9 @@ def test_every_section_runs_and_writes_its_table(tmp_path: Path) -> None:
     text = output.read_text(encoding="utf-8")
     for heading in (
         "## Machine",
+        "## Targets at a glance",
         "## Cold start",
+        "### SnapStart priming: the first requests of an execution environment",
         "## Calls per request",
         "## Warm latency",
         "## Scale: one partner with 200 licenses",

@@ -22,7 +22,7 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.api_gateway import APIGatewayHttpResolver
@@ -33,6 +33,7 @@ AHEAD_OF_REQUESTS = frozenset({"snap-start", "provisioned-concurrency"})
 RETRY_MODULES = ("tenacity",)
 
 
+@runtime_checkable
 class Primable(Protocol):
     """A part of a function's wiring that loads something on first use and can load it ahead of time."""
 
@@ -66,6 +67,5 @@ def prime_http(app: APIGatewayHttpResolver, wiring: object) -> None:
         importlib.import_module(name)
     parts = vars(wiring).values() if hasattr(wiring, "__dict__") else ()
     for part in parts:
-        prime = getattr(part, "prime", None)
-        if callable(prime):
-            prime()
+        if isinstance(part, Primable):
+            part.prime()
