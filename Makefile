@@ -87,7 +87,7 @@ bench: $(VENV)/.installed  ## Benchmarks: cold start, calls per request, latency
 # ahead of a pyenv shim that would answer with another version (or refuse).
 # Then every module of the layer and the functions is compiled to bytecode. Lambda's code directories are
 # read-only, so without .pyc files Python compiles each module it imports again on every cold start (about
-# 3.7x the init time with them: bench/results.md). The .pyc files are "unchecked-hash": Python uses them
+# 2.3x to 2.8x the init time with them: bench/results.md). The .pyc files are "unchecked-hash": Python uses them
 # without comparing the source's timestamp, which a zip file keeps only to 2 seconds.
 BUILD_DIR ?= .aws-sam/build
 build: $(SAM_VENV)/.installed  ## sam build with Python 3.13 (no Docker needed), then bytecode for every module

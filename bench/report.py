@@ -368,7 +368,8 @@ def render_targets(results: dict[str, Any]) -> list[str]:
         for label, group, target in (
             ("Cold start, licenses function", licenses, LICENSES_TARGET),
             ("Cold start, other API functions", api, API_TARGET),
-            ("Cold start, planner and worker", [c for c in functions if c.name in QUEUE_FUNCTIONS], QUEUE_TARGET),
+            ("Cold start, planner", [c for c in functions if c.name == QUEUE_FUNCTIONS[0]], QUEUE_TARGET),
+            ("Cold start, worker", [c for c in functions if c.name == QUEUE_FUNCTIONS[1]], QUEUE_TARGET),
         ):
             if not group:
                 continue

@@ -13,11 +13,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from functools import cache
 from typing import TYPE_CHECKING, cast
 
 from partnerhub import retry
 from partnerhub.errors import UpstreamError
-from partnerhub.priming import ahead_of_requests
+from partnerhub.priming import Primable, ahead_of_requests
 
 if TYPE_CHECKING:
     import stripe
@@ -55,29 +56,29 @@ KeyReader = Callable[[bool], str]
 """Returns the secret key; ``True`` asks for a fresh read, past any cache."""
 
 
+@cache
+def _ssm() -> SSMProvider:
+    """Powertools parameters' SSM provider, one per execution environment as ``parameters.get_parameter``
+    keeps it, made on first use or when primed."""
+    from aws_lambda_powertools.utilities.parameters.ssm import SSMProvider
+
+    return SSMProvider()
+
+
 class SecureParameter:
-    """A SecureString parameter read through Powertools parameters' SSM provider (its own, made on first
-    use or when primed), cached for ``max_age`` seconds. Calling it with ``True`` reads past the cache."""
+    """A SecureString parameter read through Powertools parameters' SSM provider, cached for ``max_age``
+    seconds. Calling it with ``True`` reads past the cache."""
 
     def __init__(self, parameter_name: str, max_age: int = 300) -> None:
         self.parameter_name = parameter_name
         self.max_age = max_age
-        self._provider: SSMProvider | None = None
-
-    def _ssm(self) -> SSMProvider:
-        if self._provider is None:
-            from aws_lambda_powertools.utilities.parameters.ssm import SSMProvider
-
-            self._provider = SSMProvider()
-        return self._provider
 
     def prime(self) -> None:
         """Make the provider and its SSM client ahead of the first read (``partnerhub.priming``); reads nothing."""
-        self._ssm()
+        _ssm()
 
     def __call__(self, fresh: bool = False) -> str:
-        value = self._ssm().get(self.parameter_name, decrypt=True, max_age=self.max_age, force_fetch=fresh)
-        return str(value)
+        return str(_ssm().get(self.parameter_name, decrypt=True, max_age=self.max_age, force_fetch=fresh))
 
 
 def parameter_key(parameter_name: str, max_age: int = 300) -> KeyReader:
@@ -118,9 +119,8 @@ class StripeConnection:
 
         for name in _PRIMED_SDK_NAMES:
             getattr(stripe, name)
-        prime_reader = getattr(self._read_key, "prime", None)
-        if callable(prime_reader):
-            prime_reader()
+        if isinstance(self._read_key, Primable):
+            self._read_key.prime()  # the SSM client the key is read with
 
     def client(self, *, fresh: bool = False) -> stripe.StripeClient:
         """The client for the current key; built again when the key read has changed."""
