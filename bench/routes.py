@@ -220,6 +220,65 @@ def _external(bench: Bench, n: int) -> Plan:
     return Plan(steps)
 
 
+def _label(bench: Bench, n: int) -> Plan:
+    partner = bench.paying_partner()
+    (key,) = issue(bench, partner, 1)
+    steps = (
+        Step(
+            {
+                "partner_id": partner,
+                "path": {"license_key": key},
+                "body": {"client": f"Client {'AB'[i % 2]}", "tags": ["retainer", f"q{i % 4 + 1}"]},
+                "headers": _key(),
+            }
+        )
+        for i in range(n)
+    )
+    return Plan(steps, notes=["each call changes the client and a tag"])
+
+
+def _operator_invoice_action(bench: Bench, n: int) -> Plan:
+    """An operator's void or mark-uncollectible, each on an invoice still open after a declined month-end
+    charge (made untimed, a month-end run per call)."""
+
+    def step() -> Step:
+        _, invoice = invoiced(bench, "pm_card_chargeCustomerFail")
+        return Step({"partner_id": None, "groups": OPERATORS, "path": {"invoice_id": invoice}, "headers": _key()})
+
+    return Plan((step() for _ in range(n)), notes=["an open invoice after a declined month-end charge (untimed)"])
+
+
+def _operator_partner(bench: Bench, n: int) -> Plan:
+    partner = bench.paying_partner()
+    issue(bench, partner, 3)
+    steps = (Step({"partner_id": None, "groups": OPERATORS, "path": {"partner_id": partner}}) for _ in range(n))
+    return Plan(steps, notes=["a partner with 3 licenses"])
+
+
+def _cancel_scheduled_price(bench: Bench, n: int) -> Plan:
+    now = bench.stack.clock.now()
+    first_of_next = (now.replace(day=1) + timedelta(days=32)).replace(day=1).date().isoformat()
+    body = {"daily_price": 17, "monthly_price": 495, "effective_from": first_of_next}
+
+    def schedule() -> None:
+        reply = bench.invoke(
+            "PUT /v1/prices/{product}",
+            partner_id=None,
+            groups=OPERATORS,
+            path={"product": PRODUCT},
+            body=body,
+            headers=_key(),
+        )
+        _expect(reply, 200, "PUT /v1/prices/{product}")
+
+    path = {"product": PRODUCT, "effective_from": first_of_next}
+    steps = (
+        Step({"partner_id": None, "groups": OPERATORS, "path": path, "headers": _key()}, prepare=schedule)
+        for _ in range(n)
+    )
+    return Plan(steps, notes=["a price scheduled for next month before each call (untimed)"])
+
+
 def _prices(bench: Bench, n: int) -> Plan:
     partner = bench.paying_partner()
     return Plan(Step({"partner_id": partner}) for _ in range(n))
@@ -363,6 +422,11 @@ SCENARIOS: dict[str, Callable[[Bench, int], Plan]] = {
     "GET /v1/invoices/{invoice_id}": _invoice_detail,
     "GET /v1/invoices/{invoice_id}/pdf": _invoice_detail,
     "POST /v1/invoices/{invoice_id}/pay": _pay,
+    "PATCH /v1/licenses/{license_key}": _label,
+    "POST /v1/invoices/{invoice_id}/void": _operator_invoice_action,
+    "POST /v1/invoices/{invoice_id}/mark-uncollectible": _operator_invoice_action,
+    "GET /v1/operator/partners/{partner_id}": _operator_partner,
+    "DELETE /v1/prices/{product}/scheduled/{effective_from}": _cancel_scheduled_price,
 }
 
 
