@@ -26,6 +26,17 @@ from bench.harness import LAYER, ROOT, Bench
 BASELINE = "baseline"
 BASELINE_CODE = 'import boto3; boto3.client("dynamodb")'
 FLOOR = "framework floor"
+PYDANTIC = "pydantic, one model"
+# The largest part of the floor, alone: the baseline plus pydantic and one model of it.
+PYDANTIC_CODE = (
+    BASELINE_CODE
+    + """
+from pydantic import BaseModel
+class _Model(BaseModel):
+    value: int
+"""
+)
+REFERENCES = (BASELINE, PYDANTIC, FLOOR)  # what the functions are compared with, not functions
 # What any HTTP function here loads before a line of its own: the baseline, pydantic with one model, Powertools'
 # HTTP resolver with request validation (as partnerhub.lean imports it), its Logger and Metrics, the OpenTelemetry
 # API. A function cannot start faster than this without leaving one of them.
@@ -137,6 +148,8 @@ def _code_for(bench: Bench, logical_id: str | None, *, from_source: bool = False
         return _CHILD.format(prelude=prelude, body=BASELINE_CODE)
     if logical_id == FLOOR:
         return _CHILD.format(prelude=prelude, body=FLOOR_CODE.format(layer=str(LAYER)))
+    if logical_id == PYDANTIC:
+        return _CHILD.format(prelude=prelude, body=PYDANTIC_CODE)
     fn = bench.template.functions[logical_id]
     body = _IMPORT_APP.format(layer=str(LAYER), code_dir=str(fn.code_dir), module_file=str(fn.module_file))
     return _CHILD.format(prelude=prelude, body=body)
@@ -157,12 +170,18 @@ def measure(bench: Bench, runs: int, log: Callable[[str], None] = print, *, sour
     ``source_runs`` more each with every module compiled from source (an artifact without bytecode)."""
     functions = [lid for lid in bench.function_ids if bench.template.functions[lid].module_file.is_file()]
     missing = [lid for lid in bench.function_ids if lid not in functions]
-    subjects: list[tuple[str, str | None]] = [(BASELINE, None), (FLOOR, FLOOR), *((lid, lid) for lid in functions)]
+    subjects: list[tuple[str, str | None]] = [
+        (BASELINE, None),
+        (PYDANTIC, PYDANTIC),
+        (FLOOR, FLOOR),
+        *((lid, lid) for lid in functions),
+    ]
     results = {name: ColdStart(name) for name, _ in subjects}
     for lid in missing:
         results[lid] = ColdStart(lid, error="handler module missing")
     prepared = {
-        name: (_code_for(bench, lid), child_environment(bench, None if lid == FLOOR else lid)) for name, lid in subjects
+        name: (_code_for(bench, lid), child_environment(bench, None if lid in (FLOOR, PYDANTIC) else lid))
+        for name, lid in subjects
     }
     # One warm-up round fills the OS page cache and __pycache__, as a deployed package has them.
     for name, (code, env) in prepared.items():

@@ -57,6 +57,7 @@ def test_every_section_runs_and_writes_its_table(tmp_path: Path) -> None:
     assert float(without.group(1)) > 1.0
     # And the framework floor is measured beside the functions
     assert any(line.startswith("| framework floor |") for line in text.splitlines())
+    assert any(line.startswith("| pydantic, one model |") for line in text.splitlines())
 
     # And month-end made one invoice per partner with products + 2 Stripe calls each
     assert "| Partners invoiced (Stripe invoices created) | 3 |" in text
