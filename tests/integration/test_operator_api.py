@@ -213,7 +213,8 @@ def test_a_bad_page_size_or_cursor_is_refused_naming_it(
     with dynamodb_calls() as calls:
         reply = preview(operator, **query)
     assert reply.status == 422, reply.body
-    assert field in json.dumps(reply.body["error"]), reply.body
+    assert reply.body["error"]["code"] == "validation_error"
+    assert [d["field"] for d in reply.body["error"]["details"]] == [field], reply.body
     assert calls == []  # refused before anything is read, and nothing is written
 
 
