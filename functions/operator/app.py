@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from partnerhub.api import OPERATORS, Caller, CursorQuery, Idempotency, caller_of, create_app, success
 from partnerhub.clock import Clock, SystemClock
 from partnerhub.composition import Function, http_handler
-from partnerhub.domain.invoice_runs import InvoiceRunService
+from partnerhub.domain.invoice_runs import PREVIEW_PAGE, PREVIEW_PAGE_MAX, InvoiceRunService
 from partnerhub.domain.models import PARTNER_ID
 from partnerhub.domain.partner_directory import PartnerDirectoryService, PartnerOverview
 from partnerhub.observability import MetricUnit, logger, metrics, tracer
@@ -54,6 +54,7 @@ class Wiring:
     runs: InvoiceRunService
     idempotency: Idempotency
     clock: Clock
+    preview_page_size: int = PREVIEW_PAGE
 
 
 def build(
@@ -81,6 +82,7 @@ def build(
         ),
         runs=InvoiceRunService(
             partners=billing.billable_partners,
+            partner_page=billing.billable_partner_page,
             records=invoices.records,
             licenses=billing.licenses_active_in,
             catalog=DynamoCatalogRepository(settings.table_name, dynamodb).load,
@@ -96,6 +98,7 @@ def build(
         ),
         idempotency=Idempotency(settings.table_name, settings.idempotency_ttl_seconds, dynamodb),
         clock=clock,
+        preview_page_size=settings.operator_preview_page_size,
     )
     return Function(wiring, http_handler(app, wiring))
 
@@ -184,13 +187,28 @@ def partner_detail(partner_id: PartnerIdPath) -> PartnerDetail:
 @app.get(
     "/v1/operator/invoice-runs/<period>/preview",
     tags=[OPERATORS],
-    description="Operators only. A dry run: what a month-end run would invoice each billable partner, computed "
-    "as the worker computes it; nothing is written and Stripe is not called. A month not yet ended is 409.",
+    description="Operators only. A dry run, a page of partners at a time: what a month-end run would invoice each "
+    "billable partner, computed as the worker computes it; nothing is written and Stripe is not called. Partners "
+    "come by partner id, `limit` a page; `total` and `to_invoice` are the page's, and the month's are the sums "
+    "over every page (follow `next_cursor` until it is null). `cursor` must be a `next_cursor` this dry run "
+    "returned (422 otherwise). A month not yet ended is 409.",
 )
 @tracer.capture_method
-def preview_run(period: PeriodPath) -> RunPreviewOut:
+def preview_run(
+    period: PeriodPath,
+    limit: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=PREVIEW_PAGE_MAX,
+            description="Partners on the page, 1 to 500 (default 100: the function's OPERATOR_PREVIEW_PAGE_SIZE)",
+        ),
+    ] = None,
+    cursor: CursorQuery = None,
+) -> RunPreviewOut:
     operator()
-    return RunPreviewOut.of(wired().runs.preview(period))
+    wiring = wired()
+    return RunPreviewOut.of(wiring.runs.preview(period, limit or wiring.preview_page_size, cursor))
 
 
 @app.post(

@@ -37,6 +37,7 @@ SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 LAPTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 390, "height": 844}
 EXPORT_PART_BYTES = 400
+PREVIEW_PAGE_SIZE = 2  # partners a month-end dry-run page computes: a dry run spans several pages
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -53,8 +54,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def portal_stack(request: pytest.FixtureRequest) -> Iterator[LocalStack]:
     """A local stack of the browser tests' own. Its billing statement comes in parts of at most 400 bytes
-    (a few licenses each), so the portal's joining of the parts is exercised with a handful of licenses."""
-    with running_stack(request, {"EXPORT_MAX_BYTES": str(EXPORT_PART_BYTES)}) as running:
+    (a few licenses each), and the month-end dry run in pages of two partners, so the portal's joining of the
+    parts and of the pages is exercised with a handful of licenses and partners."""
+    env = {"EXPORT_MAX_BYTES": str(EXPORT_PART_BYTES), "OPERATOR_PREVIEW_PAGE_SIZE": str(PREVIEW_PAGE_SIZE)}
+    with running_stack(request, env) as running:
         yield running
 
 

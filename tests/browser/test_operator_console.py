@@ -1,7 +1,7 @@
 """The operators' console in the browser: only the operators group sees it; Manage Prices schedules and cancels a
 change; Partners finds a partner by company name, shows its standing, voids its invoice and records an external
-license; Month-end shows the dry run, starts the run and follows it to the end; the Audit Log lists what was done.
-Each page is photographed at desktop (1280) and phone (390) widths."""
+license; Month-end shows the dry run (fetched page by page, saying how far it has got), starts the run and follows
+it to the end; the Audit Log lists what was done. Each page is photographed at desktop (1280) and phone (390) widths."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
+from tests.browser.conftest import PREVIEW_PAGE_SIZE
 from tests.browser.steps import expand
 from tests.e2e.test_invoicing_http import with_card
 
@@ -254,6 +255,62 @@ def test_an_operator_previews_starts_and_follows_month_end(portal: Portal, phone
     expect(footer.locator("td")).to_have_attribute("data-label", "Grand total")
     expect(phone.page.locator("[data-banner]")).to_have_count(0)
     phone.screenshot("operator-month-end-phone")
+
+
+def dollars(cents: int) -> str:
+    return f"${cents // 100:,}.{cents % 100:02d}"
+
+
+def test_a_dry_run_of_several_pages_shows_every_partner_and_the_months_totals(portal: Portal) -> None:
+    stack = portal.stack
+    mine = [invoiced_partner(stack, f"Quokka Web {uuid.uuid4().hex[:6]}")[0] for _ in range(PREVIEW_PAGE_SIZE + 1)]
+    operator = f"ops-{uuid.uuid4().hex[:6]}"
+    ops = stack.client(operator, groups=["operators"])
+    # What the API says, page after page (as large as it allows)
+    pages = [ops.get("/v1/operator/invoice-runs/2026-09/preview", params={"limit": 500}).json()]
+    while pages[-1]["next_cursor"]:
+        cursor = pages[-1]["next_cursor"]
+        pages.append(
+            ops.get("/v1/operator/invoice-runs/2026-09/preview", params={"limit": 500, "cursor": cursor}).json()
+        )
+    partners = [p for page in pages for p in page["partners"]]
+    assert len(partners) > PREVIEW_PAGE_SIZE
+
+    # The portal asks in pages of two (the stack's OPERATOR_PREVIEW_PAGE_SIZE); the second is held back a moment
+    page = portal.page
+    asked: list[str] = []
+    held: list[Any] = []
+
+    def hold_the_second(route: Any) -> None:
+        asked.append(route.request.url)
+        if len(asked) == 2:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route(re.compile(r".*/v1/operator/invoice-runs/2026-09/preview.*"), hold_the_second)
+    portal.sign_in(operator, operator=True)
+    page.goto(f"{stack.api_url}/#/operator/month-end?period=2026-09")
+    status = page.locator("[data-field=preview-status]")
+    # While it computes, it says how far it has got, in a live region
+    expect(status).to_have_text(f"{PREVIEW_PAGE_SIZE} partners computed so far…")
+    expect(status).to_have_attribute("role", "status")
+    assert held, asked
+    held[0].continue_()
+
+    # Then every partner is listed once, in order, and the totals are the month's, summed over every page
+    rows = page.locator(".operator-preview tbody tr[data-partner]")
+    expect(rows).to_have_count(len(partners), timeout=60_000)
+    assert rows.evaluate_all("rows => rows.map((r) => r.dataset.partner)") == [p["partner_id"] for p in partners]
+    for partner in mine:
+        expect(page.locator(f"tr[data-partner='{partner}']")).to_have_attribute("data-state", "would_invoice")
+    to_invoice = sum(p["total"] for p in partners if p["state"] == "would_invoice")
+    expect(page.locator("[data-stat=to-invoice]")).to_have_text(dollars(to_invoice))
+    expect(page.locator("[data-stat=grand-total]")).to_have_text(dollars(sum(p["total"] for p in partners)))
+    expect(status).to_have_count(0)
+    assert len(asked) >= 2 and all("limit=" not in url for url in asked), asked
+    assert all("cursor=" in url for url in asked[1:]), asked
+    page.unroute(re.compile(r".*/v1/operator/invoice-runs/2026-09/preview.*"))
 
 
 def test_the_audit_log_lists_operator_actions_newest_first(portal: Portal, phone: Portal) -> None:

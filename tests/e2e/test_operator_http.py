@@ -60,6 +60,23 @@ def progress(ops: ApiSession, period: str) -> dict[str, Any]:
     return dict(reply.json())
 
 
+def dry_run(ops: ApiSession, period: str, limit: int = 500) -> list[dict[str, Any]]:
+    """Every page of the month's dry run, followed to the last; each page's sums are its own partners'."""
+    partners: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        params: dict[str, Any] = {"limit": limit} | ({"cursor": cursor} if cursor else {})
+        reply = ops.get(f"/v1/operator/invoice-runs/{period}/preview", params=params)
+        assert reply.status_code == 200, reply.text
+        page = reply.json()
+        assert page["total"] == sum(p["total"] for p in page["partners"])
+        assert page["to_invoice"] == sum(p["total"] for p in page["partners"] if p["state"] == "would_invoice")
+        partners += page["partners"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return partners
+
+
 # -- prices ------------------------------------------------------------------------------------------------------
 
 
@@ -240,15 +257,20 @@ def test_a_month_is_previewed_started_watched_and_its_invoice_voided(stack: Loca
     assert ops.post("/v1/operator/invoice-runs", json={"period": "2026-04"}).status_code == 409
 
     # The dry run: revoked one = 10 days x 17 = 170; the other = min(31 x 17 = 527, 495) = 495; 665 in all
-    preview = ops.get("/v1/operator/invoice-runs/2026-03/preview")
-    assert preview.status_code == 200, preview.text
-    (mine,) = [p for p in preview.json()["partners"] if p["partner_id"] == partner]
+    preview = dry_run(ops, "2026-03")
+    (mine,) = [p for p in preview if p["partner_id"] == partner]
     assert mine["state"] == "would_invoice"
     assert [(ln["product"], ln["licenses"], ln["license_days"], ln["amount"]) for ln in mine["lines"]] == [
         ("jetpack-backup", 2, 41, 665)
     ]
     assert mine["total"] == 665
-    assert preview.json()["total"] == sum(p["total"] for p in preview.json()["partners"])
+    # In pages of three partners it is the same dry run
+    assert dry_run(ops, "2026-03", limit=3) == preview
+    # A page size out of 1..500 or a cursor not of the dry run is 422 naming it
+    for params, field in (({"limit": 0}, "limit"), ({"limit": 501}, "limit"), ({"cursor": "bm90IGpzb24"}, "cursor")):
+        refused = ops.get("/v1/operator/invoice-runs/2026-03/preview", params=params)
+        assert refused.status_code == 422, refused.text
+        assert field in refused.text
     # ...and it wrote nothing: no invoice record, no Stripe invoice
     assert api.get("/v1/invoices").json()["items"] == []
 
@@ -271,8 +293,8 @@ def test_a_month_is_previewed_started_watched_and_its_invoice_voided(stack: Loca
     assert (invoice["period"], invoice["total"], invoice["status"]) == ("2026-03", 665, "open")
 
     # The dry run now says it is invoiced; the partner's page lists the invoice
-    again = ops.get("/v1/operator/invoice-runs/2026-03/preview").json()
-    assert next(p for p in again["partners"] if p["partner_id"] == partner)["state"] == "already_invoiced"
+    again = dry_run(ops, "2026-03")
+    assert next(p for p in again if p["partner_id"] == partner)["state"] == "already_invoiced"
     detail = ops.get(f"/v1/operator/partners/{partner}").json()
     assert [i["id"] for i in detail["invoices"]] == [invoice["id"]]
 

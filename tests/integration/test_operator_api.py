@@ -1,13 +1,16 @@
 """The operators' function over the real handler and the events in events/operator, against moto: every sample
-event answers; starting a run puts a request on the planner's queue and the planner, fed that message as its SQS
-event source feeds it, enqueues the month's partners; a partner's token is refused."""
+event answers; the dry run's pages add up to the whole month and each reads only its own partners; starting a run
+puts a request on the planner's queue and the planner, fed that message as its SQS event source feeds it, enqueues
+the month's partners; a partner's token is refused."""
 
 from __future__ import annotations
 
 import json
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 from unittest import mock
 
@@ -15,12 +18,21 @@ import boto3
 import pytest
 
 from local.resources import LocalResources
+from partnerhub import cursors
+from partnerhub.clock import ManualClock
 from partnerhub.domain.audit import AuditEntry
+from partnerhub.domain.licenses import LicenseService
+from partnerhub.repository import keys
 from partnerhub.repository.audit import DynamoAuditRepository
+from partnerhub.repository.dynamo import default_client
+from partnerhub.repository.invoices import DynamoInvoiceRepository
+from partnerhub.repository.licenses import DynamoLicenseRepository
 from partnerhub.repository.partners import DynamoPartnerRepository
 from partnerhub.settings import OperatorSettings
 from tests.integration.conftest import Function
+from tests.integration.test_invoicing_repository import stripe_invoice
 from tests.support.events import load_event
+from tests.support.partners import SeededPartners
 
 SAMPLES = ["audit", "list_partners", "get_partner", "preview_run", "start_run", "run_progress", "retry_run"]
 
@@ -44,6 +56,166 @@ def drain(url: str) -> list[dict[str, Any]]:
         for message in batch:
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
     return found
+
+
+PREVIEWED = "2026-08"
+LINE = {
+    "product": "jetpack-backup",
+    "name": "Jetpack VaultPress Backup",
+    "licenses": 1,
+    "license_days": 31,
+    "daily_price": 17,
+    "monthly_price": 495,
+    "amount": 495,
+    "currency": "usd",
+    "description": "...",
+}
+
+
+@pytest.fixture
+def august(aws: LocalResources, clock: ManualClock, partners: SeededPartners, now: Any) -> Iterator[list[str]]:
+    """Seven partners of August 2026 in every state of the dry run, by id: one invoiced, two with licenses to
+    invoice, one started (its lines kept) but not done, one closed with nothing to bill, two whose licenses
+    were revoked before August. Their ids share a prefix of this test's, so they come one after another."""
+    table = aws.table_names["Table"]
+    prefix = f"pv{uuid.uuid4().hex[:8]}"
+    ids = [f"{prefix}-{n}" for n in range(1, 8)]
+    licenses = LicenseService(DynamoLicenseRepository(table), clock)
+    invoices = DynamoInvoiceRepository(table)
+    clock.set(datetime(2026, 7, 20, 9, tzinfo=UTC))
+    for partner in ids:
+        partners.set_has_payment_method(partner, True)
+        (issued,) = licenses.issue(partner, "jetpack-backup", 1, "user:t", receipt_id=f"r-{partner}")
+        if partner.endswith(("-6", "-7")):
+            licenses.revoke(partner, issued.license_key, "user:t")  # never active in August
+    clock.set(now)
+    invoices.start(ids[0], PREVIEWED)
+    invoices.mark_draft_requested(ids[0], PREVIEWED, [LINE])
+    invoices.apply_stripe_invoice(stripe_invoice(ids[0], f"in_{ids[0]}", "open", metadata=_meta(ids[0])))
+    invoices.start(ids[3], PREVIEWED)
+    invoices.mark_draft_requested(ids[3], PREVIEWED, [LINE])
+    invoices.start(ids[4], PREVIEWED)
+    invoices.mark_nothing_to_bill(ids[4], PREVIEWED)
+    yield ids
+
+
+def _meta(partner: str) -> dict[str, str]:
+    return {"partner_id": partner, "period": PREVIEWED}
+
+
+def preview(operator: Function, **query: str) -> Any:
+    return operator(load_event("operator/preview_run", path={"period": PREVIEWED}, query=query))
+
+
+def before(partner: str) -> str:
+    """A cursor just before ``partner`` (the dry run's own, made as it makes them), so the test reads its own."""
+    return cursors.encode({"after": partner[:-1]})
+
+
+def test_the_dry_runs_pages_add_up_to_one_big_page(operator: Function, august: list[str]) -> None:
+    whole = preview(operator, limit="7", cursor=before(august[0]))
+    assert whole.status == 200, whole.body
+    assert [p["partner_id"] for p in whole.body["partners"]] == august
+    assert [p["state"] for p in whole.body["partners"]] == [
+        "already_invoiced",
+        "would_invoice",
+        "would_invoice",
+        "would_invoice",
+        "nothing_to_bill",
+        "nothing_to_bill",
+        "nothing_to_bill",
+    ]
+    # A Backup license issued in July, all August: 31 days x 17 = 527, capped at 495; or the record's kept line
+    assert [p["total"] for p in whole.body["partners"]] == [495, 495, 495, 495, 0, 0, 0]
+    assert (whole.body["total"], whole.body["to_invoice"]) == (4 * 495, 3 * 495)
+
+    pages = [preview(operator, limit="2", cursor=before(august[0]))]
+    for _ in range(3):
+        assert pages[-1].status == 200, pages[-1].body
+        pages.append(preview(operator, limit="2", cursor=pages[-1].body["next_cursor"]))
+    listed = [p for page in pages for p in page.body["partners"]][:7]
+
+    assert listed == whole.body["partners"]
+    assert [len(page.body["partners"]) for page in pages[:3]] == [2, 2, 2]
+    for page in pages:
+        assert page.body["period"] == PREVIEWED and page.body["currency"] == "usd"
+        assert page.body["total"] == sum(p["total"] for p in page.body["partners"])
+        assert page.body["to_invoice"] == sum(
+            p["total"] for p in page.body["partners"] if p["state"] == "would_invoice"
+        )
+    assert all(page.body["next_cursor"] for page in pages[:3])  # the seventh follows the sixth
+    # The first three pages hold six of the seven: all but the last, which has nothing to bill
+    assert sum(page.body["total"] for page in pages[:3]) == whole.body["total"]
+    assert sum(page.body["to_invoice"] for page in pages[:3]) == whole.body["to_invoice"]
+
+
+def test_the_whole_dry_run_ends_with_a_last_page(operator: Function, august: list[str]) -> None:
+    seen: list[str] = []
+    reply = preview(operator, limit="500")
+    while True:
+        assert reply.status == 200, reply.body
+        seen += [p["partner_id"] for p in reply.body["partners"]]
+        if reply.body["next_cursor"] is None:
+            break
+        reply = preview(operator, limit="500", cursor=reply.body["next_cursor"])
+    assert seen == sorted(set(seen))
+    assert set(august) <= set(seen)
+
+
+@contextmanager
+def dynamodb_calls() -> Iterator[list[tuple[str, str | None, int | None]]]:
+    """The DynamoDB calls made in the loop's body: operation, index and ``Limit``."""
+    calls: list[tuple[str, str | None, int | None]] = []
+    client = default_client()
+
+    def note(params: dict[str, Any], model: Any, **_: Any) -> None:
+        calls.append((model.name, params.get("IndexName"), params.get("Limit")))
+
+    client.meta.events.register("provide-client-params.dynamodb", note)
+    try:
+        yield calls
+    finally:
+        client.meta.events.unregister("provide-client-params.dynamodb", note)
+
+
+def test_a_dry_run_page_reads_what_its_size_bounds(operator: Function, august: list[str]) -> None:
+    first = preview(operator, limit="2", cursor=before(august[0]))
+    with dynamodb_calls() as calls:
+        second = preview(operator, limit="2", cursor=first.body["next_cursor"])
+        assert second.status == 200, second.body
+    assert [p["partner_id"] for p in second.body["partners"]] == august[2:4]
+    # One Query a shard of the billable registry (at most 3 ids each), one batch read of the page's records, the
+    # catalog, and the month's licenses of the one partner of the page not yet started (the other's lines are
+    # kept): whatever the number of partners in the table.
+    assert calls == [
+        *[("Query", keys.GSI_LICENSES, 3)] * keys.BILLABLE_SHARDS,
+        ("BatchGetItem", None, None),
+        ("Query", None, None),
+        ("Query", keys.GSI_BILLING, None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"limit": "0"}, "limit"),
+        ({"limit": "501"}, "limit"),
+        ({"limit": "two"}, "limit"),
+        ({"cursor": "not a cursor"}, "cursor"),
+        ({"cursor": cursors.encode({"sk": "AUDIT#x"})}, "cursor"),  # another list's
+        ({"cursor": cursors.encode({"after": "bad id!"})}, "cursor"),
+        ({"cursor": "bm90IGpzb24"}, "cursor"),  # base64 of text that is not JSON
+    ],
+)
+def test_a_bad_page_size_or_cursor_is_refused_naming_it(
+    operator: Function, august: list[str], query: dict[str, str], field: str
+) -> None:
+    with dynamodb_calls() as calls:
+        reply = preview(operator, **query)
+    assert reply.status == 422, reply.body
+    assert reply.body["error"]["code"] == "validation_error"
+    assert [d["field"] for d in reply.body["error"]["details"]] == [field], reply.body
+    assert calls == []  # refused before anything is read, and nothing is written
 
 
 @pytest.mark.parametrize("name", SAMPLES)

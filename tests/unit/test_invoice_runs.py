@@ -3,19 +3,22 @@ partner-month stands, starting (only an ended month; the request and its audit e
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
 
+from partnerhub import cursors
 from partnerhub.clock import ManualClock
 from partnerhub.domain.audit import AuditEntry
 from partnerhub.domain.billing import BillableLicense, PriceVersion
-from partnerhub.domain.invoice_runs import InvoiceRunService, partner_state
+from partnerhub.domain.invoice_runs import InvoiceRunService, RunPreview, partner_state
 from partnerhub.domain.invoicing import InvoiceRecord, Step
 from partnerhub.domain.models import Product
-from partnerhub.errors import Conflict
+from partnerhub.domain.periods import Period
+from partnerhub.errors import Conflict, ValidationFailed
 
 BACKUP = Product(product="jetpack-backup", name="Jetpack VaultPress Backup")
 SCAN = Product(product="jetpack-scan", name="Jetpack Scan")
@@ -54,8 +57,18 @@ INVOICED_LINE = {
 }
 
 
+@dataclass(frozen=True)
+class IdPage:
+    partner_ids: list[str]
+    next_cursor: str | None
+
+
 class Fakes:
     def __init__(self) -> None:
+        self.partners = ["d", "c", "b", "a"]
+        self.pages: list[tuple[int, str | None]] = []  # (limit, cursor) of each registry page read
+        self.record_reads: list[list[str]] = []  # the partner ids of each batch read of records
+        self.license_reads: list[str] = []  # the partners whose month's licenses were read
         self.records: dict[str, InvoiceRecord] = {
             "a": InvoiceRecord(
                 "a", "2026-03", step=Step.FINALIZED, status="open", invoice_id="in_a", total=495, lines=(INVOICED_LINE,)
@@ -67,6 +80,24 @@ class Fakes:
         self.dead: dict[str, list[str]] = {}
 
     # ports
+    def partner_page(self, limit: int, cursor: str | None) -> IdPage:
+        """The registry by id, as the repository pages it (the project's cursor codec, ``after`` an id)."""
+        self.pages.append((limit, cursor))
+        after = cursors.decode(cursor).get("after") if cursor else None
+        if cursor and not isinstance(after, str):
+            raise cursors.invalid()
+        rest = [p for p in sorted(self.partners) if after is None or p > after]
+        page = rest[:limit]
+        return IdPage(page, cursors.encode({"after": page[-1]}) if len(rest) > limit else None)
+
+    def read_records(self, period: str, ids: list[str]) -> dict[str, InvoiceRecord]:
+        self.record_reads.append(list(ids))
+        return {pid: r for pid, r in self.records.items() if pid in ids and r.period == period}
+
+    def licenses(self, partner_id: str, period: Period) -> Iterable[BillableLicense]:
+        self.license_reads.append(partner_id)
+        return LICENSES.get(partner_id, [])
+
     def request_run(self, period: str) -> None:
         self.requested.append(period)
 
@@ -110,9 +141,10 @@ def clock() -> ManualClock:
 
 def service(fakes: Fakes, clock: ManualClock) -> InvoiceRunService:
     return InvoiceRunService(
-        partners=lambda: ["d", "c", "b", "a"],
-        records=lambda period, ids: {pid: r for pid, r in fakes.records.items() if pid in ids and r.period == period},
-        licenses=lambda pid, period: LICENSES.get(pid, []),
+        partners=lambda: list(fakes.partners),
+        partner_page=fakes.partner_page,
+        records=fakes.read_records,
+        licenses=fakes.licenses,
         catalog=lambda: ([BACKUP, SCAN], PRICES),
         runs=RunLog(fakes),
         queues=fakes,
@@ -146,6 +178,86 @@ def test_the_dry_run_bills_each_partner_as_the_worker_would_and_writes_nothing(
     assert (by_partner["c"].state, by_partner["c"].total) == ("would_invoice", 204)
     assert (by_partner["d"].state, by_partner["d"].lines, by_partner["d"].total) == ("nothing_to_bill", (), 0)
     assert (preview.total, preview.to_invoice) == (495 + 663 + 204, 663 + 204)
+    assert fakes.requested == fakes.started == fakes.recorded == []
+    assert preview.next_cursor is None
+
+
+def every_page(run: InvoiceRunService, period: str, limit: int) -> list[RunPreview]:
+    pages = [run.preview(period, limit)]
+    while pages[-1].next_cursor is not None:
+        pages.append(run.preview(period, limit, pages[-1].next_cursor))
+    return pages
+
+
+def mixed_month(fakes: Fakes) -> None:
+    """Seven partners in every state: a invoiced, b and c to invoice, d and g with nothing in March, e whose
+    month was closed with nothing to bill, f started (its lines stored) but not finished."""
+    fakes.partners = ["g", "f", "e", "d", "c", "b", "a"]
+    fakes.records["e"] = InvoiceRecord("e", "2026-03", step=Step.NOTHING_TO_BILL)
+    fakes.records["f"] = InvoiceRecord("f", "2026-03", step=Step.DRAFTED, invoice_id="in_f", lines=(INVOICED_LINE,))
+
+
+def test_the_dry_run_pages_add_up_to_the_whole_month(fakes: Fakes, clock: ManualClock) -> None:
+    mixed_month(fakes)
+    run = service(fakes, clock)
+    whole = run.preview("2026-03", 500)
+    assert whole.next_cursor is None
+
+    pages = every_page(run, "2026-03", 2)
+
+    assert [len(p.partners) for p in pages] == [2, 2, 2, 1]
+    assert [p for page in pages for p in page.partners] == list(whole.partners)
+    assert [p.partner_id for p in whole.partners] == ["a", "b", "c", "d", "e", "f", "g"]
+    assert [p.state for p in whole.partners] == [
+        "already_invoiced",
+        "would_invoice",
+        "would_invoice",
+        "nothing_to_bill",
+        "nothing_to_bill",
+        "would_invoice",
+        "nothing_to_bill",
+    ]
+    # Each page's sums are its own partners'; over every page they are the month's
+    for page in pages:
+        assert page.total == sum(p.total for p in page.partners)
+        assert page.to_invoice == sum(p.total for p in page.partners if p.state == "would_invoice")
+    assert sum(p.total for p in pages) == whole.total == 495 + 663 + 204 + 495
+    assert sum(p.to_invoice for p in pages) == whole.to_invoice == 663 + 204 + 495
+
+
+def test_a_dry_run_page_reads_only_its_own_partners(fakes: Fakes, clock: ManualClock) -> None:
+    mixed_month(fakes)
+    run = service(fakes, clock)
+    first = run.preview("2026-03", 2)
+    for reads in (fakes.pages, fakes.record_reads, fakes.license_reads):
+        reads.clear()
+
+    second = run.preview("2026-03", 2, first.next_cursor)
+
+    assert [p.partner_id for p in second.partners] == ["c", "d"]
+    assert fakes.pages == [(2, first.next_cursor)]  # one page of the registry, of the page's size
+    assert fakes.record_reads == [["c", "d"]]  # one batch read of the page's records
+    assert fakes.license_reads == ["c", "d"]  # and the licenses of those not done, nobody else's
+
+
+@pytest.mark.parametrize("limit", [0, -1, 501])
+def test_a_dry_run_page_size_out_of_bounds_is_refused_naming_limit(
+    fakes: Fakes, clock: ManualClock, limit: int
+) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        service(fakes, clock).preview("2026-03", limit)
+    assert [d["field"] for d in refused.value.details] == ["limit"]
+    assert fakes.pages == fakes.record_reads == fakes.license_reads == []
+
+
+@pytest.mark.parametrize("cursor", ["not-a-cursor!", cursors.encode({"sk": "x"}), cursors.encode({"after": 3})])
+def test_a_cursor_not_of_the_dry_run_is_refused_and_reads_nothing_else(
+    fakes: Fakes, clock: ManualClock, cursor: str
+) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        service(fakes, clock).preview("2026-03", 2, cursor)
+    assert [d["field"] for d in refused.value.details] == ["cursor"]
+    assert fakes.record_reads == fakes.license_reads == []
     assert fakes.requested == fakes.started == fakes.recorded == []
 
 

@@ -36,6 +36,7 @@ class OracleOperatorSettings(OracleSettings):
     invoice_run_queue_url: str
     invoice_queue_url: str
     invoice_dead_letter_queue_url: str
+    operator_preview_page_size: int = 100
 
 
 class OracleStripeSettings(OracleSettings):

@@ -110,8 +110,10 @@ class InvoicePlannerSettings(Settings):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class OperatorSettings(Settings):
-    """The operators' console: the month-end queues it starts runs on and re-drives failures from."""
+    """The operators' console: the month-end queues it starts runs on and re-drives failures from, and the
+    partners a dry-run page computes when the request does not say (``limit``)."""
 
     invoice_run_queue_url: str
     invoice_queue_url: str
     invoice_dead_letter_queue_url: str
+    operator_preview_page_size: int = 100

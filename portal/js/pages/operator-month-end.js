@@ -1,11 +1,12 @@
 // Operators: month-end invoicing by hand. Pick a month; the dry run shows what each partner would be invoiced
-// (nothing written, Stripe not called); Start run asks the planner for it; progress refreshes until it is done;
+// (nothing written, Stripe not called), fetched a page of partners at a time and summed here; Start run asks the planner for it; progress refreshes until it is done;
 // Retry failures sends the month's dead letters back to the worker.
 import { h, clear, field, pageHeader, alertBox, toast } from "../dom.js";
 import * as api from "../api.js";
 import { money, month, dateTime, titleCase } from "../format.js";
 
 const POLL_MS = 2000;
+const MAX_PREVIEW_PAGES = 2000; // 200,000 partners at the API's default page; a loop that never ends is a bug
 
 function periodOf() {
   const period = new URLSearchParams(location.hash.split("?")[1] || "").get("period");
@@ -46,7 +47,10 @@ export async function operatorMonthEndPage(page) {
   const progressBox = h("section", { class: "card", "aria-labelledby": "progress-title" });
   const previewBox = h("section", { "aria-labelledby": "preview-title" });
   page.append(form, result, progressBox, previewBox);
-  await Promise.all([showProgress(progressBox, period, result), showPreview(previewBox, period)]);
+  // The dry run is not awaited: the page shows as soon as the run's progress is read, and the dry run fills in
+  // page by page, saying how far it has got.
+  showPreview(previewBox, period);
+  await showProgress(progressBox, period, result);
 }
 
 // -- progress, start, retry ----------------------------------------------------------------------------------
@@ -130,14 +134,48 @@ function poll(box, period, result) {
 
 // -- the dry run ---------------------------------------------------------------------------------------------
 
+// The dry run's pages, one after another until next_cursor is null, joined: every page's partners in order and
+// the sums of the pages' totals (each page sums only its own partners). ``onPage(computed, more)`` is told after
+// each page; when it returns false the rest is not fetched (null).
+export async function fetchPreview(period, onPage = () => true) {
+  const joined = { period, currency: "usd", partners: [], total: 0, to_invoice: 0 };
+  let cursor = null;
+  let pages = 0;
+  do {
+    const page = await api.get(`/v1/operator/invoice-runs/${period}/preview`, { cursor });
+    pages += 1;
+    joined.currency = page.currency || joined.currency;
+    joined.partners.push(...page.partners);
+    joined.total += page.total;
+    joined.to_invoice += page.to_invoice;
+    cursor = page.next_cursor || null;
+    if (onPage(joined.partners.length, Boolean(cursor)) === false) return null;
+  } while (cursor && pages < MAX_PREVIEW_PAGES);
+  if (cursor) throw new Error("the dry run has more pages than expected");
+  return joined;
+}
+
 async function showPreview(box, period) {
+  const status = h("p", { class: "muted preview-status", role: "status", dataset: { field: "preview-status" } },
+    "Computing the dry run…");
+  clear(box, h("h2", { id: "preview-title" }, "Dry run"), status);
+  box.setAttribute("aria-busy", "true");
+  let shown = false; // the box was on screen: once it is not, the operator has left the page
   let preview;
   try {
-    preview = await api.get(`/v1/operator/invoice-runs/${period}/preview`);
+    preview = await fetchPreview(period, (computed, more) => {
+      shown ||= box.isConnected;
+      if (shown && !box.isConnected) return false;
+      if (more) status.textContent = `${computed} partner${computed === 1 ? "" : "s"} computed so far…`;
+      return true;
+    });
   } catch (error) {
     clear(box, h("h2", { id: "preview-title" }, "Dry run"), alertBox(error.message, error.status === 409 ? "warning" : "error"));
     return;
+  } finally {
+    box.removeAttribute("aria-busy");
   }
+  if (!preview) return;
   const currency = preview.currency || "usd";
   const rows = preview.partners.map((p) => h("tr", { dataset: { partner: p.partner_id, state: p.state } },
     h("th", { scope: "row", "data-label": "Partner" },

@@ -1,7 +1,9 @@
 """Month-end runs as operators see them: a dry run, starting a run, its progress, re-driving its failures.
 
-The dry run computes every billable partner's lines with the worker's own function (``invoicing.month_lines``,
-over the same license read and catalog) and writes nothing, calls no Stripe. Starting a run asks for the
+The dry run computes each billable partner's lines with the worker's own function (``invoicing.month_lines``,
+over the same license read and catalog) and writes nothing, calls no Stripe. It is paged by partner id: a page
+reads its partners' ids, their partner-month records and, for those not done, their month's licenses, so its
+cost is bounded by the page size, never by the number of partners. Starting a run asks for the
 planner through its request queue, the path the schedule's run takes from the planner on; progress reads
 the partner-month records the worker keeps; a retry moves the run's messages from the dead-letter queue back
 to the worker's queue. Every action is written to the audit log.
@@ -32,6 +34,9 @@ WOULD_INVOICE = "would_invoice"
 ALREADY_INVOICED = "already_invoiced"
 NOTHING_TO_BILL = "nothing_to_bill"
 
+PREVIEW_PAGE = 100  # partners a dry-run page computes unless asked otherwise
+PREVIEW_PAGE_MAX = 500
+
 
 @dataclass(frozen=True, slots=True)
 class PartnerPreview:
@@ -44,11 +49,14 @@ class PartnerPreview:
 
 @dataclass(frozen=True, slots=True)
 class RunPreview:
+    """One page of the dry run: its partners, by id, and their sums."""
+
     period: str
     partners: tuple[PartnerPreview, ...]
-    total: int  # every partner's month, invoiced or not
-    to_invoice: int  # the partners a run would invoice now
+    total: int  # this page's partners' months, invoiced or not
+    to_invoice: int  # what a run would invoice now to this page's partners
     currency: str = CURRENCY
+    next_cursor: str | None = None  # None: the last page
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +79,16 @@ class RunProgress:
 class Redrive:
     period: str
     redriven: tuple[str, ...]
+
+
+class PartnerPage(Protocol):
+    """A page of the billable registry, by partner id."""
+
+    @property
+    def partner_ids(self) -> Sequence[str]: ...
+
+    @property
+    def next_cursor(self) -> str | None: ...
 
 
 class RunLog(Protocol):
@@ -125,6 +143,7 @@ class InvoiceRunService:
     def __init__(
         self,
         partners: Callable[[], Iterable[str]],
+        partner_page: Callable[[int, str | None], PartnerPage],
         records: Callable[[str, list[str]], Mapping[str, InvoiceRecord]],
         licenses: Callable[[str, Period], Iterable[BillableLicense]],
         catalog: Callable[[], tuple[Sequence[Product], Sequence[PriceVersion]]],
@@ -134,6 +153,7 @@ class InvoiceRunService:
         clock: Clock,
     ) -> None:
         self._partners = partners
+        self._partner_page = partner_page
         self._records = records
         self._licenses = licenses
         self._catalog = catalog
@@ -142,12 +162,34 @@ class InvoiceRunService:
         self._audit_log = audit_log
         self._clock = clock
 
-    def preview(self, period_text: str) -> RunPreview:
-        """What a run would invoice each billable partner, computed as the worker computes it; writes nothing."""
+    def preview(self, period_text: str, limit: int = PREVIEW_PAGE, cursor: str | None = None) -> RunPreview:
+        """What a run would invoice ``limit`` billable partners, by id from ``cursor`` on, computed as the worker
+        computes it; writes nothing. A malformed cursor is 422 (the page reader's), before anything is read."""
         period = ended_period(period_text, self._clock)
-        partner_ids = sorted(set(self._partners()))
-        records = self._records(str(period), partner_ids)
-        loaded = self._catalog()  # once for every partner
+        if not 1 <= limit <= PREVIEW_PAGE_MAX:
+            raise ValidationFailed(
+                "invalid limit", details=[{"field": "limit", "reason": f"from 1 to {PREVIEW_PAGE_MAX}"}]
+            )
+        page = self._partner_page(limit, cursor)
+        partner_ids = sorted(set(page.partner_ids))
+        records = self._records(str(period), partner_ids) if partner_ids else {}
+        found = self._previews(period, partner_ids, records)
+        return RunPreview(
+            period=str(period),
+            partners=found,
+            total=sum(p.total for p in found),
+            to_invoice=sum(p.total for p in found if p.state == WOULD_INVOICE),
+            next_cursor=page.next_cursor,
+        )
+
+    def _previews(
+        self, period: Period, partner_ids: Sequence[str], records: Mapping[str, InvoiceRecord]
+    ) -> tuple[PartnerPreview, ...]:
+        """Each partner's month as the worker bills it: a done record's lines, a started record's stored lines,
+        else the lines computed from its licenses (the catalog read once for the page)."""
+        if not partner_ids:
+            return ()
+        loaded = self._catalog()
 
         def catalog() -> tuple[Sequence[Product], Sequence[PriceVersion]]:
             return loaded
@@ -167,12 +209,7 @@ class InvoiceRunService:
                 else tuple(month_lines(self._licenses, catalog, partner_id, period))
             )
             found.append(PartnerPreview(partner_id, WOULD_INVOICE if lines else NOTHING_TO_BILL, lines, _total(lines)))
-        return RunPreview(
-            period=str(period),
-            partners=tuple(found),
-            total=sum(p.total for p in found),
-            to_invoice=sum(p.total for p in found if p.state == WOULD_INVOICE),
-        )
+        return tuple(found)
 
     def start(self, period_text: str, audit: AuditEntry) -> RunProgress:
         """Ask the planner for an ended month (asynchronously), note who did, and the run's progress so far."""

@@ -13,6 +13,7 @@ never read. The property tests check that both give the same amount, to the cent
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from partnerhub import cursors
 from partnerhub.domain.billing import BillableLicense
 from partnerhub.domain.periods import Period
 from partnerhub.domain.tallies import MonthTally, RunningTally, tallies_of
@@ -36,6 +38,14 @@ from partnerhub.repository.tallies import (
 if TYPE_CHECKING:  # types only: the month-end planner reads the billable registry and loads no license model
     from partnerhub.domain.invoicing import InvoiceRecord
     from partnerhub.domain.models import HistoryEvent, License
+
+
+@dataclass(frozen=True)
+class PartnerIdPage:
+    """One page of the billable registry: partner ids in order, and the cursor of the next page (None: last)."""
+
+    partner_ids: list[str]
+    next_cursor: str | None
 
 
 @dataclass
@@ -291,6 +301,60 @@ class DynamoBillingRepository(TableRepository):
                 if "LastEvaluatedKey" not in response:
                     break
                 params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def billable_partner_page(self, limit: int, cursor: str | None = None) -> PartnerIdPage:
+        """The billable registry by partner id, ``limit`` partners a page: each shard's next ``limit + 1`` ids
+        after the cursor's (``GSI1SK > :after``, DynamoDB's ``Limit``), merged. A page costs one Query a shard
+        (more only past DynamoDB's 1 MB pages), bounded by ``limit``, never by the number of partners."""
+        after = _decode_billable_cursor(cursor)
+        wanted = limit + 1  # one more than the page: is there a next page
+        shards: list[list[str]] = []
+        for shard in range(keys.BILLABLE_SHARDS):
+            params: dict[str, Any] = {
+                "TableName": self._table,
+                "IndexName": keys.GSI_LICENSES,
+                "KeyConditionExpression": "GSI1PK = :pk",
+                "ExpressionAttributeValues": values(pk=keys.billable_gsi_pk(shard)),
+                "ProjectionExpression": "partner_id",
+                "Limit": wanted,
+            }
+            if after is not None:
+                params["KeyConditionExpression"] += " AND GSI1SK > :after"
+                params["ExpressionAttributeValues"] |= values(after=after)
+            found: list[str] = []
+            while True:
+                response = self._client.query(**params)
+                found += [str(deserialize(item)["partner_id"]) for item in response.get("Items", [])]
+                if "LastEvaluatedKey" not in response or len(found) >= wanted:
+                    break
+                params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+                params["Limit"] = wanted - len(found)
+            shards.append(found)
+        merged: list[str] = []
+        for partner_id in heapq.merge(*shards):
+            if not merged or merged[-1] != partner_id:
+                merged.append(partner_id)
+            if len(merged) == wanted:
+                break
+        if len(merged) > limit:
+            page = merged[:limit]
+            return PartnerIdPage(page, _encode_billable_cursor(page[-1]))
+        return PartnerIdPage(merged, None)
+
+
+def _encode_billable_cursor(partner_id: str) -> str:
+    return cursors.encode({"after": partner_id})
+
+
+def _decode_billable_cursor(cursor: str | None) -> str | None:
+    if not cursor:
+        return None
+    from partnerhub.domain.models import PARTNER_ID  # here: the month-end planner never reads a page
+
+    value = cursors.decode(cursor).get("after")
+    if not isinstance(value, str) or not PARTNER_ID.match(value):
+        raise cursors.invalid()
+    return value
 
 
 class TalliesMoved(Exception):

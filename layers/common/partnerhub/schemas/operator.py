@@ -86,9 +86,18 @@ class PartnerPreviewOut(BaseModel):
 class RunPreviewOut(BaseModel):
     period: str
     currency: str
-    partners: list[PartnerPreviewOut]
-    total: int = Field(description="Every partner's month, already invoiced or not (cents)")
-    to_invoice: int = Field(description="What a run started now would invoice (cents)")
+    partners: list[PartnerPreviewOut] = Field(description="This page's partners, by partner id")
+    total: int = Field(
+        description="This page's partners' months, already invoiced or not (cents); the month's total is the sum "
+        "over every page"
+    )
+    to_invoice: int = Field(
+        description="What a run started now would invoice this page's partners (cents); the run's is the sum over "
+        "every page"
+    )
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next partners (null: this is the last page)",
+    )
 
     @classmethod
     def of(cls, preview: RunPreview) -> RunPreviewOut:
@@ -98,6 +107,7 @@ class RunPreviewOut(BaseModel):
             partners=[PartnerPreviewOut.of(p) for p in preview.partners],
             total=preview.total,
             to_invoice=preview.to_invoice,
+            next_cursor=preview.next_cursor,
         )
 
 
