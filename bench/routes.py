@@ -255,6 +255,17 @@ def _operator_partner(bench: Bench, n: int) -> Plan:
     return Plan(steps, notes=["a partner with 3 licenses"])
 
 
+def _preview(bench: Bench, n: int) -> Plan:
+    """One page of the month-end dry run for the last ended month: 20 billable partners (each with licenses
+    issued during the bench), computed as the worker would bill them."""
+    now = bench.stack.clock.now()
+    last_month = (now.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    for _ in range(20):
+        issue(bench, bench.paying_partner(), 2)
+    request = {"partner_id": None, "groups": OPERATORS, "path": {"period": last_month}, "query": {"limit": "20"}}
+    return Plan((Step(request) for _ in range(n)), notes=["a page of 20 partners"])
+
+
 def _cancel_scheduled_price(bench: Bench, n: int) -> Plan:
     now = bench.stack.clock.now()
     first_of_next = (now.replace(day=1) + timedelta(days=32)).replace(day=1).date().isoformat()
@@ -426,6 +437,7 @@ SCENARIOS: dict[str, Callable[[Bench, int], Plan]] = {
     "POST /v1/invoices/{invoice_id}/void": _operator_invoice_action,
     "POST /v1/invoices/{invoice_id}/mark-uncollectible": _operator_invoice_action,
     "GET /v1/operator/partners/{partner_id}": _operator_partner,
+    "GET /v1/operator/invoice-runs/{period}/preview": _preview,
     "DELETE /v1/prices/{product}/scheduled/{effective_from}": _cancel_scheduled_price,
 }
 
