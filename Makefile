@@ -87,7 +87,7 @@ bench: $(VENV)/.installed  ## Benchmarks: cold start, calls per request, latency
 # ahead of a pyenv shim that would answer with another version (or refuse).
 # Then every module of the layer and the functions is compiled to bytecode. Lambda's code directories are
 # read-only, so without .pyc files Python compiles each module it imports again on every cold start (about
-# 2.3x to 2.8x the init time with them: bench/results.md). The .pyc files are "unchecked-hash": Python uses them
+# 2 to 3 times the init time with them: bench/results.md). The .pyc files are "unchecked-hash": Python uses them
 # without comparing the source's timestamp, which a zip file keeps only to 2 seconds.
 BUILD_DIR ?= .aws-sam/build
 build: $(SAM_VENV)/.installed  ## sam build with Python 3.13 (no Docker needed), then bytecode for every module
@@ -101,7 +101,7 @@ build: $(SAM_VENV)/.installed  ## sam build with Python 3.13 (no Docker needed),
 
 deploy: $(VENV)/.installed  ## Deploy STAGE=prod|staging, then publish the portal (first time: STRIPE_PUBLISHABLE_KEY=pk_... ALARM_EMAIL=...)
 	@[ -n "$(STAGE)" ] || { echo "usage: make deploy STAGE=prod|staging" >&2; exit 2; }
-	$(MAKE) build
+	$(MAKE) build BUILD_DIR=.aws-sam/build  # where sam deploy reads the built template
 	$(PY) scripts/deploy.py --stage $(STAGE) --sam $(SAM_VENV)/bin/sam
 
 portal: $(VENV)/.installed  ## Publish only the portal of STAGE (config.js from the stack outputs, upload, invalidate)
