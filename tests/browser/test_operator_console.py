@@ -376,6 +376,15 @@ def test_an_operator_retries_a_months_dead_letters(portal: Portal) -> None:
         page.get_by_role("button", name="Start run").click()
         # Then the run fails five times per partner-month and its messages land in the dead-letter queue
         expect(page.locator("[data-stat=pending]")).to_have_text("0", timeout=180_000)
+        # ... every one of them: none is still being retried by the queue (other tests' partners are billed too)
+        page.wait_for_function(
+            """() => {
+                const failed = document.querySelector("[data-stat=failed]")?.textContent.trim();
+                const dead = document.querySelector("[data-stat=dead-lettered]")?.textContent.trim();
+                return failed && failed !== "0" && failed === dead;
+            }""",
+            timeout=180_000,
+        )
         retry = page.get_by_role("button", name=re.compile(r"^Retry \d+ failed$"))
         expect(retry).to_be_visible(timeout=60_000)
         failure = page.locator(f".failures li[data-partner='{partner}']")
