@@ -155,9 +155,9 @@ def _code_for(bench: Bench, logical_id: str | None, *, from_source: bool = False
     return _CHILD.format(prelude=prelude, body=body)
 
 
-def _run_child(code: str, env: dict[str, str]) -> dict[str, Any]:
+def _run_child(code: str, env: dict[str, str], stdin: str | None = None) -> dict[str, Any]:
     done = subprocess.run(  # noqa: S603 - our own interpreter running our own snippet
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-c", code], env=env, input=stdin, capture_output=True, text=True, timeout=120, check=False
     )
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["exit status " + str(done.returncode)])[-1]
@@ -266,15 +266,14 @@ def import_profile(bench: Bench, logical_id: str, top: int = 20) -> ImportProfil
 
 INIT_TYPES = ("on-demand", "snap-start")
 
-_FIRST_REQUESTS = """
+_FIRST_REQUESTS = (
+    """
 import importlib.util, json, sys, time
 events = json.loads(sys.stdin.read())
-sys.path[:0] = [{layer!r}, {code_dir!r}]
 cpu_started = time.process_time()
-spec = importlib.util.spec_from_file_location("app", {module_file!r})
-module = importlib.util.module_from_spec(spec)
-sys.modules["app"] = module
-spec.loader.exec_module(module)
+"""
+    + _IMPORT_APP
+    + """
 init = time.process_time() - cpu_started
 sys.path.append({root!r})
 from local.events import LambdaContext
@@ -286,6 +285,7 @@ for event in events:
     calls.append([time.process_time() - started, result.get("statusCode")])
 print(json.dumps({{"init": init, "calls": calls}}))
 """
+)
 
 
 @dataclass
@@ -349,8 +349,7 @@ def first_requests(bench: Bench, runs: int, log: Callable[[str], None] = print) 
     for name, requests in FIRST_REQUEST_SUBJECTS.items():
         if name not in bench.function_ids:
             continue
-        sample = requests(bench, partner)
-        result = FirstRequests(name, [f"{e['routeKey']}" for e in sample])
+        result = FirstRequests(name, [])
         results.append(result)
         fn = bench.template.functions[name]
         code = _FIRST_REQUESTS.format(
@@ -364,9 +363,10 @@ def first_requests(bench: Bench, runs: int, log: Callable[[str], None] = print) 
             for init_type in INIT_TYPES:
                 env = {**child_environment(bench, name), "AWS_LAMBDA_INITIALIZATION_TYPE": init_type}
                 env["POWERTOOLS_LOG_LEVEL"] = "WARNING"
-                events = requests(bench, partner) + requests(bench, partner)
+                cold = requests(bench, partner)
+                result.requests = [event["routeKey"] for event in cold]
                 try:
-                    done = _run_child_with_input(code, env, json.dumps(events))
+                    done = _run_child(code, env, json.dumps(cold + requests(bench, partner)))
                 except RuntimeError as error:
                     result.error = str(error)
                     break
@@ -381,13 +381,3 @@ def first_requests(bench: Bench, runs: int, log: Callable[[str], None] = print) 
                 break
         log(f"  first requests: {name} measured")
     return results
-
-
-def _run_child_with_input(code: str, env: dict[str, str], stdin: str) -> dict[str, Any]:
-    done = subprocess.run(  # noqa: S603 - our own interpreter running our own snippet
-        [sys.executable, "-c", code], env=env, input=stdin, capture_output=True, text=True, timeout=120, check=False
-    )
-    if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["exit status " + str(done.returncode)])[-1]
-        raise RuntimeError(last)
-    return dict(json.loads(done.stdout.strip().splitlines()[-1]))

@@ -248,19 +248,8 @@ class Bench:
                 return route
         return None
 
-    def invoke(
-        self,
-        route_key: str,
-        *,
-        partner_id: str | None,
-        groups: tuple[str, ...] = (),
-        path: dict[str, str] | None = None,
-        query: dict[str, str] | None = None,
-        body: Any = None,
-        raw_body: bytes | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> Reply:
-        """Call the route's handler with a payload 2.0 event; count what it did."""
+    def invoke(self, route_key: str, **request: Any) -> Reply:
+        """Call the route's handler with the event :meth:`event` makes of ``request``; count what it did."""
         from local.events import LambdaContext, function_name
 
         route = self.route(route_key)
@@ -269,16 +258,7 @@ class Bench:
         loaded = self.host.functions[route.function_id]
         if loaded.handler is None:
             raise RuntimeError(self.function_error(route.function_id))
-        event = self.event(
-            route_key,
-            partner_id=partner_id,
-            groups=groups,
-            path=path,
-            query=query,
-            body=body,
-            raw_body=raw_body,
-            headers=headers,
-        )
+        event = self.event(route_key, **request)
         context = LambdaContext(function_name(route.function_id), loaded.definition.memory_size, 60)
         handler = loaded.handler
         with self.counter.window() as calls:

@@ -256,8 +256,8 @@ def _operator_partner(bench: Bench, n: int) -> Plan:
 
 
 def _preview(bench: Bench, n: int) -> Plan:
-    """One page of the month-end dry run for the last ended month: 20 billable partners (each with licenses
-    issued during the bench), computed as the worker would bill them."""
+    """One page of the month-end dry run for the last ended month: the first 20 billable partners by id (20
+    more are issued licenses first, so the page is full), computed as the worker would bill them."""
     now = bench.stack.clock.now()
     last_month = (now.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
     for _ in range(20):
@@ -266,23 +266,21 @@ def _preview(bench: Bench, n: int) -> Plan:
     return Plan((Step(request) for _ in range(n)), notes=["a page of 20 partners"])
 
 
-def _cancel_scheduled_price(bench: Bench, n: int) -> Plan:
+def _next_months_price(bench: Bench) -> dict[str, Any]:
+    """An operator's ``PUT /v1/prices/{product}`` of the bench product from the first of next month."""
     now = bench.stack.clock.now()
-    first_of_next = (now.replace(day=1) + timedelta(days=32)).replace(day=1).date().isoformat()
-    body = {"daily_price": 17, "monthly_price": 495, "effective_from": first_of_next}
+    first_of_next = (now.replace(day=1) + timedelta(days=32)).replace(day=1)
+    body = {"daily_price": 17, "monthly_price": 495, "effective_from": first_of_next.date().isoformat()}
+    return {"partner_id": None, "groups": OPERATORS, "path": {"product": PRODUCT}, "body": body}
+
+
+def _cancel_scheduled_price(bench: Bench, n: int) -> Plan:
+    price = _next_months_price(bench)
 
     def schedule() -> None:
-        reply = bench.invoke(
-            "PUT /v1/prices/{product}",
-            partner_id=None,
-            groups=OPERATORS,
-            path={"product": PRODUCT},
-            body=body,
-            headers=_key(),
-        )
-        _expect(reply, 200, "PUT /v1/prices/{product}")
+        _expect(bench.invoke("PUT /v1/prices/{product}", **price, headers=_key()), 200, "PUT /v1/prices/{product}")
 
-    path = {"product": PRODUCT, "effective_from": first_of_next}
+    path = {"product": PRODUCT, "effective_from": price["body"]["effective_from"]}
     steps = (
         Step({"partner_id": None, "groups": OPERATORS, "path": path, "headers": _key()}, prepare=schedule)
         for _ in range(n)
@@ -296,13 +294,8 @@ def _prices(bench: Bench, n: int) -> Plan:
 
 
 def _schedule_price(bench: Bench, n: int) -> Plan:
-    now = bench.stack.clock.now()
-    first_of_next = (now.replace(day=1) + timedelta(days=32)).replace(day=1)
-    body = {"daily_price": 17, "monthly_price": 495, "effective_from": first_of_next.date().isoformat()}
-    steps = (
-        Step({"partner_id": None, "groups": OPERATORS, "path": {"product": PRODUCT}, "body": body, "headers": _key()})
-        for _ in range(n)
-    )
+    price = _next_months_price(bench)
+    steps = (Step({**price, "headers": _key()}) for _ in range(n))
     return Plan(steps, notes=["the same price version each call"])
 
 

@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from partnerhub.api import OPERATORS, Caller, CursorQuery, Idempotency, caller_of, create_app, success
 from partnerhub.clock import Clock, SystemClock
 from partnerhub.composition import Function, http_handler
-from partnerhub.domain.invoice_runs import PREVIEW_PAGE, PREVIEW_PAGE_MAX, InvoiceRunService
+from partnerhub.domain.invoice_runs import PREVIEW_PAGE_MAX, InvoiceRunService
 from partnerhub.domain.models import PARTNER_ID
 from partnerhub.domain.partner_directory import PartnerDirectoryService, PartnerOverview
 from partnerhub.observability import MetricUnit, logger, metrics, tracer
@@ -54,7 +54,7 @@ class Wiring:
     runs: InvoiceRunService
     idempotency: Idempotency
     clock: Clock
-    preview_page_size: int = PREVIEW_PAGE
+    preview_page_size: int
 
 
 def build(

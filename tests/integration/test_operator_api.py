@@ -31,6 +31,7 @@ from partnerhub.repository.partners import DynamoPartnerRepository
 from partnerhub.settings import OperatorSettings
 from tests.integration.conftest import Function
 from tests.integration.test_invoicing_repository import stripe_invoice
+from tests.support.data import INVOICE_LINE
 from tests.support.events import load_event
 from tests.support.partners import SeededPartners
 
@@ -59,17 +60,6 @@ def drain(url: str) -> list[dict[str, Any]]:
 
 
 PREVIEWED = "2026-08"
-LINE = {
-    "product": "jetpack-backup",
-    "name": "Jetpack VaultPress Backup",
-    "licenses": 1,
-    "license_days": 31,
-    "daily_price": 17,
-    "monthly_price": 495,
-    "amount": 495,
-    "currency": "usd",
-    "description": "...",
-}
 
 
 @pytest.fixture
@@ -90,10 +80,10 @@ def august(aws: LocalResources, clock: ManualClock, partners: SeededPartners, no
             licenses.revoke(partner, issued.license_key, "user:t")  # never active in August
     clock.set(now)
     invoices.start(ids[0], PREVIEWED)
-    invoices.mark_draft_requested(ids[0], PREVIEWED, [LINE])
+    invoices.mark_draft_requested(ids[0], PREVIEWED, [INVOICE_LINE])
     invoices.apply_stripe_invoice(stripe_invoice(ids[0], f"in_{ids[0]}", "open", metadata=_meta(ids[0])))
     invoices.start(ids[3], PREVIEWED)
-    invoices.mark_draft_requested(ids[3], PREVIEWED, [LINE])
+    invoices.mark_draft_requested(ids[3], PREVIEWED, [INVOICE_LINE])
     invoices.start(ids[4], PREVIEWED)
     invoices.mark_nothing_to_bill(ids[4], PREVIEWED)
     yield ids

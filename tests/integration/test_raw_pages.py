@@ -75,9 +75,9 @@ def both_answers(
         item = {**attributes, "PK": {"S": pk}, "SK": {"S": f"{i:03d}"}}
         plain.put_item(TableName=table, Item=item)
     key = {"KeyConditionExpression": "PK = :pk", "ExpressionAttributeValues": {":pk": {"S": pk}}}
-    answers, item_reads = [], 0
-    for client in (ours, plain):
-        reads = 1
+
+    def through(client: Any) -> tuple[dict[str, Any], int]:
+        """The read's last answer, and how many of its calls answer items."""
         if read == "scan":
             # This partition's items only: the table holds every other test's too
             answer = client.scan(
@@ -86,18 +86,20 @@ def both_answers(
                 ExpressionAttributeValues=key["ExpressionAttributeValues"],
                 ReturnConsumedCapacity="TOTAL",
             )
+            calls = 1
         elif read == "query-count":
-            answer, reads = client.query(TableName=table, Select="COUNT", **key), 0
+            answer, calls = client.query(TableName=table, Select="COUNT", **key), 0
         else:
-            answer = client.query(TableName=table, Limit=4, ReturnConsumedCapacity="TOTAL", **key)
+            answer, calls = client.query(TableName=table, Limit=4, ReturnConsumedCapacity="TOTAL", **key), 1
             if read == "query-next-page" and "LastEvaluatedKey" in answer:
                 answer = client.query(TableName=table, Limit=4, ExclusiveStartKey=answer["LastEvaluatedKey"], **key)
-                reads = 2
+                calls = 2
         answer = dict(answer)
         answer.pop("ResponseMetadata")
-        answers.append(answer)
-        item_reads = item_reads or reads
-    return answers[0], answers[1], lifts.raw, item_reads
+        return answer, calls
+
+    (mine, item_reads), (theirs, _) = through(ours), through(plain)
+    return mine, theirs, lifts.raw, item_reads
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

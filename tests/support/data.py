@@ -1,4 +1,17 @@
-"""Sample data shared by the integration and end-to-end tests."""
+"""Sample data shared by the unit, integration and end-to-end tests."""
+
+# One invoice line as the month-end worker keeps it on a partner-month record: a Backup license all month
+INVOICE_LINE = {
+    "product": "jetpack-backup",
+    "name": "Jetpack VaultPress Backup",
+    "licenses": 1,
+    "license_days": 31,
+    "daily_price": 17,
+    "monthly_price": 495,
+    "amount": 495,
+    "currency": "usd",
+    "description": "...",
+}
 
 COMPANY = {
     "name": "Bakery Web Studio LLC",

@@ -4,7 +4,6 @@ partner-month stands, starting (only an ended month; the request and its audit e
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -19,6 +18,8 @@ from partnerhub.domain.invoicing import InvoiceRecord, Step
 from partnerhub.domain.models import Product
 from partnerhub.domain.periods import Period
 from partnerhub.errors import Conflict, ValidationFailed
+from partnerhub.repository.billing import PartnerIdPage
+from tests.support.data import INVOICE_LINE
 
 BACKUP = Product(product="jetpack-backup", name="Jetpack VaultPress Backup")
 SCAN = Product(product="jetpack-scan", name="Jetpack Scan")
@@ -44,23 +45,6 @@ LICENSES = {
     "d": [BillableLicense("jetpack-backup_d1", "jetpack-backup", datetime(2026, 2, 1, tzinfo=UTC), at(1, 0))],
 }
 
-INVOICED_LINE = {
-    "product": "jetpack-backup",
-    "name": "Jetpack VaultPress Backup",
-    "licenses": 1,
-    "license_days": 31,
-    "daily_price": 17,
-    "monthly_price": 495,
-    "amount": 495,
-    "currency": "usd",
-    "description": "...",
-}
-
-
-@dataclass(frozen=True)
-class IdPage:
-    partner_ids: list[str]
-    next_cursor: str | None
 
 
 class Fakes:
@@ -71,7 +55,7 @@ class Fakes:
         self.license_reads: list[str] = []  # the partners whose month's licenses were read
         self.records: dict[str, InvoiceRecord] = {
             "a": InvoiceRecord(
-                "a", "2026-03", step=Step.FINALIZED, status="open", invoice_id="in_a", total=495, lines=(INVOICED_LINE,)
+                "a", "2026-03", step=Step.FINALIZED, status="open", invoice_id="in_a", total=495, lines=(INVOICE_LINE,)
             ),
         }
         self.requested: list[str] = []
@@ -80,7 +64,7 @@ class Fakes:
         self.dead: dict[str, list[str]] = {}
 
     # ports
-    def partner_page(self, limit: int, cursor: str | None) -> IdPage:
+    def partner_page(self, limit: int, cursor: str | None) -> PartnerIdPage:
         """The registry by id, as the repository pages it (the project's cursor codec, ``after`` an id)."""
         self.pages.append((limit, cursor))
         after = cursors.decode(cursor).get("after") if cursor else None
@@ -88,7 +72,7 @@ class Fakes:
             raise cursors.invalid()
         rest = [p for p in sorted(self.partners) if after is None or p > after]
         page = rest[:limit]
-        return IdPage(page, cursors.encode({"after": page[-1]}) if len(rest) > limit else None)
+        return PartnerIdPage(page, cursors.encode({"after": page[-1]}) if len(rest) > limit else None)
 
     def read_records(self, period: str, ids: list[str]) -> dict[str, InvoiceRecord]:
         self.record_reads.append(list(ids))
@@ -194,7 +178,7 @@ def mixed_month(fakes: Fakes) -> None:
     month was closed with nothing to bill, f started (its lines stored) but not finished."""
     fakes.partners = ["g", "f", "e", "d", "c", "b", "a"]
     fakes.records["e"] = InvoiceRecord("e", "2026-03", step=Step.NOTHING_TO_BILL)
-    fakes.records["f"] = InvoiceRecord("f", "2026-03", step=Step.DRAFTED, invoice_id="in_f", lines=(INVOICED_LINE,))
+    fakes.records["f"] = InvoiceRecord("f", "2026-03", step=Step.DRAFTED, invoice_id="in_f", lines=(INVOICE_LINE,))
 
 
 def test_the_dry_run_pages_add_up_to_the_whole_month(fakes: Fakes, clock: ManualClock) -> None:

@@ -19,7 +19,6 @@ saves.
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -28,9 +27,6 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.api_gateway import APIGatewayHttpResolver
 
 AHEAD_OF_REQUESTS = frozenset({"snap-start", "provisioned-concurrency"})
-
-# Loaded on first use by the commands that need them (partnerhub.retry): loaded here when priming.
-RETRY_MODULES = ("tenacity",)
 
 
 @runtime_checkable
@@ -46,8 +42,8 @@ def ahead_of_requests(environ: Mapping[str, str] | None = None) -> bool:
     return env.get("AWS_LAMBDA_INITIALIZATION_TYPE") in AHEAD_OF_REQUESTS
 
 
-def prime_routes(app: APIGatewayHttpResolver) -> int:
-    """Build every route's request and response validation models now; returns how many routes there are.
+def prime_routes(app: APIGatewayHttpResolver) -> None:
+    """Build every route's request and response validation models now.
 
     Powertools keeps them on the route (``Route.dependant``, ``Route.body_field``) and builds them on the
     route's first request otherwise.
@@ -56,16 +52,15 @@ def prime_routes(app: APIGatewayHttpResolver) -> int:
     for route in routes:
         _ = route.dependant
         _ = route.body_field
-    return len(routes)
 
 
 def prime_http(app: APIGatewayHttpResolver, wiring: object) -> None:
     """Prime an HTTP function: its routes, the retry policies' library, and every part of its wiring that
     can be primed (:class:`Primable`: the idempotency wiring, the Stripe connection's SDK)."""
+    from partnerhub import retry
+
     prime_routes(app)
-    for name in RETRY_MODULES:
-        importlib.import_module(name)
-    parts = vars(wiring).values() if hasattr(wiring, "__dict__") else ()
-    for part in parts:
+    retry.prime()
+    for part in vars(wiring).values():
         if isinstance(part, Primable):
             part.prime()

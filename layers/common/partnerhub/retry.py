@@ -48,6 +48,11 @@ def _waits() -> dict[str, wait_random_exponential]:
     }
 
 
+def prime() -> None:
+    """Load tenacity and make the waits now, ahead of the first policy (``partnerhub.priming``)."""
+    _waits()
+
+
 def __getattr__(name: str) -> Any:
     if name == "RetryError":
         from tenacity import RetryError

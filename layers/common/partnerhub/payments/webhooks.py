@@ -119,22 +119,13 @@ def parse_event(text: str) -> dict[str, Any]:
     return event
 
 
-class SigningSecret:
+class SigningSecret(SecureParameter):
     """The webhook signing secret, read from SSM through Powertools parameters on first use (not at init:
     under SnapStart nothing secret may be in the snapshot) and cached for ``max_age`` seconds, so a rolled
     secret is picked up without a deploy."""
 
-    def __init__(self, parameter_name: str, max_age: int = 300) -> None:
-        self.parameter_name = parameter_name
-        self.max_age = max_age
-        self._parameter = SecureParameter(parameter_name, max_age)
-
-    def prime(self) -> None:
-        """Make the SSM client ahead of the first event (``partnerhub.priming``); reads nothing."""
-        self._parameter.prime()
-
     def value(self) -> str:
-        return self._parameter()
+        return self()
 
 
 _PAYMENT_INTENTS = "payments.data.payment.payment_intent"

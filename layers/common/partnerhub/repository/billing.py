@@ -17,6 +17,7 @@ import heapq
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -287,20 +288,7 @@ class DynamoBillingRepository(TableRepository):
     def billable_partners(self) -> Iterator[str]:
         """Every partner ever issued a portal license, shard by shard, from the sparse registry in GSI1."""
         for shard in range(keys.BILLABLE_SHARDS):
-            params: dict[str, Any] = {
-                "TableName": self._table,
-                "IndexName": keys.GSI_LICENSES,
-                "KeyConditionExpression": "GSI1PK = :pk",
-                "ExpressionAttributeValues": values(pk=keys.billable_gsi_pk(shard)),
-                "ProjectionExpression": "partner_id",
-            }
-            while True:
-                response = self._client.query(**params)
-                for item in response.get("Items", []):
-                    yield str(deserialize(item)["partner_id"])
-                if "LastEvaluatedKey" not in response:
-                    break
-                params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            yield from self._registry_shard(shard)
 
     def billable_partner_page(self, limit: int, cursor: str | None = None) -> PartnerIdPage:
         """The billable registry by partner id, ``limit`` partners a page: each shard's next ``limit + 1`` ids
@@ -308,38 +296,38 @@ class DynamoBillingRepository(TableRepository):
         (more only past DynamoDB's 1 MB pages), bounded by ``limit``, never by the number of partners."""
         after = _decode_billable_cursor(cursor)
         wanted = limit + 1  # one more than the page: is there a next page
-        shards: list[list[str]] = []
-        for shard in range(keys.BILLABLE_SHARDS):
-            params: dict[str, Any] = {
-                "TableName": self._table,
-                "IndexName": keys.GSI_LICENSES,
-                "KeyConditionExpression": "GSI1PK = :pk",
-                "ExpressionAttributeValues": values(pk=keys.billable_gsi_pk(shard)),
-                "ProjectionExpression": "partner_id",
-                "Limit": wanted,
-            }
-            if after is not None:
-                params["KeyConditionExpression"] += " AND GSI1SK > :after"
-                params["ExpressionAttributeValues"] |= values(after=after)
-            found: list[str] = []
-            while True:
-                response = self._client.query(**params)
-                found += [str(deserialize(item)["partner_id"]) for item in response.get("Items", [])]
-                if "LastEvaluatedKey" not in response or len(found) >= wanted:
-                    break
-                params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-                params["Limit"] = wanted - len(found)
-            shards.append(found)
-        merged: list[str] = []
-        for partner_id in heapq.merge(*shards):
-            if not merged or merged[-1] != partner_id:
-                merged.append(partner_id)
-            if len(merged) == wanted:
-                break
+        shards = [
+            list(islice(self._registry_shard(shard, after, wanted), wanted)) for shard in range(keys.BILLABLE_SHARDS)
+        ]
+        # A partner is in one shard only (keys.billable_shard), so the merged ids are distinct
+        merged = list(islice(heapq.merge(*shards), wanted))
         if len(merged) > limit:
             page = merged[:limit]
             return PartnerIdPage(page, _encode_billable_cursor(page[-1]))
         return PartnerIdPage(merged, None)
+
+    def _registry_shard(self, shard: int, after: str | None = None, limit: int | None = None) -> Iterator[str]:
+        """One shard of the billable registry in partner id order, after ``after``; DynamoDB reads ``limit``
+        ids a page (its own 1 MB pages otherwise), and the next page only when the caller asks for more."""
+        params: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": keys.GSI_LICENSES,
+            "KeyConditionExpression": "GSI1PK = :pk",
+            "ExpressionAttributeValues": values(pk=keys.billable_gsi_pk(shard)),
+            "ProjectionExpression": "partner_id",
+        }
+        if after is not None:
+            params["KeyConditionExpression"] += " AND GSI1SK > :after"
+            params["ExpressionAttributeValues"] |= values(after=after)
+        if limit is not None:
+            params["Limit"] = limit
+        while True:
+            response = self._client.query(**params)
+            for item in response.get("Items", []):
+                yield str(deserialize(item)["partner_id"])
+            if "LastEvaluatedKey" not in response:
+                return
+            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
 
 def _encode_billable_cursor(partner_id: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -65,8 +66,6 @@ def lift_items(response_dict: dict[str, Any], customized_response_dict: dict[str
     answer). The result is what botocore would build, because every value but a binary one parses to itself;
     an answer that may hold a binary value (its text has a ``"B"`` or ``"BS"`` key, or the string "B") is left
     to botocore whole."""
-    import json
-
     body = response_dict.get("body")
     if response_dict.get("status_code") != 200 or not isinstance(body, bytes) or not body:
         return
