@@ -16,7 +16,7 @@ def add_card(portal: Portal, card: str = "pm_card_visa", *, primary: bool = True
     portal.navigate("Payment Methods")
     page.get_by_role("link", name="New credit card").first.click()
     expect(page.get_by_role("heading", level=1, name="New credit card")).to_be_visible()
-    page.get_by_label("Card").select_option(card)
+    page.get_by_label("Card", exact=True).select_option(card)
     checkbox = page.get_by_label("Set as primary payment method")
     if not primary:
         checkbox.uncheck()

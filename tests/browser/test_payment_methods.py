@@ -29,7 +29,7 @@ def test_cards_are_added_made_primary_and_deleted_from_the_menu(portal: Portal) 
     assert portal.api().get("/v1/payment-methods").json()["items"] == []
 
     # When a Visa is saved: it is the primary card and the banner is gone
-    page.get_by_label("Card").select_option("pm_card_visa")
+    page.get_by_label("Card", exact=True).select_option("pm_card_visa")
     page.get_by_role("button", name="Save payment method").click()
     expect(page.get_by_role("heading", level=1, name="Payment Methods")).to_be_visible()
     visa = page.locator(".payment-card", has_text="Visa ending in 4242")

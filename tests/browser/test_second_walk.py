@@ -313,7 +313,7 @@ def test_focus_targets_and_the_phone_details(portal: Portal, phone: Portal) -> N
     ppage.get_by_role("button", name="Menu").click()
     phone.navigate("Payment Methods")
     ppage.get_by_role("link", name="New credit card").first.click()
-    select = ppage.get_by_label("Card")
+    select = ppage.get_by_label("Card", exact=True)
     expect(select).to_be_visible()
     fits = select.evaluate(
         """(select) => {
