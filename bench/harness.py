@@ -8,8 +8,7 @@ is the handler plus its DynamoDB and Stripe round trips, not the gateway.
 Counting is by hooks, never by reading our own code:
 
 * DynamoDB (and every other AWS call): a ``before-call`` handler on botocore's event system, on the
-  boto3 default session (so every client created later carries it) and on
-  ``partnerhub.repository.dynamo.default_client()`` itself, which Powertools idempotency shares.
+  boto3 default session, so every client created later (``partnerhub.clients``) carries it.
   Calls whose key is the idempotency partition are counted apart, as bookkeeping.
 * Stripe: every request the emulator serves (its API surface, not its ``/_emulator`` controls), which
   is exactly what Stripe's rate limiter would see, retries included.
@@ -333,9 +332,9 @@ class Bench:
     # -- AWS state --
 
     def dynamodb(self) -> Any:
-        from partnerhub.repository.dynamo import default_client
+        from partnerhub import clients
 
-        client = default_client()
+        client = clients.dynamodb()
         self.counter.watch_client(client)
         return client
 
@@ -353,14 +352,14 @@ class Bench:
         with urllib.request.urlopen(request, timeout=30):  # noqa: S310 - our own moto on 127.0.0.1
             pass
         LocalResources(self.template, self.stack.moto_url).create_all()
-        DynamoCatalogRepository(self.table).seed(PRODUCTS, PRICES)
+        DynamoCatalogRepository(self.table, self.dynamodb()).seed(PRODUCTS, PRICES)
 
     def paying_partner(self, prefix: str = "bench") -> str:
         """A fresh partner allowed to issue licenses (its record says it has a payment method)."""
         from tests.support.partners import SeededPartners
 
         partner_id = f"{prefix}-{secrets.token_hex(4)}"
-        SeededPartners(self.table).set_has_payment_method(partner_id, True)
+        SeededPartners(self.table, self.dynamodb()).set_has_payment_method(partner_id, True)
         return partner_id
 
     def stripe_url(self) -> str | None:

@@ -268,9 +268,10 @@ def big_partner(bench: Bench, licenses: int, repeats: int, log: Callable[[str], 
     ]
     # What moto itself costs for the list page: the same Query with a bare client, no handler around it.
     from partnerhub.repository import keys as table_keys
-    from partnerhub.repository.dynamo import default_client, values
+    from partnerhub import clients
+    from partnerhub.repository.dynamo import values
 
-    client = default_client()
+    client = clients.dynamodb()
     page_query = {
         "TableName": bench.table,
         "IndexName": table_keys.GSI_LICENSES,

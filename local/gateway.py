@@ -38,7 +38,6 @@ from werkzeug.wrappers import Request, Response
 from local.auth import AuthError, LocalAuth, render_claims
 from local.events import HttpRequest, LambdaContext, function_name, http_event
 from local.template import FunctionDef, Resolver, Route, Template
-from local.thread_local_router import make_event_handler_thread_local
 
 OPENAPI_PATH = "/v1/openapi.json"
 
@@ -101,8 +100,6 @@ class FunctionHost:
     """
 
     def __init__(self, template: Template, resolver: Resolver, dependencies: dict[str, Any] | None = None) -> None:
-        # Concurrent requests run on threads of this one process; Powertools must not share them.
-        make_event_handler_thread_local()
         self.template = template
         self.resolver = resolver
         self.dependencies = dependencies or {}

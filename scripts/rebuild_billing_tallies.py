@@ -9,16 +9,19 @@ from __future__ import annotations
 import os
 import sys
 
-from partnerhub.repository.billing import DynamoBillingRepository, TalliesMoved
+from partnerhub import clients
+from partnerhub.repository.billing import DynamoBillingRepository
+from partnerhub.repository.tallies import DynamoTallyRepository, TalliesMoved
 
 
 def main(argv: list[str]) -> int:
-    billing = DynamoBillingRepository(os.environ["TABLE_NAME"])
-    partners = argv or list(billing.billable_partners())
+    dynamodb = clients.dynamodb()
+    tallies = DynamoTallyRepository(os.environ["TABLE_NAME"], dynamodb)
+    partners = argv or list(DynamoBillingRepository(os.environ["TABLE_NAME"], dynamodb).billable_partners())
     for partner_id in partners:
         for _ in range(10):
             try:
-                written = billing.rebuild_tallies(partner_id)
+                written = tallies.rebuild(partner_id)
             except TalliesMoved:
                 continue
             print(f"{partner_id}\t{written} items")

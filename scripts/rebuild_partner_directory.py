@@ -9,11 +9,12 @@ from __future__ import annotations
 import os
 import sys
 
+from partnerhub import clients
 from partnerhub.repository.partners import DynamoPartnerRepository
 
 
 def main(argv: list[str]) -> int:
-    partners = DynamoPartnerRepository(os.environ["TABLE_NAME"])
+    partners = DynamoPartnerRepository(os.environ["TABLE_NAME"], clients.dynamodb())
     for partner_id in argv or list(partners.partners_with_a_customer()):
         listed = partners.list_in_directory(partner_id)
         print(f"{partner_id}\t{'listed' if listed else 'no record'}")

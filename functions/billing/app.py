@@ -2,20 +2,18 @@
 (grouped by client, site or product on request), the month's statement as CSV, and the billing history of recent
 months."""
 
-import partnerhub.lean  # noqa: F401  (first: Powertools then loads only the modules used)
-
-# isort: split
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
+from typing import TYPE_CHECKING, Annotated, Literal, cast
 from urllib.parse import urlencode
 
 from aws_lambda_powertools.event_handler.api_gateway import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
-from partnerhub.api import OPERATORS, CursorQuery, Idempotency, caller_of, create_app, json_response, success
+from partnerhub import clients
+from partnerhub.api import OPERATORS, CursorQuery, caller_of, create_app, json_response, success
 from partnerhub.clock import Clock, SystemClock
-from partnerhub.composition import Function, http_handler
+from partnerhub.composition import Function, entry_point, http_handler
 from partnerhub.domain.estimates import EstimateService, parse_period
 from partnerhub.domain.models import PRODUCT_SLUG
 from partnerhub.domain.periods import Period
@@ -25,6 +23,7 @@ from partnerhub.errors import ValidationFailed
 from partnerhub.observability import MetricUnit, logger, metrics, tracer
 from partnerhub.repository.billing import DynamoBillingRepository
 from partnerhub.repository.catalog import DynamoCatalogRepository
+from partnerhub.repository.idempotency import api_requests
 from partnerhub.schemas.billing import (
     BillingHistoryOut,
     BillingMonthOut,
@@ -49,7 +48,6 @@ class Wiring:
     prices: PriceService
     estimates: EstimateService
     rebilling: RebillingService
-    idempotency: Idempotency
     export_max_bytes: int
     export_reserve_ms: int
     clock: Clock
@@ -61,18 +59,19 @@ def build(
     """The composition root: every client and service of this function, made once per execution environment."""
     settings = settings or BillingSettings.from_env()
     clock = clock or SystemClock()
+    dynamodb = dynamodb or clients.dynamodb()
     catalog = DynamoCatalogRepository(settings.table_name, dynamodb)
     billing = DynamoBillingRepository(settings.table_name, dynamodb)
     wiring = Wiring(
         prices=PriceService(catalog, clock),
         estimates=EstimateService(billing, catalog, clock),
         rebilling=RebillingService(billing, catalog, clock, page_size=settings.export_page_size),
-        idempotency=Idempotency(settings.table_name, settings.idempotency_ttl_seconds, dynamodb),
         export_max_bytes=settings.export_max_bytes,
         export_reserve_ms=settings.export_reserve_ms,
         clock=clock,
     )
-    return Function(wiring, http_handler(app, wiring))
+    idempotency = api_requests(settings.table_name, dynamodb, settings.idempotency_ttl_seconds)
+    return Function(wiring, http_handler(app, wiring, idempotency))
 
 
 def wired() -> Wiring:
@@ -91,31 +90,24 @@ def list_prices() -> PriceList:
 
 @app.put(
     "/v1/prices/<product>",
-    responses=success(200, ProductPricesOut, "Scheduled"),
+    response_description="Scheduled",
     tags=[OPERATORS],
     description="Operators only. `monthly_price` must not be below `daily_price` (422); `effective_from` must be "
     "the 1st of a month that has not started (409 `month_already_started`); an unknown product is 404.",
 )
+@app.idempotent(operator=True)
 @tracer.capture_method
-def schedule_price(product: ProductSlugPath, request: Annotated[PriceRequest, Body()]) -> Response[str]:
+def schedule_price(product: ProductSlugPath, request: Annotated[PriceRequest, Body()]) -> ProductPricesOut:
     caller = caller_of(app)
     caller.require_operator()
-
-    body = {"product": product, **request.model_dump(mode="json")}
-
-    def schedule(receipt_id: str) -> tuple[int, Any]:
-        audit = caller.audit_entry(receipt_id, wired().clock.now(), "price.schedule", f"product:{product}", body)
-        changed = wired().prices.schedule(
-            product, request.daily_price, request.monthly_price, request.effective_from, audit
-        )
-        metrics.add_metric(name="PriceScheduled", unit=MetricUnit.Count, value=1)
-        logger.info(
-            "price scheduled",
-            extra={"product": product, "effective_from": request.effective_from.isoformat(), "actor": caller.actor},
-        )
-        return 200, ProductPricesOut.of(changed)
-
-    return wired().idempotency.run(app, f"operator:{caller.subject}", "PUT /v1/prices/{product}", body, schedule)
+    summary = {"product": product, **request.model_dump(mode="json")}
+    audit = caller.audit_entry(app.receipt_id(), wired().clock.now(), "price.schedule", f"product:{product}", summary)
+    changed = wired().prices.schedule(
+        product, request.daily_price, request.monthly_price, request.effective_from, audit
+    )
+    metrics.add_metric(name="PriceScheduled", unit=MetricUnit.Count, value=1)
+    logger.info("price scheduled", extra={**summary, "actor": audit.actor})
+    return ProductPricesOut.of(changed)
 
 
 PeriodQuery = Annotated[str | None, Query(pattern=PERIOD_PATTERN, description="YYYY-MM; default: this month")]
@@ -132,14 +124,15 @@ EffectiveFromPath = Annotated[
 
 @app.delete(
     "/v1/prices/<product>/scheduled/<effective_from>",
-    responses=success(200, ProductPricesOut, "Cancelled"),
+    response_description="Cancelled",
     tags=[OPERATORS],
     description="Operators only. Cancels a scheduled price version that has not taken effect: one whose month "
     "has started is 409 `price_in_effect`; no such product, or no version from that day, is 404; an "
     "`effective_from` that is not a month's first day (`YYYY-MM-01`) is 422.",
 )
+@app.idempotent(operator=True)
 @tracer.capture_method
-def cancel_scheduled_price(product: ProductSlugPath, effective_from: EffectiveFromPath) -> Response[str]:
+def cancel_scheduled_price(product: ProductSlugPath, effective_from: EffectiveFromPath) -> ProductPricesOut:
     caller = caller_of(app)
     caller.require_operator()
     try:
@@ -149,18 +142,12 @@ def cancel_scheduled_price(product: ProductSlugPath, effective_from: EffectiveFr
             "invalid effective_from",
             details=[{"field": "effective_from", "in": "path", "reason": "a month's first day, YYYY-MM-01"}],
         ) from error
-    body = {"product": product, "effective_from": effective_from}
-
-    def cancel(receipt_id: str) -> tuple[int, Any]:
-        audit = caller.audit_entry(receipt_id, wired().clock.now(), "price.cancel", f"product:{product}", body)
-        prices = wired().prices.cancel(product, day, audit)
-        metrics.add_metric(name="PriceCancelled", unit=MetricUnit.Count, value=1)
-        logger.info("scheduled price cancelled", extra={**body, "actor": caller.actor})
-        return 200, ProductPricesOut.of(prices)
-
-    return wired().idempotency.run(
-        app, f"operator:{caller.subject}", "DELETE /v1/prices/{product}/scheduled/{effective_from}", body, cancel
-    )
+    summary = {"product": product, "effective_from": effective_from}
+    audit = caller.audit_entry(app.receipt_id(), wired().clock.now(), "price.cancel", f"product:{product}", summary)
+    prices = wired().prices.cancel(product, day, audit)
+    metrics.add_metric(name="PriceCancelled", unit=MetricUnit.Count, value=1)
+    logger.info("scheduled price cancelled", extra={**summary, "actor": audit.actor})
+    return ProductPricesOut.of(prices)
 
 
 @app.get(
@@ -244,6 +231,6 @@ def billing_history(
     return BillingHistoryOut(items=[BillingMonthOut.of(m) for m in wired().rebilling.history(partner, months)])
 
 
-lambda_handler = build().handler
+lambda_handler = entry_point(build)
 
 __all__ = ["app", "build", "lambda_handler"]

@@ -5,10 +5,6 @@ with the queue's visibility timeout, and after five receives lands in the dead-l
 logs one line naming the partner, the month and the step it stopped at; the record keeps the same note.
 """
 
-import partnerhub.lean  # noqa: F401  (first: Powertools then loads only the modules used)
-
-# isort: split
-import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -16,11 +12,12 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing.lambda_context import LambdaContext
 
+from partnerhub import clients
 from partnerhub.clock import Clock, SystemClock
-from partnerhub.composition import Function
+from partnerhub.composition import Function, entry_point
 from partnerhub.domain.accounts import AccountService
 from partnerhub.domain.invoicing import InvoiceRunFailed, MonthEndInvoicer, Outcome
-from partnerhub.domain.periods import Period
+from partnerhub.domain.planning import BadMessage, PartnerMonth
 from partnerhub.observability import MetricUnit, logger, metrics, tracer
 from partnerhub.payments.cards import StripeCards
 from partnerhub.payments.client import StripeConnection, stripe_connection
@@ -35,20 +32,6 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 
-class BadMessage(ValueError):
-    """A message that names no partner-month; it can only end in the dead-letter queue."""
-
-
-def partner_month(record: SQSRecord) -> tuple[str, str]:
-    try:
-        body = json.loads(record.body)
-        partner_id, period = str(body["partner_id"]), str(body["period"])
-        Period.parse(period)
-    except (ValueError, KeyError, TypeError) as error:
-        raise BadMessage(f"message {record.message_id} is not a partner-month: {record.body[:200]!r}") from error
-    return partner_id, period
-
-
 def record_handler(invoicer: MonthEndInvoicer) -> Callable[[SQSRecord], str]:
     """What the batch processor runs for each record."""
 
@@ -61,10 +44,11 @@ def record_handler(invoicer: MonthEndInvoicer) -> Callable[[SQSRecord], str]:
 
 def handle_record(invoicer: MonthEndInvoicer, record: SQSRecord) -> str:
     try:
-        partner_id, period = partner_month(record)
-    except BadMessage as error:
+        month = PartnerMonth.parse(record.body)
+    except BadMessage:  # it can only end in the dead-letter queue
         logger.error("invoice run refused a malformed message", extra={"message_id": record.message_id})
-        raise error
+        raise
+    partner_id, period = month.partner_id, month.period
     logger.append_keys(partner_id=partner_id, period=period)
     try:
         outcome = invoicer.run(partner_id, period)
@@ -95,6 +79,7 @@ def build(
     """The composition root: every client and service of this function, made once per execution environment."""
     settings = settings or InvoicingSettings.from_env()
     clock = clock or SystemClock()
+    dynamodb = dynamodb or clients.dynamodb()
     stripe = stripe or stripe_connection(settings)
     invoicer = MonthEndInvoicer(
         store=DynamoInvoiceRepository(settings.table_name, dynamodb),
@@ -122,4 +107,4 @@ def build(
     return Function(invoicer, lambda_handler)
 
 
-lambda_handler = build().handler
+lambda_handler = entry_point(build)

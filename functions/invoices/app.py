@@ -1,23 +1,24 @@
 """Invoices: list and detail from the table (kept current by the month-end worker and the webhooks), the PDF,
 paying an open invoice now with the primary card, and the operators' void and mark-uncollectible."""
 
-import partnerhub.lean  # noqa: F401  (first: Powertools then loads only the modules used)
-
-# isort: split
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
+from typing import TYPE_CHECKING, Annotated, Literal, cast
 
 from aws_lambda_powertools.event_handler.api_gateway import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
-from partnerhub.api import OPERATORS, CursorQuery, Idempotency, caller_of, create_app, success
+from partnerhub import clients
+from partnerhub.api import OPERATORS, CursorQuery, caller_of, create_app
 from partnerhub.clock import Clock, SystemClock
-from partnerhub.composition import Function, http_handler
-from partnerhub.domain.invoicing import InvoiceOperations, InvoiceService
+from partnerhub.composition import Function, entry_point, http_handler
+from partnerhub.domain.audit import AuditEntry
+from partnerhub.domain.invoicing import InvoiceOperations, InvoiceRecord, InvoiceService
 from partnerhub.observability import MetricUnit, metrics, tracer
 from partnerhub.payments.client import StripeConnection, stripe_connection
 from partnerhub.payments.invoicing import StripeInvoices
 from partnerhub.repository.audit import DynamoAuditRepository
+from partnerhub.repository.idempotency import api_requests
 from partnerhub.repository.invoices import DynamoInvoiceRepository
 from partnerhub.repository.partners import DynamoPartnerRepository
 from partnerhub.schemas.invoices import InvoiceDetail, InvoiceList, InvoiceOut, PayInvoiceRequest
@@ -34,7 +35,6 @@ class Wiring:
     repository: DynamoInvoiceRepository
     service: InvoiceService
     operations: InvoiceOperations
-    idempotency: Idempotency
     clock: Clock
 
 
@@ -47,6 +47,7 @@ def build(
 ) -> Function[Wiring]:
     """The composition root: every client and service of this function, made once per execution environment."""
     settings = settings or StripeSettings.from_env()
+    dynamodb = dynamodb or clients.dynamodb()
     repository = DynamoInvoiceRepository(settings.table_name, dynamodb)
     partners = DynamoPartnerRepository(settings.table_name, dynamodb)
     gateway = StripeInvoices(stripe or stripe_connection(settings), settings.stripe_publishable_key)
@@ -61,10 +62,10 @@ def build(
         operations=InvoiceOperations(
             repository, repository, gateway, DynamoAuditRepository(settings.table_name, dynamodb)
         ),
-        idempotency=Idempotency(settings.table_name, settings.idempotency_ttl_seconds, dynamodb),
         clock=clock or SystemClock(),
     )
-    return Function(wiring, http_handler(app, wiring))
+    idempotency = api_requests(settings.table_name, dynamodb, settings.idempotency_ttl_seconds)
+    return Function(wiring, http_handler(app, wiring, idempotency))
 
 
 def wired() -> Wiring:
@@ -109,72 +110,48 @@ def invoice_pdf(invoice_id: InvoiceId) -> Response[str]:
     return Response(302, headers={"Location": url}, body="")
 
 
-@app.post("/v1/invoices/<invoice_id>/pay", responses=success(200, InvoiceDetail, "Paid"))
+@app.post("/v1/invoices/<invoice_id>/pay", response_description="Paid")
+@app.idempotent()
 @tracer.capture_method
-def pay_invoice(invoice_id: InvoiceId, request: Annotated[PayInvoiceRequest | None, Body()] = None) -> Response[str]:
-    partner_id = caller_of(app).partner()
+def pay_invoice(invoice_id: InvoiceId, request: Annotated[PayInvoiceRequest | None, Body()] = None) -> InvoiceDetail:
     card = request.payment_method_id if request is not None else None
-
-    def command(receipt_id: str) -> tuple[int, Any]:
-        record = wired().service.pay(partner_id, invoice_id, receipt_id, card)
-        metrics.add_metric(name="InvoicePaidNow", unit=MetricUnit.Count, value=1)
-        return 200, InvoiceDetail.of(record)
-
-    return wired().idempotency.run(
-        app, partner_id, "pay_invoice", {"invoice_id": invoice_id, "payment_method_id": card}, command
-    )
+    record = wired().service.pay(caller_of(app).partner(), invoice_id, app.receipt_id(), card)
+    metrics.add_metric(name="InvoicePaidNow", unit=MetricUnit.Count, value=1)
+    return InvoiceDetail.of(record)
 
 
-def _operators_only(invoice_id: str) -> None:
-    """A partner is refused with 403 on its own invoice, and with 404 on anyone else's (never revealed)."""
+Transition = Callable[[str, AuditEntry], InvoiceRecord]
+
+
+def _operate(invoice_id: str, action: str, transition: Transition, metric: str) -> InvoiceDetail:
+    """An operator's transition of an invoice, with its audit entry (written when Stripe changed it)."""
     caller = caller_of(app)
-    if not caller.is_operator and caller.partner_id is not None:
-        wired().service.get(caller.partner_id, invoice_id)
-    caller.require_operator()
+    wired().service.require_operator(caller.partner_id, caller.is_operator, invoice_id)
+    summary = {"invoice_id": invoice_id}
+    audit = caller.audit_entry(app.receipt_id(), wired().clock.now(), action, f"invoice:{invoice_id}", summary)
+    record = transition(invoice_id, audit)
+    metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
+    return InvoiceDetail.of(record)
 
 
-def _operator_command(invoice_id: str, action: str, route: str, transition: str) -> Response[str]:
-    """Run ``operations.<transition>`` once per Idempotency-Key, writing the audit entry when Stripe changed it."""
-    _operators_only(invoice_id)
-    caller = caller_of(app)
-
-    def command(receipt_id: str) -> tuple[int, Any]:
-        audit = caller.audit_entry(
-            receipt_id, wired().clock.now(), action, f"invoice:{invoice_id}", {"invoice_id": invoice_id}
-        )
-        record = getattr(wired().operations, transition)(invoice_id, audit)
-        return 200, InvoiceDetail.of(record)
-
-    return wired().idempotency.run(app, f"operator:{caller.subject}", route, {"invoice_id": invoice_id}, command)
-
-
-@app.post("/v1/invoices/<invoice_id>/void", responses=success(200, InvoiceDetail, "Voided"), tags=[OPERATORS])
+@app.post("/v1/invoices/<invoice_id>/void", response_description="Voided", tags=[OPERATORS])
+@app.idempotent(operator=True)
 @tracer.capture_method
-def void_invoice(invoice_id: InvoiceId) -> Response[str]:
+def void_invoice(invoice_id: InvoiceId) -> InvoiceDetail:
     """Operators: void an open or uncollectible invoice of any partner; its past-due standing clears."""
-    reply = _operator_command(invoice_id, "invoice.void", "POST /v1/invoices/{invoice_id}/void", "void")
-    metrics.add_metric(name="InvoiceVoided", unit=MetricUnit.Count, value=1)
-    return reply
+    return _operate(invoice_id, "invoice.void", wired().operations.void, "InvoiceVoided")
 
 
-@app.post(
-    "/v1/invoices/<invoice_id>/mark-uncollectible",
-    responses=success(200, InvoiceDetail, "Marked uncollectible"),
-    tags=[OPERATORS],
-)
+@app.post("/v1/invoices/<invoice_id>/mark-uncollectible", response_description="Marked uncollectible", tags=[OPERATORS])
+@app.idempotent(operator=True)
 @tracer.capture_method
-def mark_invoice_uncollectible(invoice_id: InvoiceId) -> Response[str]:
+def mark_invoice_uncollectible(invoice_id: InvoiceId) -> InvoiceDetail:
     """Operators: Stripe stops collecting; the partner stays past due until it is paid or voided."""
-    reply = _operator_command(
-        invoice_id,
-        "invoice.mark_uncollectible",
-        "POST /v1/invoices/{invoice_id}/mark-uncollectible",
-        "mark_uncollectible",
+    return _operate(
+        invoice_id, "invoice.mark_uncollectible", wired().operations.mark_uncollectible, "InvoiceMarkedUncollectible"
     )
-    metrics.add_metric(name="InvoiceMarkedUncollectible", unit=MetricUnit.Count, value=1)
-    return reply
 
 
-lambda_handler = build().handler
+lambda_handler = entry_point(build)
 
 __all__ = ["app", "build", "lambda_handler"]

@@ -1,17 +1,14 @@
 """License commands: issue, list, count, detail, assign/transfer, unassign, revoke, record external licenses."""
 
-import partnerhub.lean  # noqa: F401  (first: Powertools then loads only the modules used)
-
-# isort: split
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
+from typing import TYPE_CHECKING, Annotated, Literal, cast
 
-from aws_lambda_powertools.event_handler.api_gateway import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
-from partnerhub.api import OPERATORS, CursorQuery, Idempotency, caller_of, create_app, json_response, success
+from partnerhub import clients
+from partnerhub.api import OPERATORS, CursorQuery, caller_of, create_app
 from partnerhub.clock import Clock, SystemClock
-from partnerhub.composition import Function, http_handler
+from partnerhub.composition import Function, entry_point, http_handler
 from partnerhub.domain.licenses import UNCHANGED, LicenseService, ListQuery
 from partnerhub.domain.models import (
     CLIENT_PATTERN,
@@ -24,6 +21,7 @@ from partnerhub.domain.models import (
     Site,
 )
 from partnerhub.observability import MetricUnit, logger, metrics, tracer
+from partnerhub.repository.idempotency import api_requests
 from partnerhub.repository.licenses import DynamoLicenseRepository, sort_field_for
 from partnerhub.schemas.licenses import (
     AssignRequest,
@@ -47,7 +45,6 @@ app = create_app()
 class Wiring:
     repository: DynamoLicenseRepository
     service: LicenseService
-    idempotency: Idempotency
     clock: Clock
 
 
@@ -56,15 +53,12 @@ def build(
 ) -> Function[Wiring]:
     """The composition root: every client and service of this function, made once per execution environment."""
     settings = settings or Settings.from_env()
+    dynamodb = dynamodb or clients.dynamodb()
     repository = DynamoLicenseRepository(settings.table_name, dynamodb)
     clock = clock or SystemClock()
-    wiring = Wiring(
-        repository=repository,
-        service=LicenseService(repository, clock),
-        idempotency=Idempotency(settings.table_name, settings.idempotency_ttl_seconds, dynamodb),
-        clock=clock,
-    )
-    return Function(wiring, http_handler(app, wiring))
+    wiring = Wiring(repository=repository, service=LicenseService(repository, clock), clock=clock)
+    idempotency = api_requests(settings.table_name, dynamodb, settings.idempotency_ttl_seconds)
+    return Function(wiring, http_handler(app, wiring, idempotency))
 
 
 def wired() -> Wiring:
@@ -119,24 +113,21 @@ def license_counts() -> LicenseCounts:
 
 @app.post(
     "/v1/licenses",
-    responses=success(201, LicenseList, "Issued"),
+    status_code=201,
     description="Refused with 402 without a payment method or with a past-due invoice; "
     "404 `product_not_found` for a product the catalog does not hold.",
 )
+@app.idempotent()
 @tracer.capture_method
-def issue_licenses(request: Annotated[IssueRequest, Body()]) -> Response[str]:
+def issue_licenses(request: Annotated[IssueRequest, Body()]) -> LicenseList:
     caller = caller_of(app)
     partner = caller.partner()
-
-    def issue(receipt_id: str) -> tuple[int, Any]:
-        issued = wired().service.issue(
-            partner, request.product, request.quantity, caller.actor, receipt_id, request.labels
-        )
-        metrics.add_metric(name="LicensesIssued", unit=MetricUnit.Count, value=len(issued))
-        logger.info("licenses issued", extra={"partner_id": partner, "count": len(issued)})
-        return 201, LicenseList(items=[LicenseOut.of(lic) for lic in issued])
-
-    return wired().idempotency.run(app, partner, "POST /v1/licenses", request.model_dump(mode="json"), issue)
+    issued = wired().service.issue(
+        partner, request.product, request.quantity, caller.actor, app.receipt_id(), request.labels
+    )
+    metrics.add_metric(name="LicensesIssued", unit=MetricUnit.Count, value=len(issued))
+    logger.info("licenses issued", extra={"partner_id": partner, "count": len(issued)})
+    return LicenseList(items=[LicenseOut.of(lic) for lic in issued])
 
 
 @app.get("/v1/licenses/<license_key>")
@@ -145,115 +136,83 @@ def license_detail(license_key: LicenseKey) -> LicenseDetail:
     return LicenseDetail(**LicenseOut.of(license).model_dump(), history=[HistoryOut.of(e) for e in history])
 
 
-@app.put("/v1/licenses/<license_key>/site", responses=success(200, LicenseOut, "Assigned or transferred"))
+@app.put("/v1/licenses/<license_key>/site", response_description="Assigned or transferred")
+@app.idempotent()
 @tracer.capture_method
-def assign_license(license_key: LicenseKey, request: Annotated[AssignRequest, Body()]) -> Response[str]:
+def assign_license(license_key: LicenseKey, request: Annotated[AssignRequest, Body()]) -> LicenseOut:
     caller = caller_of(app)
-    partner = caller.partner()
-
-    def assign(_: str) -> tuple[int, Any]:
-        license = wired().service.assign(partner, license_key, Site(**request.model_dump()), caller.actor)
-        metrics.add_metric(name="LicensesAssigned", unit=MetricUnit.Count, value=1)
-        return 200, LicenseOut.of(license)
-
-    body = {"license_key": license_key, **request.model_dump(mode="json")}
-    return wired().idempotency.run(app, partner, "PUT /v1/licenses/{license_key}/site", body, assign)
+    license = wired().service.assign(caller.partner(), license_key, Site(**request.model_dump()), caller.actor)
+    metrics.add_metric(name="LicensesAssigned", unit=MetricUnit.Count, value=1)
+    return LicenseOut.of(license)
 
 
-@app.delete("/v1/licenses/<license_key>/site", responses=success(200, LicenseOut, "Unassigned"))
-def unassign_license(license_key: LicenseKey) -> Response[str]:
+@app.delete("/v1/licenses/<license_key>/site", response_description="Unassigned")
+@app.idempotent()
+def unassign_license(license_key: LicenseKey) -> LicenseOut:
     caller = caller_of(app)
-    partner = caller.partner()
-
-    def unassign(_: str) -> tuple[int, Any]:
-        license = wired().service.unassign(partner, license_key, caller.actor)
-        metrics.add_metric(name="LicensesUnassigned", unit=MetricUnit.Count, value=1)
-        return 200, LicenseOut.of(license)
-
-    return wired().idempotency.run(
-        app, partner, "DELETE /v1/licenses/{license_key}/site", {"license_key": license_key}, unassign
-    )
+    license = wired().service.unassign(caller.partner(), license_key, caller.actor)
+    metrics.add_metric(name="LicensesUnassigned", unit=MetricUnit.Count, value=1)
+    return LicenseOut.of(license)
 
 
 @app.patch(
     "/v1/licenses/<license_key>",
-    responses=success(200, LicenseOut, "Labelled"),
+    response_description="Labelled",
     description="Sets the client label and/or the tags: a field left out stays as it is, `null` clears it. "
     "Recorded in the history as a `labelled` event. A revoked license may still be labelled (its past months "
     "are still billed on to a client). Setting what is already set changes nothing.",
 )
-def label_license(license_key: LicenseKey, request: Annotated[LabelRequest, Body()]) -> Response[str]:
+@app.idempotent()
+def label_license(license_key: LicenseKey, request: Annotated[LabelRequest, Body()]) -> LicenseOut:
     caller = caller_of(app)
-    partner = caller.partner()
     given = request.model_fields_set
-
-    def label(_: str) -> tuple[int, Any]:
-        license = wired().service.label(
-            partner,
-            license_key,
-            request.client if "client" in given else UNCHANGED,
-            request.tags if "tags" in given else UNCHANGED,
-            caller.actor,
-        )
-        metrics.add_metric(name="LicensesLabelled", unit=MetricUnit.Count, value=1)
-        return 200, LicenseOut.of(license)
-
-    body = {"license_key": license_key, **request.model_dump(mode="json", exclude_unset=True)}
-    return wired().idempotency.run(app, partner, "PATCH /v1/licenses/{license_key}", body, label)
-
-
-@app.post("/v1/licenses/<license_key>/revoke", responses=success(200, LicenseOut, "Revoked"))
-def revoke_license(license_key: LicenseKey) -> Response[str]:
-    caller = caller_of(app)
-    partner = caller.partner()
-
-    def revoke(_: str) -> tuple[int, Any]:
-        license = wired().service.revoke(partner, license_key, caller.actor)
-        metrics.add_metric(name="LicensesRevoked", unit=MetricUnit.Count, value=1)
-        return 200, LicenseOut.of(license)
-
-    return wired().idempotency.run(
-        app, partner, "POST /v1/licenses/{license_key}/revoke", {"license_key": license_key}, revoke
+    license = wired().service.label(
+        caller.partner(),
+        license_key,
+        request.client if "client" in given else UNCHANGED,
+        request.tags if "tags" in given else UNCHANGED,
+        caller.actor,
     )
+    metrics.add_metric(name="LicensesLabelled", unit=MetricUnit.Count, value=1)
+    return LicenseOut.of(license)
+
+
+@app.post("/v1/licenses/<license_key>/revoke", response_description="Revoked")
+@app.idempotent()
+def revoke_license(license_key: LicenseKey) -> LicenseOut:
+    caller = caller_of(app)
+    license = wired().service.revoke(caller.partner(), license_key, caller.actor)
+    metrics.add_metric(name="LicensesRevoked", unit=MetricUnit.Count, value=1)
+    return LicenseOut.of(license)
 
 
 @app.post(
     "/v1/partners/<partner_id>/external-licenses",
-    responses=success(201, LicenseOut, "Recorded"),
+    status_code=201,
+    response_description="Recorded",
     tags=[OPERATORS],
     description="Operators only. A `license_key`, when given, must begin with the product's slug and `_` (422), "
     "and must not be held already by any partner (409 `license_exists`); an unknown partner is 404 "
     "`partner_not_found`. The history names the operator (`operator:<sub>`).",
 )
+@app.idempotent(operator=True)
 def record_external_license(
     partner_id: Annotated[str, Path(pattern=PARTNER_ID.pattern)],
     request: Annotated[ExternalLicenseRequest, Body()],
-) -> Response[str]:
+) -> LicenseOut:
     caller = caller_of(app)
     caller.require_operator()
-
-    body = {"partner_id": partner_id, **request.model_dump(mode="json")}
-
-    def record(receipt_id: str) -> tuple[int, Any]:
-        audit = caller.audit_entry(
-            receipt_id, wired().clock.now(), "license.record_external", f"partner:{partner_id}", body
-        )
-        license = wired().service.record_external(
-            partner_id,
-            request.product,
-            request.site,
-            audit.actor,
-            request.license_key,
-            receipt_id,
-            audit,
-        )
-        return 201, LicenseOut.of(license)
-
-    return wired().idempotency.run(
-        app, f"operator:{caller.subject}", "POST /v1/partners/{partner_id}/external-licenses", body, record
+    receipt_id = app.receipt_id()
+    summary = {"partner_id": partner_id, **request.model_dump(mode="json")}
+    audit = caller.audit_entry(
+        receipt_id, wired().clock.now(), "license.record_external", f"partner:{partner_id}", summary
     )
+    license = wired().service.record_external(
+        partner_id, request.product, request.site, audit.actor, request.license_key, receipt_id, audit
+    )
+    return LicenseOut.of(license)
 
 
-lambda_handler = build().handler
+lambda_handler = entry_point(build)
 
-__all__ = ["app", "build", "json_response", "lambda_handler"]
+__all__ = ["app", "build", "lambda_handler"]

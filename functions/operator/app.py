@@ -1,18 +1,15 @@
 """The operators' console: the audit log, partners (search, detail), month-end runs (dry run, start, progress,
 retry). Every route is for the ``operators`` group only; a partner's token is refused with 403."""
 
-import partnerhub.lean  # noqa: F401  (first: Powertools then loads only the modules used)
-
-# isort: split
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
-from aws_lambda_powertools.event_handler.api_gateway import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
-from partnerhub.api import OPERATORS, Caller, CursorQuery, Idempotency, caller_of, create_app, success
+from partnerhub import clients
+from partnerhub.api import OPERATORS, Caller, CursorQuery, caller_of, create_app
 from partnerhub.clock import Clock, SystemClock
-from partnerhub.composition import Function, http_handler
+from partnerhub.composition import Function, entry_point, http_handler
 from partnerhub.domain.invoice_runs import PREVIEW_PAGE_MAX, InvoiceRunService
 from partnerhub.domain.models import PARTNER_ID
 from partnerhub.domain.partner_directory import PartnerDirectoryService, PartnerOverview
@@ -21,6 +18,7 @@ from partnerhub.queues import InvoiceRunQueues
 from partnerhub.repository.audit import DynamoAuditRepository
 from partnerhub.repository.billing import DynamoBillingRepository
 from partnerhub.repository.catalog import DynamoCatalogRepository
+from partnerhub.repository.idempotency import api_requests
 from partnerhub.repository.invoice_runs import DynamoInvoiceRunRepository
 from partnerhub.repository.invoices import DynamoInvoiceRepository
 from partnerhub.repository.partners import DynamoPartnerRepository
@@ -52,7 +50,6 @@ class Wiring:
     audit: DynamoAuditRepository
     partners: PartnerDirectoryService
     runs: InvoiceRunService
-    idempotency: Idempotency
     clock: Clock
     preview_page_size: int
 
@@ -67,10 +64,8 @@ def build(
     """The composition root: every client and service of this function, made once per execution environment."""
     settings = settings or OperatorSettings.from_env()
     clock = clock or SystemClock()
-    if sqs is None:
-        import boto3
-
-        sqs = boto3.client("sqs")
+    dynamodb = dynamodb or clients.dynamodb()
+    sqs = sqs or clients.sqs()
     invoices = DynamoInvoiceRepository(settings.table_name, dynamodb)
     audit = DynamoAuditRepository(settings.table_name, dynamodb)
     billing = DynamoBillingRepository(settings.table_name, dynamodb)
@@ -96,11 +91,11 @@ def build(
             audit_log=audit,
             clock=clock,
         ),
-        idempotency=Idempotency(settings.table_name, settings.idempotency_ttl_seconds, dynamodb),
         clock=clock,
         preview_page_size=settings.operator_preview_page_size,
     )
-    return Function(wiring, http_handler(app, wiring))
+    idempotency = api_requests(settings.table_name, dynamodb, settings.idempotency_ttl_seconds)
+    return Function(wiring, http_handler(app, wiring, idempotency))
 
 
 def wired() -> Wiring:
@@ -213,27 +208,25 @@ def preview_run(
 
 @app.post(
     "/v1/operator/invoice-runs",
-    responses=success(202, RunProgressOut, "Started: the planner runs shortly"),
+    status_code=202,
+    response_description="Started: the planner runs shortly",
     tags=[OPERATORS],
     description="Operators only. Starts month-end invoicing for an ended month (a month not yet ended is 409 "
     "`period_not_ended`), asynchronously, through the planner's request queue. Starting a month again is "
     "harmless: partner-months already invoiced are left as they are.",
 )
+@app.idempotent(operator=True)
 @tracer.capture_method
-def start_run(request: Annotated[RunRequest, Body()]) -> Response[str]:
+def start_run(request: Annotated[RunRequest, Body()]) -> RunProgressOut:
     caller = operator()
-    body = request.model_dump(mode="json")
-
-    def start(receipt_id: str) -> tuple[int, Any]:
-        audit = caller.audit_entry(
-            receipt_id, wired().clock.now(), "invoice_run.start", f"invoice-run:{request.period}", body
-        )
-        progress = wired().runs.start(request.period, audit)
-        metrics.add_metric(name="InvoiceRunStarted", unit=MetricUnit.Count, value=1)
-        logger.info("invoice run started by an operator", extra={"period": request.period, "actor": audit.actor})
-        return 202, RunProgressOut.of(progress)
-
-    return wired().idempotency.run(app, f"operator:{caller.subject}", "POST /v1/operator/invoice-runs", body, start)
+    summary = request.model_dump(mode="json")
+    audit = caller.audit_entry(
+        app.receipt_id(), wired().clock.now(), "invoice_run.start", f"invoice-run:{request.period}", summary
+    )
+    progress = wired().runs.start(request.period, audit)
+    metrics.add_metric(name="InvoiceRunStarted", unit=MetricUnit.Count, value=1)
+    logger.info("invoice run started by an operator", extra={"period": request.period, "actor": audit.actor})
+    return RunProgressOut.of(progress)
 
 
 @app.get("/v1/operator/invoice-runs/<period>", tags=[OPERATORS])
@@ -245,28 +238,20 @@ def run_progress(period: PeriodPath) -> RunProgressOut:
     return RunProgressOut.of(wired().runs.progress(period))
 
 
-@app.post(
-    "/v1/operator/invoice-runs/<period>/retry",
-    responses=success(200, RedriveOut, "Re-driven"),
-    tags=[OPERATORS],
-)
+@app.post("/v1/operator/invoice-runs/<period>/retry", response_description="Re-driven", tags=[OPERATORS])
+@app.idempotent(operator=True)
 @tracer.capture_method
-def retry_run(period: PeriodPath) -> Response[str]:
+def retry_run(period: PeriodPath) -> RedriveOut:
     """Operators only. Sends the month's partner-months in the dead-letter queue back to the worker."""
     caller = operator()
-    body = {"period": period}
-
-    def retry(receipt_id: str) -> tuple[int, Any]:
-        audit = caller.audit_entry(receipt_id, wired().clock.now(), "invoice_run.retry", f"invoice-run:{period}", body)
-        redrive = wired().runs.retry(period, audit)
-        metrics.add_metric(name="InvoiceRunRedriven", unit=MetricUnit.Count, value=len(redrive.redriven))
-        return 200, RedriveOut.of(redrive)
-
-    return wired().idempotency.run(
-        app, f"operator:{caller.subject}", "POST /v1/operator/invoice-runs/{period}/retry", body, retry
+    audit = caller.audit_entry(
+        app.receipt_id(), wired().clock.now(), "invoice_run.retry", f"invoice-run:{period}", {"period": period}
     )
+    redrive = wired().runs.retry(period, audit)
+    metrics.add_metric(name="InvoiceRunRedriven", unit=MetricUnit.Count, value=len(redrive.redriven))
+    return RedriveOut.of(redrive)
 
 
-lambda_handler = build().handler
+lambda_handler = entry_point(build)
 
 __all__ = ["app", "build", "lambda_handler"]

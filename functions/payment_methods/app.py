@@ -1,21 +1,19 @@
 """Payment methods (SetupIntent, add, list, primary, delete), company details and account standing."""
 
-import partnerhub.lean  # noqa: F401  (first: Powertools then loads only the modules used)
-
-# isort: split
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, cast
 
-from aws_lambda_powertools.event_handler.api_gateway import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
-from partnerhub.api import Idempotency, caller_of, create_app, success
+from partnerhub import clients
+from partnerhub.api import caller_of, create_app
 from partnerhub.clock import Clock, SystemClock
-from partnerhub.composition import Function, http_handler
+from partnerhub.composition import Function, entry_point, http_handler
 from partnerhub.domain.accounts import AccountService, Company
 from partnerhub.observability import MetricUnit, logger, metrics, tracer
 from partnerhub.payments.cards import StripeCards
 from partnerhub.payments.client import StripeConnection, stripe_connection
+from partnerhub.repository.idempotency import api_requests
 from partnerhub.repository.partners import DynamoPartnerRepository
 from partnerhub.schemas.accounts import (
     PAYMENT_METHOD_ID,
@@ -38,7 +36,6 @@ app = create_app()
 @dataclass(frozen=True)
 class Wiring:
     service: AccountService
-    idempotency: Idempotency
 
 
 def build(
@@ -50,16 +47,17 @@ def build(
 ) -> Function[Wiring]:
     """The composition root: every client and service of this function, made once per execution environment."""
     settings = settings or StripeSettings.from_env()
+    dynamodb = dynamodb or clients.dynamodb()
     wiring = Wiring(
         service=AccountService(
             DynamoPartnerRepository(settings.table_name, dynamodb),
             StripeCards(stripe or stripe_connection(settings)),
             clock or SystemClock(),
             settings.stripe_publishable_key,
-        ),
-        idempotency=Idempotency(settings.table_name, settings.idempotency_ttl_seconds, dynamodb),
+        )
     )
-    return Function(wiring, http_handler(app, wiring))
+    idempotency = api_requests(settings.table_name, dynamodb, settings.idempotency_ttl_seconds)
+    return Function(wiring, http_handler(app, wiring, idempotency))
 
 
 def wired() -> Wiring:
@@ -75,69 +73,48 @@ def list_payment_methods() -> PaymentMethodList:
     return PaymentMethodList.of(wired().service.cards(caller_of(app).partner()))
 
 
-@app.post("/v1/payment-methods/setup-intent", responses=success(201, SetupIntentOut, "Created"))
+@app.post("/v1/payment-methods/setup-intent", status_code=201, response_description="Created")
+@app.idempotent()
 @tracer.capture_method
-def create_setup_intent() -> Response[str]:
-    partner = caller_of(app).partner()
-
-    def create(receipt_id: str) -> tuple[int, Any]:
-        intent = wired().service.setup_intent(partner, receipt_id)
-        metrics.add_metric(name="SetupIntentsCreated", unit=MetricUnit.Count, value=1)
-        return 201, SetupIntentOut(
-            setup_intent_id=intent.id,
-            client_secret=intent.client_secret,
-            publishable_key=wired().service.publishable_key,
-        )
-
-    return wired().idempotency.run(app, partner, "POST /v1/payment-methods/setup-intent", {}, create)
+def create_setup_intent() -> SetupIntentOut:
+    intent = wired().service.setup_intent(caller_of(app).partner(), app.receipt_id())
+    metrics.add_metric(name="SetupIntentsCreated", unit=MetricUnit.Count, value=1)
+    return SetupIntentOut(
+        setup_intent_id=intent.id, client_secret=intent.client_secret, publishable_key=wired().service.publishable_key
+    )
 
 
-@app.post("/v1/payment-methods", responses=success(201, PaymentMethodOut, "Attached"))
+@app.post("/v1/payment-methods", status_code=201, response_description="Attached")
+@app.idempotent()
 @tracer.capture_method
-def add_payment_method(request: Annotated[AddPaymentMethodRequest, Body()]) -> Response[str]:
+def add_payment_method(request: Annotated[AddPaymentMethodRequest, Body()]) -> PaymentMethodOut:
     partner = caller_of(app).partner()
-
-    def add(receipt_id: str) -> tuple[int, Any]:
-        card, primary = wired().service.add_card(partner, request.payment_method_id, request.primary, receipt_id)
-        metrics.add_metric(name="PaymentMethodsAdded", unit=MetricUnit.Count, value=1)
-        logger.info("payment method added", extra={"partner_id": partner, "payment_method": card.id})
-        return 201, PaymentMethodOut.of(card, primary)
-
-    return wired().idempotency.run(app, partner, "POST /v1/payment-methods", request.model_dump(mode="json"), add)
+    card, primary = wired().service.add_card(partner, request.payment_method_id, request.primary, app.receipt_id())
+    metrics.add_metric(name="PaymentMethodsAdded", unit=MetricUnit.Count, value=1)
+    logger.info("payment method added", extra={"partner_id": partner, "payment_method": card.id})
+    return PaymentMethodOut.of(card, primary)
 
 
-@app.post("/v1/payment-methods/<payment_method_id>/primary", responses=success(200, PaymentMethodOut, "Primary"))
+@app.post("/v1/payment-methods/<payment_method_id>/primary", response_description="Primary")
+@app.idempotent()
 @tracer.capture_method
-def make_primary(payment_method_id: PaymentMethodId) -> Response[str]:
-    partner = caller_of(app).partner()
-
-    def switch(receipt_id: str) -> tuple[int, Any]:
-        card = wired().service.make_primary(partner, payment_method_id, receipt_id)
-        metrics.add_metric(name="PrimaryPaymentMethodChanged", unit=MetricUnit.Count, value=1)
-        return 200, PaymentMethodOut.of(card, True)
-
-    body = {"payment_method_id": payment_method_id}
-    return wired().idempotency.run(app, partner, "POST /v1/payment-methods/{id}/primary", body, switch)
+def make_primary(payment_method_id: PaymentMethodId) -> PaymentMethodOut:
+    card = wired().service.make_primary(caller_of(app).partner(), payment_method_id, app.receipt_id())
+    metrics.add_metric(name="PrimaryPaymentMethodChanged", unit=MetricUnit.Count, value=1)
+    return PaymentMethodOut.of(card, True)
 
 
-@app.delete("/v1/payment-methods/<payment_method_id>", responses={204: {"description": "Deleted"}})
+@app.delete("/v1/payment-methods/<payment_method_id>", status_code=204, response_description="Deleted")
+@app.idempotent()
 @tracer.capture_method
-def delete_payment_method(payment_method_id: PaymentMethodId) -> Response[str]:
+def delete_payment_method(payment_method_id: PaymentMethodId) -> None:
     partner = caller_of(app).partner()
-
-    def remove(receipt_id: str) -> tuple[int, Any]:
-        book = wired().service.remove_card(partner, payment_method_id, receipt_id)
-        metrics.add_metric(name="PaymentMethodsRemoved", unit=MetricUnit.Count, value=1)
-        logger.info(
-            "payment method removed",
-            extra={"partner_id": partner, "payment_method": payment_method_id, "primary": book.primary},
-        )
-        return 204, None
-
-    body = {"payment_method_id": payment_method_id}
-    reply = wired().idempotency.run(app, partner, "DELETE /v1/payment-methods/{id}", body, remove)
-    # 204 carries no body, replayed or not.
-    return Response(204, body="") if reply.status_code == 204 else reply
+    book = wired().service.remove_card(partner, payment_method_id, app.receipt_id())
+    metrics.add_metric(name="PaymentMethodsRemoved", unit=MetricUnit.Count, value=1)
+    logger.info(
+        "payment method removed",
+        extra={"partner_id": partner, "payment_method": payment_method_id, "primary": book.primary},
+    )
 
 
 @app.get("/v1/company")
@@ -145,17 +122,15 @@ def get_company() -> CompanyOut:
     return wired().service.company(caller_of(app).partner())
 
 
-@app.put("/v1/company", responses=success(200, CompanyOut, "Saved"))
+@app.put("/v1/company", response_description="Saved")
+@app.idempotent()
 @tracer.capture_method
-def put_company(request: Annotated[CompanyRequest, Body()]) -> Response[str]:
-    partner = caller_of(app).partner()
-
-    def save(receipt_id: str) -> tuple[int, Any]:
-        saved = wired().service.save_company(partner, Company.model_validate(request.model_dump()), receipt_id)
-        metrics.add_metric(name="CompanyDetailsSaved", unit=MetricUnit.Count, value=1)
-        return 200, saved
-
-    return wired().idempotency.run(app, partner, "PUT /v1/company", request.model_dump(mode="json"), save)
+def put_company(request: Annotated[CompanyRequest, Body()]) -> CompanyOut:
+    saved = wired().service.save_company(
+        caller_of(app).partner(), Company.model_validate(request.model_dump()), app.receipt_id()
+    )
+    metrics.add_metric(name="CompanyDetailsSaved", unit=MetricUnit.Count, value=1)
+    return saved
 
 
 @app.get("/v1/account")
@@ -163,6 +138,6 @@ def get_account() -> AccountOut:
     return wired().service.account(caller_of(app).partner())
 
 
-lambda_handler = build().handler
+lambda_handler = entry_point(build)
 
 __all__ = ["app", "build", "lambda_handler"]

@@ -4,25 +4,24 @@
 signing secret, within five minutes of our clock) is the authentication. See docs/webhooks.md.
 """
 
-import partnerhub.lean  # noqa: F401  (first: Powertools then loads only the modules used)
-
-# isort: split
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools.event_handler.api_gateway import Response
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
+from partnerhub import clients
 from partnerhub.api import create_app, json_response
 from partnerhub.clock import Clock, SystemClock
-from partnerhub.composition import Function, http_handler
+from partnerhub.composition import Function, entry_point, http_handler
 from partnerhub.domain.webhooks import CardMirror, WebhookService
-from partnerhub.errors import MalformedRequest
+from partnerhub.errors import Conflict, MalformedRequest
 from partnerhub.observability import MetricUnit, logger, metrics, tracer
 from partnerhub.payments.client import StripeConnection, stripe_connection
 from partnerhub.payments.webhooks import SigningSecret, StripeObjects, parse_event, verify_signature
+from partnerhub.repository.idempotency import Once, stripe_events
 from partnerhub.repository.invoices import DynamoInvoiceRepository
 from partnerhub.repository.partners import DynamoPartnerRepository
-from partnerhub.repository.webhook_events import StripeEventDedupe
 from partnerhub.settings import WebhookSettings
 
 if TYPE_CHECKING:
@@ -36,7 +35,7 @@ class Wiring:
     settings: WebhookSettings
     clock: Clock
     signing_secret: SigningSecret
-    events: StripeEventDedupe
+    events: Once
     service: WebhookService
 
 
@@ -51,13 +50,14 @@ def build(
     """The composition root: every client and service of this function, made once per execution environment."""
     settings = settings or WebhookSettings.from_env()
     clock = clock or SystemClock()
+    dynamodb = dynamodb or clients.dynamodb()
     partners = DynamoPartnerRepository(settings.table_name, dynamodb)
     stripe_objects = StripeObjects(stripe or stripe_connection(settings))
     wiring = Wiring(
         settings=settings,
         clock=clock,
         signing_secret=signing_secret or SigningSecret(settings.stripe_webhook_secret_param),
-        events=StripeEventDedupe(settings.table_name, retention_days=settings.webhook_retention_days, client=dynamodb),
+        events=stripe_events(settings.table_name, dynamodb, settings.webhook_retention_days),
         service=WebhookService(
             invoices=DynamoInvoiceRepository(settings.table_name, dynamodb),
             stripe=stripe_objects,
@@ -107,7 +107,10 @@ def receive_stripe_event() -> Response[str]:
             "object_id": outcome.object_id,
         }
 
-    result, duplicate = events.process(event_id, event_type, process, app.lambda_context)
+    try:
+        result, duplicate = events.run({"event_id": event_id, "event_type": event_type}, process, app.lambda_context)
+    except IdempotencyAlreadyInProgressError as error:
+        raise Conflict("this event is being processed by another delivery", code="event_in_progress") from error
     if duplicate:
         metrics.add_metric(name="StripeEventsDuplicate", unit=MetricUnit.Count, value=1)
         logger.info("stripe event already processed")
@@ -117,6 +120,6 @@ def receive_stripe_event() -> Response[str]:
     return json_response(200, {"received": True})
 
 
-lambda_handler = build().handler
+lambda_handler = entry_point(build)
 
 __all__ = ["app", "build", "lambda_handler"]

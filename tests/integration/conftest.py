@@ -23,7 +23,7 @@ from local import fast_dynamodb
 from local.events import LambdaContext
 from local.resources import LocalResources
 from local.template import Template
-from local.thread_local_router import make_event_handler_thread_local
+from partnerhub import clients
 from partnerhub.clock import ManualClock
 from partnerhub.domain.catalog import PRICES, PRODUCTS
 from partnerhub.repository.catalog import DynamoCatalogRepository
@@ -54,14 +54,25 @@ def aws() -> Iterator[LocalResources]:
     moto instead (the layer must not change an answer: both runs must pass).
     """
     fast_dynamodb.install()
-    make_event_handler_thread_local()
     with mock.patch.dict(os.environ, ENV), mock_aws():
         os.environ.pop("AWS_ENDPOINT_URL", None)
         resources = LocalResources(Template(ROOT / "template.yaml"), endpoint_url=None)  # type: ignore[arg-type]
         resources.create_all()
         os.environ["TABLE_NAME"] = resources.table_names["Table"]
-        DynamoCatalogRepository(os.environ["TABLE_NAME"]).seed(PRODUCTS, PRICES)
+        DynamoCatalogRepository(os.environ["TABLE_NAME"], clients.dynamodb()).seed(PRODUCTS, PRICES)
         yield resources
+
+
+@pytest.fixture(scope="session")
+def dynamodb(aws: LocalResources) -> Any:
+    """The session's DynamoDB client (moto's), as a composition root makes it."""
+    return clients.dynamodb()
+
+
+@pytest.fixture(scope="session")
+def table(aws: LocalResources) -> str:
+    """The single table's name."""
+    return aws.table_names["Table"]
 
 
 @pytest.fixture(scope="session")
@@ -162,9 +173,9 @@ def partner_id() -> str:
 
 
 @pytest.fixture
-def partners(aws: LocalResources) -> SeededPartners:
+def partners(table: str, dynamodb: Any) -> SeededPartners:
     """The partner repository, with the standing setters tests seed partners with."""
-    return SeededPartners(os.environ["TABLE_NAME"])
+    return SeededPartners(table, dynamodb)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from typing import Any
 import boto3
 import pytest
 
+from partnerhub import clients
 from partnerhub.clock import ManualClock
 from partnerhub.domain.billing import bill_month
 from partnerhub.domain.periods import Period
@@ -260,7 +261,7 @@ class TestPrices:
 
     def test_the_sample_event_schedules_as_it_says(self, billing: Function, clock: ManualClock) -> None:
         clock.set(at(12, 5, year=2026))
-        catalog = DynamoCatalogRepository(os.environ["TABLE_NAME"])
+        catalog = DynamoCatalogRepository(os.environ["TABLE_NAME"], clients.dynamodb())
         _, before = catalog.load()
 
         reply = billing(load_event("billing/schedule_price"))
@@ -358,7 +359,9 @@ class TestEstimate:
         assert figures(april["products"][0]) == (2, 34, 990)
         assert {a, d} <= {
             lic.license_key
-            for lic in DynamoBillingRepository(os.environ["TABLE_NAME"]).licenses_active_in(partner, Period(2026, 4))
+            for lic in DynamoBillingRepository(os.environ["TABLE_NAME"], clients.dynamodb()).licenses_active_in(
+                partner, Period(2026, 4)
+            )
         }
 
     def test_a_past_month_equals_what_its_invoice_charges(
@@ -378,9 +381,11 @@ class TestEstimate:
         body = estimate(billing, partner, "2027-02").body
 
         table = os.environ["TABLE_NAME"]
-        _, prices = DynamoCatalogRepository(table).load()
+        _, prices = DynamoCatalogRepository(table, clients.dynamodb()).load()
         invoice = bill_month(
-            DynamoBillingRepository(table).licenses_active_in(partner, Period(2027, 2)), prices, Period(2027, 2)
+            DynamoBillingRepository(table, clients.dynamodb()).licenses_active_in(partner, Period(2027, 2)),
+            prices,
+            Period(2027, 2),
         )
         assert [
             (p["product"], p["license_days"], p["cost_to_date"], p["projected_cost"]) for p in body["products"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 
+from partnerhub import clients
 from partnerhub.clock import ManualClock
 from partnerhub.domain.billing import bill_month
 from partnerhub.domain.estimates import EstimateService
@@ -15,11 +16,12 @@ from partnerhub.repository import keys
 from partnerhub.repository.billing import DynamoBillingRepository
 from partnerhub.repository.catalog import DynamoCatalogRepository
 from partnerhub.repository.licenses import DynamoLicenseRepository
+from partnerhub.repository.tallies import DynamoTallyRepository
 
 
 def test_licenses_active_in_a_month(paying_partner: str, aws: object) -> None:
     clock = ManualClock(datetime(2026, 9, 20, tzinfo=UTC))
-    service = LicenseService(DynamoLicenseRepository(os.environ["TABLE_NAME"]), clock)
+    service = LicenseService(DynamoLicenseRepository(os.environ["TABLE_NAME"], clients.dynamodb()), clock)
 
     def issue() -> str:
         return service.issue(paying_partner, "jetpack-backup", 1, "user:t", receipt_id=f"r-{clock.now()}")[
@@ -40,7 +42,7 @@ def test_licenses_active_in_a_month(paying_partner: str, aws: object) -> None:
     service.assign(paying_partner, issued_in_november, Site(site_id="2", site_url="https://b.example"), "user:t")
     unassigned_november = issue()
 
-    billing = DynamoBillingRepository(os.environ["TABLE_NAME"])
+    billing = DynamoBillingRepository(os.environ["TABLE_NAME"], clients.dynamodb())
     october = {lic.license_key for lic in billing.licenses_active_in(paying_partner, Period(2026, 10))}
     november = {lic.license_key for lic in billing.licenses_active_in(paying_partner, Period(2026, 11))}
 
@@ -54,7 +56,7 @@ def test_the_estimate_reads_tallies_and_equals_the_month_bill_over_the_licenses(
 ) -> None:
     table = os.environ["TABLE_NAME"]
     clock = ManualClock(datetime(2027, 4, 28, 15, tzinfo=UTC))
-    repository = DynamoLicenseRepository(table)
+    repository = DynamoLicenseRepository(table, clients.dynamodb())
     service = LicenseService(repository, clock)
     # Given a 100-license order (two transactions), carried over a month's end
     bulk = service.issue(paying_partner, "jetpack-scan", 100, "user:t", receipt_id="bulk")
@@ -73,12 +75,12 @@ def test_the_estimate_reads_tallies_and_equals_the_month_bill_over_the_licenses(
     service.unassign(paying_partner, bulk[1].license_key, "user:t")
     service.issue(paying_partner, "jetpack-backup", 2, "user:t", receipt_id="june")
 
-    billing_reads = DynamoBillingRepository(table)
+    client = clients.dynamodb()  # one client, as the billing function's composition root makes it
+    billing_reads = DynamoBillingRepository(table, client)
     calls: list[str] = []
-    client = billing_reads._client
     client.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
     try:
-        service_under_test = EstimateService(billing_reads, DynamoCatalogRepository(table), clock)
+        service_under_test = EstimateService(billing_reads, DynamoCatalogRepository(table, client), clock)
         # When May is asked in June (the month is over)
         may = service_under_test.estimate(paying_partner, Period(2027, 5)).estimate
     finally:
@@ -86,7 +88,7 @@ def test_the_estimate_reads_tallies_and_equals_the_month_bill_over_the_licenses(
     # Then it costs two DynamoDB calls (tallies and catalog) whatever the number of licenses
     assert sorted(calls) == ["Query", "Query"]
     # And it equals what the month-end invoicer bills from the licenses themselves
-    _, prices = DynamoCatalogRepository(table).load()
+    _, prices = DynamoCatalogRepository(table, clients.dynamodb()).load()
     invoice = bill_month(billing_reads.licenses_active_in(paying_partner, Period(2027, 5)), prices, Period(2027, 5))
     assert [(p.product, p.projected_license_days, p.projected_cost) for p in may.products] == [
         (line.product, line.license_days, line.amount) for line in invoice.lines
@@ -109,5 +111,5 @@ def test_the_estimate_reads_tallies_and_equals_the_month_bill_over_the_licenses(
                 },
             )
     assert billing_reads.tallies(paying_partner, Period(2027, 4)).months == {}
-    billing_reads.rebuild_tallies(paying_partner)
+    DynamoTallyRepository(table, table_client).rebuild(paying_partner)
     assert billing_reads.tallies(paying_partner, Period(2027, 4)) == kept

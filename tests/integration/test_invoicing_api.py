@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from partnerhub import clients
 from partnerhub.repository.partners import DynamoPartnerRepository
 from tests.integration import test_invoicing_flow as shared
 from tests.integration.test_invoicing_flow import MONTH_END, PERIOD, Month, at, busy_partner
@@ -131,7 +132,7 @@ def test_a_failed_charge_makes_the_partner_past_due_until_paid_with_a_good_card(
     assert record.attempt_count == 1 and record.next_payment_attempt is not None
     assert record.last_payment_error is not None and record.last_payment_error["code"] == "card_declined"
     assert record.last_payment_error["payment_method"] == {"brand": "visa", "last4": "0341"}
-    partners = DynamoPartnerRepository(month.table)
+    partners = DynamoPartnerRepository(month.table, clients.dynamodb())
     assert partners.standing(partner_id).past_due_invoices == (record.invoice_id,)
     listed = call(month, "list", partner_id, query={}).body["items"]
     assert listed[0]["past_due"] is True
@@ -168,7 +169,7 @@ def test_operators_mark_uncollectible_then_void_and_the_standing_follows(month: 
     month.collect(partner_id)
     record = month.invoices.record(partner_id, PERIOD)
     assert record is not None and record.invoice_id and record.past_due
-    partners = DynamoPartnerRepository(month.table)
+    partners = DynamoPartnerRepository(month.table, clients.dynamodb())
 
     # A partner may do neither: 403 on its own invoice, 404 on another's; an unknown invoice is a 404
     for name in ("void", "mark_uncollectible"):

@@ -19,13 +19,14 @@ from unittest import mock
 import pytest
 import stripe
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from stripe import WebhookSignature
 
 from local.resources import LocalResources
 from local.stripe_emulator import Emulator, RunningServer, serve
+from partnerhub import clients
 from partnerhub.clock import ManualClock
 from partnerhub.payments.client import STRIPE_API_VERSION, StripeConnection
 from partnerhub.payments.invoicing import StripeInvoices
-from partnerhub.payments.webhooks import signature_header
 from partnerhub.repository import keys
 from partnerhub.repository.invoices import DynamoInvoiceRepository
 from tests.support.events import load_event
@@ -123,8 +124,8 @@ class Month:
         self.clock = clock
         self.aws = aws
         self.table = os.environ["TABLE_NAME"]
-        self.partners = SeededPartners(self.table)
-        self.invoices = DynamoInvoiceRepository(self.table)
+        self.partners = SeededPartners(self.table, clients.dynamodb())
+        self.invoices = DynamoInvoiceRepository(self.table, clients.dynamodb())
         self.sqs = __import__("boto3").client("sqs")
         self.queue = aws.queue_urls["InvoiceQueue"]
         self.busy: set[str] = set()  # the partners busy_partner made
@@ -556,7 +557,7 @@ def deliver_webhook(month: Month, event: dict[str, Any]) -> Any:
     with mock.patch.dict(os.environ, {"STRIPE_WEBHOOK_SECRET_PARAM": WEBHOOK_SECRET_PARAM}):
         webhooks = month.function("webhooks")
     body = json.dumps(event)
-    signature = signature_header(body, month.aws.parameters[WEBHOOK_SECRET_PARAM], int(month.clock.now().timestamp()))
+    signature = WebhookSignature.generate_signature_header(body, month.aws.parameters[WEBHOOK_SECRET_PARAM], int(month.clock.now().timestamp()))
     return webhooks(load_event("webhooks/invoice_paid", raw_body=body, headers={"Stripe-Signature": signature}))
 
 

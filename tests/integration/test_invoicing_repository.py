@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from local.resources import LocalResources
+from partnerhub import clients
 from partnerhub.repository.invoices import DynamoInvoiceRepository
 from partnerhub.repository.partners import DynamoPartnerRepository
 
@@ -16,7 +17,7 @@ PERIOD = "2026-10"
 
 @pytest.fixture
 def invoices(aws: LocalResources) -> DynamoInvoiceRepository:
-    return DynamoInvoiceRepository(os.environ["TABLE_NAME"])
+    return DynamoInvoiceRepository(os.environ["TABLE_NAME"], clients.dynamodb())
 
 
 def stripe_invoice(partner_id: str, invoice_id: str, status: str, attempts: int = 0, **extra: Any) -> dict[str, Any]:
@@ -68,7 +69,7 @@ def test_another_partners_invoice_is_not_found(invoices: DynamoInvoiceRepository
 def test_a_failed_payment_makes_the_partner_past_due_and_paying_clears_it(
     invoices: DynamoInvoiceRepository, partner_id: str
 ) -> None:
-    partners = DynamoPartnerRepository(os.environ["TABLE_NAME"])
+    partners = DynamoPartnerRepository(os.environ["TABLE_NAME"], clients.dynamodb())
     invoice_id = f"in_{partner_id}"
     invoices.apply_stripe_invoice(stripe_invoice(partner_id, invoice_id, "open", attempts=1))
     assert partners.standing(partner_id).past_due_invoices == (invoice_id,)
@@ -80,7 +81,7 @@ def test_a_failed_payment_makes_the_partner_past_due_and_paying_clears_it(
 
 
 def test_a_stale_object_never_moves_the_record_back(invoices: DynamoInvoiceRepository, partner_id: str) -> None:
-    partners = DynamoPartnerRepository(os.environ["TABLE_NAME"])
+    partners = DynamoPartnerRepository(os.environ["TABLE_NAME"], clients.dynamodb())
     invoice_id = f"in_{partner_id}"
     invoices.apply_stripe_invoice(stripe_invoice(partner_id, invoice_id, "paid", attempts=2))
 

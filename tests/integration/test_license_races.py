@@ -15,10 +15,11 @@ from typing import Any
 
 import pytest
 
+from partnerhub import clients
 from partnerhub.clock import SystemClock
 from partnerhub.domain.licenses import LicenseService
 from partnerhub.repository import keys
-from partnerhub.repository.dynamo import default_client, serialize
+from partnerhub.repository.dynamo import serialize
 from partnerhub.repository.licenses import DynamoLicenseRepository
 from tests.integration.conftest import Function, Reply
 from tests.support.events import load_event
@@ -42,7 +43,7 @@ def site(n: int) -> dict[str, str]:
 
 
 def claims_of(partner: str) -> list[dict[str, Any]]:
-    response = default_client().query(
+    response = clients.dynamodb().query(
         TableName=os.environ["TABLE_NAME"],
         KeyConditionExpression="PK = :pk AND begins_with(SK, :site)",
         ExpressionAttributeValues=serialize({":pk": keys.partner_pk(partner), ":site": "SITE#"}),
@@ -77,7 +78,9 @@ def assign_call(env: Function, partner: str, key: str, target: dict[str, str]) -
 def test_twenty_licenses_onto_one_site_exactly_one_wins(envs: list[Function], paying_partner: str) -> None:
     license_keys = [i["license_key"] for i in issue(envs[0], paying_partner, N).body["items"]]
 
-    replies = race([assign_call(env, paying_partner, key, site(1)) for env, key in zip(envs, license_keys, strict=True)])
+    replies = race(
+        [assign_call(env, paying_partner, key, site(1)) for env, key in zip(envs, license_keys, strict=True)]
+    )
 
     statuses = Counter(r.status for r in replies)
     assert statuses == {200: 1, 409: N - 1}
@@ -99,7 +102,10 @@ def test_one_license_onto_twenty_sites_loses_no_update(envs: list[Function], pay
     history = detail["history"]
     assert [h["type"] for h in history] == ["issued", "assigned"] + ["transferred"] * (len(history) - 2)
     recorded_sites = [h["site"]["site_id"] for h in history[1:]]
-    assert sorted(recorded_sites) == sorted(r.body["site"]["site_id"] for r in winners), (history, [r.body for r in replies])
+    assert sorted(recorded_sites) == sorted(r.body["site"]["site_id"] for r in winners), (
+        history,
+        [r.body for r in replies],
+    )
     assert detail["site"]["site_id"] == recorded_sites[-1]
     claims = claims_of(paying_partner)
     assert len(claims) == 1 and claims[0]["site_id"]["S"] == recorded_sites[-1]
@@ -136,7 +142,7 @@ def test_revoke_racing_assign_ends_consistent(envs: list[Function], paying_partn
 
 def test_an_issue_interrupted_between_transactions_finishes_on_retry(paying_partner: str, aws: Any) -> None:
     """100 licenses take two transactions; a crash between them and a retry still yields exactly 100."""
-    repository = DynamoLicenseRepository(os.environ["TABLE_NAME"])
+    repository = DynamoLicenseRepository(os.environ["TABLE_NAME"], clients.dynamodb())
     service = LicenseService(repository, SystemClock())
     real_transact = repository._transact
     calls = 0

@@ -6,25 +6,22 @@ the month's partners; a partner's token is refused."""
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
-from unittest import mock
 
 import boto3
 import pytest
 
 from local.resources import LocalResources
-from partnerhub import cursors
+from partnerhub import clients, cursors
 from partnerhub.clock import ManualClock
 from partnerhub.domain.audit import AuditEntry
 from partnerhub.domain.licenses import LicenseService
 from partnerhub.repository import keys
 from partnerhub.repository.audit import DynamoAuditRepository
-from partnerhub.repository.dynamo import default_client
 from partnerhub.repository.invoices import DynamoInvoiceRepository
 from partnerhub.repository.licenses import DynamoLicenseRepository
 from partnerhub.repository.partners import DynamoPartnerRepository
@@ -39,14 +36,14 @@ SAMPLES = ["audit", "list_partners", "get_partner", "preview_run", "start_run", 
 
 
 @pytest.fixture(scope="module")
-def operator(aws: LocalResources, function: Callable[..., Function]) -> Function:
-    queues = {
-        "INVOICE_RUN_QUEUE_URL": aws.queue_urls["InvoiceRunRequestQueue"],
-        "INVOICE_QUEUE_URL": aws.queue_urls["InvoiceQueue"],
-        "INVOICE_DEAD_LETTER_QUEUE_URL": aws.queue_urls["InvoiceDeadLetterQueue"],
-    }
-    with mock.patch.dict(os.environ, queues):  # the module builds its default wiring when imported
-        return function("operator", settings=OperatorSettings.from_env())
+def operator(aws: LocalResources, function: Callable[..., Function], table: str, dynamodb: Any) -> Function:
+    settings = OperatorSettings(
+        table_name=table,
+        invoice_run_queue_url=aws.queue_urls["InvoiceRunRequestQueue"],
+        invoice_queue_url=aws.queue_urls["InvoiceQueue"],
+        invoice_dead_letter_queue_url=aws.queue_urls["InvoiceDeadLetterQueue"],
+    )
+    return function("operator", settings=settings, dynamodb=dynamodb)
 
 
 def drain(url: str) -> list[dict[str, Any]]:
@@ -70,8 +67,8 @@ def august(aws: LocalResources, clock: ManualClock, partners: SeededPartners, no
     table = aws.table_names["Table"]
     prefix = f"pv{uuid.uuid4().hex[:8]}"
     ids = [f"{prefix}-{n}" for n in range(1, 8)]
-    licenses = LicenseService(DynamoLicenseRepository(table), clock)
-    invoices = DynamoInvoiceRepository(table)
+    licenses = LicenseService(DynamoLicenseRepository(table, clients.dynamodb()), clock)
+    invoices = DynamoInvoiceRepository(table, clients.dynamodb())
     clock.set(datetime(2026, 7, 20, 9, tzinfo=UTC))
     for partner in ids:
         partners.set_has_payment_method(partner, True)
@@ -153,10 +150,9 @@ def test_the_whole_dry_run_ends_with_a_last_page(operator: Function, august: lis
 
 
 @contextmanager
-def dynamodb_calls() -> Iterator[list[tuple[str, str | None, int | None]]]:
-    """The DynamoDB calls made in the loop's body: operation, index and ``Limit``."""
+def dynamodb_calls(client: Any) -> Iterator[list[tuple[str, str | None, int | None]]]:
+    """The DynamoDB calls ``client`` makes in the loop's body: operation, index and ``Limit``."""
     calls: list[tuple[str, str | None, int | None]] = []
-    client = default_client()
 
     def note(params: dict[str, Any], model: Any, **_: Any) -> None:
         calls.append((model.name, params.get("IndexName"), params.get("Limit")))
@@ -168,9 +164,9 @@ def dynamodb_calls() -> Iterator[list[tuple[str, str | None, int | None]]]:
         client.meta.events.unregister("provide-client-params.dynamodb", note)
 
 
-def test_a_dry_run_page_reads_what_its_size_bounds(operator: Function, august: list[str]) -> None:
+def test_a_dry_run_page_reads_what_its_size_bounds(operator: Function, august: list[str], dynamodb: Any) -> None:
     first = preview(operator, limit="2", cursor=before(august[0]))
-    with dynamodb_calls() as calls:
+    with dynamodb_calls(dynamodb) as calls:
         second = preview(operator, limit="2", cursor=first.body["next_cursor"])
         assert second.status == 200, second.body
     assert [p["partner_id"] for p in second.body["partners"]] == august[2:4]
@@ -198,9 +194,9 @@ def test_a_dry_run_page_reads_what_its_size_bounds(operator: Function, august: l
     ],
 )
 def test_a_bad_page_size_or_cursor_is_refused_naming_it(
-    operator: Function, august: list[str], query: dict[str, str], field: str
+    operator: Function, august: list[str], query: dict[str, str], field: str, dynamodb: Any
 ) -> None:
-    with dynamodb_calls() as calls:
+    with dynamodb_calls(dynamodb) as calls:
         reply = preview(operator, **query)
     assert reply.status == 422, reply.body
     assert reply.body["error"]["code"] == "validation_error"
@@ -288,7 +284,7 @@ def test_the_migration_lists_partners_that_had_a_customer_before_the_directory(
     assert operator(search).body["items"] == []
 
     # When the migration runs
-    repository = DynamoPartnerRepository(table)
+    repository = DynamoPartnerRepository(table, clients.dynamodb())
     assert partner in set(repository.partners_with_a_customer())
     assert repository.list_in_directory(partner)
 
@@ -297,7 +293,7 @@ def test_the_migration_lists_partners_that_had_a_customer_before_the_directory(
 
 
 def test_an_entry_written_once_is_written_once(aws: LocalResources, now: Any) -> None:
-    log = DynamoAuditRepository(aws.table_names["Table"])
+    log = DynamoAuditRepository(aws.table_names["Table"], clients.dynamodb())
     name = f"void:in_{uuid.uuid4().hex}"
     first = AuditEntry("a" * 32, now, "operator:x", "invoice.void", "invoice:in_x", {"n": 1})
     second = AuditEntry("b" * 32, now, "operator:y", "invoice.void", "invoice:in_x", {"n": 2})
@@ -309,7 +305,7 @@ def test_an_entry_written_once_is_written_once(aws: LocalResources, now: Any) ->
 
 
 def test_entries_of_one_instant_are_listed_newest_first_in_the_order_written(aws: LocalResources, now: Any) -> None:
-    log = DynamoAuditRepository(aws.table_names["Table"])
+    log = DynamoAuditRepository(aws.table_names["Table"], clients.dynamodb())
     # Ids chosen so their own order is not the order written.
     written = [uuid.uuid4().hex[:8] + suffix for suffix in ("c" * 24, "a" * 24, "b" * 24)]
     for entry_id in written:
@@ -321,7 +317,7 @@ def test_entries_of_one_instant_are_listed_newest_first_in_the_order_written(aws
 
 
 def test_an_entry_keeps_the_operators_name_beside_its_id(aws: LocalResources, now: Any) -> None:
-    log = DynamoAuditRepository(aws.table_names["Table"])
+    log = DynamoAuditRepository(aws.table_names["Table"], clients.dynamodb())
     entry_id = uuid.uuid4().hex
     entry = AuditEntry(entry_id, now, "operator:sub-1", "invoice.void", "invoice:in_x", actor_name="ops@example.com")
     assert log.record(entry)

@@ -12,6 +12,7 @@ import pytest
 import stripe
 
 from local.stripe_emulator import Emulator, RunningServer, serve
+from partnerhub import clients
 from partnerhub.clock import ManualClock
 from partnerhub.payments.client import STRIPE_API_VERSION, StripeConnection
 from partnerhub.repository import keys
@@ -501,9 +502,8 @@ class TestAccount:
 def test_card_items_use_the_shared_keys(accounts: Function, partner_id: str) -> None:
     pm = added(accounts, partner_id, "pm_card_visa")
     table = os.environ["TABLE_NAME"]
-    from partnerhub.repository.dynamo import default_client
 
-    item = default_client().get_item(
+    item = clients.dynamodb().get_item(
         TableName=table, Key={"PK": {"S": keys.partner_pk(partner_id)}, "SK": {"S": keys.card_sk(pm)}}
     )
     assert item["Item"]["last4"] == {"S": "4242"}

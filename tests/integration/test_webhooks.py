@@ -21,15 +21,16 @@ from unittest import mock
 
 import pytest
 import stripe
+from stripe import WebhookSignature
 
 from local.resources import LocalResources
 from local.stripe_emulator import Emulator, RunningServer, serve
+from partnerhub import clients
 from partnerhub.clock import ManualClock
 from partnerhub.observability import metrics
-from partnerhub.payments.client import STRIPE_API_VERSION, StripeConnection, parameter_key
-from partnerhub.payments.webhooks import signature_header
+from partnerhub.payments.client import STRIPE_API_VERSION, SecureParameter, StripeConnection
 from partnerhub.repository import keys
-from partnerhub.repository.dynamo import default_client, deserialize
+from partnerhub.repository.dynamo import deserialize
 from partnerhub.repository.invoices import DynamoInvoiceRepository
 from partnerhub.repository.partners import DynamoPartnerRepository
 from tests.integration.conftest import Function, Reply
@@ -55,7 +56,7 @@ def webhook_secret(aws: LocalResources) -> str:
 @pytest.fixture(scope="module")
 def stripe_connection(emulator: RunningServer) -> StripeConnection:
     """The webhooks function's way to Stripe: this module's emulator, one try per call."""
-    return StripeConnection(parameter_key(SECRET_KEY_PARAM), emulator.url, attempts=1, timeout=(5.0, 30.0))
+    return StripeConnection(SecureParameter(SECRET_KEY_PARAM), emulator.url, attempts=1, timeout=(5.0, 30.0))
 
 
 @pytest.fixture
@@ -91,7 +92,7 @@ def sdk(emulator: RunningServer) -> stripe.StripeClient:
 
 @pytest.fixture
 def invoices(aws: LocalResources) -> DynamoInvoiceRepository:
-    return DynamoInvoiceRepository(os.environ["TABLE_NAME"])
+    return DynamoInvoiceRepository(os.environ["TABLE_NAME"], clients.dynamodb())
 
 
 DONE = "COMPLETED"  # Powertools idempotency's status of a processed event
@@ -102,7 +103,7 @@ class EventRecords:
 
     def __init__(self, table_name: str) -> None:
         self.table = table_name
-        self.client = default_client()
+        self.client = clients.dynamodb()
 
     def _key(self, event_id: str) -> dict[str, Any]:
         return {"PK": {"S": keys.STRIPE_EVENTS}, "SK": {"S": keys.stripe_event_sk(event_id)}}
@@ -150,7 +151,7 @@ class Deliverer:
     def __call__(self, stripe_event: dict[str, Any], *, secret: str | None = None, at: int | None = None) -> Reply:
         body = json.dumps(stripe_event, indent=2)
         timestamp = int(self.clock.now().timestamp()) if at is None else at
-        return self.raw(body, signature_header(body, secret or self.secret, timestamp))
+        return self.raw(body, WebhookSignature.generate_signature_header(body, secret or self.secret, timestamp))
 
     def all(self, events: list[dict[str, Any]]) -> list[int]:
         return [self(event).status for event in events]
@@ -417,9 +418,7 @@ def test_a_processing_failure_answers_5xx_and_stripes_retry_processes_it_once(
 # ---------------------------------------------------------------- what is acknowledged and changes nothing
 
 
-def test_unknown_event_types_are_acknowledged_and_change_nothing(
-    deliver: Deliverer, dedupe: EventRecords
-) -> None:
+def test_unknown_event_types_are_acknowledged_and_change_nothing(deliver: Deliverer, dedupe: EventRecords) -> None:
     event = json.loads(load_event("webhooks/unknown_type")["body"])
     event["id"] = f"evt_{uuid.uuid4().hex}"
 
@@ -472,7 +471,7 @@ def test_bad_and_stale_signatures_get_400_and_change_nothing(
         "wrong secret": deliver(failed, secret="whsec_not_ours"),
         "stale": deliver(failed, at=now - 301),
         "from the future": deliver(failed, at=now + 301),
-        "tampered": deliver.raw(body.replace("payment_failed", "paid"), signature_header(body, deliver.secret, now)),
+        "tampered": deliver.raw(body.replace("payment_failed", "paid"), WebhookSignature.generate_signature_header(body, deliver.secret, now)),
         "missing": deliver.raw(body, None),
         "malformed": deliver.raw(body, "v1=deadbeef"),
     }
@@ -487,7 +486,7 @@ def test_bad_and_stale_signatures_get_400_and_change_nothing(
 def test_a_signed_body_that_is_not_json_or_not_an_event_is_400(deliver: Deliverer) -> None:
     now = int(deliver.clock.now().timestamp())
     for body in ("{not json", json.dumps({"hello": "world"})):
-        reply = deliver.raw(body, signature_header(body, deliver.secret, now))
+        reply = deliver.raw(body, WebhookSignature.generate_signature_header(body, deliver.secret, now))
         assert reply.status == 400 and reply.body["error"]["code"] == "malformed_request"
 
 
@@ -495,7 +494,7 @@ def test_an_oversized_body_is_400_before_anything_else(deliver: Deliverer) -> No
     now = int(deliver.clock.now().timestamp())
     body = json.dumps({"id": "evt_big", "object": "event", "type": "x", "data": {"object": {}}, "pad": "x" * 262_144})
 
-    reply = deliver.raw(body, signature_header(body, deliver.secret, now))
+    reply = deliver.raw(body, WebhookSignature.generate_signature_header(body, deliver.secret, now))
 
     assert reply.status == 400 and reply.body["error"]["code"] == "payload_too_large"
 

@@ -16,6 +16,7 @@ from moto import mock_aws
 from local import fast_dynamodb
 from local.resources import LocalResources
 from local.template import Template
+from partnerhub import clients
 from partnerhub.clock import ManualClock
 from partnerhub.domain.catalog import PRICES, PRODUCTS
 from partnerhub.repository import keys
@@ -41,14 +42,13 @@ def licenses() -> Iterator[Function]:
             resources = LocalResources(Template(ROOT / "template.yaml"), endpoint_url=None)  # type: ignore[arg-type]
             resources.create_all()
             os.environ["TABLE_NAME"] = resources.table_names["Table"]
-            DynamoCatalogRepository(os.environ["TABLE_NAME"]).seed(PRODUCTS, PRICES)
+            DynamoCatalogRepository(os.environ["TABLE_NAME"], clients.dynamodb()).seed(PRODUCTS, PRICES)
         yield import_function("licenses", clock=ManualClock(START))
 
 
 def partition(partner: str) -> list[dict[str, Any]]:
-    from partnerhub.repository.dynamo import default_client
 
-    items = default_client().query(
+    items = clients.dynamodb().query(
         TableName=os.environ["TABLE_NAME"],
         KeyConditionExpression="PK = :pk",
         ExpressionAttributeValues={":pk": {"S": keys.partner_pk(partner)}},
@@ -88,7 +88,7 @@ def test_a_throttled_mutation_is_503_with_retry_after_and_writes_nothing(
 ) -> None:
     # Given a partner in good standing with one assigned license
     partner = f"agency-{uuid.uuid4().hex[:12]}"
-    SeededPartners(os.environ["TABLE_NAME"]).set_has_payment_method(partner, True)
+    SeededPartners(os.environ["TABLE_NAME"], clients.dynamodb()).set_has_payment_method(partner, True)
     issued = licenses(
         load_event("licenses/issue", partner_id=partner, body={"product": "jetpack-backup", "quantity": 1})
     )

@@ -19,7 +19,6 @@ SECRET = "whsec_local"  # the local stack's webhook signing secret
 PATH = "/v1/webhooks/stripe"
 
 
-
 def event(event_id: str) -> bytes:
     body = {
         "id": event_id,

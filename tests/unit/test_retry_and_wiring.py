@@ -1,10 +1,8 @@
-"""The retry policies, the Stripe connection's key handling, and a function built with its own clients."""
+"""The retry policies, the Stripe connection's key handling, and the planner's sends to SQS."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +10,10 @@ import pytest
 import stripe
 
 from partnerhub import retry
-from partnerhub.clock import ManualClock
+from partnerhub.domain.planning import PartnerMonth
 from partnerhub.errors import UpstreamError
 from partnerhub.payments.client import StripeConnection
-from partnerhub.repository import dynamo
+from partnerhub.queues import InvoiceQueue
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -145,38 +143,27 @@ class FakeSqs:
         return {"Failed": [{"Id": e["Id"]} for e in Entries if json.loads(e["MessageBody"])["partner_id"] in refused]}
 
 
-def planner(sqs: FakeSqs, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv("TABLE_NAME", "t")
-    monkeypatch.setenv("INVOICE_QUEUE_URL", "https://sqs.invalid/q")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    # Importing the module builds its deployed wiring; a stand-in keeps the process-wide DynamoDB client unmade
-    # (a client made here, outside moto and without credentials, would be the one later tests get).
-    monkeypatch.setattr(dynamo, "default_client", object)
-    spec = importlib.util.spec_from_file_location("planner_under_test", ROOT / "functions/invoice_planner/app.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    built = module.build(clock=ManualClock(datetime(2026, 11, 1, 0, 15, tzinfo=UTC)), sqs=sqs, dynamodb=object())
-    return built.wiring
+def months(*partners: str) -> list[PartnerMonth]:
+    return [PartnerMonth(partner, "2026-10") for partner in partners]
 
 
-class TestPlannerSends:
-    def test_refused_entries_and_only_they_are_sent_again(self, monkeypatch: pytest.MonkeyPatch) -> None:
+class TestInvoiceQueueSends:
+    def test_refused_entries_and_only_they_are_sent_again(self) -> None:
+        # Given SQS refusing two entries of the first batch, then one of the second
         sqs = FakeSqs([["p2", "p3"], ["p3"]])
-        wiring = planner(sqs, monkeypatch)
-        from partnerhub.domain.periods import Period
-
-        wiring.enqueue(Period.parse("2026-10"), ["p1", "p2", "p3"])
+        # When three partner-months are sent
+        sent = InvoiceQueue(sqs, "https://sqs.invalid/q", sleep=lambda _: None).send(months("p1", "p2", "p3"))
+        # Then each try carries only what was refused before, and all three are counted sent
         assert sqs.sent == [["p1", "p2", "p3"], ["p2", "p3"], ["p3"]]
+        assert sent == 3
 
-    def test_the_run_fails_when_sqs_keeps_refusing(self, monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_ten_entries_a_batch(self) -> None:
+        sqs = FakeSqs([])
+        InvoiceQueue(sqs, "https://sqs.invalid/q").send(months(*(f"p{n}" for n in range(23))))
+        assert [len(batch) for batch in sqs.sent] == [10, 10, 3]
+
+    def test_the_run_fails_when_sqs_keeps_refusing(self) -> None:
         sqs = FakeSqs([["p1"]] * 5)
-        wiring = planner(sqs, monkeypatch)
-        from dataclasses import replace
-
-        from partnerhub.domain.periods import Period
-
-        quick = replace(wiring, sleep=lambda _: None)
         with pytest.raises(RuntimeError, match="could not enqueue 1 partner-month"):
-            quick.enqueue(Period.parse("2026-10"), ["p1", "p2"])
+            InvoiceQueue(sqs, "https://sqs.invalid/q", sleep=lambda _: None).send(months("p1", "p2"))
         assert len(sqs.sent) == 5

@@ -1,16 +1,18 @@
-"""What every HTTP function shares: the resolver, the one place errors become responses, the caller, idempotency."""
+"""What every HTTP function shares: the resolver, the one place errors become responses, the caller, and
+idempotency declared on each mutating route (:meth:`ApiResolver.idempotent`)."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
-from aws_lambda_powertools.event_handler.api_gateway import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.api_gateway import APIGatewayHttpResolver, Response, Route
 from aws_lambda_powertools.event_handler.content_types import APPLICATION_JSON
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
@@ -22,27 +24,31 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyPersistenceLayerError,
     IdempotencyValidationError,
 )
+from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from partnerhub import openapi
 from partnerhub.body import raw_bytes, read_body
+from partnerhub.domain import actors
+from partnerhub.domain.audit import AuditEntry
 from partnerhub.domain.models import PARTNER_ID
 from partnerhub.errors import DomainError, Forbidden, Unauthorized, ValidationFailed
 from partnerhub.observability import logger
-from partnerhub.repository import keys
+from partnerhub.repository.dynamo import THROTTLING, error_code
 from partnerhub.schemas.types import CURSOR_MAX, CURSOR_PATTERN
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from aws_lambda_powertools.utilities.idempotency.config import IdempotencyConfig
-    from aws_lambda_powertools.utilities.idempotency.persistence.dynamodb import DynamoDBPersistenceLayer
-    from mypy_boto3_dynamodb import DynamoDBClient
+    from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
-    from partnerhub.domain.audit import AuditEntry
+    from partnerhub.repository.idempotency import Once
 
 OPERATORS = "operators"
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+_RECEIPT = "receipt_id"
+RouteFunction = TypeVar("RouteFunction", bound=Callable[..., Any])
 
 
 def error_response(
@@ -119,13 +125,91 @@ class _ReadBodyFirst(OpenAPIRequestValidationMiddleware):
 
 
 class ApiResolver(APIGatewayHttpResolver):
-    """Powertools' HTTP API resolver that reads bodies strictly and whose OpenAPI document tells the whole truth:
-    every route's error answers, the security scheme, links between operations (``partnerhub.openapi``)."""
+    """Powertools' HTTP API resolver that reads bodies strictly, declares idempotency on mutating routes
+    (:meth:`idempotent`), and whose OpenAPI document tells the whole truth: every route's error answers, the
+    security scheme, links between operations (``partnerhub.openapi``).
+
+    It keeps the request it is resolving on itself. Powertools keeps it on its ``BaseRouter`` class, shared by
+    every resolver of the process: right on Lambda (one request at a time), wrong where one process serves
+    several functions' requests on threads (the local stack, the in-process tests), where a request could
+    otherwise read another's event, and with it another partner's identity."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self._event: APIGatewayProxyEventV2 | None = None
+        self._context: LambdaContext | None = None
         if self._enable_validation:
             self._request_validation_middleware = _ReadBodyFirst()  # type: ignore[no-untyped-call]
+
+    @property  # type: ignore[override]
+    def current_event(self) -> APIGatewayProxyEventV2:
+        assert self._event is not None, "no request is being resolved"
+        return self._event
+
+    @current_event.setter
+    def current_event(self, event: APIGatewayProxyEventV2) -> None:
+        self._event = event
+
+    @property
+    def lambda_context(self) -> LambdaContext:
+        assert self._context is not None, "no request is being resolved"
+        return self._context
+
+    @lambda_context.setter
+    def lambda_context(self, context: LambdaContext) -> None:
+        self._context = context
+
+    def resolve(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:  # type: ignore[override]
+        self._event = cast("APIGatewayProxyEventV2", self._to_proxy_event(event))
+        self._context = context
+        try:
+            return super().resolve(event, context)
+        finally:
+            self._event = self._context = None
+
+    def idempotent(self, *, operator: bool = False) -> Callable[[RouteFunction], RouteFunction]:
+        """Declare a mutating route: under an ``Idempotency-Key`` it runs at most once per caller, route and key,
+        and a retry answers the first answer again; the same key with another request is 422
+        ``idempotency_key_reused``. The route reads its receipt id with :meth:`receipt_id` (random without a key).
+
+        The caller is the token's partner, or with ``operator=True`` the operator. The request compared on reuse
+        is every argument of the route (path, query, body as sent), and the route key its method and path
+        template, so a route's declaration cannot disagree with itself. Refusals are never stored."""
+
+        def declare(route: RouteFunction) -> RouteFunction:
+            @functools.wraps(route)
+            def once(**arguments: Any) -> Any:
+                key = self.current_event.headers.get("idempotency-key")
+                if key is None:
+                    self.context[_RECEIPT] = secrets.token_hex(16)
+                    return route(**arguments)
+                if not _IDEMPOTENCY_KEY.match(key):
+                    raise ValidationFailed(
+                        "invalid Idempotency-Key",
+                        details=[
+                            {"field": "Idempotency-Key", "in": "header", "reason": "1..255 printable ASCII characters"}
+                        ],
+                    )
+                caller = caller_of(self)
+                scope = actors.operator(caller.subject) if operator else caller.partner()
+                declared: Route = self.context["_route"]
+                route_key = f"{declared.method} {declared.openapi_path}"
+                self.context[_RECEIPT] = hashlib.sha256(f"{scope}\n{route_key}\n{key}".encode()).hexdigest()[:32]
+                request = {"scope": scope, "route": route_key, "key": key, "body": _jsonable(arguments)}
+                requests: Once = self.context["idempotency"]
+                stored, _ = requests.run(request, lambda: {"body": _answer(route(**arguments))}, self.lambda_context)
+                if declared.status_code == 204:
+                    return Response(204, body="")  # no body, replayed or not
+                return Response(declared.status_code, APPLICATION_JSON, stored["body"])
+
+            return cast(RouteFunction, once)
+
+        return declare
+
+    def receipt_id(self) -> str:
+        """The receipt of the request an :meth:`idempotent` route is running: a hash of its Idempotency-Key, so a
+        retry gets the same one (issue orders, Stripe's idempotency keys, audit entries are made from it)."""
+        return str(self.context[_RECEIPT])
 
     def get_openapi_schema(self, **kwargs: Any) -> Any:
         for route in self._static_routes + self._dynamic_routes:
@@ -145,7 +229,7 @@ class ApiResolver(APIGatewayHttpResolver):
         return json.dumps(openapi.finish(document), indent=2)
 
 
-def create_app() -> APIGatewayHttpResolver:
+def create_app() -> ApiResolver:
     """A resolver with request validation and the project's error shape on every failure."""
     app = ApiResolver(enable_validation=True)
 
@@ -211,10 +295,6 @@ def create_app() -> APIGatewayHttpResolver:
 
     @app.exception_handler(Exception)
     def unexpected(error: Exception) -> Response[str]:
-        from botocore.exceptions import ClientError
-
-        from partnerhub.repository.dynamo import THROTTLING, error_code
-
         if isinstance(error, ClientError) and error_code(error) in THROTTLING:
             return error_response(503, "throttled", "the database is busy; retry shortly", headers={"Retry-After": "1"})
         logger.exception("unhandled error")
@@ -281,12 +361,10 @@ class Caller:
         self, receipt_id: str, at: datetime, action: str, target: str, summary: Mapping[str, Any]
     ) -> AuditEntry:
         """The audit log's entry for this operator's action; ``receipt_id`` is the action's receipt."""
-        from partnerhub.domain.audit import AuditEntry, operator_actor
-
         return AuditEntry(
             entry_id=receipt_id,
             at=at,
-            actor=operator_actor(self.subject),
+            actor=actors.operator(self.subject),
             actor_name=self.name,
             action=action,
             target=target,
@@ -295,9 +373,11 @@ class Caller:
 
     @property
     def actor(self) -> str:
-        """How a partner route records the caller; an operator route records ``operator:<sub>`` itself
-        (``domain.audit.operator_actor``), whatever partner the operator's token names."""
-        return f"operator:{self.subject}" if self.is_operator and self.partner_id is None else f"user:{self.subject}"
+        """How a partner route records the caller; an operator route records the operator itself
+        (:meth:`audit_entry`), whatever partner the operator's token names."""
+        return (
+            actors.operator(self.subject) if self.is_operator and self.partner_id is None else actors.user(self.subject)
+        )
 
 
 def caller_of(app: APIGatewayHttpResolver) -> Caller:
@@ -335,88 +415,21 @@ def _groups(raw: Any) -> frozenset[str]:
     return frozenset(part for part in re.split(r"[\s,]+", text) if part)
 
 
-class Idempotency:
-    """Powertools idempotency for mutating routes, stored in the single table.
-
-    The key is (partner, route, Idempotency-Key); the request body is the payload checked on reuse.
-    Failures are not stored, so a refused request can be retried with the same key once fixed.
-    Powertools' idempotency machinery is loaded and wired on the first request that sends a key (a read never
-    does), not when the function starts.
-    """
-
-    def __init__(self, table_name: str, ttl_seconds: int, client: DynamoDBClient | None = None) -> None:
-        from partnerhub.repository.dynamo import default_client
-
-        self._table_name = table_name
-        self._ttl_seconds = ttl_seconds
-        self._client = client or default_client()
-        self._wired: tuple[DynamoDBPersistenceLayer, IdempotencyConfig, Callable[..., dict[str, Any]]] | None = None
-
-    def prime(self) -> None:
-        """Load and wire Powertools' idempotency now rather than on the first keyed request
-        (``partnerhub.priming``). It makes no call to the table."""
-        self._wiring()
-
-    def _wiring(self) -> tuple[DynamoDBPersistenceLayer, IdempotencyConfig, Callable[..., dict[str, Any]]]:
-        if self._wired is None:
-            from aws_lambda_powertools.utilities.idempotency.config import IdempotencyConfig
-            from aws_lambda_powertools.utilities.idempotency.idempotency import idempotent_function
-            from aws_lambda_powertools.utilities.idempotency.persistence.dynamodb import DynamoDBPersistenceLayer
-
-            persistence = DynamoDBPersistenceLayer(
-                table_name=self._table_name,
-                key_attr="PK",
-                sort_key_attr="SK",
-                static_pk_value=keys.IDEMPOTENCY,
-                expiry_attr="ttl",
-                boto3_client=self._client,
-            )
-            config = IdempotencyConfig(
-                event_key_jmespath="[partner_id, route, key]",
-                payload_validation_jmespath="body",
-                expires_after_seconds=self._ttl_seconds,
-                raise_on_no_idempotency_key=True,
-            )
-            once = idempotent_function(data_keyword_argument="request", config=config, persistence_store=persistence)(
-                _execute
-            )
-            self._wired = (persistence, config, once)
-        return self._wired
-
-    def run(
-        self,
-        app: APIGatewayHttpResolver,
-        partner_id: str,
-        route: str,
-        body: Any,
-        command: Callable[[str], tuple[int, Any]],
-    ) -> Response[str]:
-        """Run ``command(receipt_id)`` at most once per Idempotency-Key; replays answer the stored response."""
-        key = app.current_event.headers.get("idempotency-key")
-        if key is None:
-            status, payload = command(secrets.token_hex(16))
-            return json_response(status, payload)
-        if not _IDEMPOTENCY_KEY.match(key):
-            raise ValidationFailed(
-                "invalid Idempotency-Key",
-                details=[{"field": "Idempotency-Key", "in": "header", "reason": "1..255 printable ASCII characters"}],
-            )
-        _, config, once = self._wiring()
-        config.register_lambda_context(app.lambda_context)
-        receipt = hashlib.sha256(f"{partner_id}\n{route}\n{key}".encode()).hexdigest()[:32]
-        request = {"partner_id": partner_id, "route": route, "key": key, "body": body}
-        stored = once(request=request, command=lambda: _jsonable(command(receipt)))
-        return json_response(stored["status"], stored["body"])
+def _jsonable(value: Any) -> Any:
+    """A route's arguments as JSON has them: models as sent (``exclude_unset``: a field left out and a field sent
+    as null are different requests), mappings and sequences item by item."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", exclude_unset=True)
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
 
 
-def _jsonable(result: tuple[int, Any]) -> dict[str, Any]:
-    status, payload = result
-    body = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload
-    return {"status": status, "body": body}
-
-
-def _execute(request: dict[str, Any], command: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    return command()
+def _answer(value: Any) -> Any:
+    """A route's answer as it is stored for replays: a model with every field."""
+    return value.model_dump(mode="json") if isinstance(value, BaseModel) else value
 
 
 CursorQuery = Annotated[

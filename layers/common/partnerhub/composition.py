@@ -1,13 +1,15 @@
-"""What every function's composition root hands back: its services, wired once, and its Lambda entry point.
+"""What every function's composition root hands back, and the entry point Lambda calls.
 
 Each ``functions/<name>/app.py`` has a ``build(settings, *, clock=..., dynamodb=..., ...)`` that makes the
-clients and services once per execution environment, every one of them a parameter; the deployed entry point
-is ``lambda_handler = build().handler``. Tests and the local stack call ``build`` with their own clock and
-clients. Nothing is set on a module from outside.
+clients and services once per execution environment, every one of them a parameter (tests and the local stack
+pass their own), and returns a :class:`Function`. Its ``lambda_handler = entry_point(build)`` builds it with
+the deployed defaults: during Lambda's init, or on the first call anywhere else, so importing an ``app.py``
+reads no environment and makes no client.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -15,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 from partnerhub.observability import logger, metrics, tracer
 
 if TYPE_CHECKING:  # the queue and schedule functions use ``Function`` only: they never load the HTTP resolver
-    from aws_lambda_powertools.event_handler.api_gateway import APIGatewayHttpResolver
+    from partnerhub.api import ApiResolver
+    from partnerhub.repository.idempotency import Once
 
-LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+LambdaHandler = Callable[[dict[str, Any], Any], Any]
 
 
 @dataclass(frozen=True)
@@ -27,13 +30,34 @@ class Function[W]:
     wiring: W
     handler: LambdaHandler
 
-    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    def __call__(self, event: dict[str, Any], context: Any) -> Any:
         return self.handler(event, context)
 
 
-def http_handler(app: APIGatewayHttpResolver, wiring: object, *, clear_state: bool = False) -> LambdaHandler:
-    """The entry point of an HTTP function: ``wiring`` is in the resolver's context while a request resolves
-    (routes read it with ``app.context["wiring"]``), with the shared logging, tracing and metrics.
+def entry_point(build: Callable[[], Function[Any]]) -> LambdaHandler:
+    """A module's ``lambda_handler``: ``build()`` with the deployed defaults, once per execution environment.
+
+    On Lambda (its runtime API is set) the function is built now, during the init: there SnapStart snapshots it
+    and an ordinary start runs it at full CPU before the first request. Imported anywhere else (tests, tools,
+    the bench's import profile), it is built on the first call."""
+    built: list[Function[Any]] = []
+
+    def lambda_handler(event: dict[str, Any], context: Any) -> Any:
+        if not built:
+            built.append(build())
+        return built[0].handler(event, context)
+
+    if "AWS_LAMBDA_RUNTIME_API" in os.environ:
+        built.append(build())
+    return lambda_handler
+
+
+def http_handler(
+    app: ApiResolver, wiring: object, idempotency: Once | None = None, *, clear_state: bool = False
+) -> LambdaHandler:
+    """The entry point of an HTTP function: while a request resolves, ``wiring`` and the store of its
+    idempotent routes are in the resolver's context (routes read their services with ``app.context["wiring"]``),
+    with the shared logging, tracing and metrics.
 
     When the init runs ahead of requests (SnapStart's snapshot, provisioned concurrency), the routes and the
     wiring are primed first (``partnerhub.priming``)."""
@@ -48,7 +72,7 @@ def http_handler(app: APIGatewayHttpResolver, wiring: object, *, clear_state: bo
     @tracer.capture_lambda_handler
     @metrics.log_metrics
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        app.append_context(wiring=wiring)  # type: ignore[no-untyped-call]
+        app.append_context(wiring=wiring, idempotency=idempotency)  # type: ignore[no-untyped-call]
         return app.resolve(event, context)
 
     return lambda_handler

@@ -1,7 +1,9 @@
 """Priming: the work a function leaves to its first request, done at init when init is off the request path.
 
-The functions load some parts on first use (Stripe's SDK, Powertools' idempotency, tenacity), and Powertools
-builds each route's request validation models on the route's first request. That keeps a plain cold start
+This is the one place a function's start is shaped. Two things are left to first use: the heavy libraries only
+some requests need, each imported by the one function that uses it (Stripe's SDK in ``payments.client``,
+tenacity in ``retry``), and each route's request validation models, which Powertools builds on the route's
+first request. That keeps a plain cold start
 lean: the first request pays only for what it uses. Under SnapStart the balance turns: Lambda runs the init
 once, when a version is published, and starts every new execution environment from a snapshot of it, so work
 done at init is free to requests and work left to a first request is paid by every restored environment.
@@ -56,7 +58,7 @@ def prime_routes(app: APIGatewayHttpResolver) -> None:
 
 def prime_http(app: APIGatewayHttpResolver, wiring: object) -> None:
     """Prime an HTTP function: its routes, the retry policies' library, and every part of its wiring that
-    can be primed (:class:`Primable`: the idempotency wiring, the Stripe connection's SDK)."""
+    can be primed (:class:`Primable`)."""
     from partnerhub import retry
 
     prime_routes(app)

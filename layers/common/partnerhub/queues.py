@@ -1,14 +1,57 @@
-"""The month-end queues as operators use them: the planner's request queue, the worker's queue and its
-dead-letter queue. Messages are the planner's own (``{"period"}``) and the worker's (``{"partner_id", "period"}``).
+"""The month-end queues on SQS: the planner's request queue, the worker's queue and its dead-letter queue. Their
+messages have one shape each, which sender and reader share (``domain.planning``: ``RunRequest``, ``PartnerMonth``).
 """
 
 from __future__ import annotations
 
-import json
+import time
+from collections.abc import Callable, Iterable
+from itertools import batched
 from typing import Any
+
+from partnerhub import retry
+from partnerhub.domain.planning import BadMessage, PartnerMonth, RunRequest
+from partnerhub.observability import logger
 
 _PEEK_VISIBILITY_SECONDS = 5  # how long a looked-at dead letter stays hidden if releasing it fails
 _PEEK_LIMIT = 1000  # dead letters looked at per call; a DLQ that deep is an incident, not a retry
+_BATCH = 10  # SendMessageBatch takes at most ten entries
+_SEND_ATTEMPTS = 5
+
+
+class InvoiceQueue:
+    """The worker's queue, as the planner fills it."""
+
+    def __init__(self, sqs: Any, queue_url: str, sleep: Callable[[float], None] = time.sleep) -> None:
+        self._sqs = sqs
+        self._url = queue_url
+        self._sleep = sleep
+
+    def send(self, messages: Iterable[PartnerMonth]) -> int:
+        """Send every message, ten a batch; the count sent. Entries SQS refused are sent again (a few times)
+        before the run fails."""
+        sent = 0
+        for batch in batched(messages, _BATCH, strict=False):
+            self._send_batch(list(batch))
+            sent += len(batch)
+        return sent
+
+    def _send_batch(self, messages: list[PartnerMonth]) -> None:
+        entries = {str(i): {"Id": str(i), "MessageBody": m.body()} for i, m in enumerate(messages)}
+
+        def send() -> list[dict[str, Any]]:
+            nonlocal entries
+            response = self._sqs.send_message_batch(QueueUrl=self._url, Entries=list(entries.values()))
+            failed: list[dict[str, Any]] = response.get("Failed", [])
+            if failed:
+                logger.warning("some messages were not enqueued; retrying them", extra={"failed": failed})
+                entries = {f["Id"]: entries[f["Id"]] for f in failed}
+            return failed
+
+        try:
+            retry.on_partial_send(attempts=_SEND_ATTEMPTS, sleep=self._sleep)(send)
+        except retry.Exhausted as exhausted:
+            raise RuntimeError(f"could not enqueue {len(entries)} partner-month message(s)") from exhausted
 
 
 class InvoiceRunQueues:
@@ -20,7 +63,7 @@ class InvoiceRunQueues:
 
     def request_run(self, period: str) -> None:
         """Ask the planner for ``period``: it is an SQS event source of the request queue, deployed and locally."""
-        self._sqs.send_message(QueueUrl=self._run_queue_url, MessageBody=json.dumps({"period": period}))
+        self._sqs.send_message(QueueUrl=self._run_queue_url, MessageBody=RunRequest(period).body())
 
     def dead_letters(self, period: str) -> list[str]:
         messages = self._receive_all()
@@ -33,8 +76,8 @@ class InvoiceRunQueues:
         messages = self._receive_all()
         ours = [m for m in messages if _partner_of(m, period) is not None]
         self._release([m for m in messages if _partner_of(m, period) is None])
-        for start in range(0, len(ours), 10):
-            chunk = ours[start : start + 10]
+        for start in range(0, len(ours), _BATCH):
+            chunk = ours[start : start + _BATCH]
             sent = self._sqs.send_message_batch(
                 QueueUrl=self._invoice_queue_url,
                 Entries=[{"Id": str(i), "MessageBody": m["Body"]} for i, m in enumerate(chunk)],
@@ -75,9 +118,7 @@ class InvoiceRunQueues:
 
 def _partner_of(message: dict[str, Any], period: str) -> str | None:
     try:
-        body = json.loads(message.get("Body", ""))
-        if body.get("period") == period and isinstance(body.get("partner_id"), str):
-            return str(body["partner_id"])
-    except (ValueError, AttributeError):
-        pass
-    return None
+        found = PartnerMonth.parse(str(message.get("Body", "")))
+    except BadMessage:
+        return None
+    return found.partner_id if found.period == period else None

@@ -10,7 +10,11 @@ exponentially growing cap), so concurrent losers of a race do not collide again 
 - :func:`on_partial_send`: an SQS batch some of whose entries were refused; the refused ones are sent again.
 
 The SDKs' own retries cover the rest: boto3 retries throttling in ``standard`` mode
-(``repository/dynamo.py``), and the Stripe SDK's are off so that these policies are the only ones.
+(``partnerhub.clients``), and the Stripe SDK's are off so that these policies are the only ones.
+
+tenacity is imported when a policy is first made (a command that may retry), not when a function starts: it
+imports asyncio, about a quarter of a function's start (``docs/performance.md``), and a read never needs it.
+When :func:`exhausted` policies run out, they raise :class:`Exhausted`, which is this module's own.
 """
 
 from __future__ import annotations
@@ -18,17 +22,29 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
-    from tenacity import RetryCallState, RetryError, Retrying, wait_random_exponential
+    from tenacity import RetryCallState, Retrying, wait_random_exponential
 
-__all__ = ["RetryError", "on_conflict", "on_partial_send", "on_stripe_transient"]
-
-# tenacity is imported when a policy is first made (a command that may retry), not when a function starts:
-# a read never needs it. ``retry.RetryError`` is tenacity's own class, looked up on first use.
+__all__ = ["Exhausted", "on_conflict", "on_partial_send", "on_stripe_transient"]
 
 Sleep = Callable[[float], None]
+
+
+class Exhausted(Exception):
+    """Every try failed. ``last`` is what the last try raised (None when it returned a result the policy retries)."""
+
+    def __init__(self, tries: int, last: BaseException | None) -> None:
+        super().__init__(f"gave up after {tries} tries: {last}")
+        self.tries = tries
+        self.last = last
+
+
+def _give_up(state: RetryCallState) -> NoReturn:
+    last = state.outcome.exception() if state.outcome is not None and state.outcome.failed else None
+    raise Exhausted(state.attempt_number, last)
+
 
 _STRIPE_RETRY_AFTER_CAP = 8
 _STRIPE_RETRYABLE_STATUS = frozenset({409, 429, 500, 502, 503, 504})
@@ -51,14 +67,6 @@ def _waits() -> dict[str, wait_random_exponential]:
 def prime() -> None:
     """Load tenacity and make the waits now, ahead of the first policy (``partnerhub.priming``)."""
     _waits()
-
-
-def __getattr__(name: str) -> Any:
-    if name == "RetryError":
-        from tenacity import RetryError
-
-        return RetryError
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def on_conflict(conflicts: tuple[type[BaseException], ...], *, attempts: int, sleep: Sleep = time.sleep) -> Retrying:
@@ -103,7 +111,7 @@ def _stripe_wait(state: RetryCallState) -> float:
 def on_stripe_transient(*, attempts: int, sleep: Sleep = time.sleep) -> Retrying:
     """Retry transient Stripe errors up to ``attempts`` tries in all; other errors pass through at once.
 
-    When the tries run out, :class:`tenacity.RetryError` is raised with the last error in ``last_attempt``.
+    When the tries run out, :class:`Exhausted` is raised with the last error.
     """
     from tenacity import Retrying, retry_if_exception, stop_after_attempt
 
@@ -112,13 +120,14 @@ def on_stripe_transient(*, attempts: int, sleep: Sleep = time.sleep) -> Retrying
         stop=stop_after_attempt(attempts),
         wait=_stripe_wait,
         sleep=sleep,
+        retry_error_callback=_give_up,
     )
 
 
 def on_partial_send(*, attempts: int, sleep: Sleep = time.sleep) -> Retrying:
     """Call a send again while it returns refused entries (a non-empty result), up to ``attempts`` tries.
 
-    When the tries run out, :class:`tenacity.RetryError` is raised.
+    When the tries run out, :class:`Exhausted` is raised.
     """
     from tenacity import Retrying, retry_if_result, stop_after_attempt
 
@@ -127,4 +136,5 @@ def on_partial_send(*, attempts: int, sleep: Sleep = time.sleep) -> Retrying:
         stop=stop_after_attempt(attempts),
         wait=_waits()["send"],
         sleep=sleep,
+        retry_error_callback=_give_up,
     )

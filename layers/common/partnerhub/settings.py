@@ -1,48 +1,22 @@
-"""Configuration, read once per execution environment from the function's environment.
+"""Configuration: one frozen dataclass per kind of function, read from its environment by its composition root.
 
-Each function builds its settings at import time and hands plain values to the domain;
-nothing below the handlers reads ``os.environ``.
+``Settings.from_env()`` validates the environment as pydantic validates a dataclass (lax mode: a whole number
+given as text becomes an ``int``; a missing or malformed value is a ``pydantic.ValidationError`` naming it).
+The composition roots read it once per execution environment and hand plain values to the services; the domain
+never sees the environment. Tests build settings directly (``Settings(table_name=...)``) or from a mapping
+(``Settings.from_env({...})``).
 
-The settings are frozen dataclasses validated as pydantic validates them (lax mode: a whole number given
-as text becomes an ``int``; a missing or malformed value is a ``pydantic.ValidationError`` naming it). When
-every value is plain (text for text, ``0`` or a digit string without sign, spaces or leading zeros for a
-number) the dataclass is built directly, which is what pydantic would build; anything else goes to
-pydantic. So a function that needs nothing else of pydantic (the month-end planner) starts without it.
+(``pydantic-settings`` would do the same; it costs about 50 ms more at every cold start.)
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import re
-from functools import cache
-from typing import Any, Self, get_type_hints
+from collections.abc import Mapping
+from typing import Any, Self
 
-_WHOLE_NUMBER = re.compile(r"0|[1-9][0-9]{0,17}")
-
-
-@cache
-def _field_types(cls: type) -> dict[str, Any]:
-    return get_type_hints(cls)
-
-
-def _plain_values(cls: type, given: dict[str, Any]) -> dict[str, Any] | None:
-    """The fields' values when each is plain (see the module's docstring); None: pydantic must decide."""
-    types = _field_types(cls)
-    values: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):
-        if f.name not in given:
-            if f.default is dataclasses.MISSING:
-                return None  # pydantic names the missing field
-            continue
-        value, kind = given[f.name], types[f.name]
-        if kind in (str, str | None) and type(value) is str:
-            values[f.name] = value
-        elif kind is int and type(value) is str and _WHOLE_NUMBER.fullmatch(value):
-            values[f.name] = int(value)
-        else:
-            return None
-    return values
+from pydantic import TypeAdapter
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -52,14 +26,11 @@ class Settings:
     idempotency_ttl_seconds: int = 24 * 3600
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> Self:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
+        """The settings named in ``environ`` (default: the process's environment), names in any case."""
         env = os.environ if environ is None else environ
-        given: dict[str, Any] = {key.lower(): value for key, value in env.items()}
-        plain = _plain_values(cls, given)
-        if plain is not None:
-            return cls(**plain)
-        from pydantic import TypeAdapter
-
+        names = {f.name for f in dataclasses.fields(cls)}
+        given: dict[str, Any] = {key.lower(): value for key, value in env.items() if key.lower() in names}
         return TypeAdapter(cls).validate_python(given)
 
 

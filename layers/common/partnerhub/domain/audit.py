@@ -20,7 +20,7 @@ SUMMARY_MAX_CHARS = 2000
 @dataclass(frozen=True, slots=True)
 class AuditEntry:
     """One operator action. ``entry_id`` is the action's receipt (a hash of the Idempotency-Key when one was
-    sent), ``actor`` is ``operator:<token subject>``, ``target`` names the object (``product:jetpack-backup``,
+    sent), ``actor`` the operator's id (``domain.actors``), ``target`` names the object (``product:jetpack-backup``,
     ``invoice:in_...``, ``partner:agency-42``, ``invoice-run:2026-11``)."""
 
     entry_id: str
@@ -31,11 +31,6 @@ class AuditEntry:
     summary: Mapping[str, Any] = field(default_factory=dict)
     actor_name: str | None = None
     """The operator's email (or user name) from the token, for people reading the log; ``actor`` stays the id."""
-
-
-def operator_actor(subject: str) -> str:
-    """How the log names the operator behind a token: its ``sub`` claim, which Cognito never reuses."""
-    return f"operator:{subject}"
 
 
 @dataclass(frozen=True, slots=True)

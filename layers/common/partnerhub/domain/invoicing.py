@@ -30,7 +30,7 @@ from partnerhub.clock import Clock
 from partnerhub.domain.audit import AuditEntry
 from partnerhub.domain.billing import BillableLicense, InvoiceLine, MonthlyBill, PriceVersion, bill_month
 from partnerhub.domain.periods import Period
-from partnerhub.errors import Conflict, NotFound, PaymentRequired, ValidationFailed
+from partnerhub.errors import Conflict, Forbidden, NotFound, PaymentRequired, ValidationFailed
 
 if TYPE_CHECKING:  # a type only: the month-end planner never loads the product models
     from partnerhub.domain.models import Product
@@ -463,6 +463,15 @@ class InvoiceService:
         if record is None or record.status not in STATUSES:
             raise NotFound("no such invoice", code="invoice_not_found")
         return record
+
+    def require_operator(self, partner_id: str | None, is_operator: bool, invoice_id: str) -> None:
+        """Only operators void an invoice or mark it uncollectible. A partner is refused with 403 on its own
+        invoice and with 404 on anyone else's, as if it did not exist (it is never revealed)."""
+        if is_operator:
+            return
+        if partner_id is not None:
+            self.get(partner_id, invoice_id)
+        raise Forbidden("only operators may do this", code="not_an_operator")
 
     def pdf_url(self, partner_id: str, invoice_id: str) -> str:
         record = self.get(partner_id, invoice_id)

@@ -81,15 +81,10 @@ class SecureParameter:
         return str(_ssm().get(self.parameter_name, decrypt=True, max_age=self.max_age, force_fetch=fresh))
 
 
-def parameter_key(parameter_name: str, max_age: int = 300) -> KeyReader:
-    """The key from SSM through Powertools parameters, cached for ``max_age`` seconds."""
-    return SecureParameter(parameter_name, max_age)
-
-
 class StripeConnection:
     """A Stripe client that follows its key, and the retrying call every adapter goes through.
 
-    ``read_key`` supplies the key (:func:`parameter_key` when deployed, a constant in tests);
+    ``read_key`` supplies the key (a :class:`SecureParameter` when deployed, a constant in tests);
     ``api_base`` points the client elsewhere (the emulator locally); ``timeout`` is the connect and read
     timeout of every request, in seconds, small enough that ``attempts`` tries fit the function's timeout.
     """
@@ -157,9 +152,8 @@ class StripeConnection:
         try:
             policy = retry.on_stripe_transient(attempts=tries, sleep=self._sleep)
             return cast(T, policy(self._authenticated, operation))
-        except retry.RetryError as exhausted:
-            last = exhausted.last_attempt.exception()
-            raise UpstreamError(f"{describe} failed after {tries} tries: {last}") from last
+        except retry.Exhausted as exhausted:
+            raise UpstreamError(f"{describe} failed after {tries} tries: {exhausted.last}") from exhausted.last
 
     def _authenticated[T](self, operation: Callable[[], T]) -> T:
         """``operation``, tried once more with a freshly read key if Stripe refused the one in use."""
@@ -175,7 +169,7 @@ class StripeConnection:
 def stripe_connection(settings: StripeSettings) -> StripeConnection:
     """The deployed connection: the key from SSM, the timeouts and tries from the function's settings."""
     connection = StripeConnection(
-        parameter_key(settings.stripe_secret_param, settings.stripe_key_max_age_seconds),
+        SecureParameter(settings.stripe_secret_param, settings.stripe_key_max_age_seconds),
         settings.stripe_api_base,
         timeout=(settings.stripe_connect_timeout_seconds, settings.stripe_read_timeout_seconds),
         attempts=settings.stripe_max_retries,

@@ -1,18 +1,15 @@
 """Stripe webhooks at the edge: the ``Stripe-Signature`` check, the signing secret, and reading current state.
 
-The signature follows Stripe's scheme -- ``t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>``,
-several ``v1`` entries allowed (during a secret roll Stripe signs with both) -- but the tolerance is checked
-against the INJECTED clock, both ways: the local stack's clock can be weeks away from the wall clock, which
-``stripe.Webhook.construct_event`` would compare with. Whatever the SDK accepts at the real time, this
-accepts too; whatever the SDK rejects, this rejects (tests/unit/test_webhook_signature.py shows both).
+The signature is checked by Stripe's own SDK (``stripe.WebhookSignature.verify_header``: ``t=<unix seconds>,
+v1=<hex HMAC-SHA256(secret, "<t>.<body>")>``, several ``v1`` entries allowed, as during a secret roll). Its
+time check compares with the wall clock, so it is left off there and the timestamp is checked here against the
+INJECTED clock, both ways: the local stack's clock can be weeks away from the wall clock. What the SDK accepts at
+the real time, this accepts too; what it rejects, this rejects (tests/unit/test_webhook_signature.py).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from partnerhub.domain.accounts import CardDetails
@@ -21,53 +18,12 @@ from partnerhub.payments.client import SecureParameter, StripeConnection
 
 DEFAULT_TOLERANCE_SECONDS = 300
 MAX_PAYLOAD_BYTES = 256 * 1024
-_SCHEME = "v1"
 
 
 class InvalidSignature(MalformedRequest):
     """400: the signature is missing, malformed, wrong, or outside the tolerance window."""
 
     code = "invalid_signature"
-
-
-@dataclass(frozen=True)
-class SignatureHeader:
-    timestamp: int
-    signatures: tuple[str, ...]
-
-
-def parse_signature_header(header: str | None) -> SignatureHeader:
-    """Split ``t=...,v1=...,v1=...``; other schemes (``v0``) are ignored, as Stripe's libraries do."""
-    if not header:
-        raise InvalidSignature("the Stripe-Signature header is missing")
-    timestamps: list[str] = []
-    signatures: list[str] = []
-    for item in header.split(","):
-        # The same split as Stripe's libraries, so both read a header alike.
-        parts = item.split("=", 2)
-        if parts[0] not in ("t", _SCHEME):
-            continue
-        if len(parts) < 2:
-            raise InvalidSignature("the Stripe-Signature header is malformed")
-        (timestamps if parts[0] == "t" else signatures).append(parts[1])
-    try:
-        timestamp = int(timestamps[0])
-    except (IndexError, ValueError) as error:
-        raise InvalidSignature("the Stripe-Signature header has no valid timestamp") from error
-    if not signatures:
-        raise InvalidSignature(f"the Stripe-Signature header has no {_SCHEME} signature")
-    return SignatureHeader(timestamp, tuple(signatures))
-
-
-def expected_signature(payload: str, secret: str, timestamp: int) -> str:
-    signed = f"{timestamp}.{payload}".encode()
-    return hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
-
-
-def signature_header(payload: str | bytes, secret: str, timestamp: int) -> str:
-    """The header Stripe would send for ``payload`` at ``timestamp`` (tests and sample events use it)."""
-    text = payload.decode() if isinstance(payload, bytes) else payload
-    return f"t={timestamp},{_SCHEME}={expected_signature(text, secret, timestamp)}"
 
 
 def verify_signature(
@@ -79,9 +35,11 @@ def verify_signature(
 ) -> str:
     """Check ``header`` for ``payload`` at ``now`` (unix seconds, from the injected clock); the body as text.
 
-    Raises :class:`InvalidSignature` (400) unless one ``v1`` signature matches and the timestamp is within
-    ``tolerance`` seconds of ``now`` either way.
+    Raises :class:`InvalidSignature` (400) unless one ``v1`` signature matches (Stripe's SDK decides) and the
+    timestamp is within ``tolerance`` seconds of ``now`` either way.
     """
+    import stripe
+
     if not secret.strip():
         raise RuntimeError("the webhook signing secret is empty")
     if isinstance(payload, bytes):
@@ -91,14 +49,20 @@ def verify_signature(
             raise InvalidSignature("the body is not UTF-8") from error
     else:
         text = payload
-    parsed = parse_signature_header(header)
-    expected = expected_signature(text, secret, parsed.timestamp)
-    wanted = expected.encode()
-    if not any(hmac.compare_digest(wanted, s.encode()) for s in parsed.signatures):
-        raise InvalidSignature("no signature matches the payload")
-    if abs(now - parsed.timestamp) > tolerance:
+    if not header:
+        raise InvalidSignature("the Stripe-Signature header is missing")
+    try:
+        stripe.WebhookSignature.verify_header(text, header, secret, tolerance=None)
+    except stripe.SignatureVerificationError as error:
+        raise InvalidSignature("the Stripe-Signature is malformed or matches no signature of the body") from error
+    if abs(now - _timestamp(str(header))) > tolerance:
         raise InvalidSignature("the signature's timestamp is outside the tolerance window")
     return text
+
+
+def _timestamp(header: str) -> int:
+    """The first ``t=`` of a header Stripe's SDK has just verified, read as the SDK reads it."""
+    return int(next(item[1] for item in (part.split("=", 2) for part in header.split(",")) if item[0] == "t"))
 
 
 def parse_event(text: str) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
@@ -20,7 +20,6 @@ from partnerhub.repository.dynamo import (
     Item,
     TableRepository,
     cancellation_reasons,
-    deserialize,
     serialize,
     stamp,
     unstamp,
@@ -106,23 +105,16 @@ class DynamoAuditRepository(TableRepository):
 
     def page(self, limit: int = 50, cursor: str | None = None) -> AuditPage:
         """Entries newest first; the cursor is the sort key of the last entry returned."""
-        params: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "PK = :pk",
-            "ExpressionAttributeValues": values(pk=keys.AUDIT),
-            "ScanIndexForward": False,
-            "Limit": limit + 1,
-        }
         start = _decode_cursor(cursor)
-        if start is not None:
-            params["ExclusiveStartKey"] = serialize({"PK": keys.AUDIT, "SK": start})
-        found: list[Item] = []
-        while len(found) <= limit:
-            response = self._client.query(**params)
-            found += [deserialize(i) for i in response.get("Items", [])]
-            if "LastEvaluatedKey" not in response:
-                break
-            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        after = {} if start is None else {"ExclusiveStartKey": serialize({"PK": keys.AUDIT, "SK": start})}
+        newest_first = self._items(
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues=values(pk=keys.AUDIT),
+            ScanIndexForward=False,
+            Limit=limit + 1,
+            **after,
+        )
+        found = list(itertools.islice(newest_first, limit + 1))  # one more than the page: is there a next page
         entries = [entry_from_item(i) for i in found[:limit]]
         more = len(found) > limit
         return AuditPage(entries, _encode_cursor(str(found[limit - 1]["SK"])) if more else None)

@@ -20,21 +20,13 @@ from datetime import datetime
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
 from partnerhub import cursors
 from partnerhub.domain.billing import BillableLicense
 from partnerhub.domain.periods import Period
-from partnerhub.domain.tallies import MonthTally, RunningTally, tallies_of
+from partnerhub.domain.tallies import MonthTally, RunningTally
 from partnerhub.repository import keys
-from partnerhub.repository.dynamo import TableRepository, deserialize, error_code, serialize, stamp, unstamp, values
-from partnerhub.repository.tallies import (
-    month_item,
-    month_tally,
-    running_tallies,
-    tally_assigned_name,
-    tally_open_name,
-)
+from partnerhub.repository.dynamo import TableRepository, stamp, unstamp, values
+from partnerhub.repository.tallies import month_tally, running_tallies
 
 if TYPE_CHECKING:  # types only: the month-end planner reads the billable registry and loads no license model
     from partnerhub.domain.invoicing import InvoiceRecord
@@ -69,75 +61,56 @@ _NAMES = {"#source": "source", "#status": "status"}
 class DynamoBillingRepository(TableRepository):
     def tallies(self, partner_id: str, period: Period) -> Tallies:
         """The tallies of ``period`` and every later month, and the running tally: one Query (two past 1 MB)."""
-        params: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "PK = :pk AND SK BETWEEN :lo AND :hi",
-            "ExpressionAttributeValues": values(
+        found = Tallies()
+        for item in self._items(
+            KeyConditionExpression="PK = :pk AND SK BETWEEN :lo AND :hi",
+            ExpressionAttributeValues=values(
                 pk=keys.partner_pk(partner_id), lo=keys.month_tally_sk(str(period), ""), hi=keys.RUNNING_TALLY
             ),
-            "ConsistentRead": True,
-        }
-        found = Tallies()
-        while True:
-            response = self._client.query(**params)
-            for raw in response.get("Items", []):
-                item = deserialize(raw)
-                if item["SK"] == keys.RUNNING_TALLY:
-                    found.running = running_tallies(item)
-                else:
-                    month = Period.parse(item["tally_period"])
-                    found.months.setdefault(month, {})[item["tally_product"]] = month_tally(item)
-            if "LastEvaluatedKey" not in response:
-                return found
-            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            ConsistentRead=True,
+        ):
+            if item["SK"] == keys.RUNNING_TALLY:
+                found.running = running_tallies(item)
+            else:
+                month = Period.parse(item["tally_period"])
+                found.months.setdefault(month, {})[item["tally_product"]] = month_tally(item)
+        return found
 
     def open_issued_at(self, partner_id: str, instant: datetime) -> dict[str, int]:
         """Per product, the portal licenses issued at exactly ``instant`` and not revoked by then (GSI1)."""
         exact = stamp(instant)
-        params: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": keys.GSI_LICENSES,
-            "KeyConditionExpression": "GSI1PK = :pk AND GSI1SK BETWEEN :lo AND :hi",
-            "ProjectionExpression": "product, revoked_at, #source",
-            "ExpressionAttributeNames": {"#source": "source"},
-            "ExpressionAttributeValues": values(
+        counts: dict[str, int] = {}
+        for item in self._items(
+            IndexName=keys.GSI_LICENSES,
+            KeyConditionExpression="GSI1PK = :pk AND GSI1SK BETWEEN :lo AND :hi",
+            ProjectionExpression="product, revoked_at, #source",
+            ExpressionAttributeNames={"#source": "source"},
+            ExpressionAttributeValues=values(
                 pk=keys.licenses_gsi_pk(partner_id),
                 lo=keys.time_sort_key(exact, ""),
                 hi=keys.time_sort_key(exact, "~"),
             ),
-        }
-        counts: dict[str, int] = {}
-        while True:
-            response = self._client.query(**params)
-            for raw in response.get("Items", []):
-                item = deserialize(raw)
-                revoked = item.get("revoked_at")
-                if item.get("source", "portal") == "portal" and (revoked is None or revoked > exact):
-                    counts[item["product"]] = counts.get(item["product"], 0) + 1
-            if "LastEvaluatedKey" not in response:
-                return counts
-            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        ):
+            revoked = item.get("revoked_at")
+            if item.get("source", "portal") == "portal" and (revoked is None or revoked > exact):
+                counts[item["product"]] = counts.get(item["product"], 0) + 1
+        return counts
 
     def licenses_active_in(self, partner_id: str, period: Period) -> list[BillableLicense]:
         """Every portal license of the partner that was active at some instant of ``period``."""
-        params: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": keys.GSI_BILLING,
-            "KeyConditionExpression": "GSI5PK = :pk AND GSI5SK > :start",
-            "FilterExpression": "issued_at < :end",
-            "ProjectionExpression": _PROJECTION,
-            "ExpressionAttributeNames": _NAMES,
-            "ExpressionAttributeValues": values(
-                pk=keys.billing_gsi_pk(partner_id), start=stamp(period.start), end=stamp(period.end)
-            ),
-        }
-        licenses: list[BillableLicense] = []
-        while True:
-            response = self._client.query(**params)
-            licenses += [_billable(deserialize(item)) for item in response.get("Items", [])]
-            if "LastEvaluatedKey" not in response:
-                return licenses
-            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return [
+            _billable(item)
+            for item in self._items(
+                IndexName=keys.GSI_BILLING,
+                KeyConditionExpression="GSI5PK = :pk AND GSI5SK > :start",
+                FilterExpression="issued_at < :end",
+                ProjectionExpression=_PROJECTION,
+                ExpressionAttributeNames=_NAMES,
+                ExpressionAttributeValues=values(
+                    pk=keys.billing_gsi_pk(partner_id), start=stamp(period.start), end=stamp(period.end)
+                ),
+            )
+        ]
 
     def license_lives(
         self, partner_id: str, period: Period, *, after: str | None = None, page_size: int | None = None
@@ -153,38 +126,28 @@ class DynamoBillingRepository(TableRepository):
         from partnerhub.repository.licenses import history_from_item, license_from_item
 
         pk = keys.partner_pk(partner_id)
-        params: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "PK = :pk AND SK BETWEEN :lo AND :hi",
-            "ExpressionAttributeValues": values(
-                pk=pk,
-                lo=keys.history_sk_upper(after) if after else keys.license_sk(""),
-                hi=keys.LICENSES_UPPER,
-            ),
-            "ConsistentRead": True,
-        }
-        if page_size is not None:
-            params["Limit"] = page_size
+        limit = {} if page_size is None else {"Limit": page_size}
         start, end = stamp(period.start), stamp(period.end)
         current: tuple[License, list[HistoryEvent]] | None = None
-        while True:
-            response = self._client.query(**params)
-            for raw in response.get("Items", []):
-                item = deserialize(raw)
-                kind = item.get("type")
-                if kind == "license":
-                    if current is not None:
-                        yield current
-                    current = None
-                    revoked = item.get("revoked_at")
-                    active = item["issued_at"] < end and (revoked is None or revoked > start)
-                    if item.get("source", "portal") == "portal" and active:
-                        current = (license_from_item(item), [])
-                elif kind == "history" and current is not None:
-                    current[1].append(history_from_item(item))
-            if "LastEvaluatedKey" not in response:
-                break
-            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        for item in self._items(
+            KeyConditionExpression="PK = :pk AND SK BETWEEN :lo AND :hi",
+            ExpressionAttributeValues=values(
+                pk=pk, lo=keys.history_sk_upper(after) if after else keys.license_sk(""), hi=keys.LICENSES_UPPER
+            ),
+            ConsistentRead=True,
+            **limit,
+        ):
+            kind = item.get("type")
+            if kind == "license":
+                if current is not None:
+                    yield current
+                current = None
+                revoked = item.get("revoked_at")
+                active = item["issued_at"] < end and (revoked is None or revoked > start)
+                if item.get("source", "portal") == "portal" and active:
+                    current = (license_from_item(item), [])
+            elif kind == "history" and current is not None:
+                current[1].append(history_from_item(item))
         if current is not None:
             yield current
 
@@ -192,98 +155,16 @@ class DynamoBillingRepository(TableRepository):
         """The partner-month invoice records from ``first`` to ``last`` by period: one Query."""
         from partnerhub.repository.invoices import record_from_item
 
-        params: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "PK = :pk AND SK BETWEEN :lo AND :hi",
-            "ExpressionAttributeValues": values(
-                pk=keys.partner_pk(partner_id), lo=keys.invoice_sk(str(first)), hi=keys.invoice_sk(str(last))
-            ),
-        }
-        found: dict[str, InvoiceRecord] = {}
-        while True:
-            response = self._client.query(**params)
-            for raw in response.get("Items", []):
-                record = record_from_item(deserialize(raw))
-                found[record.period] = record
-            if "LastEvaluatedKey" not in response:
-                return found
-            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-
-    def rebuild_tallies(self, partner_id: str) -> int:
-        """Recompute the partner's tallies from its portal licenses and their history; the items written.
-
-        The migration for licenses issued before the tallies existed, safe to re-run. The running tally
-        is written last, only if no command touched the tallies since they were read (every command
-        adds 1 to its ``writes``); otherwise :class:`TalliesMoved` and the caller runs it again.
-        """
-        pk = keys.partner_pk(partner_id)
-        head = self._client.get_item(
-            TableName=self._table, Key={"PK": {"S": pk}, "SK": {"S": keys.RUNNING_TALLY}}, ConsistentRead=True
-        ).get("Item")
-        seen = int(deserialize(head).get("writes", 0)) if head else None
-        lives: list[tuple[str, datetime, list[tuple[str, datetime]]]] = []
-        history: list[tuple[str, datetime]] | None = None  # of the portal license just read, if any
-        for item in self._partition(pk, keys.license_sk("")):
-            kind = item.get("type")
-            if kind == "license":
-                history = None
-                if item.get("source", "portal") == "portal":
-                    history = []
-                    lives.append((item["product"], _instant(item["issued_at"]), history))
-            elif kind == "history" and history is not None:
-                # A license's history items sort right after it (``LICENSE#{key}#H#{seq}``).
-                history.append((item["event"], _instant(item["at"])))
-        stale: set[str] = set()
-        for item in self._partition(pk, keys.TALLY_PREFIX):
-            if item["SK"] != keys.RUNNING_TALLY:
-                stale.add(item["SK"])
-        months, running = tallies_of(lives)
-        puts: list[dict[str, Any]] = []
-        for period, products in months.items():
-            for product, tally in products.items():
-                sk = keys.month_tally_sk(str(period), product)
-                stale.discard(sk)
-                puts.append(
-                    {"Put": {"TableName": self._table, "Item": serialize(month_item(pk, sk, period, product, tally))}}
-                )
-        deletes = [{"Delete": {"TableName": self._table, "Key": serialize({"PK": pk, "SK": sk})}} for sk in stale]
-        writes = [*puts, *deletes]
-        for start in range(0, len(writes), 100):
-            self._client.transact_write_items(TransactItems=writes[start : start + 100])  # type: ignore[arg-type]
-        final: dict[str, Any] = {
-            "PK": pk,
-            "SK": keys.RUNNING_TALLY,
-            "partner_id": partner_id,
-            "writes": (seen or 0) + 1,
-        }
-        for product, run in running.items():
-            final[tally_open_name(product)] = run.open
-            final[tally_assigned_name(product)] = run.assigned
-        condition = "attribute_not_exists(PK)" if seen is None else "writes = :seen"
-        params: dict[str, Any] = {"TableName": self._table, "Item": serialize(final), "ConditionExpression": condition}
-        if seen is not None:
-            params["ExpressionAttributeValues"] = values(seen=seen)
-        try:
-            self._client.put_item(**params)
-        except ClientError as error:
-            if error_code(error) == "ConditionalCheckFailedException":
-                raise TalliesMoved(partner_id) from error
-            raise
-        return len(writes) + 1
-
-    def _partition(self, pk: str, prefix: str) -> Iterator[dict[str, Any]]:
-        params: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
-            "ExpressionAttributeValues": values(pk=pk, prefix=prefix),
-            "ConsistentRead": True,
-        }
-        while True:
-            response = self._client.query(**params)
-            yield from (deserialize(item) for item in response.get("Items", []))
-            if "LastEvaluatedKey" not in response:
-                return
-            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        records = (
+            record_from_item(item)
+            for item in self._items(
+                KeyConditionExpression="PK = :pk AND SK BETWEEN :lo AND :hi",
+                ExpressionAttributeValues=values(
+                    pk=keys.partner_pk(partner_id), lo=keys.invoice_sk(str(first)), hi=keys.invoice_sk(str(last))
+                ),
+            )
+        )
+        return {record.period: record for record in records}
 
     def billable_partners(self) -> Iterator[str]:
         """Every partner ever issued a portal license, shard by shard, from the sparse registry in GSI1."""
@@ -309,25 +190,17 @@ class DynamoBillingRepository(TableRepository):
     def _registry_shard(self, shard: int, after: str | None = None, limit: int | None = None) -> Iterator[str]:
         """One shard of the billable registry in partner id order, after ``after``; DynamoDB reads ``limit``
         ids a page (its own 1 MB pages otherwise), and the next page only when the caller asks for more."""
-        params: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": keys.GSI_LICENSES,
-            "KeyConditionExpression": "GSI1PK = :pk",
-            "ExpressionAttributeValues": values(pk=keys.billable_gsi_pk(shard)),
-            "ProjectionExpression": "partner_id",
-        }
+        condition, bounds = "GSI1PK = :pk", values(pk=keys.billable_gsi_pk(shard))
         if after is not None:
-            params["KeyConditionExpression"] += " AND GSI1SK > :after"
-            params["ExpressionAttributeValues"] |= values(after=after)
-        if limit is not None:
-            params["Limit"] = limit
-        while True:
-            response = self._client.query(**params)
-            for item in response.get("Items", []):
-                yield str(deserialize(item)["partner_id"])
-            if "LastEvaluatedKey" not in response:
-                return
-            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            condition, bounds = condition + " AND GSI1SK > :after", bounds | values(after=after)
+        for item in self._items(
+            IndexName=keys.GSI_LICENSES,
+            KeyConditionExpression=condition,
+            ExpressionAttributeValues=bounds,
+            ProjectionExpression="partner_id",
+            **({} if limit is None else {"Limit": limit}),
+        ):
+            yield str(item["partner_id"])
 
 
 def _encode_billable_cursor(partner_id: str) -> str:
@@ -343,10 +216,6 @@ def _decode_billable_cursor(cursor: str | None) -> str | None:
     if not isinstance(value, str) or not PARTNER_ID.match(value):
         raise cursors.invalid()
     return value
-
-
-class TalliesMoved(Exception):
-    """A command changed the partner's tallies while they were being rebuilt: rebuild again."""
 
 
 def _instant(text: str) -> datetime:

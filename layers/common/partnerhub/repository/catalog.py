@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -16,14 +16,10 @@ from partnerhub.repository.audit import audit_put
 from partnerhub.repository.dynamo import (
     TableRepository,
     cancellation_reasons,
-    deserialize,
     error_code,
     serialize,
     values,
 )
-
-if TYPE_CHECKING:
-    pass
 
 
 class DynamoCatalogRepository(TableRepository):
@@ -31,22 +27,12 @@ class DynamoCatalogRepository(TableRepository):
         """Every product and every price version, in one paginated Query of the catalog partition."""
         products: list[Product] = []
         prices: list[PriceVersion] = []
-        params: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "PK = :pk",
-            "ExpressionAttributeValues": values(pk=keys.CATALOG),
-        }
-        while True:
-            response = self._client.query(**params)
-            for raw in response.get("Items", []):
-                item = deserialize(raw)
-                if item.get("type") == "product":
-                    products.append(Product(product=item["product"], name=item["name"]))
-                elif item.get("type") == "price":
-                    prices.append(price_from_item(item))
-            if "LastEvaluatedKey" not in response:
-                return products, prices
-            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        for item in self._items(KeyConditionExpression="PK = :pk", ExpressionAttributeValues=values(pk=keys.CATALOG)):
+            if item.get("type") == "product":
+                products.append(Product(product=item["product"], name=item["name"]))
+            elif item.get("type") == "price":
+                prices.append(price_from_item(item))
+        return products, prices
 
     def put_product(self, product: Product) -> None:
         self._client.put_item(

@@ -1,12 +1,15 @@
-"""The DynamoDB client, item (de)serialisation and error translation, shared by every repository module."""
+"""What every repository module shares: item (de)serialisation, the one pager, error translation.
+
+Repositories are given their DynamoDB client by the function's composition root (``partnerhub.clients``);
+none makes one.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -31,17 +34,6 @@ THROTTLING = frozenset(
 )
 
 Item = dict[str, Any]
-
-
-@cache
-def default_client() -> DynamoDBClient:
-    """One client per execution environment; the endpoint comes from AWS_ENDPOINT_URL when set (local stack)."""
-    import boto3
-    from botocore.config import Config
-
-    client = boto3.client("dynamodb", config=Config(retries={"mode": "standard", "max_attempts": 4}))
-    read_pages_raw(client)
-    return client
 
 
 # The reads that answer pages of items. botocore walks every attribute value of every item against the
@@ -162,9 +154,49 @@ def cancellation_reasons(error: ClientError) -> list[dict[str, Any]]:
     return list(reasons)  # type: ignore[arg-type]
 
 
-class TableRepository:
-    """Base of every repository: the table's name and the one DynamoDB client (injectable in tests)."""
+Read = Callable[..., Any]
+"""A paginated read: ``client.query`` or ``client.scan`` (or a wrapper that translates its errors)."""
 
-    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+
+def pages(read: Read, **params: Any) -> Iterator[dict[str, Any]]:
+    """Every answer of a paginated read, following ``LastEvaluatedKey`` until the last page.
+
+    The one pager of the project: callers that stop early take as many pages as they need
+    (``itertools.islice``); the next page is read only when asked for."""
+    while True:
+        answer: dict[str, Any] = read(**params)
+        yield answer
+        last = answer.get("LastEvaluatedKey")
+        if last is None:
+            return
+        params = {**params, "ExclusiveStartKey": last}
+
+
+def items(read: Read, **params: Any) -> Iterator[Item]:
+    """Every item of a paginated read, deserialized, page after page (:func:`pages`)."""
+    for answer in pages(read, **params):
+        for raw in answer.get("Items", ()):
+            yield deserialize(raw)
+
+
+def batch_get(client: DynamoDBClient, table: str, wanted: list[dict[str, Any]], **options: Any) -> Iterator[Item]:
+    """The items of ``wanted`` keys that exist, 100 keys a BatchGetItem, unprocessed keys asked for again."""
+    for start in range(0, len(wanted), 100):
+        request: dict[str, Any] = {table: {"Keys": wanted[start : start + 100], **options}}
+        while request:
+            answer = client.batch_get_item(RequestItems=request)
+            for raw in answer.get("Responses", {}).get(table, ()):
+                yield deserialize(raw)
+            request = dict(answer.get("UnprocessedKeys") or {})
+
+
+class TableRepository:
+    """Base of every repository: the table's name and the DynamoDB client its composition root made."""
+
+    def __init__(self, table_name: str, client: DynamoDBClient) -> None:
         self._table = table_name
-        self._client = client or default_client()
+        self._client = client
+
+    def _items(self, **params: Any) -> Iterator[Item]:
+        """Every item of a Query of this table (:func:`items`)."""
+        return items(self._client.query, TableName=self._table, **params)

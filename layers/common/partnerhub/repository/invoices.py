@@ -14,10 +14,11 @@ it (the worker, the pay route, a webhook), so the rules of ``domain.invoicing`` 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -46,15 +47,13 @@ from partnerhub.repository import keys
 from partnerhub.repository.dynamo import (
     Item,
     TableRepository,
+    batch_get,
     cancellation_reasons,
     deserialize,
     error_code,
     serialize,
 )
 from partnerhub.repository.partners import mark_past_due
-
-if TYPE_CHECKING:
-    pass
 
 _CONFLICT_RETRIES = 8
 _RECORD_FIELDS = (
@@ -225,17 +224,9 @@ class DynamoInvoiceRepository(TableRepository):
 
     def records(self, period: str, partner_ids: list[str]) -> dict[str, InvoiceRecord]:
         """The records of many partners for one month (BatchGetItem, 100 keys a call), by partner id."""
-        found: dict[str, InvoiceRecord] = {}
         wanted = [self._record_key(pid, period) for pid in dict.fromkeys(partner_ids)]
-        for start in range(0, len(wanted), 100):
-            request: dict[str, Any] = {self._table: {"Keys": wanted[start : start + 100], "ConsistentRead": True}}
-            while request:
-                response = self._client.batch_get_item(RequestItems=request)
-                for raw in response.get("Responses", {}).get(self._table, []):
-                    record = record_from_item(deserialize(raw))
-                    found[record.partner_id] = record
-                request = response.get("UnprocessedKeys") or {}
-        return found
+        found = (record_from_item(item) for item in batch_get(self._client, self._table, wanted, ConsistentRead=True))
+        return {record.partner_id: record for record in found}
 
     def find_by_stripe_id(self, invoice_id: str) -> InvoiceRecord | None:
         """The record of a Stripe invoice, through its pointer; None for an invoice this system never recorded."""
@@ -273,25 +264,18 @@ class DynamoInvoiceRepository(TableRepository):
         if status is not None:
             filter_ += " AND #status = :status"
             attribute_values[":status"] = {"S": status}
-        params: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
-            "FilterExpression": filter_,
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": attribute_values,
-            "ScanIndexForward": False,
-            "Limit": limit + 1,
-        }
         start = _decode_cursor(cursor)
-        if start is not None:
-            params["ExclusiveStartKey"] = self._record_key(partner_id, start)
-        found: list[InvoiceRecord] = []
-        while len(found) <= limit:
-            response = self._client.query(**params)
-            found += [record_from_item(deserialize(i)) for i in response.get("Items", [])]
-            if "LastEvaluatedKey" not in response:
-                break
-            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        after = {} if start is None else {"ExclusiveStartKey": self._record_key(partner_id, start)}
+        newest_first = self._items(
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
+            FilterExpression=filter_,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=attribute_values,
+            ScanIndexForward=False,
+            Limit=limit + 1,
+            **after,
+        )
+        found = [record_from_item(item) for item in itertools.islice(newest_first, limit + 1)]
         if len(found) > limit:
             return InvoicePage(found[:limit], _encode_cursor(found[limit - 1].period))
         return InvoicePage(found, None)

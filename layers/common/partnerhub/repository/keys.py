@@ -11,7 +11,8 @@ import json
 # Base table
 PROFILE = "PROFILE"
 CATALOG = "CATALOG"
-IDEMPOTENCY = "IDEMPOTENCY"
+IDEMPOTENCY = "IDEMPOTENCY"  # the partition of the API's idempotency records
+API_REQUEST_KEY_PREFIX = "api-request"
 
 # Global secondary indexes and their key attributes.
 GSI_LICENSES = "GSI1"  # a partner's licenses by issue time; also the billable-partner registry
@@ -25,6 +26,11 @@ BILLABLE_SHARDS = 8
 
 def partner_pk(partner_id: str) -> str:
     return f"PARTNER#{partner_id}"
+
+
+def partner_of_pk(pk: str) -> str:
+    """The partner id a :func:`partner_pk` names."""
+    return pk.removeprefix(partner_pk(""))
 
 
 def license_sk(license_key: str) -> str:

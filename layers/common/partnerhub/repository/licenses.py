@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from itertools import islice
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -40,9 +41,12 @@ from partnerhub.repository.audit import audit_put
 from partnerhub.repository.dynamo import (
     Item,
     TableRepository,
+    batch_get,
     cancellation_reasons,
     deserialize,
     error_code,
+    items,
+    pages,
     raise_if_throttled,
     serialize,
     stamp,
@@ -57,15 +61,7 @@ from partnerhub.repository.partners import (
     require_can_issue,
     standing_from_item,
 )
-from partnerhub.repository.tallies import (
-    tally_assigned_name,
-    tally_issued_name,
-    tally_open_name,
-    tally_revoked_name,
-)
-
-if TYPE_CHECKING:
-    pass
+from partnerhub.repository.tallies import tally_updates
 
 _MAX_TRANSACTION_ITEMS = 100
 _RECEIPT_TTL = timedelta(days=7)
@@ -138,22 +134,23 @@ class DynamoLicenseRepository(TableRepository):
             params["ExpressionAttributeValues"] |= values(t=query.tag)
         if filters:
             params["FilterExpression"] = " AND ".join(filters)
+        # A filter thins the pages: read up to a budget of them; without one, one read with DynamoDB's Limit.
         filtered = bool(filters)
+        params["Limit"] = max(query.limit, 100) if filtered else query.limit
+        reads = _SEARCH_READ_BUDGET if filtered else 1
+        if start:
+            params["ExclusiveStartKey"] = start
         found: list[Item] = []
         last_key: dict[str, Any] | None = start
-        for _ in range(_SEARCH_READ_BUDGET if filtered else 1):
-            page_params = dict(params, Limit=query.limit - len(found) if not filtered else max(query.limit, 100))
-            if last_key:
-                page_params["ExclusiveStartKey"] = last_key
-            response = self._call("query", TableName=self._table, **page_params)
-            batch = [deserialize(i) for i in response.get("Items", [])]
+        for answer in islice(pages(self._read, TableName=self._table, **params), reads):
+            batch = [deserialize(i) for i in answer.get("Items", [])]
             room = query.limit - len(found)
             if len(batch) > room:
                 found.extend(batch[:room])
                 last_key = _key_of(found[-1], index)
                 break
             found.extend(batch)
-            last_key = response.get("LastEvaluatedKey")
+            last_key = answer.get("LastEvaluatedKey")
             if last_key is None or len(found) >= query.limit:
                 break
         cursor = _encode_cursor(last_key, index) if last_key else None
@@ -164,29 +161,14 @@ class DynamoLicenseRepository(TableRepository):
 
     # Writes -----------------------------------------------------------------------------------
     def issue(self, order: IssueOrder, *, require_payment_method: bool) -> tuple[License, ...]:
-        pk = keys.partner_pk(order.partner_id)
         licenses = order.licenses
         head: list[dict[str, Any]] = [self._receipt_put(order)]
         head.append(self._counters_update(order, len(_first_chunk(order, licenses)), require_payment_method))
         if order.source is Source.PORTAL:
-            shard = keys.billable_shard(order.partner_id)
-            head.append(
-                {
-                    "Put": {
-                        "TableName": self._table,
-                        "Item": serialize(
-                            {
-                                "PK": pk,
-                                "SK": keys.billable_sk(),
-                                "partner_id": order.partner_id,
-                                "GSI1PK": keys.billable_gsi_pk(shard),
-                                "GSI1SK": order.partner_id,
-                            }
-                        ),
-                    }
-                }
+            head.append({"Put": {"TableName": self._table, "Item": serialize(billable_marker(order.partner_id))}})
+            head += tally_updates(
+                self._table, order.partner_id, _issue_tally(order, len(_first_chunk(order, licenses)))
             )
-            head += self._tally_updates(order.partner_id, _issue_tally(order, len(_first_chunk(order, licenses))))
         for site in order.claims:
             head.append(self._claim_put(order.partner_id, site, licenses[0]))
         # An operator's order carries its audit entry, written last in the first transaction.
@@ -220,7 +202,7 @@ class DynamoLicenseRepository(TableRepository):
         for chunk in chunks[1:]:
             items = [self._chunk_counter_update(order, len(chunk))]
             if order.source is Source.PORTAL:
-                items += self._tally_updates(order.partner_id, _issue_tally(order, len(chunk), claims=0))
+                items += tally_updates(self._table, order.partner_id, _issue_tally(order, len(chunk), claims=0))
             items += [put for lic in chunk for put in self._license_puts(lic)]
             try:
                 self._transact(items)
@@ -275,7 +257,7 @@ class DynamoLicenseRepository(TableRepository):
             items.append(self._partner_change(partner_id, change))
         tally = _change_tally(change)
         if tally is not None:
-            items += self._tally_updates(partner_id, tally)
+            items += tally_updates(self._table, partner_id, tally)
         try:
             self._transact(items)
         except ClientError as error:
@@ -356,35 +338,6 @@ class DynamoLicenseRepository(TableRepository):
         update["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
         return {"Update": require_can_assign(update) if change.requires_assignable else update}
 
-    def _tally_updates(self, partner_id: str, change: TallyChange) -> list[dict[str, Any]]:
-        """The month's and the running billing tallies of a portal license event (``docs/billing.md``)."""
-        pk = keys.partner_pk(partner_id)
-        month_adds: dict[str, int] = {}
-        if change.issued:
-            month_adds[tally_issued_name(change.issued_day)] = change.issued
-        if change.revoked:
-            month_adds[tally_revoked_name(*change.revoked_days)] = change.revoked
-        if change.assigned:
-            month_adds["assigned"] = change.assigned
-        month_sets: dict[str, Any] = {"tally_period": str(change.period), "tally_product": change.product}
-        if change.issued:
-            assert change.issued_at is not None
-            month_sets["last_issued_at"] = stamp(change.issued_at)
-        running_adds = {
-            name: value
-            for name, value in (
-                (tally_open_name(change.product), change.opened),
-                (tally_assigned_name(change.product), change.assigned),
-                ("writes", 1),
-            )
-            if value
-        }
-        month_key = keys.month_tally_sk(str(change.period), change.product)
-        return [
-            _update(self._table, pk, month_key, sets=month_sets, adds=month_adds),
-            _update(self._table, pk, keys.RUNNING_TALLY, sets={"partner_id": partner_id}, adds=running_adds),
-        ]
-
     def _claim_put(self, partner_id: str, site: Site, license: License) -> dict[str, Any]:
         return {
             "Put": {
@@ -436,20 +389,9 @@ class DynamoLicenseRepository(TableRepository):
         if item is not None:
             return str(item["partner_id"]) != partner_id
         others = [pid for pid in self._directory_partners() if pid != partner_id]
-        for start in range(0, len(others), 100):
-            wanted = [
-                serialize({"PK": keys.partner_pk(pid), "SK": keys.license_sk(license_key)})
-                for pid in others[start : start + 100]
-            ]
-            request: dict[str, Any] = {
-                self._table: {"Keys": wanted, "ConsistentRead": True, "ProjectionExpression": "PK"}
-            }
-            while request:
-                response = self._call("batch_get_item", RequestItems=request)
-                if response.get("Responses", {}).get(self._table):
-                    return True
-                request = response.get("UnprocessedKeys") or {}
-        return False
+        wanted = [serialize({"PK": keys.partner_pk(pid), "SK": keys.license_sk(license_key)}) for pid in others]
+        held = batch_get(self._client, self._table, wanted, ConsistentRead=True, ProjectionExpression="PK")
+        return next(held, None) is not None
 
     def _directory_partners(self) -> Iterator[str]:
         for item in self._query(
@@ -469,12 +411,10 @@ class DynamoLicenseRepository(TableRepository):
         return None if item is None else deserialize(item)
 
     def _query(self, **params: Any) -> Iterator[Item]:
-        while True:
-            response = self._call("query", TableName=self._table, **params)
-            yield from (deserialize(i) for i in response.get("Items", []))
-            if "LastEvaluatedKey" not in response:
-                return
-            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return items(self._read, TableName=self._table, **params)
+
+    def _read(self, **params: Any) -> Any:
+        return self._call("query", **params)
 
     def _transact(self, items: list[dict[str, Any]]) -> None:
         self._call("transact_write_items", TransactItems=items)
@@ -490,6 +430,18 @@ class DynamoLicenseRepository(TableRepository):
 
 
 # Item mapping ------------------------------------------------------------------------------------
+def billable_marker(partner_id: str) -> Item:
+    """The partner's entry in the billable-partner registry (sparse, sharded in GSI1), written with its first
+    portal license and never removed: the month-end planner reads the registry, never the licenses."""
+    return {
+        "PK": keys.partner_pk(partner_id),
+        "SK": keys.billable_sk(),
+        "partner_id": partner_id,
+        "GSI1PK": keys.billable_gsi_pk(keys.billable_shard(partner_id)),
+        "GSI1SK": partner_id,
+    }
+
+
 def license_item(license: License) -> Item:
     pid, key = license.partner_id, license.license_key
     status = license.status.value
@@ -645,31 +597,6 @@ def _change_tally(change: Change) -> TallyChange | None:
     if change.counters is not None and change.counters.assigned:
         return assignment_tally(after.product, change.event.at, change.counters.assigned)
     return None
-
-
-def _update(table: str, pk: str, sk: str, *, sets: dict[str, Any], adds: dict[str, int]) -> dict[str, Any]:
-    """An unconditional UpdateItem: ``SET`` the given attributes, ``ADD`` the given increments."""
-    names: dict[str, str] = {}
-    vals: dict[str, Any] = {}
-    clauses = []
-    for verb, attrs in (("SET", sets), ("ADD", adds)):
-        parts = []
-        for attr, value in attrs.items():
-            n = len(names)
-            names[f"#a{n}"] = attr
-            vals[f":a{n}"] = value
-            parts.append(f"#a{n} = :a{n}" if verb == "SET" else f"#a{n} :a{n}")
-        if parts:
-            clauses.append(f"{verb} {', '.join(parts)}")
-    return {
-        "Update": {
-            "TableName": table,
-            "Key": serialize({"PK": pk, "SK": sk}),
-            "UpdateExpression": " ".join(clauses),
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": values(**{k[1:]: v for k, v in vals.items()}),
-        }
-    }
 
 
 def _chunks(licenses: Sequence[License], first: int, rest: int) -> list[Sequence[License]]:

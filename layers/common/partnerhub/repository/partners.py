@@ -8,6 +8,7 @@ below (:func:`profile_key`, :func:`count_licenses`, :func:`require_can_issue`, :
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,9 +24,12 @@ from partnerhub.repository import keys
 from partnerhub.repository.dynamo import (
     Item,
     TableRepository,
+    batch_get,
     cancellation_reasons,
     deserialize,
     error_code,
+    items,
+    pages,
     raise_if_throttled,
     serialize,
     stamp,
@@ -265,19 +269,14 @@ class DynamoPartnerRepository(TableRepository):
         """The card mirror. The record is read before the cards, so a commit planned from a stale
         pair of reads fails its version condition instead of writing stale cards."""
         profile = self.profile(partner_id)
-        cards: list[Card] = []
-        query: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
-            "ExpressionAttributeValues": values(pk=keys.partner_pk(partner_id), prefix=keys.CARD_PREFIX),
-            "ConsistentRead": True,
-        }
-        while True:
-            page = self._client.query(**query)
-            cards.extend(card_from_item(deserialize(item)) for item in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                break
-            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        cards = [
+            card_from_item(item)
+            for item in self._items(
+                KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
+                ExpressionAttributeValues=values(pk=keys.partner_pk(partner_id), prefix=keys.CARD_PREFIX),
+                ConsistentRead=True,
+            )
+        ]
         cards.sort(key=lambda card: (card.added_at, card.id))
         primary = profile.get("primary_card")
         customer = profile.get("stripe_customer_id")
@@ -387,17 +386,13 @@ class DynamoPartnerRepository(TableRepository):
         if start is not None:
             params["ExclusiveStartKey"] = serialize(_directory_key(start) | _directory_index_key(start))
         found: list[Item] = []
-        reads = 0
         last_read: str | None = None
-        while True:
-            response = self._client.query(**params)
-            reads += 1
-            found += [deserialize(i) for i in response.get("Items", [])]
-            evaluated = response.get("LastEvaluatedKey")
+        for answer in itertools.islice(pages(self._client.query, **params), _DIRECTORY_READS):
+            found += [deserialize(i) for i in answer.get("Items", [])]
+            evaluated = answer.get("LastEvaluatedKey")
             last_read = str(deserialize(evaluated)["GSI1SK"]) if evaluated else None
-            if evaluated is None or len(found) > limit or reads >= _DIRECTORY_READS:
+            if len(found) > limit:
                 break
-            params["ExclusiveStartKey"] = evaluated
         if len(found) > limit:
             found = found[:limit]
             return DirectoryPage(found, _encode_directory_cursor(str(found[-1]["partner_id"])))
@@ -413,16 +408,8 @@ class DynamoPartnerRepository(TableRepository):
     def profiles(self, partner_ids: list[str]) -> dict[str, Item]:
         """The PROFILE items of up to 100 partners (one BatchGetItem, unprocessed keys asked again)."""
         wanted = [self._key(pid) for pid in dict.fromkeys(partner_ids)]
-        found: dict[str, Item] = {}
-        for start in range(0, len(wanted), 100):
-            request: dict[str, Any] = {self._table: {"Keys": wanted[start : start + 100], "ConsistentRead": True}}
-            while request:
-                response = self._client.batch_get_item(RequestItems=request)
-                for raw in response.get("Responses", {}).get(self._table, []):
-                    item = deserialize(raw)
-                    found[str(item["PK"]).removeprefix(keys.partner_pk(""))] = item
-                request = response.get("UnprocessedKeys") or {}
-        return found
+        found = batch_get(self._client, self._table, wanted, ConsistentRead=True)
+        return {keys.partner_of_pk(str(item["PK"])): item for item in found}
 
     def list_in_directory(self, partner_id: str) -> bool:
         """Write the partner's directory entry from its record (the migration); False when it has no record."""
@@ -438,19 +425,14 @@ class DynamoPartnerRepository(TableRepository):
     def partners_with_a_customer(self) -> Iterator[str]:
         """Every partner that has a Stripe customer, from the customer pointers. A Scan: for the one-off
         migration script only, never on a request path."""
-        params: dict[str, Any] = {
-            "TableName": self._table,
-            "FilterExpression": "begins_with(PK, :prefix) AND SK = :pointer",
-            "ExpressionAttributeValues": values(prefix=keys.stripe_customer_pk(""), pointer=keys.POINTER),
-            "ProjectionExpression": "partner_id",
-        }
-        while True:
-            page = self._client.scan(**params)
-            for item in page.get("Items", []):
-                yield str(deserialize(item)["partner_id"])
-            if "LastEvaluatedKey" not in page:
-                return
-            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        for item in items(
+            self._client.scan,
+            TableName=self._table,
+            FilterExpression="begins_with(PK, :prefix) AND SK = :pointer",
+            ExpressionAttributeValues=values(prefix=keys.stripe_customer_pk(""), pointer=keys.POINTER),
+            ProjectionExpression="partner_id",
+        ):
+            yield str(item["partner_id"])
 
     # the Directory port of domain/partner_directory.py
     def find(self, search: str | None, limit: int, cursor: str | None) -> OverviewPage:

@@ -1,0 +1,16 @@
+"""Who did something, as the history, the audit log and the logs name them: the one place an actor id is spelled.
+
+An id names a person by the token's ``sub`` claim, which Cognito never reuses; a name for people to read travels
+beside it (``AuditEntry.actor_name``)."""
+
+from __future__ import annotations
+
+
+def user(subject: str) -> str:
+    """A person signed in to a partner's account."""
+    return f"user:{subject}"
+
+
+def operator(subject: str) -> str:
+    """An operator (Cognito group ``operators``) acting on any partner."""
+    return f"operator:{subject}"
