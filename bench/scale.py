@@ -267,8 +267,8 @@ def big_partner(bench: Bench, licenses: int, repeats: int, log: Callable[[str], 
         ("billing estimate (month to date)", "GET /v1/billing", {}, ""),
     ]
     # What moto itself costs for the list page: the same Query with a bare client, no handler around it.
-    from partnerhub.repository import keys as table_keys
     from partnerhub import clients
+    from partnerhub.repository import keys as table_keys
     from partnerhub.repository.dynamo import values
 
     client = clients.dynamodb()

@@ -46,7 +46,7 @@ def claims_of(partner: str) -> list[dict[str, Any]]:
     response = clients.dynamodb().query(
         TableName=os.environ["TABLE_NAME"],
         KeyConditionExpression="PK = :pk AND begins_with(SK, :site)",
-        ExpressionAttributeValues=serialize({":pk": keys.partner_pk(partner), ":site": "SITE#"}),
+        ExpressionAttributeValues=serialize({":pk": keys.partner_pk(partner), ":site": keys.SITE_CLAIM_PREFIX}),
         ConsistentRead=True,
     )
     return response["Items"]

@@ -258,8 +258,8 @@ def test_the_migration_lists_partners_that_had_a_customer_before_the_directory(
     dynamodb.put_item(
         TableName=table,
         Item={
-            "PK": {"S": f"PARTNER#{partner}"},
-            "SK": {"S": "PROFILE"},
+            "PK": {"S": keys.partner_pk(partner)},
+            "SK": {"S": keys.PROFILE},
             "partner_id": {"S": partner},
             "stripe_customer_id": {"S": "cus_old"},
             "company": {
@@ -278,7 +278,11 @@ def test_the_migration_lists_partners_that_had_a_customer_before_the_directory(
     )
     dynamodb.put_item(
         TableName=table,
-        Item={"PK": {"S": f"STRIPE_CUSTOMER#cus_old_{partner}"}, "SK": {"S": "POINTER"}, "partner_id": {"S": partner}},
+        Item={
+            "PK": {"S": keys.stripe_customer_pk(f"cus_old_{partner}")},
+            "SK": {"S": keys.POINTER},
+            "partner_id": {"S": partner},
+        },
     )
     search = load_event("operator/list_partners", query={"search": "old wharf"})
     assert operator(search).body["items"] == []

@@ -230,22 +230,13 @@ def test_lines_are_sorted_by_product_and_total_is_their_sum() -> None:
     assert (ads.licenses, ads.license_days, ads.amount) == (2, 12, 480)
     assert seo.amount == 3000
     assert bill.total == 3480
-    assert bill.as_dict()["lines"][0] == {
-        "product": "ads",
-        "licenses": 2,
-        "license_days": 12,
-        "daily_price": 40,
-        "monthly_price": 1000,
-        "amount": 480,
-        "currency": "usd",
-        "charges": [{"license_key": "A1", "days": 10, "amount": 400}, {"license_key": "A2", "days": 2, "amount": 80}],
-    }
+    assert (ads.daily_price, ads.monthly_price, ads.currency) == (40, 1000, "usd")
 
 
 def test_a_month_with_nothing_to_bill() -> None:
     bill = bill_month([], [SEO], MARCH)
     assert (bill.lines, bill.total, bill.period) == ((), 0, MARCH)
-    assert bill.as_dict() == {"period": "2026-03", "currency": "usd", "total": 0, "external_licenses": 0, "lines": []}
+    assert (bill.currency, bill.external_licenses) == ("usd", 0)
 
 
 def test_a_billed_product_without_a_price_is_an_error() -> None:
@@ -321,8 +312,7 @@ def test_estimate_mid_month_projects_unrevoked_licenses_to_the_month_end() -> No
     totals = estimate.totals
     assert (totals.license_days, totals.cost_to_date, totals.projected_cost) == (27, 3170, 7450)
     assert (totals.counts.assigned, totals.counts.unassigned, totals.counts.total) == (1, 2, 4)
-    assert estimate.as_dict()["as_of"] == "2026-03-10T12:00:00Z"
-    assert estimate.as_dict()["totals"]["counts"] == {"assigned": 1, "unassigned": 2, "total": 4}
+    assert estimate.as_of == datetime(2026, 3, 10, 12, tzinfo=UTC)
 
 
 def test_estimate_of_a_future_month_projects_a_whole_month() -> None:

@@ -22,9 +22,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from partnerhub.clock import isoformat
 from partnerhub.domain.periods import Period, require_aware
 from partnerhub.domain.tallies import MonthTally, RunningTally, groups_of
 
@@ -33,10 +32,10 @@ __all__ = [
     "EXTERNAL_SOURCE",
     "BillableLicense",
     "Estimate",
+    "EstimateCounts",
     "EstimateTotals",
     "InvoiceLine",
     "LicenseCharge",
-    "LicenseCounts",
     "MissingPriceError",
     "MonthlyBill",
     "Period",
@@ -236,18 +235,6 @@ class InvoiceLine:
     charges: tuple[LicenseCharge, ...]
     currency: str = CURRENCY
 
-    def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready mapping."""
-        return {
-            "product": self.product,
-            "licenses": self.licenses,
-            "license_days": self.license_days,
-            "daily_price": self.daily_price,
-            "monthly_price": self.monthly_price,
-            "amount": self.amount,
-            "currency": self.currency,
-            "charges": [{"license_key": c.license_key, "days": c.days, "amount": c.amount} for c in self.charges],
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,15 +250,6 @@ class MonthlyBill:
     external_licenses: int = 0
     currency: str = CURRENCY
 
-    def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready mapping (``period`` spelled ``YYYY-MM``)."""
-        return {
-            "period": str(self.period),
-            "currency": self.currency,
-            "total": self.total,
-            "external_licenses": self.external_licenses,
-            "lines": [line.as_dict() for line in self.lines],
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,7 +324,7 @@ def bill_month(licenses: Iterable[BillableLicense], prices: Iterable[PriceVersio
 
 
 @dataclass(frozen=True, slots=True)
-class LicenseCounts:
+class EstimateCounts:
     """Licenses of a product in the period: ``total`` billable ones, of which unrevoked ones by assignment.
 
     ``assigned + unassigned <= total``: the difference is licenses revoked by ``as_of``.
@@ -356,9 +334,6 @@ class LicenseCounts:
     unassigned: int
     total: int
 
-    def as_dict(self) -> dict[str, int]:
-        """A JSON-ready mapping."""
-        return {"assigned": self.assigned, "unassigned": self.unassigned, "total": self.total}
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,7 +341,7 @@ class ProductEstimate:
     """One product's month-to-date figures."""
 
     product: str
-    counts: LicenseCounts
+    counts: EstimateCounts
     license_days: int
     cost_to_date: int
     projected_license_days: int
@@ -375,42 +350,19 @@ class ProductEstimate:
     monthly_price: int
     currency: str = CURRENCY
 
-    def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready mapping."""
-        return {
-            "product": self.product,
-            "counts": self.counts.as_dict(),
-            "license_days": self.license_days,
-            "cost_to_date": self.cost_to_date,
-            "projected_license_days": self.projected_license_days,
-            "projected_cost": self.projected_cost,
-            "daily_price": self.daily_price,
-            "monthly_price": self.monthly_price,
-            "currency": self.currency,
-        }
 
 
 @dataclass(frozen=True, slots=True)
 class EstimateTotals:
     """The products' figures summed."""
 
-    counts: LicenseCounts
+    counts: EstimateCounts
     license_days: int
     cost_to_date: int
     projected_license_days: int
     projected_cost: int
     currency: str = CURRENCY
 
-    def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready mapping."""
-        return {
-            "counts": self.counts.as_dict(),
-            "license_days": self.license_days,
-            "cost_to_date": self.cost_to_date,
-            "projected_license_days": self.projected_license_days,
-            "projected_cost": self.projected_cost,
-            "currency": self.currency,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -422,15 +374,6 @@ class Estimate:
     products: tuple[ProductEstimate, ...]
     totals: EstimateTotals
 
-    def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready mapping (``period`` as ``YYYY-MM``, ``as_of`` as ISO 8601 UTC with ``Z``)."""
-        return {
-            "period": str(self.period),
-            "as_of": isoformat(self.as_of),
-            "currency": CURRENCY,
-            "products": [p.as_dict() for p in self.products],
-            "totals": self.totals.as_dict(),
-        }
 
 
 def estimate_month(
@@ -481,7 +424,7 @@ def estimate_month(
         products.append(
             ProductEstimate(
                 product=product,
-                counts=LicenseCounts(assigned=assigned, unassigned=unassigned, total=len(group.charges)),
+                counts=EstimateCounts(assigned=assigned, unassigned=unassigned, total=len(group.charges)),
                 license_days=sum([c.days for c in done_charges]),
                 cost_to_date=sum([c.amount for c in done_charges]),
                 projected_license_days=sum([c.days for c in group.charges]),
@@ -558,7 +501,7 @@ def estimate_from_tallies(
         products.append(
             ProductEstimate(
                 product=product,
-                counts=LicenseCounts(assigned=assigned_at_end, unassigned=open_at_end - assigned_at_end, total=total),
+                counts=EstimateCounts(assigned=assigned_at_end, unassigned=open_at_end - assigned_at_end, total=total),
                 license_days=days_to_date,
                 cost_to_date=cost_to_date,
                 projected_license_days=days,
@@ -573,7 +516,7 @@ def estimate_from_tallies(
 def _totals(products: Sequence[ProductEstimate]) -> EstimateTotals:
     """The estimate's totals: each field summed over its products."""
     return EstimateTotals(
-        counts=LicenseCounts(
+        counts=EstimateCounts(
             assigned=sum(p.counts.assigned for p in products),
             unassigned=sum(p.counts.unassigned for p in products),
             total=sum(p.counts.total for p in products),

@@ -58,8 +58,11 @@ def history_sk_upper(license_key: str) -> str:
     return f"LICENSE#{license_key}#H#~"
 
 
+SITE_CLAIM_PREFIX = "SITE#"
+
+
 def site_claim_sk(site_id: str, product: str) -> str:
-    return f"SITE#{site_id}#PRODUCT#{product}"
+    return f"{SITE_CLAIM_PREFIX}{site_id}#PRODUCT#{product}"
 
 
 def issue_receipt_sk(receipt_id: str) -> str:
@@ -85,10 +88,6 @@ def product_sk(product: str) -> str:
 
 def price_sk(product: str, effective_from: str) -> str:
     return f"PRODUCT#{product}#PRICE#{effective_from}"
-
-
-def price_prefix(product: str | None = None) -> str:
-    return "PRODUCT#" if product is None else f"PRODUCT#{product}#PRICE#"
 
 
 def card_sk(payment_method_id: str) -> str:

@@ -653,6 +653,6 @@ def _decode_cursor(
     sort_value, sk = payload.get("s"), payload.get("k")
     if payload.get("i") != index or not (isinstance(sort_value, str) and isinstance(sk, str)):
         raise cursors.invalid()
-    if not sk.startswith("LICENSE#") or len(sk) > 200:
+    if not sk.startswith(keys.license_sk("")) or len(sk) > 200:
         raise cursors.invalid()
     return serialize({"PK": keys.partner_pk(partner_id), "SK": sk, f"{index}PK": partition, sort_attr: sort_value})

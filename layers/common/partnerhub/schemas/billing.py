@@ -17,7 +17,7 @@ from pydantic import (
 )
 
 from partnerhub.clock import isoformat
-from partnerhub.domain.billing import CURRENCY, Estimate, EstimateTotals, LicenseCounts, PriceVersion
+from partnerhub.domain.billing import CURRENCY, Estimate, EstimateCounts, EstimateTotals, PriceVersion
 from partnerhub.domain.estimates import NamedEstimate
 from partnerhub.domain.pricing import MAX_PRICE, ProductPrices
 from partnerhub.domain.rebilling import GroupedEstimate, HistoryMonth
@@ -106,7 +106,7 @@ class CountsOut(BaseModel):
     total: int
 
     @classmethod
-    def of(cls, counts: LicenseCounts) -> CountsOut:
+    def of(cls, counts: EstimateCounts) -> CountsOut:
         return cls(assigned=counts.assigned, unassigned=counts.unassigned, total=counts.total)
 
 
