@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from partnerhub.domain.billing import BillableLicense, Period, PriceVersion, estimate_from_tallies, estimate_month
@@ -119,11 +119,11 @@ def _replay(history: list[tuple[timedelta, str, str, int, int]]) -> tuple[list[_
             # A transfer keeps the license assigned: it changes nothing billing counts.
             lic.assignments = [*(lic.assignments or []), (now, True)]
             if not lic.external and not was_assigned:
-                tallies.apply(assignment_tally(lic.product, now, +1))
+                tallies.apply(assignment_tally(lic.product, lic.issued_at, now, +1))
         elif kind == "unassign" and was_assigned:
             lic.assignments = [*(lic.assignments or []), (now, False)]
             if not lic.external:
-                tallies.apply(assignment_tally(lic.product, now, -1))
+                tallies.apply(assignment_tally(lic.product, lic.issued_at, now, -1))
     return licenses, tallies, now
 
 
@@ -150,6 +150,26 @@ def _oracle(licenses: list[_License], prices: list[PriceVersion], period: Period
 
 @settings(max_examples=300, deadline=None)
 @given(events, price_lists(), st.sampled_from(PERIODS), st.sampled_from([timedelta(0), timedelta(days=40)]))
+@example(  # a revocation at midnight on the 1st, as a month is asked at its end
+    history=[
+        (timedelta(days=6), "issue", "ads", 1, 0),
+        (timedelta(days=6), "issue", "ads", 1, 0),
+        (timedelta(0), "revoke", "ads", 1, 0),
+    ],
+    prices=[PriceVersion("ads", 17, 495, date(2027, 1, 1)), PriceVersion("seo", 0, 0, date(2027, 1, 1))],
+    period=Period(2027, 12),
+    later=timedelta(0),
+)
+@example(  # an unassignment at midnight on the 1st
+    history=[
+        (timedelta(days=6), "issue", "ads", 1, 0),
+        (timedelta(0), "assign", "ads", 1, 0),
+        (timedelta(days=6), "unassign", "ads", 1, 0),
+    ],
+    prices=[PriceVersion("ads", 17, 495, date(2027, 1, 1)), PriceVersion("seo", 0, 0, date(2027, 1, 1))],
+    period=Period(2027, 12),
+    later=timedelta(0),
+)
 def test_the_estimate_from_tallies_equals_the_license_by_license_computation(
     history: list[tuple[timedelta, str, str, int, int]],
     prices: list[PriceVersion],
@@ -231,7 +251,7 @@ def test_the_readme_march_by_tallies(as_of: datetime, days: int, to_date: int, p
     events = [
         (at(1, 9), issue_tally("backup", at(1, 9), 2)),
         (at(1, 9), issue_tally("scan", at(1, 9), 1)),
-        (at(10, 9), assignment_tally("backup", at(10, 9), +1)),
+        (at(10, 9), assignment_tally("backup", at(1, 9), at(10, 9), +1)),
         (at(12, 9), revoke_tally("scan", at(1, 9), at(12, 9), was_assigned=False)),
         (at(20, 9), issue_tally("backup", at(20, 9), 1)),
         (at(25, 9), revoke_tally("backup", at(1, 9), at(25, 9), was_assigned=True)),
@@ -260,7 +280,11 @@ def test_a_license_carried_over_months_with_no_events_is_billed_every_month() ->
     february = estimate_from_tallies({}, tallies.running, [BACKUP], Period(2026, 2), datetime(2026, 3, 1, tzinfo=UTC))
     # Then it is active all 28 days: min(28 x 17 = 476, 495) = 476 cents; open and unassigned at the month's end
     assert (february.totals.projected_license_days, february.totals.projected_cost) == (28, 476)
-    assert (february.totals.counts.assigned, february.totals.counts.unassigned, february.totals.counts.total) == (0, 1, 1)
+    assert (february.totals.counts.assigned, february.totals.counts.unassigned, february.totals.counts.total) == (
+        0,
+        1,
+        1,
+    )
     # And January counts 20..31 = 12 days, 12 x 17 = 204 cents (January's tally is needed for the carry)
     january = estimate_from_tallies(
         tallies.months, tallies.running, [BACKUP], Period(2026, 1), datetime(2026, 4, 1, tzinfo=UTC)
@@ -280,3 +304,35 @@ def test_revoked_at_midnight_of_the_first_has_no_day_in_that_month() -> None:
     assert estimate_from_tallies(tallies.months, tallies.running, [BACKUP], Period(2026, 2), asked).products == ()
     january = estimate_from_tallies(tallies.months, tallies.running, [BACKUP], Period(2026, 1), asked)
     assert (january.totals.projected_license_days, january.totals.projected_cost) == (22, 374)
+
+
+@pytest.mark.parametrize("assigned", [False, True])
+def test_a_license_revoked_at_the_first_instant_of_a_month_is_not_open_at_the_end_of_the_last(assigned: bool) -> None:
+    # Given a license issued 26 December 2027 (assigned or not) and revoked at 1 January 2028 00:00:00 sharp, and
+    # another issued at that very instant
+    december_26, new_year = datetime(2027, 12, 26, tzinfo=UTC), datetime(2028, 1, 1, tzinfo=UTC)
+    tallies = _Tallies()
+    tallies.apply(issue_tally("backup", december_26, 1, assigned=int(assigned)))
+    tallies.apply(revoke_tally("backup", december_26, new_year, was_assigned=assigned))
+    tallies.apply(issue_tally("backup", new_year, 1))
+    # When December is asked at its end
+    december = estimate_from_tallies(tallies.months, tallies.running, [BACKUP], Period(2027, 12), new_year)
+    # Then it billed 26..31 December (6 days, 6 x 17 = 102) for one license that is revoked by then: neither
+    # assigned nor unassigned (the one issued at midnight is January's)
+    assert (december.totals.license_days, december.totals.cost_to_date) == (6, 102)
+    counts = december.totals.counts
+    assert (counts.total, counts.assigned, counts.unassigned) == (1, 0, 0)
+    # And January carries only the new one
+    january = estimate_from_tallies(tallies.months, tallies.running, [BACKUP], Period(2028, 1), new_year)
+    assert (january.totals.counts.total, january.totals.counts.unassigned) == (1, 1)
+
+
+def test_an_unassignment_at_the_first_instant_of_a_month_is_the_state_at_the_end_of_the_last() -> None:
+    # Given a license issued and assigned 26 December 2027, unassigned at 1 January 2028 00:00:00 sharp
+    december_26, new_year = datetime(2027, 12, 26, tzinfo=UTC), datetime(2028, 1, 1, tzinfo=UTC)
+    tallies = _Tallies()
+    tallies.apply(issue_tally("backup", december_26, 1, assigned=1))
+    tallies.apply(assignment_tally("backup", december_26, new_year, -1))
+    # When December is asked at its end: the license is unassigned at that instant
+    december = estimate_from_tallies(tallies.months, tallies.running, [BACKUP], Period(2027, 12), new_year)
+    assert (december.totals.counts.assigned, december.totals.counts.unassigned) == (0, 1)

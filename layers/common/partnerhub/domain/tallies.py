@@ -11,6 +11,11 @@ assign and unassign of a portal license, two kinds of small counters (``docs/bil
 * a **running tally** per partner and product: licenses open now (issued, not revoked) and, of them,
   how many are assigned.
 
+A revocation or an assignment change at the very first instant of a month (midnight on the 1st) is the
+state at the end of the month that just ended: it goes to that month's tally (unless the license was issued
+at that instant too, when it never was in the earlier month), so the counts at a month's end agree with the
+license-by-license reading, which takes a license revoked at ``as_of`` as revoked.
+
 A license still open at a month's end is in no later month's tally: it is carried. The licenses open
 at the start of month ``M`` are the running total minus what every month from ``M`` on changed, so
 no job has to run at a month's end. Every license of ``M`` then has a known (first day, last day)
@@ -24,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from partnerhub.domain.periods import Period, require_aware
 
@@ -79,18 +84,24 @@ def issue_tally(product: str, issued_at: datetime, quantity: int, assigned: int 
     )
 
 
+_INSTANT = timedelta(microseconds=1)
+
+
+def _event_period(issued_at: datetime, at: datetime) -> Period:
+    """The month whose tally an event at ``at`` of a license issued at ``issued_at`` goes to: the month of the
+    license's last instant before the event (see the module docstring)."""
+    return Period.containing(max(issued_at, at - _INSTANT))
+
+
 def revoke_tally(product: str, issued_at: datetime, revoked_at: datetime, *, was_assigned: bool) -> TallyChange:
-    """One portal license revoked at ``revoked_at``; counted in the month of the revocation."""
+    """One portal license revoked at ``revoked_at``; counted in the month of its last active instant."""
     issued_at = require_aware("issued_at", issued_at)
     revoked_at = require_aware("revoked_at", revoked_at)
-    period = Period.containing(revoked_at)
+    period = _event_period(issued_at, revoked_at)
     first = max(period.start, issued_at)
-    # The last active day: the revocation's day, or the day before when revoked at midnight sharp; a
-    # license revoked when it was issued has none (last = first - 1).
-    midnight = not (revoked_at.hour or revoked_at.minute or revoked_at.second or revoked_at.microsecond)
-    last = revoked_at.day - 1 if midnight else revoked_at.day
-    if revoked_at <= first:
-        last = first.day - 1
+    # The last active day: the day of the last instant before the revocation; a license revoked when it was
+    # issued has none (last = first - 1).
+    last = (revoked_at - _INSTANT).day if revoked_at > first else first.day - 1
     return TallyChange(
         period,
         product,
@@ -100,9 +111,10 @@ def revoke_tally(product: str, issued_at: datetime, revoked_at: datetime, *, was
     )
 
 
-def assignment_tally(product: str, at: datetime, assigned: int) -> TallyChange:
-    """A portal license assigned (+1) or unassigned (-1) at ``at``."""
-    return TallyChange(Period.containing(require_aware("at", at)), product, assigned=assigned)
+def assignment_tally(product: str, issued_at: datetime, at: datetime, assigned: int) -> TallyChange:
+    """A portal license issued at ``issued_at`` assigned (+1) or unassigned (-1) at ``at``."""
+    period = _event_period(require_aware("issued_at", issued_at), require_aware("at", at))
+    return TallyChange(period, product, assigned=assigned)
 
 
 @dataclass(slots=True)
@@ -163,10 +175,10 @@ def tallies_of(
         for kind, at in events:
             if kind == "assigned" and not assigned:
                 assigned = True
-                apply(assignment_tally(product, at, +1))
+                apply(assignment_tally(product, issued_at, at, +1))
             elif kind == "unassigned" and assigned:
                 assigned = False
-                apply(assignment_tally(product, at, -1))
+                apply(assignment_tally(product, issued_at, at, -1))
             elif kind == "revoked":
                 apply(revoke_tally(product, issued_at, at, was_assigned=assigned))
                 break

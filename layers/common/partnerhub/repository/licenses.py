@@ -595,7 +595,7 @@ def _change_tally(change: Change) -> TallyChange | None:
     if before.revoked_at is None and after.revoked_at is not None:
         return revoke_tally(after.product, after.issued_at, after.revoked_at, was_assigned=before.site is not None)
     if change.counters is not None and change.counters.assigned:
-        return assignment_tally(after.product, change.event.at, change.counters.assigned)
+        return assignment_tally(after.product, after.issued_at, change.event.at, change.counters.assigned)
     return None
 
 
