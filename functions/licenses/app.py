@@ -114,6 +114,7 @@ def license_counts() -> LicenseCounts:
 @app.post(
     "/v1/licenses",
     status_code=201,
+    response_description="Issued",
     description="Refused with 402 without a payment method or with a past-due invoice; "
     "404 `product_not_found` for a product the catalog does not hold.",
 )
