@@ -66,19 +66,16 @@ class Table:
 
     def partition(self, pk: str) -> list[dict[str, Any]]:
         """Every item of one partition, sorted, as raw DynamoDB JSON (for byte-for-byte comparisons)."""
-        items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self.name,
-            "KeyConditionExpression": "PK = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": pk}},
-            "ConsistentRead": True,
-        }
-        while True:
-            page = self.client.query(**kwargs)
-            items.extend(page["Items"])
-            if "LastEvaluatedKey" not in page:
-                return sorted(items, key=lambda i: i["SK"]["S"])
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        from partnerhub.repository.dynamo import pages
+
+        answers = pages(
+            self.client.query,
+            TableName=self.name,
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": pk}},
+            ConsistentRead=True,
+        )
+        return sorted((item for answer in answers for item in answer["Items"]), key=lambda i: i["SK"]["S"])
 
 
 @pytest.fixture(scope="session")
