@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         "transaction; DynamoDB does neither. The local stack (and so the bench) runs moto with "
         "`local/fast_dynamodb.py`: a partition index kept item by item, queries handed only the run of their "
         "partition a page can contain, and an item-level rollback for transactions. Answers are moto's own "
-        "(tests/integration/test_fast_dynamodb.py compares them with plain moto's).",
+        "(tests/local/test_fast_dynamodb.py compares them with plain moto's).",
         "Handlers log at WARNING during the bench (the template says INFO); Powertools metrics are disabled, as "
         "in the local stack.",
         "Everything (handlers, moto, the Stripe emulator) shares one Python process and this machine's cores with "

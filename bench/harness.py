@@ -357,7 +357,7 @@ class Bench:
 
     def paying_partner(self, prefix: str = "bench") -> str:
         """A fresh partner allowed to issue licenses (its record says it has a payment method)."""
-        from tests.support.partners import SeededPartners
+        from testkit.partners import SeededPartners
 
         partner_id = f"{prefix}-{secrets.token_hex(4)}"
         SeededPartners(self.table).set_has_payment_method(partner_id, True)

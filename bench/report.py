@@ -619,7 +619,7 @@ BIG_PARTNER_NOTE = (
     "of its partition from the key condition's bound or the `ExclusiveStartKey` to `Limit` items and the one "
     "after; it also writes the answer without moto's per-attribute alias search, which cost ten times the query "
     "itself for a 50-item page, and without moto's search of the JSON answer for an XML request id. Answers "
-    "stay moto's own (tests/integration/test_fast_dynamodb.py and the property "
+    "stay moto's own (tests/local/test_fast_dynamodb.py and the property "
     "tests of test_fast_dynamodb_properties.py compare them with plain moto's). What the handler itself spends "
     "on a page (deserialising 50 items, building the licenses, the response model) was cut by reading items "
     "without boto3's TypeDeserializer, parsing instants with `fromisoformat` and building licenses read back "

@@ -31,13 +31,13 @@ classes, keeps moto's own code for every answer and changes only what moto is gi
   (``Item.size``, pinned for the query).
 
 Every answer is moto's: the same items in the same order, the same ``LastEvaluatedKey``, counts,
-``ConsumedCapacity`` and errors. ``tests/integration/test_fast_dynamodb.py`` runs one scripted sequence of
+``ConsumedCapacity`` and errors. ``tests/local/test_fast_dynamodb.py`` runs one scripted sequence of
 operations against plain moto and against this layer and compares every answer;
-``tests/integration/test_fast_dynamodb_properties.py`` does the same for random items (every attribute
+``tests/local/test_fast_dynamodb_properties.py`` does the same for random items (every attribute
 type) and random queries (key conditions, orders, filters, limits, start keys);
 ``PARTNERHUB_PLAIN_MOTO=1`` runs the integration tests on plain moto. The layer reaches into moto's
 internals, so it is pinned: installing it over any other moto version fails loudly, and
-``tests/integration/test_fast_dynamodb.py`` checks the pin against ``requirements/dev.txt``.
+``tests/local/test_fast_dynamodb.py`` checks the pin against ``requirements/dev.txt``.
 
 The same change would fit upstream as an index maintained by ``Table.put_item``/``delete_item`` and
 ``update_item``, used by ``Table.query`` when the key condition names one partition, and an

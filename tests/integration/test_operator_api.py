@@ -29,11 +29,11 @@ from partnerhub.repository.invoices import DynamoInvoiceRepository
 from partnerhub.repository.licenses import DynamoLicenseRepository
 from partnerhub.repository.partners import DynamoPartnerRepository
 from partnerhub.settings import OperatorSettings
+from testkit.data import INVOICE_LINE
+from testkit.events import load_event
+from testkit.partners import SeededPartners
 from tests.integration.conftest import Function
 from tests.integration.test_invoicing_repository import stripe_invoice
-from tests.support.data import INVOICE_LINE
-from tests.support.events import load_event
-from tests.support.partners import SeededPartners
 
 SAMPLES = ["audit", "list_partners", "get_partner", "preview_run", "start_run", "run_progress", "retry_run"]
 
