@@ -45,7 +45,7 @@ def claims_of(partner: str) -> list[dict[str, Any]]:
     response = default_client().query(
         TableName=os.environ["TABLE_NAME"],
         KeyConditionExpression="PK = :pk AND begins_with(SK, :site)",
-        ExpressionAttributeValues=serialize({":pk": keys.partner_pk(partner), ":site": "SITE#"}),
+        ExpressionAttributeValues=serialize({":pk": keys.partner_pk(partner), ":site": keys.SITE_CLAIM_PREFIX}),
         ConsistentRead=True,
     )
     return response["Items"]

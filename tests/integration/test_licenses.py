@@ -13,6 +13,7 @@ import boto3
 import pytest
 
 from partnerhub.clock import ManualClock, isoformat
+from partnerhub.repository import keys
 from partnerhub.repository.partners import DynamoPartnerRepository
 from testkit.events import load_event
 from testkit.partners import SeededPartners
@@ -431,7 +432,7 @@ class TestExternalLicenses:
         # A license written before keys had their uniqueness item: only the license item exists.
         table = os.environ["TABLE_NAME"]
         boto3.client("dynamodb").delete_item(
-            TableName=table, Key={"PK": {"S": f"LICENSEKEY#{paid}"}, "SK": {"S": "KEY"}}
+            TableName=table, Key={"PK": {"S": keys.license_key_pk(paid)}, "SK": {"S": keys.LICENSE_KEY_SK}}
         )
 
         reply = licenses(external(paying_partner, paid))
@@ -464,7 +465,7 @@ class TestExternalLicenses:
         found = boto3.client("dynamodb").query(
             TableName=table,
             KeyConditionExpression="PK = :pk",
-            ExpressionAttributeValues={":pk": {"S": f"PARTNER#{partner_id}"}},
+            ExpressionAttributeValues={":pk": {"S": keys.partner_pk(partner_id)}},
         )
         assert found["Items"] == []
 

@@ -192,7 +192,7 @@ def test_a_dry_run_page_reads_what_its_size_bounds(operator: Function, august: l
         ({"limit": "501"}, "limit"),
         ({"limit": "two"}, "limit"),
         ({"cursor": "not a cursor"}, "cursor"),
-        ({"cursor": cursors.encode({"sk": "AUDIT#x"})}, "cursor"),  # another list's
+        ({"cursor": cursors.encode({"sk": keys.audit_sk("2026-08-01T00:00:00Z", "x")})}, "cursor"),  # the audit log's
         ({"cursor": cursors.encode({"after": "bad id!"})}, "cursor"),
         ({"cursor": "bm90IGpzb24"}, "cursor"),  # base64 of text that is not JSON
     ],
@@ -262,8 +262,8 @@ def test_the_migration_lists_partners_that_had_a_customer_before_the_directory(
     dynamodb.put_item(
         TableName=table,
         Item={
-            "PK": {"S": f"PARTNER#{partner}"},
-            "SK": {"S": "PROFILE"},
+            "PK": {"S": keys.partner_pk(partner)},
+            "SK": {"S": keys.PROFILE},
             "partner_id": {"S": partner},
             "stripe_customer_id": {"S": "cus_old"},
             "company": {
@@ -282,7 +282,11 @@ def test_the_migration_lists_partners_that_had_a_customer_before_the_directory(
     )
     dynamodb.put_item(
         TableName=table,
-        Item={"PK": {"S": f"STRIPE_CUSTOMER#cus_old_{partner}"}, "SK": {"S": "POINTER"}, "partner_id": {"S": partner}},
+        Item={
+            "PK": {"S": keys.stripe_customer_pk(f"cus_old_{partner}")},
+            "SK": {"S": keys.POINTER},
+            "partner_id": {"S": partner},
+        },
     )
     search = load_event("operator/list_partners", query={"search": "old wharf"})
     assert operator(search).body["items"] == []

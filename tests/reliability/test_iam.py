@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from local.template import load_yaml
+from partnerhub.repository import keys
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_yaml(ROOT / "template.yaml")
@@ -68,6 +69,11 @@ def test_no_secret_in_environment(name: str) -> None:
 IDEMPOTENT_COMMANDS = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
 
 
+def leading_keys(*partitions: str) -> str:
+    """A statement's condition (as ``granted`` writes it) allowing only items of these partitions."""
+    return json.dumps({"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": list(partitions)}})
+
+
 def grants(actions: set[str], *resources: str, condition: str | None = None) -> set[tuple[str, str, str | None]]:
     return {(action, resource, condition) for action in actions for resource in resources}
 
@@ -90,7 +96,7 @@ EXACT_CALLS: dict[str, set[tuple[str, str, str | None]]] = {
     | grants(
         {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
         "table",
-        condition='{"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["CATALOG", "IDEMPOTENCY", "AUDIT"]}}',
+        condition=leading_keys(keys.CATALOG, keys.IDEMPOTENCY, keys.AUDIT),
     ),
     # functions/operator: reads partners (directory on GSI1, BatchGetItem of PROFILEs), invoice records
     # (BatchGetItem), licenses (GSI5) and the catalog for the dry run, the audit log; writes only audit entries,
@@ -101,7 +107,7 @@ EXACT_CALLS: dict[str, set[tuple[str, str, str | None]]] = {
     | grants(
         {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
         "table",
-        condition='{"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["AUDIT", "INVOICE_RUN", "IDEMPOTENCY"]}}',
+        condition=leading_keys(keys.AUDIT, keys.INVOICE_RUNS, keys.IDEMPOTENCY),
     )
     | grants({"sqs:SendMessage"}, "InvoiceRunRequestQueue", "InvoiceQueue")
     | grants({"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"}, "InvoiceDeadLetterQueue"),

@@ -28,13 +28,7 @@ from partnerhub.domain.periods import Period
 from partnerhub.domain.tallies import MonthTally, RunningTally, tallies_of
 from partnerhub.repository import keys
 from partnerhub.repository.dynamo import TableRepository, deserialize, error_code, serialize, stamp, unstamp, values
-from partnerhub.repository.tallies import (
-    month_item,
-    month_tally,
-    running_tallies,
-    tally_assigned_name,
-    tally_open_name,
-)
+from partnerhub.repository.tallies import month_item, month_tally, running_item, running_tallies
 
 if TYPE_CHECKING:  # types only: the month-end planner reads the billable registry and loads no license model
     from partnerhub.domain.invoicing import InvoiceRecord
@@ -250,15 +244,7 @@ class DynamoBillingRepository(TableRepository):
         writes = [*puts, *deletes]
         for start in range(0, len(writes), 100):
             self._client.transact_write_items(TransactItems=writes[start : start + 100])  # type: ignore[arg-type]
-        final: dict[str, Any] = {
-            "PK": pk,
-            "SK": keys.RUNNING_TALLY,
-            "partner_id": partner_id,
-            "writes": (seen or 0) + 1,
-        }
-        for product, run in running.items():
-            final[tally_open_name(product)] = run.open
-            final[tally_assigned_name(product)] = run.assigned
+        final = running_item(partner_id, running, writes=(seen or 0) + 1)
         condition = "attribute_not_exists(PK)" if seen is None else "writes = :seen"
         params: dict[str, Any] = {"TableName": self._table, "Item": serialize(final), "ConditionExpression": condition}
         if seen is not None:

@@ -164,25 +164,15 @@ class DynamoLicenseRepository(TableRepository):
 
     # Writes -----------------------------------------------------------------------------------
     def issue(self, order: IssueOrder, *, require_payment_method: bool) -> tuple[License, ...]:
-        pk = keys.partner_pk(order.partner_id)
         licenses = order.licenses
         head: list[dict[str, Any]] = [self._receipt_put(order)]
         head.append(self._counters_update(order, len(_first_chunk(order, licenses)), require_payment_method))
         if order.source is Source.PORTAL:
-            shard = keys.billable_shard(order.partner_id)
             head.append(
                 {
                     "Put": {
                         "TableName": self._table,
-                        "Item": serialize(
-                            {
-                                "PK": pk,
-                                "SK": keys.billable_sk(),
-                                "partner_id": order.partner_id,
-                                "GSI1PK": keys.billable_gsi_pk(shard),
-                                "GSI1SK": order.partner_id,
-                            }
-                        ),
+                        "Item": serialize(billable_item(order.partner_id)),
                     }
                 }
             )
@@ -490,6 +480,18 @@ class DynamoLicenseRepository(TableRepository):
 
 
 # Item mapping ------------------------------------------------------------------------------------
+def billable_item(partner_id: str) -> Item:
+    """The partner's entry in the billable-partner registry (its shard of GSI1), put with every portal issue:
+    month-end plans from this registry."""
+    return {
+        "PK": keys.partner_pk(partner_id),
+        "SK": keys.billable_sk(),
+        "partner_id": partner_id,
+        "GSI1PK": keys.billable_gsi_pk(keys.billable_shard(partner_id)),
+        "GSI1SK": partner_id,
+    }
+
+
 def license_item(license: License) -> Item:
     pid, key = license.partner_id, license.license_key
     status = license.status.value

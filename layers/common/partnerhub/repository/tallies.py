@@ -8,6 +8,7 @@ from typing import Any
 
 from partnerhub.domain.periods import Period
 from partnerhub.domain.tallies import MonthTally, RunningTally
+from partnerhub.repository import keys
 from partnerhub.repository.dynamo import stamp, unstamp
 
 _ISSUED = re.compile(r"^i#([0-9]{2})$")
@@ -40,6 +41,21 @@ def month_item(pk: str, sk: str, period: Period, product: str, tally: MonthTally
     item["last_issued_at"] = stamp(tally.last_issued_at) if tally.last_issued_at else None
     item |= {tally_issued_name(day): n for day, n in tally.issued.items()}
     item |= {tally_revoked_name(first, last): n for (first, last), n in tally.revoked.items()}
+    return item
+
+
+def running_item(partner_id: str, running: dict[str, RunningTally], *, writes: int) -> dict[str, Any]:
+    """The partner's running tally as the rebuild writes it: open and assigned licenses per product, and the
+    count of commands that have written the tallies (``writes``)."""
+    item: dict[str, Any] = {
+        "PK": keys.partner_pk(partner_id),
+        "SK": keys.RUNNING_TALLY,
+        "partner_id": partner_id,
+        "writes": writes,
+    }
+    for product, run in running.items():
+        item[tally_open_name(product)] = run.open
+        item[tally_assigned_name(product)] = run.assigned
     return item
 
 
