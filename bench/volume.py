@@ -219,6 +219,7 @@ class _Worker(threading.Thread):
         names = [name for name, weight in self.ACTIONS for _ in range(weight)]
         while time.monotonic() < self.deadline:
             action = self.rng.choice(names)
+            status: int | str
             try:
                 status = self._do(action)
             except Exception as exc:  # a dropped connection counts as a failure, as a 5xx would

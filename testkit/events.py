@@ -14,7 +14,8 @@ EVENTS = Path(__file__).resolve().parents[1] / "events"
 
 @cache
 def _raw(name: str) -> dict[str, Any]:
-    return json.loads((EVENTS / f"{name}.json").read_text())
+    event: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())
+    return event
 
 
 def load_event(

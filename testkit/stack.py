@@ -23,8 +23,7 @@ class ApiSession(requests.Session):
         super().__init__()
         self.base_url = base_url.rstrip("/")
 
-    # It passes requests' keyword arguments on through **kwargs, which mypy cannot match with the named ones.
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         text = url.decode() if isinstance(url, bytes) else url
         if text.startswith("/"):
             text = self.base_url + text
