@@ -10,10 +10,10 @@ PYTEST_ARGS ?=
 STAGE ?=
 SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
 
-.PHONY: help run reset seed test lint typecheck cfn-lint validate unit integration e2e emulator browser browser-deps bench soak invoice build deploy portal partner-user clean
+.PHONY: help run reset seed test lint typecheck cfn-lint validate unit integration e2e local-tests emulator browser browser-deps bench soak invoice build deploy portal partner-user clean
 
 help:  ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: $(REQUIREMENTS)
 	@PYTHON=$$(scripts/find-python.sh) || exit 1; \
@@ -39,14 +39,14 @@ reset: $(VENV)/.installed  ## Like run, but discard the kept data first: start c
 seed: $(VENV)/.installed  ## Fill the running stack with demo partners: SIZE=small|medium|large or a license count
 	$(PY) scripts/seed_demo.py --size $(SIZE)
 
-test: lint typecheck cfn-lint validate browser-deps  ## Everything CI checks: linters, types, templates and every test
+test: lint typecheck cfn-lint validate browser-deps  ## Everything CI checks: linters, types, templates and every test but the soak variants
 	$(PY) -m pytest -m "not soak" $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed  ## ruff
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check layers functions
 
-typecheck: $(VENV)/.installed  ## mypy, strict on the shared layer
+typecheck: $(VENV)/.installed  ## mypy, strict on the shared layer, local/ (but the Stripe emulator), bench/, scripts/, testkit/
 	$(VENV)/bin/mypy
 
 cfn-lint: $(VENV)/.installed  ## cfn-lint on template.yaml
@@ -63,6 +63,9 @@ integration: $(VENV)/.installed  ## Handlers against moto
 
 e2e: $(VENV)/.installed  ## Over HTTP against a local stack the tests start
 	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
+
+local-tests: $(VENV)/.installed  ## The local stack's own tests: gateway, controls, fast DynamoDB, kept state
+	$(PY) -m pytest tests/local $(PYTEST_ARGS)
 
 emulator: $(VENV)/.installed  ## The Stripe emulator's own tests
 	$(PY) -m pytest tests/emulator $(PYTEST_ARGS)

@@ -13,12 +13,56 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.harness import ROOT
 
 RESULTS = ROOT / "bench" / "results.md"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much each section of a whole run measures."""
+
+    cold_runs: int  # starts of each function, per init type
+    latency_calls: int  # warm calls per route
+    latency_box: float  # seconds each route's warm calls may take
+    big_licenses: int  # licenses of the one big partner
+    big_repeats: int  # calls of each probe on it
+    partners: int  # month-end: partners to invoice
+    pilot: int  # month-end: partners of the pilot run that sizes the rest
+    per_partner: int  # month-end: licenses per partner
+    products: int  # month-end: products per partner
+    engine: int  # license-months the billing engine bills alone
+
+
+FULL = Sizes(
+    cold_runs=10,
+    latency_calls=200,
+    latency_box=4.0,
+    big_licenses=10_000,
+    big_repeats=3,
+    partners=1000,
+    pilot=20,
+    per_partner=20,
+    products=2,
+    engine=200_000,
+)
+# --quick and --smoke: the machinery, at minimal sizes
+QUICK = Sizes(
+    cold_runs=1,
+    latency_calls=3,
+    latency_box=0.0,
+    big_licenses=200,
+    big_repeats=1,
+    partners=3,
+    pilot=3,
+    per_partner=4,
+    products=2,
+    engine=2_000,
+)
 
 
 def _log(line: str) -> None:
@@ -44,18 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.section:
         return _sections(args.section, args.output, quick=args.quick)
     quick = args.quick or args.smoke
-    sizes = {
-        "cold_runs": 1 if quick else 10,
-        "latency_calls": 3 if quick else 200,
-        "latency_box": 0.0 if quick else 4.0,
-        "big_licenses": 200 if quick else 10_000,
-        "big_repeats": 1 if quick else 3,
-        "partners": 3 if quick else 1000,
-        "pilot": 3 if quick else 20,
-        "per_partner": 20 if not quick else 4,
-        "products": 2,
-        "engine": 2_000 if quick else 200_000,
-    }
+    sizes = QUICK if quick else FULL
     started = time.monotonic()
     deadline = started + args.budget
 
@@ -63,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     from bench.harness import open_bench
 
     results: dict[str, Any] = {"machine": report.machine(), "notes": []}
-    results["settings"] = ", ".join(f"{k}={v}" for k, v in sizes.items())
+    results["settings"] = ", ".join(f"{k}={v}" for k, v in asdict(sizes).items())
     _log("bench: machine: " + "; ".join(f"{k} {v}" for k, v in results["machine"].items()))
     _log("bench: starting the local stack in this process")
     bench = open_bench(_log)
@@ -73,20 +106,20 @@ def main(argv: list[str] | None = None) -> int:
         _log("bench: calls per request")
         results["calls"] = calls.measure(bench, _log)
         _log("bench: cold start")
-        results["coldstart"] = coldstart.measure(bench, sizes["cold_runs"], _log, source_runs=1 if quick else 3)
+        results["coldstart"] = coldstart.measure(bench, sizes.cold_runs, _log, source_runs=1 if quick else 3)
         results["import_profile"] = coldstart.import_profile(bench, "LicensesFunction")
         results["first_requests"] = coldstart.first_requests(bench, 1 if quick else 5, _log)
         _log("bench: warm latency")
         bench.reset_aws()
-        results["latency"] = latency.measure(bench, sizes["latency_calls"], sizes["latency_box"], _log)
-        _log(f"bench: a partner with {sizes['big_licenses']} licenses")
-        results["big_partner"] = scale.big_partner(bench, sizes["big_licenses"], sizes["big_repeats"], _log)
+        results["latency"] = latency.measure(bench, sizes.latency_calls, sizes.latency_box, _log)
+        _log(f"bench: a partner with {sizes.big_licenses} licenses")
+        results["big_partner"] = scale.big_partner(bench, sizes.big_licenses, sizes.big_repeats, _log)
         _log("bench: the billing estimate at 10,000 and 100,000 licenses")
-        results["billing_read"] = scale.billing_read(bench, BILLING_SIZES[quick], sizes["big_repeats"], _log)
+        results["billing_read"] = scale.billing_read(bench, BILLING_SIZES[quick], sizes.big_repeats, _log)
         _log("bench: month-end invoicing")
         results["month_end"] = _month_end(bench, sizes, deadline, results["notes"])
         _log("bench: billing engine")
-        results["engine"] = scale.engine(sizes["engine"])
+        results["engine"] = scale.engine(sizes.engine)
     finally:
         bench.stack.stop()
     results["total_seconds"] = time.monotonic() - started
@@ -95,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         "transaction; DynamoDB does neither. The local stack (and so the bench) runs moto with "
         "`local/fast_dynamodb.py`: a partition index kept item by item, queries handed only the run of their "
         "partition a page can contain, and an item-level rollback for transactions. Answers are moto's own "
-        "(tests/integration/test_fast_dynamodb.py compares them with plain moto's).",
+        "(tests/local/test_fast_dynamodb.py compares them with plain moto's).",
         "Handlers log at WARNING during the bench (the template says INFO); Powertools metrics are disabled, as "
         "in the local stack.",
         "Everything (handlers, moto, the Stripe emulator) shares one Python process and this machine's cores with "
@@ -190,12 +223,12 @@ def _splice(output: Path, name: str, text: str) -> None:
     output.write_text(current, encoding="utf-8")
 
 
-def _month_end(bench: Any, sizes: dict[str, int], deadline: float, notes: list[str]) -> Any:
+def _month_end(bench: Any, sizes: Sizes, deadline: float, notes: list[str]) -> Any:
     """The full size when a pilot says it fits in what is left of the budget, else the largest that does."""
     from bench import scale
 
-    target = sizes["partners"]
-    pilot = scale.month_end(bench, sizes["pilot"], sizes["per_partner"], sizes["products"], _log)
+    target = sizes.partners
+    pilot = scale.month_end(bench, sizes.pilot, sizes.per_partner, sizes.products, _log)
     if pilot.error or pilot.partners >= target:
         return pilot
     per_partner = (pilot.seed_seconds + pilot.wall_seconds) / pilot.partners
@@ -205,9 +238,7 @@ def _month_end(bench: Any, sizes: dict[str, int], deadline: float, notes: list[s
     count = max(pilot.partners, min(target, fits))
     _log(f"  month-end: pilot {per_partner:.2f} s per partner; {left:.0f} s left: measuring {count} partners")
     result = (
-        pilot
-        if count == pilot.partners
-        else scale.month_end(bench, count, sizes["per_partner"], sizes["products"], _log)
+        pilot if count == pilot.partners else scale.month_end(bench, count, sizes.per_partner, sizes.products, _log)
     )
     if result.partners < target:
         result.extrapolated_to = target

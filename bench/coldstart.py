@@ -199,10 +199,10 @@ def measure(bench: Bench, runs: int, log: Callable[[str], None] = print, *, sour
             results[name].stripe_imported = results[name].stripe_imported or bool(sample["stripe"])
         log(f"  cold start: round {run + 1}/{runs}")
     for run in range(source_runs):
-        for name, lid in subjects:
+        for name, subject in subjects:
             if results[name].error:
                 continue
-            code = _code_for(bench, lid, from_source=True)
+            code = _code_for(bench, subject, from_source=True)
             results[name].source_cpu_samples.append(float(_run_child(code, prepared[name][1])["cpu"]))
         log(f"  cold start without bytecode: round {run + 1}/{source_runs}")
     return [results[name] for name, _ in subjects] + [results[lid] for lid in missing]

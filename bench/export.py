@@ -20,6 +20,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "common")]
 
 from partnerhub.clock import ManualClock  # noqa: E402
 from partnerhub.domain.billing import PriceVersion  # noqa: E402
+from partnerhub.domain.estimates import Tallies  # noqa: E402
+from partnerhub.domain.invoicing import InvoiceRecord  # noqa: E402
 from partnerhub.domain.models import HistoryEvent, License, Product, Site, Source  # noqa: E402
 from partnerhub.domain.periods import Period  # noqa: E402
 from partnerhub.domain.rebilling import RebillingService  # noqa: E402
@@ -71,6 +73,12 @@ class SyntheticLives:
             ]
             yield license, history
 
+    def tallies(self, partner_id: str, period: Period) -> Tallies:
+        raise AssertionError("the statement export reads license lives only")
+
+    def invoice_records(self, partner_id: str, first: Period, last: Period) -> dict[str, InvoiceRecord]:
+        raise AssertionError("the statement export reads license lives only")
+
 
 class Catalog:
     def load(self) -> tuple[list[Product], list[PriceVersion]]:
@@ -78,7 +86,7 @@ class Catalog:
 
 
 def export(count: int, by_site: bool, max_bytes: int) -> tuple[list[int], int, int]:
-    service = RebillingService(SyntheticLives(count), Catalog(), ManualClock(PERIOD.end + timedelta(days=1)))  # type: ignore[arg-type]
+    service = RebillingService(SyntheticLives(count), Catalog(), ManualClock(PERIOD.end + timedelta(days=1)))
     sizes: list[int] = []
     rows = amount = 0
     after: str | None = None

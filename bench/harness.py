@@ -29,7 +29,10 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from local.stack import Stack
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYER = ROOT / "layers" / "common"
@@ -37,6 +40,7 @@ LAYER = ROOT / "layers" / "common"
 READ_OPERATIONS = frozenset({"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"})
 WRITE_OPERATIONS = frozenset({"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"})
 _STRIPE_ID = re.compile(r"/[a-z]+_[A-Za-z0-9_]+")
+_stripe_counter: CallCounter | None = None  # the counter the Stripe emulator reports to, once installed
 
 
 def _ensure_paths() -> None:
@@ -95,7 +99,6 @@ class CallCounter:
         self._current: Calls | None = None
         self._thread: int | None = None
         self._registered_clients: set[int] = set()
-        self.emulators: list[Any] = []
 
     # -- hooks --
 
@@ -116,27 +119,26 @@ class CallCounter:
         self._registered_clients.add(id(client))
 
     def install_stripe_hook(self) -> None:
+        """Count what every Stripe emulator of this process serves from now on (once per process)."""
+        global _stripe_counter
+        if _stripe_counter is not None:
+            return
+        _stripe_counter = self
+        from werkzeug.wrappers import Request, Response
+
         from local.stripe_emulator.app import Emulator
 
         original = Emulator.handle
-        if getattr(original, "_bench_counted", False):
-            return
         counter = self
-        original_init = Emulator.__init__
 
-        def init(emulator: Any, *args: Any, **kwargs: Any) -> None:
-            original_init(emulator, *args, **kwargs)
-            counter.emulators.append(emulator)
-
-        Emulator.__init__ = init  # type: ignore[method-assign]
-
-        def handle(emulator: Any, request: Any) -> Any:
+        def handle(emulator: Emulator, request: Request) -> Response:
             if request.method != "OPTIONS" and not request.path.startswith("/_emulator"):
                 counter._record_stripe(f"{request.method} {_STRIPE_ID.sub('/{id}', request.path)}")
             return original(emulator, request)
 
-        handle._bench_counted = True  # type: ignore[attr-defined]
-        Emulator.handle = handle  # type: ignore[method-assign]
+        # The emulator (this repository's) has no request hook; the bench's process wraps its one entry point.
+        # mypy refuses any assignment to a method, and reads this function as taking a second ``self``.
+        Emulator.handle = handle  # type: ignore[method-assign, assignment]
 
     def _on_aws_call(self, model: Any = None, params: Any = None, **_: Any) -> None:
         with self._lock:
@@ -206,7 +208,7 @@ class Reply:
 class Bench:
     """The running stack plus the counter; build with :func:`open_bench`."""
 
-    def __init__(self, stack: Any, counter: CallCounter) -> None:
+    def __init__(self, stack: Stack, counter: CallCounter) -> None:
         from local.template import Template
 
         self.stack = stack
@@ -356,7 +358,7 @@ class Bench:
 
     def paying_partner(self, prefix: str = "bench") -> str:
         """A fresh partner allowed to issue licenses (its record says it has a payment method)."""
-        from tests.support.partners import SeededPartners
+        from testkit.partners import SeededPartners
 
         partner_id = f"{prefix}-{secrets.token_hex(4)}"
         SeededPartners(self.table, self.dynamodb()).set_has_payment_method(partner_id, True)
@@ -394,8 +396,8 @@ def open_bench(log: Callable[[str], None] = print) -> Bench:
     bench.dynamodb()  # hook the shared client (it may predate the session hook)
     # Stripe's webhooks would reach the handlers on the gateway's threads at any moment and mix their
     # calls into other routes' counts; they are held, and the webhook route is measured on its own.
-    for emulator in counter.emulators:
-        emulator.hold_webhooks(True)
+    if stack.emulator is not None:
+        stack.emulator.hold_webhooks(True)
     # One frozen instant: every run sees the same dates (the month-end section moves it on purpose).
     from datetime import UTC, datetime
 

@@ -47,12 +47,11 @@ def percentile(samples: list[float], pct: float) -> float:
 
 
 def baseline(bench: Bench, n: int) -> Latency:
-    from partnerhub.repository import keys
-    from partnerhub.repository.dynamo import serialize
+    from partnerhub.repository.partners import profile_key
 
     client = bench.dynamodb()
     partner = bench.paying_partner()
-    key = serialize({"PK": keys.partner_pk(partner), "SK": keys.PROFILE})
+    key = profile_key(partner)
     result = Latency("GetItem (baseline)")
     for i in range(WARMUP + n):
         started = time.perf_counter()

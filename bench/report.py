@@ -88,7 +88,7 @@ def render(results: dict[str, Any]) -> str:
             "(`scripts/compile_build.py`), so the first columns are what the deployed functions do."
         )
         out.append("")
-        rows = []
+        rows: list[list[Any]] = []
         for c in cold:
             if c.error:
                 rows.append([c.name, "n/a", "n/a", "n/a", "n/a", "n/a", "n/a", f"failed: {c.error}"])
@@ -136,19 +136,20 @@ def render(results: dict[str, Any]) -> str:
         )
         out.append("")
         rows = []
-        for r in calls:
-            if r.error:
-                rows.append([f"`{r.route_key}`", r.function, "—", "—", "—", f"not measured: {r.error}"])
+        for route in calls:
+            if route.error:
+                rows.append([f"`{route.route_key}`", route.function, "—", "—", "—", f"not measured: {route.error}"])
                 continue
-            assert r.calls is not None
+            assert route.calls is not None
             rows.append(
                 [
-                    f"`{r.route_key}`",
-                    r.function,
-                    f"{r.calls.dynamodb_total} ({r.calls.describe_dynamodb()})",
-                    f"{r.calls.stripe_total}" + (f" ({r.calls.describe_stripe()})" if r.calls.stripe_total else ""),
-                    r.status,
-                    r.verdict,
+                    f"`{route.route_key}`",
+                    route.function,
+                    f"{route.calls.dynamodb_total} ({route.calls.describe_dynamodb()})",
+                    f"{route.calls.stripe_total}"
+                    + (f" ({route.calls.describe_stripe()})" if route.calls.stripe_total else ""),
+                    route.status,
+                    route.verdict,
                 ]
             )
         out += _table(["Route", "Function", "DynamoDB calls", "Stripe calls", "Status", "Target"], rows)
@@ -156,28 +157,28 @@ def render(results: dict[str, Any]) -> str:
 
     latency: tuple[Latency, list[Latency]] | None = results.get("latency")
     if latency is not None:
-        base, rows_ = latency
+        get, measured = latency
         out += ["## Warm latency", ""]
         out.append(
             "Each route's handler, warm, called repeatedly in one process against the moto server (set-up between "
             "calls untimed). Ratios are to a bare `GetItem` round trip with the same client against the same "
-            f"server in the same run: p50 {_ms(base.p50)}, p99 {_ms(base.p99)} over {len(base.samples)} calls. "
+            f"server in the same run: p50 {_ms(get.p50)}, p99 {_ms(get.p99)} over {len(get.samples)} calls. "
             "Each route runs up to the configured count or its time box, whichever ends first."
         )
         out.append("")
         rows = []
-        for r in rows_:
-            if r.error:
-                rows.append([f"`{r.name}`", "—", "—", "—", "—", "—", f"not measured: {r.error}"])
+        for lat in measured:
+            if lat.error:
+                rows.append([f"`{lat.name}`", "—", "—", "—", "—", "—", f"not measured: {lat.error}"])
                 continue
             rows.append(
                 [
-                    f"`{r.name}`",
-                    len(r.samples),
-                    _ms(r.p50),
-                    _ratio(r.p50, base.p50),
-                    _ms(r.p99),
-                    _ratio(r.p99, base.p99),
+                    f"`{lat.name}`",
+                    len(lat.samples),
+                    _ms(lat.p50),
+                    _ratio(lat.p50, get.p50),
+                    _ms(lat.p99),
+                    _ratio(lat.p99, get.p99),
                     "",
                 ]
             )
@@ -619,7 +620,7 @@ BIG_PARTNER_NOTE = (
     "of its partition from the key condition's bound or the `ExclusiveStartKey` to `Limit` items and the one "
     "after; it also writes the answer without moto's per-attribute alias search, which cost ten times the query "
     "itself for a 50-item page, and without moto's search of the JSON answer for an XML request id. Answers "
-    "stay moto's own (tests/integration/test_fast_dynamodb.py and the property "
+    "stay moto's own (tests/local/test_fast_dynamodb.py and the property "
     "tests of test_fast_dynamodb_properties.py compare them with plain moto's). What the handler itself spends "
     "on a page (deserialising 50 items, building the licenses, the response model) was cut by reading items "
     "without boto3's TypeDeserializer, parsing instants with `fromisoformat` and building licenses read back "

@@ -60,6 +60,7 @@ def moto_handling() -> Iterator[list[float]]:
         finally:
             seconds.append(time.perf_counter() - started)
 
+    # Timed inside moto's server, around its one entry point, for the block only (mypy refuses method assignment).
     DynamoHandler.call_action = timed  # type: ignore[method-assign]
     try:
         yield seconds
@@ -188,7 +189,7 @@ def tally_items(partner_id: str, lives: list[Any]) -> list[dict[str, Any]]:
     """The tally items (``tallies_of``, the rebuild's own rules) for licenses given as (product, issued_at, events)."""
     from partnerhub.domain.tallies import tallies_of
     from partnerhub.repository import keys
-    from partnerhub.repository.tallies import month_item, tally_assigned_name, tally_open_name
+    from partnerhub.repository.tallies import month_item, running_item
 
     months, running = tallies_of(lives)
     pk = keys.partner_pk(partner_id)
@@ -197,11 +198,7 @@ def tally_items(partner_id: str, lives: list[Any]) -> list[dict[str, Any]]:
         for period, tallies in months.items()
         for product, tally in tallies.items()
     ]
-    head: dict[str, Any] = {"PK": pk, "SK": keys.RUNNING_TALLY, "partner_id": partner_id, "writes": len(lives)}
-    for product, run in running.items():
-        head[tally_open_name(product)] = run.open
-        head[tally_assigned_name(product)] = run.assigned
-    items.append(head)
+    items.append(running_item(partner_id, running, writes=len(lives)))
     return items
 
 
@@ -214,34 +211,16 @@ def _flush(writer: Any, table: str, batch: list[dict[str, Any]]) -> None:
 def write_partner(
     bench: Bench, partner_id: str, counters: dict[str, dict[str, int]], customer: str | None = None
 ) -> None:
-    """The partner record as the license commands and payment methods leave it, plus the billable registry."""
-    from partnerhub.repository import keys
-    from partnerhub.repository.dynamo import serialize
-    from partnerhub.repository.partners import counter_name
+    """The partner record as the license commands and payment methods leave it (a card on file, the license
+    counters, the Stripe customer) and its billable-registry entry, written with the repository's own pieces."""
+    from testkit.partners import SeededPartners
 
-    item: dict[str, Any] = {
-        "PK": keys.partner_pk(partner_id),
-        "SK": keys.PROFILE,
-        "partner_id": partner_id,
-        "has_payment_method": True,
-    }
+    partners = SeededPartners(bench.table, _writer())
+    partners.set_has_payment_method(partner_id, True)
+    partners.add_license_counts(partner_id, counters)
     if customer:
-        item["stripe_customer_id"] = customer
-    for product, values in counters.items():
-        for name, value in values.items():
-            item[counter_name(product, name)] = value
-    registry = {
-        "PK": keys.partner_pk(partner_id),
-        "SK": keys.billable_sk(),
-        "partner_id": partner_id,
-        "GSI1PK": keys.billable_gsi_pk(keys.billable_shard(partner_id)),
-        "GSI1SK": partner_id,
-    }
-    _flush(
-        _writer(),
-        bench.table,
-        [{"PutRequest": {"Item": serialize(item)}}, {"PutRequest": {"Item": serialize(registry)}}],
-    )
+        partners.claim_stripe_customer(partner_id, customer)
+    partners.make_billable(partner_id)
 
 
 # -- a partner with 10,000 licenses ------------------------------------------------------------------
@@ -270,9 +249,10 @@ def big_partner(bench: Bench, licenses: int, repeats: int, log: Callable[[str], 
     from partnerhub import clients
     from partnerhub.repository import keys as table_keys
     from partnerhub.repository.dynamo import values
+    from partnerhub.repository.partners import profile_key
 
     client = clients.dynamodb()
-    page_query = {
+    page_query: dict[str, Any] = {
         "TableName": bench.table,
         "IndexName": table_keys.GSI_LICENSES,
         "KeyConditionExpression": "GSI1PK = :pk",
@@ -280,7 +260,7 @@ def big_partner(bench: Bench, licenses: int, repeats: int, log: Callable[[str], 
         "ScanIndexForward": False,
         "Limit": 50,
     }
-    profile_key = {"PK": {"S": table_keys.partner_pk(partner)}, "SK": {"S": table_keys.PROFILE}}
+    profile = profile_key(partner)
     import boto3
 
     plain = boto3.client("dynamodb")  # botocore parses every attribute value against the service model
@@ -296,7 +276,7 @@ def big_partner(bench: Bench, licenses: int, repeats: int, log: Callable[[str], 
             parsed.append(time.perf_counter() - began)
     with moto_handling() as get_handling:
         for _ in range(max(PROBE_SAMPLES, repeats)):
-            client.get_item(TableName=bench.table, Key=profile_key)
+            client.get_item(TableName=bench.table, Key=profile)
     result.moto_query_seconds = statistics.median(query_handling) if query_handling else float("nan")
     result.moto_getitem_seconds = statistics.median(get_handling) if get_handling else float("nan")
     result.rows.append(
@@ -412,7 +392,7 @@ def _stripe_customers(bench: Bench, partners: list[str]) -> dict[str, str]:
     client = stripe.StripeClient(
         stripe_secret_key(),
         stripe_version=STRIPE_API_VERSION,
-        base_addresses={"api": base},  # type: ignore[typeddict-item]
+        base_addresses={"api": base},
         max_network_retries=2,
     )
     made: dict[str, str] = {}

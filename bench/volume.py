@@ -105,10 +105,9 @@ def seed_partner(moto_url: str, partner: str, count: int, issued_from: datetime,
     """``count`` licenses for ``partner`` (every fourth assigned), its record with matching counters and the
     billing tallies the license commands would have kept for them."""
     from bench.scale import synthetic_license, tally_items
-    from partnerhub.repository import keys
     from partnerhub.repository.dynamo import serialize
     from partnerhub.repository.licenses import license_item
-    from partnerhub.repository.partners import counter_name
+    from testkit.partners import SeededPartners
 
     client = _table(moto_url)
     counters = {p: {"issued": 0, "assigned": 0, "revoked": 0} for p in PRODUCTS}
@@ -129,16 +128,9 @@ def seed_partner(moto_url: str, partner: str, count: int, issued_from: datetime,
             batch = []
         if i and i % 5000 == 0:
             log(f"    seeded {i:,} of {count:,} ({time.monotonic() - started:.0f} s)")
-    record: dict[str, Any] = {
-        "PK": keys.partner_pk(partner),
-        "SK": keys.PROFILE,
-        "partner_id": partner,
-        "has_payment_method": True,
-    }
-    for product, values in counters.items():
-        for name, value in values.items():
-            record[counter_name(product, name)] = value
-    _flush(client, [{"PutRequest": {"Item": serialize(record)}}])
+    partners = SeededPartners(TABLE, client)
+    partners.set_has_payment_method(partner, True)
+    partners.add_license_counts(partner, counters)
     tallies = tally_items(partner, lives)
     for start in range(0, len(tallies), 25):
         _flush(client, [{"PutRequest": {"Item": serialize(item)}} for item in tallies[start : start + 25]])
@@ -227,6 +219,7 @@ class _Worker(threading.Thread):
         names = [name for name, weight in self.ACTIONS for _ in range(weight)]
         while time.monotonic() < self.deadline:
             action = self.rng.choice(names)
+            status: int | str
             try:
                 status = self._do(action)
             except Exception as exc:  # a dropped connection counts as a failure, as a 5xx would

@@ -31,13 +31,13 @@ classes, keeps moto's own code for every answer and changes only what moto is gi
   (``Item.size``, pinned for the query).
 
 Every answer is moto's: the same items in the same order, the same ``LastEvaluatedKey``, counts,
-``ConsumedCapacity`` and errors. ``tests/integration/test_fast_dynamodb.py`` runs one scripted sequence of
+``ConsumedCapacity`` and errors. ``tests/local/test_fast_dynamodb.py`` runs one scripted sequence of
 operations against plain moto and against this layer and compares every answer;
-``tests/integration/test_fast_dynamodb_properties.py`` does the same for random items (every attribute
+``tests/local/test_fast_dynamodb_properties.py`` does the same for random items (every attribute
 type) and random queries (key conditions, orders, filters, limits, start keys);
 ``PARTNERHUB_PLAIN_MOTO=1`` runs the integration tests on plain moto. The layer reaches into moto's
 internals, so it is pinned: installing it over any other moto version fails loudly, and
-``tests/integration/test_fast_dynamodb.py`` checks the pin against ``requirements/dev.txt``.
+``tests/local/test_fast_dynamodb.py`` checks the pin against ``requirements/dev.txt``.
 
 The same change would fit upstream as an index maintained by ``Table.put_item``/``delete_item`` and
 ``update_item``, used by ``Table.query`` when the key condition names one partition, and an
@@ -82,6 +82,8 @@ def install() -> None:
     from moto.dynamodb.models.table import Table
 
     make_moto_dynamodb_atomic()
+    # What this layer is: wrappers that stand in for moto's own methods, pinned to its version (mypy refuses every
+    # assignment to a method: method-assign).
     backend = DynamoDBBackend
     backend.put_item = _reindexing(backend.put_item, _key_from_item)  # type: ignore[method-assign]
     backend.update_item = _reindexing(backend.update_item, _key_from_key)  # type: ignore[method-assign]
@@ -298,11 +300,14 @@ def _reindexing(method: Callable[..., Any], key_of: Callable[..., dict[str, Any]
 def _refresh_key(table: Any, index: _TableIndex, key: dict[str, Any] | None) -> None:
     from moto.dynamodb.models.dynamo_type import DynamoType
 
-    try:
-        hash_value = DynamoType(key[table.hash_key_attr])  # type: ignore[index]
-        range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None  # type: ignore[index]
-    except (KeyError, TypeError, AttributeError):
+    if key is None:
         invalidate()  # a key this layer cannot read: rebuild rather than guess
+        return
+    try:
+        hash_value = DynamoType(key[table.hash_key_attr])
+        range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+    except (KeyError, TypeError, AttributeError):
+        invalidate()
         return
     index.refresh(table, hash_value, range_value)
 
@@ -413,9 +418,9 @@ def _projecting(project: Callable[..., Any]) -> Callable[..., Any]:
         result: dict[str, Any] = {}
         for path in projection_expressions:
             merge_dicts(result, find_nested_key(path, regular))
-        return dynamo_type.Item(
-            hash_key=item.hash_key, range_key=item.range_key, attrs=dynamo_type.serializer.serialize(result)["M"]
-        )
+        # boto3's TypeSerializer builds a map's members as a dict; its stubs say Mapping.
+        attrs = cast("dict[str, Any]", dynamo_type.serializer.serialize(result)["M"])
+        return dynamo_type.Item(hash_key=item.hash_key, range_key=item.range_key, attrs=attrs)
 
     return run
 
@@ -620,6 +625,7 @@ def _candidates(table: Any, params: dict[str, Any], extra: dict[str, Any]) -> li
         return None
     index_name = params.get("index_name")
     index = _index_of(table)
+    partitions: _Partitions | None
     if index_name:
         if index_name not in index.gsis:
             return None  # unknown index (moto says so), a local index, or multi-attribute keys
@@ -632,7 +638,7 @@ def _candidates(table: Any, params: dict[str, Any], extra: dict[str, Any]) -> li
         if params.get("range_comparison") and not _declares_range(table, index_name):
             return None  # moto raises for this; let it
     else:
-        partitions = index.base  # type: ignore[assignment]
+        partitions = index.base
         if partitions is None or params.get("hash_key") is None:
             return None
         partition_value = params["hash_key"]

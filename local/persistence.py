@@ -46,7 +46,7 @@ class Loaded:
 
 
 def _account_region() -> tuple[str, str]:
-    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.core.models import DEFAULT_ACCOUNT_ID
 
     return DEFAULT_ACCOUNT_ID, os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
 

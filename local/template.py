@@ -1,80 +1,34 @@
 """Read ``template.yaml`` the way SAM and CloudFormation would, for the local stack.
 
 The template is the single source of truth: the local gateway routes what it routes, the local table
-has its keys and indexes, the SQS pollers honour its batch sizes and concurrency. This module turns
-the YAML (with CloudFormation's short tags) into plain dicts, extracts what the stack needs, and
-resolves intrinsic functions against the local physical values of the resources.
+has its keys and indexes, the SQS pollers honour its batch sizes and concurrency. This module reads the
+YAML with cfn-lint's decoder (CloudFormation's short tags in their long forms), extracts what the stack
+needs, and resolves intrinsic functions against the local physical values of the resources.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 STACK_NAME = "partnerhub-local"
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
 
-# Short tag -> long form. !Ref and !Condition are not "Fn::" functions; !GetAtt has a dotted scalar form.
-_SHORT_TAGS = {
-    "Ref": "Ref",
-    "Condition": "Condition",
-    "GetAtt": "Fn::GetAtt",
-    "Sub": "Fn::Sub",
-    "If": "Fn::If",
-    "Equals": "Fn::Equals",
-    "Not": "Fn::Not",
-    "And": "Fn::And",
-    "Or": "Fn::Or",
-    "Join": "Fn::Join",
-    "Select": "Fn::Select",
-    "Split": "Fn::Split",
-    "FindInMap": "Fn::FindInMap",
-    "ImportValue": "Fn::ImportValue",
-    "Base64": "Fn::Base64",
-    "GetAZs": "Fn::GetAZs",
-    "Cidr": "Fn::Cidr",
-    "Length": "Fn::Length",
-    "ToJsonString": "Fn::ToJsonString",
-}
-
-
-class _CfnLoader(yaml.SafeLoader):  # type: ignore[misc]
-    """A safe loader that knows CloudFormation's short-form intrinsic tags."""
-
-
-def _construct(tag: str, long_name: str) -> Callable[[yaml.SafeLoader, yaml.Node], dict[str, Any]]:
-    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
-        value: Any
-        if isinstance(node, yaml.ScalarNode):
-            value = loader.construct_scalar(node)
-            if tag == "GetAtt":
-                # "!GetAtt Resource.Attr.Sub" splits at the first dot only (attributes may contain dots).
-                resource, _, attribute = str(value).partition(".")
-                value = [resource, attribute]
-        elif isinstance(node, yaml.SequenceNode):
-            value = loader.construct_sequence(node, deep=True)
-        else:
-            value = loader.construct_mapping(node, deep=True)
-        return {long_name: value}
-
-    return construct
-
-
-for _tag, _long in _SHORT_TAGS.items():
-    _CfnLoader.add_constructor(f"!{_tag}", _construct(_tag, _long))
-
 
 def load_yaml(path: Path) -> dict[str, Any]:
-    """Load a CloudFormation/SAM template into plain dicts (short tags become their long forms)."""
-    with path.open(encoding="utf-8") as handle:
-        data = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
+    """Load a CloudFormation/SAM template as cfn-lint reads it (its decoder, ``cfnlint.decode``): short tags
+    become their long forms (``!Sub x`` is ``{"Fn::Sub": "x"}``, ``!GetAtt A.B.C`` is ``{"Fn::GetAtt": ["A",
+    "B.C"]}``; ``!Ref`` and ``!Condition`` keep their names). The mappings, lists and strings are cfn-lint's
+    subclasses of ``dict``, ``list`` and ``str``, which also know their line in the file."""
+    from cfnlint.decode import decode  # imported on first use: cfn-lint takes half a second to import
+
+    data, problems = decode(str(path))
+    if problems:
+        raise ValueError(f"{path} cannot be read as a template: " + "; ".join(str(p) for p in problems))
     if not isinstance(data, dict):
         raise TypeError(f"{path} is not a template (top level is not a mapping)")
     return data

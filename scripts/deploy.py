@@ -174,7 +174,7 @@ def upload_portal(s3: Any, bucket: str, folder: Path) -> tuple[list[str], list[s
         s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes(), ContentType=content_type, CacheControl=cache)
         uploaded.append(key)
     keep = set(uploaded)
-    stale = []
+    stale: list[str] = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
         stale.extend(item["Key"] for item in page.get("Contents", []) if item["Key"] not in keep)
     for start in range(0, len(stale), 1000):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.reliability import api_fuzz  # needs the repository root on sys.path
+from testkit import api_fuzz  # needs the repository root on sys.path
 
 API = os.environ.get("API_URL", f"http://127.0.0.1:{os.environ.get('API_PORT', '3000')}")
 

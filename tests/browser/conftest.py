@@ -1,8 +1,8 @@
 """Browser tests: the portal, served by a local stack, driven in Debian's Chromium (headless) by Playwright.
 
-The stack is started once for the session (like ``tests/e2e``, with its own subprocess, so moving the clock
-here never disturbs the end-to-end tests). Each test gets a fresh browser context and page, signed in as a
-fresh partner. Every page a test visits can be saved with ``portal.screenshot(name)`` under
+The stack is started once for the session (like the end-to-end tests' ``stack``, but in its own subprocess, so
+moving the clock here never disturbs the end-to-end tests). Each test gets a fresh browser context and page,
+signed in as a fresh partner. Every page a test visits can be saved with ``portal.screenshot(name)`` under
 ``tests/browser/screenshots/`` (gitignored).
 """
 
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.e2e.conftest import LocalStack, running_stack  # noqa: E402
+from testkit.stack import LocalStack, running_stack  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

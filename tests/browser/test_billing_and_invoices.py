@@ -14,8 +14,8 @@ from playwright.sync_api import expect
 from tests.browser.steps import add_card, add_saved_card, issue, month_end_with_stripes_attempt
 
 if TYPE_CHECKING:
+    from testkit.stack import LocalStack
     from tests.browser.conftest import Portal
-    from tests.e2e.conftest import LocalStack
 
 pytestmark = pytest.mark.browser
 

@@ -18,8 +18,8 @@ from tests.browser.steps import expand
 from tests.e2e.test_invoicing_http import with_card
 
 if TYPE_CHECKING:
+    from testkit.stack import LocalStack
     from tests.browser.conftest import Portal
-    from tests.e2e.conftest import LocalStack
 
 pytestmark = pytest.mark.browser
 

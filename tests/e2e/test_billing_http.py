@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from conftest import ApiSession, LocalStack
+    from testkit.stack import ApiSession, LocalStack
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import requests
 from tests.e2e.test_past_due_story import account, eventually
 
 if TYPE_CHECKING:
-    from conftest import ApiSession, LocalStack
+    from testkit.stack import ApiSession, LocalStack
 
 
 @pytest.fixture

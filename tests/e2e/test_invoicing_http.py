@@ -11,7 +11,7 @@ import requests
 from tests.e2e.test_past_due_story import eventually
 
 if TYPE_CHECKING:
-    from conftest import ApiSession, LocalStack
+    from testkit.stack import ApiSession, LocalStack
 
 PERIOD = "2027-05"
 SECRET_KEY = "sk_test_local"

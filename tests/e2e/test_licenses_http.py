@@ -9,7 +9,7 @@ import boto3
 import pytest
 
 from partnerhub.repository import keys
-from tests.e2e.conftest import LocalStack
+from testkit.stack import LocalStack
 
 SITE = {"site_id": "184472401", "site_url": "https://client-bakery.example", "site_owner": "ann@client-bakery.example"}
 NEW_SITE = {"site_id": "184472999", "site_url": "https://client-florist.example"}

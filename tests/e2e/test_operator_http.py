@@ -12,12 +12,12 @@ import pytest
 import requests
 
 from local.auth import subject_for
-from tests.e2e.conftest import ApiSession
+from testkit.stack import ApiSession
 from tests.e2e.test_invoicing_http import with_card
 from tests.e2e.test_past_due_story import eventually
 
 if TYPE_CHECKING:
-    from conftest import LocalStack
+    from testkit.stack import LocalStack
 
 OPERATOR = "ops-console"
 ACTOR = f"operator:{subject_for(OPERATOR)}"

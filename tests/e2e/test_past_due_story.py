@@ -16,7 +16,7 @@ import pytest
 import requests
 
 if TYPE_CHECKING:
-    from conftest import ApiSession, LocalStack
+    from testkit.stack import ApiSession, LocalStack
 
 WAIT_SECONDS = 10.0
 SECRET_KEY = "sk_test_local"  # the local stack's Stripe key

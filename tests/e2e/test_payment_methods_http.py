@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import requests
 
-from tests.support.data import COMPANY
+from testkit.data import COMPANY
 
 if TYPE_CHECKING:
-    from conftest import ApiSession, LocalStack
+    from testkit.stack import ApiSession, LocalStack
 
 SECRET_KEY = "sk_test_local"  # the local stack's Stripe key (the emulator accepts any sk_test_)
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from tests.e2e.test_invoicing_http import with_card
 
 if TYPE_CHECKING:
-    from conftest import ApiSession, LocalStack
+    from testkit.stack import ApiSession, LocalStack
 
 PERIOD = "2029-02"
 

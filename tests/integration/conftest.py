@@ -27,7 +27,7 @@ from partnerhub import clients
 from partnerhub.clock import ManualClock
 from partnerhub.domain.catalog import PRICES, PRODUCTS
 from partnerhub.repository.catalog import DynamoCatalogRepository
-from tests.support.partners import SeededPartners
+from testkit.partners import SeededPartners
 
 ROOT = Path(__file__).resolve().parents[2]
 START = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)

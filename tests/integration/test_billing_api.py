@@ -25,8 +25,8 @@ from partnerhub.repository import keys
 from partnerhub.repository.billing import DynamoBillingRepository
 from partnerhub.repository.catalog import DynamoCatalogRepository
 from partnerhub.repository.partners import DynamoPartnerRepository
+from testkit.events import load_event
 from tests.integration.conftest import Function, Reply
-from tests.support.events import load_event
 
 OPERATORS = ("operators",)
 

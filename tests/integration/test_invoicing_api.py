@@ -9,9 +9,9 @@ import pytest
 
 from partnerhub import clients
 from partnerhub.repository.partners import DynamoPartnerRepository
+from testkit.events import load_event
 from tests.integration import test_invoicing_flow as shared
 from tests.integration.test_invoicing_flow import MONTH_END, PERIOD, Month, at, busy_partner
-from tests.support.events import load_event
 
 # The month's fixtures: one emulator and one Stripe client for both modules' tests.
 emulator, stripe_server, sdk, stripe_connection, stack, month, _calm = (

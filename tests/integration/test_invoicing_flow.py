@@ -29,8 +29,8 @@ from partnerhub.payments.client import STRIPE_API_VERSION, StripeConnection
 from partnerhub.payments.invoicing import StripeInvoices
 from partnerhub.repository import keys
 from partnerhub.repository.invoices import DynamoInvoiceRepository
-from tests.support.events import load_event
-from tests.support.partners import SeededPartners
+from testkit.events import load_event
+from testkit.partners import SeededPartners
 
 PERIOD = "2026-10"
 MONTH_END = datetime(2026, 11, 1, 0, 15, tzinfo=UTC)

@@ -21,8 +21,8 @@ from partnerhub.domain.licenses import LicenseService
 from partnerhub.repository import keys
 from partnerhub.repository.dynamo import serialize
 from partnerhub.repository.licenses import DynamoLicenseRepository
+from testkit.events import load_event
 from tests.integration.conftest import Function, Reply
-from tests.support.events import load_event
 
 N = 20
 

@@ -15,9 +15,9 @@ import pytest
 from partnerhub.clock import ManualClock, isoformat
 from partnerhub.repository import keys
 from partnerhub.repository.partners import DynamoPartnerRepository
+from testkit.events import load_event
+from testkit.partners import SeededPartners
 from tests.integration.conftest import Function, Reply
-from tests.support.events import load_event
-from tests.support.partners import SeededPartners
 
 SITE_A = {"site_id": "1001", "site_url": "https://bakery.example", "site_owner": "ann@bakery.example"}
 SITE_B = {"site_id": "1002", "site_url": "https://florist.example"}

@@ -17,9 +17,9 @@ from partnerhub.clock import ManualClock
 from partnerhub.payments.client import STRIPE_API_VERSION, StripeConnection
 from partnerhub.repository import keys
 from partnerhub.repository.partners import DynamoPartnerRepository
+from testkit.data import COMPANY
+from testkit.events import load_event
 from tests.integration.conftest import Function, Reply
-from tests.support.data import COMPANY
-from tests.support.events import load_event
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ from unittest import mock
 import pytest
 
 from partnerhub.clock import ManualClock
+from testkit.events import load_event
 from tests.integration.conftest import Function, import_function
-from tests.support.events import load_event
 
 
 @pytest.fixture

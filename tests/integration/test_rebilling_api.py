@@ -28,8 +28,8 @@ import pytest
 
 from partnerhub.clock import ManualClock
 from partnerhub.settings import BillingSettings
+from testkit.events import load_event
 from tests.integration.conftest import Function, Reply
-from tests.support.events import load_event
 
 
 def at(month: int, day: int, hour: int = 0) -> datetime:

@@ -33,8 +33,8 @@ from partnerhub.repository import keys
 from partnerhub.repository.dynamo import deserialize
 from partnerhub.repository.invoices import DynamoInvoiceRepository
 from partnerhub.repository.partners import DynamoPartnerRepository
+from testkit.events import load_event
 from tests.integration.conftest import Function, Reply
-from tests.support.events import load_event
 
 SECRET_KEY_PARAM = "/partnerhub/stripe/secret-key"
 WEBHOOK_SECRET_PARAM = "/partnerhub/stripe/webhook-secret"

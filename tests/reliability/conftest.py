@@ -1,4 +1,4 @@
-"""Reliability and security tests: over HTTP against the local stack (the e2e ``stack`` fixture).
+"""Reliability and security tests: over HTTP against a local stack of their own (the ``stack`` fixture here).
 
 Every suite here discovers the routes from ``template.yaml``, so a route that lands later is covered
 (or reported as not yet exercisable) without editing these tests.
@@ -17,7 +17,7 @@ import boto3
 import pytest
 
 from local.template import Route, Template
-from tests.e2e.conftest import ApiSession, LocalStack, stack  # noqa: F401 - the shared session fixture
+from testkit.stack import ApiSession, LocalStack, running_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = Template(ROOT / "template.yaml")
@@ -27,6 +27,13 @@ PRODUCT = "jetpack-backup"
 def api_routes() -> list[Route]:
     """Every HTTP route template.yaml declares (the local gateway routes exactly these)."""
     return [r for r in TEMPLATE.routes if r.path.startswith("/v1/")]
+
+
+@pytest.fixture(scope="session")
+def stack(request: pytest.FixtureRequest) -> Iterator[LocalStack]:
+    """The reliability tests' own local stack (not the end-to-end tests'), started once for the session."""
+    with running_stack(request) as running:
+        yield running
 
 
 def route_ids(routes: list[Route]) -> list[str]:
@@ -79,13 +86,13 @@ class Table:
 
 
 @pytest.fixture(scope="session")
-def table(stack: LocalStack) -> Table:  # noqa: F811
+def table(stack: LocalStack) -> Table:
     return Table(stack.moto_url)
 
 
 def give_payment_method(table: Table, partner: str) -> None:
     """A partner in good standing with a card on file (the standing flag the license rules read)."""
-    from tests.support.partners import SeededPartners
+    from testkit.partners import SeededPartners
 
     SeededPartners(table.name, table.client).set_has_payment_method(partner, True)
 
@@ -113,7 +120,7 @@ def site(n: int) -> dict[str, str]:
 
 
 @pytest.fixture
-def clean_faults(stack: LocalStack) -> Iterator[None]:  # noqa: F811
+def clean_faults(stack: LocalStack) -> Iterator[None]:
     """No fault plan in the Stripe emulator before or after the test."""
     if stack.stripe_url:
         stack.anonymous.delete(f"{stack.stripe_url}/_emulator/faults")

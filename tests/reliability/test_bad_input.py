@@ -15,7 +15,7 @@ import pytest
 
 from local.template import Route
 from partnerhub.repository import keys
-from tests.e2e.conftest import ApiSession
+from testkit.stack import ApiSession
 from tests.reliability.conftest import LocalStack, Table, api_routes, give_payment_method, issue, new_partner
 
 ROUTES = api_routes()

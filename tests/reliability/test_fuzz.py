@@ -2,7 +2,7 @@
 
 The document (``/v1/openapi.json``) is checked as a document -- valid OpenAPI 3.1, every template.yaml route in
 it, the security each route really has, links that lead somewhere -- and then schemathesis holds the API to it
-(``tests/reliability/api_fuzz.py``): every phase, every check except ``unsupported_method``, on a stack of
+(``testkit/api_fuzz.py``): every phase, every check except ``unsupported_method``, on a stack of
 its own (the run moves the clock and schedules prices, which other tests must not see).
 """
 
@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from openapi_spec_validator import validate
 
-from tests.e2e.conftest import LocalStack, running_stack
-from tests.reliability import api_fuzz
+from testkit import api_fuzz
+from testkit.stack import LocalStack, running_stack
 from tests.reliability.conftest import api_routes
 
 ROUTES = api_routes()

@@ -10,25 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+
+from local.template import load_yaml
+from partnerhub.repository import keys
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-class _Loader(yaml.SafeLoader):
-    pass
-
-
-def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        return {f"!{suffix}": loader.construct_scalar(node)}
-    if isinstance(node, yaml.SequenceNode):
-        return {f"!{suffix}": loader.construct_sequence(node, deep=True)}
-    return {f"!{suffix}": loader.construct_mapping(node, deep=True)}  # type: ignore[arg-type]
-
-
-_Loader.add_multi_constructor("!", _tag)
-TEMPLATE = yaml.load((ROOT / "template.yaml").read_text(), Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+TEMPLATE = load_yaml(ROOT / "template.yaml")
 FUNCTIONS = {
     name: resource
     for name, resource in TEMPLATE["Resources"].items()
@@ -82,6 +69,11 @@ def test_no_secret_in_environment(name: str) -> None:
 IDEMPOTENT_COMMANDS = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
 
 
+def leading_keys(*partitions: str) -> str:
+    """A statement's condition (as ``granted`` writes it) allowing only items of these partitions."""
+    return json.dumps({"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": list(partitions)}})
+
+
 def grants(actions: set[str], *resources: str, condition: str | None = None) -> set[tuple[str, str, str | None]]:
     return {(action, resource, condition) for action in actions for resource in resources}
 
@@ -104,7 +96,7 @@ EXACT_CALLS: dict[str, set[tuple[str, str, str | None]]] = {
     | grants(
         {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
         "table",
-        condition='{"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["CATALOG", "IDEMPOTENCY", "AUDIT"]}}',
+        condition=leading_keys(keys.CATALOG, keys.IDEMPOTENCY, keys.AUDIT),
     ),
     # functions/operator: reads partners (directory on GSI1, BatchGetItem of PROFILEs), invoice records
     # (BatchGetItem), licenses (GSI5) and the catalog for the dry run, the audit log; writes only audit entries,
@@ -115,7 +107,7 @@ EXACT_CALLS: dict[str, set[tuple[str, str, str | None]]] = {
     | grants(
         {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
         "table",
-        condition='{"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["AUDIT", "INVOICE_RUN", "IDEMPOTENCY"]}}',
+        condition=leading_keys(keys.AUDIT, keys.INVOICE_RUNS, keys.IDEMPOTENCY),
     )
     | grants({"sqs:SendMessage"}, "InvoiceRunRequestQueue", "InvoiceQueue")
     | grants({"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"}, "InvoiceDeadLetterQueue"),

@@ -21,9 +21,9 @@ from partnerhub.clock import ManualClock
 from partnerhub.domain.catalog import PRICES, PRODUCTS
 from partnerhub.repository import keys
 from partnerhub.repository.catalog import DynamoCatalogRepository
+from testkit.events import load_event
+from testkit.partners import SeededPartners
 from tests.integration.conftest import ENV, ROOT, START, Function, import_function
-from tests.support.events import load_event
-from tests.support.partners import SeededPartners
 
 THROTTLES = ["ProvisionedThroughputExceededException", "ThrottlingException"]
 

@@ -19,7 +19,7 @@ from partnerhub.domain.models import Product
 from partnerhub.domain.periods import Period
 from partnerhub.errors import Conflict, ValidationFailed
 from partnerhub.repository.billing import PartnerIdPage
-from tests.support.data import INVOICE_LINE
+from testkit.data import INVOICE_LINE
 
 BACKUP = Product(product="jetpack-backup", name="Jetpack VaultPress Backup")
 SCAN = Product(product="jetpack-scan", name="Jetpack Scan")

@@ -236,7 +236,6 @@ class InvoiceLine:
     currency: str = CURRENCY
 
 
-
 @dataclass(frozen=True, slots=True)
 class MonthlyBill:
     """The invoice computation for one month: lines sorted by product slug, and their total.
@@ -249,7 +248,6 @@ class MonthlyBill:
     total: int
     external_licenses: int = 0
     currency: str = CURRENCY
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,7 +333,6 @@ class EstimateCounts:
     total: int
 
 
-
 @dataclass(frozen=True, slots=True)
 class ProductEstimate:
     """One product's month-to-date figures."""
@@ -351,7 +348,6 @@ class ProductEstimate:
     currency: str = CURRENCY
 
 
-
 @dataclass(frozen=True, slots=True)
 class EstimateTotals:
     """The products' figures summed."""
@@ -364,7 +360,6 @@ class EstimateTotals:
     currency: str = CURRENCY
 
 
-
 @dataclass(frozen=True, slots=True)
 class Estimate:
     """The month-to-date estimate of ``period`` as seen at ``as_of``; products sorted by slug."""
@@ -373,7 +368,6 @@ class Estimate:
     as_of: datetime
     products: tuple[ProductEstimate, ...]
     totals: EstimateTotals
-
 
 
 def estimate_month(

@@ -65,6 +65,9 @@ def site_claim_sk(site_id: str, product: str) -> str:
     return f"{SITE_CLAIM_PREFIX}{site_id}#PRODUCT#{product}"
 
 
+SITE_CLAIM_PREFIX = "SITE#"
+
+
 def issue_receipt_sk(receipt_id: str) -> str:
     return f"ISSUE#{receipt_id}"
 

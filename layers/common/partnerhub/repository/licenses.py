@@ -165,7 +165,7 @@ class DynamoLicenseRepository(TableRepository):
         head: list[dict[str, Any]] = [self._receipt_put(order)]
         head.append(self._counters_update(order, len(_first_chunk(order, licenses)), require_payment_method))
         if order.source is Source.PORTAL:
-            head.append({"Put": {"TableName": self._table, "Item": serialize(billable_marker(order.partner_id))}})
+            head.append({"Put": {"TableName": self._table, "Item": serialize(billable_item(order.partner_id))}})
             head += tally_updates(
                 self._table, order.partner_id, _issue_tally(order, len(_first_chunk(order, licenses)))
             )
@@ -430,9 +430,9 @@ class DynamoLicenseRepository(TableRepository):
 
 
 # Item mapping ------------------------------------------------------------------------------------
-def billable_marker(partner_id: str) -> Item:
-    """The partner's entry in the billable-partner registry (sparse, sharded in GSI1), written with its first
-    portal license and never removed: the month-end planner reads the registry, never the licenses."""
+def billable_item(partner_id: str) -> Item:
+    """The partner's entry in the billable-partner registry (sparse, sharded in GSI1), put with every portal
+    issue and never removed: the month-end planner reads the registry, never the licenses."""
     return {
         "PK": keys.partner_pk(partner_id),
         "SK": keys.billable_sk(),

@@ -51,6 +51,21 @@ def month_item(pk: str, sk: str, period: Period, product: str, tally: MonthTally
     return item
 
 
+def running_item(partner_id: str, running: dict[str, RunningTally], *, writes: int) -> dict[str, Any]:
+    """The partner's running tally as the rebuild writes it: open and assigned licenses per product, and the
+    count of commands that have written the tallies (``writes``)."""
+    item: dict[str, Any] = {
+        "PK": keys.partner_pk(partner_id),
+        "SK": keys.RUNNING_TALLY,
+        "partner_id": partner_id,
+        "writes": writes,
+    }
+    for product, run in running.items():
+        item[tally_open_name(product)] = run.open
+        item[tally_assigned_name(product)] = run.assigned
+    return item
+
+
 def month_tally(item: dict[str, Any]) -> MonthTally:
     tally = MonthTally(assigned=int(item.get("assigned", 0)), last_issued_at=unstamp(item.get("last_issued_at")))
     for name, value in item.items():
@@ -170,15 +185,7 @@ class DynamoTallyRepository(TableRepository):
         writes = [*puts, *deletes]
         for start in range(0, len(writes), 100):
             self._client.transact_write_items(TransactItems=writes[start : start + 100])  # type: ignore[arg-type]
-        final: dict[str, Any] = {
-            "PK": pk,
-            "SK": keys.RUNNING_TALLY,
-            "partner_id": partner_id,
-            "writes": (seen or 0) + 1,
-        }
-        for product, run in running.items():
-            final[tally_open_name(product)] = run.open
-            final[tally_assigned_name(product)] = run.assigned
+        final = running_item(partner_id, running, writes=(seen or 0) + 1)
         condition = "attribute_not_exists(PK)" if seen is None else "writes = :seen"
         params: dict[str, Any] = {"TableName": self._table, "Item": serialize(final), "ConditionExpression": condition}
         if seen is not None:

@@ -1,26 +1,19 @@
-"""End-to-end tests against the whole local stack, started once per session as ``python -m local``.
+"""A client for a local stack running in its own process (``python -m local``): URLs, tokens, the clock.
 
-The stack runs in a subprocess (its own moto, clock and environment) on free ports; the ``stack``
-fixture hands out tokens and authenticated sessions. Tokens are checked against the STACK clock:
-after ``stack.advance("P3D")`` an earlier token has expired -- ask for a new one.
+The tests start one with :func:`running_stack`; tokens are checked against the STACK clock, so after
+``stack.advance("P3D")`` an earlier token has expired -- ask for a new one.
 """
 
 from __future__ import annotations
 
 import contextlib
-import sys
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from local.stack import StackProcess  # noqa: E402 - needs the repository root on sys.path
+from local.stack import StackProcess
 
 
 class ApiSession(requests.Session):
@@ -30,7 +23,7 @@ class ApiSession(requests.Session):
         super().__init__()
         self.base_url = base_url.rstrip("/")
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         text = url.decode() if isinstance(url, bytes) else url
         if text.startswith("/"):
             text = self.base_url + text
@@ -39,7 +32,7 @@ class ApiSession(requests.Session):
 
 
 class LocalStack:
-    """What the ``stack`` fixture yields: URLs and helpers for the running local stack."""
+    """A running local stack: URLs and helpers (what the tests' ``stack`` fixture yields)."""
 
     def __init__(self, process: StackProcess) -> None:
         self.process = process
@@ -104,10 +97,3 @@ def running_stack(request: pytest.FixtureRequest, env: dict[str, str] | None = N
             # The stack's own log usually says why an end-to-end test failed.
             print(f"\n----- local stack log -----\n{process.log()}\n----- end of local stack log -----")
         process.cleanup()
-
-
-@pytest.fixture(scope="session")
-def stack(request: pytest.FixtureRequest) -> Iterator[LocalStack]:
-    """The local stack, started once for the session and stopped at its end."""
-    with running_stack(request) as running:
-        yield running

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 if TYPE_CHECKING:
-    from conftest import LocalStack
+    from testkit.stack import LocalStack
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,4 +1,5 @@
-"""`make bench` still works: its machinery, at minimal sizes, end to end (python -m bench --smoke)."""
+"""`make bench` still works: its machinery, at minimal sizes, end to end (python -m bench --smoke), writes every
+section and reports what it counts. No figure of time is judged here: speed is measured by `make bench`."""
 
 from __future__ import annotations
 
@@ -50,11 +51,10 @@ def test_every_section_runs_and_writes_its_table(tmp_path: Path) -> None:
     stripe_column = [cell.strip() for cell in header.split("|")].index("`stripe` imported")
     assert cold_row.split("|")[stripe_column].strip() == "no"
     # And its start without bytecode (every module compiled from source, as from an artifact with no .pyc) is
-    # measured too, and costs more than the start with bytecode
+    # reported too, as a time and its ratio (how the two compare is make bench's to measure, not this test's)
     source_column = [cell.strip() for cell in header.split("|")].index("Without bytecode (CPU)")
-    without = re.fullmatch(r"[\d.]+ ms \(([\d.]+)x\)", cold_row.split("|")[source_column].strip())
+    without = re.fullmatch(r"[\d.]+ ms \([\d.]+x\)", cold_row.split("|")[source_column].strip())
     assert without is not None, cold_row
-    assert float(without.group(1)) > 1.0
     # And the framework floor is measured beside the functions
     assert any(line.startswith("| framework floor |") for line in text.splitlines())
     assert any(line.startswith("| pydantic, one model |") for line in text.splitlines())
