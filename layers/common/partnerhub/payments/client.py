@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, cast
 
 from partnerhub import retry
 from partnerhub.errors import UpstreamError
+from partnerhub.observability import MetricUnit, metrics
 from partnerhub.priming import Primable, ahead_of_requests
 
 if TYPE_CHECKING:
@@ -159,6 +160,8 @@ class StripeConnection:
             return cast(T, policy(self._authenticated, operation))
         except retry.RetryError as exhausted:
             last = exhausted.last_attempt.exception()
+            # The operators' dashboard counts these: Stripe still failing after every try (5xx, 429, network).
+            metrics.add_metric(name="StripeCallsFailed", unit=MetricUnit.Count, value=1)
             raise UpstreamError(f"{describe} failed after {tries} tries: {last}") from last
 
     def _authenticated[T](self, operation: Callable[[], T]) -> T:
