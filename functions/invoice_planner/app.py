@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.typing.lambda_context import LambdaContext
 from partnerhub import retry
 from partnerhub.clock import Clock, SystemClock
 from partnerhub.composition import Function
-from partnerhub.domain.invoicing import billable_period, previous_period
+from partnerhub.domain.invoicing import PeriodNotEnded, previous_period, require_ended
 from partnerhub.domain.periods import Period
 from partnerhub.observability import MetricUnit, logger, metrics, tracer
 from partnerhub.repository.billing import DynamoBillingRepository
@@ -44,9 +44,7 @@ def period_to_bill(event: dict[str, Any], now: Any) -> Period:
         period = Period.parse(requested)
     except ValueError as error:
         raise PlanningError(str(error)) from error
-    if not billable_period(period, now):
-        raise PlanningError(f"{period} has not ended yet (it ends {period.end.isoformat()}); it cannot be invoiced")
-    return period
+    return require_ended(period, now)
 
 
 def batches(partners: Iterable[str], size: int = _BATCH) -> Iterator[list[str]]:
@@ -109,7 +107,7 @@ class Planner:
         can never be planned is logged and dropped; any other failure goes back to the queue and is retried."""
         try:
             return self.plan(_requested_period(str(record.get("body", ""))))
-        except PlanningError as refused:
+        except (PlanningError, PeriodNotEnded) as refused:
             logger.error("invoice run request refused", extra={"reason": str(refused)})
             return {"refused": str(refused)}
 
