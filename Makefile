@@ -52,7 +52,7 @@ reset: $(VENV)/.installed  ## Like run, but discard the kept data first: start c
 seed: $(VENV)/.installed  ## Fill the running stack (on API_PORT) with demo partners: SIZE=small|medium|large or a license count
 	$(PY) scripts/seed_demo.py --size $(SIZE)
 
-test: lint typecheck cfn-lint checkov validate browser-deps  ## Everything CI checks: linters, types, templates, and every test but the soak variants (make soak)
+test: lint typecheck cfn-lint validate $(CHECKOV_VENV)/.installed browser-deps  ## Everything CI checks: linters, types, templates, and every test but the soak variants (make soak)
 	$(PY) -m pytest -m "not soak" $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed  ## ruff

@@ -13,38 +13,23 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from local.template import Resolver, Template
-from tests.deploy.cfn import ROOT, TEMPLATE, resources_of, transformed
-
-ACCOUNT = "210987654321"
-STACK_ID = f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/partnerhub-prod/7f3e2a10-5b1c-11f0-9a2e-0affd1c3b4e5"
-DISTRIBUTION = "d111abcdef8.cloudfront.net"
-REQUIRED = {"StripePublishableKey": "pk_test_51TestOnly", "AlarmEmail": "ops@example.com"}
-
-
-@dataclass
-class Deployed(Resolver):
-    """Resolves intrinsic functions as CloudFormation would for one stack: its account, its stack id, and the
-    CloudFront domain its distribution got."""
-
-    stack_id: str = STACK_ID
-
-    def pseudo(self) -> dict[str, Any]:
-        return {**super().pseudo(), "AWS::AccountId": ACCOUNT, "AWS::StackId": self.stack_id}
-
-
-def resolved(logical_id: str, stack_id: str = STACK_ID, **parameters: str) -> dict[str, Any]:
-    """``logical_id``'s properties with every condition and reference resolved for a stack deployed with
-    ``parameters``."""
-    template = Template(TEMPLATE, parameter_overrides={**REQUIRED, **parameters})
-    resolver = Deployed(template, attrs={("PortalDistribution", "DomainName"): DISTRIBUTION}, stack_id=stack_id)
-    props: dict[str, Any] = resolver.resolve(template.resources[logical_id].get("Properties") or {})
-    return props
+from local.template import Template
+from tests.deploy.cfn import (
+    ACCOUNT,
+    DISTRIBUTION,
+    REQUIRED,
+    ROOT,
+    STACK_ID,
+    TEMPLATE,
+    portal_content_security_policy,
+    resolved,
+    resources_of,
+    transformed,
+)
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +68,7 @@ def test_deletion_protection_follows_the_data_protection_parameter(protection: s
 
 
 def test_without_being_told_a_stack_protects_its_data() -> None:
-    assert Template(TEMPLATE).parameters["DataProtection"] == "ACTIVE"
+    assert Template(TEMPLATE, REQUIRED).parameters["DataProtection"] == "ACTIVE"
     assert resolved("Table")["DeletionProtectionEnabled"] is True
     assert resolved("UserPool")["DeletionProtection"] == "ACTIVE"
 
@@ -187,10 +172,9 @@ def test_with_its_own_domain_the_portal_is_named_by_it_everywhere() -> None:
 
 def policy_directives(**parameters: str) -> dict[str, list[str]]:
     config = resolved("PortalSecurityHeaders", **parameters)["ResponseHeadersPolicyConfig"]
-    header = config["SecurityHeadersConfig"]["ContentSecurityPolicy"]
-    assert header["Override"] is True
+    assert config["SecurityHeadersConfig"]["ContentSecurityPolicy"]["Override"] is True
     directives = {}
-    for part in header["ContentSecurityPolicy"].split(";"):
+    for part in portal_content_security_policy(**parameters).split(";"):
         name, *values = part.split()
         directives[name] = values
     return directives
@@ -324,7 +308,7 @@ def test_the_dashboard_shows_every_function_and_reads_only_what_is_published(cfn
     ours = [line for line in lines if line[0] == "PartnerHub"]
     assert {line[1] for line in ours} <= emitted_metrics()
     # Powertools adds the function's service name as the "service" dimension
-    services = {f.environment["POWERTOOLS_SERVICE_NAME"] for f in Template(TEMPLATE).functions.values()}
+    services = {f.environment["POWERTOOLS_SERVICE_NAME"] for f in Template(TEMPLATE, REQUIRED).functions.values()}
     assert {line[3] for line in ours if line[2] == "service"} <= services
     # month-end progress, dead letters, Stripe failures and webhook lag are all on it
     assert {"PartnerMonthsEnqueued", "InvoiceIssued", "StripeCallsFailed", "StripeEventLag"} <= {
