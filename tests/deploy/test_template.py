@@ -17,7 +17,7 @@ from tests.deploy.cfn import LAYER_URI, ROOT, TEMPLATE, resources_of, transform_
 WEBHOOK = ("post", "/v1/webhooks/stripe")
 LAYER_A = "s3://artifacts/layers/common-0a0a0a"
 LAYER_B = "s3://artifacts/layers/common-1b1b1b"
-LOCAL = Template(TEMPLATE, parameter_overrides={"StripePublishableKey": "pk_test_local"})
+LOCAL = Template(TEMPLATE, parameter_overrides={"Stage": "test", "StripePublishableKey": "pk_test_local"})
 # The functions behind HTTP routes (SnapStart, served through the live alias).
 API_FUNCTIONS = {route.function_id for route in LOCAL.routes}
 

@@ -57,7 +57,7 @@ def aws() -> Iterator[LocalResources]:
     make_event_handler_thread_local()
     with mock.patch.dict(os.environ, ENV), mock_aws():
         os.environ.pop("AWS_ENDPOINT_URL", None)
-        resources = LocalResources(Template(ROOT / "template.yaml"), endpoint_url=None)  # type: ignore[arg-type]
+        resources = LocalResources(Template(ROOT / "template.yaml", {"Stage": "test"}), endpoint_url=None)  # type: ignore[arg-type]
         resources.create_all()
         os.environ["TABLE_NAME"] = resources.table_names["Table"]
         DynamoCatalogRepository(os.environ["TABLE_NAME"]).seed(PRODUCTS, PRICES)

@@ -20,7 +20,7 @@ from local.template import Route, Template
 from tests.e2e.conftest import ApiSession, LocalStack, stack  # noqa: F401 - the shared session fixture
 
 ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE = Template(ROOT / "template.yaml")
+TEMPLATE = Template(ROOT / "template.yaml", {"Stage": "test"})
 PRODUCT = "jetpack-backup"
 
 
