@@ -27,7 +27,7 @@ OUTPUTS = {
     "PortalUrl": "https://d111.cloudfront.net",
     "UserPoolId": "us-east-1_Example",
     "UserPoolClientId": "client123",
-    "UserPoolDomainUrl": "https://partnerhub-prod-123456789012.auth.us-east-1.amazoncognito.com",
+    "UserPoolDomainUrl": "https://partnerhub-prod-7f3e2a10.auth.us-east-1.amazoncognito.com",
 }
 
 
@@ -166,7 +166,7 @@ def test_config_js_comes_from_the_stack_outputs() -> None:
             "region": "us-east-1",
             "userPoolId": "us-east-1_Example",
             "clientId": "client123",
-            "domain": "https://partnerhub-prod-123456789012.auth.us-east-1.amazoncognito.com",
+            "domain": "https://partnerhub-prod-7f3e2a10.auth.us-east-1.amazoncognito.com",
         },
     }
 
