@@ -25,11 +25,9 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from local import fast_dynamodb
+from local.ports import DEFAULT_STRIPE_PORT, HOST
 
 ROOT = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
-DEFAULT_API_PORT = 3000
-DEFAULT_STRIPE_PORT = 12111
 
 
 def _log(line: str) -> None:
@@ -306,9 +304,13 @@ def start_stack(
 
 def banner(stack: Stack) -> str:
     """What ``python -m local`` prints once everything is up."""
+    from partnerhub.domain.invoicing import previous_period
+
     now = stack.clock.now()
-    token_body = json.dumps({"partner_id": "p-1", "groups": ["admin"]})
-    run_body = json.dumps({"period": f"{now:%Y-%m}"})
+    partner_body = json.dumps({"partner_id": "agency-1"})
+    operator_body = json.dumps({"partner_id": "ops-1", "groups": ["operators"]})
+    # Only a month that has ended can be invoiced: the one before the clock's.
+    ended = str(previous_period(now))
     lines = [
         "",
         "PartnerHub local stack (127.0.0.1 only)",
@@ -317,8 +319,9 @@ def banner(stack: Stack) -> str:
         f"  Stripe (emu)   {stack.stripe_url or 'not running'}",
         f"  AWS (moto)     {stack.moto_url}",
         f"  clock          {now_iso(now)}  (GET/POST {stack.api_url}/_local/clock)",
-        f"  get a token    curl -s -X POST {stack.api_url}/_local/token -d '{token_body}'",
-        f"  invoice run    curl -s -X POST {stack.api_url}/_local/invoice-run -d '{run_body}'",
+        f"  partner token  curl -s -X POST {stack.api_url}/_local/token -d '{partner_body}'",
+        f"  operator token curl -s -X POST {stack.api_url}/_local/token -d '{operator_body}'",
+        f"  invoice run    make invoice API_PORT={stack.api_port} PERIOD={ended}",
         "  Ctrl-C stops everything.",
         "",
     ]

@@ -4,6 +4,7 @@ and logs that expire."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from typing import Any
@@ -16,7 +17,7 @@ from tests.deploy.cfn import LAYER_URI, ROOT, TEMPLATE, resources_of, transform_
 WEBHOOK = ("post", "/v1/webhooks/stripe")
 LAYER_A = "s3://artifacts/layers/common-0a0a0a"
 LAYER_B = "s3://artifacts/layers/common-1b1b1b"
-LOCAL = Template(TEMPLATE, parameter_overrides={"StripePublishableKey": "pk_test_local"})
+LOCAL = Template(TEMPLATE, parameter_overrides={"Stage": "test", "StripePublishableKey": "pk_test_local"})
 # The functions behind HTTP routes (SnapStart, served through the live alias).
 API_FUNCTIONS = {route.function_id for route in LOCAL.routes}
 
@@ -111,12 +112,15 @@ def test_only_the_stripe_webhook_route_has_no_authorizer(cfn: dict[str, Any]) ->
 # -- alarms ------------------------------------------------------------------------------------------
 
 
-def alarms_on(cfn: dict[str, Any], metric: str, dimension: str) -> dict[str, Any]:
-    """Dimension value (as written) -> alarm properties, for alarms on ``metric``."""
+def alarms_on(cfn: dict[str, Any], metric: str, dimension: str, *, only: str | None = None) -> dict[str, Any]:
+    """Dimension value (as written) -> alarm properties, for single-metric alarms on ``metric`` whose dimensions are
+    ``dimension`` alone (or ``dimension`` and ``only``'s names, when given: the release alarms' three)."""
     found = {}
     for alarm in resources_of(cfn, "AWS::CloudWatch::Alarm").values():
         props = alarm["Properties"]
-        if props["MetricName"] == metric:
+        names = sorted(d["Name"] for d in props.get("Dimensions", []))
+        wanted = sorted([dimension, *(only.split(",") if only else [])])
+        if props.get("MetricName") == metric and names == wanted:
             (value,) = [d["Value"] for d in props["Dimensions"] if d["Name"] == dimension]
             found[json.dumps(value, sort_keys=True)] = props
     return found
@@ -135,6 +139,9 @@ def test_every_alarm_notifies_the_one_topic_and_its_email(cfn: dict[str, Any]) -
     assert alarms
     for name, alarm in alarms.items():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
+        # and the all-clear: a person who was paged learns that it is over
+        assert alarm["Properties"]["OKActions"] == [{"Ref": "AlarmTopic"}], name
+        assert alarm["Properties"]["TreatMissingData"] == "notBreaching", name
 
 
 def test_every_function_alarms_on_errors_and_throttles(cfn: dict[str, Any]) -> None:
@@ -173,7 +180,7 @@ def test_dead_letters_and_a_failed_invoice_run_alarm(cfn: dict[str, Any]) -> Non
 
 
 def test_the_api_alarms_on_5xx(cfn: dict[str, Any]) -> None:
-    (props,) = alarms_on(cfn, "5xx", "ApiId").values()
+    (props,) = alarms_on(cfn, "5xx", "ApiId", only="Stage").values()
     assert props["Namespace"] == "AWS/ApiGateway"
     assert {"Name": "Stage", "Value": "$default"} in props["Dimensions"]
     assert props["Dimensions"][0]["Value"] == {"Ref": "HttpApi"}
@@ -198,8 +205,7 @@ def test_sign_in_is_invite_only_with_the_code_grant_and_pkce(cfn: dict[str, Any]
     res = cfn["Resources"]
     pool = res["UserPool"]
     assert pool["Properties"]["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
-    assert pool["Properties"]["DeletionProtection"] == "ACTIVE"
-    assert pool["DeletionPolicy"] == "Retain"
+    # Deletion protection and retention: tests/deploy/test_operations.py
     (partner_id,) = [a for a in pool["Properties"]["Schema"] if a["Name"] == "partner_id"]
     assert partner_id["Mutable"] is False
     client = res["UserPoolClient"]["Properties"]
@@ -207,7 +213,13 @@ def test_sign_in_is_invite_only_with_the_code_grant_and_pkce(cfn: dict[str, Any]
     assert client["AllowedOAuthFlowsUserPoolClient"] is True
     assert client["AllowedOAuthFlows"] == ["code"]  # no implicit grant: tokens never ride in a URL
     assert set(client["AllowedOAuthScopes"]) == {"openid", "email"}
-    portal = {"Fn::Sub": "https://${PortalDistribution.DomainName}/"}
+    portal = {
+        "Fn::If": [
+            "WithPortalDomain",
+            {"Fn::Sub": "https://${PortalDomainName}/"},
+            {"Fn::Sub": "https://${PortalDistribution.DomainName}/"},
+        ]
+    }
     assert client["CallbackURLs"] == client["LogoutURLs"] == [portal]
     assert "custom:partner_id" not in client["WriteAttributes"]  # a user cannot move to another tenant
     assert (client["IdTokenValidity"], client["TokenValidityUnits"]["IdToken"]) == (15, "minutes")
@@ -234,21 +246,33 @@ def test_every_log_group_expires_and_every_function_writes_to_its_own(cfn: dict[
     assert {"requestId", "routeKey", "status"} <= set(fields)
 
 
-def test_the_table_and_user_pool_survive_a_stack_deletion(cfn: dict[str, Any]) -> None:
-    table = cfn["Resources"]["Table"]
-    assert table["Properties"]["DeletionProtectionEnabled"] is True
-    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
-    pool = cfn["Resources"]["UserPool"]
-    assert pool["Properties"]["DeletionProtection"] == "ACTIVE"
-    assert pool["DeletionPolicy"] == pool["UpdateReplacePolicy"] == "Retain"
-
-
-def test_traces_record_no_response_bodies(cfn: dict[str, Any]) -> None:
+def test_every_function_is_traced(cfn: dict[str, Any]) -> None:
     for name, function in resources_of(cfn, "AWS::Lambda::Function").items():
-        variables = function["Properties"]["Environment"]["Variables"]
         assert function["Properties"]["TracingConfig"] == {"Mode": "Active"}, name
-        assert variables["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false", name
-        assert variables["POWERTOOLS_TRACER_CAPTURE_ERROR"] == "false", name
+
+
+def test_every_environment_variable_is_read_by_something() -> None:
+    # The settings dataclasses (partnerhub/settings.py) read their fields from the environment, Powertools its own
+    # POWERTOOLS_* variables, Lambda's runtime AWS_LAMBDA_EXEC_WRAPPER; a variable nothing reads is a claim nobody keeps.
+    from partnerhub import settings
+
+    fields = {
+        f.name.upper()
+        for cls in vars(settings).values()
+        if isinstance(cls, type) and dataclasses.is_dataclass(cls)
+        for f in dataclasses.fields(cls)
+    }
+    powertools = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
+    runtime = {"AWS_LAMBDA_EXEC_WRAPPER"}
+    used_fields = {name for name in fields if re.search(rf"settings\.{name.lower()}\b", _sources())}
+    for function in LOCAL.functions.values():
+        for variable in function.environment:
+            assert variable in powertools | runtime | used_fields, f"{function.logical_id}: nothing reads {variable}"
+
+
+def _sources() -> str:
+    """The code that reads settings: the functions and the layer."""
+    return "\n".join(p.read_text() for folder in ("functions", "layers/common") for p in (ROOT / folder).rglob("*.py"))
 
 
 def test_the_local_stack_still_reads_the_template() -> None:

@@ -25,6 +25,7 @@ from local.resources import LocalResources
 from local.stripe_emulator import Emulator, RunningServer, serve
 from partnerhub import clients
 from partnerhub.clock import ManualClock
+from partnerhub.domain.invoicing import PeriodNotEnded
 from partnerhub.payments.client import STRIPE_API_VERSION, StripeConnection
 from partnerhub.payments.invoicing import StripeInvoices
 from partnerhub.repository import keys
@@ -438,7 +439,7 @@ def test_a_month_not_yet_ended_is_refused(month: Month) -> None:
     month.clock.set(datetime(2026, 10, 31, 23, 59, tzinfo=UTC))
     planner = month.function("invoice_planner").built
 
-    with pytest.raises(ValueError, match="has not ended yet"):
+    with pytest.raises(PeriodNotEnded, match="has not ended yet"):
         planner.handler({"period": PERIOD}, _context())
     with pytest.raises(ValueError, match="YYYY-MM"):
         planner.handler({"period": "2026-1"}, _context())

@@ -26,7 +26,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
-from partnerhub.clock import Clock
+from partnerhub.clock import Clock, isoformat
 from partnerhub.domain.audit import AuditEntry
 from partnerhub.domain.billing import BillableLicense, InvoiceLine, MonthlyBill, PriceVersion, bill_month
 from partnerhub.domain.periods import Period
@@ -225,6 +225,21 @@ def stored_lines(bill: MonthlyBill, names: Mapping[str, str]) -> list[dict[str, 
 def billable_period(period: Period, now: datetime) -> bool:
     """Only a month that has ended can be invoiced."""
     return period.end <= now
+
+
+class PeriodNotEnded(Conflict):
+    """409: a month-end run for a month that has not ended yet (every way a run starts refuses it the same way)."""
+
+    code = "period_not_ended"
+
+
+def require_ended(period: Period, now: datetime) -> Period:
+    """``period``, when it has ended at ``now``; :class:`PeriodNotEnded` (409) naming when it ends otherwise."""
+    if not billable_period(period, now):
+        raise PeriodNotEnded(
+            f"{period} has not ended yet (it ends {isoformat(period.end)}); only a month that has ended can be invoiced"
+        )
+    return period
 
 
 def previous_period(now: datetime) -> Period:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, cast
 
 from partnerhub import retry
 from partnerhub.errors import UpstreamError
+from partnerhub.observability import MetricUnit, metrics
 from partnerhub.priming import Primable, ahead_of_requests
 
 if TYPE_CHECKING:
@@ -153,6 +154,8 @@ class StripeConnection:
             policy = retry.on_stripe_transient(attempts=tries, sleep=self._sleep)
             return cast(T, policy(self._authenticated, operation))
         except retry.Exhausted as exhausted:
+            # The operators' dashboard counts these: Stripe still failing after every try (5xx, 429, network).
+            metrics.add_metric(name="StripeCallsFailed", unit=MetricUnit.Count, value=1)
             raise UpstreamError(f"{describe} failed after {tries} tries: {exhausted.last}") from exhausted.last
 
     def _authenticated[T](self, operation: Callable[[], T]) -> T:
