@@ -46,7 +46,6 @@ LICENSES = {
 }
 
 
-
 class Fakes:
     def __init__(self) -> None:
         self.partners = ["d", "c", "b", "a"]

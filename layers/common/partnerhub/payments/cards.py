@@ -119,6 +119,8 @@ class StripeCards:
         )
 
     def detach(self, payment_method_id: str, idempotency_key: str) -> None:
+        """Detach; refused, the payment method as Stripe shows it decides: attached to no customer (an earlier
+        try whose answer was lost, or gone) is the outcome wanted, whatever the refusal said."""
         import stripe
 
         try:
@@ -128,10 +130,23 @@ class StripeCards:
                 ),
                 describe="detaching a payment method",
             )
-        except stripe.InvalidRequestError as error:
-            if error.code not in ("payment_method_unexpected_state", "resource_missing"):
+        except stripe.InvalidRequestError:
+            if self._attached_to(payment_method_id) is not None:
                 raise
-            # Already detached (an earlier try whose answer was lost): the outcome we wanted.
+
+    def _attached_to(self, payment_method_id: str) -> str | None:
+        """The customer the payment method is attached to now; None when none (or it does not exist)."""
+        import stripe
+
+        try:
+            pm = self._stripe.call(
+                lambda: self._stripe.client().v1.payment_methods.retrieve(payment_method_id),
+                describe="reading a payment method",
+            )
+        except stripe.InvalidRequestError:
+            return None
+        customer: Any = pm.customer
+        return None if customer is None else str(getattr(customer, "id", customer))
 
     def update_customer(self, customer_id: str, company: Company, idempotency_key: str) -> None:
         self._stripe.call(
