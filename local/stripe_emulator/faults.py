@@ -33,6 +33,8 @@ class FaultPlan:
     """Extra latency added to a ``delay_share`` of matching requests."""
     delay_share: float = 1.0
     path_prefix: str = "/v1/"
+    path_suffix: str = ""
+    """Only paths that also end so (``"/finalize"``)."""
     methods: list[str] | None = None
     """Only these HTTP methods (e.g. ``["POST"]``); all when ``None``."""
     limit: int | None = None
@@ -88,7 +90,7 @@ class Faults:
         """Draw this request's fate; the same seed and request sequence always give the same faults."""
         with self._lock:
             plan = self.plan
-            if plan is None or not path.startswith(plan.path_prefix):
+            if plan is None or not path.startswith(plan.path_prefix) or not path.endswith(plan.path_suffix):
                 return Decision()
             if plan.methods is not None and method.upper() not in {m.upper() for m in plan.methods}:
                 return Decision()

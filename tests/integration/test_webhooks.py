@@ -23,6 +23,7 @@ import pytest
 import stripe
 
 from local.resources import LocalResources
+from local.stack import LAUNCH_COLLECTION_SETTINGS
 from local.stripe_emulator import Emulator, RunningServer, serve
 from partnerhub.clock import ManualClock
 from partnerhub.observability import metrics
@@ -42,7 +43,10 @@ PERIOD = "2026-10"
 
 @pytest.fixture(scope="module")
 def emulator(clock: ManualClock) -> Iterator[RunningServer]:
-    running = serve(Emulator(clock), port=0)
+    emulator = Emulator(clock)
+    # Collected as the production account is set up (docs/invoicing.md, "Before launch")
+    emulator.configure_collection(**LAUNCH_COLLECTION_SETTINGS)
+    running = serve(emulator, port=0)
     yield running
     running.stop()
 
@@ -417,9 +421,7 @@ def test_a_processing_failure_answers_5xx_and_stripes_retry_processes_it_once(
 # ---------------------------------------------------------------- what is acknowledged and changes nothing
 
 
-def test_unknown_event_types_are_acknowledged_and_change_nothing(
-    deliver: Deliverer, dedupe: EventRecords
-) -> None:
+def test_unknown_event_types_are_acknowledged_and_change_nothing(deliver: Deliverer, dedupe: EventRecords) -> None:
     event = json.loads(load_event("webhooks/unknown_type")["body"])
     event["id"] = f"evt_{uuid.uuid4().hex}"
 
