@@ -77,9 +77,7 @@ def assign_call(env: Function, partner: str, key: str, target: dict[str, str]) -
 def test_twenty_licenses_onto_one_site_exactly_one_wins(envs: list[Function], paying_partner: str) -> None:
     license_keys = [i["license_key"] for i in issue(envs[0], paying_partner, N).body["items"]]
 
-    replies = race(
-        [assign_call(env, paying_partner, key, site(1)) for env, key in zip(envs, license_keys, strict=True)]
-    )
+    replies = race([assign_call(env, paying_partner, key, site(1)) for env, key in zip(envs, license_keys, strict=True)])
 
     statuses = Counter(r.status for r in replies)
     assert statuses == {200: 1, 409: N - 1}
@@ -101,10 +99,7 @@ def test_one_license_onto_twenty_sites_loses_no_update(envs: list[Function], pay
     history = detail["history"]
     assert [h["type"] for h in history] == ["issued", "assigned"] + ["transferred"] * (len(history) - 2)
     recorded_sites = [h["site"]["site_id"] for h in history[1:]]
-    assert sorted(recorded_sites) == sorted(r.body["site"]["site_id"] for r in winners), (
-        history,
-        [r.body for r in replies],
-    )
+    assert sorted(recorded_sites) == sorted(r.body["site"]["site_id"] for r in winners), (history, [r.body for r in replies])
     assert detail["site"]["site_id"] == recorded_sites[-1]
     claims = claims_of(paying_partner)
     assert len(claims) == 1 and claims[0]["site_id"]["S"] == recorded_sites[-1]

@@ -21,13 +21,7 @@ def _event(subject: str) -> dict[str, Any]:
         "rawQueryString": "",
         "headers": {},
         "requestContext": {
-            "http": {
-                "method": "GET",
-                "path": "/who",
-                "sourceIp": "127.0.0.1",
-                "protocol": "HTTP/1.1",
-                "userAgent": "t",
-            },
+            "http": {"method": "GET", "path": "/who", "sourceIp": "127.0.0.1", "protocol": "HTTP/1.1", "userAgent": "t"},
             "authorizer": {"jwt": {"claims": {"sub": subject}, "scopes": None}},
             "stage": "$default",
             "routeKey": "GET /who",

@@ -46,6 +46,7 @@ LICENSES = {
 }
 
 
+
 class Fakes:
     def __init__(self) -> None:
         self.partners = ["d", "c", "b", "a"]
