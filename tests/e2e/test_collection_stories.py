@@ -305,3 +305,65 @@ def test_a_500_replayed_under_an_invoice_items_key_still_completes_the_month_the
         f"{stack.stripe_url}/v1/invoices", params={"customer": customer}, auth=(SECRET_KEY, ""), timeout=10
     ).json()["data"]
     assert [i["id"] for i in invoices] == [invoice["id"]]
+
+
+def test_a_card_that_asks_for_authentication_when_saved_is_then_charged_off_session(
+    stack: LocalStack, restore_clock: None
+) -> None:
+    """https://docs.stripe.com/testing#authentication-and-setup, 4000 0025 0000 3155: authentication when the card
+    is set up, none for the off-session payments after."""
+    # Given a partner who saves the card as the portal does: a SetupIntent confirmed by Stripe.js (the challenge
+    # completed), then added
+    stack.set_clock("2028-12-20T09:00:00Z")
+    partner_id = f"agency-col-{uuid.uuid4().hex[:10]}"
+    api = stack.client(partner_id)
+    intent = api.post("/v1/payment-methods/setup-intent").json()
+    confirmed = requests.post(
+        f"{stack.stripe_url}/v1/setup_intents/{intent['setup_intent_id']}/confirm",
+        data={
+            "client_secret": intent["client_secret"],
+            "payment_method": "pm_card_authenticationRequiredOnSetup",
+            "key": intent["publishable_key"],
+        },
+        timeout=10,
+    )
+    assert confirmed.status_code == 200 and confirmed.json()["status"] == "succeeded", confirmed.text
+    added = api.post("/v1/payment-methods", json={"payment_method_id": confirmed.json()["payment_method"]})
+    assert added.status_code == 201, added.text
+    assert added.json()["last4"] == "3155"
+    issue(api)
+    # When December is invoiced and Stripe's automatic attempt runs, off session
+    month_end(stack, partner_id, "2028-12", "2029-01-01")
+    api = after_the_attempt(stack, partner_id)
+    # Then it is paid without the partner, never past due
+    paid = settled(api, "2028-12", "paid off session", status="paid")
+    assert paid["amount_paid"] == 12 * 17 and paid["past_due"] is False and paid["attempt_count"] == 1
+
+
+def test_without_a_card_stripes_attempt_fails_and_is_not_retried_until_the_partner_pays(
+    stack: LocalStack, restore_clock: None
+) -> None:
+    """https://docs.stripe.com/billing/revenue-recovery/smart-retries: "Stripe doesn't retry payments if: No
+    payment methods are available.\""""
+    # Given a partner billed for January 2029 who deleted its only card before month end
+    stack.set_clock("2029-01-20T09:00:00Z")
+    partner_id, api = new_partner(stack, "pm_card_visa")
+    issue(api)
+    (card,) = api.get("/v1/payment-methods").json()["items"]
+    assert api.delete(f"/v1/payment-methods/{card['id']}").status_code == 204
+    month_end(stack, partner_id, "2029-01", "2029-02-01")
+    # When Stripe's attempt finds no payment method
+    api = after_the_attempt(stack, partner_id)
+    failed = settled(api, "2029-01", "the failed attempt", past_due=True)
+    # Then the partner is past due and Stripe schedules nothing more, however long one waits
+    assert failed["status"] == "open" and failed["attempt_count"] == 1 and failed["next_payment_attempt"] is None
+    stack.advance("P15D")
+    api = stack.client(partner_id)
+    assert invoice_of(api, "2029-01")["attempt_count"] == 1
+    # When the partner adds a card (Stripe still retries nothing) and pays
+    assert api.post("/v1/payment-methods", json={"payment_method_id": "pm_card_visa"}).status_code == 201
+    assert invoice_of(api, "2029-01")["status"] == "open"
+    paid = api.post(f"/v1/invoices/{failed['id']}/pay", headers={"Idempotency-Key": uuid.uuid4().hex})
+    # Then it is paid and the standing clears
+    assert paid.status_code == 200 and paid.json()["status"] == "paid", paid.text
+    eventually(lambda: not account(api)["past_due_invoices"], "the standing clear")
