@@ -24,6 +24,9 @@ SMART_RETRIES = {"tries": 8, "window_days": 14}  # Stripe's recommended Smart Re
 
 
 def _events(client: stripe.StripeClient, prefix: str) -> list[str]:
+    """The types of the events Stripe recorded, oldest first: the order they were created in, which the events
+    API gives (https://docs.stripe.com/api/events/list: "the most recently created event appearing first"), not
+    the order webhooks arrive in, which Stripe does not promise."""
     listed = client.v1.events.list({"limit": 100})
     return [e.type for e in reversed(listed.data) if e.type.startswith(prefix)]
 
