@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         "section",
         nargs="*",
         help="run only these sections and replace them in the results: coldstart [FunctionName...], billing, "
-        "list (the 10,000-license partner), volume (the local stack with 0 and 10,000 licenses stored)",
+        "list (the 10,000-license partner), webhooks (Stripe's events at the webhook route), volume (the local stack "
+        "with 0 and 10,000 licenses stored)",
     )
     parser.add_argument("--large", action="store_true", help="volume: 100,000 stored licenses too")
     args = parser.parse_args(argv)
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     deadline = started + args.budget
 
-    from bench import calls, coldstart, latency, report, scale
+    from bench import calls, coldstart, latency, report, scale, webhooks
     from bench.harness import open_bench
 
     results: dict[str, Any] = {"machine": report.machine(), "notes": []}
@@ -112,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         _log("bench: warm latency")
         bench.reset_aws()
         results["latency"] = latency.measure(bench, sizes.latency_calls, sizes.latency_box, _log)
+        _log("bench: Stripe events at the webhook route")
+        results["webhooks"] = webhooks.measure(bench, sizes.latency_calls, sizes.latency_box, _log)
         _log(f"bench: a partner with {sizes.big_licenses} licenses")
         results["big_partner"] = scale.big_partner(bench, sizes.big_licenses, sizes.big_repeats, _log)
         _log("bench: the billing estimate at 10,000 and 100,000 licenses")
@@ -176,7 +179,7 @@ BILLING_SIZES = {False: (10_000, 100_000), True: (200, 2_000)}
 
 def _sections(names: list[str], output: Path, *, quick: bool) -> int:
     """Run some sections only, and put each in ``output`` in place of its previous figures."""
-    from bench import coldstart, report, scale
+    from bench import coldstart, report, scale, webhooks
     from bench.harness import open_bench
 
     section, *functions = names
@@ -196,12 +199,15 @@ def _sections(names: list[str], output: Path, *, quick: bool) -> int:
         elif section == "billing":
             rows = scale.billing_read(bench, BILLING_SIZES[quick], 3, _log)
             _splice(output, "billing", "\n".join(report.render_billing_read(rows)))
+        elif section == "webhooks":
+            hooks = webhooks.measure(bench, 3 if quick else 200, 0.0 if quick else 4.0, _log)
+            _splice(output, "webhooks", "\n".join(report.render_webhooks(hooks)))
         elif section == "list":
             big = scale.big_partner(bench, 200 if quick else 10_000, 3, _log)
             text = report.render({"machine": {}, "big_partner": big})
             _splice(output, "list", "## Scale: one partner" + text.split("## Scale: one partner", 1)[1])
         else:
-            _log(f"bench: unknown section {section!r} (coldstart, billing, list)")
+            _log(f"bench: unknown section {section!r} (coldstart, billing, list, webhooks)")
             return 2
     finally:
         bench.stack.stop()

@@ -13,6 +13,7 @@ from bench.calls import RouteCalls
 from bench.coldstart import BASELINE, FLOOR, INIT_TYPES, PYDANTIC, REFERENCES, ColdStart, FirstRequests, ImportProfile
 from bench.latency import Latency
 from bench.scale import PROBE_SAMPLES, PROBE_SECONDS, BigPartner, BillingRead, Engine, MonthEnd, extrapolate
+from bench.webhooks import EventCost
 
 
 def machine() -> dict[str, str]:
@@ -184,6 +185,10 @@ def render(results: dict[str, Any]) -> str:
             )
         out += _table(["Route", "Calls", "p50", "p50 / GetItem", "p99", "p99 / GetItem", "Note"], rows)
         out.append("")
+
+    hooks: tuple[Latency, list[EventCost]] | None = results.get("webhooks")
+    if hooks is not None:
+        out += render_webhooks(hooks)
 
     big: BigPartner | None = results.get("big_partner")
     if big is not None:
@@ -626,3 +631,35 @@ BIG_PARTNER_NOTE = (
     "without boto3's TypeDeserializer, parsing instants with `fromisoformat` and building licenses read back "
     "from the table with `model_construct` (they were validated when written)."
 )
+
+
+def render_webhooks(result: tuple[Latency, list[EventCost]]) -> list[str]:
+    """The webhook section (``bench/webhooks.py``)."""
+    base, rows = result
+    out = ["## Stripe events at the webhook route", ""]
+    out.append(
+        "Each kind of event delivered signed to `POST /v1/webhooks/stripe` (a new event id each time), for a partner "
+        "with one finalized invoice. DynamoDB calls include the event's dedupe claim (Powertools idempotency: a "
+        "conditional put and an update). Ratios are to a bare `GetItem` in the same run: p50 "
+        f"{_ms(base.p50)} over {len(base.samples)} calls."
+    )
+    out.append("")
+    table = []
+    for r in rows:
+        if r.error or r.calls is None:
+            table.append([r.name, "—", "—", "—", "—", "—", f"not measured: {r.error}"])
+            continue
+        table.append(
+            [
+                r.name,
+                r.calls.describe_dynamodb(),
+                str(r.calls.stripe_total),
+                _ms(r.p50),
+                _ratio(r.p50, base.p50),
+                _ms(r.p99),
+                f"{len(r.samples)} deliveries",
+            ]
+        )
+    out += _table(["Event", "DynamoDB calls", "Stripe calls", "p50", "p50 / GetItem", "p99", "Note"], table)
+    out.append("")
+    return out

@@ -150,16 +150,27 @@ def _start_moto(port: int) -> tuple[Any, int]:
     return server, int(server.get_host_and_port()[1])
 
 
+# The Stripe Dashboard settings docs/invoicing.md ("Before launch") asks of a real account, so the local account
+# collects as production does: one-off invoices retried by Smart Retries, 8 tries within 2 weeks, and left open
+# (past due) when every try failed.
+LAUNCH_COLLECTION_SETTINGS: dict[str, Any] = {
+    "retries": {"tries": 8, "window_days": 14},
+    "after_final_attempt": "leave_open",
+}
+
+
 def _start_emulator(clock: Any, port: int, api_port: int, webhook_secret: str) -> tuple[Any, str]:
     from local.stripe_emulator import Emulator, serve
 
     # serve() binds first (port 0 = any free one) and then points the emulator's URLs at the real address.
+    # Webhooks go out concurrently and in no particular order, as Stripe sends them.
     emulator = Emulator(
         clock,
         webhook_url=f"http://{HOST}:{api_port}/v1/webhooks/stripe",
         webhook_secret=webhook_secret,
         base_url=f"http://{HOST}:{port or DEFAULT_STRIPE_PORT}",
     )
+    emulator.configure_collection(**LAUNCH_COLLECTION_SETTINGS)
     server = serve(emulator, HOST, port)
     return server, server.url
 

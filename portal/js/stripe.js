@@ -11,6 +11,7 @@ export const TEST_CARDS = [
   ["pm_card_chargeDeclined", "Declined when saved"],
   ["pm_card_chargeCustomerFail", "Saved, every charge fails"],
   ["pm_card_authenticationRequired", "3-D Secure on every charge"],
+  ["pm_card_authenticationRequiredOnSetup", "3-D Secure once, when saved"],
 ];
 
 export class CardError extends Error {}

@@ -33,6 +33,7 @@ def test_every_section_runs_and_writes_its_table(tmp_path: Path) -> None:
         "### SnapStart priming: the first requests of an execution environment",
         "## Calls per request",
         "## Warm latency",
+        "## Stripe events at the webhook route",
         "## Scale: one partner with 200 licenses",
         "## Scale: month-end invoicing",
         "## Scale: the billing engine alone",

@@ -131,7 +131,7 @@ EXACT_CALLS: dict[str, set[tuple[str, str, str | None]]] = {
     )
     | grants({"sqs:SendMessage"}, "InvoiceRunRequestQueue", "InvoiceQueue")
     | grants({"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"}, "InvoiceDeadLetterQueue"),
-    # repository/webhook_events.py (dedupe: Get, Put, Update, Delete), invoices and standing, cards.
+    # repository/idempotency.py (dedupe: Get, Put, Update, Delete), invoices and standing, cards.
     "WebhooksFunction": grants(IDEMPOTENT_COMMANDS | {"dynamodb:Query"}, "table")
     | grants({"ssm:GetParameter"}, "ssm:StripeSecretKeyParameter", "ssm:StripeWebhookSecretParameter"),
     # repository/invoices.py (records, pay), standing; Stripe for pay and the PDF link.

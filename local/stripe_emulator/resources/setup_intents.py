@@ -29,6 +29,12 @@ _CONFIRM = {
 
 
 def _confirm(ctx: Context, intent: dict[str, Any], params: dict[str, Any]) -> None:
+    """Confirm: a declining card fails; a card whose issuer asks for authentication when it is set up
+    (https://docs.stripe.com/testing#authentication-and-setup) leaves the intent ``requires_action`` until the
+    cardholder completes the challenge, which only Stripe.js can present: a confirmation with the publishable key
+    and the client secret stands for Stripe.js's ``confirmCardSetup`` with the challenge completed (as Stripe's
+    test 3-D Secure page does when "Complete" is pressed). A succeeded ``off_session`` intent sets the card up for
+    off-session payments."""
     store = ctx.store
     if intent["status"] in ("succeeded", "canceled"):
         raise invalid(
@@ -65,9 +71,22 @@ def _confirm(ctx: Context, intent: dict[str, Any], params: dict[str, Any]) -> No
         error = payment_methods.decline(card.attach_decline, store.render("payment_method", pm))
         error.extra["setup_intent"] = store.render("setup_intent", intent)
         raise error
+    if card.setup_authentication and not ctx.publishable:
+        intent.update(
+            status="requires_action",
+            payment_method=pm["id"],
+            next_action={
+                "type": "use_stripe_sdk",
+                "use_stripe_sdk": {"type": "three_d_secure_redirect", "stripe_js": "", "source": ""},
+            },
+        )
+        store.emit("setup_intent.requires_action", "setup_intent", intent)
+        return
     if intent["customer"]:
         payment_methods.attach(store, pm, intent["customer"])
-    intent.update(status="succeeded", payment_method=pm["id"], last_setup_error=None)
+    if intent["usage"] == "off_session":
+        payment_methods.mark_set_up(store, pm)
+    intent.update(status="succeeded", payment_method=pm["id"], last_setup_error=None, next_action=None)
     store.emit("setup_intent.succeeded", "setup_intent", intent)
 
 
