@@ -19,13 +19,13 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import stripe
+
 from partnerhub.clock import Clock
 
 
 def sign(payload: bytes, secret: str, timestamp: int) -> str:
     """The ``Stripe-Signature`` header value for ``payload``: made by Stripe's own SDK, the project's one signer."""
-    import stripe
-
     return str(stripe.WebhookSignature.generate_signature_header(payload.decode(), secret, timestamp))
 
 
