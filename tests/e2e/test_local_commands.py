@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ROOT, ApiSession, LocalStack, running_stack
+from testkit.stack import ApiSession, LocalStack, running_stack
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # 1 December 2026, 00:30 UTC: before the 09:00 at which the seed issues each month's licenses, and before Stripe's
 # first attempt (an hour after the month-end run). Everything the seed writes must be dated at or before it.
