@@ -150,10 +150,10 @@ def _tallies(all_lives: list[_Life]) -> Tallies:
         for kind, at, _ in life.events:
             if kind == "assign" and not assigned:
                 assigned = True
-                apply(assignment_tally(life.product, at, +1))
+                apply(assignment_tally(life.product, life.issued_at, at, +1))
             elif kind == "unassign" and assigned:
                 assigned = False
-                apply(assignment_tally(life.product, at, -1))
+                apply(assignment_tally(life.product, life.issued_at, at, -1))
             elif kind == "revoke":
                 apply(revoke_tally(life.product, life.issued_at, at, was_assigned=assigned))
     return tallies
