@@ -28,8 +28,8 @@ TRACES = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSampling
 
 def role_of(function: dict[str, Any]) -> dict[str, Any]:
     """The AWS::IAM::Role a function names (``Role: !GetAtt <Role>.Arn``)."""
-    reference = function["Properties"]["Role"]["!GetAtt"]
-    name = reference.removesuffix(".Arn") if isinstance(reference, str) else reference[0]
+    name, attribute = function["Properties"]["Role"]["Fn::GetAtt"]
+    assert attribute == "Arn"
     role: dict[str, Any] = TEMPLATE["Resources"][name]
     assert role["Type"] == "AWS::IAM::Role"
     return role
@@ -69,7 +69,7 @@ def test_function_policy_names_each_action_on_this_stacks_resources(name: str) -
             if any(a.startswith("dynamodb:") for a in actions):
                 assert "Table" in text, (name, text)
             if any(a.startswith("sqs:") for a in actions):
-                assert re.fullmatch(r"\{'!GetAtt': '\w+Queue\.Arn'\}", text), (name, text)
+                assert re.fullmatch(r"\{'Fn::GetAtt': \['\w+Queue', 'Arn'\]\}", text), (name, text)
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
@@ -213,7 +213,7 @@ def test_each_role_grants_exactly_the_calls_its_function_makes(roles: dict[str, 
     role = roles[name]
     assert "ManagedPolicyArns" not in role["Properties"]
     assert granted(role, {"Calls"}) == EXACT_CALLS[name]
-    group = FUNCTIONS[name]["Properties"]["LoggingConfig"]["LogGroup"]["!Ref"]
+    group = FUNCTIONS[name]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
     assert granted(role, {"Runtime"}) == {(a, r.format(group=group), c) for a, r, c in RUNTIME}
     assert granted(role) - granted(role, {"Calls", "Runtime"}) == SERVICE_CALLS.get(name, set())
 
