@@ -46,7 +46,8 @@ class EventCost:
         return percentile(self.samples, 99)
 
 
-def _signed(bench: Bench, event_type: str, obj: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
+def signed_event(bench: Bench, event_type: str, obj: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
+    """What ``Bench.event`` needs to send a new Stripe event of ``event_type``, signed at the stack's time."""
     from local.resources import stripe_webhook_secret
     from local.stripe_emulator import sign
 
@@ -133,7 +134,7 @@ def measure(
             for i in range(WARMUP + n):
                 if len(row.samples) >= min(n, 30) and time.monotonic() > deadline:
                     break
-                reply = bench.invoke(ROUTE, **_signed(bench, event_type, obj, previous))
+                reply = bench.invoke(ROUTE, **signed_event(bench, event_type, obj, previous))
                 if reply.status >= 400:
                     raise RuntimeError(f"answered {reply.status}: {str(reply.body)[:120]}")
                 row.calls, row.status = reply.calls, reply.status  # the last delivery's: the steady state
