@@ -16,7 +16,7 @@ export function challenge(purpose) {
   const opener = document.activeElement;
   const fail = h("button", { type: "button", class: "button" }, "Fail authentication");
   const complete = h("button", { type: "button", class: "button button-primary" }, "Complete authentication");
-  const dialog = h("dialog", { class: "dialog challenge-dialog", "aria-labelledby": titleId, "aria-describedby": bodyId, dataset: { challenge: "3ds" } },
+  const dialog = h("dialog", { class: "dialog", "aria-labelledby": titleId, "aria-describedby": bodyId },
     h("h2", { id: titleId }, "Authenticate with your bank"),
     h("div", { id: bodyId },
       h("p", {}, `Your card's bank asks you to confirm ${purpose} (3-D Secure).`),
