@@ -27,6 +27,7 @@ from .idempotency import IdempotencyCache, Saved
 from .resources import ROUTES
 from .resources.intents import invoice_payments
 from .resources.invoices import collect_due, render_invoice
+from .resources.three_d_secure import answer
 from .routing import Context, Route
 from .store import API_VERSION, RequestInfo, Store
 from .webhooks import WebhookSender
@@ -243,6 +244,18 @@ class Emulator:
             events = self.store.take_new_events()
         self.webhooks.enqueue(events)
         return ran
+
+    def answer_challenge(self, source: str, client_secret: str, outcome: str) -> dict[str, Any]:
+        """The cardholder's answer (``complete`` or ``fail``) to a 3-D Secure challenge, as Stripe's hosted test
+        page gives it (``resources/three_d_secure.py``); its events are delivered like any request's."""
+        with self.store.lock:
+            try:
+                result = answer(self.store, source, client_secret, outcome)
+            finally:
+                # A refused answer changed nothing: there is nothing to deliver then.
+                events = self.store.take_new_events()
+        self.webhooks.enqueue(events)
+        return result
 
     def start_collector(self, interval_s: float = 0.2) -> None:
         """Watch the clock on a daemon thread and run automatic attempts as they fall due, as Stripe does."""

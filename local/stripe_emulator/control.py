@@ -5,7 +5,9 @@ does it every 0.2 s anyway); ``GET|POST /_emulator/settings {"retries": {"tries"
 "after_final_attempt": "leave_open" | "mark_uncollectible" | "void"}`` is the account's Dashboard setting for
 one-off invoices (``account.py``); ``GET|POST /_emulator/webhooks {"url", "secret", "ordered"}`` points
 deliveries elsewhere or makes them one at a time in order (``webhooks.py``); ``GET /_emulator/logs/<req_id>``
-is where an error's ``request_log_url`` points.
+is where an error's ``request_log_url`` points; ``GET|POST /_emulator/three_d_secure/<source>`` stands for Stripe's
+hosted 3-D Secure challenge, where a Setup- or PaymentIntent's ``next_action`` sends the cardholder
+(``resources/three_d_secure.py``).
 
 The controls reach the emulator through :class:`Controlled`, which :class:`~local.stripe_emulator.app.Emulator`
 implements; this module does not import it.
@@ -26,6 +28,7 @@ from partnerhub.clock import Clock, ManualClock, isoformat, parse_duration, pars
 from .account import SettingsError
 from .errors import StripeError
 from .pdf import hosted_page, invoice_pdf
+from .resources import three_d_secure
 from .store import Store
 
 
@@ -60,6 +63,8 @@ class Controlled(Protocol):
     def collect_due(self) -> int: ...
 
     def request_log(self, request_id: str) -> dict[str, Any] | None: ...
+
+    def answer_challenge(self, source: str, client_secret: str, outcome: str) -> dict[str, Any]: ...
 
 
 Control = Callable[..., Response]
@@ -205,6 +210,21 @@ def _log(emulator: Controlled, request: Request, request_id: str) -> Response:
     return _json(entry)
 
 
+def _challenge(emulator: Controlled, request: Request, source: str) -> Response:
+    """Stripe's hosted 3-D Secure challenge: ``GET`` shows the test page, ``POST outcome=complete|fail`` answers
+    it. The challenge's ``client_secret`` comes in the address (as ``next_action`` gives it) or in the body."""
+    body = _body(request)
+    secret = str(body.get("client_secret") or request.args.get("client_secret") or "")
+    try:
+        if request.method == "GET":
+            with emulator.store.lock:
+                described = three_d_secure.describe(emulator.store, source, secret)
+            return Response(three_d_secure.test_page(described, secret), mimetype="text/html")
+        return _json(emulator.answer_challenge(source, secret, str(body.get("outcome", ""))))
+    except StripeError as error:
+        return _json(error.body(), error.status)
+
+
 def _index(emulator: Controlled, request: Request) -> Response:
     return _json({"routes": sorted(rule.rule for rule in _MAP.iter_rules())})
 
@@ -224,6 +244,7 @@ _CONTROLS: dict[str, Control] = {
     "collect": _collect,
     "settings": _settings,
     "log": _log,
+    "challenge": _challenge,
 }
 _MAP = Map(
     [
@@ -241,6 +262,7 @@ _MAP = Map(
         Rule("/_emulator/collect", endpoint="collect", methods=["POST"]),
         Rule("/_emulator/settings", endpoint="settings", methods=["GET", "POST"]),
         Rule("/_emulator/logs/<request_id>", endpoint="log", methods=["GET"]),
+        Rule("/_emulator/three_d_secure/<source>", endpoint="challenge", methods=["GET", "POST"]),
     ]
 )
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import requests
 
+from testkit import stripe_js
 from tests.e2e.test_past_due_story import SECRET_KEY, account, eventually
 
 if TYPE_CHECKING:
@@ -192,24 +193,44 @@ def test_a_card_that_needs_authentication_is_paid_after_the_partner_authenticate
     needs = settled(api, "2028-05", "authentication required", past_due=True)
     assert needs["last_payment_error"]["code"] == "authentication_required"
     # When the partner presses Pay now: 402 authentication_required, with what Stripe.js needs
-    reply = api.post(f"/v1/invoices/{needs['id']}/pay")
-    assert reply.status_code == 402, reply.text
-    error = reply.json()["error"]
-    assert error["code"] == "authentication_required"
-    (detail,) = error["details"]
+    detail = pay_needing_authentication(api, needs["id"])
     assert detail["client_secret"].startswith(detail["payment_intent_id"] + "_secret_")
     assert detail["publishable_key"].startswith("pk_test_")
-    # And the browser confirms the PaymentIntent with the publishable key, as Stripe.js does
-    confirmed = requests.post(
-        f"{stack.stripe_url}/v1/payment_intents/{detail['payment_intent_id']}/confirm",
-        data={"client_secret": detail["client_secret"], "key": detail["publishable_key"]},
-        timeout=10,
-    )
-    assert confirmed.status_code == 200 and confirmed.json()["status"] == "succeeded", confirmed.text
+    # And the browser confirms the PaymentIntent as Stripe.js does, and the partner fails the challenge
+    failed = authenticate_in_browser(stack, detail, "fail")
+    # Then nothing is charged: the PaymentIntent says why, the invoice is still past due
+    assert failed["status"] == "requires_payment_method"
+    assert failed["last_payment_error"]["code"] == "payment_intent_authentication_failure"
+    assert failed["amount_received"] == 0
+    assert api.get(f"/v1/invoices/{needs['id']}").json()["status"] == "open"
+    assert account(api)["past_due_invoices"] == [needs["id"]]
+    # When the partner presses Pay now again and completes the challenge
+    retried = authenticate_in_browser(stack, pay_needing_authentication(api, needs["id"]), "complete")
+    assert retried["status"] == "succeeded"
     # Then invoice.paid clears the standing
     paid = settled(api, "2028-05", "paid after authentication", status="paid")
     assert paid["past_due"] is False and paid["amount_paid"] == 7 * 17
     eventually(lambda: not account(api)["past_due_invoices"], "the partner unblocked")
+
+
+def pay_needing_authentication(api: ApiSession, invoice_id: str) -> dict[str, Any]:
+    """Pay now with a card that needs the cardholder: the 402's detail, with what Stripe.js needs."""
+    reply = api.post(f"/v1/invoices/{invoice_id}/pay")
+    assert reply.status_code == 402, reply.text
+    error = reply.json()["error"]
+    assert error["code"] == "authentication_required"
+    (detail,) = error["details"]
+    return dict(detail)
+
+
+def authenticate_in_browser(stack: LocalStack, detail: dict[str, Any], outcome: str) -> dict[str, Any]:
+    """What the portal does with the 402's detail (Stripe.js's ``confirmCardPayment``): confirm, answer the
+    3-D Secure challenge with ``outcome``, read the PaymentIntent as it ended."""
+    intent, secret, key = detail["payment_intent_id"], detail["client_secret"], detail["publishable_key"]
+    confirmed = stripe_js.confirm(stack.stripe_url, "payment_intents", intent, secret, key)
+    assert confirmed.status_code == 200 and confirmed.json()["status"] == "requires_action", confirmed.text
+    assert stripe_js.authenticate(confirmed.json(), outcome).status_code == 200
+    return stripe_js.read(stack.stripe_url, "payment_intents", intent, secret, key)
 
 
 def test_held_shuffled_and_duplicated_webhooks_reach_the_same_end_state(stack: LocalStack, restore_clock: None) -> None:
@@ -312,23 +333,26 @@ def test_a_card_that_asks_for_authentication_when_saved_is_then_charged_off_sess
 ) -> None:
     """https://docs.stripe.com/testing#authentication-and-setup, 4000 0025 0000 3155: authentication when the card
     is set up, none for the off-session payments after."""
-    # Given a partner who saves the card as the portal does: a SetupIntent confirmed by Stripe.js (the challenge
-    # completed), then added
+    # Given a partner who saves the card as the portal does: a SetupIntent confirmed by Stripe.js, its 3-D Secure
+    # challenge completed, then added
     stack.set_clock("2028-12-20T09:00:00Z")
     partner_id = f"agency-col-{uuid.uuid4().hex[:10]}"
     api = stack.client(partner_id)
     intent = api.post("/v1/payment-methods/setup-intent").json()
-    confirmed = requests.post(
-        f"{stack.stripe_url}/v1/setup_intents/{intent['setup_intent_id']}/confirm",
-        data={
-            "client_secret": intent["client_secret"],
-            "payment_method": "pm_card_authenticationRequiredOnSetup",
-            "key": intent["publishable_key"],
-        },
-        timeout=10,
+    secret, key = intent["client_secret"], intent["publishable_key"]
+    confirmed = stripe_js.confirm(
+        stack.stripe_url,
+        "setup_intents",
+        intent["setup_intent_id"],
+        secret,
+        key,
+        payment_method="pm_card_authenticationRequiredOnSetup",
     )
-    assert confirmed.status_code == 200 and confirmed.json()["status"] == "succeeded", confirmed.text
-    added = api.post("/v1/payment-methods", json={"payment_method_id": confirmed.json()["payment_method"]})
+    assert confirmed.status_code == 200 and confirmed.json()["status"] == "requires_action", confirmed.text
+    assert stripe_js.authenticate(confirmed.json(), "complete").status_code == 200
+    saved = stripe_js.read(stack.stripe_url, "setup_intents", intent["setup_intent_id"], secret, key)
+    assert saved["status"] == "succeeded"
+    added = api.post("/v1/payment-methods", json={"payment_method_id": saved["payment_method"]})
     assert added.status_code == 201, added.text
     assert added.json()["last4"] == "3155"
     issue(api)

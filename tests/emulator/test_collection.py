@@ -18,6 +18,7 @@ import stripe
 from local.stripe_emulator import Emulator, RunningServer, cards
 from local.stripe_emulator.store import API_VERSION
 from partnerhub.clock import ManualClock
+from testkit import stripe_js
 
 DAY = 86_400
 SMART_RETRIES = {"tries": 8, "window_days": 14}  # Stripe's recommended Smart Retries setting
@@ -199,15 +200,17 @@ def test_an_amount_under_the_minimum_charge_is_paid_with_nothing_charged_and_car
     assert _finalized(client, customer_id, 1).amount_due == 50
 
 
-def test_a_card_that_always_needs_authentication_fails_off_session_and_pays_once_confirmed_by_stripe_js(
+def test_a_card_that_always_needs_authentication_fails_off_session_and_pays_once_authenticated_with_stripe_js(
     client: stripe.StripeClient, clock: ManualClock, server: RunningServer
 ) -> None:
     """https://docs.stripe.com/testing#authentication-and-setup (4000 0027 6000 3184, "Always authenticate") and
     https://docs.stripe.com/billing/subscriptions/overview#requires-action: an off-session charge fails with
     ``authentication_required``, Stripe sends ``invoice.payment_action_required``, and the customer completes the
-    payment by confirming the PaymentIntent's ``client_secret`` with Stripe.js. The refusal of ``invoices.pay``
-    (``invoice_payment_intent_requires_action``) carries no PaymentIntent: the docs do not promise one there
-    (docs silent, less convenient reading), so it is read from the invoice's ``payments``."""
+    payment by confirming the PaymentIntent's ``client_secret`` with Stripe.js, which brings the 3-D Secure
+    challenge (https://docs.stripe.com/payments/3d-secure/authentication-flow): ``requires_action`` until it is
+    completed, then paid. The refusal of ``invoices.pay`` (``invoice_payment_intent_requires_action``) carries no
+    PaymentIntent: the docs do not promise one there (docs silent, less convenient reading), so it is read from
+    the invoice's ``payments``."""
     customer_id, _ = _customer(client, "pm_card_authenticationRequired")
     invoice = _finalized(client, customer_id, 990)
     clock.advance(timedelta(hours=1))
@@ -221,36 +224,46 @@ def test_a_card_that_always_needs_authentication_fails_off_session_and_pays_once
         client.v1.invoices.pay(invoice.id)
     assert error.value.http_status == 402 and error.value.code == "invoice_payment_intent_requires_action"
     assert error.value.error is not None and getattr(error.value.error, "payment_intent", None) is None
-    # Stripe.js, with the publishable key and the client secret, reads and confirms it
+    # Stripe.js, with the publishable key and the client secret, reads and confirms it: a challenge first
     browser = {"Authorization": "Bearer pk_test_local"}
     url = f"{server.url}/v1/payment_intents/{intent.id}"
     read = requests.get(url, params={"client_secret": intent.client_secret}, headers=browser, timeout=5)
     assert read.status_code == 200 and read.json()["status"] == "requires_action"
     wrong = requests.post(f"{url}/confirm", data={"client_secret": "pi_x_secret_y"}, headers=browser, timeout=5)
     assert wrong.status_code == 400
-    confirmed = requests.post(
-        f"{url}/confirm", data={"client_secret": intent.client_secret}, headers=browser, timeout=5
-    )
-    assert confirmed.status_code == 200 and confirmed.json()["status"] == "succeeded"
+    confirmed = stripe_js.confirm(server.url, "payment_intents", intent.id, intent.client_secret, "pk_test_local")
+    assert confirmed.status_code == 200 and confirmed.json()["status"] == "requires_action"
+    assert confirmed.json()["next_action"]["type"] == "use_stripe_sdk"
+    assert client.v1.invoices.retrieve(invoice.id).status == "open"
+    # When the cardholder completes the challenge, the card is charged and the invoice paid
+    assert stripe_js.authenticate(confirmed.json(), "complete").status_code == 200
+    done = stripe_js.read(server.url, "payment_intents", intent.id, intent.client_secret, "pk_test_local")
+    assert done["status"] == "succeeded" and done["last_payment_error"] is None and done["next_action"] is None
     paid = client.v1.invoices.retrieve(invoice.id)
     assert paid.status == "paid" and paid.amount_paid == 990
     assert "invoice.paid" in _events(client, "invoice.")
 
 
-def _set_up_by_stripe_js(client: stripe.StripeClient, client_for: Any, customer_id: str, token: str) -> Any:
-    """A SetupIntent for off-session use, confirmed as Stripe.js does (publishable key, client secret)."""
+def _set_up_by_stripe_js(client: stripe.StripeClient, server: RunningServer, customer_id: str, token: str) -> Any:
+    """A SetupIntent for off-session use, confirmed as Stripe.js does (publishable key, client secret), its
+    3-D Secure challenge completed when the card asks for one; the SetupIntent as it ends."""
     intent = client.v1.setup_intents.create({"customer": customer_id, "usage": "off_session"})
-    browser = client_for("pk_test_browser")
-    return browser.v1.setup_intents.confirm(intent.id, {"client_secret": intent.client_secret, "payment_method": token})
+    confirmed = stripe_js.confirm(
+        server.url, "setup_intents", intent.id, intent.client_secret, "pk_test_browser", payment_method=token
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    if confirmed.json()["status"] == "requires_action":
+        assert stripe_js.authenticate(confirmed.json(), "complete").status_code == 200
+    return client.v1.setup_intents.retrieve(intent.id)
 
 
 def test_card_3155_asks_for_authentication_when_set_up_and_then_off_session_charges_succeed(
-    client: stripe.StripeClient, client_for: Any, clock: ManualClock
+    client: stripe.StripeClient, clock: ManualClock, server: RunningServer
 ) -> None:
     """https://docs.stripe.com/testing#authentication-and-setup, 4000 0025 0000 3155 ("Authenticate unless set
     up"): setting it up needs authentication; once set up, off-session payments need none. Confirmed by the
-    server alone (nobody to authenticate) the SetupIntent stays ``requires_action``; Stripe.js completing the
-    challenge makes it ``succeeded``."""
+    server alone (nobody to authenticate) the SetupIntent stays ``requires_action``; Stripe.js confirming it and
+    the cardholder completing the challenge make it ``succeeded``."""
     customer = client.v1.customers.create({"name": "Agency"})
     # When the server confirms the SetupIntent itself, the cardholder is not there: authentication is required
     server_side = client.v1.setup_intents.create({"customer": customer.id, "usage": "off_session"})
@@ -259,8 +272,8 @@ def test_card_3155_asks_for_authentication_when_set_up_and_then_off_session_char
     )
     assert pending.status == "requires_action" and pending.next_action.type == "use_stripe_sdk"
     assert "setup_intent.requires_action" in _events(client, "setup_intent.")
-    # When Stripe.js confirms it with the client secret (the challenge completed), the card is set up
-    done = _set_up_by_stripe_js(client, client_for, customer.id, "pm_card_authenticationRequiredOnSetup")
+    # When Stripe.js confirms it with the client secret and the challenge is completed, the card is set up
+    done = _set_up_by_stripe_js(client, server, customer.id, "pm_card_authenticationRequiredOnSetup")
     assert done.status == "succeeded"
     client.v1.customers.update(customer.id, {"invoice_settings": {"default_payment_method": done.payment_method}})
     # Then Stripe's off-session automatic attempt succeeds without the cardholder
@@ -299,19 +312,18 @@ def test_the_other_authentication_test_cards(
     with pytest.raises(stripe.CardError) as needs:
         client.v1.invoices.pay(on_session.id, {"off_session": False})
     assert needs.value.code == "invoice_payment_intent_requires_action"
-    # 3178: off session it needs authentication; authenticated by Stripe.js, it is declined for funds
+    # 3178: off session it needs authentication; authenticated with Stripe.js, it is declined for funds
     broke, _ = _customer(client, "pm_card_authenticationRequiredChargeDeclinedInsufficientFunds")
     declined = _finalized(client, broke, 800)
     clock.advance(timedelta(hours=1))
     intent = _expanded(client, declined.id).payments.data[0].payment.payment_intent
     assert intent.status == "requires_action"
-    confirmed = requests.post(
-        f"{server.url}/v1/payment_intents/{intent.id}/confirm",
-        data={"client_secret": intent.client_secret},
-        headers={"Authorization": "Bearer pk_test_local"},
-        timeout=5,
-    )
-    assert confirmed.status_code == 402 and confirmed.json()["error"]["decline_code"] == "insufficient_funds"
+    confirmed = stripe_js.confirm(server.url, "payment_intents", intent.id, intent.client_secret, "pk_test_local")
+    assert confirmed.status_code == 200 and confirmed.json()["status"] == "requires_action"
+    assert stripe_js.authenticate(confirmed.json(), "complete").status_code == 200
+    after = stripe_js.read(server.url, "payment_intents", intent.id, intent.client_secret, "pk_test_local")
+    assert after["status"] == "requires_payment_method"
+    assert after["last_payment_error"]["decline_code"] == "insufficient_funds"
     assert client.v1.invoices.retrieve(declined.id).status == "open"
 
 

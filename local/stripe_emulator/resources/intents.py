@@ -18,9 +18,16 @@ from typing import Any
 from ..cards import DECLINES
 from ..errors import StripeError
 from ..store import Store
-from . import payment_methods
+from . import challenges, payment_methods
 
 AUTHENTICATION_MESSAGE = "Your card was declined. This transaction requires authentication."
+# What a PaymentIntent says after its challenge failed: Stripe's own words, as its recorded answers carry them
+# (stripe/stripe-android's ``PaymentIntentFixtures.PI_WITH_LAST_PAYMENT_ERROR``, a ``type`` of
+# ``invalid_request_error`` and no charge); https://docs.stripe.com/error-codes#payment-intent-authentication-failure.
+AUTHENTICATION_FAILED_MESSAGE = (
+    "The provided PaymentMethod has failed authentication. You can provide payment_method_data or a new "
+    "PaymentMethod to attempt to fulfill this PaymentIntent again."
+)
 
 
 def _card_details(store: Store, pm: dict[str, Any]) -> dict[str, Any]:
@@ -200,23 +207,28 @@ def invoice_payments(store: Store, invoice_id: str) -> list[dict[str, Any]]:
     return [p for p in store.objects["invoice_payment"].values() if p["invoice"] == invoice_id]
 
 
+def needs_authentication(store: Store, pm: dict[str, Any], *, on_session: bool) -> bool:
+    """Whether a charge of ``pm`` asks the cardholder to authenticate
+    (https://docs.stripe.com/testing#authentication-and-setup: always, unless set up, or on session only)."""
+    card = payment_methods.card_of(store, pm)
+    return card.attach_decline is None and card.needs_authentication(
+        on_session=on_session, set_up=payment_methods.is_set_up(store, pm)
+    )
+
+
 def charge(
     store: Store, intent: dict[str, Any], pm: dict[str, Any], *, on_session: bool, authenticated: bool = False
 ) -> StripeError | None:
     """Charge ``pm`` through ``intent``: None when it succeeded, else the error of the failed attempt.
 
-    ``on_session``: the customer is present (Stripe.js confirming). A card whose issuer asks for authentication
-    (https://docs.stripe.com/testing#authentication-and-setup: always, unless set up, or on session only)
-    succeeds once ``authenticated`` (the challenge completed, which only an on-session confirmation can do),
-    and otherwise needs action; a declining card then declines.
+    ``on_session``: the customer is present. A card whose issuer asks for authentication succeeds once
+    ``authenticated`` (its 3-D Secure challenge completed, which only the customer, on session, can do), and
+    otherwise needs action; a declining card then declines.
     """
     card = payment_methods.card_of(store, pm)
     intent["payment_method"] = pm["id"]
     rendered_pm = store.render("payment_method", pm)
-    needs = card.attach_decline is None and card.needs_authentication(
-        on_session=on_session, set_up=payment_methods.is_set_up(store, pm)
-    )
-    if needs and not (on_session and authenticated):
+    if needs_authentication(store, pm, on_session=on_session) and not (on_session and authenticated):
         return _requires_action(store, intent, rendered_pm)
     code = card.charge_decline or card.attach_decline
     if code is not None:
@@ -259,6 +271,10 @@ def charge(
 
 
 def _requires_action(store: Store, intent: dict[str, Any], rendered_pm: dict[str, Any]) -> StripeError:
+    """An attempt the cardholder is not there to authenticate: the customer confirms the intent again on session
+    (Stripe.js's ``confirmCardPayment``, https://docs.stripe.com/billing/subscriptions/overview#requires-action),
+    which brings a new challenge; an earlier one no longer stands."""
+    challenges.forget(store, intent)
     intent.update(
         status="requires_action",
         next_action={
@@ -283,6 +299,24 @@ def _requires_action(store: Store, intent: dict[str, Any], rendered_pm: dict[str
         decline_code="authentication_required",
         extra={"payment_intent": store.render("payment_intent", intent), "payment_method": rendered_pm},
     )
+
+
+def authentication_failed(store: Store, intent: dict[str, Any], pm: dict[str, Any]) -> None:
+    """The cardholder failed (or closed) the 3-D Secure challenge: nothing is charged, the intent wants another
+    payment method and says why (https://docs.stripe.com/error-codes#payment-intent-authentication-failure)."""
+    intent.update(
+        status="requires_payment_method",
+        payment_method=None,
+        next_action=None,
+        last_payment_error={
+            "code": "payment_intent_authentication_failure",
+            "doc_url": "https://stripe.com/docs/error-codes/payment-intent-authentication-failure",
+            "message": AUTHENTICATION_FAILED_MESSAGE,
+            "payment_method": store.render("payment_method", pm),
+            "type": "invalid_request_error",
+        },
+    )
+    store.emit("payment_intent.payment_failed", "payment_intent", intent)
 
 
 def cancel_for_invoice(store: Store, invoice: dict[str, Any]) -> None:

@@ -1,5 +1,5 @@
 """The PaymentIntent, Charge and InvoicePayment routes: read them, and confirm an invoice's PaymentIntent as
-Stripe.js does (``confirmCardPayment`` with the publishable key and the ``client_secret``).
+Stripe.js does (``confirmCardPayment`` with the publishable key and the ``client_secret``), 3-D Secure included.
 https://docs.stripe.com/payments/paymentintents/lifecycle
 """
 
@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import invalid
+from ..errors import StripeError, invalid
 from ..forms import Bool, Str, schema
 from ..listing import paginate
 from ..routing import Context, Route, check_client_secret
-from . import invoices, payment_methods
-from .intents import charge
+from ..store import Store
+from . import challenges, intents, invoices, payment_methods
 
 
 def _retrieve(ctx: Context, params: dict[str, Any], intent_id: str) -> dict[str, Any]:
@@ -22,7 +22,12 @@ def _retrieve(ctx: Context, params: dict[str, Any], intent_id: str) -> dict[str,
 
 
 def _confirm(ctx: Context, params: dict[str, Any], intent_id: str) -> dict[str, Any]:
-    """Stripe.js's ``confirmCardPayment(client_secret)``: the customer is present and completes any challenge."""
+    """Stripe.js's ``confirmCardPayment(client_secret)``: the customer is present. A card whose issuer asks for
+    authentication leaves the intent ``requires_action`` with a 3-D Secure challenge (:mod:`.challenges`), and
+    nothing is charged until the challenge is completed
+    (https://docs.stripe.com/payments/3d-secure/authentication-flow); the earlier confirmation's
+    ``last_payment_error`` is cleared, as the pinned SDK's ``PaymentIntent`` says ("It will be cleared if the
+    PaymentIntent is later updated for any reason")."""
     store = ctx.store
     intent = store.get("payment_intent", intent_id, "intent")
     check_client_secret(ctx, intent, params, "PaymentIntent")
@@ -42,13 +47,36 @@ def _confirm(ctx: Context, params: dict[str, Any], intent_id: str) -> dict[str, 
             "You cannot confirm this PaymentIntent because it's missing a payment method.",
             code="payment_intent_unexpected_state",
         )
-    error = charge(store, intent, pm, on_session=True, authenticated=True)
-    invoice_id = store.private.get(intent["id"], {}).get("invoice")
-    if invoice_id is not None:
-        invoices.intent_settled(store, invoice_id, intent, error)
+    if intents.needs_authentication(store, pm, on_session=True):
+        challenges.require_action(store, ctx.base_url, "payment_intent", intent, pm)
+        intent["last_payment_error"] = None
+        store.emit("payment_intent.requires_action", "payment_intent", intent)
+        return store.render("payment_intent", intent)
+    error = _charge_on_session(store, intent, pm, authenticated=False)
     if error is not None:
         raise error
     return store.render("payment_intent", intent)
+
+
+def _charge_on_session(
+    store: Store, intent: dict[str, Any], pm: dict[str, Any], *, authenticated: bool
+) -> StripeError | None:
+    error = intents.charge(store, intent, pm, on_session=True, authenticated=authenticated)
+    invoice_id = store.private.get(intent["id"], {}).get("invoice")
+    if invoice_id is not None:
+        invoices.intent_settled(store, invoice_id, intent, error)
+    return error
+
+
+def after_challenge(store: Store, intent: dict[str, Any], *, completed: bool) -> None:
+    """The cardholder's answer to the intent's 3-D Secure challenge: completed, the card is charged (and may
+    still decline, as 4000 0082 6000 3178 does for funds) and a success pays the invoice; failed, nothing is
+    charged and the intent wants a payment method again (``payment_intent_authentication_failure``)."""
+    pm = store.get("payment_method", intent["payment_method"], "payment_method")
+    if completed:
+        _charge_on_session(store, intent, pm, authenticated=True)
+    else:
+        intents.authentication_failed(store, intent, pm)
 
 
 def _retrieve_charge(ctx: Context, params: dict[str, Any], charge_id: str) -> dict[str, Any]:
