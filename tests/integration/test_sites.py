@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -16,6 +18,9 @@ from partnerhub.repository import keys
 from testkit.events import load_event
 from testkit.partners import SeededPartners
 from tests.integration.conftest import Function, Reply
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+import connect_assigned_sites  # scripts/ is not a package: found on the path set above
 
 BAKERY = {"site_id": "1001", "site_url": "https://bakery.example", "site_owner": "ann@bakery.example"}
 FLORIST = {"site_id": "1002", "site_url": "https://florist.example"}
@@ -443,3 +448,49 @@ class TestIssueToSites:
         assert first.status == again.status == 201 and again.body == first.body
         assert other.status == 422 and other.body["error"]["code"] == "idempotency_key_reused"
         assert counts(licenses, paying_partner)["all"] == 1
+
+
+class TestMigration:
+    def test_sites_assigned_before_sites_existed_are_connected_once_with_their_history(
+        self, licenses: Function, paying_partner: str, now: Any, clock: ManualClock, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        # Given licenses assigned, moved and freed as before sites existed: no site items, claims without a source
+        moved, freed = issue_one(licenses, paying_partner), issue_one(licenses, paying_partner, "jetpack-scan")
+        assign(licenses, paying_partner, moved, BAKERY)
+        clock.advance(timedelta(days=2))
+        assign(licenses, paying_partner, moved, FLORIST)
+        assign(licenses, paying_partner, freed, {"site_id": "1003", "site_url": "https://cafe.example"})
+        licenses(load_event("licenses/unassign", partner_id=paying_partner, path={"license_key": freed}))
+        dynamodb, table = boto3.client("dynamodb"), os.environ["TABLE_NAME"]
+        for site_id in ("1001", "1002", "1003"):
+            dynamodb.delete_item(
+                TableName=table, Key={"PK": {"S": keys.partner_pk(paying_partner)}, "SK": {"S": keys.site_sk(site_id)}}
+            )
+        for claim in claims(paying_partner):
+            dynamodb.update_item(
+                TableName=table,
+                Key={"PK": claim["PK"], "SK": claim["SK"]},
+                UpdateExpression="REMOVE #source, #type",
+                ExpressionAttributeNames={"#source": "source", "#type": "type"},
+            )
+        assert sites(licenses, paying_partner).body["items"] == []
+
+        # When the migration runs (twice)
+        connect_assigned_sites.main([paying_partner])
+        connect_assigned_sites.main([paying_partner])
+
+        # Then every site ever assigned is connected since its first assignment, holding what it holds now
+        listed = sites(licenses, paying_partner).body["items"]
+        later = isoformat(now + timedelta(days=2))
+        assert [(s["site_id"], s["site_url"], s["connected_at"]) for s in listed] == [
+            ("1001", "https://bakery.example", isoformat(now)),
+            ("1002", "https://florist.example", later),
+            ("1003", "https://cafe.example", later),
+        ]
+        assert held(sites(licenses, paying_partner)) == {"1001": [], "1002": [("jetpack-backup", "portal")], "1003": []}
+        assert all(c["source"]["S"] == "portal" for c in claims(paying_partner))
+        printed = capsys.readouterr().out.splitlines()
+        assert printed == [
+            f"{paying_partner}\t3 sites connected\t1 claims stamped",
+            f"{paying_partner}\t0 sites connected\t0 claims stamped",
+        ]

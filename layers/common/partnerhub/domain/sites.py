@@ -16,7 +16,7 @@ Pure: no I/O, no wall clock.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -208,6 +208,29 @@ def sites_of(lives: Iterable[tuple[License, list[HistoryEvent]]]) -> list[SiteSe
     return [SiteSeen(site=last[site_id][1], connected_at=first[site_id]) for site_id in sorted(first)]
 
 
+class LicenseLives(Protocol):
+    def lives(self, partner_id: str) -> Iterable[tuple[License, list[HistoryEvent]]]: ...
+
+
+class SiteBackfill(Protocol):
+    def connect_seen(self, partner_id: str, seen: Sequence[SiteSeen]) -> int: ...
+
+    def stamp_claim_sources(self, partner_id: str, sources: Mapping[str, Source]) -> int: ...
+
+
+def connect_assigned_sites(
+    partner_ids: Iterable[str], licenses: LicenseLives, sites: SiteBackfill
+) -> Iterator[tuple[str, int, int]]:
+    """The migration for licenses assigned before sites existed, partner by partner: connect every site the
+    partner's licenses were ever on (:func:`sites_of`; a site connected since keeps what it has), and stamp each
+    site claim with its license's source. Safe to run again. Yields (partner, sites connected, claims stamped)."""
+    for partner_id in partner_ids:
+        lives = list(licenses.lives(partner_id))
+        connected = sites.connect_seen(partner_id, sites_of(lives))
+        stamped = sites.stamp_claim_sources(partner_id, {lic.license_key: lic.source for lic, _ in lives})
+        yield partner_id, connected, stamped
+
+
 class SiteService:
     """The site commands, over the site repository, the reservations and a clock."""
 
@@ -280,5 +303,6 @@ __all__: Sequence[str] = (
     "SiteState",
     "check_disconnect",
     "check_site_order",
+    "connect_assigned_sites",
     "sites_of",
 )

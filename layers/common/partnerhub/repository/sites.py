@@ -14,7 +14,7 @@ own transactions (``repository/licenses.py``); the site commands use :class:`Dyn
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from itertools import islice
 from typing import TYPE_CHECKING, Any
@@ -334,7 +334,7 @@ class DynamoSiteRepository(TableRepository):
                     raise
         return connected
 
-    def stamp_claim_sources(self, partner_id: str, sources: dict[str, Source]) -> int:
+    def stamp_claim_sources(self, partner_id: str, sources: Mapping[str, Source]) -> int:
         """Give each claim without a ``source`` its license's (``sources``: license key → source); the number
         stamped."""
         stamped = 0
