@@ -79,8 +79,8 @@ class TestOrderRules:
 
         assert error.value.code == "site_has_license"
         assert [(d["site_id"], d["reason"]) for d in error.value.details] == [
-            ("b", "holds an active license of it"),
-            ("d", "being issued one by another order"),
+            ("b", "holds an active license of this product"),
+            ("d", "is being issued one by another order"),
         ]
 
     def test_its_own_reservations_and_lapsed_ones_of_others_do_not_refuse_it(self) -> None:

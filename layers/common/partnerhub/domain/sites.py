@@ -160,7 +160,7 @@ def check_site_order(
         raise NotFound(
             "not every site is connected to your account",
             code="site_not_found",
-            details=[{"field": "site_ids", "site_id": s, "reason": "not a connected site"} for s in missing],
+            details=[{"field": "site_ids", "site_id": s, "reason": "is not connected"} for s in missing],
         )
     committed = set(held_by_committed)
     held: list[dict[str, str]] = []
@@ -175,7 +175,9 @@ def check_site_order(
         elif claim.lapsed(now) and site_id not in committed:
             lapsed.append(claim)
         else:
-            reason = "being issued one by another order" if claim.pending else "holds an active license of it"
+            reason = (
+                "is being issued one by another order" if claim.pending else "holds an active license of this product"
+            )
             held.append({"field": "site_ids", "site_id": site_id, "reason": reason})
     if held:
         raise Conflict(
