@@ -26,20 +26,21 @@ def partner(stack: LocalStack) -> str:
 
 def test_the_readme_session(stack: LocalStack, partner: str) -> None:
     api = stack.client(partner)
-    # The first session: a license assigned to the bakery, then transferred to the florist
+    # The first session: a license assigned to the bakery, transferred to the florist, then revoked
     key = api.post("/v1/licenses", json={"product": "jetpack-backup"}).json()["items"][0]["license_key"]
     assert api.put(f"/v1/licenses/{key}/site", json=SITE).status_code == 200
     assert api.put(f"/v1/licenses/{key}/site", json=NEW_SITE).status_code == 200
+    assert api.post(f"/v1/licenses/{key}/revoke").status_code == 200
 
-    # Both sites got connected by those assignments; the florist holds the license
+    # Both sites were connected by those assignments; neither holds a license now
     listed = api.get("/v1/sites").json()
-    assert [(s["site_id"], [lic["license_key"] for lic in s["licenses"]]) for s in listed["items"]] == [
+    assert [(s["site_id"], s["licenses"]) for s in listed["items"]] == [
         (SITE["site_id"], []),
-        (NEW_SITE["site_id"], [key]),
+        (NEW_SITE["site_id"], []),
     ]
     assert listed["next_cursor"] is None
 
-    # Connect a client's site, then issue Scan straight to it and to the bakery: one license each, assigned at once
+    # Connect a client's site, then issue Scan to it and to the bakery: one license each, assigned at once
     connected = api.post("/v1/sites", json=DENTIST)
     assert connected.status_code == 200, connected.text
     assert connected.json()["licenses"] == []
@@ -53,23 +54,22 @@ def test_the_readme_session(stack: LocalStack, partner: str) -> None:
     replay = api.post("/v1/licenses", json=body, headers={"Idempotency-Key": "order-2"})
     assert replay.json() == issued.json()
 
-    # Searching finds the dentist with its license; issuing Scan to it again names it
+    # Searching finds the dentist with its license; issuing Scan to it again is refused, naming it
     found = api.get("/v1/sites", params={"search": "dentist"}).json()["items"]
     assert [(s["site_id"], [lic["product"] for lic in s["licenses"]]) for s in found] == [
         (DENTIST["site_id"], ["jetpack-scan"])
     ]
     again = api.post("/v1/licenses", json={"product": "jetpack-scan", "site_ids": [DENTIST["site_id"]]})
-    assert again.status_code == 409
+    assert again.status_code == 409 and again.json()["error"]["code"] == "site_has_license"
     assert [d["site_id"] for d in again.json()["error"]["details"]] == [DENTIST["site_id"]]
 
-    # A site holding a license stays; once it is revoked, the site can go
+    # A site holding a license stays; the florist, holding nothing, goes
     refused = api.delete(f"/v1/sites/{DENTIST['site_id']}")
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "site_has_licenses"
-    scan_key = issued.json()["items"][0]["license_key"]
-    assert api.post(f"/v1/licenses/{scan_key}/revoke").status_code == 200
-    gone = api.delete(f"/v1/sites/{DENTIST['site_id']}")
+    gone = api.delete(f"/v1/sites/{NEW_SITE['site_id']}")
     assert gone.status_code == 204 and gone.content == b""
-    assert DENTIST["site_id"] not in {s["site_id"] for s in api.get("/v1/sites").json()["items"]}
+    assert [s["site_id"] for s in api.get("/v1/sites").json()["items"]] == [SITE["site_id"], DENTIST["site_id"]]
+    assert api.get("/v1/licenses/counts").json()["assigned"] == 2
 
 
 def test_error_paths_over_http(stack: LocalStack, partner: str) -> None:
