@@ -18,7 +18,11 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.browser
 
-BAKERY = {"site_id": "184472401", "site_url": "https://client-bakery.example", "site_owner": "ann@client-bakery.example"}
+BAKERY = {
+    "site_id": "184472401",
+    "site_url": "https://client-bakery.example",
+    "site_owner": "ann@client-bakery.example",
+}
 FLORIST = {"site_id": "184472999", "site_url": "https://client-florist.example"}
 
 
@@ -127,7 +131,22 @@ def test_issue_to_a_site_from_its_row_and_to_several_by_keyboard_with_a_refusal_
     expect(page.get_by_text("Issued 1 license to 1 site.")).to_be_visible()
     expect(page.locator(".issued")).to_contain_text(FLORIST["site_url"])
     (scan,) = api.get("/v1/licenses").json()["items"]
-    assert (scan["product"], scan["status"], scan["site"]["site_id"]) == ("jetpack-scan", "assigned", FLORIST["site_id"])
+    assert (scan["product"], scan["status"], scan["site"]["site_id"]) == (
+        "jetpack-scan",
+        "assigned",
+        FLORIST["site_id"],
+    )
+    # and its history says where it was issued to
+    portal.navigate("Licenses")
+    item = expand(portal, scan["license_key"])
+    item.locator("details.history summary").click()
+    expect(item.locator("details.history li")).to_have_text(
+        re.compile(f"Issued to {re.escape(FLORIST['site_url'])} by You")
+    )
+    portal.navigate("Issue New License")
+    page.get_by_label("Connected sites: one license to each, assigned at once").check()
+    product = page.get_by_label("Product")
+    product.select_option(product.locator("option", has_text="Jetpack Scan").first.get_attribute("value"))
 
     # When they choose both sites with the keyboard alone: type, arrow down, Enter
     search = page.get_by_role("combobox", name="Find connected sites")
@@ -137,7 +156,9 @@ def test_issue_to_a_site_from_its_row_and_to_several_by_keyboard_with_a_refusal_
     expect(listbox.get_by_role("option")).to_have_count(2)
     expect(search).to_have_attribute("aria-expanded", "true")
     # the florist holds Scan already, and the option says so while Scan is the product
-    expect(listbox.get_by_role("option", name=re.compile("client-florist"))).to_contain_text("Holds Jetpack Scan already")
+    expect(listbox.get_by_role("option", name=re.compile("client-florist"))).to_contain_text(
+        "Holds Jetpack Scan already"
+    )
     page.keyboard.press("ArrowDown")
     first = listbox.get_by_role("option").first
     expect(first).to_have_attribute("aria-selected", "true")

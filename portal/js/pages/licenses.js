@@ -388,7 +388,7 @@ function confirmUnassign(license, ctx, opener) {
 function historyOf(license, ctx) {
   const events = (license.history || []).map((event) =>
     h("li", {}, h("time", { datetime: isoAttr(event.at) }, dateTime(event.at)), " — ", eventName(event, license),
-      event.site ? ` to ${event.site.site_url}` : "",
+      event.site ? `${event.type === "issued" && license.source === "external" ? " on" : " to"} ${event.site.site_url}` : "",
       event.labels ? ` ${labelChange(event.labels)}` : "",
       h("span", { class: "muted", title: event.actor, dataset: { actor: event.actor } }, ` by ${actorName(event.actor, ctx.me)}`)));
   return events.length ? h("details", { class: "history" }, h("summary", {}, "History"), h("ol", {}, events)) : null;
