@@ -494,3 +494,49 @@ class TestMigration:
             f"{paying_partner}\t3 sites connected\t1 claims stamped",
             f"{paying_partner}\t0 sites connected\t0 claims stamped",
         ]
+
+
+class TestListBounds:
+    def test_a_search_reads_at_most_five_pages_and_a_listed_site_cut_off_gets_all_its_licenses(
+        self, licenses: Function, paying_partner: str, now: Any
+    ) -> None:
+        from partnerhub import clients
+        from partnerhub.domain.models import Site
+        from partnerhub.repository.sites import DynamoSiteRepository
+
+        # Given a repository reading at least 10 items a page, 49 sites a search will not match, then the one it
+        # will, holding two licenses: five reads of 10 items end on that site, before its licenses
+        client = clients.dynamodb()
+        repository = DynamoSiteRepository(os.environ["TABLE_NAME"], client, read_items=10)
+        for n in range(49):
+            repository.connect(paying_partner, Site(site_id=f"s{n:04d}", site_url=f"https://client-{n}.example"), now)
+        wanted = {"site_id": "s0049", "site_url": "https://wanted.example"}
+        keys_held = []
+        for product in ("jetpack-backup", "jetpack-scan"):
+            key = issue_one(licenses, paying_partner, product)
+            assert assign(licenses, paying_partner, key, wanted).status == 200
+            keys_held.append(key)
+        queries = count_queries(client)
+
+        # When the partner searches for it, one a page
+        first = repository.list_sites(paying_partner, "wanted", 1, None)
+
+        # Then the page has it with both licenses, read in five pages and one more for the cut-off site's claims
+        assert [(s.site.site_id, sorted(lic.license_key for lic in s.licenses)) for s in first.items] == [
+            ("s0049", sorted(keys_held))
+        ]
+        assert queries() == 6
+        # and the cursor goes on after it: nothing more
+        rest = repository.list_sites(paying_partner, "wanted", 1, first.next_cursor)
+        assert (rest.items, rest.next_cursor) == ([], None)
+
+
+def count_queries(client: Any) -> Callable[[], int]:
+    """How many Query calls ``client`` makes from now on."""
+    made = [0]
+
+    def counted(**_: Any) -> None:
+        made[0] += 1
+
+    client.meta.events.register("before-call.dynamodb.Query", counted)
+    return lambda: made[0]

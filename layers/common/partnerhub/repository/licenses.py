@@ -857,7 +857,11 @@ def _chunks(licenses: Sequence[License], first: int, rest: int) -> list[Sequence
 def _licenses_from_receipt(receipt: Item, order: IssueOrder) -> tuple[License, ...]:
     if not receipt.get("license_keys"):
         # The receipt of an order to sites that was abandoned: the key was used for another request.
-        raise Conflict("this Idempotency-Key was used for another order", code="idempotency_key_reused")
+        raise ValidationFailed(
+            "this Idempotency-Key was used with a different request body",
+            code="idempotency_key_reused",
+            details=[{"field": "Idempotency-Key", "in": "header", "reason": "reused with another body"}],
+        )
     issued_at = unstamp(receipt["issued_at"])
     assert issued_at is not None
     template = order.licenses[0]

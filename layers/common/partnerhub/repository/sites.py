@@ -216,7 +216,14 @@ def site_claims(
 
 
 class DynamoSiteRepository(TableRepository):
-    """The site commands' storage: list, read one with its claims, connect, disconnect; and the migration's writes."""
+    """The site commands' storage: list, read one with its claims, connect, disconnect; and the migration's writes.
+
+    ``read_items``: the fewest items a page read asks DynamoDB for (``Limit``); the list reads more for a long page.
+    """
+
+    def __init__(self, table_name: str, client: DynamoDBClient, *, read_items: int = 100) -> None:
+        super().__init__(table_name, client)
+        self._read_items = read_items
 
     def list_sites(self, partner_id: str, search: str | None, limit: int, cursor: str | None) -> SitePage:
         """A page of sites in site id order, each with its active licenses.
@@ -234,7 +241,7 @@ class DynamoSiteRepository(TableRepository):
             "ExpressionAttributeValues": values(
                 pk=pk, lo=keys.site_claims_upper(after) if after else keys.SITE_CLAIM_PREFIX, hi=keys.SITES_UPPER
             ),
-            "Limit": min(1000, max(100, (limit + 1) * 4)),
+            "Limit": min(1000, max(self._read_items, (limit + 1) * 4)),
         }
         if search:
             params["FilterExpression"] = "contains(search_text, :q) OR attribute_exists(license_key)"
