@@ -93,6 +93,7 @@ def _keep_state(stack: Any) -> tuple[Any, str]:
         return None, "not kept (set LOCAL_STATE_DIR, as `make run` does, to keep data across restarts)"
     path = Path(directory) / persistence.FILE_NAME
     clock, emulator = stack.clock, getattr(stack, "emulator", None)
+    migrated = False
     if os.environ.get("LOCAL_STATE_RESET") and _flag("LOCAL_STATE_RESET"):
         path.unlink(missing_ok=True)
         line = f"started clean (reset); kept in {path}"
@@ -109,8 +110,13 @@ def _keep_state(stack: Any) -> tuple[Any, str]:
                 f"loaded from {path} (saved {loaded.saved_at}: {loaded.items:,} items, "
                 f"{loaded.messages} queued messages, {loaded.stripe_objects:,} Stripe objects)"
             )
+            # Data kept by older code gets the migrations a deployment would have run on it (saved at once).
+            from local.migrations import run_pending
+
+            migrated = bool(run_pending(loaded.migrations))
     keeper = persistence.Keeper(path, clock, emulator)
-    keeper.mark_saved()
+    if not migrated:
+        keeper.mark_saved()
     keeper.start()
     return keeper, line + "; `make reset` starts clean"
 

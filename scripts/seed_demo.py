@@ -1,7 +1,8 @@
 """``make seed SIZE=...``: fill the local stack with demo agencies, through the product's own API.
 
 Each agency gets its company details, a card (two for some), and a few months of work: licenses
-issued month by month, most of them assigned to client sites, some moved, unassigned or revoked, and
+issued month by month, most of them assigned to client sites (which connects them), some moved, unassigned
+or revoked, a few sites connected ahead of their licenses and an order issued straight to sites, and
 every closed month invoiced by month-end invoicing (``/_local/invoice-run``), as the scheduler would.
 All of it goes through the HTTP API and the ``/_local`` controls, so what is seeded is what the
 product itself writes.
@@ -236,10 +237,7 @@ def _work(agency: Agency, rng: random.Random) -> None:
     rng.shuffle(agency.unassigned)
     to_assign = agency.unassigned[: min(len(agency.unassigned) * 3 // 4, 150)]
     for n, key in enumerate(to_assign):
-        site = rng.randrange(10**8, 10**9)
-        client = rng.choice(["bakery", "florist", "dentist", "bike-shop", "law-firm", "yoga", "cafe", "garage"])
-        body = {"site_id": str(site), "site_url": f"https://{client}-{site % 10000}.example"}
-        agency.call("PUT", f"/v1/licenses/{key}/site", json=body)
+        agency.call("PUT", f"/v1/licenses/{key}/site", json=_client_site(rng))
         agency.unassigned.remove(key)
         agency.assigned.append(key)
         if n % 10 == 0 or n == len(to_assign) - 1:
@@ -251,6 +249,18 @@ def _work(agency: Agency, rng: random.Random) -> None:
     for _ in range(min(2, len(agency.unassigned) // 10)):
         key = agency.unassigned.pop(rng.randrange(len(agency.unassigned)))
         agency.call("POST", f"/v1/licenses/{key}/revoke")
+    # Client sites connected ahead of their licenses (as a site's plugin connects it), and an order issued straight to
+    # two of them; the third stays connected without a license.
+    connected = [agency.call("POST", "/v1/sites", json=_client_site(rng))["site_id"] for _ in range(3)]
+    order = {"product": rng.choice(PRODUCTS), "site_ids": connected[:2]}
+    issued = agency.call("POST", "/v1/licenses", json=order)
+    agency.assigned.extend(item["license_key"] for item in issued["items"])
+
+
+def _client_site(rng: random.Random) -> dict[str, str]:
+    site = rng.randrange(10**8, 10**9)
+    client = rng.choice(["bakery", "florist", "dentist", "bike-shop", "law-firm", "yoga", "cafe", "garage"])
+    return {"site_id": str(site), "site_url": f"https://{client}-{site % 10000}.example"}
 
 
 def _summary(summary: dict[str, Any]) -> str:

@@ -5,6 +5,7 @@ import * as api from "./api.js";
 import * as session from "./session.js";
 import { licensesPage } from "./pages/licenses.js";
 import { issuePage } from "./pages/issue.js";
+import { sitesPage } from "./pages/sites.js";
 import { billingPage } from "./pages/billing.js";
 import { paymentMethodsPage, newCardPage } from "./pages/payment-methods.js";
 import { invoicesPage } from "./pages/invoices.js";
@@ -14,6 +15,7 @@ import { operatorRoutes, showOperatorNav, isOperator } from "./pages/operator-na
 
 const routes = {
   licenses: licensesPage,
+  sites: sitesPage,
   issue: issuePage,
   billing: billingPage,
   "payment-methods": paymentMethodsPage,

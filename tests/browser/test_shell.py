@@ -90,6 +90,8 @@ def test_the_sidebar_works_from_the_keyboard(portal: Portal) -> None:
 
     # Arrow keys move between the links, End and Home jump, Enter follows
     page.keyboard.press("ArrowDown")
+    expect(nav.get_by_role("link", name="Sites")).to_be_focused()
+    page.keyboard.press("ArrowDown")
     expect(nav.get_by_role("link", name="Issue New License")).to_be_focused()
     page.keyboard.press("ArrowDown")
     expect(nav.get_by_role("link", name="Billing")).to_be_focused()

@@ -17,6 +17,7 @@ import pytest
 from local.template import Route
 from partnerhub.repository import keys
 from tests.reliability.conftest import (
+    PRODUCT,
     LocalStack,
     Table,
     api_routes,
@@ -81,6 +82,9 @@ def tenant_a(stack: LocalStack, table: Table) -> TenantA:
     ids["license_key"] = licenses[0]["license_key"]
     assigned = api.put(f"/v1/licenses/{licenses[0]['license_key']}/site", json=site(1))
     assert assigned.status_code == 200, assigned.text
+    connected = api.post("/v1/sites", json=site(2))  # a connected site holding no license: B could not delete it
+    assert connected.status_code == 200, connected.text
+    ids["site_id"] = site(2)["site_id"]
     ids["invoice_id"] = invoice_of(stack, partner)
     tenant = TenantA(partner, ids)
     settle(stack, table, tenant)
@@ -173,3 +177,34 @@ def test_operator_routes_are_403_for_a_partner(stack: LocalStack, tenant_a: Tena
     assert reply.status_code == 403, reply.text
     assert reply.json()["error"]["code"] == "not_an_operator"
     assert stack.client(tenant_a.partner).get("/v1/licenses/counts").json() == counts_before
+
+
+def test_partner_b_cannot_issue_to_partner_a_sites_and_its_own_site_of_that_id_is_its_own(
+    stack: LocalStack, table: Table, tenant_a: TenantA
+) -> None:
+    # Given partner B in good standing, and everything A can see
+    partner_b = new_partner()
+    give_payment_method(table, partner_b)
+    b = stack.client(partner_b)
+    before = readable(stack, table, tenant_a)
+
+    # When B issues to A's sites (one holding a license, one free)
+    order = b.post("/v1/licenses", json={"product": PRODUCT, "site_ids": [site(1)["site_id"], site(2)["site_id"]]})
+
+    # Then they are not B's connected sites: 404 naming them, never A's licenses
+    assert order.status_code == 404, order.text
+    assert order.json()["error"]["code"] == "site_not_found"
+    assert tenant_a.ids["license_key"] not in order.text and tenant_a.partner not in order.text
+
+    # When B connects a site of the same id and issues to it
+    assert b.post("/v1/sites", json=site(1)).status_code == 200
+    issued = b.post("/v1/licenses", json={"product": PRODUCT, "site_ids": [site(1)["site_id"]]})
+
+    # Then B holds its own license on its own site (A's license on A's site is no 409 to B), and A saw nothing move
+    assert issued.status_code == 201, issued.text
+    listed = b.get("/v1/sites").json()["items"]
+    assert [(s["site_id"], [lic["license_key"] for lic in s["licenses"]]) for s in listed] == [
+        (site(1)["site_id"], [issued.json()["items"][0]["license_key"]])
+    ]
+    after = readable(stack, table, tenant_a)
+    assert {k: v for k, v in after.items() if v != before.get(k)} == {}

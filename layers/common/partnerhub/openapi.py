@@ -95,6 +95,17 @@ def _card_links(card: str) -> dict[str, Link]:
     }
 
 
+def _site_links(site: str) -> dict[str, Link]:
+    return {
+        "DisconnectSite": (
+            "DELETE",
+            "/v1/sites/{site_id}",
+            {"site_id": site},
+            "Disconnect the site (refused while it holds an active license)",
+        ),
+    }
+
+
 def _invoice_links(invoice: str) -> dict[str, Link]:
     return {
         "GetInvoice": ("GET", "/v1/invoices/{invoice_id}", {"invoice_id": invoice}, "The invoice with its lines"),
@@ -128,6 +139,8 @@ LINKS: dict[tuple[str, str, str], dict[str, Link]] = {
     ("PUT", "/v1/licenses/{license_key}/site", "200"): _license_links(_LICENSE),
     ("DELETE", "/v1/licenses/{license_key}/site", "200"): _license_links(_LICENSE),
     ("POST", "/v1/licenses/{license_key}/revoke", "200"): {"GetLicense": _license_links(_LICENSE)["GetLicense"]},
+    ("POST", "/v1/sites", "200"): _site_links("$response.body#/site_id"),
+    ("GET", "/v1/sites", "200"): _site_links("$response.body#/items/0/site_id"),
     ("GET", "/v1/prices", "200"): {
         "SchedulePrice": (
             "PUT",
