@@ -78,6 +78,7 @@ LicenseKey = Annotated[str, Path(pattern=LICENSE_KEY.pattern, max_length=200)]
     "Anything else is 422. `search` matches a substring of the key, the site URL or id, or the client label; "
     "`client` is an exact client label, `tag` one of the license's tags; filters combine.",
 )
+@app.key_scope("read")
 @tracer.capture_method
 def list_licenses(
     status: Annotated[Status, Query()] = "all",
@@ -107,6 +108,7 @@ def list_licenses(
 
 
 @app.get("/v1/licenses/counts")
+@app.key_scope("read")
 def license_counts() -> LicenseCounts:
     return wired().service.counts(caller_of(app).partner())
 
@@ -118,6 +120,7 @@ def license_counts() -> LicenseCounts:
     description="Refused with 402 without a payment method or with a past-due invoice; "
     "404 `product_not_found` for a product the catalog does not hold.",
 )
+@app.key_scope("licenses")
 @app.idempotent()
 @tracer.capture_method
 def issue_licenses(request: Annotated[IssueRequest, Body()]) -> LicenseList:
@@ -132,12 +135,14 @@ def issue_licenses(request: Annotated[IssueRequest, Body()]) -> LicenseList:
 
 
 @app.get("/v1/licenses/<license_key>")
+@app.key_scope("read")
 def license_detail(license_key: LicenseKey) -> LicenseDetail:
     license, history = wired().service.get(caller_of(app).partner(), license_key)
     return LicenseDetail(**LicenseOut.of(license).model_dump(), history=[HistoryOut.of(e) for e in history])
 
 
 @app.put("/v1/licenses/<license_key>/site", response_description="Assigned or transferred")
+@app.key_scope("licenses")
 @app.idempotent()
 @tracer.capture_method
 def assign_license(license_key: LicenseKey, request: Annotated[AssignRequest, Body()]) -> LicenseOut:
@@ -148,6 +153,7 @@ def assign_license(license_key: LicenseKey, request: Annotated[AssignRequest, Bo
 
 
 @app.delete("/v1/licenses/<license_key>/site", response_description="Unassigned")
+@app.key_scope("licenses")
 @app.idempotent()
 def unassign_license(license_key: LicenseKey) -> LicenseOut:
     caller = caller_of(app)
@@ -163,6 +169,7 @@ def unassign_license(license_key: LicenseKey) -> LicenseOut:
     "Recorded in the history as a `labelled` event. A revoked license may still be labelled (its past months "
     "are still billed on to a client). Setting what is already set changes nothing.",
 )
+@app.key_scope("licenses")
 @app.idempotent()
 def label_license(license_key: LicenseKey, request: Annotated[LabelRequest, Body()]) -> LicenseOut:
     caller = caller_of(app)
@@ -179,6 +186,7 @@ def label_license(license_key: LicenseKey, request: Annotated[LabelRequest, Body
 
 
 @app.post("/v1/licenses/<license_key>/revoke", response_description="Revoked")
+@app.key_scope("licenses")
 @app.idempotent()
 def revoke_license(license_key: LicenseKey) -> LicenseOut:
     caller = caller_of(app)
