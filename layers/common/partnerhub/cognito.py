@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import jwt
 
@@ -40,12 +40,19 @@ class UserPool:
         return self.jwks_url or f"{self.issuer}/.well-known/jwks.json"
 
 
+class SigningKeys(Protocol):
+    """The user pool's public keys by ``kid`` (PyJWT's ``PyJWKClient``): ``PyJWKClientError`` for a kid it does not
+    hold, ``PyJWKClientConnectionError`` when the keys cannot be fetched."""
+
+    def get_signing_key(self, kid: str) -> jwt.PyJWK: ...
+
+
 class CognitoTokens:
     """``partnerhub.authorizer.TokenVerifier`` for one user pool."""
 
-    def __init__(self, pool: UserPool, keys: jwt.PyJWKClient | None = None) -> None:
+    def __init__(self, pool: UserPool, keys: SigningKeys | None = None) -> None:
         self._pool = pool
-        self._keys = keys or jwt.PyJWKClient(
+        self._keys: SigningKeys = keys or jwt.PyJWKClient(
             pool.keys_url,
             cache_jwk_set=True,
             lifespan=JWKS_LIFETIME_SECONDS,
