@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -14,9 +15,22 @@ import requests
 from playwright.sync_api import expect
 
 if TYPE_CHECKING:
+    from testkit.stack import LocalStack
     from tests.browser.conftest import Portal
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("an_early_clock")]
+
+
+@pytest.fixture
+def an_early_clock(portal_stack: LocalStack) -> Iterator[None]:
+    """Keys are made and revoked in mid-2026 on the stack's clock, and the clock is put back after: the audit entries
+    they write stay older than those of the operators' console tests, which read the log newest first."""
+    was = portal_stack.now()
+    portal_stack.set_clock("2026-06-15T10:00:00Z")
+    try:
+        yield
+    finally:
+        portal_stack.set_clock(was)
 
 
 def stack_today(portal: Portal) -> date:
