@@ -41,14 +41,10 @@ def partner(stack: LocalStack) -> str:
 def test_the_readme_session(stack: LocalStack, partner: str) -> None:
     api = stack.client(partner)
 
-    issued = api.post(
-        "/v1/licenses", json={"product": "jetpack-backup", "quantity": 2}, headers={"Idempotency-Key": "o-1"}
-    )
+    issued = api.post("/v1/licenses", json={"product": "jetpack-backup", "quantity": 2}, headers={"Idempotency-Key": "o-1"})
     assert issued.status_code == 201, issued.text
     first, second = (item["license_key"] for item in issued.json()["items"])
-    replay = api.post(
-        "/v1/licenses", json={"product": "jetpack-backup", "quantity": 2}, headers={"Idempotency-Key": "o-1"}
-    )
+    replay = api.post("/v1/licenses", json={"product": "jetpack-backup", "quantity": 2}, headers={"Idempotency-Key": "o-1"})
     assert replay.json() == issued.json()
 
     listed = api.get("/v1/licenses", params={"status": "unassigned"}).json()
@@ -93,10 +89,7 @@ def test_error_paths_over_http(stack: LocalStack, partner: str) -> None:
 
 def test_concurrent_assigns_over_http_leave_one_license_on_the_site(stack: LocalStack, partner: str) -> None:
     api = stack.client(partner)
-    license_keys = [
-        i["license_key"]
-        for i in api.post("/v1/licenses", json={"product": "jetpack-boost", "quantity": 8}).json()["items"]
-    ]
+    license_keys = [i["license_key"] for i in api.post("/v1/licenses", json={"product": "jetpack-boost", "quantity": 8}).json()["items"]]
 
     with ThreadPoolExecutor(8) as pool:
         statuses = list(pool.map(lambda k: api.put(f"/v1/licenses/{k}/site", json=SITE).status_code, license_keys))

@@ -125,11 +125,7 @@ def test_scheduling_and_cancelling_a_price_are_audited_once_each(stack: LocalSta
 
 def test_validation_reasons_are_said_for_people(stack: LocalStack, ops: ApiSession) -> None:
     partner, _ = with_card(stack)
-    bad = {
-        "product": "jetpack-scan",
-        "license_key": "scan-abc",
-        "site": {"site_id": "", "site_url": "https://x.example"},
-    }
+    bad = {"product": "jetpack-scan", "license_key": "scan-abc", "site": {"site_id": "", "site_url": "https://x.example"}}
     reply = ops.post(f"/v1/partners/{partner}/external-licenses", json=bad)
     assert reply.status_code == 422, reply.text
     reasons = {d["field"]: d["reason"] for d in reply.json()["error"]["details"]}

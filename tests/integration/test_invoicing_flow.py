@@ -557,9 +557,7 @@ def deliver_webhook(month: Month, event: dict[str, Any]) -> Any:
     with mock.patch.dict(os.environ, {"STRIPE_WEBHOOK_SECRET_PARAM": WEBHOOK_SECRET_PARAM}):
         webhooks = month.function("webhooks")
     body = json.dumps(event)
-    signature = WebhookSignature.generate_signature_header(
-        body, month.aws.parameters[WEBHOOK_SECRET_PARAM], int(month.clock.now().timestamp())
-    )
+    signature = WebhookSignature.generate_signature_header(body, month.aws.parameters[WEBHOOK_SECRET_PARAM], int(month.clock.now().timestamp()))
     return webhooks(load_event("webhooks/invoice_paid", raw_body=body, headers={"Stripe-Signature": signature}))
 
 

@@ -471,10 +471,7 @@ def test_bad_and_stale_signatures_get_400_and_change_nothing(
         "wrong secret": deliver(failed, secret="whsec_not_ours"),
         "stale": deliver(failed, at=now - 301),
         "from the future": deliver(failed, at=now + 301),
-        "tampered": deliver.raw(
-            body.replace("payment_failed", "paid"),
-            WebhookSignature.generate_signature_header(body, deliver.secret, now),
-        ),
+        "tampered": deliver.raw(body.replace("payment_failed", "paid"), WebhookSignature.generate_signature_header(body, deliver.secret, now)),
         "missing": deliver.raw(body, None),
         "malformed": deliver.raw(body, "v1=deadbeef"),
     }

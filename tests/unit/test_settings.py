@@ -139,12 +139,7 @@ def test_edge_numbers_read_as_the_pydantic_models_read_them(value: str) -> None:
 
 def test_the_planners_environment_reads_as_worked_by_hand() -> None:
     # Given the environment the template gives the planner, with a name pydantic would not know
-    env = {
-        "TABLE_NAME": "partnerhub",
-        "INVOICE_QUEUE_URL": "https://sqs/q",
-        "IDEMPOTENCY_TTL_SECONDS": "60",
-        "PATH": "/x",
-    }
+    env = {"TABLE_NAME": "partnerhub", "INVOICE_QUEUE_URL": "https://sqs/q", "IDEMPOTENCY_TTL_SECONDS": "60", "PATH": "/x"}
     # Then its values are read (the number as a number, defaults kept, the other name ignored)
     read = module.InvoicePlannerSettings.from_env(env)
     assert read.invoice_queue_url == "https://sqs/q"
