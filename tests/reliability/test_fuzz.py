@@ -42,7 +42,7 @@ def test_every_template_route_is_documented(document: dict[str, Any]) -> None:
 
 def test_each_operation_states_the_authentication_template_yaml_gives_it(document: dict[str, Any]) -> None:
     # template.yaml is the truth: the authorizer on every route but those marked Auth: NONE; a person's token on each,
-    # and an API key with the scope SPEC gives the route, where it gives one (tests/unit/test_key_scopes.py)
+    # and an API key with the scope SPEC gives the route, where it gives one (testkit/scopes.py)
     for route in ROUTES:
         operation = document["paths"][route.path][route.method.lower()]
         scope = EXPECTED_SCOPES.get(route.route_key)
