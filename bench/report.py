@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench import authorizer
 from bench.calls import RouteCalls
 from bench.coldstart import BASELINE, FLOOR, INIT_TYPES, PYDANTIC, REFERENCES, ColdStart, FirstRequests, ImportProfile
 from bench.latency import Latency
@@ -123,6 +124,7 @@ def render(results: dict[str, Any]) -> str:
         out += _render_floor(cold, base)
     out += render_first_requests(results.get("first_requests"))
     out += render_profile(results.get("import_profile"))
+    out += authorizer.render(results.get("authorizer"))
 
     calls: list[RouteCalls] | None = results.get("calls")
     if calls is not None:

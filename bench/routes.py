@@ -490,8 +490,8 @@ def _from_sample(bench: Bench, route_key: str, n: int) -> Plan:
     sample = _samples().get(route_key)
     if sample is None:
         raise LookupError("no scenario and no sample event in events/")
-    claims = ((sample.get("requestContext") or {}).get("authorizer") or {}).get("jwt", {}).get("claims") or {}
-    groups = tuple(g for g in str(claims.get("cognito:groups", "")).strip("[]").split() if g)
+    caller = ((sample.get("requestContext") or {}).get("authorizer") or {}).get("lambda") or {}
+    groups = tuple(str(caller.get("groups", "")).split())
     partner = bench.paying_partner()
     body = sample.get("body")
     request = {

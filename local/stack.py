@@ -240,7 +240,13 @@ def start_stack(
 
         resources = LocalResources(template, moto_url)
         resolver = resources.create_all()
-        host = FunctionHost(template, resolver, dependencies={"clock": clock})
+        from partnerhub.cognito import UserPool  # the layer is on sys.path from start_stack on
+
+        # The stack's own user pool: its tokens (POST /_local/token) are what the authorizer accepts, its keys are
+        # served at <issuer>/.well-known/jwks.json as Cognito serves a pool's.
+        auth = LocalAuth(issuer=f"{api_url}/_local/cognito")
+        user_pool = UserPool(issuer=auth.issuer, audience=auth.audience)
+        host = FunctionHost(template, resolver, dependencies={"clock": clock, "user_pool": user_pool})
         for key, value in host.resolved_environment_globals().items():
             os.environ[key] = value
 
@@ -257,7 +263,6 @@ def start_stack(
 
             seed_catalog(clock)
 
-        auth = LocalAuth(issuer=f"{api_url}/_local/cognito")
         host.load_all()
         drainer = SqsDrainer(
             host,

@@ -45,6 +45,7 @@ ALSO_ACCEPTED: dict[tuple[str, str], tuple[list[str], str]] = {
     ("GET", "/v1/operator/audit"): (["422"], "a cursor must come from this list"),
     ("GET", "/v1/operator/partners"): (["422"], "a cursor must come from this list"),
     ("GET", "/v1/operator/invoice-runs/{period}/preview"): (["422"], "a cursor must come from this dry run"),
+    ("POST", "/v1/api-keys"): (["422"], "expires_at must be in the future (not expressible)"),
 }
 """Operations where a schema-valid request may still be refused, and why (each operation's description says so).
 Everywhere else a schema-valid request is answered 2xx, or refused for the partner's state:

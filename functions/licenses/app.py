@@ -85,6 +85,7 @@ LicenseKey = Annotated[str, Path(pattern=LICENSE_KEY.pattern, max_length=200)]
     "Anything else is 422. `search` matches a substring of the key, the site URL or id, or the client label; "
     "`client` is an exact client label, `tag` one of the license's tags; filters combine.",
 )
+@app.key_scope("read")
 @tracer.capture_method
 def list_licenses(
     status: Annotated[Status, Query()] = "all",
@@ -114,6 +115,7 @@ def list_licenses(
 
 
 @app.get("/v1/licenses/counts")
+@app.key_scope("read")
 def license_counts() -> LicenseCounts:
     return wired().service.counts(caller_of(app).partner())
 
@@ -128,6 +130,7 @@ def license_counts() -> LicenseCounts:
     "`site_has_license` name in `details` every site that is not connected, or that holds (or is being issued) an "
     "active license of the product.",
 )
+@app.key_scope("licenses")
 @app.idempotent()
 @tracer.capture_method
 def issue_licenses(request: Annotated[IssueRequest, Body()]) -> LicenseList:
@@ -147,12 +150,14 @@ def issue_licenses(request: Annotated[IssueRequest, Body()]) -> LicenseList:
 
 
 @app.get("/v1/licenses/<license_key>")
+@app.key_scope("read")
 def license_detail(license_key: LicenseKey) -> LicenseDetail:
     license, history = wired().service.get(caller_of(app).partner(), license_key)
     return LicenseDetail(**LicenseOut.of(license).model_dump(), history=[HistoryOut.of(e) for e in history])
 
 
 @app.put("/v1/licenses/<license_key>/site", response_description="Assigned or transferred")
+@app.key_scope("licenses")
 @app.idempotent()
 @tracer.capture_method
 def assign_license(license_key: LicenseKey, request: Annotated[AssignRequest, Body()]) -> LicenseOut:
@@ -163,6 +168,7 @@ def assign_license(license_key: LicenseKey, request: Annotated[AssignRequest, Bo
 
 
 @app.delete("/v1/licenses/<license_key>/site", response_description="Unassigned")
+@app.key_scope("licenses")
 @app.idempotent()
 def unassign_license(license_key: LicenseKey) -> LicenseOut:
     caller = caller_of(app)
@@ -178,6 +184,7 @@ def unassign_license(license_key: LicenseKey) -> LicenseOut:
     "Recorded in the history as a `labelled` event. A revoked license may still be labelled (its past months "
     "are still billed on to a client). Setting what is already set changes nothing.",
 )
+@app.key_scope("licenses")
 @app.idempotent()
 def label_license(license_key: LicenseKey, request: Annotated[LabelRequest, Body()]) -> LicenseOut:
     caller = caller_of(app)
@@ -194,6 +201,7 @@ def label_license(license_key: LicenseKey, request: Annotated[LabelRequest, Body
 
 
 @app.post("/v1/licenses/<license_key>/revoke", response_description="Revoked")
+@app.key_scope("licenses")
 @app.idempotent()
 def revoke_license(license_key: LicenseKey) -> LicenseOut:
     caller = caller_of(app)
@@ -238,6 +246,7 @@ SiteIdPath = Annotated[str, Path(pattern=SITE_ID.pattern, max_length=64)]
     "substring of the site id, URL or owner (any case); `cursor` must be a `next_cursor` this list returned "
     "(anything else is 422).",
 )
+@app.key_scope("read")
 def list_sites(
     search: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
@@ -252,6 +261,7 @@ def list_sites(
     response_description="Connected (or, connected already, given this URL and owner)",
     description="Connects a site to the partner's account; connecting it again updates its URL and owner.",
 )
+@app.key_scope("sites")
 @app.idempotent()
 def connect_site(request: Annotated[ConnectSiteRequest, Body()]) -> SiteOut:
     site = wired().sites.connect(caller_of(app).partner(), Site(**request.model_dump()))
@@ -266,6 +276,7 @@ def connect_site(request: Annotated[ConnectSiteRequest, Body()]) -> SiteOut:
     description="Refused with 409 `site_has_licenses` while the site holds an active license (or one is being "
     "issued to it), each named in `details`.",
 )
+@app.key_scope("sites")
 @app.idempotent()
 def disconnect_site(site_id: SiteIdPath) -> None:
     wired().sites.disconnect(caller_of(app).partner(), site_id)

@@ -20,6 +20,9 @@ LAYER_B = "s3://artifacts/layers/common-1b1b1b"
 LOCAL = Template(TEMPLATE, parameter_overrides={"Stage": "test", "StripePublishableKey": "pk_test_local"})
 # The functions behind HTTP routes (SnapStart, served through the live alias).
 API_FUNCTIONS = {route.function_id for route in LOCAL.routes}
+# ... and the authorizer in front of them (SnapStart, invoked by API Gateway through its live alias too).
+AUTHORIZER = "AuthorizerFunction"
+ALIASED_FUNCTIONS = API_FUNCTIONS | {AUTHORIZER}
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +68,8 @@ def test_a_layer_only_change_publishes_new_versions_behind_every_alias(variants:
     # Given the same function code, packaged with two different builds of the layer
     before, after = variants["layer_a"], variants["layer_b"]
     aliases_before, aliases_after = aliased_functions(before), aliased_functions(after)
-    # Then every API function gets a new version, and its alias moves to it
-    assert set(aliases_before) == API_FUNCTIONS
+    # Then every API function (and the authorizer) gets a new version, and its alias moves to it
+    assert set(aliases_before) == ALIASED_FUNCTIONS
     for function, alias in aliases_before.items():
         old, new = version_of(alias), version_of(aliases_after[function])
         assert old != new, f"{function}: a layer change would leave the alias on the old version"
@@ -92,6 +95,7 @@ def test_every_route_invokes_its_functions_live_alias(cfn: dict[str, Any]) -> No
         p["Properties"]
         for p in resources_of(cfn, "AWS::Lambda::Permission").values()
         if p["Properties"]["Principal"] == "apigateway.amazonaws.com"
+        and p["Properties"]["FunctionName"] != {"Ref": f"{AUTHORIZER}Aliaslive"}
     ]
     assert len(permissions) == len(ops)
     for permission in permissions:
@@ -103,10 +107,38 @@ def test_only_the_stripe_webhook_route_has_no_authorizer(cfn: dict[str, Any]) ->
     assert ops[WEBHOOK]["security"] == [{"NONE": []}]
     for key, op in ops.items():
         if key != WEBHOOK:
-            assert op["security"] == [{"CognitoJwt": []}], key
-    authorizer = cfn["Resources"]["HttpApi"]["Properties"]["Body"]["components"]["securitySchemes"]["CognitoJwt"]
-    jwt = authorizer["x-amazon-apigateway-authorizer"]["jwtConfiguration"]
-    assert jwt["audience"] == [{"Ref": "UserPoolClient"}]
+            assert op["security"] == [{"PartnerAuthorizer": []}], key
+    schemes = cfn["Resources"]["HttpApi"]["Properties"]["Body"]["components"]["securitySchemes"]
+    assert set(schemes) == {"PartnerAuthorizer"}, "one authorizer: the JWT authorizer is gone"
+
+
+def test_the_authorizer_is_a_cached_request_authorizer_on_the_live_alias(cfn: dict[str, Any]) -> None:
+    scheme = cfn["Resources"]["HttpApi"]["Properties"]["Body"]["components"]["securitySchemes"]["PartnerAuthorizer"]
+    authorizer = scheme["x-amazon-apigateway-authorizer"]
+    assert authorizer["type"] == "request"
+    assert authorizer["authorizerPayloadFormatVersion"] == "2.0"
+    assert authorizer["enableSimpleResponses"] is True
+    assert authorizer["identitySource"] == ["$request.header.Authorization"]
+    # 60 s: the revocation delay docs/security.md states
+    assert authorizer["authorizerResultTtlInSeconds"] == 60
+    uri, names = authorizer["authorizerUri"]["Fn::Sub"]
+    assert uri.endswith("/functions/${__FunctionArn__}/invocations")
+    assert names["__FunctionArn__"] == {"Ref": f"{AUTHORIZER}Aliaslive"}
+    # API Gateway may invoke the alias, as an authorizer of this API only
+    (permission,) = [
+        p["Properties"]
+        for p in resources_of(cfn, "AWS::Lambda::Permission").values()
+        if p["Properties"]["FunctionName"] == {"Ref": f"{AUTHORIZER}Aliaslive"}
+    ]
+    assert permission["Principal"] == "apigateway.amazonaws.com"
+    source, source_names = permission["SourceArn"]["Fn::Sub"]
+    assert source.endswith(":${__ApiId__}/authorizers/*") and source_names == {"__ApiId__": {"Ref": "HttpApi"}}
+
+
+def test_the_authorizer_trusts_the_user_pool_and_the_portals_client(cfn: dict[str, Any]) -> None:
+    variables = cfn["Resources"][AUTHORIZER]["Properties"]["Environment"]["Variables"]
+    assert variables["COGNITO_ISSUER"] == {"Fn::Sub": "https://cognito-idp.${AWS::Region}.amazonaws.com/${UserPool}"}
+    assert variables["COGNITO_AUDIENCE"] == {"Ref": "UserPoolClient"}
 
 
 # -- alarms ------------------------------------------------------------------------------------------
@@ -277,6 +309,11 @@ def _sources() -> str:
 
 def test_the_local_stack_still_reads_the_template() -> None:
     # The local gateway parses template.yaml itself (no transform): the new resources must not trip it.
-    assert len(LOCAL.functions) == len(API_FUNCTIONS) + 2  # and the planner and the worker
+    assert len(LOCAL.functions) == len(API_FUNCTIONS) + 3  # and the planner, the worker and the authorizer
+    default, authorizers = LOCAL.authorizers()
+    assert default == "PartnerAuthorizer"
+    (authorizer,) = authorizers.values()
+    assert (authorizer.kind, authorizer.function_id, authorizer.ttl_seconds) == ("lambda", AUTHORIZER, 60)
+    assert (authorizer.headers, authorizer.simple_responses) == (("Authorization",), True)
     assert LOCAL.schedule_targets() == ["InvoicePlannerFunction"]
     assert {r.route_key for r in LOCAL.routes if not r.authorized} == {"POST /v1/webhooks/stripe"}

@@ -534,7 +534,7 @@ class TestAccount:
 
     def test_a_token_without_a_partner_is_refused(self, accounts: Function) -> None:
         event = load_event("payment_methods/account")
-        del event["requestContext"]["authorizer"]["jwt"]["claims"]["custom:partner_id"]
+        del event["requestContext"]["authorizer"]["lambda"]["partner_id"]
         assert accounts(event).status == 401
 
 

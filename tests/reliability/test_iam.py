@@ -94,6 +94,11 @@ def leading_keys(*partitions: str) -> str:
     return json.dumps({"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": list(partitions)}})
 
 
+def leading_key_patterns(*patterns: str, **more: Any) -> str:
+    """As :func:`leading_keys`, for partitions named by a pattern (``PARTNER#*``), with ``more`` conditions."""
+    return json.dumps({"ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(patterns)}, **more})
+
+
 def grants(actions: set[str], *resources: str, condition: str | None = None) -> set[tuple[str, str, str | None]]:
     return {(action, resource, condition) for action in actions for resource in resources}
 
@@ -119,7 +124,8 @@ EXACT_CALLS: dict[str, set[tuple[str, str, str | None]]] = {
         condition=leading_keys(keys.CATALOG, keys.IDEMPOTENCY, keys.AUDIT),
     ),
     # functions/operator: reads partners (directory on GSI1, BatchGetItem of PROFILEs), invoice records
-    # (BatchGetItem), licenses (GSI5) and the catalog for the dry run, the audit log; writes only audit entries,
+    # (BatchGetItem), licenses (GSI5) and the catalog for the dry run, the audit log, a partner's API keys (to count
+    # them); writes only audit entries,
     # run items and idempotency records; queue.py sends run requests to the planner and re-drives dead letters.
     "OperatorFunction": grants(
         {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"}, "table", "table/index/*"
@@ -145,6 +151,33 @@ EXACT_CALLS: dict[str, set[tuple[str, str, str | None]]] = {
         {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"}, "table", "table/index/*"
     )
     | grants({"ssm:GetParameter"}, "ssm:StripeSecretKeyParameter"),
+    # partnerhub/authorizer.py through repository/api_keys.py (DynamoCredentials): a credential by its prefix
+    # (GetItem), and its last_used_at alone (UpdateItem, answering nothing back).
+    "AuthorizerFunction": grants(
+        {"dynamodb:GetItem"}, "table", condition=leading_key_patterns(keys.CREDENTIAL_PK_PREFIX + "*")
+    )
+    | grants(
+        {"dynamodb:UpdateItem"},
+        "table",
+        condition=leading_key_patterns(
+            keys.CREDENTIAL_PK_PREFIX + "*",
+            **{
+                "ForAllValues:StringEquals": {"dynamodb:Attributes": ["PK", "SK", "last_used_at"]},
+                "StringEqualsIfExists": {"dynamodb:ReturnValues": "NONE"},
+            },
+        ),
+    ),
+    # repository/api_keys.py (DynamoApiKeyRepository): the partner's keys and ring (Query, GetItem), the credentials'
+    # last use (BatchGetItem); writes keys and ring (partner partition), credentials, audit entries (one transaction)
+    # and idempotency records.
+    "ApiKeysFunction": grants({"dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"}, "table")
+    | grants(
+        {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
+        "table",
+        condition=leading_key_patterns(
+            keys.partner_pk("*"), keys.CREDENTIAL_PK_PREFIX + "*", keys.AUDIT, keys.IDEMPOTENCY
+        ),
+    ),
 }
 # What Lambda itself does with the role, beyond the function's code: write the function's own log group and its
 # traces, poll an SQS event source, send to an on-failure destination. Every queue is this stack's own.

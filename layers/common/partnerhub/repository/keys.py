@@ -207,3 +207,25 @@ INVOICE_RUNS = "INVOICE_RUN"  # runs started by an operator, one item per month
 
 def invoice_run_sk(period: str) -> str:
     return f"RUN#{period}"
+
+
+# API keys: the partner's view of each key in its partition, the credential the authorizer reads by prefix
+API_KEY_PREFIX = "APIKEY#"
+API_KEYS_UPPER = "APIKEY#~"
+"""The upper bound of a partner's key items (``~`` sorts after every key id character)."""
+API_KEY_RING = "APIKEYS"
+"""The partner's key ring: the version every create is conditioned on (sorts after every key item)."""
+
+
+def api_key_sk(key_id: str) -> str:
+    return f"{API_KEY_PREFIX}{key_id}"
+
+
+CREDENTIAL_PK_PREFIX = "CREDENTIAL#"
+"""The partitions the authorizer may read (its IAM policy names them by this prefix)."""
+CREDENTIAL_SK = "KEY"
+
+
+def credential_pk(prefix: str) -> str:
+    """The partition of a key's credential: its public prefix (``phk_`` and the locator)."""
+    return f"{CREDENTIAL_PK_PREFIX}{prefix}"
