@@ -2,9 +2,12 @@
 
 * ``GET  /_local/health`` -- the stack is up (which functions initialised, the Stripe emulator's URL).
 * ``POST /_local/token {"partner_id", "groups"?}`` -- an ID token as Cognito would issue it.
-* ``GET|POST /_local/clock {"now": iso} | {"advance": "P3D"}`` -- read or move the stack clock.
+* ``GET|POST /_local/clock {"now": iso} | {"advance": "P3D"}`` -- read or move the stack clock; after a move the
+  ``rate(...)`` schedules run at once (``local/schedules.py``: webhook retries that came due).
 * ``POST /_local/invoice-run {"period": "YYYY-MM"}`` -- month-end invoicing, as the scheduler runs it.
-* ``POST /_local/drain`` -- process whatever is waiting in the SQS queues, now.
+* ``POST /_local/drain`` -- process whatever is waiting in the table's stream and the SQS queues, now.
+* ``GET|POST /_local/dns {"host", "addresses": [ip, ...] | null}`` -- point a host name at addresses (null: back
+  to the system's resolver), as a DNS answer that changes between saving a webhook endpoint and delivering to it.
 * ``GET  /_local/cognito/.well-known/jwks.json`` -- the token signing keys.
 
 SQS-triggered functions are fed by :class:`SqsDrainer`, which does what a Lambda event source
@@ -12,7 +15,8 @@ mapping does (receive, invoke with a batch event, delete the successes, honour
 ``batchItemFailures``), with one deliberate difference: a failed message is made visible again at
 once instead of after the queue's visibility timeout, so a local run finishes in seconds. Receive
 counts still climb, so moto still moves a message to the dead-letter queue after
-``maxReceiveCount`` attempts, as SQS would.
+``maxReceiveCount`` attempts, as SQS would. A delayed message is not waiting yet: a drain ends
+without it, and the pollers take it once SQS shows it.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ from werkzeug.wrappers import Request, Response
 from local.auth import TOKEN_LIFETIME, LocalAuth, subject_for
 from local.events import sqs_event
 from local.gateway import FunctionError, FunctionHost, json_response
+from local.schedules import LocalResolver, RateScheduler
+from local.streams import StreamPoller
 from local.template import SqsSource, Template
 
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -142,8 +148,8 @@ class SqsDrainer:
         )
 
     def waiting(self, source: SqsSource) -> int:
-        """Messages in the source's queue that are visible, in flight or delayed."""
-        return sum(self._counts(self.client_factory(), self.queue_urls[source.queue_id]))
+        """Messages in the source's queue that are visible or in flight (a delayed one is not there yet)."""
+        return sum(self._counts(self.client_factory(), self.queue_urls[source.queue_id])[:2])
 
     def _dead_letter_url(self, client: Any, url: str) -> str | None:
         attrs = client.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])["Attributes"]
@@ -185,16 +191,16 @@ class SqsDrainer:
                 if messages:
                     self._process(worker_client, source, url, messages, stats)
                     continue
-                if sum(self._counts(worker_client, url)) == 0:
+                if sum(self._counts(worker_client, url)[:2]) == 0:
                     return
-                # Others' batches are in flight, or messages are delayed: look again shortly.
+                # Others' batches are in flight: look again shortly.
                 time.sleep(0.05)
 
         workers = max(1, source.maximum_concurrency)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"sqs-{source.function_id}") as pool:
             for future in [pool.submit(worker) for _ in range(workers)]:
                 future.result()
-        stats.complete = sum(self._counts(client, url)) == 0
+        stats.complete = sum(self._counts(client, url)[:2]) == 0
         if dlq_url:
             stats.dead_lettered = self._counts(client, dlq_url)[0] - dlq_before
         return stats
@@ -342,6 +348,10 @@ class Controls:
         clock: Any,
         drainer: SqsDrainer | None,
         log: Callable[[str], None] = print,
+        *,
+        streams: StreamPoller | None = None,
+        schedules: RateScheduler | None = None,
+        resolver: LocalResolver | None = None,
     ) -> None:
         self.template = template
         self.host = host
@@ -349,6 +359,9 @@ class Controls:
         self.clock = clock
         self.drainer = drainer
         self.log = log
+        self.streams = streams
+        self.schedules = schedules
+        self.resolver = resolver
         self._invoice_lock = threading.Lock()
         self.routes: dict[tuple[str, str], Callable[[Request], Response]] = {
             ("GET", "/_local/health"): self.health,
@@ -357,6 +370,8 @@ class Controls:
             ("POST", "/_local/clock"): self.set_clock,
             ("POST", "/_local/invoice-run"): self.invoice_run,
             ("POST", "/_local/drain"): self.drain,
+            ("GET", "/_local/dns"): self.get_dns,
+            ("POST", "/_local/dns"): self.set_dns,
             ("GET", "/_local/cognito/.well-known/jwks.json"): self.jwks,
             ("GET", "/_local/jwks.json"): self.jwks,
         }
@@ -442,6 +457,9 @@ class Controls:
             self.clock.advance(delta)
         now = self.clock.now()
         self.log(f"clock: {_isoformat(previous)} -> {_isoformat(now)}")
+        if self.schedules is not None:
+            # What came due while the clock jumped happens now (webhook retries): the rate schedules run once.
+            self.schedules.run_all()
         return json_response(200, {"now": _isoformat(now), "previous": _isoformat(previous)})
 
     def jwks(self, request: Request) -> Response:
@@ -449,11 +467,38 @@ class Controls:
         return json_response(200, self.auth.jwks())
 
     def drain(self, request: Request) -> Response:
-        """Process everything waiting in the SQS queues now, to completion."""
+        """Process everything waiting in the table's stream and the SQS queues now, to completion."""
+        streamed = self.streams.drain() if self.streams is not None else 0
         if self.drainer is None:
-            return json_response(200, {"queues": {}})
+            return json_response(200, {"queues": {}, "stream_records": streamed})
         totals = self.drainer.drain_all()
-        return json_response(200, {"queues": {key: stats.as_dict() for key, stats in totals.items()}})
+        return json_response(
+            200, {"queues": {key: stats.as_dict() for key, stats in totals.items()}, "stream_records": streamed}
+        )
+
+    def get_dns(self, request: Request) -> Response:
+        """The host names pointed elsewhere than the system's resolver says."""
+        return json_response(200, {"overrides": self.resolver.overrides() if self.resolver else {}})
+
+    def set_dns(self, request: Request) -> Response:
+        """``{"host", "addresses": [ip, ...]}`` points ``host`` at those addresses; ``"addresses": null`` forgets it."""
+        body = _json_body(request)
+        host, addresses = body.get("host"), body.get("addresses", ...)
+        if self.resolver is None:
+            raise ControlError("this stack has no local resolver", status=409)
+        if not isinstance(host, str) or not host.strip() or addresses is ...:
+            raise ControlError('send {"host": "hooks.example", "addresses": ["127.0.0.1"]} (null addresses: forget)')
+        if addresses is None:
+            self.resolver.forget(host)
+        elif isinstance(addresses, list) and addresses and all(isinstance(a, str) for a in addresses):
+            try:
+                self.resolver.point(host, addresses)
+            except ValueError as exc:
+                raise ControlError(f"not an IP address: {exc}") from exc
+        else:
+            raise ControlError('"addresses" must be a non-empty list of IP addresses, or null')
+        self.log(f"dns: {host} -> {addresses if addresses is not None else 'the system resolver'}")
+        return json_response(200, {"overrides": self.resolver.overrides()})
 
     def invoice_run(self, request: Request) -> Response:
         """Run month-end invoicing for ``period`` as the scheduler would, and wait until it is done.

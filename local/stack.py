@@ -67,6 +67,9 @@ class Stack:
     auth: Any = None
     drainer: Any = None
     emulator: Any = None
+    streams: Any = None
+    schedules: Any = None
+    resolver: Any = None
     _stoppers: list[Any] = field(default_factory=list, repr=False)
 
     def token(self, partner_id: str, groups: tuple[str, ...] | list[str] = ()) -> str:
@@ -120,6 +123,9 @@ def _set_process_env(moto_url: str, stripe_url: str | None) -> None:
         # The emulator shares this machine with everything else: slower than Stripe under load, never down.
         "STRIPE_CONNECT_TIMEOUT_SECONDS": "5",
         "STRIPE_READ_TIMEOUT_SECONDS": "30",
+        # Webhooks to agencies may go to http:// URLs and to 127.0.0.1 here, and only here (template.yaml never
+        # sets it: deployed, https and public addresses only). WEBHOOK_ALLOW_LOCAL_URLS=false turns it off.
+        "WEBHOOK_ALLOW_LOCAL_URLS": "true",
     }
     # Forced, not defaulted: a developer's real AWS credentials or endpoint must never leak into the stack.
     for key in (
@@ -187,6 +193,8 @@ def start_stack(
     from local.controls import Controls, SqsDrainer
     from local.gateway import FunctionHost, Gateway
     from local.resources import LocalResources, stripe_webhook_secret
+    from local.schedules import LocalResolver, RateScheduler
+    from local.streams import StreamPoller
     from local.template import Template, parse_overrides
 
     root = ROOT
@@ -231,7 +239,8 @@ def start_stack(
 
         resources = LocalResources(template, moto_url)
         resolver = resources.create_all()
-        host = FunctionHost(template, resolver, dependencies={"clock": clock})
+        names = LocalResolver()
+        host = FunctionHost(template, resolver, dependencies={"clock": clock, "resolver": names})
         for key, value in host.resolved_environment_globals().items():
             os.environ[key] = value
 
@@ -258,7 +267,17 @@ def start_stack(
             lambda: resources.client("sqs"),
             log=log,
         )
-        controls = Controls(template, host, auth, clock, drainer, log=log)
+        streams = StreamPoller(
+            host,
+            template.stream_sources,
+            resources.table_names,
+            {table: str(resolver.get_att(table, "StreamArn")) for table in resources.table_names},
+            log=log,
+        )
+        schedules = RateScheduler(host, template.rate_schedules, clock, log=log)
+        controls = Controls(
+            template, host, auth, clock, drainer, log=log, streams=streams, schedules=schedules, resolver=names
+        )
         gateway = Gateway(
             template,
             host,
@@ -282,6 +301,10 @@ def start_stack(
         if poll_queues:
             drainer.start_polling()
             stoppers.append(drainer.stop)
+            streams.start()
+            stoppers.append(streams.stop)
+            schedules.start()
+            stoppers.append(schedules.stop)
     except BaseException:
         for stopper in reversed(stoppers):
             with contextlib.suppress(Exception):
@@ -300,6 +323,9 @@ def start_stack(
         auth=auth,
         drainer=drainer,
         emulator=emulator,
+        streams=streams,
+        schedules=schedules,
+        resolver=names,
         _stoppers=stoppers,
     )
 
