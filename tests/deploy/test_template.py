@@ -253,6 +253,7 @@ def test_traces_record_no_response_bodies(cfn: dict[str, Any]) -> None:
 
 def test_the_local_stack_still_reads_the_template() -> None:
     # The local gateway parses template.yaml itself (no transform): the new resources must not trip it.
-    assert len(LOCAL.functions) == len(API_FUNCTIONS) + 2  # and the planner and the worker
+    # and the planner, the worker, and the webhooks' stream reader, deliverer and sweep
+    assert len(LOCAL.functions) == len(API_FUNCTIONS) + 5
     assert LOCAL.schedule_targets() == ["InvoicePlannerFunction"]
     assert {r.route_key for r in LOCAL.routes if not r.authorized} == {"POST /v1/webhooks/stripe"}

@@ -125,6 +125,25 @@ EXACT_CALLS: dict[str, set[tuple[str, str, str | None]]] = {
         {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"}, "table", "table/index/*"
     )
     | grants({"ssm:GetParameter"}, "ssm:StripeSecretKeyParameter"),
+    # repository/webhooks.py: endpoints (transactions with their count), events (GSI1 by time), deliveries,
+    # redeliveries dispatched at once (claim: UpdateItem; the message: SendMessage); idempotency.
+    "WebhookEndpointsFunction": grants(IDEMPOTENT_COMMANDS | {"dynamodb:Query"}, "table")
+    | grants({"dynamodb:Query"}, "table/index/GSI1")
+    | grants({"sqs:SendMessage"}, "WebhookDeliveryQueue"),
+    # functions/webhook_events: the partner's endpoints (Query), its primary card (GetItem), the event and its
+    # deliveries (a transaction of Puts), the claim (UpdateItem), then the delivery queue.
+    "WebhookEventsFunction": grants(
+        {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"}, "table"
+    )
+    | grants({"sqs:SendMessage"}, "WebhookDeliveryQueue"),
+    # functions/webhook_deliverer: the attempt's start (UpdateItem), endpoint and event (GetItem), its outcome and
+    # the endpoint's run of failures (PutItem), and the sweep's wake-ups.
+    "WebhookDelivererFunction": grants({"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, "table")
+    | grants({"sqs:SendMessage"}, "WebhookWakeQueue"),
+    # functions/webhook_scheduler: the due index (GSI2), the claim, the delivery queue.
+    "WebhookSchedulerFunction": grants({"dynamodb:Query"}, "table/index/GSI2")
+    | grants({"dynamodb:UpdateItem"}, "table")
+    | grants({"sqs:SendMessage"}, "WebhookDeliveryQueue"),
 }
 BASIC = {
     "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",  # its own log group
@@ -132,6 +151,13 @@ BASIC = {
 }
 # What Lambda itself does with the function's role, beyond the function's code.
 SERVICE_CALLS = {
+    # the table's stream (its event source), and the on-failure destination of that source
+    "WebhookEventsFunction": {
+        "policies": grants({"sqs:SendMessage"}, "WebhookEventsFailureQueue"),
+        "managed": {"arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole"},
+    },
+    "WebhookDelivererFunction": {"managed": {"arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole"}},
+    "WebhookSchedulerFunction": {"managed": {"arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole"}},
     "InvoiceWorkerFunction": {"managed": {"arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole"}},
     # on-failure destination; the run-request queue is its SQS event source
     "InvoicePlannerFunction": {

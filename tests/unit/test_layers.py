@@ -26,6 +26,7 @@ DOMAIN_MAY_NOT = (
     "aws_lambda_powertools",
     "partnerhub.repository",
     "partnerhub.payments",
+    "partnerhub.outbound",
     "partnerhub.queues",
     "partnerhub.clients",
     "partnerhub.api",

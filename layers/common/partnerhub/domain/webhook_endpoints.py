@@ -107,8 +107,8 @@ def address_refusal(text: str, *, allow_local: bool = False) -> str | None:
         (isinstance(address, ipaddress.IPv4Address) and address in CGNAT, "a carrier-grade NAT address"),
         (address.is_multicast, "a multicast address"),
         (address.is_unspecified, "an unspecified address"),
-        (address.is_private, "a private address"),
         (address.is_reserved, "a reserved address"),
+        (address.is_private, "a private address"),
         (not address.is_global, "not a public address"),
     )
     return next((reason for refused, reason in checks if refused), None)

@@ -273,8 +273,8 @@ class EventLog(Protocol):
 
     def deliveries(self, partner_id: str, endpoint_id: str, limit: int, cursor: str | None) -> DeliveryPage: ...
 
-    def add_delivery(self, delivery: Delivery) -> Delivery:
-        """Store a new delivery; one with its id stored already is returned as it is (a retried request)."""
+    def add_delivery(self, delivery: Delivery) -> tuple[Delivery, bool]:
+        """Store a new delivery: it and True; one with its id stored already (a retried request) and False."""
         ...
 
 
@@ -303,10 +303,11 @@ class WebhookEventService:
         endpoint = self._endpoints.get(partner_id, endpoint_id)
         if not endpoint.enabled:
             raise Conflict("the webhook endpoint is disabled; enable it first", code="webhook_endpoint_disabled")
-        delivery = self._log.add_delivery(
+        delivery, new = self._log.add_delivery(
             new_delivery(
                 partner_id, endpoint_id, redelivery_id_for(receipt_id), event.event_id, event.type, now, manual=True
             )
         )
-        self._dispatcher.dispatch([delivery])
+        if new:  # a retried request finds it dispatched already, or due (then the sweep dispatches it)
+            self._dispatcher.dispatch([delivery])
         return delivery

@@ -238,7 +238,7 @@ class DynamoWebhookRepository(TableRepository):
 
     # ---------------------------------------------------------------- deliveries
 
-    def add_delivery(self, delivery: Delivery) -> Delivery:
+    def add_delivery(self, delivery: Delivery) -> tuple[Delivery, bool]:
         try:
             self._client.put_item(
                 TableName=self._table,
@@ -251,8 +251,8 @@ class DynamoWebhookRepository(TableRepository):
                 raise
             stored = self._get(keys.partner_pk(delivery.partner_id), _delivery_sk(delivery))
             assert stored is not None
-            return delivery_from_item(stored)
-        return delivery
+            return delivery_from_item(stored), False
+        return delivery, True
 
     def deliveries(self, partner_id: str, endpoint_id: str, limit: int, cursor: str | None) -> DeliveryPage:
         """Newest first."""
