@@ -100,23 +100,8 @@ class StreamPoller:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    # -- taking records from moto --
-
     def _take(self, table_id: str) -> list[dict[str, Any]]:
-        from moto.dynamodb.models import dynamodb_backends
-
-        backend = dynamodb_backends[_account()][os.environ.get("AWS_DEFAULT_REGION", "us-east-1")]
-        with _LOCK:
-            table = backend.tables.get(self.table_names[table_id])
-            shard = getattr(table, "stream_shard", None)
-            if shard is None or not shard.items:
-                return []
-            taken = list(shard.items)
-            # What DynamoDB's trimming does to a shard: later sequence numbers go on from where these ended.
-            shard.starting_sequence_number += len(taken)
-            shard.items = []
-        arn = self.stream_arns.get(table_id, "")
-        return [_lambda_record(record.to_json(), arn) for record in taken]
+        return take_records(self.table_names[table_id], self.stream_arns.get(table_id, ""))
 
     # -- feeding the functions --
 
@@ -202,6 +187,24 @@ class StreamPoller:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+
+def take_records(table_name: str, stream_arn: str = "") -> list[dict[str, Any]]:
+    """The stream records of ``table_name`` written since the last take (moto in this process), as Lambda hands them
+    to a function, and dropped from moto's shard."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    backend = dynamodb_backends[_account()][os.environ.get("AWS_DEFAULT_REGION", "us-east-1")]
+    with _LOCK:
+        table = backend.tables.get(table_name)
+        shard = getattr(table, "stream_shard", None)
+        if shard is None or not shard.items:
+            return []
+        taken = list(shard.items)
+        # What DynamoDB's trimming does to a shard: later sequence numbers go on from where these ended.
+        shard.starting_sequence_number += len(taken)
+        shard.items = []
+    return [_lambda_record(record.to_json(), stream_arn) for record in taken]
 
 
 def _account() -> str:

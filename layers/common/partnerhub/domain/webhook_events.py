@@ -41,6 +41,9 @@ class Change[T]:
     partner_id: str
     before: T | None
     after: T | None
+    sequence: str = ""
+    """Where the write stands in its stream (its sequence number): events made at the same instant list in this
+    order."""
 
 
 class LicenseChange(Change[License]):
@@ -151,6 +154,8 @@ class Event(BaseModel):
     type: str
     created_at: datetime
     body: str
+    order: str = ""
+    """Orders events of the same instant (the change's place in the stream)."""
 
     def payload(self) -> dict[str, object]:
         found: dict[str, object] = json.loads(self.body)
@@ -171,7 +176,9 @@ def redelivery_id_for(receipt_id: str) -> str:
     return "dlv_" + base62(hashlib.sha256(f"redelivery\n{receipt_id}".encode()).digest())[:24]
 
 
-def event_of(event_id: str, partner_id: str, event_type: str, at: datetime, data: dict[str, object]) -> Event:
+def event_of(
+    event_id: str, partner_id: str, event_type: str, at: datetime, data: dict[str, object], order: str = ""
+) -> Event:
     body = {"id": event_id, "type": event_type, "created_at": isoformat(at), "data": data}
     return Event(
         event_id=event_id,
@@ -179,6 +186,7 @@ def event_of(event_id: str, partner_id: str, event_type: str, at: datetime, data
         type=event_type,
         created_at=at,
         body=json.dumps(body, separators=(",", ":"), ensure_ascii=False),
+        order=order,
     )
 
 
@@ -219,8 +227,8 @@ class EventRecorder:
             mine = endpoints[change.partner_id]
             if not mine:
                 continue  # events are kept for partners that have asked for them
-            for item in happened:
-                event = self._event(change, item)
+            for nth, item in enumerate(happened):
+                event = self._event(change, item, self._clock.now(), nth)
                 deliveries = [
                     new_delivery(
                         event.partner_id,
@@ -239,14 +247,15 @@ class EventRecorder:
                     self._dispatcher.dispatch(deliveries)
         return recorded
 
-    def _event(self, change: Change[object], item: Happened) -> Event:
+    def _event(self, change: Change[object], item: Happened, at: datetime, nth: int) -> Event:
         if isinstance(item.subject, Card):
             primary = (
                 item.type == "payment_method.added" and self._store.primary_card(change.partner_id) == item.subject.id
             )
             item = Happened(item.type, item.subject, primary=primary)
         event_id = event_id_for(change.source, item.type)
-        return event_of(event_id, change.partner_id, item.type, self._clock.now(), self._render(item))
+        order = f"{change.sequence:0>40}.{nth:03d}"
+        return event_of(event_id, change.partner_id, item.type, at, self._render(item), order)
 
 
 # -- the partner's event log ---------------------------------------------------------------------------------------

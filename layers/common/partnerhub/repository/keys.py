@@ -210,9 +210,10 @@ def webhook_events_gsi_pk(partner_id: str) -> str:
     return f"WEBHOOK_EVENTS#{partner_id}"
 
 
-def webhook_event_gsi_sk(created_at: str, event_id: str) -> str:
-    """``created_at`` is the storage stamp (``dynamo.stamp``): the partition reads in time order."""
-    return f"{created_at}#{event_id}"
+def webhook_event_gsi_sk(created_at: str, order: str, event_id: str) -> str:
+    """``created_at`` is the storage stamp (``dynamo.stamp``): the partition reads in time order, then in the order
+    of the changes the events were made of."""
+    return f"{created_at}#{order}#{event_id}"
 
 
 def webhook_deliveries_prefix(endpoint_id: str) -> str:

@@ -429,7 +429,8 @@ def event_item(event: Event) -> Item:
         "created_at": created,
         "body": event.body,
         "GSI1PK": keys.webhook_events_gsi_pk(event.partner_id),
-        "GSI1SK": keys.webhook_event_gsi_sk(created, event.event_id),
+        "GSI1SK": keys.webhook_event_gsi_sk(created, event.order, event.event_id),
+        "order": event.order,
         "ttl": _expiry(event.created_at),
     }
 
@@ -441,6 +442,7 @@ def event_from_item(item: Item) -> Event:
         type=item["event_type"],
         created_at=_instant(item["created_at"]),
         body=item["body"],
+        order=item.get("order", ""),
     )
 
 
@@ -543,15 +545,16 @@ def stream_change(record: Mapping[str, Any]) -> Change[Any] | None:
     partner_id = keys.partner_of_pk(pk)
     old = deserialize(data["OldImage"]) if data.get("OldImage") else None
     new = deserialize(data["NewImage"]) if data.get("NewImage") else None
-    source = str(record.get("eventID") or data.get("SequenceNumber") or "")
+    sequence = str(data.get("SequenceNumber") or "")
+    source = str(record.get("eventID") or sequence)
     if sk.startswith(keys.license_sk("")) and _typed(old, new) == "license":
-        return LicenseChange(source, partner_id, _license(old), _license(new))
+        return LicenseChange(source, partner_id, _license(old), _license(new), sequence)
     if sk.startswith(keys.INVOICE_PREFIX):
-        return InvoiceChange(source, partner_id, _invoice(old), _invoice(new))
+        return InvoiceChange(source, partner_id, _invoice(old), _invoice(new), sequence)
     if sk.startswith(keys.CARD_PREFIX):
-        return CardChange(source, partner_id, _card(old), _card(new))
+        return CardChange(source, partner_id, _card(old), _card(new), sequence)
     if sk == keys.PROFILE:
-        return StandingChange(source, partner_id, _standing(old), _standing(new))
+        return StandingChange(source, partner_id, _standing(old), _standing(new), sequence)
     return None
 
 
