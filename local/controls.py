@@ -152,7 +152,8 @@ class SqsDrainer:
         return sum(self._counts(self.client_factory(), self.queue_urls[source.queue_id])[:2])
 
     def _dead_letter_url(self, client: Any, url: str) -> str | None:
-        attrs = client.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])["Attributes"]
+        # A queue without a redrive policy answers without "Attributes" at all.
+        attrs = client.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"]).get("Attributes", {})
         if "RedrivePolicy" not in attrs:
             return None
         arn = json.loads(attrs["RedrivePolicy"]).get("deadLetterTargetArn", "")
