@@ -282,6 +282,11 @@ def test_a_rotated_secret_signs_beside_the_new_one_for_24_hours(stack: LocalStac
     assert len(later.headers["webhook-signature"].split(" ")) == 1
     assert signed_with(new, later) and not signed_with(old, later)
     assert api.get(f"/v1/webhook-endpoints/{made['id']}").json()["previous_secret_expires_at"] is None
+    # Neither secret was ever written to a log, nor is it in the deliveries log or the endpoint as listed
+    for secret in (old, new):
+        key = secret.removeprefix("whsec_")
+        assert key not in stack.log()
+        assert key not in json.dumps(deliveries(api, made["id"])) and key not in api.get("/v1/webhook-endpoints").text
 
 
 def dns(stack: LocalStack, host: str, addresses: list[str] | None) -> None:
