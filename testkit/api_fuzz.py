@@ -44,6 +44,13 @@ ALSO_ACCEPTED: dict[tuple[str, str], tuple[list[str], str]] = {
     ("GET", "/v1/operator/audit"): (["422"], "a cursor must come from this list"),
     ("GET", "/v1/operator/partners"): (["422"], "a cursor must come from this list"),
     ("GET", "/v1/operator/invoice-runs/{period}/preview"): (["422"], "a cursor must come from this dry run"),
+    ("GET", "/v1/events"): (["422"], "a cursor must come from this list"),
+    ("GET", "/v1/webhook-endpoints/{endpoint_id}/deliveries"): (["422"], "a cursor must come from this list"),
+    ("POST", "/v1/webhook-endpoints"): (["422"], "the url's host must resolve to public addresses only (not expressible)"),
+    ("PATCH", "/v1/webhook-endpoints/{endpoint_id}"): (
+        ["422"],
+        "a new url's host must resolve to public addresses only (not expressible)",
+    ),
 }
 """Operations where a schema-valid request may still be refused, and why (each operation's description says so).
 Everywhere else a schema-valid request is answered 2xx, or refused for the partner's state:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 
 from local.template import Route
 from partnerhub.repository import keys
+from testkit import receiver as hooks
 from tests.reliability.conftest import (
     LocalStack,
     Table,
@@ -39,6 +41,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "POST /v1/partners/{partner_id}/external-licenses": {"product": "jetpack-backup", "site": site(98)},
     "PUT /v1/prices/{product}": {"daily_price": 1, "monthly_price": 20, "effective_from": "2030-01-01"},
     "POST /v1/operator/invoice-runs": {"period": "2025-06"},
+    "PATCH /v1/webhook-endpoints/{endpoint_id}": {"enabled": False},
 }
 
 
@@ -70,10 +73,22 @@ def readable(stack: LocalStack, table: Table, tenant: TenantA) -> dict[str, Any]
 
 
 @pytest.fixture(scope="module")
-def tenant_a(stack: LocalStack, table: Table) -> TenantA:
+def receiver() -> Iterator[hooks.Receiver]:
+    """A's webhook endpoint: it answers every delivery at once, so nothing is retried while A's data is compared."""
+    running = hooks.start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def tenant_a(stack: LocalStack, table: Table, receiver: hooks.Receiver) -> TenantA:
     partner = new_partner()
     api = stack.client(partner)
     ids: dict[str, str] = {}
+    hook = api.post("/v1/webhook-endpoints", json={"url": receiver.url(receiver.path()), "events": ["*"]})
+    assert hook.status_code == 201, hook.text
+    ids["endpoint_id"] = hook.json()["id"]
+    BODIES["POST /v1/events/{event_id}/redeliver"] = {"endpoint_id": ids["endpoint_id"]}
     card = api.post("/v1/payment-methods", json={"payment_method_id": "pm_card_visa"})
     assert card.status_code == 201, card.text
     ids["payment_method_id"] = card.json()["id"]
@@ -82,6 +97,8 @@ def tenant_a(stack: LocalStack, table: Table) -> TenantA:
     assigned = api.put(f"/v1/licenses/{licenses[0]['license_key']}/site", json=site(1))
     assert assigned.status_code == 200, assigned.text
     ids["invoice_id"] = invoice_of(stack, partner)
+    stack.anonymous.post("/_local/drain", timeout=60).raise_for_status()
+    ids["event_id"] = api.get("/v1/events", params={"limit": 1}).json()["items"][0]["id"]
     tenant = TenantA(partner, ids)
     settle(stack, table, tenant)
     return tenant

@@ -18,6 +18,7 @@ from partnerhub.domain.webhook_events import Event, Happened
 from partnerhub.schemas.accounts import PaymentMethodOut
 from partnerhub.schemas.invoices import InvoiceDetail
 from partnerhub.schemas.licenses import Instant, LicenseOut
+from partnerhub.schemas.types import URL_PATTERN, published
 
 EventFilter = Literal[
     "*",
@@ -68,11 +69,35 @@ Description = Annotated[str, StringConstraints(max_length=MAX_DESCRIPTION, patte
 Filters = Annotated[list[EventFilter], Field(min_length=1, max_length=MAX_FILTERS)]
 
 
+_URL = {"format": "uri", "pattern": URL_PATTERN}
+"""What the document says of ``url`` (the server reads it with ``domain.webhook_endpoints.parse_url``, which says why
+a URL cannot be an endpoint, and then resolves its host)."""
+
+
+def _not_null(*names: str) -> Any:
+    """A ``json_schema_extra`` stating that ``names`` may be left out but never sent as null."""
+
+    def extra(schema: dict[str, Any]) -> None:
+        for name in names:
+            prop = schema.get("properties", {}).get(name, {})
+            branches = [b for b in prop.pop("anyOf", []) if b.get("type") != "null"]
+            if branches:
+                prop.update(branches[0])
+                prop.pop("default", None)
+
+    return extra
+
+
+def _url_and_not_null(schema: dict[str, Any]) -> None:
+    published(url=_URL)(schema)
+    _not_null("url", "events", "enabled")(schema)
+
+
 class EndpointRequest(BaseModel):
     """``{"url", "events", "description"?}``: an https URL whose host resolves to public addresses only; the events
     it receives (exact types, ``<kind>.*`` or ``*``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=published(url=_URL))
 
     url: UrlText
     events: Filters
@@ -83,7 +108,7 @@ class EndpointChange(BaseModel):
     """``{"url"?, "events"?, "enabled"?, "description"?}``: a field left out stays as it is (``description: null``
     clears it; ``url``, ``events`` and ``enabled`` cannot be null)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_url_and_not_null)
 
     url: UrlText | None = None
     events: Filters | None = None
