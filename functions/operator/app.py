@@ -1,6 +1,7 @@
 """The operators' console: the audit log, partners (search, detail), month-end runs (dry run, start, progress,
 retry). Every route is for the ``operators`` group only; a partner's token is refused with 403."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
@@ -22,6 +23,7 @@ from partnerhub.repository.idempotency import api_requests
 from partnerhub.repository.invoice_runs import DynamoInvoiceRunRepository
 from partnerhub.repository.invoices import DynamoInvoiceRepository
 from partnerhub.repository.partners import DynamoPartnerRepository
+from partnerhub.repository.webhooks import DynamoWebhookRepository
 from partnerhub.schemas.invoices import InvoiceOut
 from partnerhub.schemas.operator import (
     AuditEntryOut,
@@ -52,6 +54,7 @@ class Wiring:
     runs: InvoiceRunService
     clock: Clock
     preview_page_size: int
+    webhook_endpoints: Callable[[str], int]
 
 
 def build(
@@ -93,6 +96,7 @@ def build(
         ),
         clock=clock,
         preview_page_size=settings.operator_preview_page_size,
+        webhook_endpoints=DynamoWebhookRepository(settings.table_name, dynamodb).endpoint_count,
     )
     idempotency = api_requests(settings.table_name, dynamodb, settings.idempotency_ttl_seconds)
     return Function(wiring, http_handler(app, wiring, idempotency))
@@ -164,7 +168,8 @@ def list_partners(
 @app.get("/v1/operator/partners/<partner_id>", tags=[OPERATORS])
 @tracer.capture_method
 def partner_detail(partner_id: PartnerIdPath) -> PartnerDetail:
-    """Operators only. One partner: company, standing, license counts (per product) and recent invoices."""
+    """Operators only. One partner: company, standing, license counts (per product), recent invoices, and how many
+    webhook endpoints it has (never the endpoints or their secrets)."""
     operator()
     found, invoices = wired().partners.detail(partner_id)
     return PartnerDetail(
@@ -173,6 +178,7 @@ def partner_detail(partner_id: PartnerIdPath) -> PartnerDetail:
         stripe_customer_id=found.stripe_customer_id,
         license_counts=found.licenses,
         invoices=[InvoiceOut.of(record) for record in invoices],
+        webhook_endpoints=wired().webhook_endpoints(partner_id),
     )
 
 

@@ -10,6 +10,7 @@ import { paymentMethodsPage, newCardPage } from "./pages/payment-methods.js";
 import { invoicesPage } from "./pages/invoices.js";
 import { pricesPage } from "./pages/prices.js";
 import { companyPage } from "./pages/company.js";
+import { webhookEndpointsPage, ROUTE as WEBHOOKS } from "./pages/webhook-endpoints.js";
 import { operatorRoutes, showOperatorNav, isOperator } from "./pages/operator-nav.js";
 
 const routes = {
@@ -21,6 +22,7 @@ const routes = {
   invoices: invoicesPage,
   prices: pricesPage,
   company: companyPage,
+  [WEBHOOKS]: webhookEndpointsPage,
   ...operatorRoutes,
 };
 

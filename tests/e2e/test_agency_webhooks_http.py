@@ -510,3 +510,17 @@ def test_the_eleventh_endpoint_is_refused_with_the_limit(stack: LocalStack, rece
         "webhook_endpoint_limit",
         10,
     )
+
+
+def test_operators_see_how_many_endpoints_a_partner_has_never_what_they_are(
+    stack: LocalStack, receiver: hooks.Receiver
+) -> None:
+    partner = new_partner(stack)
+    api = stack.client(partner)
+    secrets = [endpoint(api, receiver.url(receiver.path()), ["*"])["secret"] for _ in range(2)]
+    ops = stack.client("ops-webhooks", groups=["operators"])
+    detail = ops.get(f"/v1/operator/partners/{partner}")
+    assert detail.status_code == 200, detail.text
+    assert detail.json()["webhook_endpoints"] == 2
+    assert all(s.removeprefix("whsec_") not in detail.text for s in secrets)
+    assert receiver.url("") not in detail.text

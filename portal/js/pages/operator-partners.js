@@ -86,7 +86,10 @@ async function partnerDetail(page, ctx, id) {
         h("span", { class: "stat-value", dataset: { stat: "card" } }, partner.has_payment_method ? "On file" : "None")),
       h("div", { class: "stat" }, h("span", { class: "stat-label" }, "Active licenses"),
         h("span", { class: "stat-value", dataset: { stat: "licenses" } }, String(counts.not_revoked)),
-        h("span", { class: "stat-note" }, `${counts.assigned} assigned · ${counts.unassigned} unassigned · ${counts.revoked} revoked`))),
+        h("span", { class: "stat-note" }, `${counts.assigned} assigned · ${counts.unassigned} unassigned · ${counts.revoked} revoked`)),
+      // How many, never which or their secrets: the endpoints are the partner's business.
+      h("div", { class: "stat" }, h("span", { class: "stat-label" }, "Webhook endpoints"),
+        h("span", { class: "stat-value", dataset: { stat: "webhook-endpoints" } }, String(partner.webhook_endpoints ?? 0)))),
     companyCard(partner),
     countsTable(counts),
     invoicesTable(partner, ctx),

@@ -63,6 +63,7 @@ class PartnerDetail(PartnerSummaryOut):
     stripe_customer_id: str | None
     license_counts: LicenseCounts
     invoices: list[InvoiceOut]
+    webhook_endpoints: int = Field(description="How many webhook endpoints the partner has (never what they are)")
 
 
 class PartnerPreviewOut(BaseModel):
