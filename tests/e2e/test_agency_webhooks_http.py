@@ -8,10 +8,17 @@ of failures."""
 from __future__ import annotations
 
 import json
+import os
+import re
+import socket
+import subprocess
+import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -524,3 +531,40 @@ def test_operators_see_how_many_endpoints_a_partner_has_never_what_they_are(
     assert detail.json()["webhook_endpoints"] == 2
     assert all(s.removeprefix("whsec_") not in detail.text for s in secrets)
     assert receiver.url("") not in detail.text
+
+
+def test_the_receiver_in_the_docs_verifies_what_the_stack_sends(stack: LocalStack, tmp_path: Any) -> None:
+    # Given the receiver docs/integrations.md shows, run as written, with a new endpoint's secret
+    text = (Path(__file__).resolve().parents[2] / "docs" / "integrations.md").read_text()
+    (code,) = re.findall(r"A complete receiver:\n\n```python\n(.*?)```", text, re.S)
+    assert len(code.strip().splitlines()) <= 20
+    script = tmp_path / "receiver.py"
+    script.write_text(code)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    wall_clock(stack)
+    partner = new_partner(stack)
+    api = stack.client(partner)
+    made = endpoint(api, f"http://127.0.0.1:{port}/partnerhub", ["license.*"])
+    env = {**os.environ, "PARTNERHUB_WEBHOOK_SECRET": made["secret"], "PORT": str(port)}
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter running the docs' receiver
+        [sys.executable, str(script)], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        # When a license is issued
+        (license,) = issue(api)
+        drain(stack)
+        # Then the receiver verified it and printed it, and the log says it answered 204
+        (delivery,) = deliveries(api, made["id"])
+        assert (delivery["status"], delivery["status_code"]) == ("delivered", 204)
+    finally:
+        process.terminate()
+        printed, _ = process.communicate(timeout=10)
+    assert f"{delivery['event_id']} license.issued" in printed and license["license_key"] in printed
