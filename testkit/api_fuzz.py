@@ -46,7 +46,10 @@ ALSO_ACCEPTED: dict[tuple[str, str], tuple[list[str], str]] = {
     ("GET", "/v1/operator/invoice-runs/{period}/preview"): (["422"], "a cursor must come from this dry run"),
     ("GET", "/v1/events"): (["422"], "a cursor must come from this list"),
     ("GET", "/v1/webhook-endpoints/{endpoint_id}/deliveries"): (["422"], "a cursor must come from this list"),
-    ("POST", "/v1/webhook-endpoints"): (["422"], "the url's host must resolve to public addresses only (not expressible)"),
+    ("POST", "/v1/webhook-endpoints"): (
+        ["422"],
+        "the url's host must resolve to public addresses only (not expressible)",
+    ),
     ("PATCH", "/v1/webhook-endpoints/{endpoint_id}"): (
         ["422"],
         "a new url's host must resolve to public addresses only (not expressible)",
