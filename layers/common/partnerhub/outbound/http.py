@@ -134,7 +134,9 @@ class HttpSender:
         watchdog.start()
         try:
             if target.scheme == "https":
-                sock = (self._tls or default_tls()).wrap_socket(sock, server_hostname=target.host)
+                if self._tls is None:  # made on the first https attempt (it reads the CA bundle), then kept
+                    self._tls = default_tls()
+                sock = self._tls.wrap_socket(sock, server_hostname=target.host)
             connection = http.client.HTTPConnection(target.host, target.port, timeout=self._remaining(deadline))
             connection.sock = sock
             connection.putrequest("POST", target.target, skip_host=True, skip_accept_encoding=True)
