@@ -1,7 +1,6 @@
 """The operators' console: the audit log, partners (search, detail), month-end runs (dry run, start, progress,
 retry). Every route is for the ``operators`` group only; a partner's token is refused with 403."""
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
@@ -11,11 +10,13 @@ from partnerhub import clients
 from partnerhub.api import OPERATORS, Caller, CursorQuery, caller_of, create_app
 from partnerhub.clock import Clock, SystemClock
 from partnerhub.composition import Function, entry_point, http_handler
+from partnerhub.domain.api_keys import ApiKeyService
 from partnerhub.domain.invoice_runs import PREVIEW_PAGE_MAX, InvoiceRunService
 from partnerhub.domain.models import PARTNER_ID
 from partnerhub.domain.partner_directory import PartnerDirectoryService, PartnerOverview
 from partnerhub.observability import MetricUnit, logger, metrics, tracer
 from partnerhub.queues import InvoiceRunQueues
+from partnerhub.repository.api_keys import DynamoApiKeyRepository
 from partnerhub.repository.audit import DynamoAuditRepository
 from partnerhub.repository.billing import DynamoBillingRepository
 from partnerhub.repository.catalog import DynamoCatalogRepository
@@ -24,6 +25,7 @@ from partnerhub.repository.invoice_runs import DynamoInvoiceRunRepository
 from partnerhub.repository.invoices import DynamoInvoiceRepository
 from partnerhub.repository.partners import DynamoPartnerRepository
 from partnerhub.repository.webhooks import DynamoWebhookRepository
+from partnerhub.schemas.api_keys import KeyCountsOut
 from partnerhub.schemas.invoices import InvoiceOut
 from partnerhub.schemas.operator import (
     AuditEntryOut,
@@ -54,7 +56,6 @@ class Wiring:
     runs: InvoiceRunService
     clock: Clock
     preview_page_size: int
-    webhook_endpoints: Callable[[str], int]
 
 
 def build(
@@ -72,11 +73,14 @@ def build(
     invoices = DynamoInvoiceRepository(settings.table_name, dynamodb)
     audit = DynamoAuditRepository(settings.table_name, dynamodb)
     billing = DynamoBillingRepository(settings.table_name, dynamodb)
+    api_keys = ApiKeyService(DynamoApiKeyRepository(settings.table_name, dynamodb), clock)
     wiring = Wiring(
         audit=audit,
         partners=PartnerDirectoryService(
             DynamoPartnerRepository(settings.table_name, dynamodb),
             lambda partner_id: invoices.list_for_partner(partner_id, limit=_INVOICES_SHOWN).items,
+            api_keys.counts,
+            DynamoWebhookRepository(settings.table_name, dynamodb).endpoint_count,
         ),
         runs=InvoiceRunService(
             partners=billing.billable_partners,
@@ -96,7 +100,6 @@ def build(
         ),
         clock=clock,
         preview_page_size=settings.operator_preview_page_size,
-        webhook_endpoints=DynamoWebhookRepository(settings.table_name, dynamodb).endpoint_count,
     )
     idempotency = api_requests(settings.table_name, dynamodb, settings.idempotency_ttl_seconds)
     return Function(wiring, http_handler(app, wiring, idempotency))
@@ -168,17 +171,19 @@ def list_partners(
 @app.get("/v1/operator/partners/<partner_id>", tags=[OPERATORS])
 @tracer.capture_method
 def partner_detail(partner_id: PartnerIdPath) -> PartnerDetail:
-    """Operators only. One partner: company, standing, license counts (per product), recent invoices, and how many
-    webhook endpoints it has (never the endpoints or their secrets)."""
+    """Operators only. One partner: company, standing, license counts (per product), recent invoices, its API keys
+    by status and how many webhook endpoints it has (how many: never a key, a secret, a prefix or an endpoint)."""
     operator()
-    found, invoices = wired().partners.detail(partner_id)
+    detail = wired().partners.detail(partner_id)
+    found = detail.overview
     return PartnerDetail(
         **_summary(found),
         company=found.company,
         stripe_customer_id=found.stripe_customer_id,
         license_counts=found.licenses,
-        invoices=[InvoiceOut.of(record) for record in invoices],
-        webhook_endpoints=wired().webhook_endpoints(partner_id),
+        invoices=[InvoiceOut.of(record) for record in detail.invoices],
+        api_keys=KeyCountsOut.of(detail.api_keys),
+        webhook_endpoints=detail.webhook_endpoints,
     )
 
 

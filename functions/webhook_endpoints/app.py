@@ -1,6 +1,7 @@
 """Webhooks to agencies: endpoints (create, list, change, rotate the secret, delete), each endpoint's deliveries,
-the partner's events and redelivery. For people signed in to the portal; the deliveries themselves are made by
-``webhook_deliverer`` from its queue, never here."""
+the partner's events and redelivery. Only people signed in manage endpoints and ask for redeliveries: those routes
+declare no key scope, so an API key calling them is 403; an API key with ``read`` may list the events. The deliveries
+themselves are made by ``webhook_deliverer`` from its queue, never here."""
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, cast
@@ -89,8 +90,9 @@ EventId = Annotated[str, Path(pattern=EVENT_ID, max_length=64)]
     status_code=201,
     response_description="Created, with its signing secret (shown this once)",
     tags=[WEBHOOKS],
-    description="At most 10 endpoints per partner (409 `webhook_endpoint_limit`). `url` must be https and its host "
-    "must resolve to public addresses only (422 naming `url` otherwise); it is checked again at every delivery.",
+    description="Signed-in people only (an API key is 403). At most 10 endpoints per partner (409 "
+    "`webhook_endpoint_limit`). `url` must be https and its host must resolve to public addresses only (422 naming "
+    "`url` otherwise); it is checked again at every delivery.",
 )
 @app.idempotent()
 @tracer.capture_method
@@ -105,15 +107,23 @@ def create_endpoint(request: Annotated[EndpointRequest, Body()]) -> EndpointWith
     return EndpointWithSecret.with_secret(endpoint, secret, wiring.clock.now())
 
 
-@app.get("/v1/webhook-endpoints", tags=[WEBHOOKS])
+@app.get(
+    "/v1/webhook-endpoints",
+    tags=[WEBHOOKS],
+    description="Signed-in people only (an API key is 403). The partner's endpoints (at most 10), oldest first; "
+    "never their secrets.",
+)
 def list_endpoints() -> EndpointList:
-    """The partner's endpoints (at most 10), oldest first; never their secrets."""
     wiring = wired()
     now = wiring.clock.now()
     return EndpointList(items=[EndpointOut.of(e, now) for e in wiring.endpoints.list(caller_of(app).partner())])
 
 
-@app.get("/v1/webhook-endpoints/<endpoint_id>", tags=[WEBHOOKS])
+@app.get(
+    "/v1/webhook-endpoints/<endpoint_id>",
+    tags=[WEBHOOKS],
+    description="Signed-in people only (an API key is 403). One endpoint; never its secret.",
+)
 def get_endpoint(endpoint_id: EndpointId) -> EndpointOut:
     wiring = wired()
     return EndpointOut.of(wiring.endpoints.get(caller_of(app).partner(), endpoint_id), wiring.clock.now())
@@ -123,8 +133,9 @@ def get_endpoint(endpoint_id: EndpointId) -> EndpointOut:
     "/v1/webhook-endpoints/<endpoint_id>",
     response_description="Changed",
     tags=[WEBHOOKS],
-    description="Changes `url`, `events`, `enabled` or `description`; a field left out stays as it is. Enabling an "
-    "endpoint clears why it was disabled. A new `url` is checked as on creation.",
+    description="Signed-in people only (an API key is 403). Changes `url`, `events`, `enabled` or `description`; "
+    "a field left out stays as it is. Enabling an endpoint clears why it was disabled. A new `url` is checked as on "
+    "creation.",
 )
 @app.idempotent()
 @tracer.capture_method
@@ -142,10 +153,16 @@ def change_endpoint(endpoint_id: EndpointId, request: Annotated[EndpointChange, 
     return EndpointOut.of(endpoint, wiring.clock.now())
 
 
-@app.delete("/v1/webhook-endpoints/<endpoint_id>", status_code=204, response_description="Deleted", tags=[WEBHOOKS])
+@app.delete(
+    "/v1/webhook-endpoints/<endpoint_id>",
+    status_code=204,
+    response_description="Deleted",
+    tags=[WEBHOOKS],
+    description="Signed-in people only (an API key is 403). Deletes the endpoint; deliveries still waiting for it "
+    "end as failed.",
+)
 @app.idempotent()
 def delete_endpoint(endpoint_id: EndpointId) -> None:
-    """Deletes the endpoint; deliveries still waiting for it end as failed."""
     wired().endpoints.delete(caller_of(app).partner(), endpoint_id)
     metrics.add_metric(name="WebhookEndpointDeleted", unit=MetricUnit.Count, value=1)
 
@@ -154,8 +171,9 @@ def delete_endpoint(endpoint_id: EndpointId) -> None:
     "/v1/webhook-endpoints/<endpoint_id>/rotate-secret",
     response_description="A new signing secret (shown this once)",
     tags=[WEBHOOKS],
-    description="A new signing secret; for 24 hours the one it replaces keeps signing beside it (two `v1` "
-    "signatures in `webhook-signature`), so receivers can switch without losing a delivery.",
+    description="Signed-in people only (an API key is 403). A new signing secret; for 24 hours the one it "
+    "replaces keeps signing beside it (two `v1` signatures in `webhook-signature`), so receivers can switch without "
+    "losing a delivery.",
 )
 @app.idempotent()
 @tracer.capture_method
@@ -169,9 +187,9 @@ def rotate_secret(endpoint_id: EndpointId) -> EndpointWithSecret:
 @app.get(
     "/v1/webhook-endpoints/<endpoint_id>/deliveries",
     tags=[WEBHOOKS],
-    description="The endpoint's deliveries, newest first: each one's status, attempts made, the last status code, "
-    "duration and error, the start of the last answer, and when the next attempt is due. `cursor` must be a "
-    "`next_cursor` this list returned (422 otherwise).",
+    description="Signed-in people only (an API key is 403). The endpoint's deliveries, newest first: each one's "
+    "status, attempts made, the last status code, duration and error, the start of the last answer, and when the "
+    "next attempt is due. `cursor` must be a `next_cursor` this list returned (422 otherwise).",
 )
 def list_deliveries(
     endpoint_id: EndpointId, limit: Annotated[int, Query(ge=1, le=100)] = 50, cursor: CursorQuery = None
@@ -183,10 +201,12 @@ def list_deliveries(
 @app.get(
     "/v1/events",
     tags=[WEBHOOKS],
-    description="The partner's events of the last 30 days, newest first, as their deliveries send them (events are "
-    "kept once the partner has a webhook endpoint). `type` keeps one type; a page may then hold fewer than `limit` "
-    "and still have a `next_cursor`. `cursor` must be a `next_cursor` this list returned (422 otherwise).",
+    description="An API key needs `read`. The partner's events of the last 30 days, newest first, as their "
+    "deliveries send them (events are kept once the partner has a webhook endpoint). `type` keeps one type; a page "
+    "may then hold fewer than `limit` and still have a `next_cursor`. `cursor` must be a `next_cursor` this list "
+    "returned (422 otherwise).",
 )
+@app.key_scope("read")
 def list_events(
     type: Annotated[EventType | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
@@ -201,8 +221,9 @@ def list_events(
     status_code=202,
     response_description="Accepted: one more delivery, from the delivery queue",
     tags=[WEBHOOKS],
-    description="Sends the event to the endpoint once more (one attempt, not retried; it shows in the endpoint's "
-    "deliveries). An unknown event or endpoint is 404; a disabled endpoint is 409 `webhook_endpoint_disabled`.",
+    description="Signed-in people only (an API key is 403). Sends the event to the endpoint once more (one "
+    "attempt, not retried; it shows in the endpoint's deliveries). An unknown event or endpoint is 404; a disabled "
+    "endpoint is 409 `webhook_endpoint_disabled`.",
 )
 @app.idempotent()
 @tracer.capture_method

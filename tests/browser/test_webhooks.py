@@ -28,6 +28,19 @@ def receiver() -> Iterator[hooks.Receiver]:
     running.stop()
 
 
+def open_webhooks(portal: Portal) -> None:
+    """The sidebar's Developers entry, then the area's Webhooks part."""
+    portal.navigate("Developers")
+    parts = portal.page.get_by_role("navigation", name="Developers")
+    parts.get_by_role("link", name="Webhooks", exact=True).click()
+    expect(portal.page.get_by_role("heading", level=2, name="Webhooks")).to_be_visible()
+    expect(parts.get_by_role("link", name="Webhooks", exact=True)).to_have_attribute("aria-current", "page")
+    expect(portal.page).to_have_url(re.compile(r"#/developers/webhooks$"))
+    sidebar = portal.page.get_by_role("navigation", name="Licensing")
+    expect(sidebar.get_by_role("link", name="Developers", exact=True)).to_have_attribute("aria-current", "page")
+    portal.settled()
+
+
 def drain(portal: Portal) -> None:
     portal.stack.anonymous.post("/_local/drain", timeout=120).raise_for_status()
 
@@ -36,7 +49,7 @@ def test_an_endpoint_from_adding_to_deleting(portal: Portal, receiver: hooks.Rec
     page = portal.page
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     portal.sign_in()
-    portal.navigate("Webhooks")
+    open_webhooks(portal)
     expect(page.locator("[data-field=no-endpoints]")).to_be_visible()
     portal.screenshot("webhooks-empty")
 
@@ -71,7 +84,7 @@ def test_an_endpoint_from_adding_to_deleting(portal: Portal, receiver: hooks.Rec
     expect(endpoint).to_contain_text(receiver.url(path))
     expect(endpoint.locator(".endpoint-events")).to_have_text("license.*")
     # and never again: the page shown anew has no secret on it
-    portal.navigate("Webhooks")
+    open_webhooks(portal)
     expect(page.locator("[data-field=secret]")).to_have_count(0)
     assert secret not in page.content()
 
@@ -139,7 +152,7 @@ def test_a_failing_endpoint_shows_its_retries_and_why(portal: Portal, receiver: 
     assert api.post("/v1/payment-methods", json={"payment_method_id": "pm_card_visa"}).status_code == 201
     drain(portal)
     receiver.wait(path, 1)
-    portal.navigate("Webhooks")
+    open_webhooks(portal)
     expect(page.locator("[data-field=failing-since]")).to_contain_text("After 5 days of failures")
     endpoint = page.locator("li.endpoint")
     endpoint.get_by_role("button", name=re.compile("^Deliveries to")).click()

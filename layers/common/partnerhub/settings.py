@@ -102,3 +102,11 @@ class AgencyWebhookSettings(Settings):
     webhook_wake_queue_url: str = ""
     webhook_allow_local_urls: bool = False
     webhook_attempt_timeout_seconds: int = 10
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AuthorizerSettings(Settings):
+    """The HTTP API's authorizer: the user pool whose ID tokens it accepts (issuer and the portal's app client)."""
+
+    cognito_issuer: str
+    cognito_audience: str

@@ -7,6 +7,7 @@ import { date, dateTime, isoAttr, titleCase } from "../format.js";
 import { showErrors, busy, wayOutOf } from "../forms.js";
 import { labelsOf, labelForm, bulkLabeller } from "../labels.js";
 import { issueAction } from "./issue.js";
+import { siteIdField } from "../site-picker.js";
 
 const FILTERS = [
   ["all", "All", "issued_at"],
@@ -319,8 +320,17 @@ function assignForm(license, ctx) {
   const siteId = h("input", { name: "site_id", required: true, autocomplete: "off", pattern: "[A-Za-z0-9._:\\-]{1,64}" });
   const siteUrl = h("input", { name: "site_url", type: "url", required: true, placeholder: "https://example.com", autocomplete: "url" });
   const owner = h("input", { name: "site_owner", autocomplete: "off" });
+  // The Site ID searches the connected sites: choosing one fills its address and owner; a new site's ID is typed in.
+  const siteField = siteIdField(siteId, {
+    hint: "Type to find a connected site, or a new site's ID",
+    onPick: (site) => {
+      siteUrl.value = site.site_url;
+      owner.value = site.site_owner || "";
+      siteUrl.dispatchEvent(new Event("input", { bubbles: true }));
+    },
+  });
   const form = h("form", { class: "form inline-form", "aria-label": "Assign license to a site" },
-    field("Site ID", siteId), field("Site URL", siteUrl), field("Site owner (optional)", owner),
+    siteField, field("Site URL", siteUrl), field("Site owner (optional)", owner),
     h("button", { type: "submit", class: "button button-primary" }, license.status === "assigned" ? "Transfer" : "Assign"));
   let key = api.newKey();
   form.addEventListener("input", () => { key = api.newKey(); }); // a changed request is a new request
@@ -378,7 +388,7 @@ function confirmUnassign(license, ctx, opener) {
 function historyOf(license, ctx) {
   const events = (license.history || []).map((event) =>
     h("li", {}, h("time", { datetime: isoAttr(event.at) }, dateTime(event.at)), " — ", eventName(event, license),
-      event.site ? ` to ${event.site.site_url}` : "",
+      event.site ? `${event.type === "issued" && license.source === "external" ? " on" : " to"} ${event.site.site_url}` : "",
       event.labels ? ` ${labelChange(event.labels)}` : "",
       h("span", { class: "muted", title: event.actor, dataset: { actor: event.actor } }, ` by ${actorName(event.actor, ctx.me)}`)));
   return events.length ? h("details", { class: "history" }, h("summary", {}, "History"), h("ol", {}, events)) : null;

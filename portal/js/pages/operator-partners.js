@@ -87,6 +87,7 @@ async function partnerDetail(page, ctx, id) {
       h("div", { class: "stat" }, h("span", { class: "stat-label" }, "Active licenses"),
         h("span", { class: "stat-value", dataset: { stat: "licenses" } }, String(counts.not_revoked)),
         h("span", { class: "stat-note" }, `${counts.assigned} assigned · ${counts.unassigned} unassigned · ${counts.revoked} revoked`)),
+      apiKeysStat(partner.api_keys),
       // How many, never which or their secrets: the endpoints are the partner's business.
       h("div", { class: "stat" }, h("span", { class: "stat-label" }, "Webhook endpoints"),
         h("span", { class: "stat-value", dataset: { stat: "webhook-endpoints" } }, String(partner.webhook_endpoints ?? 0)))),
@@ -94,6 +95,14 @@ async function partnerDetail(page, ctx, id) {
     countsTable(counts),
     invoicesTable(partner, ctx),
     externalLicenseForm(partner, ctx, result));
+}
+
+// Whether the partner's scripts call the API: its keys by status (how many; never a key or its prefix).
+function apiKeysStat(keys) {
+  if (!keys) return null;
+  return h("div", { class: "stat" }, h("span", { class: "stat-label" }, "API keys"),
+    h("span", { class: "stat-value", dataset: { stat: "api-keys" } }, keys.active ? `${keys.active} active` : "None active"),
+    h("span", { class: "stat-note" }, `${keys.expired} expired · ${keys.revoked} revoked`));
 }
 
 // The past-due invoices by their numbers (an id only for one not among the 24 newest shown).

@@ -1,6 +1,7 @@
-// Webhooks: the partner's endpoints (add with the events to send, the signing secret shown once to copy, rotate it,
+// Webhooks, the second part of the Developers area: the partner's endpoints (add with the events to send, the signing secret shown once to copy, rotate it,
 // disable or enable, delete after a confirmation), and each endpoint's deliveries log with "Send again".
-import { h, clear, field, pageHeader, alertBox, toast, confirmDialog } from "../dom.js";
+import { h, clear, field, alertBox, toast, confirmDialog } from "../dom.js";
+import { developersHeader } from "./developers.js";
 import * as api from "../api.js";
 import { dateTime, isoAttr } from "../format.js";
 import { busy, resetErrors, showErrors } from "../forms.js";
@@ -19,7 +20,13 @@ const MAX_ENDPOINTS = 10;
 let revealed = null;
 
 export async function webhookEndpointsPage(page, ctx) {
-  page.append(pageHeader("Webhooks"));
+  const section = h("section", { id: "webhook-endpoints", class: "developers-section", "aria-labelledby": "webhooks-title" },
+    h("h2", { id: "webhooks-title" }, "Webhooks"));
+  page.append(...developersHeader(ROUTE), section);
+  await webhooksSection(section, ctx);
+}
+
+async function webhooksSection(page, ctx) {
   let reply;
   try {
     reply = await api.get("/v1/webhook-endpoints");
@@ -63,7 +70,7 @@ function secretCard({ url, secret, rotated }) {
     copied.textContent = "Copied.";
   });
   const card = h("div", { class: "card secret-card", role: "region", "aria-label": "The signing secret, shown once", dataset: { field: "secret" } },
-    h("h2", { class: "card-title" }, rotated ? "Your new signing secret" : "Your endpoint's signing secret"),
+    h("h3", { class: "card-title" }, rotated ? "Your new signing secret" : "Your endpoint's signing secret"),
     h("p", {}, "For ", h("code", {}, url), ". Copy it now: it is shown only this once. Your receiver verifies each delivery with it."),
     rotated ? h("p", { class: "hint" }, "The secret it replaces keeps signing beside it for 24 hours, so you can switch without missing a delivery.") : null,
     h("div", { class: "secret-row" }, value, copy), copied);
@@ -102,7 +109,7 @@ function addForm(ctx, open) {
   const url = h("input", { name: "url", type: "url", required: true, placeholder: "https://hooks.your-agency.example/partnerhub", spellcheck: "false", autocomplete: "off" });
   const description = h("input", { name: "description", maxlength: 200, autocomplete: "off" });
   const form = h("form", { class: "card form endpoint-form", novalidate: true },
-    h("h2", { class: "card-title" }, "Add an endpoint"),
+    h("h3", { class: "card-title" }, "Add an endpoint"),
     field("Endpoint URL", url, { hint: "https only; its host must resolve to public addresses." }),
     eventChoice("new"),
     field("Description (optional)", description),

@@ -14,3 +14,8 @@ def user(subject: str) -> str:
 def operator(subject: str) -> str:
     """An operator (Cognito group ``operators``) acting on any partner."""
     return f"operator:{subject}"
+
+
+def api_key(key_id: str) -> str:
+    """An agency's script, calling with one of the partner's API keys (``key_<locator>``)."""
+    return f"api_key:{key_id}"

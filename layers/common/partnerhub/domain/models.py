@@ -32,7 +32,8 @@ def _check_url(value: str) -> str:
 
 
 HttpUrlText = Annotated[str, AfterValidator(_check_url)]
-SiteId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,64}$")]
+SITE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+SiteId = Annotated[str, StringConstraints(pattern=SITE_ID.pattern)]
 
 MAX_CLIENT = 100
 MAX_TAGS = 10
@@ -118,6 +119,7 @@ class License(BaseModel):
     version: int = Field(ge=1)
     client: str | None = None
     tags: tuple[str, ...] = ()
+    issued_to: Site | None = None  # the site it was issued (or recorded) on, when it went to one at once
 
     @property
     def labels(self) -> Labels:
