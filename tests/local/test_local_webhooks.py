@@ -65,7 +65,12 @@ def aws() -> Iterator[Any]:
             BillingMode="PAY_PER_REQUEST",
             StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
         )
-        yield client
+        try:
+            yield client
+        finally:
+            # moto resets its accounts only when no other mock is active; run with tests/integration, whose
+            # session-wide mock stays active, the next test would find this table (and its stream) still there.
+            client.delete_table(TableName="t")
 
 
 def put(client: Any, sk: str, value: int) -> None:
