@@ -27,13 +27,13 @@ NOBODYS = {
     "payment_method_id": "pm_nothing",
     "invoice_id": "in_nothing",
     "key_id": "key_N0th1ng0",
+    "site_id": "site-nothing",
     "partner_id": "agency-nobody",
     "product": "jetpack-backup",
     "effective_from": "2031-01-01",
     "period": "2026-01",
     "endpoint_id": "we_N0th1ng0",
     "event_id": "evt_N0th1ng0",
-    "site_id": "site-n0thing",
 }
 
 
