@@ -197,6 +197,7 @@ def start_stack(
     from local.gateway import FunctionHost, Gateway
     from local.resources import LocalResources, stripe_webhook_secret
     from local.template import Template, parse_overrides
+    from local.user_pool import COGNITO_ENDPOINT_VARIABLE, LocalUserPool
 
     root = ROOT
     template_path = template_path or root / "template.yaml"
@@ -246,6 +247,10 @@ def start_stack(
         # served at <issuer>/.well-known/jwks.json as Cognito serves a pool's.
         auth = LocalAuth(issuer=f"{api_url}/_local/cognito")
         user_pool = UserPool(issuer=auth.issuer, audience=auth.audience)
+        # The pool's users and their MFA, at Cognito's JSON API: the authorizer's boto3 client asks it AdminGetUser
+        # here as it would ask Cognito (local.user_pool), the portal enrols authenticator apps here.
+        local_pool = LocalUserPool(auth, clock.now)
+        os.environ[COGNITO_ENDPOINT_VARIABLE] = f"{api_url}/_local/cognito-idp"
         host = FunctionHost(template, resolver, dependencies={"clock": clock, "user_pool": user_pool})
         for key, value in host.resolved_environment_globals().items():
             os.environ[key] = value
@@ -272,7 +277,7 @@ def start_stack(
             lambda: resources.client("sqs"),
             log=log,
         )
-        controls = Controls(template, host, auth, clock, drainer, log=log)
+        controls = Controls(template, host, auth, clock, drainer, log=log, pool=local_pool)
         gateway = Gateway(
             template,
             host,
