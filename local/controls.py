@@ -409,12 +409,7 @@ class Controls:
         tokens. A user with TOTP MFA on must send the authenticator's ``totp`` code; a ``refresh_token`` renews."""
         body = _json_body(request)
         if "refresh_token" in body:
-            found = self.pool.refreshed(str(body["refresh_token"]))
-            if found is None:
-                refused = {"message": "the refresh token is not one this stack gave", "code": "invalid_grant"}
-                return json_response(401, refused)
-            partner_id, groups = found[0], list(found[1])
-            return self._tokens(partner_id, groups, str(body["refresh_token"]))
+            return self._refresh(str(body["refresh_token"]))
         partner_id = body.get("partner_id")
         if not isinstance(partner_id, str) or not partner_id.strip():
             raise ControlError('send {"partner_id": "<id>", "groups"?: ["operators"], "totp"?: "123456"}')
@@ -434,6 +429,13 @@ class Controls:
             )
             return json_response(401, {"message": message, "code": refusal})
         return self._tokens(partner_id, groups, self.pool.refresh_token(partner_id, tuple(groups)))
+
+    def _refresh(self, refresh_token: str) -> Response:
+        found = self.pool.refreshed(refresh_token)
+        if found is None:
+            refused = {"message": "the refresh token is not one this stack gave", "code": "invalid_grant"}
+            return json_response(401, refused)
+        return self._tokens(found[0], list(found[1]), refresh_token)
 
     def _tokens(self, partner_id: str, groups: list[str], refresh_token: str) -> Response:
         now = self.clock.now()

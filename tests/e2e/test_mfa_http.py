@@ -101,7 +101,7 @@ def test_a_partner_may_enrol_too_and_then_signs_in_with_the_code(stack: LocalSta
 
 def test_the_pools_api_refuses_an_id_token_and_bad_bodies(stack: LocalStack) -> None:
     tokens = sign_in(stack, f"agency-{uuid.uuid4().hex[:8]}", []).json()
-    with pytest.raises(RuntimeError, match="400.*NotAuthorizedException"):
+    with pytest.raises(RuntimeError, match=r"400.*NotAuthorizedException"):
         mfa.cognito(stack.api_url, "AssociateSoftwareToken", {"AccessToken": tokens["token"]})
     reply = stack.anonymous.post(
         "/_local/cognito-idp",
