@@ -329,7 +329,6 @@ def banner(stack: Stack) -> str:
 
     now = stack.clock.now()
     partner_body = json.dumps({"partner_id": "agency-1"})
-    operator_body = json.dumps({"partner_id": "ops-1", "groups": ["operators"]})
     # Only a month that has ended can be invoiced: the one before the clock's.
     ended = str(previous_period(now))
     lines = [
@@ -341,7 +340,7 @@ def banner(stack: Stack) -> str:
         f"  AWS (moto)     {stack.moto_url}",
         f"  clock          {now_iso(now)}  (GET/POST {stack.api_url}/_local/clock)",
         f"  partner token  curl -s -X POST {stack.api_url}/_local/token -d '{partner_body}'",
-        f"  operator token curl -s -X POST {stack.api_url}/_local/token -d '{operator_body}'",
+        f"  operator token make operator-token API_PORT={stack.api_port}   (enrols its authenticator app first)",
         f"  invoice run    make invoice API_PORT={stack.api_port} PERIOD={ended}",
         "  Ctrl-C stops everything.",
         "",
