@@ -92,7 +92,8 @@ ERROR_RESPONSES: dict[int, str] = {
     400: "Malformed request: the body is empty, not UTF-8, not JSON, or not a JSON object",
     401: "No credential, or an invalid, expired or revoked token or API key, or one that names no partner",
     402: "Payment method required, or a past-due invoice",
-    403: "Not an operator, or `insufficient_scope`: an API key without the scope this operation needs",
+    403: "Not an operator, an operator without TOTP MFA (`mfa_required`), or `insufficient_scope`: an API key "
+    "without the scope this operation needs",
     404: "Not found (also another partner's object)",
     409: "State conflict, or the same Idempotency-Key still running",
     415: "The body is not sent as application/json in UTF-8",
