@@ -357,3 +357,17 @@ def test_the_operators_price_and_license_routes_want_mfa_too(
     reply = function(function_name)(load_event(sample, mfa="none"))
     assert reply.status == 403, reply.body
     assert reply.body["error"]["code"] == "mfa_required"
+
+
+def test_an_operator_without_mfa_gets_no_replay_of_an_earlier_answer(
+    function: Callable[..., Function], now: Any
+) -> None:
+    # Given a price change an operator with MFA scheduled under an Idempotency-Key
+    billing = function("billing")
+    key = {"Idempotency-Key": f"mfa-replay-{uuid.uuid4().hex}"}
+    first = billing(load_event("billing/schedule_price", headers=key))
+    assert first.status == 200, first.body
+    # When the same request comes again from that operator, now without MFA (the device was reset)
+    again = billing(load_event("billing/schedule_price", headers=key, mfa="none"))
+    # Then it is refused, not replayed
+    assert (again.status, again.body["error"]["code"]) == (403, "mfa_required")

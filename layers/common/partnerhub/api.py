@@ -250,6 +250,8 @@ class ApiResolver(APIGatewayHttpResolver):
                         ],
                     )
                 caller = caller_of(self)
+                if operator and caller.is_operator:
+                    caller.require_operator()  # an operator without MFA replays nothing either (403 mfa_required)
                 scope = actors.operator(caller.subject) if operator else caller.partner()
                 declared: Route = self.context["_route"]
                 route_key = f"{declared.method} {declared.openapi_path}"
