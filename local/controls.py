@@ -1,7 +1,10 @@
 """Local-only controls under ``/_local/`` and the SQS event-source emulation. Never deployed.
 
 * ``GET  /_local/health`` -- the stack is up (which functions initialised, the Stripe emulator's URL).
-* ``POST /_local/token {"partner_id", "groups"?}`` -- an ID token as Cognito would issue it.
+* ``POST /_local/token {"partner_id", "groups"?, "totp"?}`` -- ID, access and refresh tokens as Cognito would issue
+  them; once the user has TOTP MFA on, only with the authenticator's code (401 ``mfa_code_required`` without it);
+  ``{"refresh_token"}`` renews them without the code, as Cognito's refresh grant does.
+* ``POST /_local/cognito-idp`` -- the local user pool's Cognito JSON API (``local.user_pool``).
 * ``GET|POST /_local/clock {"now": iso} | {"advance": "P3D"}`` -- read or move the stack clock; after a move the
   ``rate(...)`` schedules run at once (``local/schedules.py``: webhook retries that came due).
 * ``POST /_local/invoice-run {"period": "YYYY-MM"}`` -- month-end invoicing, as the scheduler runs it.
@@ -34,12 +37,13 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from local.auth import TOKEN_LIFETIME, LocalAuth, subject_for
+from local.auth import TOKEN_LIFETIME, LocalAuth, subject_for, username_for
 from local.events import sqs_event
 from local.gateway import FunctionError, FunctionHost, json_response
 from local.schedules import LocalResolver, RateScheduler
 from local.streams import StreamPoller
 from local.template import SqsSource, Template
+from local.user_pool import CognitoError, LocalUserPool
 
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 # How long one drain (or an invoice run's drain) may take before it reports itself incomplete.
@@ -338,6 +342,12 @@ def _json_body(request: Request) -> dict[str, Any]:
     return body
 
 
+def _cognito_error(error: CognitoError) -> Response:
+    """An error as Cognito answers it (boto3 reads the exception's name from ``__type``)."""
+    body = {"__type": error.kind, "message": error.message}
+    return Response(json.dumps(body), status=400, content_type="application/x-amz-json-1.1")
+
+
 class Controls:
     """The ``/_local/*`` endpoints; call with a request, get a response (``None`` if not ours)."""
 
@@ -353,10 +363,12 @@ class Controls:
         streams: StreamPoller | None = None,
         schedules: RateScheduler | None = None,
         resolver: LocalResolver | None = None,
+        pool: LocalUserPool | None = None,
     ) -> None:
         self.template = template
         self.host = host
         self.auth = auth
+        self.pool = pool or LocalUserPool(auth, clock.now)
         self.clock = clock
         self.drainer = drainer
         self.log = log
@@ -367,6 +379,7 @@ class Controls:
         self.routes: dict[tuple[str, str], Callable[[Request], Response]] = {
             ("GET", "/_local/health"): self.health,
             ("POST", "/_local/token"): self.token,
+            ("POST", "/_local/cognito-idp"): self.cognito,
             ("GET", "/_local/clock"): self.get_clock,
             ("POST", "/_local/clock"): self.set_clock,
             ("POST", "/_local/invoice-run"): self.invoice_run,
@@ -408,20 +421,46 @@ class Controls:
         )
 
     def token(self, request: Request) -> Response:
-        """Mint an ID token for ``partner_id`` (optionally in ``groups``) at the stack clock's now."""
+        """Sign in as ``partner_id`` (optionally in ``groups``) at the stack clock's now: ID, access and refresh
+        tokens. A user with TOTP MFA on must send the authenticator's ``totp`` code; a ``refresh_token`` renews."""
         body = _json_body(request)
+        if "refresh_token" in body:
+            return self._refresh(str(body["refresh_token"]))
         partner_id = body.get("partner_id")
         if not isinstance(partner_id, str) or not partner_id.strip():
-            raise ControlError('send {"partner_id": "<id>", "groups"?: ["admin", ...]}')
+            raise ControlError('send {"partner_id": "<id>", "groups"?: ["operators"], "totp"?: "123456"}')
         groups = body.get("groups", [])
         if not isinstance(groups, list) or not all(isinstance(group, str) and group for group in groups):
             raise ControlError('"groups" must be a list of group names')
+        code = body.get("totp")
+        if code is not None and not isinstance(code, str):
+            raise ControlError('"totp" must be the 6 digits of the authenticator app, as text')
+        user = self.pool.user(username_for(partner_id), partner_id)
+        refusal = self.pool.check_sign_in_code(user, code)
+        if refusal is not None:
+            message = (
+                "this user has an authenticator app (TOTP MFA): send its current code as \"totp\""
+                if refusal == "mfa_code_required"
+                else "the authenticator code is wrong or has expired: send the current one"
+            )
+            return json_response(401, {"message": message, "code": refusal})
+        return self._tokens(partner_id, groups, self.pool.refresh_token(partner_id, tuple(groups)))
+
+    def _refresh(self, refresh_token: str) -> Response:
+        found = self.pool.refreshed(refresh_token)
+        if found is None:
+            refused = {"message": "the refresh token is not one this stack gave", "code": "invalid_grant"}
+            return json_response(401, refused)
+        return self._tokens(found[0], list(found[1]), refresh_token)
+
+    def _tokens(self, partner_id: str, groups: list[str], refresh_token: str) -> Response:
         now = self.clock.now()
-        token = self.auth.issue_token(partner_id, groups, now)
         return json_response(
             200,
             {
-                "token": token,
+                "token": self.auth.issue_token(partner_id, groups, now),
+                "access_token": self.auth.issue_access_token(partner_id, groups, now),
+                "refresh_token": refresh_token,
                 "token_type": "Bearer",
                 "partner_id": partner_id,
                 "groups": groups,
@@ -429,6 +468,20 @@ class Controls:
                 "expires_at": _isoformat(now + TOKEN_LIFETIME),
             },
         )
+
+    def cognito(self, request: Request) -> Response:
+        """Cognito's JSON API, as the local user pool answers it (``local.user_pool``)."""
+        try:
+            body = json.loads(request.get_data(as_text=True) or "{}")
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return _cognito_error(CognitoError("SerializationException", "the body must be a JSON object"))
+        try:
+            answer = self.pool.call(request.headers.get("x-amz-target"), body)
+        except CognitoError as error:
+            return _cognito_error(error)
+        return Response(json.dumps(answer), status=200, content_type="application/x-amz-json-1.1")
 
     def get_clock(self, request: Request) -> Response:
         """The stack clock's now."""

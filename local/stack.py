@@ -205,6 +205,7 @@ def start_stack(
     from local.schedules import LocalResolver, RateScheduler
     from local.streams import StreamPoller
     from local.template import Template, parse_overrides
+    from local.user_pool import COGNITO_ENDPOINT_VARIABLE, LocalUserPool
 
     root = ROOT
     template_path = template_path or root / "template.yaml"
@@ -255,6 +256,10 @@ def start_stack(
         # served at <issuer>/.well-known/jwks.json as Cognito serves a pool's.
         auth = LocalAuth(issuer=f"{api_url}/_local/cognito")
         user_pool = UserPool(issuer=auth.issuer, audience=auth.audience)
+        # The pool's users and their MFA, at Cognito's JSON API: the authorizer's boto3 client asks it AdminGetUser
+        # here as it would ask Cognito (local.user_pool), the portal enrols authenticator apps here.
+        local_pool = LocalUserPool(auth, clock.now)
+        os.environ[COGNITO_ENDPOINT_VARIABLE] = f"{api_url}/_local/cognito-idp"
         host = FunctionHost(
             template, resolver, dependencies={"clock": clock, "user_pool": user_pool, "resolver": names}
         )
@@ -292,7 +297,16 @@ def start_stack(
         )
         schedules = RateScheduler(host, template.rate_schedules, clock, log=log)
         controls = Controls(
-            template, host, auth, clock, drainer, log=log, streams=streams, schedules=schedules, resolver=names
+            template,
+            host,
+            auth,
+            clock,
+            drainer,
+            log=log,
+            streams=streams,
+            schedules=schedules,
+            resolver=names,
+            pool=local_pool,
         )
         gateway = Gateway(
             template,
@@ -352,7 +366,6 @@ def banner(stack: Stack) -> str:
 
     now = stack.clock.now()
     partner_body = json.dumps({"partner_id": "agency-1"})
-    operator_body = json.dumps({"partner_id": "ops-1", "groups": ["operators"]})
     # Only a month that has ended can be invoiced: the one before the clock's.
     ended = str(previous_period(now))
     lines = [
@@ -364,7 +377,7 @@ def banner(stack: Stack) -> str:
         f"  AWS (moto)     {stack.moto_url}",
         f"  clock          {now_iso(now)}  (GET/POST {stack.api_url}/_local/clock)",
         f"  partner token  curl -s -X POST {stack.api_url}/_local/token -d '{partner_body}'",
-        f"  operator token curl -s -X POST {stack.api_url}/_local/token -d '{operator_body}'",
+        f"  operator token make operator-token API_PORT={stack.api_port}   (enrols its authenticator app first)",
         f"  invoice run    make invoice API_PORT={stack.api_port} PERIOD={ended}",
         "  Ctrl-C stops everything.",
         "",

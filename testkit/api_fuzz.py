@@ -25,6 +25,8 @@ from typing import Any
 
 import requests
 
+from testkit import mfa
+
 CARD_THAT_FAILS_LATER = "pm_card_chargeCustomerFail"
 """Stripe's test card that attaches fine and then fails to be charged: last month's invoice stays open."""
 TEST_CARDS = ["pm_card_visa", "pm_card_mastercard", "pm_card_amex", CARD_THAT_FAILS_LATER]
@@ -80,8 +82,8 @@ def _post(session: requests.Session, url: str, body: dict[str, Any], expect: int
 
 
 def _token(api_url: str, partner_id: str, groups: list[str] | None = None) -> str:
-    body: dict[str, Any] = {"partner_id": partner_id, "groups": groups or []}
-    return str(_post(requests.Session(), f"{api_url}/_local/token", body, 200)["token"])
+    """An ID token; an operator's with an authenticator app enrolled, as the API requires (``testkit.mfa``)."""
+    return str(mfa.sign_in(api_url, partner_id, groups or [], secrets={})["token"])
 
 
 def _previous_month(instant: datetime) -> tuple[str, str]:

@@ -131,6 +131,7 @@ def _operate(invoice_id: str, action: str, transition: Transition, metric: str) 
     """An operator's transition of an invoice, with its audit entry (written when Stripe changed it)."""
     caller = caller_of(app)
     wired().service.require_operator(caller.partner_id, caller.is_operator, invoice_id)
+    caller.require_operator()
     summary = {"invoice_id": invoice_id}
     audit = caller.audit_entry(app.receipt_id(), wired().clock.now(), action, f"invoice:{invoice_id}", summary)
     record = transition(invoice_id, audit)

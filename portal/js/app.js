@@ -13,6 +13,7 @@ import { pricesPage } from "./pages/prices.js";
 import { companyPage } from "./pages/company.js";
 import { developersPage } from "./pages/developers.js";
 import { webhookEndpointsPage, ROUTE as WEBHOOKS } from "./pages/webhook-endpoints.js";
+import { securityPage } from "./pages/security.js";
 import { operatorRoutes, showOperatorNav, isOperator } from "./pages/operator-nav.js";
 
 const routes = {
@@ -27,6 +28,7 @@ const routes = {
   company: companyPage,
   developers: developersPage,
   [WEBHOOKS]: webhookEndpointsPage,
+  security: securityPage,
   ...operatorRoutes,
 };
 
@@ -56,7 +58,13 @@ async function render({ focus = true } = {}) {
   }
   document.getElementById("who-name").textContent = `Partner ${signedIn.partnerId}`;
   showOperatorNav(sidebar, signedIn);
-  const name = routeName();
+  let name = routeName();
+  // An operator without an authenticator app is sent to Security first, and comes back once it is on.
+  if (operatorRoutes[name] && !(await session.operatorMfaReady())) {
+    if (mine !== renderToken) return;
+    history.replaceState(null, "", `#/security?next=${encodeURIComponent(name)}`);
+    name = "security";
+  }
   // A console address opened by someone outside the operators group: the address says what is shown.
   const asked = location.hash.replace(/^#\/?/, "").split("?")[0];
   if (operatorRoutes[asked] && name === "licenses") history.replaceState(null, "", "#/licenses");
@@ -77,6 +85,12 @@ async function render({ focus = true } = {}) {
   try {
     await routes[name](page, { refreshBanners: operatorRoutes[name] ? () => {} : refreshBanners, reload: () => render() });
   } catch (error) {
+    // The API says the operator has no authenticator app (reset since): to Security, then back here.
+    if (error instanceof api.ApiError && error.code === "mfa_required" && operatorRoutes[name]) {
+      session.forgetMfa();
+      location.hash = `#/security?next=${encodeURIComponent(name)}`;
+      return;
+    }
     // The page keeps its heading; the problem is said under it, with a Retry.
     page.append(loadError(error));
   }
@@ -180,13 +194,27 @@ async function signInPage() {
       h("div", { class: "check" }, operator, h("label", { for: "operator" }, "Operator (the operators group)")),
       h("button", { type: "submit", class: "button button-primary" }, "Sign in"),
     );
+    // A user with an authenticator app is asked for its code, as Cognito's sign-in page asks.
+    const code = h("input", { name: "totp", inputmode: "numeric", autocomplete: "one-time-code", pattern: "[0-9]{6}", maxlength: "6", spellcheck: "false" });
+    const codeField = field("Authenticator code", code, { hint: "The 6 digits your authenticator app shows now" });
+    codeField.hidden = true;
+    form.querySelector("button[type=submit]").before(codeField);
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
+      form.querySelectorAll(".alert").forEach((old) => old.remove());
       try {
-        await session.signInLocally(partner.value.trim(), operator.checked);
+        await session.signInLocally(partner.value.trim(), operator.checked, codeField.hidden ? undefined : code.value.trim());
         if (!location.hash || location.hash === "#") location.hash = "#/licenses";
         render();
       } catch (error) {
+        if (error.code === "mfa_code_required" || error.code === "mfa_code_invalid") {
+          codeField.hidden = false;
+          form.prepend(alertBox(error.code === "mfa_code_required"
+            ? "This account has an authenticator app: type the code it shows."
+            : "That code is not the one the app shows now. Type the current code."));
+          code.focus();
+          return;
+        }
         form.prepend(alertBox(error.message));
       }
     });

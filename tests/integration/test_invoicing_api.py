@@ -312,3 +312,13 @@ def test_a_payment_or_void_stripe_made_but_answered_500_is_read_back_from_stripe
     assert reply.status == 200 and reply.body["status"] == expected and reply.body["past_due"] is False, reply.body
     assert month.emulator.describe_faults()["injected"][0]["after_commit"] is True
     assert DynamoPartnerRepository(month.table, clients.dynamodb()).standing(partner_id).past_due_invoices == ()
+
+
+@pytest.mark.parametrize("name", ["void", "mark_uncollectible"])
+def test_an_operator_without_mfa_cannot_void_or_write_off_an_invoice(month: Month, name: str) -> None:
+    # Given an operator the authorizer found without TOTP MFA enrolled
+    event = load_event(f"invoices/{name}", groups=("operators",), mfa="none", path={"invoice_id": "in_doesnotexist"})
+    # When they void an invoice or mark it uncollectible, they are refused before anything is looked up
+    reply = month.function("invoices")(event)
+    assert reply.status == 403, reply.body
+    assert reply.body["error"]["code"] == "mfa_required"

@@ -329,3 +329,45 @@ def test_an_entry_keeps_the_operators_name_beside_its_id(aws: LocalResources, no
     (found,) = [e for e in log.page(limit=100).items if e.entry_id == entry_id]
 
     assert (found.actor, found.actor_name) == ("operator:sub-1", "ops@example.com")
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_an_operator_without_mfa_is_refused_saying_so(operator: Function, now: Any, name: str) -> None:
+    # Given an operator the authorizer found without TOTP MFA enrolled
+    event = load_event(f"operator/{name}", mfa="none")
+    # When they call an operators' route
+    reply = operator(event)
+    # Then it is 403 mfa_required, saying what to do
+    assert reply.status == 403, reply.body
+    assert reply.body["error"]["code"] == "mfa_required"
+    assert "enrol an authenticator app" in reply.body["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("function_name", "sample"),
+    [
+        ("billing", "billing/schedule_price"),
+        ("billing", "billing/cancel_scheduled_price"),
+        ("licenses", "licenses/record_external"),
+    ],
+)
+def test_the_operators_price_and_license_routes_want_mfa_too(
+    function: Callable[..., Function], now: Any, function_name: str, sample: str
+) -> None:
+    reply = function(function_name)(load_event(sample, mfa="none"))
+    assert reply.status == 403, reply.body
+    assert reply.body["error"]["code"] == "mfa_required"
+
+
+def test_an_operator_without_mfa_gets_no_replay_of_an_earlier_answer(
+    function: Callable[..., Function], now: Any
+) -> None:
+    # Given a price change an operator with MFA scheduled under an Idempotency-Key
+    billing = function("billing")
+    key = {"Idempotency-Key": f"mfa-replay-{uuid.uuid4().hex}"}
+    first = billing(load_event("billing/schedule_price", headers=key))
+    assert first.status == 200, first.body
+    # When the same request comes again from that operator, now without MFA (the device was reset)
+    again = billing(load_event("billing/schedule_price", headers=key, mfa="none"))
+    # Then it is refused, not replayed
+    assert (again.status, again.body["error"]["code"]) == (403, "mfa_required")

@@ -171,7 +171,7 @@ EXACT_CALLS: dict[str, set[tuple[str, str, str | None]]] = {
     | grants({"dynamodb:UpdateItem"}, "table")
     | grants({"sqs:SendMessage"}, "WebhookDeliveryQueue"),
     # partnerhub/authorizer.py through repository/api_keys.py (DynamoCredentials): a credential by its prefix
-    # (GetItem), and its last_used_at alone (UpdateItem, answering nothing back).
+    # (GetItem), and its last_used_at alone (UpdateItem, answering nothing back); and the user pool's AdminGetUser.
     "AuthorizerFunction": grants(
         {"dynamodb:GetItem"}, "table", condition=leading_key_patterns(keys.CREDENTIAL_PK_PREFIX + "*")
     )
@@ -185,7 +185,9 @@ EXACT_CALLS: dict[str, set[tuple[str, str, str | None]]] = {
                 "StringEqualsIfExists": {"dynamodb:ReturnValues": "NONE"},
             },
         ),
-    ),
+    )
+    # partnerhub/cognito.py (CognitoMfa): whether an operator has TOTP MFA, on the stage's own pool.
+    | grants({"cognito-idp:AdminGetUser"}, "UserPool"),
     # repository/api_keys.py (DynamoApiKeyRepository): the partner's keys and ring (Query, GetItem), the credentials'
     # last use (BatchGetItem); writes keys and ring (partner partition), credentials, audit entries (one transaction)
     # and idempotency records.

@@ -106,7 +106,9 @@ class AgencyWebhookSettings(Settings):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class AuthorizerSettings(Settings):
-    """The HTTP API's authorizer: the user pool whose ID tokens it accepts (issuer and the portal's app client)."""
+    """The HTTP API's authorizer: the user pool whose ID tokens it accepts (issuer and the portal's app client), and
+    its id, for asking whether an operator has MFA enrolled."""
 
     cognito_issuer: str
     cognito_audience: str
+    cognito_user_pool_id: str
