@@ -388,6 +388,11 @@ class Controls:
                 "routes": len(self.template.routes),
                 # The portal confirms SetupIntents against the emulator here, as Stripe.js would against Stripe.
                 "stripe_url": os.environ.get("STRIPE_API_BASE"),
+                # Who partners contact (the portal's Help page): a deployment writes it into config.js.
+                "support": {
+                    "email": os.environ.get("SUPPORT_EMAIL", "support@partnerhub.local"),
+                    "url": os.environ.get("SUPPORT_URL", ""),
+                },
             },
         )
 

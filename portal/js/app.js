@@ -10,6 +10,7 @@ import { paymentMethodsPage, newCardPage } from "./pages/payment-methods.js";
 import { invoicesPage } from "./pages/invoices.js";
 import { pricesPage } from "./pages/prices.js";
 import { companyPage } from "./pages/company.js";
+import { helpPage } from "./pages/help.js";
 import { operatorRoutes, showOperatorNav, isOperator } from "./pages/operator-nav.js";
 
 const routes = {
@@ -21,6 +22,7 @@ const routes = {
   invoices: invoicesPage,
   prices: pricesPage,
   company: companyPage,
+  help: helpPage,
   ...operatorRoutes,
 };
 
@@ -44,7 +46,8 @@ async function render({ focus = true } = {}) {
   menuToggle.hidden = !signedIn;
   if (!signedIn) {
     clear(banners);
-    await signInPage();
+    if (routeName() === "help") await helpSignedOut(); // Help is open to anyone; every other page asks to sign in
+    else await signInPage();
     main.setAttribute("aria-busy", "false");
     return;
   }
@@ -60,6 +63,8 @@ async function render({ focus = true } = {}) {
     else link.removeAttribute("aria-current");
   }
   closeMenu();
+  if (name === "help") document.getElementById("help-link").setAttribute("aria-current", "page");
+  else document.getElementById("help-link").removeAttribute("aria-current");
   // While the page loads: a skeleton in its place and aria-busy, not a bare "Loading…".
   const current = sidebar.querySelector("a[aria-current=page]");
   main.setAttribute("aria-busy", "true");
@@ -146,7 +151,8 @@ async function pastDueInvoices(ids) {
 function payButton(invoice, several) {
   const label = several ? `Pay ${invoice.number || invoice.id} now` : "Pay now";
   const button = h("button", { type: "button", class: "button button-small", dataset: { pay: invoice.id } }, label);
-  button.setAttribute("aria-label", `Pay invoice ${invoice.number || invoice.id} now`);
+  // The accessible name begins with the words on the button (speech input says what it sees).
+  if (!several) button.setAttribute("aria-label", `Pay now: invoice ${invoice.number || invoice.id}`);
   // Pays here (a dialog to choose the card, the failed one named), not a link to another page.
   button.addEventListener("click", () => openPayDialog(invoice, {
     opener: button,
@@ -156,6 +162,12 @@ function payButton(invoice, several) {
     },
   }));
   return button;
+}
+
+async function helpSignedOut() {
+  const page = h("div", { class: "page" });
+  await helpPage(page);
+  clear(main, page);
 }
 
 // -- sign-in ------------------------------------------------------------------------------------------

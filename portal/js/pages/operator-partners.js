@@ -2,7 +2,7 @@
 // uncollectible an invoice), and record an external license for it.
 import { h, clear, field, pageHeader, alertBox, toast } from "../dom.js";
 import * as api from "../api.js";
-import { money, date, month, titleCase } from "../format.js";
+import { money, date, month, invoiceStatus } from "../format.js";
 import { showErrors, busy, resetErrors } from "../forms.js";
 
 function query() {
@@ -136,14 +136,6 @@ function invoicesTable(partner, ctx) {
     h("thead", {}, h("tr", {}, ["Number", "Month", "Status", "Due date", "Total", "Remaining", "Actions"]
       .map((label) => h("th", { scope: "col", class: ["Total", "Remaining"].includes(label) ? "num" : null }, label)))),
     h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: "7", class: "empty" }, "No invoices yet.")))));
-}
-
-// An invoice's status as the operator reads it: an uncollectible invoice is Uncollectible, even though its partner
-// stays past due for it; an open one past its due date is Past due.
-export function invoiceStatus(invoice) {
-  if (invoice.status === "uncollectible") return ["uncollectible", "Uncollectible"];
-  if (invoice.past_due) return ["past-due", "Past due"];
-  return [invoice.status, titleCase(invoice.status)];
 }
 
 function invoiceRow(partner, invoice, ctx) {
