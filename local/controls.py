@@ -3,7 +3,8 @@
 * ``GET  /_local/health`` -- the stack is up (which functions initialised, the Stripe emulator's URL).
 * ``POST /_local/token {"partner_id", "groups"?}`` -- an ID token as Cognito would issue it.
 * ``GET|POST /_local/clock {"now": iso} | {"advance": "P3D"}`` -- read or move the stack clock.
-* ``POST /_local/invoice-run {"period": "YYYY-MM"}`` -- month-end invoicing, as the scheduler runs it.
+* ``POST /_local/invoice-run {"period": "YYYY-MM", "via"?}`` -- month-end invoicing, as the scheduler runs it; the run
+  names what started it (``local:invoice-run``, or ``local:<via>``: ``make invoice`` sends ``make-invoice``).
 * ``POST /_local/drain`` -- process whatever is waiting in the SQS queues, now.
 * ``GET  /_local/cognito/.well-known/jwks.json`` -- the token signing keys.
 
@@ -34,8 +35,10 @@ from local.auth import TOKEN_LIFETIME, LocalAuth, subject_for
 from local.events import sqs_event
 from local.gateway import FunctionError, FunctionHost, json_response
 from local.template import SqsSource, Template
+from partnerhub.domain import actors
 
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_VIA = re.compile(r"^[a-z][a-z-]{0,31}$")
 # How long one drain (or an invoice run's drain) may take before it reports itself incomplete.
 DEFAULT_DRAIN_SECONDS = float(os.environ.get("LOCAL_DRAIN_TIMEOUT", "300"))
 
@@ -470,6 +473,10 @@ class Controls:
         period = body.get("period")
         if not isinstance(period, str) or not _PERIOD.match(period):
             raise ControlError('send {"period": "YYYY-MM"}, e.g. {"period": "2025-01"}')
+        # The run names what started it: this control, or `make invoice` (which says so with "via").
+        via = body.get("via", "invoice-run")
+        if not isinstance(via, str) or not _VIA.match(via):
+            raise ControlError('"via" names the caller in lowercase letters and dashes, e.g. "make-invoice"')
         targets = self.template.schedule_targets()
         if not targets:
             raise ControlError("template.yaml has no schedule targeting a function", status=409)
@@ -485,7 +492,8 @@ class Controls:
             self.log(f"invoice-run {period}: invoking {planner}")
             summary: dict[str, Any] = {"period": period, "planner": planner}
             try:
-                summary["planner_result"] = self.host.invoke(planner, {"period": period})
+                event = {"period": period, "started_by": actors.local(via)}
+                summary["planner_result"] = self.host.invoke(planner, event)
             except FunctionError as exc:
                 summary.update(error=f"{planner} failed: {exc}", complete=False)
                 return json_response(500, summary)

@@ -48,7 +48,8 @@ def main(argv: list[str]) -> int:
         print(f"The local stack is not running at {API}. Start it with `make run` (another terminal).", file=sys.stderr)
         return 1
     print(f"Invoicing {period} on {API} ...")
-    reply = requests.post(f"{API}/_local/invoice-run", json={"period": period}, timeout=900)
+    # "via": the month's run names `make invoice` as what started it.
+    reply = requests.post(f"{API}/_local/invoice-run", json={"period": period, "via": "make-invoice"}, timeout=900)
     summary = reply.json()
     if reply.status_code != 200:
         print(f"The run failed: {summary.get('error') or summary}", file=sys.stderr)

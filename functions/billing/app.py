@@ -103,7 +103,7 @@ def schedule_price(product: ProductSlugPath, request: Annotated[PriceRequest, Bo
     summary = {"product": product, **request.model_dump(mode="json")}
     audit = caller.audit_entry(app.receipt_id(), wired().clock.now(), "price.schedule", f"product:{product}", summary)
     changed = wired().prices.schedule(
-        product, request.daily_price, request.monthly_price, request.effective_from, audit
+        product, request.daily_price, request.monthly_price, request.effective_from, audit, request.confirm_free
     )
     metrics.add_metric(name="PriceScheduled", unit=MetricUnit.Count, value=1)
     logger.info("price scheduled", extra={**summary, "actor": audit.actor})

@@ -218,16 +218,21 @@ def test_a_started_run_reaches_the_planner_through_its_request_queue(
     reply = operator(load_event("operator/start_run", body={"period": "2026-10"}, headers={"Idempotency-Key": "r-1"}))
     assert reply.status == 202, reply.body
     (request,) = drain(aws.queue_urls["InvoiceRunRequestQueue"])
-    assert json.loads(request["Body"]) == {"period": "2026-10"}
+    body = json.loads(request["Body"])
+    assert body["period"] == "2026-10" and body["started_by"].startswith("operator:")
 
-    # The planner, given that message as its SQS event source delivers it, plans October
+    # The planner, given that message as its SQS event source delivers it, plans October for that operator
     sample = load_event("invoice_planner/operator_request")
     sample["Records"][0]["body"] = request["Body"]
     with pytest.MonkeyPatch.context() as env:
         env.setenv("INVOICE_QUEUE_URL", aws.queue_urls["InvoiceQueue"])
         planner = function("invoice_planner")
     result = planner.invoke(sample)
-    assert [run["period"] for run in result["runs"]] == ["2026-10"]
+    assert [(run["period"], run["started_by"]) for run in result["runs"]] == [("2026-10", body["started_by"])]
+    # And the month's progress names the operator as its starter and the plan as theirs
+    progress = operator(load_event("operator/run_progress", path={"period": "2026-10"})).body
+    assert progress["started_by"] == progress["last_planned_by"] == body["started_by"]
+    assert progress["planned_partners"] == result["runs"][0]["partners_enqueued"]
 
 
 def test_a_request_for_a_month_not_ended_is_dropped_by_the_planner(

@@ -14,3 +14,16 @@ def user(subject: str) -> str:
 def operator(subject: str) -> str:
     """An operator (Cognito group ``operators``) acting on any partner."""
     return f"operator:{subject}"
+
+
+SCHEDULE = "schedule"
+"""EventBridge Scheduler's monthly run of the month-end planner (00:15 UTC on the 1st)."""
+
+DIRECT_INVOKE = "invoke"
+"""Someone invoked the month-end planner directly with ``{"period"}`` (``aws lambda invoke``), naming no one."""
+
+
+def local(via: str) -> str:
+    """The local stack's controls (never deployed): ``local:invoice-run`` (``POST /_local/invoice-run``),
+    ``local:make-invoice`` (``make invoice``)."""
+    return f"local:{via}"
