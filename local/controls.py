@@ -35,7 +35,6 @@ from local.auth import TOKEN_LIFETIME, LocalAuth, subject_for
 from local.events import sqs_event
 from local.gateway import FunctionError, FunctionHost, json_response
 from local.template import SqsSource, Template
-from partnerhub.domain import actors
 
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _VIA = re.compile(r"^[a-z][a-z-]{0,31}$")
@@ -492,6 +491,8 @@ class Controls:
             self.log(f"invoice-run {period}: invoking {planner}")
             summary: dict[str, Any] = {"period": period, "planner": planner}
             try:
+                from partnerhub.domain import actors  # the layer is on the path once the stack runs
+
                 event = {"period": period, "started_by": actors.local(via)}
                 summary["planner_result"] = self.host.invoke(planner, event)
             except FunctionError as exc:

@@ -11,7 +11,7 @@ import { invoicesPage } from "./pages/invoices.js";
 import { pricesPage } from "./pages/prices.js";
 import { companyPage } from "./pages/company.js";
 import { helpPage } from "./pages/help.js";
-import { operatorRoutes, showOperatorNav, isOperator } from "./pages/operator-nav.js";
+import { operatorRoutes, showOperatorNav, isOperator, OPERATOR_HOME } from "./pages/operator-nav.js";
 
 const routes = {
   licenses: licensesPage,
@@ -32,10 +32,15 @@ const menuToggle = document.getElementById("menu-toggle");
 const banners = document.getElementById("banners");
 let renderToken = 0;
 
+// Where a session lands when the address names no page: operators on their console, partners on Licenses.
+export function homeRoute() {
+  return isOperator() ? OPERATOR_HOME : "licenses";
+}
+
 function routeName() {
   const path = location.hash.replace(/^#\/?/, "").split("?")[0];
   if (operatorRoutes[path] && !isOperator()) return "licenses"; // the console is for the operators group only
-  return routes[path] ? path : "licenses";
+  return routes[path] ? path : homeRoute();
 }
 
 async function render({ focus = true } = {}) {
@@ -57,6 +62,7 @@ async function render({ focus = true } = {}) {
   // A console address opened by someone outside the operators group: the address says what is shown.
   const asked = location.hash.replace(/^#\/?/, "").split("?")[0];
   if (operatorRoutes[asked] && name === "licenses") history.replaceState(null, "", "#/licenses");
+  else if (!routes[asked]) history.replaceState(null, "", `#/${name}`); // no page named: the address says where it landed
   for (const link of sidebar.querySelectorAll("a")) {
     const active = name === link.dataset.route || name.startsWith(`${link.dataset.route}/`);
     if (active) link.setAttribute("aria-current", "page");
@@ -190,7 +196,7 @@ async function signInPage() {
       event.preventDefault();
       try {
         await session.signInLocally(partner.value.trim(), operator.checked);
-        if (!location.hash || location.hash === "#") location.hash = "#/licenses";
+        if (!location.hash || location.hash === "#") history.replaceState(null, "", `#/${homeRoute()}`);
         render();
       } catch (error) {
         form.prepend(alertBox(error.message));
@@ -245,7 +251,7 @@ sidebar.addEventListener("keydown", (event) => {
 
 document.getElementById("sign-out").addEventListener("click", async () => {
   await session.signOut(); // deployed, this leaves for Cognito's sign-out page and comes back signed out
-  location.hash = "#/licenses";
+  history.replaceState(null, "", "#/"); // the next session lands on its own home page
   render();
 });
 

@@ -88,7 +88,8 @@ class Portal:
         self.page.goto(f"{self.stack.api_url}/#/{route}")
 
     def sign_in(self, partner_id: str | None = None, *, operator: bool = False) -> str:
-        """Sign in through the local sign-in form, as a newcomer would."""
+        """Sign in through the local sign-in form, as a newcomer would: a partner lands on Licenses, an operator
+        on the console's Partners page."""
         from playwright.sync_api import expect
 
         self.partner_id = partner_id or f"agency-{uuid.uuid4().hex[:10]}"
@@ -97,7 +98,8 @@ class Portal:
         if operator:
             self.page.get_by_label("Operator").check()
         self.page.get_by_role("button", name="Sign in").click()
-        expect(self.page.get_by_role("heading", level=1, name="Licenses")).to_be_visible()
+        landing = "Partners" if operator else "Licenses"
+        expect(self.page.get_by_role("heading", level=1, name=landing, exact=True)).to_be_visible()
         return self.partner_id
 
     def navigate(self, link: str, heading: str | None = None) -> None:

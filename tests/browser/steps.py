@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import re
+from typing import TYPE_CHECKING, Any
 
 from playwright.sync_api import expect
 
@@ -61,3 +62,15 @@ def expand(portal: Portal, license_key: str):  # type: ignore[no-untyped-def]
     expect(toggle).to_have_attribute("aria-expanded", "true")
     expect(item.get_by_text("License code", exact=True)).to_be_visible()
     return item
+
+
+def confirm(page: Any, title: str | re.Pattern[str], button: str) -> Any:
+    """The portal's own confirmation dialog (never the browser's ``confirm()``): it is open, named by its title,
+    focus starts on Cancel; ``button`` goes ahead. The dialog's text, for the caller to check."""
+    dialog = page.get_by_role("dialog", name=title)
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_role("button", name="Cancel", exact=True)).to_be_focused()
+    said = dialog.inner_text()
+    dialog.get_by_role("button", name=button, exact=True).click()
+    expect(dialog).to_have_count(0)
+    return said

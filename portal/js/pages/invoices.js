@@ -110,7 +110,7 @@ function invoiceRow(invoice, ctx, problem) {
 
 // What the partner should know beyond the numbers: why the last attempt failed and on which card, and the
 // cents carried between months because of Stripe's minimum charge.
-function invoiceNotes(invoice) {
+function invoiceNotes(invoice, { detail = false } = {}) {
   const lines = [];
   if (invoice.next_payment_attempt) {
     lines.push(h("p", { class: "hint" }, "Next attempt: ",
@@ -125,7 +125,7 @@ function invoiceNotes(invoice) {
     lines.push(h("p", { class: "hint", dataset: { field: "carried" } },
       `${money(invoice.carried_to_next, invoice.currency)} is under Stripe's minimum charge: nothing was charged, it is added to next month's invoice.`));
   }
-  if (invoice.starting_balance > 0) {
+  if (invoice.starting_balance > 0 && !detail) { // the invoice's own page says it among its figures
     lines.push(h("p", { class: "hint", dataset: { field: "starting-balance" } },
       `Includes ${money(invoice.starting_balance, invoice.currency)} carried from an earlier month.`));
   }
@@ -180,7 +180,7 @@ async function invoiceDetail(page, ctx, id) {
         : null,
       fact("Amount paid", cents(invoice.amount_paid), "amount-paid"),
       fact("Remaining", cents(invoice.amount_remaining), "amount-remaining")),
-    invoiceNotes(invoice),
+    invoiceNotes(invoice, { detail: true }),
     h("div", { class: "actions" }, pay, download));
 
   const capped = (line) => line.cap_applied

@@ -3,7 +3,7 @@
 import { h, field, pageHeader, alertBox, clear } from "../dom.js";
 import * as api from "../api.js";
 import { money } from "../format.js";
-import { showErrors, busy, wayOutOf } from "../forms.js";
+import { showErrors, resetErrors, busy, wayOutOf } from "../forms.js";
 import { labelError, parseTags } from "../labels.js";
 
 export async function issuePage(page, ctx) {
@@ -51,7 +51,7 @@ export async function issuePage(page, ctx) {
       h("p", {}, h("strong", {}, `${count} × ${money(price.daily_price, price.currency)}/day = ${daily}/day`),
         " from today, for each day the licenses are active (assigned or not)."),
       h("p", { class: "muted" }, `Each license costs at most ${cap} in a month`,
-        count > 1 ? ` (at most ${money(count * price.monthly_price, price.currency)} a month for all ${count})` : "", "."));
+        count > 1 ? ` (at most ${money(count * price.monthly_price, price.currency)} a month for ${count === 2 ? "both" : `all ${count}`})` : "", "."));
   }
   product.addEventListener("change", showPreview);
   quantity.addEventListener("input", showPreview);
@@ -82,11 +82,16 @@ export async function issuePage(page, ctx) {
       key = api.newKey(); // the next submit is a new request
       const issued = reply.items || [];
       const labelled = order.client ? ` for ${order.client}` : "";
-      result.append(alertBox(`Issued ${issued.length} license${issued.length === 1 ? "" : "s"}${labelled}.`, "success",
+      // The last refusal's messages go: the form is fine now. The success is brought into view and focused.
+      resetErrors(form);
+      const success = alertBox(`Issued ${issued.length} license${issued.length === 1 ? "" : "s"}${labelled}.`, "success",
         h("ul", { class: "issued" }, issued.map((l) => h("li", {}, h("code", {}, l.license_key)))),
-        h("p", {}, h("a", { href: "#/licenses?status=unassigned" }, "Assign them to sites"))));
+        h("p", {}, h("a", { href: "#/licenses?status=unassigned" }, "Assign them to sites")));
+      success.setAttribute("tabindex", "-1");
+      result.append(success);
       busy(form, false);
-      result.querySelector(".alert").focus?.();
+      success.focus({ preventScroll: true });
+      success.scrollIntoView({ block: "nearest" });
       ctx.refreshBanners();
     } catch (error) {
       busy(form, false);
