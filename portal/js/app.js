@@ -196,7 +196,7 @@ async function signInPage() {
       event.preventDefault();
       try {
         await session.signInLocally(partner.value.trim(), operator.checked);
-        if (!location.hash || location.hash === "#") history.replaceState(null, "", `#/${homeRoute()}`);
+        land();
         render();
       } catch (error) {
         form.prepend(alertBox(error.message));
@@ -280,9 +280,16 @@ window.addEventListener("hashchange", () => {
   render();
 });
 
+// Just signed in: an operator lands on the console unless the address asks for one of its pages (a partner's page in
+// the address is where a signed-out visit left it, not what an operator came for); a partner stays where it asked.
+function land() {
+  const asked = location.hash.replace(/^#\/?/, "").split("?")[0];
+  if (isOperator() ? !operatorRoutes[asked] : !routes[asked]) history.replaceState(null, "", `#/${homeRoute()}`);
+}
+
 async function start() {
   try {
-    await session.takeCognitoRedirect();
+    if (await session.takeCognitoRedirect()) land();
   } catch (error) {
     await render({ focus: false });
     main.querySelector(".page")?.append(alertBox(error.message || String(error)));

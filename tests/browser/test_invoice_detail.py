@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import calendar
 import io
-from datetime import UTC, datetime
+import itertools
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -211,6 +212,6 @@ def test_help_is_on_every_page_with_the_support_contact_and_the_partners_docs(
         boxes = [page.locator(sel).bounding_box() for sel in ("#menu-toggle", "#sign-out", "#help-link")]
         assert all(box is not None for box in boxes)
         lefts = sorted((b["x"], b["x"] + b["width"]) for b in boxes if b)
-        assert all(a[1] <= b[0] for a, b in zip(lefts, lefts[1:], strict=False)), lefts
+        assert all(a[1] <= b[0] for a, b in itertools.pairwise(lefts)), lefts
         assert max(b["x"] + b["width"] for b in boxes if b) <= 390
     tab.screenshot(f"help-{width}")
