@@ -169,7 +169,7 @@ def test_a_failed_charge_shows_the_past_due_banner_until_the_invoice_is_paid(por
         f"The last payment of invoice {listed['number']} failed on this card: Your card was declined."
     )
     portal.screenshot("payment-methods-failed-card")
-    failing.get_by_role("button", name=f"Pay now: invoice {listed['number']}").click()
+    failing.get_by_role("button", name=f"Pay invoice {listed['number']} now").click()
     expect(page.get_by_role("dialog", name=f"Pay invoice {listed['number']}")).to_be_visible()
     page.keyboard.press("Escape")
     expect(page.get_by_role("dialog")).to_have_count(0)

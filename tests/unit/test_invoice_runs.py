@@ -326,7 +326,9 @@ def test_progress_names_the_months_last_plan(fakes: Fakes, clock: ManualClock) -
                 "started_at": "2026-04-01T00:15:00Z",
                 "started_by": "schedule",
                 "last_planned_at": "2026-04-01T00:15:00Z",
-                "last_planned_by": "schedule",
+                "last_planned_by": "operator:op",
+                "last_started_by": "operator:op",
+                "last_started_by_name": "op@agency.example",
                 "planned_partners": 4,
             }
 
@@ -344,7 +346,8 @@ def test_progress_names_the_months_last_plan(fakes: Fakes, clock: ManualClock) -
 
     progress = run.progress("2026-03")
 
-    assert (progress.started_by, progress.last_planned_by, progress.planned_partners) == ("schedule", "schedule", 4)
+    assert (progress.started_by, progress.last_planned_by, progress.planned_partners) == ("schedule", "operator:op", 4)
+    assert progress.last_planned_by_name == "op@agency.example"
 
 
 def test_retry_re_drives_the_months_dead_letters_and_records_them(fakes: Fakes, clock: ManualClock) -> None:

@@ -137,7 +137,7 @@ async function showProgress(box, period, result, ended = true) {
       : "Not started yet. The schedule runs the previous month at 00:15 UTC on the 1st."),
     progress.last_planned_at && progress.last_planned_at !== progress.started_at
       ? h("p", { class: "muted", dataset: { field: "last-planned" } },
-        `Last planned ${dateTime(progress.last_planned_at)} by ${starterName(progress.last_planned_by, progress.last_planned_by === progress.started_by ? progress.started_by_name : null)}`
+        `Last planned ${dateTime(progress.last_planned_at)} by ${starterName(progress.last_planned_by, progress.last_planned_by_name)}`
         + `${progress.planned_partners !== null && progress.planned_partners !== undefined ? `: ${progress.planned_partners} partner${progress.planned_partners === 1 ? "" : "s"}` : ""}.`)
       : null,
     h("div", { class: "stats progress-stats" },

@@ -78,6 +78,8 @@ class RunProgress:
     last_planned_by: str | None = None
     planned_partners: int | None = None
     """How many partner-months the last plan enqueued (None before the planner ran)."""
+    last_planned_by_name: str | None = None
+    """The email or user name of the operator the last plan was for, when an operator asked for it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +255,7 @@ class InvoiceRunService:
             started_by_name=run.get("started_by_name"),
             last_planned_at=run.get("last_planned_at"),
             last_planned_by=run.get("last_planned_by"),
+            last_planned_by_name=_name_of(run, run.get("last_planned_by")),
             planned_partners=int(run["planned_partners"]) if run.get("planned_partners") is not None else None,
             planned=len(partner_ids),
             dead_lettered=len(self._queues.dead_letters(str(period))),
@@ -270,6 +273,15 @@ class InvoiceRunService:
         summary = {**audit.summary, "period": str(period), "redriven": len(moved), "partners": list(moved[:50])}
         self._audit_log.record(replace(audit, summary=summary))
         return Redrive(str(period), moved)
+
+
+def _name_of(run: Mapping[str, Any], actor: str | None) -> str | None:
+    """The name the run item keeps for ``actor``: the last operator's start, else the first's."""
+    if actor is None:
+        return None
+    if actor == run.get("last_started_by"):
+        return run.get("last_started_by_name")
+    return run.get("started_by_name") if actor == run.get("started_by") else None
 
 
 def _total(lines: Iterable[Mapping[str, Any]]) -> int:

@@ -25,7 +25,7 @@ class DynamoInvoiceRunRepository(TableRepository):
                         "UpdateExpression": "SET started_at = if_not_exists(started_at, :at), "
                         "started_by = if_not_exists(started_by, :by), "
                         "started_by_name = if_not_exists(started_by_name, :name), last_started_at = :at, "
-                        "last_started_by = :by, period = :p ADD starts :one",
+                        "last_started_by = :by, last_started_by_name = :name, period = :p ADD starts :one",
                         "ExpressionAttributeValues": values(
                             at=at, by=audit.actor, name=audit.actor_name, p=period, one=1
                         ),

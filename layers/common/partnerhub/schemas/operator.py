@@ -135,6 +135,7 @@ class RunProgressOut(BaseModel):
     started_by_name: str | None = Field(default=None, description="An operator's email or user name, to read")
     last_planned_at: str | None = Field(default=None, description="When the planner last planned the month")
     last_planned_by: str | None = Field(default=None, description="Who or what asked for that plan (as `started_by`)")
+    last_planned_by_name: str | None = Field(default=None, description="That operator's email or user name, to read")
     planned_partners: int | None = Field(
         default=None, description="Partner-months the last plan enqueued (null before the planner ran)"
     )
@@ -158,6 +159,7 @@ class RunProgressOut(BaseModel):
             started_by_name=progress.started_by_name,
             last_planned_at=progress.last_planned_at,
             last_planned_by=progress.last_planned_by,
+            last_planned_by_name=progress.last_planned_by_name,
             planned_partners=progress.planned_partners,
             planned=progress.planned,
             invoiced=progress.invoiced,
