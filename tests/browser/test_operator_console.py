@@ -15,6 +15,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import PREVIEW_PAGE_SIZE
 from tests.browser.steps import confirm, expand
+from tests.browser.test_billing_and_invoices import wait_for
 from tests.e2e.test_invoicing_http import with_card
 
 if TYPE_CHECKING:
@@ -227,7 +228,10 @@ def test_an_operator_previews_starts_and_follows_month_end(portal: Portal, phone
     expect(page.locator("[data-stat=pending]")).to_have_text("0", timeout=60_000)
     expect(page.locator("[data-stat=failed]")).to_have_text("0")
     # The operator's start is named by email, not by id: as the month's starter, or as its last plan when another
-    # test's run started September first
+    # test's run started September first (read again once the planner has noted the plan it was asked for)
+    ops = stack.client(f"ops-{uuid.uuid4().hex[:6]}", groups=["operators"])
+    wait_for(lambda: ops.get("/v1/operator/invoice-runs/2026-09").json()["last_planned_by_name"] is not None)
+    page.reload()
     named = page.locator("[data-field=started], [data-field=last-planned]").filter(has_text="@partners.local")
     expect(named).to_have_count(1)
     portal.screenshot("operator-month-end-progress")

@@ -144,7 +144,7 @@ async function showProgress(box, period, result, ended = true) {
       stat("Planned", "planned", progress.planned),
       stat("Invoiced", "invoiced", progress.invoiced),
       stat("Nothing to bill", "nothing-to-bill", progress.nothing_to_bill),
-      // A month with no run record (never started by hand, no partner-month processed) has nothing pending yet.
+      // A month with no run record (never started, no partner-month processed) has nothing pending yet.
       stat("Pending", "pending", notStarted(progress) ? "Not started" : progress.pending),
       stat("Failed", "failed", progress.failed),
       stat("Dead-lettered", "dead-lettered", progress.dead_lettered)),
