@@ -74,3 +74,22 @@ def confirm(page: Any, title: str | re.Pattern[str], button: str) -> Any:
     dialog.get_by_role("button", name=button, exact=True).click()
     expect(dialog).to_have_count(0)
     return said
+
+
+def revoke_everything(stack: Any, partner_id: str) -> None:
+    """Revoke every license the partner still holds, so that later tests' month-end runs on the shared stack have
+    nothing to bill it for (and Stripe nothing to collect) in the months after this test."""
+    if not partner_id:
+        return
+    api = stack.client(partner_id)
+    cursor = None
+    while True:
+        page = api.get("/v1/licenses", params={"status": "all", "limit": 100, **({"cursor": cursor} if cursor else {})})
+        if page.status_code != 200:
+            return
+        for license_ in page.json()["items"]:
+            if license_["status"] != "revoked" and license_["source"] == "portal":
+                api.post(f"/v1/licenses/{license_['license_key']}/revoke")
+        cursor = page.json().get("next_cursor")
+        if not cursor:
+            return

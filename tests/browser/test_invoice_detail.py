@@ -8,6 +8,7 @@ from __future__ import annotations
 import calendar
 import io
 import itertools
+from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -16,15 +17,25 @@ import requests
 from playwright.sync_api import expect
 from pypdf import PdfReader
 
-from tests.browser.steps import add_saved_card
+from tests.browser.conftest import Portal
+from tests.browser.steps import add_saved_card, revoke_everything
 from tests.browser.test_billing_and_invoices import dollars, wait_for
 from tests.browser.test_walkthrough import no_horizontal_overflow
 
 if TYPE_CHECKING:
     from testkit.stack import LocalStack
-    from tests.browser.conftest import Portal
 
 pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(autouse=True)
+def leave_nothing_billable(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test, its partners hold no active license: the shared stack's later month-end runs do not bill
+    them again (every run plans every billable partner), so later tests' waits on Stripe are not slowed by them."""
+    yield
+    for value in list(request.node.funcargs.values()):
+        if isinstance(value, Portal) and not value.partner_id.startswith("ops-"):
+            revoke_everything(value.stack, value.partner_id)
 
 
 def next_month(period: str) -> str:

@@ -9,22 +9,33 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.steps import confirm, expand, row
+from tests.browser.conftest import Portal
+from tests.browser.steps import confirm, expand, revoke_everything, row
 from tests.browser.test_billing_and_invoices import start_of_next_month, wait_for
 from tests.browser.test_second_walk import in_viewport
 from tests.browser.test_walkthrough import no_horizontal_overflow
 
 if TYPE_CHECKING:
     from testkit.stack import LocalStack
-    from tests.browser.conftest import Portal
 
 pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(autouse=True)
+def leave_nothing_billable(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test, its partners hold no active license: the shared stack's later month-end runs do not bill
+    them again (every run plans every billable partner), so later tests' waits on Stripe are not slowed by them."""
+    yield
+    for value in list(request.node.funcargs.values()):
+        if isinstance(value, Portal) and not value.partner_id.startswith("ops-"):
+            revoke_everything(value.stack, value.partner_id)
 
 WIDTHS = [1280, 390]
 
@@ -322,6 +333,9 @@ def test_9_month_end_counts_agree_with_the_dry_run_and_name_who_started_it(porta
         expect(page.locator("[data-stat=pending]")).to_have_text(str(counted.count("would_invoice")))
         assert counted.count("would_invoice") == 0, states
         tab.screenshot(f"walk3-9-month-end-{tab.page.viewport_size['width']}", full_page=False)
+
+    for made in (partner, late_partner):  # (as leave_nothing_billable does for the signed-in partners)
+        revoke_everything(stack, made)
 
     # 11: the month under way offers no Start run; it says the month has not ended
     go(portal, f"operator/month-end?period={following}", "Month-end")

@@ -135,7 +135,8 @@ async function showProgress(box, period, result, ended = true) {
     h("p", { class: "muted", dataset: { field: "started" } }, progress.started_at
       ? `Started ${dateTime(progress.started_at)} by ${starterName(progress.started_by, progress.started_by_name)}.`
       : "Not started yet. The schedule runs the previous month at 00:15 UTC on the 1st."),
-    progress.last_planned_at && progress.last_planned_at !== progress.started_at
+    // The last plan, unless it is the start itself (the same instant, by the same starter)
+    progress.last_planned_at && (progress.last_planned_at !== progress.started_at || progress.last_planned_by !== progress.started_by)
       ? h("p", { class: "muted", dataset: { field: "last-planned" } },
         `Last planned ${dateTime(progress.last_planned_at)} by ${starterName(progress.last_planned_by, progress.last_planned_by_name)}`
         + `${progress.planned_partners !== null && progress.planned_partners !== undefined ? `: ${progress.planned_partners} partner${progress.planned_partners === 1 ? "" : "s"}` : ""}.`)
