@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         "section",
         nargs="*",
         help="run only these sections and replace them in the results: coldstart [FunctionName...], billing, "
-        "list (the 10,000-license partner), volume (the local stack with 0 and 10,000 licenses stored)",
+        "list (the 10,000-license partner), webhooks (Stripe's events at the webhook route), authorizer (its cold "
+        "start and overhead per request), volume (the local stack with 0 and 10,000 licenses stored)",
     )
     parser.add_argument("--large", action="store_true", help="volume: 100,000 stored licenses too")
     args = parser.parse_args(argv)
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     deadline = started + args.budget
 
-    from bench import calls, coldstart, latency, report, scale
+    from bench import authorizer, calls, coldstart, latency, report, scale, webhooks
     from bench.harness import open_bench
 
     results: dict[str, Any] = {"machine": report.machine(), "notes": []}
@@ -109,9 +110,13 @@ def main(argv: list[str] | None = None) -> int:
         results["coldstart"] = coldstart.measure(bench, sizes.cold_runs, _log, source_runs=1 if quick else 3)
         results["import_profile"] = coldstart.import_profile(bench, "LicensesFunction")
         results["first_requests"] = coldstart.first_requests(bench, 1 if quick else 5, _log)
+        _log("bench: the authorizer")
+        results["authorizer"] = authorizer.measure(bench, AUTHORIZER_ROUNDS[quick], _log, cold_runs=sizes.cold_runs)
         _log("bench: warm latency")
         bench.reset_aws()
         results["latency"] = latency.measure(bench, sizes.latency_calls, sizes.latency_box, _log)
+        _log("bench: Stripe events at the webhook route")
+        results["webhooks"] = webhooks.measure(bench, sizes.latency_calls, sizes.latency_box, _log)
         _log(f"bench: a partner with {sizes.big_licenses} licenses")
         results["big_partner"] = scale.big_partner(bench, sizes.big_licenses, sizes.big_repeats, _log)
         _log("bench: the billing estimate at 10,000 and 100,000 licenses")
@@ -172,11 +177,12 @@ def _volume_only(output: Path, quick: bool, large: bool) -> int:
 
 
 BILLING_SIZES = {False: (10_000, 100_000), True: (200, 2_000)}
+AUTHORIZER_ROUNDS = {False: 200, True: 3}
 
 
 def _sections(names: list[str], output: Path, *, quick: bool) -> int:
     """Run some sections only, and put each in ``output`` in place of its previous figures."""
-    from bench import coldstart, report, scale
+    from bench import authorizer, coldstart, report, scale, webhooks
     from bench.harness import open_bench
 
     section, *functions = names
@@ -196,12 +202,18 @@ def _sections(names: list[str], output: Path, *, quick: bool) -> int:
         elif section == "billing":
             rows = scale.billing_read(bench, BILLING_SIZES[quick], 3, _log)
             _splice(output, "billing", "\n".join(report.render_billing_read(rows)))
+        elif section == "webhooks":
+            hooks = webhooks.measure(bench, 3 if quick else 200, 0.0 if quick else 4.0, _log)
+            _splice(output, "webhooks", "\n".join(report.render_webhooks(hooks)))
+        elif section == "authorizer":
+            measured = authorizer.measure(bench, AUTHORIZER_ROUNDS[quick], _log, cold_runs=1 if quick else 10)
+            _splice(output, "authorizer", "\n".join(authorizer.render(measured)))
         elif section == "list":
             big = scale.big_partner(bench, 200 if quick else 10_000, 3, _log)
             text = report.render({"machine": {}, "big_partner": big})
             _splice(output, "list", "## Scale: one partner" + text.split("## Scale: one partner", 1)[1])
         else:
-            _log(f"bench: unknown section {section!r} (coldstart, billing, list)")
+            _log(f"bench: unknown section {section!r} (coldstart, billing, list, webhooks, authorizer)")
             return 2
     finally:
         bench.stack.stop()

@@ -330,10 +330,41 @@ def _card_requests(bench: Bench, _partner: str) -> list[dict[str, Any]]:
     ]
 
 
+def _billing_requests(bench: Bench, partner: str) -> list[dict[str, Any]]:
+    return [
+        bench.event("GET /v1/billing", partner_id=partner),
+        bench.event("GET /v1/prices", partner_id=partner),
+    ]
+
+
+def _invoice_requests(bench: Bench, partner: str) -> list[dict[str, Any]]:
+    return [bench.event("GET /v1/invoices", partner_id=partner, query={"limit": "50"})]
+
+
+def _operator_requests(bench: Bench, _partner: str) -> list[dict[str, Any]]:
+    return [bench.event("GET /v1/operator/audit", partner_id=None, groups=("operators",), query={"limit": "50"})]
+
+
+def _webhook_requests(bench: Bench, _partner: str) -> list[dict[str, Any]]:
+    # The delivery Stripe sends most: a customer.updated that moved the invoice sequence (its cheap path: the
+    # signature, the event's dedupe claim), for a customer this system does not know. A new event id each time.
+    from bench.webhooks import signed_event
+
+    previous = {"next_invoice_sequence": 2}
+    return [bench.event("POST /v1/webhooks/stripe", **signed_event(bench, "customer.updated", _CUSTOMER, previous))]
+
+
+_CUSTOMER = {"id": "cus_bench_unknown", "object": "customer"}
+
 FIRST_REQUEST_SUBJECTS: dict[str, Callable[[Bench, str], list[dict[str, Any]]]] = {
     "LicensesFunction": _license_requests,
     "PaymentMethodsFunction": _card_requests,
+    "BillingFunction": _billing_requests,
+    "InvoicesFunction": _invoice_requests,
+    "OperatorFunction": _operator_requests,
+    "WebhooksFunction": _webhook_requests,
 }
+"""Every API function (each has SnapStart) with the first requests its callers send."""
 
 
 def first_requests(bench: Bench, runs: int, log: Callable[[str], None] = print) -> list[FirstRequests]:

@@ -289,8 +289,9 @@ class Bench:
         """The payload 2.0 event API Gateway would send the route's function for this request."""
         from urllib.parse import urlencode
 
-        from local.auth import render_claims, subject_for
+        from local.auth import TOKEN_LIFETIME, subject_for
         from local.events import HttpRequest, http_event
+        from partnerhub.identity import Identity
 
         route = self.route(route_key)
         if route is None:
@@ -307,20 +308,20 @@ class Bench:
             headers=request_headers,
             body=payload,
         )
-        claims = None
+        now = self.stack.clock.now()
+        authorizer = None
         if route.authorized:
-            raw_claims: dict[str, Any] = {"sub": subject_for(partner_id or "operator"), "cognito:groups": list(groups)}
+            # What the authorizer answers for a person's fresh ID token (partnerhub.identity)
+            claims: dict[str, Any] = {
+                "sub": subject_for(partner_id or "operator"),
+                "cognito:groups": list(groups),
+                "exp": int((now + TOKEN_LIFETIME).timestamp()),
+            }
             if partner_id is not None:
-                raw_claims["custom:partner_id"] = partner_id
-            claims = render_claims(raw_claims)
+                claims["custom:partner_id"] = partner_id
+            authorizer = {"lambda": Identity.person(claims).context()}
         return dict(
-            http_event(
-                request,
-                route_key=route.route_key,
-                path_parameters=path or {},
-                claims=claims,
-                now=self.stack.clock.now(),
-            )
+            http_event(request, route_key=route.route_key, path_parameters=path or {}, authorizer=authorizer, now=now)
         )
 
     def invoke_function(self, logical_id: str, event: Any) -> Any:

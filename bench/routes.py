@@ -379,6 +379,42 @@ def _account(bench: Bench, n: int) -> Plan:
     return Plan(Step({"partner_id": partner}) for _ in range(n))
 
 
+def _connect(bench: Bench, partner: str, site: dict[str, str]) -> None:
+    reply = bench.invoke("POST /v1/sites", partner_id=partner, body=site, headers=_key())
+    _expect(reply, 200, "POST /v1/sites")
+
+
+def _list_sites(bench: Bench, n: int) -> Plan:
+    partner = bench.paying_partner()
+    for i in range(60):
+        _connect(bench, partner, _site(i))
+    for key, i in zip(issue(bench, partner, 20), range(20), strict=True):  # a third of them hold a license
+        site = _site(i)
+        _connect(bench, partner, site)
+        reply = bench.invoke(
+            "PUT /v1/licenses/{license_key}/site", partner_id=partner, path={"license_key": key}, body=site
+        )
+        _expect(reply, 200, "PUT /v1/licenses/{license_key}/site")
+    steps = (Step({"partner_id": partner, "query": {"limit": "50"}}) for _ in range(n))
+    return Plan(steps, notes=["80 sites, 20 holding a license; a page of 50"])
+
+
+def _connect_site(bench: Bench, n: int) -> Plan:
+    partner = bench.paying_partner()
+    steps = (Step({"partner_id": partner, "body": _site(i), "headers": _key()}) for i in range(n))
+    return Plan(steps, notes=["a new site each call"])
+
+
+def _disconnect_site(bench: Bench, n: int) -> Plan:
+    partner = bench.paying_partner()
+
+    def step(site: dict[str, str]) -> Step:
+        request = {"partner_id": partner, "path": {"site_id": site["site_id"]}, "headers": _key()}
+        return Step(request, prepare=lambda: _connect(bench, partner, site))
+
+    return Plan((step(_site(i)) for i in range(n)), notes=["a site connected just before, holding nothing"])
+
+
 def _webhook(bench: Bench, n: int) -> Plan:
     steps = (_webhook_step(bench) for _ in range(n))
     return Plan(steps, notes=["a signed customer.updated event of an unknown customer, new id each call"])
@@ -432,6 +468,9 @@ SCENARIOS: dict[str, Callable[[Bench, int], Plan]] = {
     "GET /v1/operator/partners/{partner_id}": _operator_partner,
     "GET /v1/operator/invoice-runs/{period}/preview": _preview,
     "DELETE /v1/prices/{product}/scheduled/{effective_from}": _cancel_scheduled_price,
+    "GET /v1/sites": _list_sites,
+    "POST /v1/sites": _connect_site,
+    "DELETE /v1/sites/{site_id}": _disconnect_site,
 }
 
 
@@ -451,8 +490,8 @@ def _from_sample(bench: Bench, route_key: str, n: int) -> Plan:
     sample = _samples().get(route_key)
     if sample is None:
         raise LookupError("no scenario and no sample event in events/")
-    claims = ((sample.get("requestContext") or {}).get("authorizer") or {}).get("jwt", {}).get("claims") or {}
-    groups = tuple(g for g in str(claims.get("cognito:groups", "")).strip("[]").split() if g)
+    caller = ((sample.get("requestContext") or {}).get("authorizer") or {}).get("lambda") or {}
+    groups = tuple(str(caller.get("groups", "")).split())
     partner = bench.paying_partner()
     body = sample.get("body")
     request = {
@@ -475,4 +514,4 @@ def plan_for(bench: Bench, route_key: str, n: int) -> Plan:
 
 
 def is_license_route(path: str) -> bool:
-    return path.startswith("/v1/licenses") or path.endswith("/external-licenses")
+    return path.startswith(("/v1/licenses", "/v1/sites")) or path.endswith("/external-licenses")

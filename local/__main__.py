@@ -25,19 +25,6 @@ from types import FrameType
 from typing import Any
 
 
-def _port(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        port = int(raw)
-    except ValueError:
-        raise SystemExit(f"{name} must be a port number, not {raw!r}") from None
-    if not 0 <= port <= 65535:
-        raise SystemExit(f"{name} must be between 0 and 65535, not {port}")
-    return port
-
-
 def _flag(name: str) -> bool:
     """On unless the variable says 0/false/no/off."""
     return os.environ.get(name, "1").strip().lower() not in ("0", "false", "no", "off")
@@ -45,7 +32,8 @@ def _flag(name: str) -> bool:
 
 def main() -> int:
     """Start the stack, print the banner, wait for a signal, stop cleanly."""
-    from local.stack import DEFAULT_API_PORT, DEFAULT_STRIPE_PORT, banner, start_stack, write_info
+    from local.ports import DEFAULT_API_PORT, DEFAULT_STRIPE_PORT, port
+    from local.stack import banner, start_stack, write_info
 
     # Line-buffered output: the request log should appear as requests happen, even when piped.
     if isinstance(sys.stdout, io.TextIOWrapper):
@@ -59,9 +47,9 @@ def main() -> int:
     signal.signal(signal.SIGINT, on_signal)
     try:
         stack = start_stack(
-            api_port=_port("API_PORT", DEFAULT_API_PORT),
-            stripe_port=_port("STRIPE_PORT", DEFAULT_STRIPE_PORT),
-            moto_port=_port("MOTO_PORT", 0),
+            api_port=port("API_PORT", DEFAULT_API_PORT),
+            stripe_port=port("STRIPE_PORT", DEFAULT_STRIPE_PORT),
+            moto_port=port("MOTO_PORT", 0),
             template_path=Path(os.environ["LOCAL_TEMPLATE"]) if os.environ.get("LOCAL_TEMPLATE") else None,
             seed=_flag("LOCAL_SEED"),
             stripe=_flag("LOCAL_STRIPE_EMULATOR"),
@@ -105,6 +93,7 @@ def _keep_state(stack: Any) -> tuple[Any, str]:
         return None, "not kept (set LOCAL_STATE_DIR, as `make run` does, to keep data across restarts)"
     path = Path(directory) / persistence.FILE_NAME
     clock, emulator = stack.clock, getattr(stack, "emulator", None)
+    migrated = False
     if os.environ.get("LOCAL_STATE_RESET") and _flag("LOCAL_STATE_RESET"):
         path.unlink(missing_ok=True)
         line = f"started clean (reset); kept in {path}"
@@ -121,8 +110,13 @@ def _keep_state(stack: Any) -> tuple[Any, str]:
                 f"loaded from {path} (saved {loaded.saved_at}: {loaded.items:,} items, "
                 f"{loaded.messages} queued messages, {loaded.stripe_objects:,} Stripe objects)"
             )
+            # Data kept by older code gets the migrations a deployment would have run on it (saved at once).
+            from local.migrations import run_pending
+
+            migrated = bool(run_pending(loaded.migrations))
     keeper = persistence.Keeper(path, clock, emulator)
-    keeper.mark_saved()
+    if not migrated:
+        keeper.mark_saved()
     keeper.start()
     return keeper, line + "; `make reset` starts clean"
 

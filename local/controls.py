@@ -468,6 +468,9 @@ class Controls:
         Invokes the schedule's target (the planner) with ``{"period": "YYYY-MM"}``, then drains every
         SQS-triggered function's queue until nothing is left or in flight.
         """
+        from partnerhub.domain.invoicing import PeriodNotEnded, require_ended
+        from partnerhub.domain.periods import Period
+
         body = _json_body(request)
         period = body.get("period")
         if not isinstance(period, str) or not _PERIOD.match(period):
@@ -476,6 +479,11 @@ class Controls:
         via = body.get("via", "invoice-run")
         if not isinstance(via, str) or not _VIA.match(via):
             raise ControlError('"via" names the caller in lowercase letters and dashes, e.g. "make-invoice"')
+        try:
+            # The planner refuses it too; asking the domain first answers 409, not the planner's failure.
+            require_ended(Period.parse(period), self.clock.now())
+        except PeriodNotEnded as refused:
+            return json_response(409, {"message": refused.message, "code": refused.code})
         targets = self.template.schedule_targets()
         if not targets:
             raise ControlError("template.yaml has no schedule targeting a function", status=409)

@@ -53,13 +53,15 @@ def http_event(
     *,
     route_key: str,
     path_parameters: Mapping[str, str],
-    claims: Mapping[str, str] | None,
+    authorizer: Mapping[str, Any] | None,
     now: datetime,
 ) -> dict[str, Any]:
     """An API Gateway HTTP API payload format 2.0 event for ``request`` on ``route_key``.
 
-    ``claims`` are already rendered as strings (see :func:`local.auth.render_claims`); ``None`` means
-    the route has no authorizer, and then ``requestContext.authorizer`` is absent as on AWS.
+    ``authorizer`` is ``requestContext.authorizer`` as the route's authorizer made it: ``{"lambda": context}`` for
+    a Lambda authorizer, ``{"jwt": {"claims", "scopes"}}`` for a JWT one (claims rendered as strings, see
+    :func:`local.auth.render_claims`); ``None`` means the route has no authorizer, and then
+    ``requestContext.authorizer`` is absent as on AWS.
     """
     headers: dict[str, str] = {}
     cookies: list[str] = []
@@ -113,8 +115,8 @@ def http_event(
         "time": now.astimezone(UTC).strftime("%d/%b/%Y:%H:%M:%S +0000"),
         "timeEpoch": int(now.timestamp() * 1000),
     }
-    if claims is not None:
-        context["authorizer"] = {"jwt": {"claims": dict(claims), "scopes": None}}
+    if authorizer is not None:
+        context["authorizer"] = dict(authorizer)
     event["requestContext"] = context
     if path_parameters:
         event["pathParameters"] = dict(path_parameters)
@@ -135,6 +137,29 @@ def http_event(
     else:
         event["isBase64Encoded"] = False
     return event
+
+
+def authorizer_event(
+    request: HttpRequest,
+    *,
+    route_key: str,
+    path_parameters: Mapping[str, str],
+    identity: Iterable[str],
+    now: datetime,
+) -> dict[str, Any]:
+    """The event a Lambda REQUEST authorizer gets (payload format 2.0): the request as the route's function would
+    get it, without the body, with ``type``, ``routeArn`` and ``identitySource`` (the identity sources' values)."""
+    event = http_event(request, route_key=route_key, path_parameters=path_parameters, authorizer=None, now=now)
+    for name in ("body", "isBase64Encoded"):
+        event.pop(name, None)
+    method, _, path = route_key.partition(" ")
+    return {
+        "version": "2.0",
+        "type": "REQUEST",
+        "routeArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{API_ID}/$default/{method}{path or ''}",
+        "identitySource": list(identity),
+        **event,
+    }
 
 
 def _request_id() -> str:

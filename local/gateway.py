@@ -27,6 +27,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any, cast
@@ -36,7 +37,8 @@ from werkzeug.security import safe_join
 from werkzeug.wrappers import Request, Response
 
 from local.auth import AuthError, LocalAuth, render_claims
-from local.events import HttpRequest, LambdaContext, function_name, http_event
+from local.events import HttpRequest, LambdaContext, authorizer_event, function_name, http_event
+from local.template import Authorizer as TemplateAuthorizer
 from local.template import FunctionDef, Resolver, Route, Template
 
 OPENAPI_PATH = "/v1/openapi.json"
@@ -364,6 +366,45 @@ def lambda_result_to_response(result: Any) -> Response:
     return response
 
 
+# -- the authorizer's cache -------------------------------------------------------------------------
+
+
+class AuthorizerCache:
+    """API Gateway's cache of a Lambda authorizer's answers: keyed by the authorizer and its identity source values,
+    each kept ``ttl`` seconds of the STACK clock. Moving the clock on expires entries as time would; moving it back
+    before an entry was stored drops that entry (an answer from a future the clock left is not reused)."""
+
+    _PRUNE_AT = 10_000
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[tuple[str, tuple[str, ...]], tuple[datetime, datetime, dict[str, Any]]] = {}
+
+    def get(self, key: tuple[str, tuple[str, ...]], now: datetime) -> dict[str, Any] | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            stored, expires, answer = entry
+            if stored <= now < expires:
+                return answer
+            del self._entries[key]
+            return None
+
+    def clear(self) -> None:
+        """Forget every answer (the bench measures the authorizer's uncached path with it)."""
+        with self._lock:
+            self._entries.clear()
+
+    def put(self, key: tuple[str, tuple[str, ...]], answer: dict[str, Any], now: datetime, ttl: int) -> None:
+        if ttl <= 0:
+            return
+        with self._lock:
+            if len(self._entries) >= self._PRUNE_AT:
+                self._entries = {k: e for k, e in self._entries.items() if e[0] <= now < e[1]}
+            self._entries[key] = (now, now + timedelta(seconds=ttl), answer)
+
+
 # -- the WSGI application --------------------------------------------------------------------------
 
 
@@ -391,7 +432,8 @@ class Gateway:
         self.api_url = api_url
         self.log = log
         self.router = Router(template.routes)
-        _, self.authorizers = template.jwt_authorizers()
+        _, self.authorizers = template.authorizers()
+        self.authorizer_cache = AuthorizerCache()
         self._openapi: dict[str, Any] | None = None
         self.cors = self._cors_config()
 
@@ -438,33 +480,24 @@ class Gateway:
     def invoke_route(self, request: Request, route: Route, path_parameters: dict[str, str]) -> Response:
         """Authorize, build the 2.0 event, invoke the function, and convert its result."""
         now = self.now()
-        claims: dict[str, str] | None = None
+        incoming = HttpRequest(
+            method=request.method,
+            path=request.path,
+            raw_query=request.query_string.decode("latin-1"),
+            headers=list(request.headers.items()),
+            body=request.get_data(cache=False),
+            source_ip=request.remote_addr or "127.0.0.1",
+            host=request.host,
+            protocol=request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+        )
+        authorized: dict[str, Any] | None = None
         if route.authorized:
-            header = self._identity_header(route)
-            try:
-                claims = render_claims(self.auth.verify(request.headers.get(header), now))
-            except AuthError as exc:
-                headers = {}
-                if request.headers.get(header):
-                    headers["www-authenticate"] = (
-                        f'Bearer scope="" error="invalid_token" error_description="{exc.description}"'
-                    )
-                return json_response(401, {"message": "Unauthorized"}, headers)
+            outcome = self.authorize(request, incoming, route, path_parameters, now)
+            if isinstance(outcome, Response):
+                return outcome
+            authorized = outcome
         event = http_event(
-            HttpRequest(
-                method=request.method,
-                path=request.path,
-                raw_query=request.query_string.decode("latin-1"),
-                headers=list(request.headers.items()),
-                body=request.get_data(cache=False),
-                source_ip=request.remote_addr or "127.0.0.1",
-                host=request.host,
-                protocol=request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
-            ),
-            route_key=route.route_key,
-            path_parameters=path_parameters,
-            claims=claims,
-            now=now,
+            incoming, route_key=route.route_key, path_parameters=path_parameters, authorizer=authorized, now=now
         )
         request.environ["local.request_id"] = event["requestContext"]["requestId"]
         try:
@@ -477,12 +510,40 @@ class Gateway:
             traceback.print_exc()
             return json_response(500, {"message": "Internal Server Error"})
 
-    def _identity_header(self, route: Route) -> str:
-        authorizer = self.authorizers.get(route.authorizer or "")
-        source = authorizer.identity_source if authorizer else "$request.header.Authorization"
-        if isinstance(source, list):
-            source = source[0] if source else "$request.header.Authorization"
-        return str(source).removeprefix("$request.header.") or "Authorization"
+    def authorize(
+        self, request: Request, incoming: HttpRequest, route: Route, path_parameters: dict[str, str], now: datetime
+    ) -> dict[str, Any] | Response:
+        """The event's ``requestContext.authorizer`` for a request on an authorized route, or the gateway's own
+        refusal: 401 without the identity sources, and for a Lambda authorizer 403 on ``isAuthorized: false``, 500
+        when it fails or answers nonsense (HTTP API answers so; none of them is cached)."""
+        authorizer = self.authorizers.get(route.authorizer or "") or TemplateAuthorizer(name="(default)")
+        values = tuple(request.headers.get(header) or "" for header in authorizer.headers)
+        if not values or not all(value.strip() for value in values):
+            return json_response(401, {"message": "Unauthorized"})
+        if authorizer.kind == "jwt":
+            try:
+                claims = render_claims(self.auth.verify(values[0], now))
+            except AuthError as exc:
+                challenge = f'Bearer scope="" error="invalid_token" error_description="{exc.description}"'
+                return json_response(401, {"message": "Unauthorized"}, {"www-authenticate": challenge})
+            return {"jwt": {"claims": claims, "scopes": None}}
+        key = (authorizer.name, values)
+        answer = self.authorizer_cache.get(key, now)
+        if answer is None:
+            event = authorizer_event(
+                incoming, route_key=route.route_key, path_parameters=path_parameters, identity=values, now=now
+            )
+            try:
+                answer = self.host.invoke(str(authorizer.function_id), event)
+            except FunctionError:
+                return json_response(500, {"message": "Internal Server Error"})
+            if not isinstance(answer, dict) or not isinstance(answer.get("isAuthorized"), bool):
+                print(f"local: {authorizer.function_id} answered no simple response: {answer!r}", file=sys.stderr)
+                return json_response(500, {"message": "Internal Server Error"})
+            self.authorizer_cache.put(key, answer, now, authorizer.ttl_seconds)
+        if not answer["isAuthorized"]:
+            return json_response(403, {"message": "Forbidden"})
+        return {"lambda": dict(answer.get("context") or {})}
 
     def static(self, path: str) -> Response | None:
         """A file from the portal directory, or ``None`` when there is none at ``path``."""

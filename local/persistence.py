@@ -1,9 +1,10 @@
 """The local stack's data across restarts: one snapshot file, written atomically, loaded at start.
 
 ``make run`` keeps the stack's state in ``.local/state/snapshot.json`` (``LOCAL_STATE_DIR``): every
-DynamoDB item, the messages waiting in each SQS queue, the Stripe emulator's objects and events, and
-the clock. The file is written to a temporary name in the same folder, flushed to disk and renamed
-over the old one (``os.replace``), so a crash or a kill at any moment leaves either the previous
+DynamoDB item, the messages waiting in each SQS queue, the Stripe emulator's objects and events, the
+clock, and the one-off migrations the data has had (``local/migrations.py``). The file is written to
+a temporary name in the same folder, flushed to disk and renamed over the old one
+(``os.replace``), so a crash or a kill at any moment leaves either the previous
 snapshot or the new one, never half of one. It is written on shutdown and, while the stack runs, a
 moment after writes settle (or every ``MAX_DIRTY_S`` seconds during a long burst of them).
 
@@ -24,6 +25,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from local.migrations import MIGRATIONS
+
 FORMAT = 1
 FILE_NAME = "snapshot.json"
 QUIET_S = 1.0  # a snapshot is written once writes have paused this long...
@@ -43,6 +46,7 @@ class Loaded:
     items: int
     messages: int
     stripe_objects: int
+    migrations: tuple[str, ...] = ()  # the one-off migrations its data has had (local/migrations.py)
 
 
 def _account_region() -> tuple[str, str]:
@@ -94,6 +98,7 @@ def capture(clock: Any, emulator: Any) -> dict[str, Any]:
         "dynamodb": tables,
         "sqs": queues,
         "stripe": emulator.store.snapshot() if emulator is not None else None,
+        "migrations": list(MIGRATIONS),
     }
 
 
@@ -145,7 +150,7 @@ def restore(data: dict[str, Any], clock: Any, emulator: Any, log: Callable[[str]
     if stripe and emulator is not None:
         emulator.store.restore(stripe)
         stripe_objects = sum(len(objects) for objects in stripe["objects"].values())
-    return Loaded(data.get("saved_at", "?"), items, messages, stripe_objects)
+    return Loaded(data.get("saved_at", "?"), items, messages, stripe_objects, tuple(data.get("migrations") or ()))
 
 
 def _items(table: Any) -> list[Any]:

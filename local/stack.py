@@ -25,11 +25,9 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from local import fast_dynamodb
+from local.ports import DEFAULT_STRIPE_PORT, HOST
 
 ROOT = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
-DEFAULT_API_PORT = 3000
-DEFAULT_STRIPE_PORT = 12111
 
 
 def _log(line: str) -> None:
@@ -152,16 +150,27 @@ def _start_moto(port: int) -> tuple[Any, int]:
     return server, int(server.get_host_and_port()[1])
 
 
+# The Stripe Dashboard settings docs/invoicing.md ("Before launch") asks of a real account, so the local account
+# collects as production does: one-off invoices retried by Smart Retries, 8 tries within 2 weeks, and left open
+# (past due) when every try failed.
+LAUNCH_COLLECTION_SETTINGS: dict[str, Any] = {
+    "retries": {"tries": 8, "window_days": 14},
+    "after_final_attempt": "leave_open",
+}
+
+
 def _start_emulator(clock: Any, port: int, api_port: int, webhook_secret: str) -> tuple[Any, str]:
     from local.stripe_emulator import Emulator, serve
 
     # serve() binds first (port 0 = any free one) and then points the emulator's URLs at the real address.
+    # Webhooks go out concurrently and in no particular order, as Stripe sends them.
     emulator = Emulator(
         clock,
         webhook_url=f"http://{HOST}:{api_port}/v1/webhooks/stripe",
         webhook_secret=webhook_secret,
         base_url=f"http://{HOST}:{port or DEFAULT_STRIPE_PORT}",
     )
+    emulator.configure_collection(**LAUNCH_COLLECTION_SETTINGS)
     server = serve(emulator, HOST, port)
     return server, server.url
 
@@ -231,7 +240,13 @@ def start_stack(
 
         resources = LocalResources(template, moto_url)
         resolver = resources.create_all()
-        host = FunctionHost(template, resolver, dependencies={"clock": clock})
+        from partnerhub.cognito import UserPool  # the layer is on sys.path from start_stack on
+
+        # The stack's own user pool: its tokens (POST /_local/token) are what the authorizer accepts, its keys are
+        # served at <issuer>/.well-known/jwks.json as Cognito serves a pool's.
+        auth = LocalAuth(issuer=f"{api_url}/_local/cognito")
+        user_pool = UserPool(issuer=auth.issuer, audience=auth.audience)
+        host = FunctionHost(template, resolver, dependencies={"clock": clock, "user_pool": user_pool})
         for key, value in host.resolved_environment_globals().items():
             os.environ[key] = value
 
@@ -248,7 +263,6 @@ def start_stack(
 
             seed_catalog(clock)
 
-        auth = LocalAuth(issuer=f"{api_url}/_local/cognito")
         host.load_all()
         drainer = SqsDrainer(
             host,
@@ -306,9 +320,13 @@ def start_stack(
 
 def banner(stack: Stack) -> str:
     """What ``python -m local`` prints once everything is up."""
+    from partnerhub.domain.invoicing import previous_period
+
     now = stack.clock.now()
-    token_body = json.dumps({"partner_id": "p-1", "groups": ["admin"]})
-    run_body = json.dumps({"period": f"{now:%Y-%m}"})
+    partner_body = json.dumps({"partner_id": "agency-1"})
+    operator_body = json.dumps({"partner_id": "ops-1", "groups": ["operators"]})
+    # Only a month that has ended can be invoiced: the one before the clock's.
+    ended = str(previous_period(now))
     lines = [
         "",
         "PartnerHub local stack (127.0.0.1 only)",
@@ -317,8 +335,9 @@ def banner(stack: Stack) -> str:
         f"  Stripe (emu)   {stack.stripe_url or 'not running'}",
         f"  AWS (moto)     {stack.moto_url}",
         f"  clock          {now_iso(now)}  (GET/POST {stack.api_url}/_local/clock)",
-        f"  get a token    curl -s -X POST {stack.api_url}/_local/token -d '{token_body}'",
-        f"  invoice run    curl -s -X POST {stack.api_url}/_local/invoice-run -d '{run_body}'",
+        f"  partner token  curl -s -X POST {stack.api_url}/_local/token -d '{partner_body}'",
+        f"  operator token curl -s -X POST {stack.api_url}/_local/token -d '{operator_body}'",
+        f"  invoice run    make invoice API_PORT={stack.api_port} PERIOD={ended}",
         "  Ctrl-C stops everything.",
         "",
     ]

@@ -89,13 +89,30 @@ class FunctionDef:
 
 
 @dataclass
-class JwtAuthorizer:
-    """The HttpApi's JWT authorizer configuration, as written in the template (unresolved)."""
+class Authorizer:
+    """One of the HttpApi's authorizers, as written in the template (unresolved).
+
+    ``kind`` is ``jwt`` (API Gateway checks the token itself) or ``lambda`` (a REQUEST authorizer: API Gateway
+    invokes ``function_id`` with the identity sources and caches its answer ``ttl_seconds``, keyed by them)."""
 
     name: str
-    identity_source: str = "$request.header.Authorization"
+    kind: str = "jwt"
+    identity_sources: tuple[str, ...] = ("$request.header.Authorization",)
     issuer: Any = None
     audience: Any = None
+    function_id: str | None = None
+    ttl_seconds: int = 0
+    simple_responses: bool = False
+    payload_version: str = "2.0"
+
+    @property
+    def headers(self) -> tuple[str, ...]:
+        """The request headers the identity sources name (API Gateway refuses a request missing any: 401)."""
+        return tuple(
+            source.removeprefix("$request.header.")
+            for source in self.identity_sources
+            if source.startswith("$request.header.")
+        )
 
 
 class Template:
@@ -163,25 +180,44 @@ class Template:
         """The function a reference names, also through SAM's ``<Function>Alias<name>`` alias resources."""
         if logical is None:
             return None
-        if logical in self.functions:
+        functions = self.of_type("AWS::Serverless::Function")  # also before self.functions is filled in
+        if logical in functions:
             return logical
-        for function_id in self.functions:
-            if logical.startswith(f"{function_id}Alias"):
+        for function_id in functions:
+            # SAM's alias: the generated ``<Function>Aliaslive`` resource, or ``!Ref <Function>.Alias``
+            if logical.startswith((f"{function_id}Alias", f"{function_id}.Alias")):
                 return function_id
         return None
 
-    def jwt_authorizers(self) -> tuple[str | None, dict[str, JwtAuthorizer]]:
-        """The default authorizer's name and every JWT authorizer declared on HttpApi resources."""
+    def authorizers(self) -> tuple[str | None, dict[str, Authorizer]]:
+        """The default authorizer's name and every authorizer declared on HttpApi resources (SAM's ``Auth``):
+        JWT authorizers and Lambda (REQUEST) authorizers."""
         default: str | None = None
-        found: dict[str, JwtAuthorizer] = {}
+        found: dict[str, Authorizer] = {}
         for resource in self.of_type("AWS::Serverless::HttpApi").values():
             auth = (resource.get("Properties") or {}).get("Auth") or {}
             default = auth.get("DefaultAuthorizer", default)
             for name, spec in (auth.get("Authorizers") or {}).items():
+                if "FunctionArn" in spec:
+                    identity = spec.get("Identity") or {}
+                    sources = [f"$request.header.{header}" for header in identity.get("Headers") or []]
+                    sources += [f"$request.querystring.{name}" for name in identity.get("QueryStrings") or []]
+                    found[name] = Authorizer(
+                        name=name,
+                        kind="lambda",
+                        identity_sources=tuple(sources),
+                        function_id=self._function_of(referenced_id(spec["FunctionArn"])),
+                        # SAM's default when Identity says nothing: 300 seconds
+                        ttl_seconds=int(identity.get("ReauthorizeEvery", 300)),
+                        simple_responses=bool(spec.get("EnableSimpleResponses", False)),
+                        payload_version=str(spec.get("AuthorizerPayloadFormatVersion", "2.0")),
+                    )
+                    continue
                 jwt_config = spec.get("JwtConfiguration") or {}
-                found[name] = JwtAuthorizer(
+                source = spec.get("IdentitySource", "$request.header.Authorization")
+                found[name] = Authorizer(
                     name=name,
-                    identity_source=spec.get("IdentitySource", "$request.header.Authorization"),
+                    identity_sources=tuple(source) if isinstance(source, list) else (str(source),),
                     issuer=jwt_config.get("issuer"),
                     audience=jwt_config.get("audience"),
                 )
@@ -203,7 +239,7 @@ class Template:
         return dirs
 
     def _parse_functions(self) -> None:
-        default_authorizer, _ = self.jwt_authorizers()
+        default_authorizer, _ = self.authorizers()
         for logical_id, resource in self.of_type("AWS::Serverless::Function").items():
             props = resource.get("Properties") or {}
             merged = {**self.globals, **props}

@@ -1,21 +1,29 @@
 """Run month-end invoicing for a month on the running local stack, and print a line per partner.
 
-    make invoice PERIOD=2026-10        (or: python scripts/invoice_run.py 2026-10)
+    make invoice PERIOD=2026-10                 (or: python scripts/invoice_run.py 2026-10)
+    make invoice API_PORT=3100 PERIOD=2026-10   a stack started with `make run API_PORT=3100`
 
 Calls the stack's ``POST /_local/invoice-run`` (the planner, then every queued partner-month to completion),
-then reads each planned partner's invoice for the month through the API, as that partner.
+then reads each planned partner's invoice for the month through the API, as that partner. The stack is the one
+on ``API_PORT`` (default 3000), as for every make target that talks to it.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import sys
+from pathlib import Path
 from typing import Any
 
 import requests
 
-API = os.environ.get("API_URL", f"http://127.0.0.1:{os.environ.get('API_PORT', '3000')}")
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from local.ports import api_url  # noqa: E402 - scripts/ is not a package
+
+API = api_url()
 
 
 def money(cents: int) -> str:
@@ -45,14 +53,21 @@ def main(argv: list[str]) -> int:
     try:
         requests.get(f"{API}/_local/clock", timeout=5).raise_for_status()
     except requests.RequestException:
-        print(f"The local stack is not running at {API}. Start it with `make run` (another terminal).", file=sys.stderr)
+        print(
+            f"No local stack answers at {API}. Start it with `make run` in another terminal "
+            "(the same API_PORT for both).",
+            file=sys.stderr,
+        )
         return 1
     print(f"Invoicing {period} on {API} ...")
     # "via": the month's run names `make invoice` as what started it.
     reply = requests.post(f"{API}/_local/invoice-run", json={"period": period, "via": "make-invoice"}, timeout=900)
     summary = reply.json()
+    if reply.status_code == 409:
+        print(f"Not invoiced: {summary.get('message') or summary}", file=sys.stderr)
+        return 1
     if reply.status_code != 200:
-        print(f"The run failed: {summary.get('error') or summary}", file=sys.stderr)
+        print(f"The run failed: {summary.get('error') or summary.get('message') or summary}", file=sys.stderr)
         return 1
     result = summary.get("planner_result") or {}
     partners = result.get("partners", [])

@@ -1,7 +1,8 @@
 """``make seed SIZE=...``: fill the local stack with demo agencies, through the product's own API.
 
 Each agency gets its company details, a card (two for some), and a few months of work: licenses
-issued month by month, most of them assigned to client sites, some moved, unassigned or revoked, and
+issued month by month, most of them assigned to client sites (which connects them), some moved, unassigned
+or revoked, a few sites connected ahead of their licenses and an order issued straight to sites, and
 every closed month invoiced by month-end invoicing (``/_local/invoice-run``), as the scheduler would.
 All of it goes through the HTTP API and the ``/_local`` controls, so what is seeded is what the
 product itself writes.
@@ -9,19 +10,19 @@ product itself writes.
 SIZE: ``small`` (3 agencies, 10 to 120 licenses), ``medium`` (5 agencies, up to 1,000), ``large``
 (6 agencies, up to 10,000), or a number: one agency with that many licenses and two small ones.
 
-The stack at ``LOCAL_API_URL`` (default http://127.0.0.1:3000) is used when it is running; otherwise
-one is started on the saved state (``LOCAL_STATE_DIR``, default ``.local/state``), seeded and stopped,
-so the next ``make run`` finds the data. The clock is moved back to the start of the history and then
-forward month by month; it ends where it was (frozen there). Each month's licenses are issued on the 1st and
-worked on (assigned, moved, freed, revoked) on the 10th, so none is revoked the moment it was issued; each month-end
-run is followed by the clock moving past Stripe's automatic payment attempt an hour later, so an invoice is paid
-on the day it was made, as it would be.
+It fills the stack running on ``API_PORT`` (default 3000; ``make run`` starts it), and refuses to start one of
+its own: a second stack on the same saved state would overwrite it. The clock is moved back to the start of the
+history and then forward month by month, never past where it was: everything is written at or before the stack's
+clock, which ends where it was (frozen there). Each month's licenses are issued on the 1st at 09:00 and worked on
+(assigned, moved, freed, revoked) on the 10th, so none is revoked the moment it was issued; each month-end run is
+followed by the clock moving past Stripe's automatic payment attempt an hour later, so an invoice is paid on the day
+it was made, as it would be. Where the clock is earlier than one of those instants (on the 1st before 09:00, say)
+that step happens at the clock instead, or (the work, the payment attempt) not yet.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import sys
 import time
@@ -35,6 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 for _path in (ROOT, ROOT / "layers" / "common"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
+
+from local.ports import api_url  # noqa: E402 - after the repository root is on sys.path
 
 PRODUCTS = ("jetpack-backup", "jetpack-scan", "jetpack-boost", "jetpack-security")
 SIZES = {
@@ -62,6 +65,7 @@ class Stack:
     def __init__(self, url: str) -> None:
         self.url = url.rstrip("/")
         self.http = requests.Session()
+        self.until: datetime | None = None  # the clock is never set past this (the stack's clock when seeding began)
 
     def alive(self) -> bool:
         try:
@@ -79,10 +83,12 @@ class Stack:
         return datetime.fromisoformat(self.control("GET", "clock")["now"].replace("Z", "+00:00"))
 
     def set_clock(self, instant: datetime) -> None:
+        if self.until is not None and instant > self.until:
+            raise SystemExit(f"seed: refusing to move the clock past {self.until:%Y-%m-%dT%H:%M:%SZ} (to {instant})")
         self.control("POST", "clock", {"now": instant.strftime("%Y-%m-%dT%H:%M:%SZ")})
 
     def agency(self, partner_id: str) -> Agency:
-        token = self.control("POST", "token", {"partner_id": partner_id, "groups": ["admin"]})["token"]
+        token = self.control("POST", "token", {"partner_id": partner_id})["token"]
         return Agency(self, partner_id, token)
 
 
@@ -119,6 +125,7 @@ def _month_start(instant: datetime, back: int) -> datetime:
 
 def seed(stack: Stack, sizes: list[int], rng: random.Random) -> None:
     end = stack.now()
+    stack.until = end  # every record is written at or before the stack's clock
     tag = f"{end:%m%d}{rng.randrange(16**4):04x}"
     plan = []
     for n, licenses in enumerate(sizes):
@@ -149,28 +156,34 @@ def seed(stack: Stack, sizes: list[int], rng: random.Random) -> None:
     print(f"  {len(agencies)} agencies with company details and cards")
 
     for back in range(MONTHS, -1, -1):
-        month = _month_start(end, back)
+        # The 1st at 09:00, or the clock when it is earlier (the current month, seeded on its 1st before 09:00)
+        month = min(_month_start(end, back), end)
         if stack.now() < month:  # (after a month-end run the clock is already past the 1st's attempt)
             stack.set_clock(month)
         # Tokens are checked against the stack clock: one per agency each time it moves.
         agencies = [_renew(stack, a) for a in agencies]
         for agency, (_, total, *_rest) in zip(agencies, plan, strict=True):
             _issue(agency, _shares(total)[MONTHS - back], rng, f"{agency.partner_id} {month:%Y-%m}")
-        # The month's work comes later than the issuing (never a license revoked the instant it was issued).
+        # The month's work comes later than the issuing (never a license revoked the instant it was issued);
+        # when the clock leaves no time after the issuing, it has not happened yet.
         work_at = max(stack.now(), min(month + WORK_DAY, end))
-        stack.set_clock(work_at)
-        agencies = [_renew(stack, a) for a in agencies]
-        for agency in agencies:
-            _work(agency, rng)
+        if work_at > month:
+            stack.set_clock(work_at)
+            agencies = [_renew(stack, a) for a in agencies]
+            for agency in agencies:
+                _work(agency, rng)
         if back > 0:
-            closing = _month_start(end, back - 1)
+            closing = min(_month_start(end, back - 1), end)  # the month has ended by then: end is in a later month
             stack.set_clock(closing)
             summary = stack.control("POST", "invoice-run", {"period": f"{month:%Y-%m}"}, timeout=900)
             print(f"  invoiced {month:%Y-%m}: {_summary(summary)}")
-            # Stripe charges a finalized invoice an hour later: move the clock past that attempt (not past `end`)
-            # and let the payments land before the next month is worked.
-            stack.set_clock(max(closing, min(closing + ATTEMPT, end)))
-            _settle([_renew(stack, a) for a in agencies])
+            # Stripe charges a finalized invoice an hour later: move the clock past that attempt and let the
+            # payments land before the next month is worked, unless the attempt falls after the stack's clock.
+            if closing + ATTEMPT <= end:
+                stack.set_clock(closing + ATTEMPT)
+                _settle([_renew(stack, a) for a in agencies])
+            else:
+                print(f"  Stripe's first attempt on these invoices is due after the clock ({end:%Y-%m-%d %H:%M} UTC)")
     stack.set_clock(end)
     print(f"seed: done in {time.monotonic() - started:.0f} s; the clock is back at {end:%Y-%m-%d %H:%M} UTC (frozen)")
     print("  sign in as: " + ", ".join(a.partner_id for a in agencies))
@@ -224,10 +237,7 @@ def _work(agency: Agency, rng: random.Random) -> None:
     rng.shuffle(agency.unassigned)
     to_assign = agency.unassigned[: min(len(agency.unassigned) * 3 // 4, 150)]
     for n, key in enumerate(to_assign):
-        site = rng.randrange(10**8, 10**9)
-        client = rng.choice(["bakery", "florist", "dentist", "bike-shop", "law-firm", "yoga", "cafe", "garage"])
-        body = {"site_id": str(site), "site_url": f"https://{client}-{site % 10000}.example"}
-        agency.call("PUT", f"/v1/licenses/{key}/site", json=body)
+        agency.call("PUT", f"/v1/licenses/{key}/site", json=_client_site(rng))
         agency.unassigned.remove(key)
         agency.assigned.append(key)
         if n % 10 == 0 or n == len(to_assign) - 1:
@@ -239,6 +249,18 @@ def _work(agency: Agency, rng: random.Random) -> None:
     for _ in range(min(2, len(agency.unassigned) // 10)):
         key = agency.unassigned.pop(rng.randrange(len(agency.unassigned)))
         agency.call("POST", f"/v1/licenses/{key}/revoke")
+    # Client sites connected ahead of their licenses (as a site's plugin connects it), and an order issued straight to
+    # two of them; the third stays connected without a license.
+    connected = [agency.call("POST", "/v1/sites", json=_client_site(rng))["site_id"] for _ in range(3)]
+    order = {"product": rng.choice(PRODUCTS), "site_ids": connected[:2]}
+    issued = agency.call("POST", "/v1/licenses", json=order)
+    agency.assigned.extend(item["license_key"] for item in issued["items"])
+
+
+def _client_site(rng: random.Random) -> dict[str, str]:
+    site = rng.randrange(10**8, 10**9)
+    client = rng.choice(["bakery", "florist", "dentist", "bike-shop", "law-firm", "yoga", "cafe", "garage"])
+    return {"site_id": str(site), "site_url": f"https://{client}-{site % 10000}.example"}
 
 
 def _summary(summary: dict[str, Any]) -> str:
@@ -267,28 +289,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sizes = _sizes(args.size)
     rng = random.Random(args.seed)  # noqa: S311 - demo data, not secrets
-    stack = Stack(os.environ.get("LOCAL_API_URL", "http://127.0.0.1:3000"))
-    if stack.alive():
-        print(f"seed: filling the running stack at {stack.url}")
-        seed(stack, sizes, rng)
-        return 0
-    from local.stack import StackProcess
-
-    state = os.environ.get("LOCAL_STATE_DIR", str(ROOT / ".local" / "state"))
-    print(f"seed: no stack at {stack.url}; starting one on the saved state in {state}")
-    process = StackProcess({"LOCAL_STATE_DIR": state}).start(timeout=300)
-    try:
-        seed(Stack(process.api_url), sizes, rng)
-    finally:
-        process.stop()
-        saved = "state saved to" in process.log()
-        if not saved:
-            print(process.log()[-2000:])
-        process.cleanup()
-    if not saved:
-        print(f"seed: the state was NOT saved in {state} (the stack's log is above)")
+    stack = Stack(api_url())
+    if not stack.alive():
+        # Never a stack of its own: one started here would share `make run`'s saved state and overwrite it.
+        print(
+            f"seed: no local stack answers at {stack.url}. Start it with `make run` in another terminal "
+            "(the same API_PORT for both), then run `make seed` again.",
+            file=sys.stderr,
+        )
         return 1
-    print(f"seed: state saved in {state}; `make run` starts with it")
+    print(f"seed: filling the running stack at {stack.url}")
+    seed(stack, sizes, rng)
     return 0
 
 

@@ -39,11 +39,13 @@ ALSO_ACCEPTED: dict[tuple[str, str], tuple[list[str], str]] = {
     ),
     ("POST", "/v1/webhooks/stripe"): (["400"], "only Stripe can sign an event"),
     ("GET", "/v1/licenses"): (["422"], "sort must be the status's own order; a cursor must come from this list"),
+    ("GET", "/v1/sites"): (["422"], "a cursor must come from this list"),
     ("GET", "/v1/invoices"): (["422"], "a cursor must come from this list"),
     ("GET", "/v1/billing/export"): (["422"], "a cursor must come from this export (same period and grouping)"),
     ("GET", "/v1/operator/audit"): (["422"], "a cursor must come from this list"),
     ("GET", "/v1/operator/partners"): (["422"], "a cursor must come from this list"),
     ("GET", "/v1/operator/invoice-runs/{period}/preview"): (["422"], "a cursor must come from this dry run"),
+    ("POST", "/v1/api-keys"): (["422"], "expires_at must be in the future (not expressible)"),
 }
 """Operations where a schema-valid request may still be refused, and why (each operation's description says so).
 Everywhere else a schema-valid request is answered 2xx, or refused for the partner's state:
@@ -79,7 +81,8 @@ def _previous_month(instant: datetime) -> tuple[str, str]:
 
 
 def prepare(api_url: str) -> Prepared:
-    """A partner with cards, licenses (a page of them, for real cursors) and last month's open invoice."""
+    """A partner with cards, licenses and connected sites (a page of each, for real cursors) and last month's open
+    invoice."""
     anonymous = requests.Session()
     partner = f"agency-fuzz-{uuid.uuid4().hex[:10]}"
     now = str(anonymous.get(f"{api_url}/_local/clock", timeout=30).json()["now"])
@@ -101,6 +104,10 @@ def prepare(api_url: str) -> Prepared:
     cursors: dict[str, list[str]] = {}
     page = api.get(f"{api_url}/v1/licenses", params={"limit": 1}, timeout=30).json()
     cursors["/v1/licenses"] = [page["next_cursor"]] if page.get("next_cursor") else []
+    for n in range(2):
+        _post(api, f"{api_url}/v1/sites", {"site_id": f"fuzz-{n}", "site_url": f"https://fuzz-{n}.example"}, 200)
+    sites = api.get(f"{api_url}/v1/sites", params={"limit": 1}, timeout=30).json()
+    cursors["/v1/sites"] = [sites["next_cursor"]] if sites.get("next_cursor") else []
     return Prepared(
         api_url=api_url,
         partner_token=_token(api_url, partner),

@@ -29,15 +29,25 @@ def load_event(
     query: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
     drop_headers: tuple[str, ...] = (),
+    key_scopes: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
-    """A copy of ``events/<name>.json`` changed as asked; everything else stays as the sample has it."""
+    """A copy of ``events/<name>.json`` changed as asked; everything else stays as the sample has it.
+
+    The caller is the authorizer's context (``partnerhub.identity``): ``partner_id`` and ``groups`` change the
+    person's; ``key_scopes`` makes the caller one of the partner's API keys with those scopes."""
     event = copy.deepcopy(_raw(name))
-    claims = event.get("requestContext", {}).get("authorizer", {}).get("jwt", {}).get("claims")
-    if claims is not None and partner_id is not None:
-        claims["custom:partner_id"] = partner_id
-        claims["sub"] = f"user-of-{partner_id}"
-    if claims is not None and groups is not None:
-        claims["cognito:groups"] = f"[{' '.join(groups)}]"
+    identity = event.get("requestContext", {}).get("authorizer", {}).get("lambda")
+    if identity is not None and partner_id is not None:
+        identity["partner_id"] = partner_id
+        identity["subject"] = f"user-of-{partner_id}"
+    if identity is not None and groups is not None:
+        identity.pop("groups", None)
+        if groups:
+            identity["groups"] = " ".join(groups)
+    if identity is not None and key_scopes is not None:
+        for person_only in ("groups", "email", "username", "amr", "auth_time"):
+            identity.pop(person_only, None)
+        identity.update(kind="api_key", subject="key_Sample01", scopes=" ".join(key_scopes))
     if body is not ...:
         event["body"] = json.dumps(body)
         # A JSON body travels as JSON, as every HTTP client sends it.

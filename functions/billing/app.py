@@ -83,6 +83,7 @@ ProductSlugPath = Annotated[str, Path(pattern=PRODUCT_SLUG, max_length=64)]
 
 
 @app.get("/v1/prices")
+@app.key_scope("read")
 def list_prices() -> PriceList:
     caller_of(app)
     return PriceList(items=[ProductPricesOut.of(p) for p in wired().prices.prices()], as_of=wired().clock.now())
@@ -159,6 +160,7 @@ def cancel_scheduled_price(product: ProductSlugPath, effective_from: EffectiveFr
     "for the current month), by `site` (each license-day to the site the license was on at the end of that day; "
     "a license's capped amount split across its sites by days, largest remainder first) or by `product`.",
 )
+@app.key_scope("read")
 @tracer.capture_method
 def billing_estimate(
     period: PeriodQuery = None,
@@ -191,6 +193,7 @@ _CSV = "text/csv; charset=utf-8"
     "estimate's `cost_to_date`. A `cursor` must be an `X-Next-Cursor` of the same export (period and "
     "grouping): anything else is 422.",
 )
+@app.key_scope("read")
 @tracer.capture_method
 def billing_export(
     period: PeriodQuery = None,
@@ -223,6 +226,7 @@ def billing_export(
     "says, the current month as its projection (`projected`), a past month not invoiced yet as what it will "
     "be invoiced (`pending`), a month with nothing to bill as 0 (`none`).",
 )
+@app.key_scope("read")
 @tracer.capture_method
 def billing_history(
     months: Annotated[int, Query(ge=1, le=MAX_HISTORY_MONTHS)] = 12,

@@ -83,6 +83,7 @@ InvoiceId = Annotated[str, Path(pattern=r"^in_[A-Za-z0-9_]{1,250}$")]
 
 
 @app.get("/v1/invoices", description="`cursor` must be a `next_cursor` this list returned (anything else is 422).")
+@app.key_scope("read")
 @tracer.capture_method
 def list_invoices(
     status: Annotated[Status | None, Query()] = None,
@@ -94,6 +95,7 @@ def list_invoices(
 
 
 @app.get("/v1/invoices/<invoice_id>")
+@app.key_scope("read")
 @tracer.capture_method
 def get_invoice(invoice_id: InvoiceId) -> InvoiceDetail:
     """The invoice with its lines (whether each line's monthly cap applied), its payments and their cards, and
@@ -114,6 +116,7 @@ def detail(record: InvoiceRecord) -> InvoiceDetail:
         }
     },
 )
+@app.key_scope("read")
 @tracer.capture_method
 def invoice_pdf(invoice_id: InvoiceId) -> Response[str]:
     """A redirect to the PDF Stripe renders (the emulator serves a real one locally)."""
@@ -122,6 +125,7 @@ def invoice_pdf(invoice_id: InvoiceId) -> Response[str]:
 
 
 @app.post("/v1/invoices/<invoice_id>/pay", response_description="Paid")
+@app.key_scope("billing")
 @app.idempotent()
 @tracer.capture_method
 def pay_invoice(invoice_id: InvoiceId, request: Annotated[PayInvoiceRequest | None, Body()] = None) -> InvoiceDetail:

@@ -1,4 +1,5 @@
-"""License commands: issue, list, count, detail, assign/transfer, unassign, revoke, record external licenses."""
+"""License commands: issue (also to connected sites), list, count, detail, assign/transfer, unassign, revoke,
+record external licenses; and the partner's connected sites: list, connect, disconnect."""
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Literal, cast
@@ -16,13 +17,16 @@ from partnerhub.domain.models import (
     MAX_CLIENT,
     PARTNER_ID,
     PRODUCT_SLUG,
+    SITE_ID,
     TAG_PATTERN,
     LicenseCounts,
     Site,
 )
+from partnerhub.domain.sites import SiteService
 from partnerhub.observability import MetricUnit, logger, metrics, tracer
 from partnerhub.repository.idempotency import api_requests
 from partnerhub.repository.licenses import DynamoLicenseRepository, sort_field_for
+from partnerhub.repository.sites import DynamoSiteRepository
 from partnerhub.schemas.licenses import (
     AssignRequest,
     ExternalLicenseRequest,
@@ -33,6 +37,7 @@ from partnerhub.schemas.licenses import (
     LicenseList,
     LicenseOut,
 )
+from partnerhub.schemas.sites import ConnectSiteRequest, SiteList, SiteOut
 from partnerhub.settings import Settings
 
 if TYPE_CHECKING:
@@ -45,6 +50,7 @@ app = create_app()
 class Wiring:
     repository: DynamoLicenseRepository
     service: LicenseService
+    sites: SiteService
     clock: Clock
 
 
@@ -56,7 +62,8 @@ def build(
     dynamodb = dynamodb or clients.dynamodb()
     repository = DynamoLicenseRepository(settings.table_name, dynamodb)
     clock = clock or SystemClock()
-    wiring = Wiring(repository=repository, service=LicenseService(repository, clock), clock=clock)
+    sites = SiteService(DynamoSiteRepository(settings.table_name, dynamodb), repository, clock)
+    wiring = Wiring(repository=repository, service=LicenseService(repository, clock), sites=sites, clock=clock)
     idempotency = api_requests(settings.table_name, dynamodb, settings.idempotency_ttl_seconds)
     return Function(wiring, http_handler(app, wiring, idempotency))
 
@@ -78,6 +85,7 @@ LicenseKey = Annotated[str, Path(pattern=LICENSE_KEY.pattern, max_length=200)]
     "Anything else is 422. `search` matches a substring of the key, the site URL or id, or the client label; "
     "`client` is an exact client label, `tag` one of the license's tags; filters combine.",
 )
+@app.key_scope("read")
 @tracer.capture_method
 def list_licenses(
     status: Annotated[Status, Query()] = "all",
@@ -107,6 +115,7 @@ def list_licenses(
 
 
 @app.get("/v1/licenses/counts")
+@app.key_scope("read")
 def license_counts() -> LicenseCounts:
     return wired().service.counts(caller_of(app).partner())
 
@@ -116,28 +125,39 @@ def license_counts() -> LicenseCounts:
     status_code=201,
     response_description="Issued",
     description="Refused with 402 without a payment method or with a past-due invoice; "
-    "404 `product_not_found` for a product the catalog does not hold.",
+    "404 `product_not_found` for a product the catalog does not hold. With `site_ids` (instead of `quantity`): one "
+    "license to each of those connected sites, assigned at once, all or none: 404 `site_not_found` and 409 "
+    "`site_has_license` name in `details` every site that is not connected, or that holds (or is being issued) an "
+    "active license of the product.",
 )
+@app.key_scope("licenses")
 @app.idempotent()
 @tracer.capture_method
 def issue_licenses(request: Annotated[IssueRequest, Body()]) -> LicenseList:
     caller = caller_of(app)
     partner = caller.partner()
-    issued = wired().service.issue(
-        partner, request.product, request.quantity, caller.actor, app.receipt_id(), request.labels
-    )
+    if request.site_ids is not None:
+        issued = wired().service.issue_to_sites(
+            partner, request.product, request.site_ids, caller.actor, app.receipt_id(), request.labels
+        )
+    else:
+        issued = wired().service.issue(
+            partner, request.product, request.quantity, caller.actor, app.receipt_id(), request.labels
+        )
     metrics.add_metric(name="LicensesIssued", unit=MetricUnit.Count, value=len(issued))
     logger.info("licenses issued", extra={"partner_id": partner, "count": len(issued)})
     return LicenseList(items=[LicenseOut.of(lic) for lic in issued])
 
 
 @app.get("/v1/licenses/<license_key>")
+@app.key_scope("read")
 def license_detail(license_key: LicenseKey) -> LicenseDetail:
     license, history = wired().service.get(caller_of(app).partner(), license_key)
     return LicenseDetail(**LicenseOut.of(license).model_dump(), history=[HistoryOut.of(e) for e in history])
 
 
 @app.put("/v1/licenses/<license_key>/site", response_description="Assigned or transferred")
+@app.key_scope("licenses")
 @app.idempotent()
 @tracer.capture_method
 def assign_license(license_key: LicenseKey, request: Annotated[AssignRequest, Body()]) -> LicenseOut:
@@ -148,6 +168,7 @@ def assign_license(license_key: LicenseKey, request: Annotated[AssignRequest, Bo
 
 
 @app.delete("/v1/licenses/<license_key>/site", response_description="Unassigned")
+@app.key_scope("licenses")
 @app.idempotent()
 def unassign_license(license_key: LicenseKey) -> LicenseOut:
     caller = caller_of(app)
@@ -163,6 +184,7 @@ def unassign_license(license_key: LicenseKey) -> LicenseOut:
     "Recorded in the history as a `labelled` event. A revoked license may still be labelled (its past months "
     "are still billed on to a client). Setting what is already set changes nothing.",
 )
+@app.key_scope("licenses")
 @app.idempotent()
 def label_license(license_key: LicenseKey, request: Annotated[LabelRequest, Body()]) -> LicenseOut:
     caller = caller_of(app)
@@ -179,6 +201,7 @@ def label_license(license_key: LicenseKey, request: Annotated[LabelRequest, Body
 
 
 @app.post("/v1/licenses/<license_key>/revoke", response_description="Revoked")
+@app.key_scope("licenses")
 @app.idempotent()
 def revoke_license(license_key: LicenseKey) -> LicenseOut:
     caller = caller_of(app)
@@ -212,6 +235,52 @@ def record_external_license(
         partner_id, request.product, request.site, audit.actor, request.license_key, receipt_id, audit
     )
     return LicenseOut.of(license)
+
+
+SiteIdPath = Annotated[str, Path(pattern=SITE_ID.pattern, max_length=64)]
+
+
+@app.get(
+    "/v1/sites",
+    description="The partner's connected sites in site id order, each with its active licenses. `search` matches a "
+    "substring of the site id, URL or owner (any case); `cursor` must be a `next_cursor` this list returned "
+    "(anything else is 422).",
+)
+@app.key_scope("read")
+def list_sites(
+    search: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: CursorQuery = None,
+) -> SiteList:
+    page = wired().sites.list(caller_of(app).partner(), search, limit, cursor)
+    return SiteList(items=[SiteOut.of(site) for site in page.items], next_cursor=page.next_cursor)
+
+
+@app.post(
+    "/v1/sites",
+    response_description="Connected (or, connected already, given this URL and owner)",
+    description="Connects a site to the partner's account; connecting it again updates its URL and owner.",
+)
+@app.key_scope("sites")
+@app.idempotent()
+def connect_site(request: Annotated[ConnectSiteRequest, Body()]) -> SiteOut:
+    site = wired().sites.connect(caller_of(app).partner(), Site(**request.model_dump()))
+    metrics.add_metric(name="SitesConnected", unit=MetricUnit.Count, value=1)
+    return SiteOut.of(site)
+
+
+@app.delete(
+    "/v1/sites/<site_id>",
+    status_code=204,
+    response_description="Disconnected",
+    description="Refused with 409 `site_has_licenses` while the site holds an active license (or one is being "
+    "issued to it), each named in `details`.",
+)
+@app.key_scope("sites")
+@app.idempotent()
+def disconnect_site(site_id: SiteIdPath) -> None:
+    wired().sites.disconnect(caller_of(app).partner(), site_id)
+    metrics.add_metric(name="SitesDisconnected", unit=MetricUnit.Count, value=1)
 
 
 lambda_handler = entry_point(build)

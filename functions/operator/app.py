@@ -10,11 +10,13 @@ from partnerhub import clients
 from partnerhub.api import OPERATORS, Caller, CursorQuery, caller_of, create_app
 from partnerhub.clock import Clock, SystemClock
 from partnerhub.composition import Function, entry_point, http_handler
+from partnerhub.domain.api_keys import ApiKeyService
 from partnerhub.domain.invoice_runs import PREVIEW_PAGE_MAX, InvoiceRunService
 from partnerhub.domain.models import PARTNER_ID
 from partnerhub.domain.partner_directory import PartnerDirectoryService, PartnerOverview
 from partnerhub.observability import MetricUnit, logger, metrics, tracer
 from partnerhub.queues import InvoiceRunQueues
+from partnerhub.repository.api_keys import DynamoApiKeyRepository
 from partnerhub.repository.audit import DynamoAuditRepository
 from partnerhub.repository.billing import DynamoBillingRepository
 from partnerhub.repository.catalog import DynamoCatalogRepository
@@ -22,6 +24,7 @@ from partnerhub.repository.idempotency import api_requests
 from partnerhub.repository.invoice_runs import DynamoInvoiceRunRepository
 from partnerhub.repository.invoices import DynamoInvoiceRepository
 from partnerhub.repository.partners import DynamoPartnerRepository
+from partnerhub.schemas.api_keys import KeyCountsOut
 from partnerhub.schemas.invoices import InvoiceOut
 from partnerhub.schemas.operator import (
     AuditEntryOut,
@@ -69,11 +72,13 @@ def build(
     invoices = DynamoInvoiceRepository(settings.table_name, dynamodb)
     audit = DynamoAuditRepository(settings.table_name, dynamodb)
     billing = DynamoBillingRepository(settings.table_name, dynamodb)
+    api_keys = ApiKeyService(DynamoApiKeyRepository(settings.table_name, dynamodb), clock)
     wiring = Wiring(
         audit=audit,
         partners=PartnerDirectoryService(
             DynamoPartnerRepository(settings.table_name, dynamodb),
             lambda partner_id: invoices.list_for_partner(partner_id, limit=_INVOICES_SHOWN).items,
+            api_keys.counts,
         ),
         runs=InvoiceRunService(
             partners=billing.billable_partners,
@@ -164,15 +169,18 @@ def list_partners(
 @app.get("/v1/operator/partners/<partner_id>", tags=[OPERATORS])
 @tracer.capture_method
 def partner_detail(partner_id: PartnerIdPath) -> PartnerDetail:
-    """Operators only. One partner: company, standing, license counts (per product) and recent invoices."""
+    """Operators only. One partner: company, standing, license counts (per product), recent invoices, and its API
+    keys by status (how many: never a key, a secret or a prefix)."""
     operator()
-    found, invoices = wired().partners.detail(partner_id)
+    detail = wired().partners.detail(partner_id)
+    found = detail.overview
     return PartnerDetail(
         **_summary(found),
         company=found.company,
         stripe_customer_id=found.stripe_customer_id,
         license_counts=found.licenses,
-        invoices=[InvoiceOut.of(record) for record in invoices],
+        invoices=[InvoiceOut.of(record) for record in detail.invoices],
+        api_keys=KeyCountsOut.of(detail.api_keys),
     )
 
 

@@ -69,11 +69,13 @@ PaymentMethodId = Annotated[str, Path(pattern=PAYMENT_METHOD_ID)]
 
 
 @app.get("/v1/payment-methods")
+@app.key_scope("read")
 def list_payment_methods() -> PaymentMethodList:
     return PaymentMethodList.of(wired().service.cards(caller_of(app).partner()))
 
 
 @app.post("/v1/payment-methods/setup-intent", status_code=201, response_description="Created")
+@app.key_scope("billing")
 @app.idempotent()
 @tracer.capture_method
 def create_setup_intent() -> SetupIntentOut:
@@ -85,6 +87,7 @@ def create_setup_intent() -> SetupIntentOut:
 
 
 @app.post("/v1/payment-methods", status_code=201, response_description="Attached")
+@app.key_scope("billing")
 @app.idempotent()
 @tracer.capture_method
 def add_payment_method(request: Annotated[AddPaymentMethodRequest, Body()]) -> PaymentMethodOut:
@@ -96,6 +99,7 @@ def add_payment_method(request: Annotated[AddPaymentMethodRequest, Body()]) -> P
 
 
 @app.post("/v1/payment-methods/<payment_method_id>/primary", response_description="Primary")
+@app.key_scope("billing")
 @app.idempotent()
 @tracer.capture_method
 def make_primary(payment_method_id: PaymentMethodId) -> PaymentMethodOut:
@@ -105,6 +109,7 @@ def make_primary(payment_method_id: PaymentMethodId) -> PaymentMethodOut:
 
 
 @app.delete("/v1/payment-methods/<payment_method_id>", status_code=204, response_description="Deleted")
+@app.key_scope("billing")
 @app.idempotent()
 @tracer.capture_method
 def delete_payment_method(payment_method_id: PaymentMethodId) -> None:
@@ -118,11 +123,13 @@ def delete_payment_method(payment_method_id: PaymentMethodId) -> None:
 
 
 @app.get("/v1/company")
+@app.key_scope("read")
 def get_company() -> CompanyOut:
     return wired().service.company(caller_of(app).partner())
 
 
 @app.put("/v1/company", response_description="Saved")
+@app.key_scope("billing")
 @app.idempotent()
 @tracer.capture_method
 def put_company(request: Annotated[CompanyRequest, Body()]) -> CompanyOut:
@@ -134,6 +141,7 @@ def put_company(request: Annotated[CompanyRequest, Body()]) -> CompanyOut:
 
 
 @app.get("/v1/account")
+@app.key_scope("read")
 def get_account() -> AccountOut:
     return wired().service.account(caller_of(app).partner())
 

@@ -18,7 +18,13 @@ from partnerhub.domain.webhooks import CardMirror, WebhookService
 from partnerhub.errors import Conflict, MalformedRequest
 from partnerhub.observability import MetricUnit, logger, metrics, tracer
 from partnerhub.payments.client import StripeConnection, stripe_connection
-from partnerhub.payments.webhooks import SigningSecret, StripeObjects, parse_event, verify_signature
+from partnerhub.payments.webhooks import (
+    SigningSecret,
+    StripeObjects,
+    parse_event,
+    record_event_lag,
+    verify_signature,
+)
 from partnerhub.repository.idempotency import Once, stripe_events
 from partnerhub.repository.invoices import DynamoInvoiceRepository
 from partnerhub.repository.partners import DynamoPartnerRepository
@@ -116,6 +122,7 @@ def receive_stripe_event() -> Response[str]:
         logger.info("stripe event already processed")
         return json_response(200, {"received": True, "duplicate": True})
     metrics.add_metric(name="StripeEventsProcessed", unit=MetricUnit.Count, value=1)
+    record_event_lag(event, clock.now())
     logger.info("stripe event processed", extra=result)
     return json_response(200, {"received": True})
 

@@ -6,9 +6,11 @@ import base64
 import binascii
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterable
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
@@ -23,8 +25,9 @@ from .faults import Faults
 from .forms import decode
 from .idempotency import IdempotencyCache, Saved
 from .resources import ROUTES
+from .resources.intents import invoice_payments
 from .resources.invoices import collect_due, render_invoice
-from .resources.payment_intents import invoice_payments
+from .resources.three_d_secure import answer
 from .routing import Context, Route
 from .store import API_VERSION, RequestInfo, Store
 from .webhooks import WebhookSender
@@ -87,17 +90,44 @@ def _invoice_payments(store: Store, invoice: dict[str, Any]) -> dict[str, Any]:
 # Fields Stripe only shows when asked with ``expand[]`` (includable), by object type.
 _INCLUDABLE: dict[str, dict[str, Any]] = {"invoice": {"payments": _invoice_payments}}
 
-# Versions the emulator answers; another Stripe-Version header is refused as Stripe refuses an unknown one.
-KNOWN_VERSIONS = frozenset({API_VERSION, "2026-09-30.clover", "2025-10-29.clover", "2025-09-30.clover"})
+# https://docs.stripe.com/api/versioning: a version is its release date, named since 2024-09-30 by its major release
+# (``2024-09-30.acacia``). Any released version is accepted; one dated after the pinned SDK's (not released as far
+# as the emulator knows), a date that does not exist or a malformed header is refused as Stripe refuses it.
+_VERSION = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:\.([a-z]+))?$")
+_FIRST_VERSION = date(2011, 1, 1)
+_NAMED_FROM = date(2024, 9, 30)
+
+
+def _version_date(version: str) -> date | None:
+    match = _VERSION.match(version)
+    if match is None:
+        return None
+    try:
+        released = date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+    except ValueError:
+        return None
+    if (match.group(4) is not None) != (released >= _NAMED_FROM):
+        return None
+    return released
+
+
+_PINNED = _version_date(API_VERSION)
 
 
 def _check_version(version: str | None) -> None:
-    if version is None or version in KNOWN_VERSIONS:
+    if version is None:
+        return
+    released = _version_date(version)
+    if released is not None and _PINNED is not None and _FIRST_VERSION <= released <= _PINNED:
         return
     raise invalid(
-        f"Invalid Stripe API version: {version}. The emulator speaks {API_VERSION} (the pinned SDK's version).",
+        f"Invalid Stripe API version: {version}. The emulator knows the versions released up to {API_VERSION} "
+        "(the pinned SDK's version).",
         param="Stripe-Version",
     )
+
+
+_SERVER_ERROR = "An unknown error occurred while processing your request."
 
 
 class Emulator:
@@ -118,6 +148,8 @@ class Emulator:
         seed: int | None = None,
         webhook_max_attempts: int = 5,
         webhook_backoff_s: float = 0.5,
+        webhook_ordered: bool = False,
+        webhook_concurrency: int = 4,
     ) -> None:
         self.clock = clock
         self.base_url = base_url.rstrip("/")
@@ -126,13 +158,19 @@ class Emulator:
         self.faults = Faults()
         self.idempotency = IdempotencyCache()
         self.webhooks = WebhookSender(
-            clock, webhook_url, webhook_secret, max_attempts=webhook_max_attempts, backoff_s=webhook_backoff_s
+            clock,
+            webhook_url,
+            webhook_secret,
+            max_attempts=webhook_max_attempts,
+            backoff_s=webhook_backoff_s,
+            ordered=webhook_ordered,
+            concurrency=webhook_concurrency,
+            seed=seed,
         )
         self._routes: list[Route] = list(ROUTES)
         self._map = Map(
             [Rule(route.rule, methods=[route.method], endpoint=index) for index, route in enumerate(self._routes)]
         )
-        self._control = control.url_map()
         self._collector: threading.Thread | None = None
         self._errors: dict[str, dict[str, Any]] = {}
         self._log_lock = threading.Lock()
@@ -154,6 +192,15 @@ class Emulator:
 
     def clear_faults(self) -> None:
         self.faults.clear()
+
+    def describe_faults(self) -> dict[str, Any]:
+        """The plan in force and what it injected so far."""
+        return self.faults.describe()
+
+    def configure_collection(self, **settings: Any) -> None:
+        """The account's Dashboard settings for one-off invoices (``retries``, ``after_final_attempt``)."""
+        with self.store.lock:
+            self.store.settings.configure(settings)
 
     def hold_webhooks(self, on: bool = True) -> None:
         """Keep events back from the endpoint until :meth:`release_webhooks`."""
@@ -177,8 +224,13 @@ class Emulator:
         """Block until every queued (not held) event has been delivered or given up on."""
         return self.webhooks.wait_idle(timeout)
 
-    def configure_webhook(self, url: str | None = None, secret: str | None = None) -> None:
-        self.webhooks.configure(url, secret)
+    def configure_webhook(self, url: str | None = None, secret: str | None = None, ordered: bool | None = None) -> None:
+        """Another endpoint or signing secret; ``ordered`` delivers one event at a time, oldest first (Stripe
+        delivers concurrently and in no particular order: ask for it only when a test is about something else)."""
+        self.webhooks.configure(url, secret, ordered)
+
+    def webhook_status(self) -> dict[str, Any]:
+        return self.webhooks.status()
 
     def events(self) -> list[dict[str, Any]]:
         """All recorded events, oldest first."""
@@ -192,6 +244,18 @@ class Emulator:
             events = self.store.take_new_events()
         self.webhooks.enqueue(events)
         return ran
+
+    def answer_challenge(self, source: str, client_secret: str, outcome: str) -> dict[str, Any]:
+        """The cardholder's answer (``complete`` or ``fail``) to a 3-D Secure challenge, as Stripe's hosted test
+        page gives it (``resources/three_d_secure.py``); its events are delivered like any request's."""
+        with self.store.lock:
+            try:
+                result = answer(self.store, source, client_secret, outcome)
+            finally:
+                # A refused answer changed nothing: there is nothing to deliver then.
+                events = self.store.take_new_events()
+        self.webhooks.enqueue(events)
+        return result
 
     def start_collector(self, interval_s: float = 0.2) -> None:
         """Watch the clock on a daemon thread and run automatic attempts as they fall due, as Stripe does."""
@@ -320,8 +384,8 @@ class Emulator:
                 "Request rate limit exceeded. (Injected by the emulator's fault plan.)",
                 code="rate_limit",
             )
-        if fault.status == 500:
-            raise StripeError(500, "api_error", "An unknown error occurred while processing your request.")
+        if fault.status == 503:
+            raise StripeError(503, "api_error", "Stripe is temporarily unavailable. (Injected by the fault plan.)")
         pairs = list(request.args.items(multi=True))
         if request.method == "POST":
             pairs += list(request.form.items(multi=True))
@@ -349,13 +413,15 @@ class Emulator:
                         saved.body,
                         status=saved.status,
                         mimetype="application/json",
-                        headers={**extra_headers, "Idempotent-Replayed": "true"},
+                        headers={**extra_headers, **saved.headers, "Idempotent-Replayed": "true"},
                     )
             # Parameter validation happens before the endpoint runs, so its errors are never saved.
             params = route.params.coerce(raw, [])
             self.store.request = RequestInfo(request_id, idempotency_key)
             context = Context(self.store, self.base_url, publishable)
             try:
+                if fault.status == 500:
+                    raise StripeError(500, "api_error", _SERVER_ERROR)
                 body = route.handler(context, params, **path_args)
                 for path in params.get("expand") or []:
                     _expand(self.store, body, path.split("."), path)
@@ -365,10 +431,16 @@ class Emulator:
             finally:
                 self.store.request = RequestInfo()
                 events = self.store.take_new_events()
+            if fault.after_commit:
+                failure = StripeError(500, "api_error", _SERVER_ERROR)
+                body, status = self._error_body(failure, request_id), failure.status
+            saved_headers: dict[str, str] = {}
+            if status >= 500:
+                # The pinned SDK: "we expect the stripe-should-retry header to be false in most cases when a 500
+                # is returned, since our idempotency framework would typically replay it anyway".
+                saved_headers["Stripe-Should-Retry"] = "false"
             payload = json.dumps(body, indent=2).encode()
             if idempotency_key:
-                self.idempotency.put(key, idempotency_key, Saved(fingerprint, status, payload, now))
+                self.idempotency.put(key, idempotency_key, Saved(fingerprint, status, payload, now, saved_headers))
         self.webhooks.enqueue(events)
-        if fault.after_commit:
-            raise StripeError(500, "api_error", "An unknown error occurred while processing your request.")
-        return Response(payload, status=status, mimetype="application/json", headers=extra_headers)
+        return Response(payload, status=status, mimetype="application/json", headers={**extra_headers, **saved_headers})

@@ -1,8 +1,26 @@
-"""Stripe's test payment method tokens (``pm_card_visa`` …) and test card numbers."""
+"""Stripe's test payment method tokens (``pm_card_visa`` …) and test card numbers.
+
+https://docs.stripe.com/testing lists them; the behaviours here are that page's, card by card. Where the page
+leaves a case open (a card that needs authentication "unless set up", attached without a SetupIntent), the
+emulator takes the less convenient reading: it has not been set up, so an off-session charge needs the customer.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Authentication(StrEnum):
+    """When a card's issuer asks the cardholder to authenticate a charge (3-D Secure)."""
+
+    NEVER = "never"
+    ALWAYS = "always"
+    """Every charge, on or off session, however the card was set up (4000 0027 6000 3184)."""
+    UNLESS_SET_UP = "unless_set_up"
+    """Every on-session charge; off-session charges only until the card was set up for them (4000 0025 0000 3155)."""
+    ON_SESSION = "on_session"
+    """On-session charges only: the card is already set up for off-session use (4000 0038 0000 0446)."""
 
 
 @dataclass(frozen=True)
@@ -16,17 +34,31 @@ class TestCard:
     attach_decline: str | None = None
     """Decline code when the card is attached or set up: Stripe's declining cards cannot be saved."""
     charge_decline: str | None = None
-    """Decline code for every charge of an attached card (``pm_card_chargeCustomerFail``)."""
-    authentication_required: bool = False
-    """Every charge needs 3-D Secure: off session it fails with ``authentication_required``; on session
-    (Stripe.js confirming the PaymentIntent) the completed challenge lets it succeed."""
+    """Decline code for every charge of an attached card (``pm_card_chargeCustomerFail``), after any
+    authentication (``pm_card_authenticationRequiredChargeDeclinedInsufficientFunds``)."""
+    authentication: Authentication = Authentication.NEVER
+    setup_authentication: bool = False
+    """Setting the card up (a SetupIntent) asks the cardholder to authenticate."""
 
     @property
     def last4(self) -> str:
         return self.number[-4:]
 
+    def needs_authentication(self, *, on_session: bool, set_up: bool) -> bool:
+        """Whether a charge asks the cardholder to authenticate (``set_up``: a SetupIntent saved it for
+        off-session use)."""
+        if self.authentication is Authentication.ALWAYS:
+            return True
+        if self.authentication is Authentication.UNLESS_SET_UP:
+            return on_session or not set_up
+        if self.authentication is Authentication.ON_SESSION:
+            return on_session
+        return False
+
 
 _VISA = TestCard("4242424242424242", "visa")
+# https://docs.stripe.com/testing#authentication-and-setup
+_ALWAYS = Authentication.ALWAYS
 
 TOKENS: dict[str, TestCard] = {
     "pm_card_visa": _VISA,
@@ -43,6 +75,7 @@ TOKENS: dict[str, TestCard] = {
     "pm_card_gb": TestCard("4000008260000000", "visa", country="GB"),
     "pm_card_de": TestCard("4000002760000016", "visa", country="DE"),
     "pm_card_fr": TestCard("4000002500000003", "visa", country="FR"),
+    # https://docs.stripe.com/testing#declined-payments: these decline when they are saved.
     "pm_card_chargeDeclined": TestCard("4000000000000002", "visa", attach_decline="generic_decline"),
     "pm_card_chargeDeclinedInsufficientFunds": TestCard(
         "4000000000009995", "visa", attach_decline="insufficient_funds"
@@ -56,12 +89,37 @@ TOKENS: dict[str, TestCard] = {
     "pm_card_chargeDeclinedExpiredCard": TestCard("4000000000000069", "visa", attach_decline="expired_card"),
     "pm_card_chargeDeclinedIncorrectCvc": TestCard("4000000000000127", "visa", attach_decline="incorrect_cvc"),
     "pm_card_chargeDeclinedProcessingError": TestCard("4000000000000119", "visa", attach_decline="processing_error"),
-    # https://docs.stripe.com/testing#regulatory-cards: these require authentication on every charge. Saving one
-    # with a SetupIntent succeeds here (the emulator takes the setup's challenge as completed on session).
-    "pm_card_authenticationRequired": TestCard("4000002760003184", "visa", country="DE", authentication_required=True),
-    "pm_card_threeDSecure2Required": TestCard("4000000000003220", "visa", authentication_required=True),
-    "pm_card_threeDSecureRequired": TestCard("4000000000003063", "visa", authentication_required=True),
+    # "Attaching this card to a Customer object succeeds, but attempts to charge the customer fail."
     "pm_card_chargeCustomerFail": TestCard("4000000000000341", "visa", charge_decline="generic_decline"),
+    # https://docs.stripe.com/testing#authentication-and-setup
+    "pm_card_authenticationRequiredOnSetup": TestCard(
+        "4000002500003155",
+        "visa",
+        country="IE",
+        authentication=Authentication.UNLESS_SET_UP,
+        setup_authentication=True,
+    ),
+    "pm_card_authenticationRequired": TestCard(
+        "4000002760003184", "visa", country="DE", authentication=_ALWAYS, setup_authentication=True
+    ),
+    "pm_card_authenticationRequiredSetupForOffSession": TestCard(
+        "4000003800000446", "visa", country="IE", authentication=Authentication.ON_SESSION
+    ),
+    "pm_card_authenticationRequiredChargeDeclinedInsufficientFunds": TestCard(
+        "4000008260003178",
+        "visa",
+        country="GB",
+        charge_decline="insufficient_funds",
+        authentication=_ALWAYS,
+        setup_authentication=True,
+    ),
+    # https://docs.stripe.com/testing#three-ds-cards: 3-D Secure required on every charge.
+    "pm_card_threeDSecure2Required": TestCard(
+        "4000000000003220", "visa", authentication=_ALWAYS, setup_authentication=True
+    ),
+    "pm_card_threeDSecureRequired": TestCard(
+        "4000000000003063", "visa", authentication=_ALWAYS, setup_authentication=True
+    ),
     # Not a Stripe token: a card that saves fine and then lacks funds at every charge, which Stripe's
     # own set cannot express (its insufficient-funds card already fails when it is saved).
     "pm_card_insufficientFunds": TestCard("4000000000009995", "visa", charge_decline="insufficient_funds"),

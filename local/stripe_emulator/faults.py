@@ -1,4 +1,11 @@
-"""Seeded fault injection: answer a share of requests 429 or 500, delay them, or fail after committing."""
+"""Seeded fault injection: a share of requests answered 429, 503 or 500, delayed, or failed after committing.
+
+Where a fault falls decides whether Stripe's idempotency layer saves it (https://docs.stripe.com/api/idempotent_requests:
+"We save results only after the execution of an endpoint begins"): a 429 (the rate limiter runs before the
+idempotency layer, https://docs.stripe.com/error-low-level) and a 503 before the endpoint began are not saved; a 500
+from inside the endpoint is, and the same key replays it for 24 hours ("Subsequent requests with the same key
+return the same result, including 500 errors").
+"""
 
 from __future__ import annotations
 
@@ -13,15 +20,21 @@ class FaultPlan:
     """What to inject. Shares are fractions of matching requests in [0, 1]."""
 
     rate_limit: float = 0.0
-    """Share answered 429 ``rate_limit`` before anything changes."""
+    """Share answered 429 ``rate_limit`` before the endpoint runs: nothing changes, nothing is saved."""
+    unavailable: float = 0.0
+    """Share answered 503 before the endpoint runs: nothing changes, nothing is saved."""
     server_error: float = 0.0
-    """Share answered 500 ``api_error`` before anything changes."""
+    """Share answered 500 ``api_error`` from inside the endpoint before it changed anything; the 500 is saved
+    under the idempotency key and replayed for 24 hours."""
     fail_after_commit: float = 0.0
-    """Share that is carried out (and saved under its idempotency key) and then answered 500 anyway."""
+    """Share that is carried out and then answered 500; the 500 is saved under the idempotency key and replayed
+    for 24 hours (the work stays done)."""
     delay_ms: int = 0
     """Extra latency added to a ``delay_share`` of matching requests."""
     delay_share: float = 1.0
     path_prefix: str = "/v1/"
+    path_suffix: str = ""
+    """Only paths that also end so (``"/finalize"``)."""
     methods: list[str] | None = None
     """Only these HTTP methods (e.g. ``["POST"]``); all when ``None``."""
     limit: int | None = None
@@ -52,12 +65,12 @@ class Faults:
     def configure(self, **options: Any) -> FaultPlan:
         """Replace the plan; unknown option names raise ``TypeError``."""
         plan = FaultPlan(**options)
-        for name in ("rate_limit", "server_error", "fail_after_commit", "delay_share"):
+        for name in ("rate_limit", "unavailable", "server_error", "fail_after_commit", "delay_share"):
             share = getattr(plan, name)
             if not 0.0 <= share <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
-        if plan.rate_limit + plan.server_error + plan.fail_after_commit > 1.0:
-            raise ValueError("rate_limit + server_error + fail_after_commit must not exceed 1")
+        if plan.rate_limit + plan.unavailable + plan.server_error + plan.fail_after_commit > 1.0:
+            raise ValueError("rate_limit + unavailable + server_error + fail_after_commit must not exceed 1")
         with self._lock:
             self.plan = plan
             self._rng = random.Random(plan.seed)
@@ -77,7 +90,7 @@ class Faults:
         """Draw this request's fate; the same seed and request sequence always give the same faults."""
         with self._lock:
             plan = self.plan
-            if plan is None or not path.startswith(plan.path_prefix):
+            if plan is None or not path.startswith(plan.path_prefix) or not path.endswith(plan.path_suffix):
                 return Decision()
             if plan.methods is not None and method.upper() not in {m.upper() for m in plan.methods}:
                 return Decision()
@@ -87,12 +100,13 @@ class Faults:
             exhausted = plan.limit is not None and plan.limit <= 0
             draw = self._rng.random()
             if not exhausted:
-                if draw < plan.rate_limit:
-                    decision.status = 429
-                elif draw < plan.rate_limit + plan.server_error:
-                    decision.status = 500
-                elif draw < plan.rate_limit + plan.server_error + plan.fail_after_commit:
-                    decision.after_commit = True
+                edges = (plan.rate_limit, plan.unavailable, plan.server_error, plan.fail_after_commit)
+                bound = 0.0
+                for outcome, share in zip((429, 503, 500, None), edges, strict=True):
+                    bound += share
+                    if draw < bound:
+                        decision.status, decision.after_commit = outcome, outcome is None
+                        break
                 if (decision.status or decision.after_commit) and plan.limit is not None:
                     plan.limit -= 1
             if decision.status or decision.after_commit or decision.delay_s:

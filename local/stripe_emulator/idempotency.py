@@ -1,8 +1,13 @@
-"""Stripe's idempotency keys: replay the first result for the same key and parameters, per API key."""
+"""Stripe's idempotency keys: replay the first result for the same key and parameters, per API key.
+
+https://docs.stripe.com/api/idempotent_requests: Stripe saves "the resulting status code and body of the first
+request made for any given idempotency key, regardless of whether it succeeds or fails", 500s included, once the
+endpoint began executing, and prunes keys "after they're at least 24 hours old".
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # Stripe prunes keys once they are at least 24 hours old.
 KEY_LIFETIME_S = 24 * 3600
@@ -16,6 +21,8 @@ class Saved:
     status: int
     body: bytes
     saved_at: int
+    headers: dict[str, str] = field(default_factory=dict)
+    """Headers replayed with it (``Stripe-Should-Retry`` on a saved 500)."""
 
 
 class IdempotencyCache:

@@ -21,6 +21,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from fontTools.ttLib import TTFont  # type: ignore[import-untyped]  # fpdf2's own dependency, for reading TrueType fonts
 from fpdf import FPDF
 
 # Where a Unicode TTF is found, first match wins; EMULATOR_PDF_FONT names another regular face.
@@ -107,8 +108,6 @@ def typeface(path: str | None = None) -> Typeface:
 
 
 def _covered(font: Path) -> frozenset[int]:
-    from fontTools.ttLib import TTFont  # type: ignore[import-untyped]  # fpdf2's own dependency, for reading TrueType fonts
-
     with TTFont(str(font), lazy=True) as loaded:
         return frozenset(loaded.getBestCmap())
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +54,36 @@ def merge_metadata(current: dict[str, str], update: dict[str, str] | None) -> di
 def changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     """``previous_attributes`` of an update event: old values of the top-level keys that changed."""
     return {key: before.get(key) for key in after if before.get(key) != after.get(key)}
+
+
+@contextmanager
+def watched(store: Store, kind: str, obj: dict[str, Any]) -> Iterator[None]:
+    """Record ``<kind>.updated``, with ``previous_attributes``, when the operation in the block changed ``obj``.
+
+    Stripe sends ``invoice.updated`` and ``customer.updated`` whenever the object changes, beside the events
+    that name the change (https://docs.stripe.com/api/events/types: "Occurs whenever an invoice changes",
+    "Occurs whenever any property of a customer changes"). Nested blocks on one object record one event, at
+    the outermost block's end; an invoice's ``lines`` are compared through its totals."""
+    key = obj["id"]
+    if key in store.watching:
+        yield
+        return
+    store.watching.add(key)
+    before = _comparable(store, kind, obj)
+    try:
+        yield
+    finally:
+        store.watching.discard(key)
+        if key in store.objects[kind]:
+            previous = changes(before, _comparable(store, kind, obj))
+            if previous:
+                store.emit(f"{kind}.updated", kind, obj, previous)
+
+
+def _comparable(store: Store, kind: str, obj: dict[str, Any]) -> dict[str, Any]:
+    rendered = store.render(kind, obj)
+    rendered.pop("lines", None)
+    return rendered
 
 
 def check_client_secret(ctx: Context, intent: dict[str, Any], params: dict[str, Any], kind: str) -> None:

@@ -13,6 +13,8 @@ from typing import Any
 
 from partnerhub.clock import Clock
 
+from .account import AccountSettings
+from .cards import Authentication, TestCard
 from .errors import missing
 
 # The API version events are stamped with: the one the pinned SDK speaks.
@@ -62,6 +64,8 @@ class Store:
     seed: int | None = None
     lock: threading.RLock = field(default_factory=threading.RLock)
     renderers: dict[str, Renderer] = field(default_factory=dict)
+    settings: AccountSettings = field(default_factory=AccountSettings)
+    """The account's Dashboard settings (kept by :meth:`reset`: they are not objects)."""
 
     def __post_init__(self) -> None:
         self.reset()
@@ -74,6 +78,8 @@ class Store:
         self.new_events: list[dict[str, Any]] = []
         self.private: dict[str, dict[str, Any]] = {}
         self.request = RequestInfo()
+        self.watching: set[str] = set()
+        """Objects an operation is watching for ``*.updated`` (see ``resources.invoices.watched``)."""
         self._counter = 0
         self.rng = random.Random(self.seed)
 
@@ -185,14 +191,12 @@ class Store:
 
 def _plain(value: Any) -> Any:
     """A test card (kept privately per payment method) as JSON data; anything else as it is."""
-    from .cards import TestCard
-
     return {"test_card": dataclasses.asdict(value)} if isinstance(value, TestCard) else value
 
 
 def _typed(value: Any) -> Any:
-    from .cards import TestCard
-
     if isinstance(value, dict) and set(value) == {"test_card"}:
-        return TestCard(**value["test_card"])
+        fields = dict(value["test_card"])
+        fields["authentication"] = Authentication(fields.get("authentication", Authentication.NEVER))
+        return TestCard(**fields)
     return value

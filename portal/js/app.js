@@ -5,16 +5,19 @@ import * as api from "./api.js";
 import * as session from "./session.js";
 import { licensesPage } from "./pages/licenses.js";
 import { issuePage } from "./pages/issue.js";
+import { sitesPage } from "./pages/sites.js";
 import { billingPage } from "./pages/billing.js";
 import { paymentMethodsPage, newCardPage } from "./pages/payment-methods.js";
 import { invoicesPage } from "./pages/invoices.js";
 import { pricesPage } from "./pages/prices.js";
 import { companyPage } from "./pages/company.js";
 import { helpPage } from "./pages/help.js";
+import { developersPage } from "./pages/developers.js";
 import { operatorRoutes, showOperatorNav, isOperator, OPERATOR_HOME } from "./pages/operator-nav.js";
 
 const routes = {
   licenses: licensesPage,
+  sites: sitesPage,
   issue: issuePage,
   billing: billingPage,
   "payment-methods": paymentMethodsPage,
@@ -23,6 +26,7 @@ const routes = {
   prices: pricesPage,
   company: companyPage,
   help: helpPage,
+  developers: developersPage,
   ...operatorRoutes,
 };
 

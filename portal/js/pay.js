@@ -3,11 +3,13 @@
 // POST /v1/invoices/{id}/pay charges the primary card, or the card the partner chose ({"payment_method_id"}). A card that needs the cardholder to authenticate answers
 // 402 authentication_required with the PaymentIntent's client_secret and the publishable key in details: the
 // browser then confirms that PaymentIntent as Stripe.js does (deployed: stripe.confirmCardPayment, which shows
-// the bank's challenge; local stack: the Stripe emulator's confirm endpoint, which stands for a completed
-// challenge). Stripe then pays the invoice and tells the API with the invoice.paid webhook; the invoice is read
-// again until it shows paid.
+// the bank's challenge; local stack: js/stripe.js's stand-in, which confirms with the Stripe emulator and shows
+// the challenge as Stripe's test page does, Complete or Fail). A failed (or closed) challenge charges nothing and
+// is said in the portal's words, the same both ways; otherwise Stripe pays the invoice and tells the API with the
+// invoice.paid webhook, and the invoice is read again until it shows paid.
 import * as api from "./api.js";
 import { localStack } from "./session.js";
+import { cardErrorMessage, confirmPaymentWithEmulator } from "./stripe.js";
 import { h, clear, toast, hideToast } from "./dom.js";
 import { money, date } from "./format.js";
 
@@ -27,25 +29,17 @@ function loadStripeJs() {
   return stripeJs;
 }
 
-async function confirmWithEmulator(stripeUrl, detail) {
-  const body = new URLSearchParams({ client_secret: detail.client_secret });
-  const reply = await fetch(`${stripeUrl.replace(/\/$/, "")}/v1/payment_intents/${encodeURIComponent(detail.payment_intent_id)}/confirm`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${detail.publishable_key}`, "content-type": "application/x-www-form-urlencoded" },
-    body,
-  });
-  const payload = await reply.json().catch(() => ({}));
-  if (!reply.ok) throw new PaymentError((payload.error && payload.error.message) || `The payment was not completed (${reply.status}).`);
-  return payload.status;
-}
-
 async function authenticate(detail) {
   const local = await localStack();
-  if (local && local.stripe_url) return confirmWithEmulator(local.stripe_url, detail);
-  const Stripe = await loadStripeJs();
-  const { paymentIntent, error } = await Stripe(detail.publishable_key).confirmCardPayment(detail.client_secret);
-  if (error) throw new PaymentError(error.message);
-  return paymentIntent.status;
+  let result;
+  if (local && local.stripe_url) {
+    result = await confirmPaymentWithEmulator(local.stripe_url, detail);
+  } else {
+    const Stripe = await loadStripeJs();
+    result = await Stripe(detail.publishable_key).confirmCardPayment(detail.client_secret);
+  }
+  if (result.error) throw new PaymentError(cardErrorMessage(result.error));
+  return result.paymentIntent.status;
 }
 
 async function waitUntilPaid(invoiceId) {
@@ -159,6 +153,7 @@ export async function openPayDialog(invoice, { opener, onPaid } = {}) {
       pay.disabled = false;
       key = api.newKey(); // the refusal is final for that key: another try is a new request
       error.textContent = `Invoice ${name} was not paid with ${chosen ? cardLabel(chosen) : "the card"}: ${failed.message}`;
+      pay.focus(); // back from a 3-D Secure challenge, focus had nowhere to return while Pay was disabled
     } finally {
       dialog.removeAttribute("aria-busy");
     }

@@ -31,8 +31,10 @@ def test_every_section_runs_and_writes_its_table(tmp_path: Path) -> None:
         "## Targets at a glance",
         "## Cold start",
         "### SnapStart priming: the first requests of an execution environment",
+        "## The authorizer",
         "## Calls per request",
         "## Warm latency",
+        "## Stripe events at the webhook route",
         "## Scale: one partner with 200 licenses",
         "## Scale: month-end invoicing",
         "## Scale: the billing engine alone",
@@ -58,6 +60,15 @@ def test_every_section_runs_and_writes_its_table(tmp_path: Path) -> None:
     # And the framework floor is measured beside the functions
     assert any(line.startswith("| framework floor |") for line in text.splitlines())
     assert any(line.startswith("| pydantic, one model |") for line in text.splitlines())
+
+    # And the authorizer's cold start and each of its per-request figures are reported beside their baselines
+    assert any(line.startswith("| AuthorizerFunction |") for line in text.splitlines())
+    for row in (
+        "authorizer, ID token, answer not cached",
+        "authorizer, API key, answer not cached",
+        "function gate, every request",
+    ):
+        assert re.search(rf"^\| {row} \| [\d.]+ ms \| [\d.]+x \|", text, re.MULTILINE), row
 
     # And month-end made one invoice per partner with products + 2 Stripe calls each
     assert "| Partners invoiced (Stripe invoices created) | 3 |" in text

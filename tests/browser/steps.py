@@ -24,6 +24,27 @@ def add_card(portal: Portal, card: str = "pm_card_visa", *, primary: bool = True
     page.get_by_role("button", name="Save payment method").click()
 
 
+CHALLENGE = "Authenticate with your bank"
+# What the portal says when the card's bank was not satisfied (js/stripe.js), locally and deployed alike
+SETUP_FAILED = "Authentication with your card's bank failed, so the card was not saved. Try again, or use another card."
+PAYMENT_FAILED = "authentication with your card's bank failed, so nothing was charged. Try again, or choose another card."
+PAY_NOW = re.compile(r"^Pay (.* )?now")  # a Pay now button, whichever invoice its accessible name goes on to name
+
+
+def challenge(portal: Portal):  # type: ignore[no-untyped-def]
+    """The 3-D Secure challenge the local stack shows as Stripe's test page does (js/three-d-secure.js)."""
+    dialog = portal.page.get_by_role("dialog", name=CHALLENGE)
+    expect(dialog).to_be_visible()
+    return dialog
+
+
+def authenticate(portal: Portal, answer: str = "Complete authentication") -> None:
+    """Answer the 3-D Secure challenge: "Complete authentication" or "Fail authentication"."""
+    dialog = challenge(portal)
+    dialog.get_by_role("button", name=answer).click()
+    expect(portal.page.get_by_role("dialog", name=CHALLENGE)).to_have_count(0)
+
+
 def add_saved_card(portal: Portal) -> None:
     """A working Visa as the primary card, and back on Payment Methods once it is saved."""
     add_card(portal)

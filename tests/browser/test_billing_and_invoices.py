@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.steps import add_card, add_saved_card, issue, month_end_with_stripes_attempt
+from tests.browser.steps import add_card, add_saved_card, authenticate, issue, month_end_with_stripes_attempt
 
 if TYPE_CHECKING:
     from testkit.stack import LocalStack
@@ -219,14 +219,16 @@ def test_a_card_that_needs_authentication_is_paid_after_authenticating_in_the_po
     page = portal.page
     portal.sign_in()
 
-    # Given a card that needs 3-D Secure on every charge; Stripe's off-session attempt could not complete
+    # Given a card that needs 3-D Secure on every charge (and when it is saved); Stripe's off-session attempt
+    # could not complete
     add_card(portal, "pm_card_authenticationRequired")
+    authenticate(portal)
     expect(page.get_by_role("heading", level=1, name="Payment Methods")).to_be_visible()
     issue(portal, "Jetpack Scan", 1)
     month_end_with_stripes_attempt(portal, period, following)
     wait_for(lambda: portal.api().get("/v1/account").json()["past_due_invoices"])
 
-    # When they press Pay now on the Invoices page: the portal completes the authentication with Stripe
+    # When they press Pay now on the Invoices page and complete the card's challenge
     portal.navigate("Invoices")
     invoice = page.locator("tr[data-invoice]")
     expect(invoice.locator("[data-field=failure]")).to_contain_text("requires authentication")
@@ -234,6 +236,7 @@ def test_a_card_that_needs_authentication_is_paid_after_authenticating_in_the_po
     dialog = page.get_by_role("dialog", name=re.compile(r"^Pay invoice "))
     expect(dialog.get_by_label(re.compile(r"•••• 3184"))).to_be_checked()
     dialog.get_by_role("button", name=re.compile(r"^Pay \$")).click()
+    authenticate(portal)
 
     # Then the invoice is paid and the banner is gone
     expect(page.locator("tr[data-invoice]")).to_have_attribute("data-status", "paid")

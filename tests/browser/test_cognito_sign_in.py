@@ -1,7 +1,9 @@
 """The deployed portal's sign-in: Cognito's authorization-code grant with PKCE, renewal with the refresh
 token, sign-out. The portal's files are served as CloudFront would serve them after `make deploy` (config.js
-filled in); the hosted sign-in pages, the token endpoint and the API are played by this test, which checks
-PKCE itself (SHA-256 of the verifier, RFC 7636) instead of trusting the portal's arithmetic."""
+filled in, and the Content-Security-Policy of the template's response headers policy, resolved for this test's
+stack: a violation the browser reports fails the test); the hosted sign-in pages, the token endpoint and the API
+are played by this test, which checks PKCE itself (SHA-256 of the verifier, RFC 7636) instead of trusting the
+portal's arithmetic."""
 
 from __future__ import annotations
 
@@ -17,9 +19,13 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
+from tests.deploy.cfn import STACK_ID, portal_content_security_policy
+
 ROOT = Path(__file__).resolve().parents[2]
 PORTAL = "https://portal.example"
-COGNITO = "https://partnerhub-prod-123456789012.auth.us-east-1.amazoncognito.com"
+# The stack's sign-in domain: the stage and the first group of the stack's id (never the account id)
+COGNITO = "https://partnerhub-prod-7f3e2a10.auth.us-east-1.amazoncognito.com"
+CSP = portal_content_security_policy(STACK_ID)
 CLIENT_ID = "portalclient123"
 CONFIG = (
     "export const config = "
@@ -58,6 +64,7 @@ class FakeCognito:
     api_tokens: list[str] = field(default_factory=list)
     issued: list[str] = field(default_factory=list)
     expired: set[str] = field(default_factory=set)
+    blocked: list[str] = field(default_factory=list)  # what the Content-Security-Policy refused
 
     def portal(self, route: Any) -> None:
         path = urlsplit(route.request.url).path
@@ -65,15 +72,16 @@ class FakeCognito:
             self.api(route)
             return
         name = "index.html" if path == "/" else path.lstrip("/")
+        headers = {"content-security-policy": CSP}  # as the distribution's response headers policy adds it
         if name == "config.js":
-            route.fulfill(status=200, content_type="text/javascript", body=CONFIG)
+            route.fulfill(status=200, content_type="text/javascript", headers=headers, body=CONFIG)
             return
         file = ROOT / "portal" / name
         if not file.is_file():
             route.fulfill(status=404, body="not found")
             return
         kind = "text/javascript" if file.suffix == ".js" else mimetypes.guess_type(file.name)[0] or "text/plain"
-        route.fulfill(status=200, content_type=kind, body=file.read_bytes())
+        route.fulfill(status=200, content_type=kind, headers=headers, body=file.read_bytes())
 
     def api(self, route: Any) -> None:
         token = (route.request.headers.get("authorization") or "").removeprefix("Bearer ")
@@ -128,9 +136,12 @@ def deployed(browser: Any) -> Iterator[tuple[Any, FakeCognito]]:
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    # Chromium reports each thing the Content-Security-Policy blocked on the console
+    page.on("console", lambda message: "Content Security Policy" in message.text and fake.blocked.append(message.text))
     try:
         yield page, fake
         assert errors == [], errors
+        assert fake.blocked == [], fake.blocked
     finally:
         context.close()
 
@@ -223,3 +234,28 @@ def test_sign_out_revokes_the_refresh_token_and_ends_the_hosted_session(deployed
     page.wait_for_load_state("load")
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
     assert page.evaluate("() => sessionStorage.getItem('partnerhub.session')") is None
+
+
+def test_the_portal_runs_under_its_content_security_policy(deployed: tuple[Any, FakeCognito]) -> None:
+    from playwright.sync_api import expect
+
+    page, fake = deployed
+    # The sign-in domain the page must reach is the one the policy names
+    assert f"{COGNITO} " in CSP
+    # When a partner signs in and goes through the pages that need no card entry (Stripe.js is not reachable here)
+    sign_in(page, fake)
+    for route, heading in (("licenses", "Licenses"), ("prices", "Prices"), ("invoices", "Invoices")):
+        page.goto(f"{PORTAL}/#/{route}")
+        expect(page.get_by_role("heading", level=1, name=heading)).to_be_visible()
+        page.wait_for_load_state("networkidle")
+    # Then nothing the portal does was blocked (the fixture fails on any report)
+    assert fake.blocked == []
+    # And the policy is in force: a script injected inline does not run, and the browser says why
+    ran = page.evaluate(
+        """() => { const s = document.createElement("script"); s.textContent = "window.injected = true";
+                   document.head.append(s); return window.injected === true; }"""
+    )
+    assert ran is False
+    page.wait_for_timeout(100)
+    assert len(fake.blocked) == 1 and "script-src" in fake.blocked[0], fake.blocked
+    fake.blocked.clear()

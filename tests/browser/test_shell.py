@@ -19,6 +19,7 @@ PAGES = [
     ("Invoices", "/v1/invoices"),
     ("Prices", "/v1/prices"),
     ("Company Details", "/v1/company"),
+    ("Developers", "/v1/api-keys"),
 ]
 
 pytestmark = pytest.mark.browser
@@ -90,13 +91,16 @@ def test_the_sidebar_works_from_the_keyboard(portal: Portal) -> None:
 
     # Arrow keys move between the links, End and Home jump, Enter follows
     page.keyboard.press("ArrowDown")
+    expect(nav.get_by_role("link", name="Sites")).to_be_focused()
+    page.keyboard.press("ArrowDown")
     expect(nav.get_by_role("link", name="Issue New License")).to_be_focused()
     page.keyboard.press("ArrowDown")
     expect(nav.get_by_role("link", name="Billing")).to_be_focused()
     page.keyboard.press("End")
-    expect(nav.get_by_role("link", name="Company Details")).to_be_focused()
+    expect(nav.get_by_role("link", name="Developers")).to_be_focused()
     page.keyboard.press("ArrowDown")
     expect(nav.get_by_role("link", name="Licenses", exact=True)).to_be_focused()
+    page.keyboard.press("ArrowUp")
     page.keyboard.press("ArrowUp")
     page.keyboard.press("ArrowUp")
     expect(nav.get_by_role("link", name="Prices")).to_be_focused()

@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from local.template import Resolver, Template
 
 ROOT = Path(__file__).resolve().parents[2]
 SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
@@ -41,3 +44,37 @@ def transformed(template: Path = TEMPLATE, layer_uri: str = LAYER_URI) -> Any:
 
 def resources_of(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
     return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
+
+
+# -- the template resolved for one stack, where a property depends on a parameter or the stack's identity ------------
+
+ACCOUNT = "210987654321"
+STACK_ID = f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/partnerhub-prod/7f3e2a10-5b1c-11f0-9a2e-0affd1c3b4e5"
+DISTRIBUTION = "d111abcdef8.cloudfront.net"
+REQUIRED = {"Stage": "prod", "StripePublishableKey": "pk_test_51TestOnly", "AlarmEmail": "ops@example.com"}
+
+
+@dataclass
+class Deployed(Resolver):
+    """Resolves intrinsic functions as CloudFormation would for one stack: its account, its stack id, and the
+    CloudFront domain its distribution got."""
+
+    stack_id: str = STACK_ID
+
+    def pseudo(self) -> dict[str, Any]:
+        return {**super().pseudo(), "AWS::AccountId": ACCOUNT, "AWS::StackId": self.stack_id}
+
+
+def resolved(logical_id: str, stack_id: str = STACK_ID, **parameters: str) -> dict[str, Any]:
+    """``logical_id``'s properties in template.yaml, every condition and reference resolved for a stack deployed
+    with ``parameters`` (Stage=prod and the required ones unless given)."""
+    template = Template(TEMPLATE, parameter_overrides={**REQUIRED, **parameters})
+    resolver = Deployed(template, attrs={("PortalDistribution", "DomainName"): DISTRIBUTION}, stack_id=stack_id)
+    props: dict[str, Any] = resolver.resolve(template.resources[logical_id].get("Properties") or {})
+    return props
+
+
+def portal_content_security_policy(stack_id: str = STACK_ID, **parameters: str) -> str:
+    """The Content-Security-Policy header CloudFront sends with the portal's files, for that stack."""
+    config = resolved("PortalSecurityHeaders", stack_id, **parameters)["ResponseHeadersPolicyConfig"]
+    return str(config["SecurityHeadersConfig"]["ContentSecurityPolicy"]["ContentSecurityPolicy"])

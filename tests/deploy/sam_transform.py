@@ -3,7 +3,7 @@
 Runs under the SAM CLI's own virtualenv (.venv-sam), whose samtranslator pins a pydantic the project's
 virtualenv does not have: ``.venv-sam/bin/python tests/deploy/sam_transform.py template.yaml[=layer-uri] ...``
 prints a JSON list, one transformed template per argument (one process: importing samtranslator is the slow
-part). Local CodeUri/ContentUri folders become S3 URIs, as `sam package` makes them; ``=layer-uri`` sets the
+part); ``--single template.yaml`` prints that one template alone. Local CodeUri/ContentUri folders become S3 URIs, as `sam package` makes them; ``=layer-uri`` sets the
 layer's, so a test can show what a layer-only change does.
 """
 
@@ -17,6 +17,7 @@ PARAMETERS = {
     "AWS::Region": "us-east-1",
     "AWS::AccountId": "123456789012",
     "AWS::Partition": "aws",
+    "Stage": "prod",
     "StripePublishableKey": "pk_test_51TestOnly",
     "AlarmEmail": "ops@example.com",
 }
@@ -44,6 +45,9 @@ def transformed(argument):
 
 
 def main():
+    if sys.argv[1:2] == ["--single"]:  # one template, as a file CloudFormation (or checkov) reads
+        json.dump(transformed(sys.argv[2]), sys.stdout, default=str, indent=1)
+        return
     json.dump([transformed(argument) for argument in sys.argv[1:]], sys.stdout, default=str)
 
 

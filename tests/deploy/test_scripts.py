@@ -3,6 +3,8 @@ needs, and the Cognito user an operator creates."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import re
 import sys
@@ -25,7 +27,7 @@ OUTPUTS = {
     "PortalUrl": "https://d111.cloudfront.net",
     "UserPoolId": "us-east-1_Example",
     "UserPoolClientId": "client123",
-    "UserPoolDomainUrl": "https://partnerhub-prod-123456789012.auth.us-east-1.amazoncognito.com",
+    "UserPoolDomainUrl": "https://partnerhub-prod-7f3e2a10.auth.us-east-1.amazoncognito.com",
 }
 
 
@@ -72,12 +74,60 @@ def test_a_first_deploy_passes_the_key_and_email_with_samconfigs_parameters() ->
         "StripeWebhookSecretParameter": "/partnerhub/staging/stripe/webhook-secret",
         "StripePublishableKey": "pk_test_51abcdef",
         "AlarmEmail": "ops@example.com",
+        # A first create that fails must be able to delete its table and user pool on the way back
+        "DataProtection": "INACTIVE",
     }
 
 
-def test_a_later_deploy_keeps_the_stacks_key_and_email() -> None:
+def test_a_later_deploy_keeps_the_stacks_key_and_email_and_protects_the_data() -> None:
     overrides = deploy.deploy_overrides(deploy.stage_config("prod"), stack_exists=True, environ={})
-    assert set(overrides) == {"Stage", "StripeSecretKeyParameter", "StripeWebhookSecretParameter"}
+    assert set(overrides) == {"Stage", "StripeSecretKeyParameter", "StripeWebhookSecretParameter", "DataProtection"}
+    assert overrides["DataProtection"] == "ACTIVE"
+
+
+def test_optional_parameters_are_passed_when_set_cleared_when_empty_and_kept_otherwise() -> None:
+    config = deploy.stage_config("prod")
+    environ = {"EMAIL_FROM_ADDRESS": "partners@vendor.example", "PORTAL_DOMAIN_NAME": ""}
+    overrides = deploy.deploy_overrides(config, stack_exists=True, environ=environ)
+    assert overrides["EmailFromAddress"] == "partners@vendor.example"
+    assert overrides["PortalDomainName"] == ""  # given empty: the stage goes back to CloudFront's domain
+    for kept in ("SesIdentity", "PortalCertificateArn", "DeploymentStrategy"):
+        assert kept not in overrides  # SAM passes UsePreviousValue for them
+
+
+def test_every_optional_parameter_is_one_the_template_declares_with_a_default() -> None:
+    from local.template import load_yaml
+
+    parameters = load_yaml(ROOT / "template.yaml")["Parameters"]
+    for parameter in deploy.OPTIONAL:
+        assert "Default" in parameters[parameter], parameter
+    for parameter in deploy.FIRST_DEPLOY:
+        assert "Default" not in parameters[parameter], parameter
+
+
+# -- samconfig: nothing reaches a stage unless it is named ---------------------------------------------------------
+
+
+def test_no_default_in_samconfig_names_a_stack() -> None:
+    import tomllib
+
+    settings = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    defaults = settings.get("default", {})
+    # A bare `sam deploy`, `sam delete` or `sam sync` would read these sections: none may name a stack or a stage
+    for command, section in defaults.items():
+        parameters = section.get("parameters", {})
+        assert "stack_name" not in parameters, command
+        assert "parameter_overrides" not in parameters, command
+    assert not {"deploy", "delete", "sync"} & set(defaults)
+    # and every stage's stack carries its stage's name
+    for stage in ("prod", "staging"):
+        assert settings[stage]["deploy"]["parameters"]["stack_name"] == f"partnerhub-{stage}"
+
+
+def test_the_template_does_not_pick_a_stage_either() -> None:
+    from local.template import load_yaml
+
+    assert "Default" not in load_yaml(ROOT / "template.yaml")["Parameters"]["Stage"]
 
 
 def test_a_missing_stripe_secret_key_stops_the_deploy_and_says_how_to_create_it(aws: None) -> None:
@@ -116,7 +166,7 @@ def test_config_js_comes_from_the_stack_outputs() -> None:
             "region": "us-east-1",
             "userPoolId": "us-east-1_Example",
             "clientId": "client123",
-            "domain": "https://partnerhub-prod-123456789012.auth.us-east-1.amazoncognito.com",
+            "domain": "https://partnerhub-prod-7f3e2a10.auth.us-east-1.amazoncognito.com",
         },
         "support": {"email": "", "url": ""},
     }
@@ -248,5 +298,86 @@ def test_sam_deploy_gets_the_stage_and_the_whole_override_list(monkeypatch: pyte
             "StripeWebhookSecretParameter=/partnerhub/staging/stripe/webhook-secret",
             "StripePublishableKey=pk_test_51abcdef",
             "AlarmEmail=ops@example.com",
+            "DataProtection=INACTIVE",
         ]
     ]
+
+
+# -- a first deploy that can fail, a deploy that says where it goes -------------------------------------------------
+
+
+def deploy_commands(monkeypatch: pytest.MonkeyPatch, stage: str, environ: dict[str, str]) -> tuple[list[Any], str]:
+    """What ``make deploy STAGE=<stage>`` runs (sam commands) and prints, against moto's account."""
+    ran: list[Any] = []
+    monkeypatch.setattr(deploy.subprocess, "run", lambda command, **_: ran.append(command))
+    # moto has no GetAccountSettings; the concurrency check is tested on its own below
+    monkeypatch.setattr(deploy, "check_lambda_concurrency", lambda client: 1000)
+    monkeypatch.setattr(deploy, "publish_portal", lambda session, config: OUTPUTS | {"DashboardUrl": "https://d"})
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    boto3.client("ssm", region_name="us-east-1").put_parameter(
+        Name=f"/partnerhub/{stage}/stripe/secret-key", Type="SecureString", Value="sk_test_x"
+    )
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        deploy.main(["--stage", stage, "--sam", "sam"])
+    return ran, out.getvalue()
+
+
+def test_a_first_create_runs_unprotected_then_protects_the_data_at_once(
+    aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given no partnerhub-staging stack yet
+    environ = {"STRIPE_PUBLISHABLE_KEY": "pk_test_51abcdef", "ALARM_EMAIL": "ops@example.com"}
+    ran, out = deploy_commands(monkeypatch, "staging", environ)
+    # Then the first `sam deploy` creates it with the protection off, and a second one turns it on
+    assert [c[c.index("--config-env") + 1] for c in ran] == ["staging", "staging"]
+    assert [c for c in ran[0] if c.startswith("DataProtection=")] == ["DataProtection=INACTIVE"]
+    assert [c for c in ran[1] if c.startswith("DataProtection=")] == ["DataProtection=ACTIVE"]
+    # And it said which stage, stack, account and region before anything ran
+    assert out.splitlines()[0] == "stage staging: stack partnerhub-staging, account 123456789012, region us-east-1"
+    assert "Stage             staging (partnerhub-staging, us-east-1)" in out
+
+
+def test_a_rolled_back_first_create_is_cleared_before_the_retry() -> None:
+    from botocore.stub import Stubber
+
+    cloudformation = boto3.client("cloudformation", region_name="us-east-1")
+    stack = {"StackName": "partnerhub-staging", "CreationTime": "2026-11-01T00:00:00Z"}
+    with Stubber(cloudformation) as stub:
+        # Given the record of a create that failed and was rolled back (nothing else of it is left)
+        stub.add_response("describe_stacks", {"Stacks": [{**stack, "StackStatus": "ROLLBACK_COMPLETE"}]})
+        # Then it is deleted, and the wait ends when CloudFormation no longer knows it
+        stub.add_response("delete_stack", {}, {"StackName": "partnerhub-staging"})
+        stub.add_response("describe_stacks", {"Stacks": [{**stack, "StackStatus": "DELETE_COMPLETE"}]})
+        assert deploy.clear_rolled_back_create(cloudformation, "partnerhub-staging") is True
+        stub.assert_no_pending_responses()
+    with Stubber(cloudformation) as stub:
+        # A stack that works is never deleted
+        stub.add_response("describe_stacks", {"Stacks": [{**stack, "StackStatus": "UPDATE_COMPLETE"}]})
+        assert deploy.clear_rolled_back_create(cloudformation, "partnerhub-staging") is False
+
+
+@pytest.mark.parametrize(("limit", "warned"), [(10, True), (1000, False)])
+def test_a_low_lambda_concurrency_is_said_before_deploying(limit: int, warned: bool, capsys: Any) -> None:
+    from botocore.stub import Stubber
+
+    client = boto3.client("lambda", region_name="us-east-1")
+    with Stubber(client) as stub:
+        stub.add_response(
+            "get_account_settings",
+            {"AccountLimit": {"ConcurrentExecutions": limit, "UnreservedConcurrentExecutions": limit}},
+        )
+        assert deploy.check_lambda_concurrency(client) == limit
+    said = capsys.readouterr().out
+    assert ("at most 10 Lambda functions at once" in said) is warned
+    assert ("L-B99A9384" in said) is warned
+
+
+def test_a_teardown_needs_the_stacks_name(aws: None) -> None:
+    config = deploy.stage_config("staging")
+    session = boto3.session.Session(region_name="us-east-1")
+    with pytest.raises(SystemExit, match="confirm with its name"):
+        deploy.teardown(session, config, "staging")
+    with pytest.raises(SystemExit, match="does not exist"):
+        deploy.teardown(session, config, "partnerhub-staging")

@@ -4,6 +4,7 @@ and logs that expire."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from typing import Any
@@ -16,9 +17,12 @@ from tests.deploy.cfn import LAYER_URI, ROOT, TEMPLATE, resources_of, transform_
 WEBHOOK = ("post", "/v1/webhooks/stripe")
 LAYER_A = "s3://artifacts/layers/common-0a0a0a"
 LAYER_B = "s3://artifacts/layers/common-1b1b1b"
-LOCAL = Template(TEMPLATE, parameter_overrides={"StripePublishableKey": "pk_test_local"})
+LOCAL = Template(TEMPLATE, parameter_overrides={"Stage": "test", "StripePublishableKey": "pk_test_local"})
 # The functions behind HTTP routes (SnapStart, served through the live alias).
 API_FUNCTIONS = {route.function_id for route in LOCAL.routes}
+# ... and the authorizer in front of them (SnapStart, invoked by API Gateway through its live alias too).
+AUTHORIZER = "AuthorizerFunction"
+ALIASED_FUNCTIONS = API_FUNCTIONS | {AUTHORIZER}
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +68,8 @@ def test_a_layer_only_change_publishes_new_versions_behind_every_alias(variants:
     # Given the same function code, packaged with two different builds of the layer
     before, after = variants["layer_a"], variants["layer_b"]
     aliases_before, aliases_after = aliased_functions(before), aliased_functions(after)
-    # Then every API function gets a new version, and its alias moves to it
-    assert set(aliases_before) == API_FUNCTIONS
+    # Then every API function (and the authorizer) gets a new version, and its alias moves to it
+    assert set(aliases_before) == ALIASED_FUNCTIONS
     for function, alias in aliases_before.items():
         old, new = version_of(alias), version_of(aliases_after[function])
         assert old != new, f"{function}: a layer change would leave the alias on the old version"
@@ -91,6 +95,7 @@ def test_every_route_invokes_its_functions_live_alias(cfn: dict[str, Any]) -> No
         p["Properties"]
         for p in resources_of(cfn, "AWS::Lambda::Permission").values()
         if p["Properties"]["Principal"] == "apigateway.amazonaws.com"
+        and p["Properties"]["FunctionName"] != {"Ref": f"{AUTHORIZER}Aliaslive"}
     ]
     assert len(permissions) == len(ops)
     for permission in permissions:
@@ -102,21 +107,52 @@ def test_only_the_stripe_webhook_route_has_no_authorizer(cfn: dict[str, Any]) ->
     assert ops[WEBHOOK]["security"] == [{"NONE": []}]
     for key, op in ops.items():
         if key != WEBHOOK:
-            assert op["security"] == [{"CognitoJwt": []}], key
-    authorizer = cfn["Resources"]["HttpApi"]["Properties"]["Body"]["components"]["securitySchemes"]["CognitoJwt"]
-    jwt = authorizer["x-amazon-apigateway-authorizer"]["jwtConfiguration"]
-    assert jwt["audience"] == [{"Ref": "UserPoolClient"}]
+            assert op["security"] == [{"PartnerAuthorizer": []}], key
+    schemes = cfn["Resources"]["HttpApi"]["Properties"]["Body"]["components"]["securitySchemes"]
+    assert set(schemes) == {"PartnerAuthorizer"}, "one authorizer: the JWT authorizer is gone"
+
+
+def test_the_authorizer_is_a_cached_request_authorizer_on_the_live_alias(cfn: dict[str, Any]) -> None:
+    scheme = cfn["Resources"]["HttpApi"]["Properties"]["Body"]["components"]["securitySchemes"]["PartnerAuthorizer"]
+    authorizer = scheme["x-amazon-apigateway-authorizer"]
+    assert authorizer["type"] == "request"
+    assert authorizer["authorizerPayloadFormatVersion"] == "2.0"
+    assert authorizer["enableSimpleResponses"] is True
+    assert authorizer["identitySource"] == ["$request.header.Authorization"]
+    # 60 s: the revocation delay docs/security.md states
+    assert authorizer["authorizerResultTtlInSeconds"] == 60
+    uri, names = authorizer["authorizerUri"]["Fn::Sub"]
+    assert uri.endswith("/functions/${__FunctionArn__}/invocations")
+    assert names["__FunctionArn__"] == {"Ref": f"{AUTHORIZER}Aliaslive"}
+    # API Gateway may invoke the alias, as an authorizer of this API only
+    (permission,) = [
+        p["Properties"]
+        for p in resources_of(cfn, "AWS::Lambda::Permission").values()
+        if p["Properties"]["FunctionName"] == {"Ref": f"{AUTHORIZER}Aliaslive"}
+    ]
+    assert permission["Principal"] == "apigateway.amazonaws.com"
+    source, source_names = permission["SourceArn"]["Fn::Sub"]
+    assert source.endswith(":${__ApiId__}/authorizers/*") and source_names == {"__ApiId__": {"Ref": "HttpApi"}}
+
+
+def test_the_authorizer_trusts_the_user_pool_and_the_portals_client(cfn: dict[str, Any]) -> None:
+    variables = cfn["Resources"][AUTHORIZER]["Properties"]["Environment"]["Variables"]
+    assert variables["COGNITO_ISSUER"] == {"Fn::Sub": "https://cognito-idp.${AWS::Region}.amazonaws.com/${UserPool}"}
+    assert variables["COGNITO_AUDIENCE"] == {"Ref": "UserPoolClient"}
 
 
 # -- alarms ------------------------------------------------------------------------------------------
 
 
-def alarms_on(cfn: dict[str, Any], metric: str, dimension: str) -> dict[str, Any]:
-    """Dimension value (as written) -> alarm properties, for alarms on ``metric``."""
+def alarms_on(cfn: dict[str, Any], metric: str, dimension: str, *, only: str | None = None) -> dict[str, Any]:
+    """Dimension value (as written) -> alarm properties, for single-metric alarms on ``metric`` whose dimensions are
+    ``dimension`` alone (or ``dimension`` and ``only``'s names, when given: the release alarms' three)."""
     found = {}
     for alarm in resources_of(cfn, "AWS::CloudWatch::Alarm").values():
         props = alarm["Properties"]
-        if props["MetricName"] == metric:
+        names = sorted(d["Name"] for d in props.get("Dimensions", []))
+        wanted = sorted([dimension, *(only.split(",") if only else [])])
+        if props.get("MetricName") == metric and names == wanted:
             (value,) = [d["Value"] for d in props["Dimensions"] if d["Name"] == dimension]
             found[json.dumps(value, sort_keys=True)] = props
     return found
@@ -135,6 +171,9 @@ def test_every_alarm_notifies_the_one_topic_and_its_email(cfn: dict[str, Any]) -
     assert alarms
     for name, alarm in alarms.items():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
+        # and the all-clear: a person who was paged learns that it is over
+        assert alarm["Properties"]["OKActions"] == [{"Ref": "AlarmTopic"}], name
+        assert alarm["Properties"]["TreatMissingData"] == "notBreaching", name
 
 
 def test_every_function_alarms_on_errors_and_throttles(cfn: dict[str, Any]) -> None:
@@ -173,7 +212,7 @@ def test_dead_letters_and_a_failed_invoice_run_alarm(cfn: dict[str, Any]) -> Non
 
 
 def test_the_api_alarms_on_5xx(cfn: dict[str, Any]) -> None:
-    (props,) = alarms_on(cfn, "5xx", "ApiId").values()
+    (props,) = alarms_on(cfn, "5xx", "ApiId", only="Stage").values()
     assert props["Namespace"] == "AWS/ApiGateway"
     assert {"Name": "Stage", "Value": "$default"} in props["Dimensions"]
     assert props["Dimensions"][0]["Value"] == {"Ref": "HttpApi"}
@@ -198,8 +237,7 @@ def test_sign_in_is_invite_only_with_the_code_grant_and_pkce(cfn: dict[str, Any]
     res = cfn["Resources"]
     pool = res["UserPool"]
     assert pool["Properties"]["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
-    assert pool["Properties"]["DeletionProtection"] == "ACTIVE"
-    assert pool["DeletionPolicy"] == "Retain"
+    # Deletion protection and retention: tests/deploy/test_operations.py
     (partner_id,) = [a for a in pool["Properties"]["Schema"] if a["Name"] == "partner_id"]
     assert partner_id["Mutable"] is False
     client = res["UserPoolClient"]["Properties"]
@@ -207,7 +245,13 @@ def test_sign_in_is_invite_only_with_the_code_grant_and_pkce(cfn: dict[str, Any]
     assert client["AllowedOAuthFlowsUserPoolClient"] is True
     assert client["AllowedOAuthFlows"] == ["code"]  # no implicit grant: tokens never ride in a URL
     assert set(client["AllowedOAuthScopes"]) == {"openid", "email"}
-    portal = {"Fn::Sub": "https://${PortalDistribution.DomainName}/"}
+    portal = {
+        "Fn::If": [
+            "WithPortalDomain",
+            {"Fn::Sub": "https://${PortalDomainName}/"},
+            {"Fn::Sub": "https://${PortalDistribution.DomainName}/"},
+        ]
+    }
     assert client["CallbackURLs"] == client["LogoutURLs"] == [portal]
     assert "custom:partner_id" not in client["WriteAttributes"]  # a user cannot move to another tenant
     assert (client["IdTokenValidity"], client["TokenValidityUnits"]["IdToken"]) == (15, "minutes")
@@ -234,25 +278,42 @@ def test_every_log_group_expires_and_every_function_writes_to_its_own(cfn: dict[
     assert {"requestId", "routeKey", "status"} <= set(fields)
 
 
-def test_the_table_and_user_pool_survive_a_stack_deletion(cfn: dict[str, Any]) -> None:
-    table = cfn["Resources"]["Table"]
-    assert table["Properties"]["DeletionProtectionEnabled"] is True
-    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
-    pool = cfn["Resources"]["UserPool"]
-    assert pool["Properties"]["DeletionProtection"] == "ACTIVE"
-    assert pool["DeletionPolicy"] == pool["UpdateReplacePolicy"] == "Retain"
-
-
-def test_traces_record_no_response_bodies(cfn: dict[str, Any]) -> None:
+def test_every_function_is_traced(cfn: dict[str, Any]) -> None:
     for name, function in resources_of(cfn, "AWS::Lambda::Function").items():
-        variables = function["Properties"]["Environment"]["Variables"]
         assert function["Properties"]["TracingConfig"] == {"Mode": "Active"}, name
-        assert variables["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false", name
-        assert variables["POWERTOOLS_TRACER_CAPTURE_ERROR"] == "false", name
+
+
+def test_every_environment_variable_is_read_by_something() -> None:
+    # The settings dataclasses (partnerhub/settings.py) read their fields from the environment, Powertools its own
+    # POWERTOOLS_* variables, Lambda's runtime AWS_LAMBDA_EXEC_WRAPPER; a variable nothing reads is a claim nobody keeps.
+    from partnerhub import settings
+
+    fields = {
+        f.name.upper()
+        for cls in vars(settings).values()
+        if isinstance(cls, type) and dataclasses.is_dataclass(cls)
+        for f in dataclasses.fields(cls)
+    }
+    powertools = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
+    runtime = {"AWS_LAMBDA_EXEC_WRAPPER"}
+    used_fields = {name for name in fields if re.search(rf"settings\.{name.lower()}\b", _sources())}
+    for function in LOCAL.functions.values():
+        for variable in function.environment:
+            assert variable in powertools | runtime | used_fields, f"{function.logical_id}: nothing reads {variable}"
+
+
+def _sources() -> str:
+    """The code that reads settings: the functions and the layer."""
+    return "\n".join(p.read_text() for folder in ("functions", "layers/common") for p in (ROOT / folder).rglob("*.py"))
 
 
 def test_the_local_stack_still_reads_the_template() -> None:
     # The local gateway parses template.yaml itself (no transform): the new resources must not trip it.
-    assert len(LOCAL.functions) == len(API_FUNCTIONS) + 2  # and the planner and the worker
+    assert len(LOCAL.functions) == len(API_FUNCTIONS) + 3  # and the planner, the worker and the authorizer
+    default, authorizers = LOCAL.authorizers()
+    assert default == "PartnerAuthorizer"
+    (authorizer,) = authorizers.values()
+    assert (authorizer.kind, authorizer.function_id, authorizer.ttl_seconds) == ("lambda", AUTHORIZER, 60)
+    assert (authorizer.headers, authorizer.simple_responses) == (("Authorization",), True)
     assert LOCAL.schedule_targets() == ["InvoicePlannerFunction"]
     assert {r.route_key for r in LOCAL.routes if not r.authorized} == {"POST /v1/webhooks/stripe"}

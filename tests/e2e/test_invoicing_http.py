@@ -140,5 +140,10 @@ def test_another_partners_invoice_is_404_and_an_unended_month_is_refused(stack: 
     assert stranger.get(f"/v1/invoices/{invoice['id']}/pdf", allow_redirects=False).status_code == 404
     assert stranger.post(f"/v1/invoices/{invoice['id']}/pay").status_code == 404
 
+    # A month not ended yet is refused with a 409 that says so, before the planner runs
     refused = stack.anonymous.post("/_local/invoice-run", json={"period": "2027-08"}, timeout=60)
-    assert refused.status_code == 500 and "has not ended yet" in refused.text
+    assert refused.status_code == 409
+    assert refused.json() == {
+        "code": "period_not_ended",
+        "message": "2027-08 has not ended yet (it ends 2027-09-01T00:00:00Z); only a month that has ended can be invoiced",
+    }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,6 +33,10 @@ class Receiver:
     def __init__(self) -> None:
         self.received: list[dict[str, Any]] = []
         self.fail_next = 0
+        self.delay_s = 0.0
+        """How long each delivery is held before it is answered (to see deliveries overlap)."""
+        self.in_flight = 0
+        self.most_in_flight = 0
         self._lock = threading.Lock()
         receiver = self
 
@@ -39,6 +44,11 @@ class Receiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 with receiver._lock:
+                    receiver.in_flight += 1
+                    receiver.most_in_flight = max(receiver.most_in_flight, receiver.in_flight)
+                time.sleep(receiver.delay_s)
+                with receiver._lock:
+                    receiver.in_flight -= 1
                     failing = receiver.fail_next > 0
                     if failing:
                         receiver.fail_next -= 1

@@ -13,6 +13,9 @@ from partnerhub.clock import ManualClock
 
 
 def _events(client: stripe.StripeClient, prefix: str = "invoice.") -> list[str]:
+    """The types of the events Stripe recorded, oldest first: the order they were created in, which the events
+    API gives (https://docs.stripe.com/api/events/list: "the most recently created event appearing first"), not
+    the order webhooks arrive in, which Stripe does not promise."""
     listed = client.v1.events.list({"limit": 100})
     return [e.type for e in reversed(listed.data) if e.type.startswith(prefix)]
 
@@ -64,7 +67,11 @@ def test_invoice_flow_finalize_opens_and_the_automatic_attempt_pays_an_hour_late
     assert opened.number.startswith(client.v1.customers.retrieve(customer_id).invoice_prefix + "-0001")
     assert [line.amount for line in opened.lines.data] == [1500, 1001]
     assert opened.lines.data[1].parent.invoice_item_details.invoice_item == seats.id
-    assert _events(client) == ["invoice.created", "invoice.finalized"]
+    assert _events(client) == ["invoice.created", "invoice.finalized", "invoice.updated"]
+    # And its PaymentIntent exists from finalization, for the amount due, waiting for a payment method
+    intent = client.v1.invoices.retrieve(draft.id, {"expand": ["payments.data.payment.payment_intent"]})
+    assert intent.payments.data[0].payment.payment_intent.status == "requires_payment_method"
+    assert _events(client, "payment_intent.") == ["payment_intent.created"]
     # When 59 minutes pass, still nothing; at the hour the default card is charged
     clock.advance(timedelta(minutes=59))
     assert client.v1.invoices.retrieve(draft.id).status == "open"
@@ -73,7 +80,14 @@ def test_invoice_flow_finalize_opens_and_the_automatic_attempt_pays_an_hour_late
     assert paid.status == "paid" and paid.attempt_count == 1 and paid.attempted is True
     assert (paid.amount_due, paid.amount_paid, paid.amount_remaining) == (2501, 2501, 0)
     assert paid.status_transitions.paid_at == finalized_at + 3600 and paid.next_payment_attempt is None
-    assert _events(client) == ["invoice.created", "invoice.finalized", "invoice.paid", "invoice.payment_succeeded"]
+    assert _events(client) == [
+        "invoice.created",
+        "invoice.finalized",
+        "invoice.updated",
+        "invoice.paid",
+        "invoice.payment_succeeded",
+        "invoice.updated",
+    ]
     assert _events(client, "payment_intent.") == ["payment_intent.created", "payment_intent.succeeded"]
     assert _events(client, "charge.") == ["charge.succeeded"]
     # And the lines endpoint pages the same lines
@@ -114,7 +128,10 @@ def test_charge_failure_leaves_invoice_open_then_pay_with_new_card(client: strip
 
 def test_void_and_uncollectible_transitions(client: stripe.StripeClient, customer_with_card: tuple[str, str]) -> None:
     """https://docs.stripe.com/invoicing/overview#invoice-statuses: open may become uncollectible or void;
-    uncollectible may still be paid or voided; paid and void are final."""
+    uncollectible may still be paid or voided; paid and void are final. A refusal of pay, void or
+    mark_uncollectible on an invoice in the wrong state carries a message and no ``code``: Stripe's recorded
+    answer to paying a paid invoice has none, and ``invoice_not_editable`` means editing
+    (https://docs.stripe.com/error-codes#invoice-not-editable), not these transitions."""
     customer_id, _ = customer_with_card
 
     def open_invoice() -> str:
@@ -148,6 +165,18 @@ def test_void_and_uncollectible_transitions(client: stripe.StripeClient, custome
         client.v1.invoices.void_invoice(draft.id)
     assert _events(client).count("invoice.voided") == 1
     assert _events(client).count("invoice.marked_uncollectible") == 1
+    # And no refusal carries an error code: Stripe answers a message only
+    for refused in (
+        lambda: client.v1.invoices.pay(first),
+        lambda: client.v1.invoices.void_invoice(first),
+        lambda: client.v1.invoices.mark_uncollectible(first),
+        lambda: client.v1.invoices.pay(second),
+        lambda: client.v1.invoices.void_invoice(draft.id),
+        lambda: client.v1.invoices.mark_uncollectible(draft.id),
+    ):
+        with pytest.raises(stripe.InvalidRequestError) as refusal:
+            refused()
+        assert refusal.value.http_status == 400 and refusal.value.code is None and refusal.value.user_message
     # Filtering by status finds each
     assert [i.id for i in client.v1.invoices.list({"customer": customer_id, "status": "void"}).data] == [second]
 
@@ -238,3 +267,33 @@ def test_expand_customer_on_invoice(client: stripe.StripeClient, customer_with_c
     expanded = client.v1.invoices.retrieve(invoice.id, {"expand": ["customer", "default_payment_method"]})
     assert expanded.customer.id == customer_id and expanded.default_payment_method.card.last4 == "4242"
     assert expanded.lines.object == "list"
+
+
+def test_invoice_updated_and_customer_updated_are_sent_when_the_objects_change(
+    client: stripe.StripeClient, customer_with_card: tuple[str, str], clock: ManualClock
+) -> None:
+    """https://docs.stripe.com/api/events/types: ``invoice.updated`` "occurs whenever an invoice changes",
+    ``customer.updated`` "whenever any property of a customer changes", each with ``previous_attributes``.
+    Finalizing moves the customer's ``next_invoice_sequence``, so it changes the customer too."""
+    customer_id, _ = customer_with_card
+    draft = client.v1.invoices.create({"customer": customer_id, "currency": "usd"})
+    # Given a draft that takes one line: its totals change
+    client.v1.invoice_items.create({"customer": customer_id, "invoice": draft.id, "amount": 1200, "currency": "usd"})
+    # When it is finalized and then paid by Stripe's attempt
+    client.v1.invoices.finalize_invoice(draft.id, {"auto_advance": True})
+    clock.advance(timedelta(hours=1))
+    client.v1.invoices.retrieve(draft.id)
+    # Then each change came with invoice.updated naming what it was before
+    updates = [e for e in reversed(client.v1.events.list({"type": "invoice.updated", "limit": 100}).data)]
+    previous = [e.data.previous_attributes.to_dict() for e in updates]
+    assert previous[0]["total"] == 0 and updates[0].data.object.total == 1200
+    assert previous[1]["status"] == "draft" and updates[1].data.object.status == "open"
+    assert previous[2]["status"] == "open" and updates[2].data.object.status == "paid"
+    # And finalizing moved the customer's invoice sequence: customer.updated with what it was
+    moved = [
+        e
+        for e in client.v1.events.list({"type": "customer.updated", "limit": 100}).data
+        if "next_invoice_sequence" in e.data.previous_attributes
+    ]
+    assert [e.data.previous_attributes.next_invoice_sequence for e in moved] == [1]
+    assert moved[0].data.object.next_invoice_sequence == 2

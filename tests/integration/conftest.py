@@ -56,7 +56,7 @@ def aws() -> Iterator[LocalResources]:
     fast_dynamodb.install()
     with mock.patch.dict(os.environ, ENV), mock_aws():
         os.environ.pop("AWS_ENDPOINT_URL", None)
-        resources = LocalResources(Template(ROOT / "template.yaml"), endpoint_url=None)  # type: ignore[arg-type]
+        resources = LocalResources(Template(ROOT / "template.yaml", {"Stage": "test"}), endpoint_url=None)  # type: ignore[arg-type]
         resources.create_all()
         os.environ["TABLE_NAME"] = resources.table_names["Table"]
         DynamoCatalogRepository(os.environ["TABLE_NAME"], clients.dynamodb()).seed(PRODUCTS, PRICES)

@@ -490,7 +490,7 @@ class TestEstimate:
     def test_an_operator_token_without_a_partner_is_401(self, billing: Function, now: Any) -> None:
         # The sample event names agency-42; an operator-only token names none.
         event = load_event("billing/estimate", groups=OPERATORS, query={})
-        del event["requestContext"]["authorizer"]["jwt"]["claims"]["custom:partner_id"]
+        del event["requestContext"]["authorizer"]["lambda"]["partner_id"]
         reply = billing(event)
 
         assert reply.status == 401

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -277,7 +278,8 @@ def test_a_card_that_needs_authentication_answers_402_with_what_stripe_js_needs(
     assert record is not None and record.invoice_id and record.past_due
     assert record.last_payment_error is not None and record.last_payment_error["code"] == "authentication_required"
 
-    # When the partner pays now: 402 authentication_required with the PaymentIntent's secret and the key
+    # When the partner pays now: 402 authentication_required with the PaymentIntent's secret and the key. Stripe's
+    # refusal names no PaymentIntent (tests/emulator/test_collection.py): it is read from the invoice's payments
     reply = pay(month, partner_id, record.invoice_id)
     assert reply.status == 402 and reply.body["error"]["code"] == "authentication_required"
     (detail,) = reply.body["error"]["details"]
@@ -323,3 +325,55 @@ def test_paying_with_another_of_the_partners_cards(month: Month) -> None:
     paid = pay_with(added.body["id"])
     assert paid.status == 200, paid.body
     assert paid.body["status"] == "paid" and paid.body["past_due"] is False and paid.body["amount_paid"] == 12 * 14
+
+
+def test_paying_an_invoice_stripe_already_paid_answers_409_and_the_record_catches_up(month: Month) -> None:
+    # Given a partner past due after Stripe's first attempt declined
+    partner_id = month.partner("pm_card_chargeCustomerFail")
+    month.issue(partner_id, "jetpack-scan", 1, at(20))
+    month.run()
+    month.collect(partner_id)
+    record = month.invoices.record(partner_id, PERIOD)
+    assert record is not None and record.invoice_id and record.past_due and record.next_payment_attempt
+    # And Stripe's own retry succeeding on a new default card, with the invoice.paid webhook not here yet
+    good = month.sdk.v1.payment_methods.attach("pm_card_visa", {"customer": month.customer(partner_id)})
+    month.sdk.v1.customers.update(month.customer(partner_id), {"invoice_settings": {"default_payment_method": good.id}})
+    month.clock.set(datetime.fromisoformat(record.next_payment_attempt))
+    assert month.emulator is not None
+    month.emulator.collect_due()  # Stripe runs the attempts due (other partners' too)
+    assert month.sdk.v1.invoices.retrieve(record.invoice_id).status == "paid"
+    assert month.invoices.record(partner_id, PERIOD).past_due  # type: ignore[union-attr]
+
+    # When the partner presses Pay (Stripe refuses with a message and no code)
+    reply = pay(month, partner_id, record.invoice_id)
+
+    # Then it is a 409, never a 5xx, and the record and the standing are what Stripe holds: paid, not past due
+    assert reply.status == 409 and reply.body["error"]["code"] == "invoice_not_payable", reply.body
+    paid = month.invoices.record(partner_id, PERIOD)
+    assert paid is not None and paid.status == "paid" and not paid.past_due
+    assert DynamoPartnerRepository(month.table, clients.dynamodb()).standing(partner_id).past_due_invoices == ()
+
+
+@pytest.mark.parametrize("action", ["pay", "void"])
+def test_a_payment_or_void_stripe_made_but_answered_500_is_read_back_from_stripe(month: Month, action: str) -> None:
+    """https://docs.stripe.com/error-low-level: a 500's result is indeterminate, and the key replays it: the
+    invoice as Stripe holds it decides."""
+    # Given a partner past due on a declining card, who then saves a good one as primary
+    partner_id = month.partner("pm_card_chargeCustomerFail")
+    month.issue(partner_id, "jetpack-scan", 1, at(20))
+    month.run()
+    month.collect(partner_id)
+    record = month.invoices.record(partner_id, PERIOD)
+    assert record is not None and record.invoice_id and record.past_due
+    month.use_card(partner_id, "pm_card_visa")
+    # And Stripe carrying out the next request on the invoice, then answering it 500
+    assert month.emulator is not None
+    suffix = "/pay" if action == "pay" else "/void"
+    month.emulator.set_faults(fail_after_commit=1.0, limit=1, path_suffix=suffix, methods=["POST"])
+    # When the partner pays, or an operator voids it
+    reply = pay(month, partner_id, record.invoice_id) if action == "pay" else operator(month, "void", record.invoice_id)
+    # Then the answer is the invoice as Stripe now holds it, and the standing follows
+    expected = "paid" if action == "pay" else "void"
+    assert reply.status == 200 and reply.body["status"] == expected and reply.body["past_due"] is False, reply.body
+    assert month.emulator.describe_faults()["injected"][0]["after_commit"] is True
+    assert DynamoPartnerRepository(month.table, clients.dynamodb()).standing(partner_id).past_due_invoices == ()

@@ -285,6 +285,45 @@ class TestAddingCards:
         assert reused.body["error"]["code"] == "idempotency_key_reused"
         assert [c["id"] for c in cards(accounts, partner_id)] == [first.body["id"]]
 
+    @pytest.mark.parametrize("fault", ["server_error", "fail_after_commit"], ids=["nothing-made", "made-then-500"])
+    @pytest.mark.parametrize("path", ["/attach", "/v1/customers/"], ids=["attach", "default"])
+    def test_a_500_stripe_replays_under_the_key_does_not_stop_the_partner_retrying(
+        self,
+        accounts: Function,
+        emulator: RunningServer,
+        stripe_api: stripe.StripeClient,
+        partners: DynamoPartnerRepository,
+        partner_id: str,
+        fault: str,
+        path: str,
+    ) -> None:
+        """https://docs.stripe.com/api/idempotent_requests: Stripe replays a 500 under its key for 24 hours; the
+        partner's retry (same Idempotency-Key, so the same Stripe key) must still add the card, once."""
+        # Given a card confirmed in the browser, and Stripe answering the next attach (or the default's update)
+        # with a 500 it saves under the key, having done the work or not
+        intent = accounts(load_event("payment_methods/setup_intent", partner_id=partner_id)).body
+        confirmed = sdk(emulator, "pk_test_local").v1.setup_intents.confirm(
+            intent["setup_intent_id"], {"client_secret": intent["client_secret"], "payment_method": "pm_card_visa"}
+        )
+        pm = str(confirmed.payment_method)
+        prefix, suffix = ("/v1/payment_methods/", "/attach") if path == "/attach" else ("/v1/customers/", "")
+        emulator.emulator.set_faults(**{fault: 1.0}, limit=1, path_prefix=prefix, path_suffix=suffix, methods=["POST"])
+        try:
+            # When the partner adds it, and retries with the same key if the first answer failed
+            headers = {"Idempotency-Key": f"add-{partner_id}"}
+            first = add_card(accounts, partner_id, pm, headers=headers, drop_headers=())
+            reply = (
+                first if first.status == 201 else add_card(accounts, partner_id, pm, headers=headers, drop_headers=())
+            )
+        finally:
+            emulator.emulator.clear_faults()
+        # Then it is added once, primary, and Stripe's default
+        assert reply.status == 201, reply.body
+        assert [c["id"] for c in cards(accounts, partner_id)] == [pm]
+        customer = stripe_api.v1.customers.retrieve(customer_of(partners, partner_id))
+        assert customer.invoice_settings.default_payment_method == pm
+        assert [m.id for m in stripe_api.v1.customers.payment_methods.list(customer.id).data] == [pm]
+
 
 # Primary and deleting ---------------------------------------------------------------------------
 class TestPrimaryAndDeleting:
@@ -495,7 +534,7 @@ class TestAccount:
 
     def test_a_token_without_a_partner_is_refused(self, accounts: Function) -> None:
         event = load_event("payment_methods/account")
-        del event["requestContext"]["authorizer"]["jwt"]["claims"]["custom:partner_id"]
+        del event["requestContext"]["authorizer"]["lambda"]["partner_id"]
         assert accounts(event).status == 401
 
 

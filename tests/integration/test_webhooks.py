@@ -24,6 +24,7 @@ import stripe
 from stripe import WebhookSignature
 
 from local.resources import LocalResources
+from local.stack import LAUNCH_COLLECTION_SETTINGS
 from local.stripe_emulator import Emulator, RunningServer, serve
 from partnerhub import clients
 from partnerhub.clock import ManualClock
@@ -43,7 +44,10 @@ PERIOD = "2026-10"
 
 @pytest.fixture(scope="module")
 def emulator(clock: ManualClock) -> Iterator[RunningServer]:
-    running = serve(Emulator(clock), port=0)
+    emulator = Emulator(clock)
+    # Collected as the production account is set up (docs/invoicing.md, "Before launch")
+    emulator.configure_collection(**LAUNCH_COLLECTION_SETTINGS)
+    running = serve(emulator, port=0)
     yield running
     running.stop()
 

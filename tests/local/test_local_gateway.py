@@ -114,7 +114,7 @@ def test_http_event_shape() -> None:
         ),
         route_key="POST /v1/echo",
         path_parameters={},
-        claims=None,
+        authorizer=None,
         now=NOW,
     )
     assert event["version"] == "2.0"
@@ -317,6 +317,62 @@ def test_token_expires_with_the_stack_clock(local: FixtureStack) -> None:
         assert local.get("/v1/echo/x", local.token()).status_code == 200
     finally:
         requests.post(f"{local.url}/_local/clock", json={"now": "2026-03-01T12:00:00Z"}, timeout=10)
+
+
+def _clock(local: FixtureStack, body: dict[str, str]) -> None:
+    requests.post(f"{local.url}/_local/clock", json=body, timeout=10).raise_for_status()
+
+
+def test_a_lambda_authorizer_is_invoked_and_its_answer_handed_over(local: FixtureStack) -> None:
+    # When a request carries the identity source, the authorizer gets a REQUEST event (no body) for the route
+    reply = local.post("/v1/gated", data="payload", headers={"Authorization": "Bearer allow-1"})
+
+    # Then its context reaches the function as requestContext.authorizer.lambda
+    assert reply.status_code == 200, reply.text
+    event = reply.json()["event"]
+    assert event["body"] == "payload"
+    context = event["requestContext"]["authorizer"]["lambda"]
+    assert (context["who"], context["type"], context["route"], context["has_body"]) == (
+        "allow-1",
+        "REQUEST",
+        "POST /v1/gated",
+        False,
+    )
+
+
+def test_a_lambda_authorizers_answer_is_cached_for_its_ttl_on_the_stack_clock(local: FixtureStack) -> None:
+    def invocation() -> int:
+        reply = local.post("/v1/gated", headers={"Authorization": "Bearer allow-cache"})
+        assert reply.status_code == 200, reply.text
+        return int(reply.json()["event"]["requestContext"]["authorizer"]["lambda"]["invocation"])
+
+    try:
+        first = invocation()
+        # Within the 30 s of ReauthorizeEvery the cached answer is used: the authorizer is not invoked again
+        _clock(local, {"advance": "PT29S"})
+        assert invocation() == first
+        # After it, the authorizer is asked again
+        _clock(local, {"advance": "PT2S"})
+        second = invocation()
+        assert second > first
+        # And an answer stored in a future the clock was moved back from is not reused
+        _clock(local, {"now": "2026-03-01T12:00:00Z"})
+        assert invocation() > second
+    finally:
+        _clock(local, {"now": "2026-03-01T12:00:00Z"})
+
+
+def test_a_lambda_authorizers_refusals_are_the_gateways_own_answers(local: FixtureStack) -> None:
+    # No identity source: 401, the authorizer is not asked
+    missing = local.post("/v1/gated")
+    assert (missing.status_code, missing.json()) == (401, {"message": "Unauthorized"})
+    # isAuthorized false: 403
+    denied = local.post("/v1/gated", headers={"Authorization": "Bearer deny"})
+    assert (denied.status_code, denied.json()) == (403, {"message": "Forbidden"})
+    # The authorizer failing, or answering no simple response: 500
+    for credential in ("Bearer boom", "Bearer nonsense"):
+        failed = local.post("/v1/gated", headers={"Authorization": credential})
+        assert (failed.status_code, failed.json()) == (500, {"message": "Internal Server Error"}), credential
 
 
 def test_route_without_authorizer(local: FixtureStack) -> None:

@@ -110,3 +110,46 @@ def test_data_survives_a_kill_a_restart_and_goes_on_reset(state: Path) -> None:
         assert third.clock() != INSTANT
     finally:
         third.close()
+
+
+def test_data_kept_from_before_sites_gets_its_assigned_sites_connected_once(state: Path) -> None:
+    partner = f"agency-{uuid.uuid4().hex[:8]}"
+    site = {"site_id": "184472401", "site_url": "https://client-bakery.example"}
+
+    # Given kept data from before sites existed: a license assigned to a site, no site item, no migrations listed
+    first = Running(state)
+    try:
+        api = first.api(partner)
+        api.post(f"{first.url}/v1/payment-methods", json={"payment_method_id": "pm_card_visa"}, timeout=30)
+        (license,) = api.post(f"{first.url}/v1/licenses", json={"product": "jetpack-backup"}, timeout=30).json()[
+            "items"
+        ]
+        assigned = api.put(f"{first.url}/v1/licenses/{license['license_key']}/site", json=site, timeout=30)
+        assert assigned.status_code == 200, assigned.text
+    finally:
+        first.close()
+    snapshot = json.loads((state / SNAPSHOT).read_text(encoding="utf-8"))
+    assert "connected-sites" in snapshot["migrations"]
+    del snapshot["migrations"]
+    for items in snapshot["dynamodb"].values():
+        items[:] = [i for i in items if i.get("type", {}).get("S") != "site"]
+        for item in items:
+            if "license_key" in item and "#PRODUCT#" in item["SK"]["S"]:
+                item.pop("source"), item.pop("type")
+    (state / SNAPSHOT).write_text(json.dumps(snapshot), encoding="utf-8")
+
+    # When the stack starts on it
+    second = Running(state)
+    try:
+        sites = second.api(partner).get(f"{second.url}/v1/sites", timeout=30).json()["items"]
+    finally:
+        printed = second.close()
+
+    # Then the site is connected, holding the license, and the saved data records the migration (it runs once)
+    assert [(s["site_id"], s["site_url"]) for s in sites] == [(site["site_id"], site["site_url"])]
+    assert sites[0]["licenses"] == [
+        {"license_key": license["license_key"], "product": "jetpack-backup", "source": "portal"}
+    ]
+    assert "migration connected-sites: 1 site connected" in printed
+    assert "connected-sites" in json.loads((state / SNAPSHOT).read_text(encoding="utf-8"))["migrations"]
+    assert "migration connected-sites" not in Running(state).close()

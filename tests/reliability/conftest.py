@@ -20,7 +20,7 @@ from local.template import Route, Template
 from testkit.stack import ApiSession, LocalStack, running_stack
 
 ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE = Template(ROOT / "template.yaml")
+TEMPLATE = Template(ROOT / "template.yaml", {"Stage": "test"})
 PRODUCT = "jetpack-backup"
 
 

@@ -17,6 +17,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from testkit import api_fuzz
+from testkit.scopes import EXPECTED as EXPECTED_SCOPES
 from testkit.stack import LocalStack, running_stack
 from tests.reliability.conftest import api_routes
 
@@ -40,12 +41,17 @@ def test_every_template_route_is_documented(document: dict[str, Any]) -> None:
 
 
 def test_each_operation_states_the_authentication_template_yaml_gives_it(document: dict[str, Any]) -> None:
-    # template.yaml is the truth: the JWT authorizer on every route but those marked Auth: NONE
+    # template.yaml is the truth: the authorizer on every route but those marked Auth: NONE; a person's token on each,
+    # and an API key with the scope SPEC gives the route, where it gives one (testkit/scopes.py)
     for route in ROUTES:
         operation = document["paths"][route.path][route.method.lower()]
-        expected = [{"partnerJwt": []}] if route.authorized else []
+        scope = EXPECTED_SCOPES.get(route.route_key)
+        expected = (
+            ([{"partnerJwt": []}, {"apiKey": [scope]}] if scope else [{"partnerJwt": []}]) if route.authorized else []
+        )
         assert operation["security"] == expected, route.route_key
-    assert document["components"]["securitySchemes"]["partnerJwt"]["scheme"] == "bearer"
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["partnerJwt"]["scheme"] == schemes["apiKey"]["scheme"] == "bearer"
 
 
 def test_every_error_answer_and_415_is_documented(document: dict[str, Any]) -> None:

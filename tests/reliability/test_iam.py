@@ -1,6 +1,7 @@
-"""Least privilege, read from template.yaml and from what SAM makes of it: every function's own policy names
-actions one by one (no wildcards), on this stack's resources only, reads a Stripe secret only by its exact
-parameter ARN, and grants exactly the calls the function makes."""
+"""Least privilege, read from template.yaml and from what SAM makes of it: every function has a role of its own with
+inline policies only (no managed policy, which would name every resource), its log group, its traces, exactly the
+calls its code makes (each action named, on this stack's resources only, a Stripe secret only by its exact parameter
+ARN) and, for the queue functions, only their own stage's queues."""
 
 from __future__ import annotations
 
@@ -21,13 +22,23 @@ FUNCTIONS = {
     for name, resource in TEMPLATE["Resources"].items()
     if resource.get("Type") == "AWS::Serverless::Function"
 }
+# X-Ray's write actions take no resource-level permission: the one statement allowed "*" as its resource.
+TRACES = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"}
+
+
+def role_of(function: dict[str, Any]) -> dict[str, Any]:
+    """The AWS::IAM::Role a function names (``Role: !GetAtt <Role>.Arn``)."""
+    name, attribute = function["Properties"]["Role"]["Fn::GetAtt"]
+    assert attribute == "Arn"
+    role: dict[str, Any] = TEMPLATE["Resources"][name]
+    assert role["Type"] == "AWS::IAM::Role"
+    return role
 
 
 def statements(function: dict[str, Any]) -> list[dict[str, Any]]:
     found = []
-    for policy in function["Properties"].get("Policies", []):
-        if isinstance(policy, dict) and "Statement" in policy:
-            found.extend(policy["Statement"])
+    for policy in role_of(function)["Properties"]["Policies"]:
+        found.extend(policy["PolicyDocument"]["Statement"])
     return found
 
 
@@ -38,18 +49,27 @@ def as_list(value: Any) -> list[Any]:
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
 def test_function_policy_names_each_action_on_this_stacks_resources(name: str) -> None:
     function = FUNCTIONS[name]
-    for policy in function["Properties"].get("Policies", []):
-        assert isinstance(policy, dict) and "Statement" in policy, f"{name}: only inline statements, no managed policy"
+    assert "Policies" not in function["Properties"], f"{name}: its permissions belong in its role"
+    role = role_of(function)
+    assert "ManagedPolicyArns" not in role["Properties"], f"{name}: inline policies only"
+    # Only Lambda may assume it (and only for a function someone allowed to pass this role made)
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ]
     for statement in statements(function):
         actions = as_list(statement["Action"])
         assert all("*" not in action for action in actions), (name, actions)
         for resource in as_list(statement["Resource"]):
-            assert resource != "*", (name, statement)
+            if resource == "*":
+                assert set(actions) == TRACES, (name, statement)
+                continue
             text = str(resource)
             if any(a.startswith("ssm:") for a in actions):
                 assert "parameter${Stripe" in text, (name, text)
             if any(a.startswith("dynamodb:") for a in actions):
                 assert "Table" in text, (name, text)
+            if any(a.startswith("sqs:") for a in actions):
+                assert re.fullmatch(r"\{'Fn::GetAtt': \['\w+Queue', 'Arn'\]\}", text), (name, text)
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
@@ -72,6 +92,11 @@ IDEMPOTENT_COMMANDS = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateI
 def leading_keys(*partitions: str) -> str:
     """A statement's condition (as ``granted`` writes it) allowing only items of these partitions."""
     return json.dumps({"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": list(partitions)}})
+
+
+def leading_key_patterns(*patterns: str, **more: Any) -> str:
+    """As :func:`leading_keys`, for partitions named by a pattern (``PARTNER#*``), with ``more`` conditions."""
+    return json.dumps({"ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(patterns)}, **more})
 
 
 def grants(actions: set[str], *resources: str, condition: str | None = None) -> set[tuple[str, str, str | None]]:
@@ -99,7 +124,8 @@ EXACT_CALLS: dict[str, set[tuple[str, str, str | None]]] = {
         condition=leading_keys(keys.CATALOG, keys.IDEMPOTENCY, keys.AUDIT),
     ),
     # functions/operator: reads partners (directory on GSI1, BatchGetItem of PROFILEs), invoice records
-    # (BatchGetItem), licenses (GSI5) and the catalog for the dry run, the audit log; writes only audit entries,
+    # (BatchGetItem), licenses (GSI5) and the catalog for the dry run, the audit log, a partner's API keys (to count
+    # them); writes only audit entries,
     # run items and idempotency records; queue.py sends run requests to the planner and re-drives dead letters.
     "OperatorFunction": grants(
         {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"}, "table", "table/index/*"
@@ -111,7 +137,7 @@ EXACT_CALLS: dict[str, set[tuple[str, str, str | None]]] = {
     )
     | grants({"sqs:SendMessage"}, "InvoiceRunRequestQueue", "InvoiceQueue")
     | grants({"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"}, "InvoiceDeadLetterQueue"),
-    # repository/webhook_events.py (dedupe: Get, Put, Update, Delete), invoices and standing, cards.
+    # repository/idempotency.py (dedupe: Get, Put, Update, Delete), invoices and standing, cards.
     "WebhooksFunction": grants(IDEMPOTENT_COMMANDS | {"dynamodb:Query"}, "table")
     | grants({"ssm:GetParameter"}, "ssm:StripeSecretKeyParameter", "ssm:StripeWebhookSecretParameter"),
     # repository/invoices.py (records, pay), standing; Stripe for pay and the PDF link.
@@ -127,24 +153,50 @@ EXACT_CALLS: dict[str, set[tuple[str, str, str | None]]] = {
         {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"}, "table", "table/index/*"
     )
     | grants({"ssm:GetParameter"}, "ssm:StripeSecretKeyParameter"),
+    # partnerhub/authorizer.py through repository/api_keys.py (DynamoCredentials): a credential by its prefix
+    # (GetItem), and its last_used_at alone (UpdateItem, answering nothing back).
+    "AuthorizerFunction": grants(
+        {"dynamodb:GetItem"}, "table", condition=leading_key_patterns(keys.CREDENTIAL_PK_PREFIX + "*")
+    )
+    | grants(
+        {"dynamodb:UpdateItem"},
+        "table",
+        condition=leading_key_patterns(
+            keys.CREDENTIAL_PK_PREFIX + "*",
+            **{
+                "ForAllValues:StringEquals": {"dynamodb:Attributes": ["PK", "SK", "last_used_at"]},
+                "StringEqualsIfExists": {"dynamodb:ReturnValues": "NONE"},
+            },
+        ),
+    ),
+    # repository/api_keys.py (DynamoApiKeyRepository): the partner's keys and ring (Query, GetItem), the credentials'
+    # last use (BatchGetItem); writes keys and ring (partner partition), credentials, audit entries (one transaction)
+    # and idempotency records.
+    "ApiKeysFunction": grants({"dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"}, "table")
+    | grants(
+        {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
+        "table",
+        condition=leading_key_patterns(
+            keys.partner_pk("*"), keys.CREDENTIAL_PK_PREFIX + "*", keys.AUDIT, keys.IDEMPOTENCY
+        ),
+    ),
 }
-BASIC = {
-    "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",  # its own log group
-    "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",  # Tracing: Active
-}
-# What Lambda itself does with the function's role, beyond the function's code.
+# What Lambda itself does with the role, beyond the function's code: write the function's own log group and its
+# traces, poll an SQS event source, send to an on-failure destination. Every queue is this stack's own.
+RUNTIME = {("logs:CreateLogStream", "{group}", None), ("logs:PutLogEvents", "{group}", None)} | grants(TRACES, "*")
+POLL = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
 SERVICE_CALLS = {
-    "InvoiceWorkerFunction": {"managed": {"arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole"}},
-    # on-failure destination; the run-request queue is its SQS event source
-    "InvoicePlannerFunction": {
-        "policies": grants({"sqs:SendMessage"}, "InvoiceRunFailureQueue"),
-        "managed": {"arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole"},
-    },
+    "InvoiceWorkerFunction": grants(POLL, "InvoiceQueue"),
+    # the run-request queue is its SQS event source; the failure queue its on-failure destination
+    "InvoicePlannerFunction": grants(POLL, "InvoiceRunRequestQueue")
+    | grants({"sqs:SendMessage"}, "InvoiceRunFailureQueue"),
 }
 
 
 def short(resource: Any) -> str:
     """A granted resource as EXACT_CALLS names it."""
+    if resource == "*":
+        return "*"
     if isinstance(resource, dict) and "Fn::GetAtt" in resource:
         name, _ = resource["Fn::GetAtt"]
         return "table" if name == "Table" else str(name)
@@ -171,23 +223,57 @@ def granted(role: dict[str, Any], names: set[str] | None = None) -> set[tuple[st
 
 
 @pytest.fixture(scope="module")
-def roles() -> dict[str, dict[str, Any]]:
-    from tests.deploy.cfn import resources_of, transformed
+def cfn() -> dict[str, Any]:
+    from tests.deploy.cfn import transformed
 
-    cfn = transformed()
+    result: dict[str, Any] = transformed()
+    return result
+
+
+@pytest.fixture(scope="module")
+def roles(cfn: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    from tests.deploy.cfn import resources_of
+
     functions = resources_of(cfn, "AWS::Lambda::Function")
     return {name: cfn["Resources"][fn["Properties"]["Role"]["Fn::GetAtt"][0]] for name, fn in functions.items()}
 
 
 def test_every_function_is_in_the_table(roles: dict[str, dict[str, Any]]) -> None:
     assert set(roles) == set(EXACT_CALLS) == set(FUNCTIONS)
+    assert len({id(role) for role in roles.values()}) == len(roles), "one role per function"
 
 
 @pytest.mark.parametrize("name", sorted(EXACT_CALLS))
 def test_each_role_grants_exactly_the_calls_its_function_makes(roles: dict[str, dict[str, Any]], name: str) -> None:
     role = roles[name]
-    service = SERVICE_CALLS.get(name, {})
-    assert set(role["Properties"]["ManagedPolicyArns"]) == BASIC | service.get("managed", set())
-    own = {p["PolicyName"] for p in role["Properties"]["Policies"] if p["PolicyName"].startswith(f"{name}RolePolicy")}
-    assert granted(role, own) == EXACT_CALLS[name]
-    assert granted(role) - granted(role, own) == service.get("policies", set())
+    assert "ManagedPolicyArns" not in role["Properties"]
+    assert granted(role, {"Calls"}) == EXACT_CALLS[name]
+    group = FUNCTIONS[name]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+    assert granted(role, {"Runtime"}) == {(a, r.format(group=group), c) for a, r, c in RUNTIME}
+    assert granted(role) - granted(role, {"Calls", "Runtime"}) == SERVICE_CALLS.get(name, set())
+
+
+def test_no_role_in_the_stack_carries_a_managed_policy(cfn: dict[str, Any]) -> None:
+    # SAM adds AWSLambdaBasicExecutionRole, AWSXrayWriteOnlyAccess, AWSLambdaSQSQueueExecutionRole and
+    # AWSCodeDeployRoleForLambda to the roles it makes; each has statements on "*". The stack makes none of them.
+    from tests.deploy.cfn import resources_of
+
+    roles = resources_of(cfn, "AWS::IAM::Role")
+    assert "CodeDeployServiceRole" not in roles
+    for name, role in roles.items():
+        assert not role["Properties"].get("ManagedPolicyArns"), name
+
+
+def test_codedeploy_may_only_move_the_live_aliases_and_read_their_release_alarms(cfn: dict[str, Any]) -> None:
+    from tests.deploy.cfn import resources_of
+
+    api = sorted(name for name, fn in FUNCTIONS.items() if "AutoPublishAlias" in fn["Properties"])
+    groups = resources_of(cfn, "AWS::CodeDeploy::DeploymentGroup")
+    assert {g["Properties"]["ServiceRoleArn"]["Fn::GetAtt"][0] for g in groups.values()} == {"ReleaseRole"}
+    (policy,) = cfn["Resources"]["ReleaseRole"]["Properties"]["Policies"]
+    aliases, alarms = policy["PolicyDocument"]["Statement"]
+    assert set(aliases["Action"]) == {"lambda:GetAlias", "lambda:UpdateAlias", "lambda:GetProvisionedConcurrencyConfig"}
+    assert sorted(a["Fn::Sub"] for a in aliases["Resource"]) == [f"${{{name}.Arn}}:live" for name in api]
+    assert alarms["Action"] == "cloudwatch:DescribeAlarms"
+    expected = [{"Fn::GetAtt": [name.removesuffix("Function") + "ReleaseErrorsAlarm", "Arn"]} for name in api]
+    assert sorted(map(json.dumps, alarms["Resource"])) == sorted(map(json.dumps, expected))

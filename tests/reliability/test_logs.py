@@ -39,3 +39,23 @@ def test_company_contact_and_site_owners_never_reach_the_logs(stack: LocalStack,
     assert paying_partner in log  # the logs do name the partner: they are being captured
     leaked = [value for value in secrets_in_play if value in log]
     assert leaked == []
+
+
+def test_api_keys_never_reach_the_logs(stack: LocalStack, paying_partner: str) -> None:
+    # Given a key made, used well, used outside its scope, revoked and used again, and a near miss of it
+    person = stack.client(paying_partner)
+    made = person.post("/v1/api-keys", json={"name": "log probe", "scopes": ["read"]})
+    assert made.status_code == 201, made.text
+    secret, key_id = made.json()["secret"], made.json()["id"]
+    near_miss = secret[:-1] + ("A" if secret[-1] != "A" else "B")
+    for credential in (secret, near_miss):
+        stack.anonymous.get("/v1/licenses/counts", headers={"Authorization": f"Bearer {credential}"})
+    stack.anonymous.post("/v1/licenses", json={}, headers={"Authorization": f"Bearer {secret}"})
+    assert person.delete(f"/v1/api-keys/{key_id}").status_code == 200
+
+    log = stack.log()
+
+    # Then the logs name the key by its id (they are being captured), never by what would let anyone use it
+    assert key_id in log
+    assert secret not in log and near_miss not in log
+    assert secret[12:] not in log  # not even the part after the public prefix

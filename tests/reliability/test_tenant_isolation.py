@@ -1,7 +1,8 @@
-"""Tenant isolation: partner B, holding a valid token of its own, reaches none of partner A's objects.
+"""Tenant isolation: partner B, holding a valid token or API key of its own, reaches none of partner A's objects.
 
-For every route of template.yaml that takes an id, B calls it with A's id: the answer is 404 (never 403,
-never A's data), and everything A can read, and every item in A's partition, is byte-identical afterwards.
+For every route of template.yaml that takes an id, B calls it with A's id, with its token and with its API key
+holding every scope: the answer is 404 (never A's data; a key on a route for people only is 403 before anything is
+looked up), and everything A can read, and every item in A's partition, is byte-identical afterwards.
 Operator-only routes (under /v1/operator/, or a partner id or a product in the path) answer a partner 403.
 """
 
@@ -16,7 +17,10 @@ import pytest
 
 from local.template import Route
 from partnerhub.repository import keys
+from testkit.scopes import EXPECTED as EXPECTED_SCOPES
 from tests.reliability.conftest import (
+    PRODUCT,
+    ApiSession,
     LocalStack,
     Table,
     api_routes,
@@ -81,7 +85,13 @@ def tenant_a(stack: LocalStack, table: Table) -> TenantA:
     ids["license_key"] = licenses[0]["license_key"]
     assigned = api.put(f"/v1/licenses/{licenses[0]['license_key']}/site", json=site(1))
     assert assigned.status_code == 200, assigned.text
+    connected = api.post("/v1/sites", json=site(2))  # a connected site holding no license: B could not delete it
+    assert connected.status_code == 200, connected.text
+    ids["site_id"] = site(2)["site_id"]
     ids["invoice_id"] = invoice_of(stack, partner)
+    made = api.post("/v1/api-keys", json={"name": "tenant A's script", "scopes": ["read", "licenses", "billing"]})
+    assert made.status_code == 201, made.text
+    ids["key_id"] = made.json()["id"]
     tenant = TenantA(partner, ids)
     settle(stack, table, tenant)
     return tenant
@@ -126,25 +136,42 @@ def invoice_of(stack: LocalStack, partner: str) -> str:
         stack.set_clock(was)
 
 
+def with_key(stack: LocalStack, partner: str) -> ApiSession:
+    """A session calling as one of ``partner``'s API keys, holding every scope."""
+    made = stack.client(partner).post(
+        "/v1/api-keys", json={"name": "B's script", "scopes": ["read", "licenses", "billing", "sites"]}
+    )
+    assert made.status_code == 201, made.text
+    session = ApiSession(stack.api_url)
+    session.headers["Authorization"] = f"Bearer {made.json()['secret']}"
+    return session
+
+
+@pytest.mark.parametrize("caller", ["token", "api_key"])
 @pytest.mark.parametrize("route", PARTNER_ROUTES, ids=[r.route_key for r in PARTNER_ROUTES])
 def test_partner_b_gets_404_for_partner_a_objects(
-    stack: LocalStack, table: Table, tenant_a: TenantA, route: Route
+    stack: LocalStack, table: Table, tenant_a: TenantA, route: Route, caller: str
 ) -> None:
     params = params_of(route)
     missing = [p for p in params if p not in tenant_a.ids]
     assert not missing, f"tenant A has no object for {', '.join(missing)}: give it one above"
 
-    # Given partner B in good standing, and everything A can see
+    # Given partner B in good standing (calling with its token, or with its API key), and everything A can see
     partner_b = new_partner()
     give_payment_method(table, partner_b)
+    b = stack.client(partner_b) if caller == "token" else with_key(stack, partner_b)
     before = readable(stack, table, tenant_a)
 
     # When B calls the route with A's id
     path = re.sub(r"\{([^}+]+)\}", lambda m: tenant_a.ids[m.group(1)], route.path)
-    reply = stack.client(partner_b).request(route.method, path, json=BODIES.get(route.route_key, {}))
+    reply = b.request(route.method, path, json=BODIES.get(route.route_key, {}))
 
-    # Then B is told the object does not exist, and A's data has not moved
-    assert reply.status_code == 404, reply.text
+    # Then B is told the object does not exist (a key on a route for people only: refused before any lookup), and
+    # A's data has not moved
+    if caller == "api_key" and EXPECTED_SCOPES[route.route_key] is None:
+        assert reply.status_code == 403 and reply.json()["error"]["code"] == "insufficient_scope", reply.text
+    else:
+        assert reply.status_code == 404, reply.text
     assert set(reply.json()) == {"error"}
     for value in tenant_a.ids.values():
         assert value not in reply.text
@@ -173,3 +200,34 @@ def test_operator_routes_are_403_for_a_partner(stack: LocalStack, tenant_a: Tena
     assert reply.status_code == 403, reply.text
     assert reply.json()["error"]["code"] == "not_an_operator"
     assert stack.client(tenant_a.partner).get("/v1/licenses/counts").json() == counts_before
+
+
+def test_partner_b_cannot_issue_to_partner_a_sites_and_its_own_site_of_that_id_is_its_own(
+    stack: LocalStack, table: Table, tenant_a: TenantA
+) -> None:
+    # Given partner B in good standing, and everything A can see
+    partner_b = new_partner()
+    give_payment_method(table, partner_b)
+    b = stack.client(partner_b)
+    before = readable(stack, table, tenant_a)
+
+    # When B issues to A's sites (one holding a license, one free)
+    order = b.post("/v1/licenses", json={"product": PRODUCT, "site_ids": [site(1)["site_id"], site(2)["site_id"]]})
+
+    # Then they are not B's connected sites: 404 naming them, never A's licenses
+    assert order.status_code == 404, order.text
+    assert order.json()["error"]["code"] == "site_not_found"
+    assert tenant_a.ids["license_key"] not in order.text and tenant_a.partner not in order.text
+
+    # When B connects a site of the same id and issues to it
+    assert b.post("/v1/sites", json=site(1)).status_code == 200
+    issued = b.post("/v1/licenses", json={"product": PRODUCT, "site_ids": [site(1)["site_id"]]})
+
+    # Then B holds its own license on its own site (A's license on A's site is no 409 to B), and A saw nothing move
+    assert issued.status_code == 201, issued.text
+    listed = b.get("/v1/sites").json()["items"]
+    assert [(s["site_id"], [lic["license_key"] for lic in s["licenses"]]) for s in listed] == [
+        (site(1)["site_id"], [issued.json()["items"][0]["license_key"]])
+    ]
+    after = readable(stack, table, tenant_a)
+    assert {k: v for k, v in after.items() if v != before.get(k)} == {}

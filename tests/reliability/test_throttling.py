@@ -39,7 +39,7 @@ def licenses() -> Iterator[Function]:
         os.environ.pop("AWS_ENDPOINT_URL", None)
         tables = boto3.client("dynamodb").list_tables()["TableNames"]
         if os.environ.get("TABLE_NAME") not in tables:
-            resources = LocalResources(Template(ROOT / "template.yaml"), endpoint_url=None)  # type: ignore[arg-type]
+            resources = LocalResources(Template(ROOT / "template.yaml", {"Stage": "test"}), endpoint_url=None)  # type: ignore[arg-type]
             resources.create_all()
             os.environ["TABLE_NAME"] = resources.table_names["Table"]
             DynamoCatalogRepository(os.environ["TABLE_NAME"], clients.dynamodb()).seed(PRODUCTS, PRICES)

@@ -1,4 +1,5 @@
-"""The estimate service: at most one exact-instant read, and a catalog kept only while it cannot be stale."""
+"""The estimate service: at most one read of the day's later issues, and a catalog kept only while it cannot be
+stale."""
 
 from __future__ import annotations
 
@@ -38,9 +39,10 @@ class _Billing:
     def tallies(self, partner_id: str, period: Period) -> Tallies:
         return self.found
 
-    def open_issued_at(self, partner_id: str, instant: datetime) -> dict[str, int]:
+    def issued_later_that_day(self, partner_id: str, instant: datetime) -> dict[str, int]:
         self.exact_reads += 1
-        return {"jetpack-backup": 1} if instant == datetime(2026, 3, 2, 9, tzinfo=UTC) else {}
+        issued = datetime(2026, 3, 2, 9, tzinfo=UTC)
+        return {"jetpack-backup": 1} if instant <= issued and instant.date() == issued.date() else {}
 
 
 def test_the_catalog_is_reused_for_started_months_only() -> None:
@@ -68,7 +70,7 @@ def test_the_catalog_is_reused_for_started_months_only() -> None:
     assert catalog.loads == 4
 
 
-def test_the_exact_instant_is_read_only_when_a_license_may_have_been_issued_then() -> None:
+def test_the_later_issues_of_the_day_are_read_only_when_a_license_may_have_been_issued_then() -> None:
     clock = ManualClock(datetime(2026, 3, 2, 9, tzinfo=UTC))
     billing = _Billing()
     service = EstimateService(billing, _Catalog(), clock)
@@ -78,4 +80,15 @@ def test_the_exact_instant_is_read_only_when_a_license_may_have_been_issued_then
     # A microsecond later it does, and the last issue is before as_of: no extra read
     clock.set(datetime(2026, 3, 2, 9, tzinfo=UTC) + timedelta(microseconds=1))
     assert service.estimate("p").estimate.totals.license_days == 1
+    assert billing.exact_reads == 1
+
+
+def test_a_license_issued_later_the_same_day_than_as_of_has_no_day_to_date() -> None:
+    # Given the license issued 2 March 09:00 and a clock moved back to 07:00 that day (records dated after as_of)
+    clock = ManualClock(datetime(2026, 3, 2, 7, tzinfo=UTC))
+    billing = _Billing()
+    # When March is estimated
+    march = EstimateService(billing, _Catalog(), clock).estimate("p").estimate
+    # Then it was not active before as_of: no day to date, yet 30 days projected (2..31 March, capped at 495)
+    assert (march.totals.license_days, march.totals.cost_to_date, march.totals.projected_cost) == (0, 0, 495)
     assert billing.exact_reads == 1

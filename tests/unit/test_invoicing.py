@@ -12,6 +12,7 @@ from partnerhub.domain.billing import InvoiceLine, LicenseCharge
 from partnerhub.domain.invoicing import (
     Action,
     InvoiceRecord,
+    PeriodNotEnded,
     StandingChange,
     Step,
     StripeState,
@@ -21,6 +22,7 @@ from partnerhub.domain.invoicing import (
     money,
     next_action,
     previous_period,
+    require_ended,
     standing_change,
     supersedes,
 )
@@ -219,3 +221,18 @@ def test_an_invoice_under_the_minimum_carries_its_ending_balance_and_a_paid_one_
     assert "last_payment_error" not in stripe_fields(_stripe_invoice(attempt_count=1))
     # Stripe's own due date wins (send_invoice)
     assert stripe_fields(_stripe_invoice(due_date=1_797_292_800))["due_date"] == "2026-12-15T00:00:00Z"
+
+
+class TestOnlyAnEndedMonthIsInvoiced:
+    def test_a_month_is_refused_until_its_last_second_has_passed(self) -> None:
+        # Given November 2026, asked for at its very last second
+        november = Period(2026, 11)
+        with pytest.raises(PeriodNotEnded) as refused:
+            require_ended(november, datetime(2026, 11, 30, 23, 59, 59, tzinfo=UTC))
+        # Then it is a 409 that says when the month ends
+        assert (refused.value.status, refused.value.code) == (409, "period_not_ended")
+        assert refused.value.message == (
+            "2026-11 has not ended yet (it ends 2026-12-01T00:00:00Z); only a month that has ended can be invoiced"
+        )
+        # And from midnight on 1 December it is a month that can be invoiced
+        assert require_ended(november, datetime(2026, 12, 1, tzinfo=UTC)) == november

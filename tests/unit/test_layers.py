@@ -4,13 +4,14 @@ functions alike), as ``docs/architecture.md`` draws them.
 - the domain imports no adapter (DynamoDB, Stripe, SQS, the AWS clients), no edge module, no SDK;
 - nothing in the layer imports a function, and no function imports another;
 - no two modules import each other, directly or through others (a circle hidden by a function-local import
-  counts too).
+  counts too);
+- the Stripe emulator imports nothing inside a function (its modules load once, when the stack starts).
 """
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -49,9 +50,11 @@ def modules() -> dict[str, Path]:
     return found
 
 
-def imports_of(name: str, path: Path) -> Iterator[str]:
+def imports_of(name: str, path: Path, known: Iterable[str] = ()) -> Iterator[str]:
     """Every module ``path`` imports, wherever the import statement stands (``TYPE_CHECKING`` blocks aside:
-    they are never executed)."""
+    they are never executed). ``from package import module`` names the module, not the package (a submodule's
+    package is loaded before it anyway), when ``known`` says it is one."""
+    modules = set(known)
     tree = ast.parse(path.read_text(encoding="utf-8"))
     skipped: set[int] = set()
     for node in ast.walk(tree):
@@ -68,15 +71,16 @@ def imports_of(name: str, path: Path) -> Iterator[str]:
             if node.level:
                 anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join([*anchor, base] if base else anchor)
-            yield base
-            yield from (f"{base}.{alias.name}" for alias in node.names)
+            named = [f"{base}.{alias.name}" for alias in node.names]
+            submodules = [target for target in named if target in modules]
+            yield from submodules or [base, *named]
 
 
 def graph() -> dict[str, set[str]]:
     known = modules()
     edges: dict[str, set[str]] = {}
     for name, path in known.items():
-        edges[name] = {target for target in imports_of(name, path) if target in known and target != name}
+        edges[name] = {target for target in imports_of(name, path, known) if target in known and target != name}
     return edges
 
 
@@ -156,3 +160,16 @@ def test_no_module_imports_a_function() -> None:
         if target.startswith(("functions", "app"))
     ]
     assert offending == []
+
+
+def test_the_emulator_imports_nothing_inside_a_function() -> None:
+    hidden = []
+    for path in (ROOT / "local" / "stripe_emulator").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                hidden += [
+                    f"{path.relative_to(ROOT)}:{inner.lineno} {ast.unparse(inner)}"
+                    for inner in ast.walk(node)
+                    if isinstance(inner, ast.Import | ast.ImportFrom)
+                ]
+    assert hidden == []

@@ -7,7 +7,7 @@ import json
 import threading
 from typing import Any
 
-from partnerhub.api import create_app
+from partnerhub.api import caller_of, create_app
 
 
 def _event(subject: str) -> dict[str, Any]:
@@ -25,7 +25,8 @@ def _event(subject: str) -> dict[str, Any]:
                 "protocol": "HTTP/1.1",
                 "userAgent": "t",
             },
-            "authorizer": {"jwt": {"claims": {"sub": subject}, "scopes": None}},
+            "authorizer": {"lambda": {"kind": "person", "subject": subject}},
+            "timeEpoch": 1795248000000,
             "stage": "$default",
             "routeKey": "GET /who",
             "requestId": subject,
@@ -46,9 +47,9 @@ def test_each_environment_resolves_with_its_own_event_while_others_resolve_their
 
         @app.get("/who")
         def who() -> dict[str, str]:
-            before = app.current_event.request_context.authorizer.jwt_claim["sub"]
+            before = caller_of(app).subject
             barrier.wait(timeout=10)  # every environment is inside its route now
-            return {"before": before, "after": app.current_event.request_context.authorizer.jwt_claim["sub"]}
+            return {"before": before, "after": caller_of(app).subject}
 
         answers[subject] = json.loads(app.resolve(_event(subject), None)["body"])
 
@@ -70,7 +71,7 @@ def test_a_resolver_holds_no_request_once_it_has_answered() -> None:
 
     @app.get("/who")
     def who() -> dict[str, str]:
-        return {"sub": app.current_event.request_context.authorizer.jwt_claim["sub"]}
+        return {"sub": caller_of(app).subject}
 
     assert json.loads(app.resolve(_event("user-1"), None)["body"]) == {"sub": "user-1"}
 

@@ -102,6 +102,38 @@ class TestStripeConnection:
             connection.call(call)
         assert call.calls["n"] == 1 and waits == []
 
+    def test_a_500_stripe_asks_not_to_retry_is_answered_at_once_and_says_stripe_answered(self) -> None:
+        """https://docs.stripe.com/api/idempotent_requests: the same key replays a saved 500 for 24 hours, and the
+        pinned SDK expects ``Stripe-Should-Retry: false`` on it; trying again would only read the replay."""
+        waits: list[float] = []
+        connection = self.connection(["sk_test_a"], [], waits)
+        saved = stripe.APIError("boom", http_status=500, headers={"Stripe-Should-Retry": "false"})
+        call = failing(3, saved)
+        with pytest.raises(UpstreamError) as failed:
+            connection.call(call, describe="creating")
+        assert failed.value.answered is True and call.calls["n"] == 1 and waits == []
+
+    def test_stripe_should_retry_true_is_retried_whatever_the_status(self) -> None:
+        waits: list[float] = []
+        connection = self.connection(["sk_test_a"], [], waits)
+        locked = stripe.InvalidRequestError(
+            "lock timeout", None, http_status=400, headers={"Stripe-Should-Retry": "true"}
+        )
+        assert connection.call(failing(1, locked)) == "done" and len(waits) == 1
+
+    def test_a_500_without_advice_is_retried_and_then_said_answered(self) -> None:
+        waits: list[float] = []
+        connection = self.connection(["sk_test_a"], [], waits, attempts=2)
+        with pytest.raises(UpstreamError) as failed:
+            connection.call(failing(5, stripe.APIError("boom", http_status=500)))
+        assert failed.value.answered is True and len(waits) == 1
+
+    def test_a_connection_error_is_not_an_answer(self) -> None:
+        connection = self.connection(["sk_test_a"], [], [], attempts=2)
+        with pytest.raises(UpstreamError) as failed:
+            connection.call(failing(5, stripe.APIConnectionError("reset")))
+        assert failed.value.answered is False
+
     def test_the_client_is_rebuilt_when_the_key_changes(self) -> None:
         keys, built = ["sk_test_old"], []
         connection = self.connection(keys, built, [])

@@ -9,6 +9,7 @@ import pytest
 
 from partnerhub.clock import ManualClock
 from partnerhub.domain.accounts import Card, CardBook, CardDetails, ConcurrentChange
+from partnerhub.domain.invoicing import InvoiceRecord
 from partnerhub.domain.webhooks import Action, CardMirror, WebhookService, customer_of, synced_book
 
 NOW = datetime(2026, 12, 1, 0, 20, tzinfo=UTC)
@@ -214,3 +215,48 @@ def test_the_mirror_retries_a_concurrent_change_and_writes_nothing_when_in_step(
 
     assert repository.commits == 1
     assert repository.book.cards == (card(VISA, NOW),) and repository.book.primary == "pm_visa"
+
+
+class RecordLedger(FakeLedger):
+    """A ledger whose record holds a Stripe state, as the invoice repository's records do."""
+
+    def __init__(self, status: str, attempts: int) -> None:
+        super().__init__({"in_1"})
+        self.held = InvoiceRecord("agency-1", "2026-11", invoice_id="in_1", status=status, attempt_count=attempts)
+
+    def find_by_stripe_id(self, invoice_id: str) -> Any | None:
+        return self.held if invoice_id in self.known else None
+
+
+@pytest.mark.parametrize(
+    ("held", "shown", "reads"),
+    [
+        (("paid", 1), ("paid", 1), 0),  # beside invoice.paid, already applied: nothing to read
+        (("open", 1), ("open", 0), 0),  # older than the record
+        (("paid", 1), ("open", 1), 0),  # a paid record never goes back
+        (("open", 0), ("open", 1), 1),  # a failed attempt the record has not seen yet
+        (("open", 1), ("paid", 1), 1),  # paid, and its own event not here yet
+    ],
+)
+def test_invoice_updated_reads_stripe_only_when_it_shows_a_later_state_than_the_record(
+    held: tuple[str, int], shown: tuple[str, int], reads: int
+) -> None:
+    """Stripe sends invoice.updated beside nearly every invoice event (https://docs.stripe.com/api/events/types:
+    "Occurs whenever an invoice changes"): one cheap path, a Stripe read only when the record lags."""
+    ledger = RecordLedger(*held)
+    stripe = FakeStripe({"in_1": {"id": "in_1", "status": shown[0], "attempt_count": shown[1]}})
+    service = WebhookService(ledger, stripe, FakeCustomers(), FakeCards())
+
+    outcome = service.handle(event("invoice.updated", {"id": "in_1", "status": shown[0], "attempt_count": shown[1]}))
+
+    assert outcome.action is Action.INVOICE and outcome.partner_id == "agency-1"
+    assert len(stripe.calls) == reads and len(ledger.applied) == reads and outcome.applied is bool(reads)
+
+
+def test_customer_updated_for_anything_but_the_default_card_costs_nothing(parts: Any) -> None:
+    """Finalizing an invoice moves the customer's invoice sequence: customer.updated, which changes no card."""
+    _, stripe, cards, service = parts
+
+    outcome = service.handle(event("customer.updated", {"id": "cus_1"}, {"next_invoice_sequence": 1, "balance": 0}))
+
+    assert outcome.action is Action.IGNORE and cards.synced == [] and stripe.calls == []

@@ -1,5 +1,6 @@
-"""What every HTTP function shares: the resolver, the one place errors become responses, the caller, and
-idempotency declared on each mutating route (:meth:`ApiResolver.idempotent`)."""
+"""What every HTTP function shares: the resolver, the one place errors become responses, the caller, the API key
+scope each route declares (:meth:`ApiResolver.key_scope`), and idempotency declared on each mutating route
+(:meth:`ApiResolver.idempotent`)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from partnerhub.domain import actors
 from partnerhub.domain.audit import AuditEntry
 from partnerhub.domain.models import PARTNER_ID
 from partnerhub.errors import DomainError, Forbidden, Unauthorized, ValidationFailed
+from partnerhub.identity import API_KEY, REFUSED, Identity
 from partnerhub.observability import logger
 from partnerhub.repository.dynamo import THROTTLING, error_code
 from partnerhub.schemas.types import CURSOR_MAX, CURSOR_PATTERN
@@ -43,11 +45,13 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
+    from partnerhub.domain.api_keys import Scope
     from partnerhub.repository.idempotency import Once
 
 OPERATORS = "operators"
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 _RECEIPT = "receipt_id"
+_KEY_SCOPE = "__partnerhub_key_scope__"
 RouteFunction = TypeVar("RouteFunction", bound=Callable[..., Any])
 
 
@@ -87,9 +91,9 @@ ERROR_SCHEMA: dict[str, Any] = {
 
 ERROR_RESPONSES: dict[int, str] = {
     400: "Malformed request: the body is empty, not UTF-8, not JSON, or not a JSON object",
-    401: "No identity, or the token names no partner",
+    401: "No credential, or an invalid, expired or revoked token or API key, or one that names no partner",
     402: "Payment method required, or a past-due invoice",
-    403: "Not an operator",
+    403: "Not an operator, or `insufficient_scope`: an API key without the scope this operation needs",
     404: "Not found (also another partner's object)",
     409: "State conflict, or the same Idempotency-Key still running",
     415: "The body is not sent as application/json in UTF-8",
@@ -105,14 +109,17 @@ def success(status: int, model: type[BaseModel], description: str = "Successful 
 
 
 class _ReadBodyFirst(OpenAPIRequestValidationMiddleware):
-    """Powertools' request validation, preceded by the one body gate of ``partnerhub.body``.
+    """Powertools' request validation, preceded by the caller gate (:meth:`ApiResolver.admit`) and the one body
+    gate of ``partnerhub.body``.
 
-    It runs first on every route, before parameters are validated and before the route does any work:
-    a route that reads a body gets the parsed object; a route that reads none still refuses a body it
-    cannot read (instead of ignoring bytes that may mean something to the sender).
+    It runs first on every route, before parameters are validated and before the route does any work: a refused
+    credential is 401 and an API key outside its scopes 403 whatever the request holds; then a route that reads a
+    body gets the parsed object, and a route that reads none still refuses a body it cannot read (instead of
+    ignoring bytes that may mean something to the sender).
     """
 
     def handler(self, app: Any, next_middleware: NextMiddleware) -> Any:
+        app.admit()
         event = app.current_event
         body_params = app.context["_route"].dependant.body_params
         required = any(param.required for param in body_params)
@@ -167,14 +174,66 @@ class ApiResolver(APIGatewayHttpResolver):
         finally:
             self._event = self._context = None
 
-    def idempotent(self, *, operator: bool = False) -> Callable[[RouteFunction], RouteFunction]:
+    def key_scope(self, scope: Scope) -> Callable[[RouteFunction], RouteFunction]:
+        """Declare that an API key holding ``scope`` may call this route (put it right under the route's decorator).
+
+        A route that declares none is for signed-in people only: an API key calling it is 403 ``insufficient_scope``,
+        so a new route is closed to keys until it says otherwise. Operators' routes, key management and webhook
+        endpoint management declare none."""
+
+        def declare(route: RouteFunction) -> RouteFunction:
+            setattr(route, _KEY_SCOPE, scope)
+            return route
+
+        return declare
+
+    def route_scopes(self) -> dict[tuple[str, str], Scope | None]:
+        """Every route of this resolver, ``(METHOD, /path/{param})``, with the scope it declares (None: people only)."""
+        return {
+            (route.method.upper(), route.openapi_path): declared_scope(route.func)
+            for route in self._static_routes + self._dynamic_routes
+        }
+
+    def admit(self) -> None:
+        """The caller gate, before anything a route does: a credential the authorizer refused (or one expired by
+        the request's own time) is 401, and an API key on a route that does not declare one of its scopes is 403
+        ``insufficient_scope``. A route without the authorizer (Stripe's webhook) has no caller to check."""
+        authorizer = self.current_event.request_context.authorizer
+        if not authorizer or not authorizer.get_lambda:
+            return
+        caller = caller_of(self)
+        if caller.key_scopes is None:
+            return
+        route: Route = self.context["_route"]
+        if route not in self._static_routes + self._dynamic_routes:
+            return  # no route matched: the not-found answer, whoever asks
+        needed = declared_scope(route.func)
+        if needed is None:
+            raise Forbidden(
+                "API keys cannot call this operation; sign in as a person",
+                code="insufficient_scope",
+                details=[{"required_scope": None, "key_scopes": sorted(caller.key_scopes)}],
+            )
+        if needed not in caller.key_scopes:
+            raise Forbidden(
+                f"this API key lacks the scope {needed!r}",
+                code="insufficient_scope",
+                details=[{"required_scope": needed, "key_scopes": sorted(caller.key_scopes)}],
+            )
+
+    def idempotent(
+        self, *, operator: bool = False, shown_once: tuple[str, ...] = ()
+    ) -> Callable[[RouteFunction], RouteFunction]:
         """Declare a mutating route: under an ``Idempotency-Key`` it runs at most once per caller, route and key,
         and a retry answers the first answer again; the same key with another request is 422
         ``idempotency_key_reused``. The route reads its receipt id with :meth:`receipt_id` (random without a key).
 
         The caller is the token's partner, or with ``operator=True`` the operator. The request compared on reuse
         is every argument of the route (path, query, body as sent), and the route key its method and path
-        template, so a route's declaration cannot disagree with itself. Refusals are never stored."""
+        template, so a route's declaration cannot disagree with itself. Refusals are never stored.
+
+        ``shown_once`` names fields of the answer that exist only in the first answer (an API key's secret): they are
+        never stored, and a replay answers them as null."""
 
         def declare(route: RouteFunction) -> RouteFunction:
             @functools.wraps(route)
@@ -197,10 +256,17 @@ class ApiResolver(APIGatewayHttpResolver):
                 self.context[_RECEIPT] = hashlib.sha256(f"{scope}\n{route_key}\n{key}".encode()).hexdigest()[:32]
                 request = {"scope": scope, "route": route_key, "key": key, "body": _jsonable(arguments)}
                 requests: Once = self.context["idempotency"]
-                stored, _ = requests.run(request, lambda: {"body": _answer(route(**arguments))}, self.lambda_context)
+                first: list[Any] = []
+
+                def run_once() -> dict[str, Any]:
+                    answer = _answer(route(**arguments))
+                    first.append(answer)
+                    return {"body": _without(answer, shown_once)}
+
+                stored, _ = requests.run(request, run_once, self.lambda_context)
                 if declared.status_code == 204:
                     return Response(204, body="")  # no body, replayed or not
-                return Response(declared.status_code, APPLICATION_JSON, stored["body"])
+                return Response(declared.status_code, APPLICATION_JSON, first[0] if first else stored["body"])
 
             return cast(RouteFunction, once)
 
@@ -226,7 +292,7 @@ class ApiResolver(APIGatewayHttpResolver):
 
     def get_openapi_json_schema(self, **kwargs: Any) -> str:
         document = json.loads(super().get_openapi_json_schema(**kwargs))
-        return json.dumps(openapi.finish(document), indent=2)
+        return json.dumps(openapi.finish(document, self.route_scopes()), indent=2)
 
 
 def create_app() -> ApiResolver:
@@ -336,13 +402,25 @@ def _reason(problem: Mapping[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is calling, from the JWT claims the authorizer verified. The partner id comes from nowhere else."""
+    """Who is calling, as the authorizer verified it (``partnerhub.identity``); the partner id comes from nowhere
+    else."""
 
     subject: str
+    """The token's ``sub``, or the API key's id."""
     partner_id: str | None
     groups: frozenset[str]
     name: str | None = None
     """Who the token says the person is, for people to read (``email``, else ``cognito:username``/``username``)."""
+    key_scopes: frozenset[str] | None = None
+    """The scopes of the API key calling; None for a person (a person's token is not limited by scope)."""
+    email: str | None = None
+    amr: frozenset[str] = frozenset()
+    """How the person signed in (the token's ``amr``), when the token says."""
+    auth_time: int | None = None
+
+    @property
+    def is_api_key(self) -> bool:
+        return self.key_scopes is not None
 
     @property
     def is_operator(self) -> bool:
@@ -373,46 +451,47 @@ class Caller:
 
     @property
     def actor(self) -> str:
-        """How a partner route records the caller; an operator route records the operator itself
-        (:meth:`audit_entry`), whatever partner the operator's token names."""
+        """How a partner route records the caller: the person, or the API key; an operator route records the
+        operator itself (:meth:`audit_entry`), whatever partner the operator's token names."""
+        if self.is_api_key:
+            return actors.api_key(self.subject)
         return (
             actors.operator(self.subject) if self.is_operator and self.partner_id is None else actors.user(self.subject)
         )
 
 
 def caller_of(app: APIGatewayHttpResolver) -> Caller:
-    authorizer = app.current_event.request_context.authorizer
-    claims: dict[str, Any] = (authorizer.jwt_claim if authorizer else None) or {}
-    subject = str(claims.get("sub") or "")
-    if not subject:
+    """The caller of the request being resolved, from the authorizer's context: 401 for a credential the authorizer
+    refused, or one whose expiry the request's time has reached (the authorizer's answer is cached; expiry is not)."""
+    event = app.current_event
+    authorizer = event.request_context.authorizer
+    identity = Identity.from_context((authorizer.get_lambda if authorizer else None) or {})
+    if identity.kind == REFUSED:
+        raise Unauthorized(identity.reason or "no verified identity on the request")
+    if not identity.subject:
         raise Unauthorized("no verified identity on the request")
-    partner = claims.get("custom:partner_id")
-    if partner is not None and not PARTNER_ID.match(str(partner)):
+    is_key = identity.kind == API_KEY
+    if identity.expires_ms is not None and event.request_context.time_epoch >= identity.expires_ms:
+        raise Unauthorized("the API key has expired" if is_key else "the token has expired")
+    partner = identity.partner_id
+    if partner is not None and not PARTNER_ID.match(partner):
         raise Unauthorized("the token's partner id is malformed", code="bad_partner_claim")
-    name = next((str(claims[c]) for c in ("email", "cognito:username", "username") if claims.get(c)), None)
+    name = identity.email or identity.username
     return Caller(
-        subject=subject,
-        partner_id=str(partner) if partner else None,
-        groups=_groups(claims.get("cognito:groups")),
+        subject=identity.subject,
+        partner_id=partner,
+        groups=frozenset(identity.groups) if not is_key else frozenset(),
         name=name[:200] if name else None,
+        key_scopes=frozenset(identity.scopes) if is_key else None,
+        email=identity.email,
+        amr=frozenset(identity.amr),
+        auth_time=identity.auth_time,
     )
 
 
-def _groups(raw: Any) -> frozenset[str]:
-    """HTTP API hands array claims over as a string such as ``[operators admins]``; accept a list too."""
-    if raw is None:
-        return frozenset()
-    if isinstance(raw, list):
-        return frozenset(str(g) for g in raw)
-    text = str(raw).strip()
-    if text.startswith("["):
-        text = text.strip("[]")
-        try:
-            parsed = json.loads(f"[{text}]")
-            return frozenset(str(g) for g in parsed)
-        except ValueError:
-            pass
-    return frozenset(part for part in re.split(r"[\s,]+", text) if part)
+def declared_scope(route: Callable[..., Any]) -> Scope | None:
+    """The API key scope a route function declares (:meth:`ApiResolver.key_scope`); None: people only."""
+    return cast("Scope | None", getattr(route, _KEY_SCOPE, None))
 
 
 def _jsonable(value: Any) -> Any:
@@ -430,6 +509,13 @@ def _jsonable(value: Any) -> Any:
 def _answer(value: Any) -> Any:
     """A route's answer as it is stored for replays: a model with every field."""
     return value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+
+
+def _without(answer: Any, fields: tuple[str, ...]) -> Any:
+    """``answer`` with ``fields`` set to null (what is stored of an answer whose fields are shown once)."""
+    if not fields or not isinstance(answer, dict):
+        return answer
+    return {name: (None if name in fields else value) for name, value in answer.items()}
 
 
 CursorQuery = Annotated[

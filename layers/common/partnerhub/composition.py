@@ -18,6 +18,7 @@ from partnerhub.observability import logger, metrics, tracer
 
 if TYPE_CHECKING:  # the queue and schedule functions use ``Function`` only: they never load the HTTP resolver
     from partnerhub.api import ApiResolver
+    from partnerhub.authorizer import Authorizer
     from partnerhub.repository.idempotency import Once
 
 LambdaHandler = Callable[[dict[str, Any], Any], Any]
@@ -74,5 +75,26 @@ def http_handler(
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         app.append_context(wiring=wiring, idempotency=idempotency)  # type: ignore[no-untyped-call]
         return app.resolve(event, context)
+
+    return lambda_handler
+
+
+def authorizer_handler(authorizer: Authorizer) -> LambdaHandler:
+    """The entry point of the HTTP API's authorizer (a REQUEST authorizer, payload 2.0, simple responses): the
+    ``Authorization`` header (its identity source) in, ``{"isAuthorized": true, "context": ...}`` out, the context
+    saying who calls or why the credential is refused (``partnerhub.identity``). Nothing of the request is logged."""
+    from aws_lambda_powertools.logging.correlation_paths import API_GATEWAY_HTTP
+    from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
+        APIGatewayAuthorizerEventV2,
+        APIGatewayAuthorizerResponseV2,
+    )
+
+    @logger.inject_lambda_context(correlation_id_path=API_GATEWAY_HTTP, clear_state=True)
+    @tracer.capture_lambda_handler
+    def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        request = APIGatewayAuthorizerEventV2(event)
+        sources = request.identity_source or []
+        identity = authorizer.identify(sources[0] if sources else request.headers.get("authorization"))
+        return APIGatewayAuthorizerResponseV2(authorize=True, context=identity.context()).asdict()
 
     return lambda_handler

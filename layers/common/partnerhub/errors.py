@@ -64,6 +64,15 @@ class ServiceUnavailable(DomainError):
 
 
 class UpstreamError(DomainError):
-    """A payment provider failure the caller can retry (502)."""
+    """A payment provider failure the caller can retry (502).
+
+    ``answered``: the provider answered the request (with a server error, or a rate limit after every try), so
+    the request is over and whatever it did is visible in the provider's objects; read them to decide what
+    happened. Stripe may replay that answer for 24 hours under the same idempotency key. False when no answer
+    came (a timeout, a lost connection): the request may still be running."""
 
     status, code = 502, "payment_provider_error"
+
+    def __init__(self, message: str, *, answered: bool = False, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.answered = answered

@@ -9,13 +9,15 @@ because the target is often served by another function.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
 
 BEARER = "partnerJwt"
+API_KEY = "apiKey"
 OPERATORS_TAG = "operators"
 
 UNAUTHENTICATED = frozenset({("POST", "/v1/webhooks/stripe")})
-"""Routes template.yaml serves without the JWT authorizer (Stripe signs its calls instead)."""
+"""Routes template.yaml serves without the authorizer (Stripe signs its calls instead)."""
 
 GATEWAY_MESSAGE: dict[str, Any] = {
     "type": "object",
@@ -23,7 +25,7 @@ GATEWAY_MESSAGE: dict[str, Any] = {
     "required": ["message"],
     "properties": {"message": {"type": "string"}},
     "description": "API Gateway's own answer, before any function runs: "
-    '`{"message": "Unauthorized"}` (no or bad token) or `{"message": "Not Found"}` (no such route).',
+    '`{"message": "Unauthorized"}` (no `Authorization` header) or `{"message": "Not Found"}` (no such route).',
 }
 
 EXTRAS: dict[tuple[str, str], dict[str, Any]] = {
@@ -95,6 +97,17 @@ def _card_links(card: str) -> dict[str, Link]:
     }
 
 
+def _site_links(site: str) -> dict[str, Link]:
+    return {
+        "DisconnectSite": (
+            "DELETE",
+            "/v1/sites/{site_id}",
+            {"site_id": site},
+            "Disconnect the site (refused while it holds an active license)",
+        ),
+    }
+
+
 def _invoice_links(invoice: str) -> dict[str, Link]:
     return {
         "GetInvoice": ("GET", "/v1/invoices/{invoice_id}", {"invoice_id": invoice}, "The invoice with its lines"),
@@ -128,6 +141,8 @@ LINKS: dict[tuple[str, str, str], dict[str, Link]] = {
     ("PUT", "/v1/licenses/{license_key}/site", "200"): _license_links(_LICENSE),
     ("DELETE", "/v1/licenses/{license_key}/site", "200"): _license_links(_LICENSE),
     ("POST", "/v1/licenses/{license_key}/revoke", "200"): {"GetLicense": _license_links(_LICENSE)["GetLicense"]},
+    ("POST", "/v1/sites", "200"): _site_links("$response.body#/site_id"),
+    ("GET", "/v1/sites", "200"): _site_links("$response.body#/items/0/site_id"),
     ("GET", "/v1/prices", "200"): {
         "SchedulePrice": (
             "PUT",
@@ -152,22 +167,41 @@ def operation_ref(method: str, path: str) -> str:
     return "#/paths/" + path.replace("~", "~0").replace("/", "~1") + "/" + method.lower()
 
 
-def finish(document: dict[str, Any]) -> dict[str, Any]:
-    """The generated document, completed: security, the gateway's own answers, empty 204s, links."""
+def security(key: tuple[str, str], scope: str | None) -> list[dict[str, list[str]]]:
+    """An operation's security requirement: a person's token, or an API key holding ``scope`` when the route
+    declares one (``partnerhub.api.ApiResolver.key_scope``); nothing for a route without the authorizer."""
+    if key in UNAUTHENTICATED:
+        return []
+    return [{BEARER: []}, {API_KEY: [scope]}] if scope else [{BEARER: []}]
+
+
+def finish(document: dict[str, Any], scopes: Mapping[tuple[str, str], str | None] | None = None) -> dict[str, Any]:
+    """The generated document, completed: security (``scopes``: each route's API key scope), the gateway's own
+    answers, empty 204s, links."""
     doc = copy.deepcopy(document)
     components = doc.setdefault("components", {})
-    components.setdefault("securitySchemes", {})[BEARER] = {
+    schemes = components.setdefault("securitySchemes", {})
+    schemes[BEARER] = {
         "type": "http",
         "scheme": "bearer",
         "bearerFormat": "JWT",
-        "description": "A Cognito ID token whose `custom:partner_id` claim names the partner; "
-        "operators also carry the `operators` group. Missing or invalid: 401 from API Gateway itself.",
+        "description": "A Cognito ID token whose `custom:partner_id` claim names the partner; operators also carry "
+        "the `operators` group. No `Authorization` header: 401 from API Gateway itself; an invalid or expired token: "
+        "401 in the error shape.",
+    }
+    schemes[API_KEY] = {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "phk_...",
+        "description": "An API key (`POST /v1/api-keys`), sent as `Authorization: Bearer phk_...`. An operation "
+        "lists the scope a key needs; without it, 403 `insufficient_scope`. An operation that lists none is for "
+        "signed-in people only. A malformed, unknown, revoked or expired key: 401.",
     }
     components.setdefault("schemas", {})["GatewayMessage"] = GATEWAY_MESSAGE
     for path, operations in doc.get("paths", {}).items():
         for method, op in operations.items():
             key = (method.upper(), path)
-            op["security"] = [] if key in UNAUTHENTICATED else [{BEARER: []}]
+            op["security"] = security(key, (scopes or {}).get(key))
             for media in op.get("requestBody", {}).get("content", {}).values():
                 # An optional body is either absent or an object: JSON null is refused like any non-object.
                 branches = media.get("schema", {}).get("anyOf")

@@ -6,7 +6,7 @@ exponentially growing cap), so concurrent losers of a race do not collide again 
 - :func:`on_conflict`: optimistic-concurrency conflicts (a versioned write or a transaction lost a race);
   re-read and try again almost at once.
 - :func:`on_stripe_transient`: Stripe's rate limits, conflicts, 5xx and connection errors, honouring
-  ``Retry-After`` when Stripe sends one.
+  ``Retry-After`` and ``Stripe-Should-Retry`` when Stripe sends them.
 - :func:`on_partial_send`: an SQS batch some of whose entries were refused; the refused ones are sent again.
 
 The SDKs' own retries cover the rest: boto3 retries throttling in ``standard`` mode
@@ -83,21 +83,34 @@ def on_conflict(conflicts: tuple[type[BaseException], ...], *, attempts: int, sl
 
 
 def is_stripe_transient(error: BaseException) -> bool:
-    """A Stripe error worth another try: rate limits, conflicts, 5xx and network errors."""
+    """A Stripe error worth another try: rate limits, conflicts, 5xx and network errors, unless Stripe answered
+    ``Stripe-Should-Retry: false`` (a 500 its idempotency layer saved: the same key would replay it), and
+    anything Stripe answered ``Stripe-Should-Retry: true`` (a lock timeout), as Stripe's own clients decide."""
     import stripe
 
+    advice = _header(error, "Stripe-Should-Retry")
+    if advice in ("true", "false"):
+        return advice == "true"
     if isinstance(error, (stripe.RateLimitError, stripe.APIConnectionError)):
         return True
     return isinstance(error, stripe.StripeError) and error.http_status in _STRIPE_RETRYABLE_STATUS
 
 
-def _retry_after(error: BaseException | None) -> int | None:
-    """Stripe's ``Retry-After`` (whole seconds, as HTTP's delay-seconds), capped; None when absent or not a number."""
+def _header(error: BaseException | None, name: str) -> str | None:
     headers: Any = getattr(error, "headers", None) or {}
     try:
-        value = headers.get("Retry-After") or headers.get("retry-after")
+        value = headers.get(name) or headers.get(name.lower())
+    except (AttributeError, TypeError):
+        return None
+    return None if value is None else str(value)
+
+
+def _retry_after(error: BaseException | None) -> int | None:
+    """Stripe's ``Retry-After`` (whole seconds, as HTTP's delay-seconds), capped; None when absent or not a number."""
+    value = _header(error, "Retry-After")
+    try:
         return None if value is None else min(_STRIPE_RETRY_AFTER_CAP, max(0, int(value)))
-    except (AttributeError, TypeError, ValueError):
+    except ValueError:
         return None
 
 

@@ -88,3 +88,11 @@ class OperatorSettings(Settings):
     invoice_queue_url: str
     invoice_dead_letter_queue_url: str
     operator_preview_page_size: int = 100
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AuthorizerSettings(Settings):
+    """The HTTP API's authorizer: the user pool whose ID tokens it accepts (issuer and the portal's app client)."""
+
+    cognito_issuer: str
+    cognito_audience: str

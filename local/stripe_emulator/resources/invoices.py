@@ -10,12 +10,13 @@ import copy
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from ..account import MAX_TRIES
 from ..errors import StripeError, invalid
 from ..forms import Bool, Dec, Enum, Int, IntOrRange, ListOf, Metadata, Obj, Str, schema
 from ..listing import created_matches, paginate
-from ..routing import Context, Route, changes, merge_metadata
+from ..routing import Context, Route, merge_metadata, watched
 from ..store import Store
-from . import payment_intents, payment_methods
+from . import intents, payment_methods
 from .customers import CUSTOM_FIELD
 
 DAY = 86_400
@@ -133,20 +134,22 @@ def _line_for(store: Store, item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _add_to_invoice(store: Store, item: dict[str, Any], invoice: dict[str, Any]) -> None:
-    item["invoice"] = invoice["id"]
-    line = _line_for(store, item)
-    store.private[invoice["id"]]["lines"].append(line["id"])
-    store.private[item["id"]]["line"] = line["id"]
-    _recompute(store, invoice)
+    with watched(store, "invoice", invoice):
+        item["invoice"] = invoice["id"]
+        line = _line_for(store, item)
+        store.private[invoice["id"]]["lines"].append(line["id"])
+        store.private[item["id"]]["line"] = line["id"]
+        _recompute(store, invoice)
 
 
 def _remove_from_invoice(store: Store, item: dict[str, Any]) -> None:
     invoice = store.objects["invoice"].get(item["invoice"] or "")
     line_id = store.private[item["id"]].pop("line", None)
     if invoice is not None and line_id is not None:
-        store.private[invoice["id"]]["lines"].remove(line_id)
-        store.objects["line_item"].pop(line_id, None)
-        _recompute(store, invoice)
+        with watched(store, "invoice", invoice):
+            store.private[invoice["id"]]["lines"].remove(line_id)
+            store.objects["line_item"].pop(line_id, None)
+            _recompute(store, invoice)
     item["invoice"] = None
 
 
@@ -442,8 +445,12 @@ def _create(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
             for i in store.objects["invoiceitem"].values()
             if i["customer"] == customer["id"] and i["invoice"] is None and i["currency"] == currency
         ]
-        for item in sorted(pending, key=lambda i: store.sequence[i["id"]]):
-            _add_to_invoice(store, item, invoice)
+        store.watching.add(invoice_id)  # the items a new invoice takes in are part of its creation, not an update
+        try:
+            for item in sorted(pending, key=lambda i: store.sequence[i["id"]]):
+                _add_to_invoice(store, item, invoice)
+        finally:
+            store.watching.discard(invoice_id)
     store.emit("invoice.created", "invoice", invoice)
     return store.render("invoice", invoice)
 
@@ -479,32 +486,29 @@ def _update(ctx: Context, params: dict[str, Any], invoice_id: str) -> dict[str, 
                 code="invoice_not_editable",
                 param=refused[0],
             )
-    before = store.render("invoice", invoice)
-    if "metadata" in params:
-        invoice["metadata"] = merge_metadata(invoice["metadata"], params["metadata"])
-    for key in ("description", "footer", "statement_descriptor", "due_date"):
-        if key in params:
-            invoice[key] = params[key]
-    if "custom_fields" in params:
-        invoice["custom_fields"] = params["custom_fields"] or None
-    if "auto_advance" in params:
-        invoice["auto_advance"] = bool(params["auto_advance"])
-        if status == "draft":
-            invoice["automatically_finalizes_at"] = invoice["created"] + 3600 if invoice["auto_advance"] else None
-    if "collection_method" in params:
-        invoice["collection_method"] = params["collection_method"] or "charge_automatically"
-    if "days_until_due" in params:
-        days = params["days_until_due"]
-        store.private[invoice_id]["days_until_due"] = days
-        invoice["due_date"] = None if days is None else invoice["created"] + days * DAY
-    if "default_payment_method" in params:
-        ref = params["default_payment_method"]
-        invoice["default_payment_method"] = (
-            None if ref is None else _own_payment_method(store, invoice["customer"], ref, "default_payment_method")
-        )
-    previous = changes(before, store.render("invoice", invoice))
-    if previous:
-        store.emit("invoice.updated", "invoice", invoice, previous)
+    with watched(store, "invoice", invoice):
+        if "metadata" in params:
+            invoice["metadata"] = merge_metadata(invoice["metadata"], params["metadata"])
+        for key in ("description", "footer", "statement_descriptor", "due_date"):
+            if key in params:
+                invoice[key] = params[key]
+        if "custom_fields" in params:
+            invoice["custom_fields"] = params["custom_fields"] or None
+        if "auto_advance" in params:
+            invoice["auto_advance"] = bool(params["auto_advance"])
+            if status == "draft":
+                invoice["automatically_finalizes_at"] = invoice["created"] + 3600 if invoice["auto_advance"] else None
+        if "collection_method" in params:
+            invoice["collection_method"] = params["collection_method"] or "charge_automatically"
+        if "days_until_due" in params:
+            days = params["days_until_due"]
+            store.private[invoice_id]["days_until_due"] = days
+            invoice["due_date"] = None if days is None else invoice["created"] + days * DAY
+        if "default_payment_method" in params:
+            ref = params["default_payment_method"]
+            invoice["default_payment_method"] = (
+                None if ref is None else _own_payment_method(store, invoice["customer"], ref, "default_payment_method")
+            )
     return store.render("invoice", invoice)
 
 
@@ -515,9 +519,13 @@ def _delete(ctx: Context, params: dict[str, Any], invoice_id: str) -> dict[str, 
         raise invalid(
             "You can only delete draft invoices. Void or mark it uncollectible instead.", code="invoice_not_editable"
         )
-    for item in store.objects["invoiceitem"].values():
-        if item["invoice"] == invoice_id:
-            _remove_from_invoice(store, item)
+    store.watching.add(invoice_id)  # emptying a deleted draft is its deletion, not an update
+    try:
+        for item in store.objects["invoiceitem"].values():
+            if item["invoice"] == invoice_id:
+                _remove_from_invoice(store, item)
+    finally:
+        store.watching.discard(invoice_id)
     store.emit("invoice.deleted", "invoice", invoice)
     del store.objects["invoice"][invoice_id]
     return {"deleted": True, "id": invoice_id, "object": "invoice"}
@@ -528,16 +536,16 @@ def _delete(ctx: Context, params: dict[str, Any], invoice_id: str) -> dict[str, 
 # How Stripe collects a ``charge_automatically`` invoice (https://docs.stripe.com/invoicing/automatic-collection,
 # https://docs.stripe.com/billing/revenue-recovery/smart-retries), as the emulator does it:
 #
-# * ``finalize`` answers ``open``; with ``auto_advance`` the first automatic attempt is due
-#   ``FIRST_ATTEMPT_DELAY`` (one hour, as Stripe waits after finalizing) later on the emulator's clock, or it
-#   happens at once on ``invoices.pay``.
-# * A failed automatic attempt leaves the invoice ``open`` with ``attempt_count``, ``next_payment_attempt`` and
-#   the error on its PaymentIntent (``expand[]=payments.data.payment.payment_intent``). Retries follow
-#   ``RETRY_DAYS`` after the first failure (Smart Retries' recommended default: 8 tries within 2 weeks), each
-#   charging the customer's CURRENT default payment method. After a hard decline (lost or stolen card, fraud)
-#   a retry is counted but only charged once the default payment method changed.
-# * After the last try fails, the invoice is left open (``AFTER_FINAL_ATTEMPT = "leave_open"``, Stripe's
-#   "leave the invoice past due"), or marked uncollectible, or voided: ``Settings.after_final_attempt``.
+# * ``finalize`` answers ``open`` and makes the invoice's PaymentIntent (``payment_intent.created`` beside
+#   ``invoice.finalized``); with ``auto_advance`` the first automatic attempt is due ``FIRST_ATTEMPT_DELAY`` (one
+#   hour, as Stripe waits after finalizing) later on the emulator's clock, or it happens at once on ``invoices.pay``.
+# * A failed automatic attempt leaves the invoice ``open`` with ``attempt_count`` and the error on its
+#   PaymentIntent (``expand[]=payments.data.payment.payment_intent``). Whether it is retried is the account's
+#   setting for one-off invoices (``store.settings``, see ``account.py``): off, or Smart Retries' number of tries
+#   within a window, each retry charging the customer's CURRENT default payment method. No payment method: no
+#   retry ("Stripe doesn't retry payments if no payment methods are available"). After a hard decline (lost or
+#   stolen card, fraud) a retry is counted but only charged once the default payment method changed.
+# * After the last try fails, the invoice is left open, marked uncollectible or voided, as the account says.
 # * Only automatic retries count beyond the first attempt: a failed ``invoices.pay`` after the first attempt
 #   does not move ``attempt_count`` nor the schedule.
 # * An amount due under the currency's minimum charge (50 cents in usd) is not charged: the invoice is paid
@@ -545,19 +553,8 @@ def _delete(ctx: Context, params: dict[str, Any], invoice_id: str) -> dict[str, 
 #   takes as its ``starting_balance`` (https://docs.stripe.com/billing/customer/balance).
 
 FIRST_ATTEMPT_DELAY = 3600
-RETRY_DAYS = (1, 3, 5, 7, 9, 11, 14)
 MINIMUM_CHARGE = {"usd": 50, "eur": 50, "gbp": 30, "cad": 50, "aud": 50, "chf": 50, "jpy": 50}
 HARD_DECLINES = frozenset({"lost_card", "stolen_card", "fraudulent", "pickup_card", "restricted_card"})
-AFTER_FINAL_ATTEMPT = ("leave_open", "mark_uncollectible", "void")
-
-
-class Settings:
-    """What the emulator does when every retry failed (the Dashboard's setting for one-off invoices)."""
-
-    after_final_attempt: str = "leave_open"
-
-
-settings = Settings()
 
 
 def _mark_paid(store: Store, invoice: dict[str, Any], amount: int) -> None:
@@ -595,7 +592,29 @@ def _collects_automatically(invoice: dict[str, Any]) -> bool:
     return bool(invoice["auto_advance"]) and invoice["collection_method"] == "charge_automatically"
 
 
-def _schedule_after_failure(store: Store, invoice: dict[str, Any], automatic: bool) -> None:
+def _next_retry(store: Store, invoice: dict[str, Any]) -> int | None:
+    """When the next automatic retry is due under the account's retry setting (None: no more tries).
+
+    Smart Retries choose their instants; here the window after the first failure is cut into one share per
+    retry and each retry falls at a seeded random instant in the later half of its share."""
+    retries = store.settings.retries
+    tries = invoice["attempt_count"]
+    if retries is None or tries >= retries.tries:
+        return None
+    private = store.private[invoice["id"]]
+    setting = [retries.tries, retries.window_days]
+    if private.get("retry_setting") != setting:
+        start, window, shares = private["first_failure_at"], retries.window_days * DAY, retries.tries - 1
+        schedule = []
+        for share in range(shares):
+            low, high = start + window * share // shares, start + window * (share + 1) // shares
+            schedule.append(store.rng.randint(low + (high - low) // 2, high))
+        private["retry_setting"], private["retry_schedule"] = setting, schedule
+    schedule = private["retry_schedule"]
+    return int(schedule[tries - 1])
+
+
+def _schedule_after_failure(store: Store, invoice: dict[str, Any], automatic: bool, *, retryable: bool) -> None:
     private = store.private[invoice["id"]]
     if not _collects_automatically(invoice):
         invoice["next_payment_attempt"] = None
@@ -606,12 +625,12 @@ def _schedule_after_failure(store: Store, invoice: dict[str, Any], automatic: bo
         private["first_failure_at"] = due or store.now()
     elif not automatic:
         return  # a manual attempt after the first does not move the retry schedule
-    tries = invoice["attempt_count"]
-    if tries <= len(RETRY_DAYS):
-        invoice["next_payment_attempt"] = private["first_failure_at"] + RETRY_DAYS[tries - 1] * DAY
+    following = _next_retry(store, invoice) if retryable else None
+    if following is not None:
+        invoice["next_payment_attempt"] = following
         return
     invoice["next_payment_attempt"] = None
-    outcome = settings.after_final_attempt
+    outcome = store.settings.after_final_attempt
     if outcome == "mark_uncollectible":
         invoice.update(status="uncollectible", auto_advance=False)
         invoice["status_transitions"]["marked_uncollectible_at"] = store.now()
@@ -630,17 +649,17 @@ def _no_payment_method_error() -> StripeError:
 
 
 def _attempt(
-    store: Store, invoice: dict[str, Any], pm: dict[str, Any] | None, *, automatic: bool
+    store: Store, invoice: dict[str, Any], pm: dict[str, Any] | None, *, automatic: bool, on_session: bool = False
 ) -> StripeError | None:
-    """One payment attempt of what is left, off session; on failure the invoice stays open, error returned."""
+    """One payment attempt of what is left; on failure the invoice stays open, the error returned."""
     invoice["attempted"] = True
     if automatic or invoice["attempt_count"] == 0:
         invoice["attempt_count"] += 1
     if pm is None:
         error: StripeError | None = _no_payment_method_error()
     else:
-        intent = payment_intents.for_invoice(store, invoice)
-        error = payment_intents.charge(store, intent, pm, on_session=False)
+        intent = intents.for_invoice(store, invoice)
+        error = intents.charge(store, intent, pm, on_session=on_session)
     if error is None:
         _mark_paid(store, invoice, invoice["amount_remaining"])
         return None
@@ -649,7 +668,7 @@ def _attempt(
     private["hard_decline"] = error.decline_code in HARD_DECLINES
     if error.code == "authentication_required":
         store.emit("invoice.payment_action_required", "invoice", invoice)
-    _schedule_after_failure(store, invoice, automatic)
+    _schedule_after_failure(store, invoice, automatic, retryable=pm is not None)
     store.emit("invoice.payment_failed", "invoice", invoice)
     return error
 
@@ -659,7 +678,8 @@ def intent_settled(store: Store, invoice_id: str | None, intent: dict[str, Any],
     invoice = store.objects["invoice"].get(invoice_id or "")
     if invoice is None or error is not None or invoice["status"] not in ("open", "uncollectible"):
         return
-    _mark_paid(store, invoice, intent["amount_received"])
+    with watched(store, "invoice", invoice):
+        _mark_paid(store, invoice, intent["amount_received"])
 
 
 def _apply_balance(store: Store, invoice: dict[str, Any], customer: dict[str, Any]) -> None:
@@ -684,38 +704,43 @@ def _apply_balance(store: Store, invoice: dict[str, Any], customer: dict[str, An
 
 
 def finalize(store: Store, base_url: str, invoice: dict[str, Any], auto_advance: bool | None = None) -> None:
-    """Draft → open: number it, freeze the customer's details, apply the balance, schedule the first attempt.
+    """Draft → open: number it, freeze the customer's details, apply the balance, make its PaymentIntent,
+    schedule the first attempt.
 
     https://docs.stripe.com/invoicing/integration/workflow-transitions: finalizing never charges; with
-    ``auto_advance`` Stripe attempts payment about an hour later.
+    ``auto_advance`` Stripe attempts payment about an hour later. The customer's ``next_invoice_sequence``
+    (and balance) change with it: ``customer.updated``.
     """
     if invoice["status"] != "draft":
         raise invalid("This invoice is already finalized, you can't re-finalize a non-draft invoice.")
     customer = store.get("customer", invoice["customer"], "customer")
-    now = store.now()
-    sequence = customer["next_invoice_sequence"]
-    customer["next_invoice_sequence"] = sequence + 1
-    invoice.update(_customer_snapshot(customer))
-    invoice.update(
-        status="open",
-        number=f"{customer['invoice_prefix']}-{sequence:04d}",
-        effective_at=now,
-        automatically_finalizes_at=None,
-        hosted_invoice_url=f"{base_url}/_emulator/invoices/{invoice['id']}",
-        invoice_pdf=f"{base_url}/_emulator/invoices/{invoice['id']}/pdf",
-    )
-    if auto_advance is not None:
-        invoice["auto_advance"] = auto_advance
-    days = store.private[invoice["id"]].get("days_until_due")
-    if days is not None:
-        invoice["due_date"] = now + days * DAY
-    invoice["status_transitions"]["finalized_at"] = now
-    _apply_balance(store, invoice, customer)
-    store.emit("invoice.finalized", "invoice", invoice)
-    if invoice["amount_due"] == 0:
-        _mark_paid(store, invoice, 0)
-    elif _collects_automatically(invoice):
-        invoice["next_payment_attempt"] = now + FIRST_ATTEMPT_DELAY
+    with watched(store, "invoice", invoice), watched(store, "customer", customer):
+        now = store.now()
+        sequence = customer["next_invoice_sequence"]
+        customer["next_invoice_sequence"] = sequence + 1
+        invoice.update(_customer_snapshot(customer))
+        invoice.update(
+            status="open",
+            number=f"{customer['invoice_prefix']}-{sequence:04d}",
+            effective_at=now,
+            automatically_finalizes_at=None,
+            hosted_invoice_url=f"{base_url}/_emulator/invoices/{invoice['id']}",
+            invoice_pdf=f"{base_url}/_emulator/invoices/{invoice['id']}/pdf",
+        )
+        if auto_advance is not None:
+            invoice["auto_advance"] = auto_advance
+        days = store.private[invoice["id"]].get("days_until_due")
+        if days is not None:
+            invoice["due_date"] = now + days * DAY
+        invoice["status_transitions"]["finalized_at"] = now
+        _apply_balance(store, invoice, customer)
+        store.emit("invoice.finalized", "invoice", invoice)
+        if invoice["amount_due"] == 0:
+            _mark_paid(store, invoice, 0)
+            return
+        intents.for_invoice(store, invoice)
+        if _collects_automatically(invoice):
+            invoice["next_payment_attempt"] = now + FIRST_ATTEMPT_DELAY
 
 
 def collect_due(store: Store) -> int:
@@ -724,7 +749,7 @@ def collect_due(store: Store) -> int:
     A clock moved weeks ahead runs the missed retries one after another, each on the then-current default.
     """
     ran = 0
-    for _ in range(len(RETRY_DAYS) + 2):
+    for _ in range(MAX_TRIES + 2):
         now = store.now()
         due = [
             invoice
@@ -739,12 +764,13 @@ def collect_due(store: Store) -> int:
         for invoice in sorted(due, key=lambda i: (i["next_payment_attempt"], store.sequence[i["id"]])):
             private = store.private[invoice["id"]]
             pm = _default_payment_method(store, invoice)
-            if private.get("hard_decline") and pm is not None and pm["id"] == private.get("failed_pm"):
-                # A hard decline is not retried on the same card: the try is counted, nothing is charged.
-                invoice["attempt_count"] += 1
-                _schedule_after_failure(store, invoice, True)
-            else:
-                _attempt(store, invoice, pm, automatic=True)
+            with watched(store, "invoice", invoice):
+                if private.get("hard_decline") and pm is not None and pm["id"] == private.get("failed_pm"):
+                    # A hard decline is not retried on the same card: the try is counted, nothing is charged.
+                    invoice["attempt_count"] += 1
+                    _schedule_after_failure(store, invoice, True, retryable=True)
+                else:
+                    _attempt(store, invoice, pm, automatic=True)
             ran += 1
     return ran
 
@@ -763,13 +789,17 @@ _REQUIRES_ACTION = (
 
 
 def _pay(ctx: Context, params: dict[str, Any], invoice_id: str) -> dict[str, Any]:
-    """https://docs.stripe.com/api/invoices/pay: attempt payment now, outside the automatic schedule."""
+    """https://docs.stripe.com/api/invoices/pay: attempt payment now, outside the automatic schedule.
+
+    An invoice in a state that cannot be paid is refused with a message and no ``code``, as Stripe refuses it;
+    a card that needs the cardholder answers ``invoice_payment_intent_requires_action`` without the
+    PaymentIntent (the docs do not promise it there: read it from the invoice's ``payments``)."""
     store = ctx.store
     invoice = store.get("invoice", invoice_id, "invoice")
     if invoice["status"] == "paid":
-        raise invalid("Invoice is already paid", code="invoice_not_editable")
+        raise invalid("Invoice is already paid.")
     if invoice["status"] == "void":
-        raise invalid("This invoice has been voided and can no longer be paid.", code="invoice_not_editable")
+        raise invalid("This invoice has been voided and can no longer be paid.")
     pm = None
     if not params.get("paid_out_of_band"):
         pm = _payment_method_for(store, invoice, params.get("payment_method"))
@@ -779,58 +809,54 @@ def _pay(ctx: Context, params: dict[str, Any], invoice_id: str) -> dict[str, Any
                 "adding a default payment method.",
                 param="payment_method",
             )
-    if invoice["status"] == "draft":
-        finalize(store, ctx.base_url, invoice, False)
-        if invoice["status"] == "paid":
+    with watched(store, "invoice", invoice):
+        if invoice["status"] == "draft":
+            finalize(store, ctx.base_url, invoice, False)
+            if invoice["status"] == "paid":
+                return store.render("invoice", invoice)
+        if params.get("paid_out_of_band"):
+            intents.cancel_for_invoice(store, invoice)
+            _mark_paid(store, invoice, invoice["amount_remaining"])
             return store.render("invoice", invoice)
-    if params.get("paid_out_of_band"):
-        payment_intents.cancel_for_invoice(store, invoice)
-        _mark_paid(store, invoice, invoice["amount_remaining"])
-        return store.render("invoice", invoice)
-    error = _attempt(store, invoice, pm, automatic=False)
+        # ``off_session`` defaults to true: the customer is not there to authenticate.
+        error = _attempt(store, invoice, pm, automatic=False, on_session=params.get("off_session") is False)
     if error is None:
         return store.render("invoice", invoice)
     if error.code == "authentication_required":
-        raise StripeError(
-            402,
-            "card_error",
-            _REQUIRES_ACTION,
-            code="invoice_payment_intent_requires_action",
-            extra={"payment_intent": error.extra.get("payment_intent")},
-        )
+        raise StripeError(402, "card_error", _REQUIRES_ACTION, code="invoice_payment_intent_requires_action")
     raise error
 
 
 def _void_now(store: Store, invoice: dict[str, Any]) -> None:
     invoice.update(status="void", auto_advance=False, next_payment_attempt=None, amount_remaining=0)
     invoice["status_transitions"]["voided_at"] = store.now()
-    payment_intents.cancel_for_invoice(store, invoice)
+    intents.cancel_for_invoice(store, invoice)
     store.emit("invoice.voided", "invoice", invoice)
 
 
 def _void(ctx: Context, params: dict[str, Any], invoice_id: str) -> dict[str, Any]:
+    """https://docs.stripe.com/api/invoices/void: open or uncollectible only; refused with a message, no code."""
     store = ctx.store
     invoice = store.get("invoice", invoice_id, "invoice")
     if invoice["status"] not in ("open", "uncollectible"):
         raise invalid(
-            f"You can only void open or uncollectible invoices; this invoice is {invoice['status']}.",
-            code="invoice_not_editable",
+            f"You can only void invoices that are open or uncollectible. This invoice is {invoice['status']}."
         )
-    _void_now(store, invoice)
+    with watched(store, "invoice", invoice):
+        _void_now(store, invoice)
     return store.render("invoice", invoice)
 
 
 def _mark_uncollectible(ctx: Context, params: dict[str, Any], invoice_id: str) -> dict[str, Any]:
+    """https://docs.stripe.com/api/invoices/mark_uncollectible: open only; refused with a message, no code."""
     store = ctx.store
     invoice = store.get("invoice", invoice_id, "invoice")
     if invoice["status"] != "open":
-        raise invalid(
-            f"You can only mark open invoices uncollectible; this invoice is {invoice['status']}.",
-            code="invoice_not_editable",
-        )
-    invoice.update(status="uncollectible", auto_advance=False, next_payment_attempt=None)
-    invoice["status_transitions"]["marked_uncollectible_at"] = store.now()
-    store.emit("invoice.marked_uncollectible", "invoice", invoice)
+        raise invalid(f"You can only mark open invoices as uncollectible. This invoice is {invoice['status']}.")
+    with watched(store, "invoice", invoice):
+        invoice.update(status="uncollectible", auto_advance=False, next_payment_attempt=None)
+        invoice["status_transitions"]["marked_uncollectible_at"] = store.now()
+        store.emit("invoice.marked_uncollectible", "invoice", invoice)
     return store.render("invoice", invoice)
 
 

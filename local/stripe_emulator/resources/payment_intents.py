@@ -1,293 +1,18 @@
-"""PaymentIntents, Charges and InvoicePayments: the payments behind an invoice.
-
-Stripe makes one PaymentIntent for an invoice when it first tries to collect it (the invoice's default
-``invoice_payment``); every attempt (automatic, ``invoices.pay``, or Stripe.js confirming the intent with its
-``client_secret``) charges through it. A charge of a declining card fails (``charge.failed``,
-``payment_intent.payment_failed``); a card that needs authentication leaves the intent ``requires_action``
-(``payment_intent.requires_action``) until the customer confirms it on session, as Stripe.js does after the
-3-D Secure challenge. https://docs.stripe.com/payments/paymentintents/lifecycle
+"""The PaymentIntent, Charge and InvoicePayment routes: read them, and confirm an invoice's PaymentIntent as
+Stripe.js does (``confirmCardPayment`` with the publishable key and the ``client_secret``), 3-D Secure included.
+https://docs.stripe.com/payments/paymentintents/lifecycle
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..cards import DECLINES
 from ..errors import StripeError, invalid
 from ..forms import Bool, Str, schema
 from ..listing import paginate
 from ..routing import Context, Route, check_client_secret
 from ..store import Store
-from . import payment_methods
-
-AUTHENTICATION_MESSAGE = "Your card was declined. This transaction requires authentication."
-
-
-def _card_details(store: Store, pm: dict[str, Any]) -> dict[str, Any]:
-    card = pm.get("card") or {}
-    return {
-        "amount_authorized": None,
-        "authorization_code": None,
-        "brand": card.get("brand"),
-        "checks": {"address_line1_check": None, "address_postal_code_check": None, "cvc_check": None},
-        "country": card.get("country"),
-        "exp_month": card.get("exp_month"),
-        "exp_year": card.get("exp_year"),
-        "extended_authorization": {"status": "disabled"},
-        "fingerprint": card.get("fingerprint"),
-        "funding": card.get("funding"),
-        "incremental_authorization": {"status": "unavailable"},
-        "installments": None,
-        "last4": card.get("last4"),
-        "mandate": None,
-        "multicapture": {"status": "unavailable"},
-        "network": card.get("brand"),
-        "network_token": {"used": False},
-        "network_transaction_id": None,
-        "overcapture": {"maximum_amount_capturable": 0, "status": "unavailable"},
-        "regulated_status": None,
-        "three_d_secure": None,
-        "transaction_link_id": None,
-        "wallet": None,
-    }
-
-
-def _charge(
-    store: Store, intent: dict[str, Any], pm: dict[str, Any], failure: tuple[str, str, str] | None
-) -> dict[str, Any]:
-    """A Charge for one attempt; ``failure`` is (code, decline_code, message)."""
-    paid = failure is None
-    code, reason, message = failure or (None, None, None)
-    charge_id = store.new_id("ch")
-    charge: dict[str, Any] = {
-        "amount": intent["amount"],
-        "amount_captured": intent["amount"] if paid else 0,
-        "amount_refunded": 0,
-        "application": None,
-        "application_fee": None,
-        "application_fee_amount": None,
-        "balance_transaction": store.new_id("txn") if paid else None,
-        "billing_details": pm.get("billing_details"),
-        "calculated_statement_descriptor": "LOCAL EMULATOR",
-        "captured": paid,
-        "created": store.now(),
-        "currency": intent["currency"],
-        "customer": intent["customer"],
-        "description": intent["description"],
-        "disputed": False,
-        "failure_balance_transaction": None,
-        "failure_code": code,
-        "failure_message": message,
-        "fraud_details": {},
-        "id": charge_id,
-        "livemode": False,
-        "metadata": {},
-        "object": "charge",
-        "on_behalf_of": None,
-        "outcome": {
-            "advice_code": None,
-            "network_advice_code": None,
-            "network_decline_code": None,
-            "network_status": "approved_by_network" if paid else "declined_by_network",
-            "reason": reason,
-            "risk_level": "normal",
-            "seller_message": "Payment complete." if paid else "The bank did not return any further details.",
-            "type": "authorized" if paid else "issuer_declined",
-        },
-        "paid": paid,
-        "payment_intent": intent["id"],
-        "payment_method": pm["id"],
-        "payment_method_details": {"card": _card_details(store, pm), "type": "card"},
-        "receipt_email": None,
-        "receipt_number": None,
-        "receipt_url": None,
-        "refunded": False,
-        "refunds": {"data": [], "has_more": False, "object": "list", "url": f"/v1/charges/{charge_id}/refunds"},
-        "review": None,
-        "shipping": None,
-        "source": None,
-        "source_transfer": None,
-        "statement_descriptor": None,
-        "statement_descriptor_suffix": None,
-        "status": "succeeded" if paid else "failed",
-        "transfer_data": None,
-        "transfer_group": None,
-    }
-    store.add("charge", charge)
-    store.emit("charge.succeeded" if paid else "charge.failed", "charge", charge)
-    return charge
-
-
-def for_invoice(store: Store, invoice: dict[str, Any]) -> dict[str, Any]:
-    """The invoice's PaymentIntent (and its default InvoicePayment), made on the first attempt to collect it."""
-    private = store.private[invoice["id"]]
-    if private.get("payment_intent"):
-        existing: dict[str, Any] = store.objects["payment_intent"][private["payment_intent"]]
-        if existing["status"] in ("requires_payment_method", "requires_confirmation", "requires_action"):
-            existing["amount"] = invoice["amount_remaining"]
-        return existing
-    now = store.now()
-    intent_id = store.new_id("pi")
-    intent: dict[str, Any] = {
-        "amount": invoice["amount_remaining"],
-        "amount_capturable": 0,
-        "amount_details": {"tip": {}},
-        "amount_received": 0,
-        "application": None,
-        "application_fee_amount": None,
-        "automatic_payment_methods": None,
-        "canceled_at": None,
-        "cancellation_reason": None,
-        "capture_method": "automatic",
-        "client_secret": f"{intent_id}_secret_{store.token(25)}",
-        "confirmation_method": "automatic",
-        "created": now,
-        "currency": invoice["currency"],
-        "customer": invoice["customer"],
-        "customer_account": None,
-        "description": f"Payment for Invoice {invoice['number']}" if invoice.get("number") else None,
-        "excluded_payment_method_types": None,
-        "id": intent_id,
-        "last_payment_error": None,
-        "latest_charge": None,
-        "livemode": False,
-        "managed_payments": None,
-        "metadata": {},
-        "next_action": None,
-        "object": "payment_intent",
-        "on_behalf_of": None,
-        "payment_method": None,
-        "payment_method_configuration_details": None,
-        "payment_method_options": {"card": {"request_three_d_secure": "automatic"}},
-        "payment_method_types": ["card"],
-        "processing": None,
-        "receipt_email": None,
-        "review": None,
-        "setup_future_usage": None,
-        "shipping": None,
-        "source": None,
-        "statement_descriptor": None,
-        "statement_descriptor_suffix": None,
-        "status": "requires_payment_method",
-        "transfer_data": None,
-        "transfer_group": None,
-    }
-    store.add("payment_intent", intent)
-    store.private[intent_id] = {"invoice": invoice["id"]}
-    payment: dict[str, Any] = {
-        "amount_paid": None,
-        "amount_requested": invoice["amount_remaining"],
-        "created": now,
-        "currency": invoice["currency"],
-        "id": store.new_id("inpay"),
-        "invoice": invoice["id"],
-        "is_default": True,
-        "livemode": False,
-        "object": "invoice_payment",
-        "payment": {"payment_intent": intent_id, "type": "payment_intent"},
-        "status": "open",
-        "status_transitions": {"canceled_at": None, "paid_at": None},
-    }
-    store.add("invoice_payment", payment)
-    private["payment_intent"] = intent_id
-    private["invoice_payment"] = payment["id"]
-    store.emit("payment_intent.created", "payment_intent", intent)
-    return intent
-
-
-def invoice_payments(store: Store, invoice_id: str) -> list[dict[str, Any]]:
-    return [p for p in store.objects["invoice_payment"].values() if p["invoice"] == invoice_id]
-
-
-def charge(
-    store: Store, intent: dict[str, Any], pm: dict[str, Any], *, on_session: bool, authenticated: bool = False
-) -> StripeError | None:
-    """Charge ``pm`` through ``intent``: None when it succeeded, else the error of the failed attempt.
-
-    ``on_session``: the customer is present (Stripe.js confirming); a card that needs authentication then
-    succeeds once ``authenticated`` (the challenge completed), and otherwise needs action.
-    """
-    card = payment_methods.card_of(store, pm)
-    intent["payment_method"] = pm["id"]
-    rendered_pm = store.render("payment_method", pm)
-    code = card.charge_decline or card.attach_decline
-    if code is not None:
-        error_code, message = DECLINES[code]
-        failed = _charge(store, intent, pm, (error_code, code, message))
-        intent.update(
-            status="requires_payment_method",
-            latest_charge=failed["id"],
-            next_action=None,
-            last_payment_error={
-                "charge": failed["id"],
-                "code": error_code,
-                "decline_code": code,
-                "doc_url": f"https://stripe.com/docs/error-codes/{error_code.replace('_', '-')}",
-                "message": message,
-                "payment_method": rendered_pm,
-                "type": "card_error",
-            },
-        )
-        store.emit("payment_intent.payment_failed", "payment_intent", intent)
-        error = payment_methods.decline(code, rendered_pm)
-        error.extra["charge"] = failed["id"]
-        error.extra["payment_intent"] = store.render("payment_intent", intent)
-        return error
-    if card.authentication_required and not (on_session and authenticated):
-        intent.update(
-            status="requires_action",
-            next_action={
-                "type": "use_stripe_sdk",
-                "use_stripe_sdk": {"type": "three_d_secure_redirect", "stripe_js": "", "source": ""},
-            },
-            last_payment_error={
-                "code": "authentication_required",
-                "decline_code": "authentication_required",
-                "doc_url": "https://stripe.com/docs/error-codes/authentication-required",
-                "message": AUTHENTICATION_MESSAGE,
-                "payment_method": rendered_pm,
-                "type": "card_error",
-            },
-        )
-        store.emit("payment_intent.requires_action", "payment_intent", intent)
-        return StripeError(
-            402,
-            "card_error",
-            AUTHENTICATION_MESSAGE,
-            code="authentication_required",
-            decline_code="authentication_required",
-            extra={"payment_intent": store.render("payment_intent", intent), "payment_method": rendered_pm},
-        )
-    succeeded = _charge(store, intent, pm, None)
-    intent.update(
-        status="succeeded",
-        amount_received=intent["amount"],
-        latest_charge=succeeded["id"],
-        last_payment_error=None,
-        next_action=None,
-    )
-    store.emit("payment_intent.succeeded", "payment_intent", intent)
-    payment_id = store.private.get(intent["id"], {}).get("invoice")
-    for payment in invoice_payments(store, payment_id or ""):
-        if payment["payment"]["payment_intent"] == intent["id"]:
-            payment.update(status="paid", amount_paid=intent["amount"])
-            payment["status_transitions"]["paid_at"] = store.now()
-    return None
-
-
-def cancel_for_invoice(store: Store, invoice: dict[str, Any]) -> None:
-    """A voided (or out-of-band paid) invoice cancels its unfinished PaymentIntent."""
-    intent_id = store.private[invoice["id"]].get("payment_intent")
-    if not intent_id:
-        return
-    intent = store.objects["payment_intent"][intent_id]
-    if intent["status"] in ("succeeded", "canceled"):
-        return
-    intent.update(status="canceled", canceled_at=store.now(), cancellation_reason="void_invoice", next_action=None)
-    for payment in invoice_payments(store, invoice["id"]):
-        payment["status"] = "canceled"
-        payment["status_transitions"]["canceled_at"] = store.now()
-    store.emit("payment_intent.canceled", "payment_intent", intent)
+from . import challenges, intents, invoices, payment_methods
 
 
 def _retrieve(ctx: Context, params: dict[str, Any], intent_id: str) -> dict[str, Any]:
@@ -297,7 +22,12 @@ def _retrieve(ctx: Context, params: dict[str, Any], intent_id: str) -> dict[str,
 
 
 def _confirm(ctx: Context, params: dict[str, Any], intent_id: str) -> dict[str, Any]:
-    """Stripe.js's ``confirmCardPayment(client_secret)``: the customer is present and completes any challenge."""
+    """Stripe.js's ``confirmCardPayment(client_secret)``: the customer is present. A card whose issuer asks for
+    authentication leaves the intent ``requires_action`` with a 3-D Secure challenge (:mod:`.challenges`), and
+    nothing is charged until the challenge is completed
+    (https://docs.stripe.com/payments/3d-secure/authentication-flow); the earlier confirmation's
+    ``last_payment_error`` is cleared, as the pinned SDK's ``PaymentIntent`` says ("It will be cleared if the
+    PaymentIntent is later updated for any reason")."""
     store = ctx.store
     intent = store.get("payment_intent", intent_id, "intent")
     check_client_secret(ctx, intent, params, "PaymentIntent")
@@ -317,15 +47,36 @@ def _confirm(ctx: Context, params: dict[str, Any], intent_id: str) -> dict[str, 
             "You cannot confirm this PaymentIntent because it's missing a payment method.",
             code="payment_intent_unexpected_state",
         )
-    error = charge(store, intent, pm, on_session=True, authenticated=True)
-    invoice_id = store.private.get(intent["id"], {}).get("invoice")
-    if invoice_id is not None:
-        from . import invoices  # imports this module: named here, not at the top
-
-        invoices.intent_settled(store, invoice_id, intent, error)
+    if intents.needs_authentication(store, pm, on_session=True):
+        challenges.require_action(store, ctx.base_url, "payment_intent", intent, pm)
+        intent["last_payment_error"] = None
+        store.emit("payment_intent.requires_action", "payment_intent", intent)
+        return store.render("payment_intent", intent)
+    error = _charge_on_session(store, intent, pm, authenticated=False)
     if error is not None:
         raise error
     return store.render("payment_intent", intent)
+
+
+def _charge_on_session(
+    store: Store, intent: dict[str, Any], pm: dict[str, Any], *, authenticated: bool
+) -> StripeError | None:
+    error = intents.charge(store, intent, pm, on_session=True, authenticated=authenticated)
+    invoice_id = store.private.get(intent["id"], {}).get("invoice")
+    if invoice_id is not None:
+        invoices.intent_settled(store, invoice_id, intent, error)
+    return error
+
+
+def after_challenge(store: Store, intent: dict[str, Any], *, completed: bool) -> None:
+    """The cardholder's answer to the intent's 3-D Secure challenge: completed, the card is charged (and may
+    still decline, as 4000 0082 6000 3178 does for funds) and a success pays the invoice; failed, nothing is
+    charged and the intent wants a payment method again (``payment_intent_authentication_failure``)."""
+    pm = store.get("payment_method", intent["payment_method"], "payment_method")
+    if completed:
+        _charge_on_session(store, intent, pm, authenticated=True)
+    else:
+        intents.authentication_failed(store, intent, pm)
 
 
 def _retrieve_charge(ctx: Context, params: dict[str, Any], charge_id: str) -> dict[str, Any]:

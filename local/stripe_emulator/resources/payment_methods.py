@@ -83,7 +83,7 @@ def _build(
         "type": "card",
     }
     store.add("payment_method", pm)
-    store.private[pm["id"]] = {"card": card, "detached": False}
+    store.private[pm["id"]] = {"card": card, "detached": False, "set_up": False}
     return pm
 
 
@@ -91,6 +91,15 @@ def card_of(store: Store, pm: dict[str, Any]) -> TestCard:
     """The test card behind a payment method."""
     card: TestCard = store.private[pm["id"]]["card"]
     return card
+
+
+def is_set_up(store: Store, pm: dict[str, Any]) -> bool:
+    """Whether a SetupIntent saved the card for off-session payments (attaching alone does not)."""
+    return bool(store.private[pm["id"]].get("set_up", False))
+
+
+def mark_set_up(store: Store, pm: dict[str, Any]) -> None:
+    store.private[pm["id"]]["set_up"] = True
 
 
 def resolve(store: Store, ref: str, param: str = "payment_method") -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""SetupIntents: save a card for later, confirmed by the server or by Stripe.js with the client secret."""
+"""SetupIntents: save a card for later, confirmed by the server or by Stripe.js with the client secret, 3-D Secure
+included."""
 
 from __future__ import annotations
 
@@ -9,7 +10,12 @@ from ..errors import invalid
 from ..forms import Bool, Enum, ListOf, Metadata, Obj, Str, schema
 from ..listing import created_matches, paginate
 from ..routing import Context, Route, check_client_secret, merge_metadata
-from . import payment_methods
+from ..store import Store
+from . import challenges, payment_methods
+
+AUTHENTICATION_FAILED_MESSAGE = (
+    "The latest attempt to set up the payment method has failed because authentication failed."
+)
 
 _STRIPE_JS = {
     "key": Str(),
@@ -29,6 +35,11 @@ _CONFIRM = {
 
 
 def _confirm(ctx: Context, intent: dict[str, Any], params: dict[str, Any]) -> None:
+    """Confirm: a declining card fails; a card whose issuer asks for authentication when it is set up
+    (https://docs.stripe.com/testing#authentication-and-setup: 4000 0025 0000 3155 and the cards that always
+    authenticate) leaves the intent ``requires_action`` with a 3-D Secure challenge (:mod:`.challenges`), whoever
+    confirmed it: only the cardholder can answer the challenge, which Stripe.js presents
+    (https://docs.stripe.com/payments/3d-secure/authentication-flow). Otherwise it succeeds at once."""
     store = ctx.store
     if intent["status"] in ("succeeded", "canceled"):
         raise invalid(
@@ -65,10 +76,47 @@ def _confirm(ctx: Context, intent: dict[str, Any], params: dict[str, Any]) -> No
         error = payment_methods.decline(card.attach_decline, store.render("payment_method", pm))
         error.extra["setup_intent"] = store.render("setup_intent", intent)
         raise error
+    if card.setup_authentication:
+        challenges.require_action(store, ctx.base_url, "setup_intent", intent, pm)
+        intent["last_setup_error"] = None
+        store.emit("setup_intent.requires_action", "setup_intent", intent)
+        return
+    _succeed(store, intent, pm)
+
+
+def _succeed(store: Store, intent: dict[str, Any], pm: dict[str, Any]) -> None:
+    """The card is saved to the customer; an ``off_session`` intent sets it up for off-session payments."""
     if intent["customer"]:
         payment_methods.attach(store, pm, intent["customer"])
-    intent.update(status="succeeded", payment_method=pm["id"], last_setup_error=None)
+    if intent["usage"] == "off_session":
+        payment_methods.mark_set_up(store, pm)
+    intent.update(status="succeeded", payment_method=pm["id"], last_setup_error=None, next_action=None)
     store.emit("setup_intent.succeeded", "setup_intent", intent)
+
+
+def after_challenge(store: Store, intent: dict[str, Any], *, completed: bool) -> None:
+    """The cardholder's answer to the intent's 3-D Secure challenge: completed, the card is saved; failed,
+    nothing is saved and the intent wants a payment method again, saying why
+    (https://docs.stripe.com/error-codes#setup-intent-authentication-failure; the message and the ``type`` are
+    those of Stripe's recorded answer in stripe/stripe-ios's ``STPSetupIntentTest``), with
+    ``setup_intent.setup_failed`` (https://docs.stripe.com/api/events/types)."""
+    pm = store.get("payment_method", intent["payment_method"], "payment_method")
+    if completed:
+        _succeed(store, intent, pm)
+        return
+    intent.update(
+        status="requires_payment_method",
+        payment_method=None,
+        next_action=None,
+        last_setup_error={
+            "code": "setup_intent_authentication_failure",
+            "doc_url": "https://stripe.com/docs/error-codes/setup-intent-authentication-failure",
+            "message": AUTHENTICATION_FAILED_MESSAGE,
+            "payment_method": store.render("payment_method", pm),
+            "type": "invalid_request_error",
+        },
+    )
+    store.emit("setup_intent.setup_failed", "setup_intent", intent)
 
 
 def _create(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:

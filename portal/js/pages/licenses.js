@@ -8,6 +8,7 @@ import { showErrors, showProblems, busy, wayOutOf } from "../forms.js";
 import { asciiUrl, urlProblem } from "../urls.js";
 import { labelsOf, labelForm, bulkLabeller } from "../labels.js";
 import { issueAction } from "./issue.js";
+import { siteIdField } from "../site-picker.js";
 
 const FILTERS = [
   ["all", "All", "issued_at"],
@@ -335,8 +336,17 @@ function assignForm(license, ctx) {
   });
   const siteUrl = h("input", { name: "site_url", type: "url", required: true, placeholder: "https://example.com", autocomplete: "url" });
   const owner = h("input", { name: "site_owner", autocomplete: "off", maxlength: "200" });
+  // The Site ID searches the connected sites: choosing one fills its address and owner; a new site's ID is typed in.
+  const siteField = siteIdField(siteId, {
+    hint: "Type to find a connected site, or a new site's ID",
+    onPick: (site) => {
+      siteUrl.value = site.site_url;
+      owner.value = site.site_owner || "";
+      siteUrl.dispatchEvent(new Event("input", { bubbles: true }));
+    },
+  });
   const form = h("form", { class: "form inline-form", "aria-label": "Assign license to a site" },
-    field("Site ID", siteId), field("Site URL", siteUrl, { hint: "An international address (https://bäckerei.example) is sent in its ASCII form" }),
+    siteField, field("Site URL", siteUrl, { hint: "An international address (https://bäckerei.example) is sent in its ASCII form" }),
     field("Site owner (optional)", owner, { hint: "Who owns the site: an email or a name, up to 200 characters" }),
     h("button", { type: "submit", class: "button button-primary" }, license.status === "assigned" ? "Transfer" : "Assign"));
   let key = api.newKey();
@@ -403,7 +413,7 @@ function confirmUnassign(license, ctx, opener) {
 function historyOf(license, ctx) {
   const events = (license.history || []).map((event) =>
     h("li", {}, h("time", { datetime: isoAttr(event.at) }, dateTime(event.at)), " — ", eventName(event, license),
-      event.site ? ` to ${event.site.site_url}` : "",
+      event.site ? `${event.type === "issued" && license.source === "external" ? " on" : " to"} ${event.site.site_url}` : "",
       event.labels ? ` ${labelChange(event.labels)}` : "",
       h("span", { class: "muted", title: event.actor, dataset: { actor: event.actor } }, ` by ${actorName(event.actor, ctx.me)}`)));
   return events.length ? h("details", { class: "history" }, h("summary", {}, "History"), h("ol", {}, events)) : null;

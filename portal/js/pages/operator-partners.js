@@ -92,11 +92,20 @@ async function partnerDetail(page, ctx, id) {
         h("span", { class: "stat-value", dataset: { stat: "card" } }, partner.has_payment_method ? "On file" : "None")),
       h("div", { class: "stat" }, h("span", { class: "stat-label" }, "Active licenses"),
         h("span", { class: "stat-value", dataset: { stat: "licenses" } }, String(counts.not_revoked)),
-        h("span", { class: "stat-note" }, `${counts.assigned} assigned · ${counts.unassigned} unassigned · ${counts.revoked} revoked`))),
+        h("span", { class: "stat-note" }, `${counts.assigned} assigned · ${counts.unassigned} unassigned · ${counts.revoked} revoked`)),
+      apiKeysStat(partner.api_keys)),
     companyCard(partner),
     countsTable(counts, names),
     invoicesTable(partner, ctx),
     externalLicenseForm(partner, ctx, result));
+}
+
+// Whether the partner's scripts call the API: its keys by status (how many; never a key or its prefix).
+function apiKeysStat(keys) {
+  if (!keys) return null;
+  return h("div", { class: "stat" }, h("span", { class: "stat-label" }, "API keys"),
+    h("span", { class: "stat-value", dataset: { stat: "api-keys" } }, keys.active ? `${keys.active} active` : "None active"),
+    h("span", { class: "stat-note" }, `${keys.expired} expired · ${keys.revoked} revoked`));
 }
 
 // The past-due invoices by their numbers (an id only for one not among the 24 newest shown).

@@ -16,6 +16,11 @@ def operator(subject: str) -> str:
     return f"operator:{subject}"
 
 
+def api_key(key_id: str) -> str:
+    """An agency's script, calling with one of the partner's API keys (``key_<locator>``)."""
+    return f"api_key:{key_id}"
+
+
 SCHEDULE = "schedule"
 """EventBridge Scheduler's monthly run of the month-end planner (00:15 UTC on the 1st)."""
 

@@ -436,16 +436,18 @@ def estimate_from_tallies(
     prices: Iterable[PriceVersion],
     period: Period,
     as_of: datetime,
-    issued_at_as_of: Mapping[str, int] | None = None,
+    issued_from_as_of: Mapping[str, int] | None = None,
 ) -> Estimate:
     """The estimate of ``period`` at ``as_of`` from the billing tallies: equal to :func:`estimate_month`.
 
     ``months`` holds the tallies of ``period`` and of every later month that has any (earlier months
-    are not needed); ``running`` the running tallies. ``issued_at_as_of`` counts, per product, the
-    open licenses issued at exactly ``as_of``: such a license has not yet been active strictly before
-    ``as_of``, so today does not count for it yet (a day count cannot tell it from one issued a
-    microsecond earlier). ``counts`` splits the licenses open at ``min(as_of, period end)`` by
-    assignment at that instant. Raises :class:`MissingPriceError` for a product with days but no price.
+    are not needed); ``running`` the running tallies. ``issued_from_as_of`` counts, per product, the
+    licenses issued at or after ``as_of`` and before the next midnight, with an active instant: such a
+    license has not been active strictly before ``as_of``, so today does not count for it yet, which a
+    day count cannot tell from one issued a microsecond before ``as_of`` (a license issued at exactly
+    ``as_of``, or a record dated after it, as a clock moved back leaves). ``counts`` splits the licenses
+    open at ``min(as_of, period end)`` by assignment at that instant. Raises :class:`MissingPriceError` for a
+    product with days but no price.
     """
     as_of = require_aware("as_of", as_of)
     price_table = _prices_for(prices, period)
@@ -457,7 +459,7 @@ def estimate_from_tallies(
     else:
         midnight = not (as_of.hour or as_of.minute or as_of.second or as_of.microsecond)
         to_date_last = as_of.day - 1 if midnight else as_of.day
-    exact = issued_at_as_of or {}
+    not_active_yet = issued_from_as_of or {}
     here = months.get(period, {})
     later = [tallies for month, tallies in months.items() if month > period]
 
@@ -487,9 +489,10 @@ def estimate_from_tallies(
                 cost_to_date += group.count * min(done * price.daily_price, price.monthly_price)
         if total == 0 or price is None:
             continue
-        not_yet = exact.get(product, 0) if to_date_last == as_of.day and period.start < as_of < period.end else 0
+        today = to_date_last == as_of.day and period.start < as_of < period.end
+        not_yet = not_active_yet.get(product, 0) if today else 0
         if not_yet:
-            # Issued at exactly as_of: counted above with today done; today is not done for them yet.
+            # Issued at as_of or later today: counted above with today done; today is not done for them yet.
             days_to_date -= not_yet
             cost_to_date -= not_yet * min(price.daily_price, price.monthly_price)
         products.append(

@@ -44,8 +44,9 @@ class BillingReads(Protocol):
         """The partner's billing tallies of ``period`` and every later month, and the running tally."""
         ...
 
-    def open_issued_at(self, partner_id: str, instant: datetime) -> dict[str, int]:
-        """Per product, the portal licenses issued at exactly ``instant`` and still open then."""
+    def issued_later_that_day(self, partner_id: str, instant: datetime) -> dict[str, int]:
+        """Per product, the portal licenses issued at or after ``instant`` and before the next UTC midnight, with
+        an active instant (``estimate_from_tallies``' ``issued_from_as_of``)."""
         ...
 
 
@@ -111,12 +112,13 @@ class EstimateService:
         period = period or Period.containing(now)
         as_of = min(now, period.end)
         tallies = self._billing.tallies(partner_id, period)
-        # A license issued at exactly as_of has no day to date yet; only then is it worth a look (a
-        # frozen or coarse clock), so a real clock never pays the extra read.
+        # A license issued at as_of or later that day has no day to date yet, which a day count cannot tell: a
+        # frozen or coarse clock issues at exactly as_of, and a clock moved back leaves records dated after it.
+        # Only then is it worth a look, so a clock that only moves forward never pays the extra read.
         latest = tallies.last_issued_at(period)
-        exact = {}
+        later = {}
         if period.start < as_of < period.end and latest is not None and latest >= as_of:
-            exact = self._billing.open_issued_at(partner_id, as_of)
+            later = self._billing.issued_later_that_day(partner_id, as_of)
         products, prices = self._catalog_for(period, now)
-        estimate = estimate_from_tallies(tallies.months, tallies.running, prices, period, as_of, exact)
+        estimate = estimate_from_tallies(tallies.months, tallies.running, prices, period, as_of, later)
         return NamedEstimate(estimate=estimate, names={p.product: p.name for p in products})

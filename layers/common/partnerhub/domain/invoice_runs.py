@@ -23,13 +23,13 @@ from partnerhub.domain.invoicing import (
     Action,
     InvoiceRecord,
     Step,
-    billable_period,
     month_lines,
     next_action,
+    require_ended,
 )
 from partnerhub.domain.models import Product
 from partnerhub.domain.periods import Period
-from partnerhub.errors import Conflict, ValidationFailed
+from partnerhub.errors import ValidationFailed
 
 WOULD_INVOICE = "would_invoice"
 ALREADY_INVOICED = "already_invoiced"
@@ -130,9 +130,7 @@ def ended_period(text: str, clock: Clock) -> Period:
         period = Period.parse(text)
     except ValueError as error:
         raise ValidationFailed("invalid period", details=[{"field": "period", "reason": "YYYY-MM"}]) from error
-    if not billable_period(period, clock.now()):
-        raise Conflict(f"{period} has not ended yet; only an ended month can be invoiced", code="period_not_ended")
-    return period
+    return require_ended(period, clock.now())
 
 
 def partner_state(record: InvoiceRecord | None) -> str:

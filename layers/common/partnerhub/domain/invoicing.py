@@ -26,11 +26,11 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
-from partnerhub.clock import Clock
+from partnerhub.clock import Clock, isoformat
 from partnerhub.domain.audit import AuditEntry
 from partnerhub.domain.billing import BillableLicense, InvoiceLine, MonthlyBill, PriceVersion, bill_month
 from partnerhub.domain.periods import Period
-from partnerhub.errors import Conflict, Forbidden, NotFound, PaymentRequired, ValidationFailed
+from partnerhub.errors import Conflict, Forbidden, NotFound, PaymentRequired, UpstreamError, ValidationFailed
 
 if TYPE_CHECKING:  # a type only: the month-end planner never loads the product models
     from partnerhub.domain.models import Product
@@ -157,6 +157,7 @@ class InvoiceRecord:
     lines: tuple[Mapping[str, Any], ...] = ()
     draft_requested: bool = False
     failure: Mapping[str, Any] | None = None
+    key_generation: int = 0
     version: int = 0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -228,6 +229,21 @@ def billable_period(period: Period, now: datetime) -> bool:
     return period.end <= now
 
 
+class PeriodNotEnded(Conflict):
+    """409: a month-end run for a month that has not ended yet (every way a run starts refuses it the same way)."""
+
+    code = "period_not_ended"
+
+
+def require_ended(period: Period, now: datetime) -> Period:
+    """``period``, when it has ended at ``now``; :class:`PeriodNotEnded` (409) naming when it ends otherwise."""
+    if not billable_period(period, now):
+        raise PeriodNotEnded(
+            f"{period} has not ended yet (it ends {isoformat(period.end)}); only a month that has ended can be invoiced"
+        )
+    return period
+
+
 def previous_period(now: datetime) -> Period:
     """The month before the one containing ``now`` (what the scheduler's run on the 1st bills)."""
     current = Period.containing(now)
@@ -263,21 +279,39 @@ class InvoiceStore(Protocol):
 
     def clear_failure(self, partner_id: str, period: str) -> None: ...
 
+    def next_key_generation(self, partner_id: str, period: str, seen: int) -> int:
+        """Move the partner-month's Stripe idempotency keys past generation ``seen`` (once, whoever asks first);
+        the generation in force afterwards."""
+        ...
+
 
 class InvoiceGateway(Protocol):
-    """Stripe invoices (``payments.invoicing``). Every write is idempotent on (partner, month[, product])."""
+    """Stripe invoices (``payments.invoicing``). Every write is idempotent on (partner, month[, product]) and the
+    partner-month's key ``generation``."""
 
-    def create_draft(self, customer_id: str, partner_id: str, period: str, description: str) -> Mapping[str, Any]: ...
+    def create_draft(
+        self, customer_id: str, partner_id: str, period: str, description: str, generation: int = 0
+    ) -> Mapping[str, Any]: ...
 
     def find_draft(self, customer_id: str, partner_id: str, period: str) -> Mapping[str, Any] | None: ...
 
     def line_products(self, invoice_id: str) -> set[str]: ...
 
     def add_line(
-        self, customer_id: str, invoice_id: str, partner_id: str, period: str, line: Mapping[str, Any]
+        self,
+        customer_id: str,
+        invoice_id: str,
+        partner_id: str,
+        period: str,
+        line: Mapping[str, Any],
+        generation: int = 0,
     ) -> None: ...
 
-    def finalize(self, invoice_id: str, partner_id: str, period: str) -> Mapping[str, Any]: ...
+    def finalize(self, invoice_id: str, partner_id: str, period: str, generation: int = 0) -> Mapping[str, Any]: ...
+
+    def finalized(self, invoice_id: str) -> Mapping[str, Any] | None:
+        """The invoice as Stripe shows it when it is no longer a draft, else None."""
+        ...
 
 
 class Customers(Protocol):
@@ -317,12 +351,26 @@ def _line_products(invoice: Mapping[str, Any]) -> set[str] | None:
         return None
 
 
+class _Keys:
+    """The partner-month's idempotency key generation during one run (moved on by :meth:`MonthEndInvoicer._write`)."""
+
+    def __init__(self, generation: int) -> None:
+        self.generation = generation
+
+
 class MonthEndInvoicer:
     """One partner-month to exactly one finalized Stripe invoice, resumable after a crash at any step.
 
     Stripe calls on a first run: one draft, one invoice item per product, one finalize. A resumed run
     first looks at what Stripe already holds (the draft by metadata, the lines by product) so it never
     duplicates anything, even after Stripe's idempotency keys expired.
+
+    A write Stripe answers with a server error is decided the same way, at once: Stripe saves that answer under
+    the idempotency key and replays it for 24 hours, so asking again with the key cannot help. What Stripe holds
+    decides: the draft found by metadata, the line found by product, the invoice no longer a draft, and the step
+    is done; not found, the partner-month's keys move to their next generation (persisted first, so a crash
+    cannot make two) and the write is made once more, as a new request. Only a failure that outlasts that goes
+    back to the queue, and in the end to the dead-letter queue, for a person.
     """
 
     def __init__(
@@ -355,6 +403,7 @@ class MonthEndInvoicer:
         step = "start"
         try:
             record = record or self._store.start(partner_id, period_text)
+            keys = _Keys(record.key_generation)
             invoice: Mapping[str, Any] | None = None
             if next_action(record) is Action.CREATE_DRAFT:
                 step = "bill"
@@ -370,17 +419,32 @@ class MonthEndInvoicer:
                 else:
                     self._store.mark_draft_requested(partner_id, period_text, lines)
                 if invoice is None:
-                    invoice = self._gateway.create_draft(customer, partner_id, period_text, invoice_description(period))
+                    description = invoice_description(period)
+                    invoice = self._write(
+                        record,
+                        keys,
+                        lambda generation: self._gateway.create_draft(
+                            customer, partner_id, period_text, description, generation
+                        ),
+                        lambda: self._gateway.find_draft(customer, partner_id, period_text),
+                    )
                 record = self._applied(invoice)
             if next_action(record) is Action.ADD_LINES:
                 step = "add_lines"
-                self._add_lines(record, invoice)
+                self._add_lines(record, invoice, keys)
                 self._store.mark_itemized(partner_id, period_text)
                 record = self._reread(partner_id, period_text)
             if next_action(record) is Action.FINALIZE:
                 step = "finalize"
-                assert record.invoice_id is not None
-                record = self._applied(self._gateway.finalize(record.invoice_id, partner_id, period_text))
+                invoice_id = record.invoice_id
+                assert invoice_id is not None
+                finalized = self._write(
+                    record,
+                    keys,
+                    lambda generation: self._gateway.finalize(invoice_id, partner_id, period_text, generation),
+                    lambda: self._gateway.finalized(invoice_id),
+                )
+                record = self._applied(finalized)
         except Exception as error:
             failure = InvoiceRunFailed(partner_id, period_text, step, error)
             try:
@@ -392,15 +456,42 @@ class MonthEndInvoicer:
             self._store.clear_failure(partner_id, period_text)
         return Outcome.INVOICED
 
-    def _add_lines(self, record: InvoiceRecord, invoice: Mapping[str, Any] | None) -> None:
-        assert record.invoice_id is not None
+    def _write[T](
+        self, record: InvoiceRecord, keys: _Keys, write: Callable[[int], T], done: Callable[[], T | None]
+    ) -> T:
+        """``write`` under the current key generation; when Stripe answered it with a server error, ``done()``
+        reads whether it took effect, and if not the write is made once more under the next generation."""
+        try:
+            return write(keys.generation)
+        except UpstreamError as error:
+            if not error.answered:
+                raise
+            found = done()
+            if found is not None:
+                return found
+            keys.generation = self._store.next_key_generation(record.partner_id, record.period, keys.generation)
+            return write(keys.generation)
+
+    def _add_lines(self, record: InvoiceRecord, invoice: Mapping[str, Any] | None, keys: _Keys) -> None:
+        invoice_id = record.invoice_id
+        assert invoice_id is not None
         customer = record.customer or self._customers.customer(record.partner_id)
         present = _line_products(invoice) if invoice is not None else None
         if present is None:
-            present = self._gateway.line_products(record.invoice_id)
+            present = self._gateway.line_products(invoice_id)
         for line in record.lines:
-            if str(line["product"]) not in present:
-                self._gateway.add_line(customer, record.invoice_id, record.partner_id, record.period, line)
+            product = str(line["product"])
+            if product in present:
+                continue
+
+            def add(generation: int, line: Mapping[str, Any] = line) -> bool:
+                self._gateway.add_line(customer, invoice_id, record.partner_id, record.period, line, generation)
+                return True
+
+            def on_the_invoice(product: str = product) -> bool | None:
+                return True if product in self._gateway.line_products(invoice_id) else None
+
+            self._write(record, keys, add, on_the_invoice)
 
     def _applied(self, invoice: Mapping[str, Any]) -> InvoiceRecord:
         record = self._store.apply_stripe_invoice(invoice)

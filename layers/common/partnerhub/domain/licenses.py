@@ -20,6 +20,7 @@ from typing import Protocol
 from partnerhub import retry
 from partnerhub.clock import Clock
 from partnerhub.domain.audit import AuditEntry
+from partnerhub.domain.conflicts import TransientConflict, VersionConflict
 from partnerhub.domain.models import (
     LICENSE_KEY,
     HistoryEvent,
@@ -33,7 +34,8 @@ from partnerhub.domain.models import (
     Source,
     Standing,
 )
-from partnerhub.errors import Conflict, NotFound, PaymentRequired, ServiceUnavailable, ValidationFailed
+from partnerhub.domain.sites import RESERVATION, Claim, check_site_order
+from partnerhub.errors import Conflict, DomainError, NotFound, PaymentRequired, ServiceUnavailable, ValidationFailed
 
 MAX_ISSUE = 100
 _BASE62 = string.digits + string.ascii_letters
@@ -51,14 +53,6 @@ class Unchanged(Enum):
 
 UNCHANGED = Unchanged.UNCHANGED
 """A label the command leaves as it is (absent from the request)."""
-
-
-class VersionConflict(Exception):
-    """The license changed between read and write; re-read and try again."""
-
-
-class TransientConflict(Exception):
-    """DynamoDB cancelled a transaction because another one touched the same items; retry."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +74,7 @@ class Change:
     event: HistoryEvent
     claim: Site | None = None  # a site to claim for (after.product)
     release: Site | None = None  # a site whose claim to release
+    connect: Site | None = None  # a site the change connects to the partner (or whose URL and owner it updates)
     counters: CounterDelta | None = None
     requires_assignable: bool = False  # the partner must have no past-due invoice
 
@@ -93,6 +88,42 @@ class IssueOrder:
     source: Source = Source.PORTAL
     claims: tuple[Site, ...] = field(default_factory=tuple)
     audit: AuditEntry | None = None  # an operator's order: its audit entry, written with the licenses
+
+
+@dataclass(frozen=True)
+class SiteOrder:
+    """One license of ``product`` to each of the licenses' sites, all or nothing (``docs/data-model.md``).
+
+    ``reserved_until``: when the order's reservations of the sites lapse; ``abandoned_generation``: the receipt's
+    generation when an earlier try of this order was found abandoned (None: no receipt yet)."""
+
+    partner_id: str
+    receipt_id: str
+    product: Product
+    licenses: tuple[License, ...]
+    reserved_until: datetime
+    abandoned_generation: int | None = None
+
+    @property
+    def sites(self) -> tuple[Site, ...]:
+        return tuple(lic.site for lic in self.licenses if lic.site is not None)
+
+
+@dataclass(frozen=True)
+class IssueReceipt:
+    """An issue order as its receipt records it: the licenses it issued (``license_keys``, and for an order to
+    sites each key's site) once committed; an order abandoned before committing has none, and an
+    ``abandoned_generation`` that moves each time one of its lapsed reservations is released."""
+
+    license_keys: tuple[str, ...] = ()
+    sites: tuple[Site, ...] = ()
+    issued_at: datetime | None = None
+    issued_by: str | None = None
+    abandoned_generation: int = 0
+
+    @property
+    def committed(self) -> bool:
+        return bool(self.license_keys)
 
 
 @dataclass(frozen=True)
@@ -136,6 +167,23 @@ class LicenseRepository(Protocol):
 
     def key_held_elsewhere(self, license_key: str, partner_id: str) -> bool: ...
 
+    def standing(self, partner_id: str) -> Standing: ...
+
+    # Orders to sites
+    def issue_receipt(self, partner_id: str, receipt_id: str) -> IssueReceipt | None: ...
+
+    def connected_sites(self, partner_id: str, site_ids: Sequence[str]) -> dict[str, Site]: ...
+
+    def site_claims(self, partner_id: str, site_ids: Sequence[str], product: str) -> dict[str, Claim]: ...
+
+    def release_lapsed(self, partner_id: str, claim: Claim) -> bool: ...
+
+    def release_reservations(self, partner_id: str, receipt_id: str, claims: Sequence[Claim]) -> None: ...
+
+    def issue_to_sites(self, order: SiteOrder) -> tuple[License, ...]: ...
+
+    def finish_site_order(self, order: SiteOrder) -> tuple[License, ...]: ...
+
 
 def _event(before: License, kind: HistoryType, at: datetime, actor: str, **sites: Site | None) -> HistoryEvent:
     return HistoryEvent(seq=before.version + 1, type=kind, at=at, actor=actor, **sites)
@@ -150,7 +198,8 @@ def plan_assign(license: License, site: Site, now: datetime, actor: str) -> Chan
             return None
         # Same site, new URL or owner: an update of the record, not a transfer.
         after = license.model_copy(update={"site": site, "version": license.version + 1})
-        return Change(license, after, _event(license, "assigned", now, actor, site=site), requires_assignable=True)
+        event = _event(license, "assigned", now, actor, site=site)
+        return Change(license, after, event, connect=site, requires_assignable=True)
     transfer = license.site is not None
     after = license.model_copy(update={"site": site, "assigned_at": now, "version": license.version + 1})
     kind: HistoryType = "transferred" if transfer else "assigned"
@@ -160,6 +209,7 @@ def plan_assign(license: License, site: Site, now: datetime, actor: str) -> Chan
         event=_event(license, kind, now, actor, site=site, previous_site=license.site),
         claim=site,
         release=license.site,
+        connect=site,
         counters=None if transfer else CounterDelta(license.product, assigned=1),
         requires_assignable=True,
     )
@@ -215,8 +265,8 @@ def plan_label(license: License, labels: Labels, now: datetime, actor: str) -> C
 
 
 def issued_event(license: License) -> HistoryEvent:
-    """The first history event, implied by the license record itself."""
-    return HistoryEvent(seq=1, type="issued", at=license.issued_at, actor=license.issued_by, site=None)
+    """The first history event, implied by the license record itself (with the site it went to at once, if any)."""
+    return HistoryEvent(seq=1, type="issued", at=license.issued_at, actor=license.issued_by, site=license.issued_to)
 
 
 class LicenseService:
@@ -285,6 +335,73 @@ class LicenseService:
         order = IssueOrder(partner_id=partner_id, receipt_id=receipt_id, product=found, licenses=licenses)
         return self._retrying(lambda: self._repo.issue(order, require_payment_method=True))
 
+    def issue_to_sites(
+        self,
+        partner_id: str,
+        product: str,
+        site_ids: Sequence[str],
+        actor: str,
+        receipt_id: str,
+        labels: Labels | None = None,
+    ) -> tuple[License, ...]:
+        """Issue one license of ``product`` to each of ``site_ids`` (connected sites), assigned at once: every one
+        or none. ``receipt_id`` makes a retried order finish what it started (``docs/data-model.md``)."""
+        if not 1 <= len(site_ids) <= MAX_ISSUE or len(set(site_ids)) != len(site_ids):
+            raise ValidationFailed(
+                "site_ids must name 1 to 100 different sites",
+                details=[{"field": "site_ids", "reason": f"1..{MAX_ISSUE} distinct site ids"}],
+            )
+        found = self._product(product)
+
+        def attempt() -> tuple[License, ...]:
+            now = self._clock.now()
+            receipt = self._repo.issue_receipt(partner_id, receipt_id)
+            if receipt is not None and receipt.committed:
+                return self._repo.finish_site_order(_order_of_receipt(partner_id, receipt_id, found, receipt, labels))
+            standing = self._repo.standing(partner_id)
+            connected = self._repo.connected_sites(partner_id, site_ids)
+            claims = self._repo.site_claims(partner_id, site_ids, found.product)
+            own = [c for c in claims.values() if c.pending and c.order == receipt_id]
+            try:
+                check_standing(standing, issuing=True)
+                check = check_site_order(receipt_id, site_ids, connected, claims, now)
+                committed = [c.site_id for c in check.lapsed if not self._repo.release_lapsed(partner_id, c)]
+                if committed:
+                    check_site_order(receipt_id, site_ids, connected, claims, now, held_by_committed=committed)
+            except DomainError:
+                # Refused: this order's own reservations from an earlier, interrupted try go too.
+                self._repo.release_reservations(partner_id, receipt_id, own)
+                raise
+            licenses = tuple(
+                License(
+                    partner_id=partner_id,
+                    license_key=new_license_key(found.product),
+                    product=found.product,
+                    product_name=found.name,
+                    source=Source.PORTAL,
+                    issued_at=now,
+                    issued_by=actor,
+                    assigned_at=now,
+                    site=connected[site_id],
+                    issued_to=connected[site_id],
+                    version=1,
+                    client=labels.client if labels else None,
+                    tags=labels.tags if labels else (),
+                )
+                for site_id in site_ids
+            )
+            order = SiteOrder(
+                partner_id=partner_id,
+                receipt_id=receipt_id,
+                product=found,
+                licenses=licenses,
+                reserved_until=now + RESERVATION,
+                abandoned_generation=None if receipt is None else receipt.abandoned_generation,
+            )
+            return self._repo.issue_to_sites(order)
+
+        return self._retrying(attempt)
+
     def record_external(
         self,
         partner_id: str,
@@ -318,6 +435,7 @@ class LicenseService:
             issued_by=actor,
             assigned_at=now,
             site=site,
+            issued_to=site,
             version=1,
         )
         order = IssueOrder(
@@ -397,6 +515,33 @@ class LicenseService:
             ) from error
 
 
+def _order_of_receipt(
+    partner_id: str, receipt_id: str, product: Product, receipt: IssueReceipt, labels: Labels | None
+) -> SiteOrder:
+    """The committed order a receipt records, to finish it (the labels are the request's: a retry is the same
+    request)."""
+    assert receipt.issued_at is not None and receipt.issued_by is not None
+    licenses = tuple(
+        License(
+            partner_id=partner_id,
+            license_key=key,
+            product=product.product,
+            product_name=product.name,
+            source=Source.PORTAL,
+            issued_at=receipt.issued_at,
+            issued_by=receipt.issued_by,
+            assigned_at=receipt.issued_at,
+            site=site,
+            issued_to=site,
+            version=1,
+            client=labels.client if labels else None,
+            tags=labels.tags if labels else (),
+        )
+        for key, site in zip(receipt.license_keys, receipt.sites, strict=True)
+    )
+    return SiteOrder(partner_id, receipt_id, product, licenses, reserved_until=receipt.issued_at + RESERVATION)
+
+
 def check_standing(standing: Standing, *, issuing: bool) -> None:
     """Refuse with 402 when the partner's standing does not allow the command (the rule is Standing's)."""
     if not standing.can_assign:
@@ -418,10 +563,12 @@ __all__: Sequence[str] = (
     "Change",
     "CounterDelta",
     "IssueOrder",
+    "IssueReceipt",
     "LicenseRepository",
     "LicenseService",
     "ListQuery",
     "Page",
+    "SiteOrder",
     "TransientConflict",
     "VersionConflict",
     "check_standing",

@@ -74,8 +74,9 @@ def _check_url(value: str) -> str:
 
 HttpUrlText = Annotated[str, BeforeValidator(ascii_url), AfterValidator(_check_url)]
 """An absolute http(s) URL: an internationalised one is taken in its ASCII form (:func:`ascii_url`), which is what
-is stored and answered."""
-SiteId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,64}$")]
+is stored and answered (a site's URL wherever it is named: assigning, issuing to sites, connecting a site)."""
+SITE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+SiteId = Annotated[str, StringConstraints(pattern=SITE_ID.pattern)]
 
 MAX_CLIENT = 100
 MAX_TAGS = 10
@@ -161,6 +162,7 @@ class License(BaseModel):
     version: int = Field(ge=1)
     client: str | None = None
     tags: tuple[str, ...] = ()
+    issued_to: Site | None = None  # the site it was issued (or recorded) on, when it went to one at once
 
     @property
     def labels(self) -> Labels:

@@ -1,4 +1,5 @@
-"""Partners as operators look them up: by id or company name, with their standing, license counts and invoices."""
+"""Partners as operators look them up: by id or company name, with their standing, license counts, invoices and
+how many API keys they hold (never the keys)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from partnerhub.domain.accounts import Company
+from partnerhub.domain.api_keys import KeyCounts
 from partnerhub.domain.models import LicenseCounts, Standing
 from partnerhub.errors import NotFound
 
@@ -30,6 +32,15 @@ class OverviewPage:
     next_cursor: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class PartnerDetail:
+    """One partner as an operator's page shows it."""
+
+    overview: PartnerOverview
+    invoices: list[InvoiceRecord]
+    api_keys: KeyCounts
+
+
 class Directory(Protocol):
     def find(self, search: str | None, limit: int, cursor: str | None) -> OverviewPage:
         """Listed partners by id, those whose id or company name contains ``search`` (any case)."""
@@ -41,16 +52,23 @@ class Directory(Protocol):
 
 
 class PartnerDirectoryService:
-    def __init__(self, directory: Directory, invoices: Callable[[str], list[InvoiceRecord]]) -> None:
+    def __init__(
+        self,
+        directory: Directory,
+        invoices: Callable[[str], list[InvoiceRecord]],
+        api_keys: Callable[[str], KeyCounts],
+    ) -> None:
         self._directory = directory
         self._invoices = invoices
+        self._api_keys = api_keys
 
     def find(self, search: str | None, limit: int, cursor: str | None) -> OverviewPage:
         return self._directory.find(search.strip() if search else None, limit, cursor)
 
-    def detail(self, partner_id: str) -> tuple[PartnerOverview, list[InvoiceRecord]]:
-        """The partner with its company, counts and invoices (newest first); 404 for a partner never seen."""
+    def detail(self, partner_id: str) -> PartnerDetail:
+        """The partner with its company, counts, invoices (newest first) and API keys by status; 404 for a partner
+        never seen."""
         found = self._directory.overview(partner_id)
         if found is None:
             raise NotFound("no such partner", code="partner_not_found")
-        return found, self._invoices(partner_id)
+        return PartnerDetail(found, self._invoices(partner_id), self._api_keys(partner_id))

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from partnerhub.clock import Clock
 from partnerhub.domain import actors
-from partnerhub.domain.invoicing import billable_period, previous_period
+from partnerhub.domain.invoicing import PeriodNotEnded, previous_period, require_ended
 from partnerhub.domain.periods import Period
 
 LISTED = 1000
@@ -89,16 +89,15 @@ def _json_object(body: str) -> dict[str, Any]:
 
 
 def period_to_bill(requested: str | None, now: datetime) -> Period:
-    """The month asked for, else the one before ``now``'s month; a month not yet ended is refused."""
+    """The month asked for, else the one before ``now``'s month; a month not yet ended is refused
+    (:class:`~partnerhub.domain.invoicing.PeriodNotEnded`, as every way a run starts refuses it)."""
     if requested is None:
         return previous_period(now)
     try:
         period = Period.parse(requested)
     except ValueError as error:
         raise PlanningError(str(error)) from error
-    if not billable_period(period, now):
-        raise PlanningError(f"{period} has not ended yet (it ends {period.end.isoformat()}); it cannot be invoiced")
-    return period
+    return require_ended(period, now)
 
 
 class Queue(Protocol):
@@ -160,5 +159,5 @@ class Planner:
         try:
             request = RunRequest.parse(body)
             return self.plan(request.period, request.started_by)
-        except (BadMessage, PlanningError) as refused:
+        except (BadMessage, PlanningError, PeriodNotEnded) as refused:
             return {"refused": str(refused)}

@@ -7,6 +7,8 @@ object as it was when the event was created. So no event is applied as a command
 - ``invoice.*``: the invoice is retrieved from Stripe and handed to the invoice ledger, whose update is
   monotonic (draft < open < paid | void | uncollectible) and sets the partner's past-due standing in the
   same write. A late ``invoice.finalized`` after ``invoice.paid`` retrieves a paid invoice: still paid.
+  ``invoice.updated``, which Stripe sends beside nearly every other invoice event, costs a Stripe read only
+  when its object shows a later state (status, attempts) than the record already holds.
 - card events (``payment_method.*``, ``customer.updated`` with a new default, ``setup_intent.succeeded``):
   the partner's card mirror and ``has_payment_method`` are re-synchronised from Stripe's current list.
 
@@ -26,6 +28,7 @@ from typing import Any, Protocol
 from partnerhub import retry
 from partnerhub.clock import Clock
 from partnerhub.domain.accounts import Card, CardBook, CardDetails, ConcurrentChange, promoted
+from partnerhub.domain.invoicing import StripeState, supersedes
 
 
 class Action(StrEnum):
@@ -163,8 +166,13 @@ class WebhookService:
         if invoice_id is None:
             return Outcome(Action.INVOICE, False, "event names no invoice")
         # Ours or not is known locally: an invoice we never made costs no Stripe call.
-        if self._invoices.find_by_stripe_id(invoice_id) is None:
+        known = self._invoices.find_by_stripe_id(invoice_id)
+        if known is None:
             return Outcome(Action.INVOICE, False, "unknown invoice", object_id=invoice_id)
+        if event.get("type") == "invoice.updated" and not shows_later_state(known, _object(event)):
+            # Stripe sends it beside the event that names the change, which reads the invoice; when the record
+            # already holds this state (or a later one) there is nothing to read.
+            return Outcome(Action.INVOICE, False, "the record holds this state", _partner_of(known), invoice_id)
         current = self._stripe.invoice(invoice_id)
         record = self._invoices.apply_stripe_invoice(current)
         if record is None:
@@ -184,6 +192,17 @@ class WebhookService:
             return Outcome(Action.CARDS, False, "unknown customer", object_id=customer_id)
         self._cards.sync(partner_id, customer_id)
         return Outcome(Action.CARDS, True, "cards synchronised", partner_id, object_id=customer_id)
+
+
+def shows_later_state(record: Any, invoice: Mapping[str, Any]) -> bool:
+    """Whether an event's invoice object is in a later state than the record: a later status, or more payment
+    attempts in the same status (``domain.invoicing.supersedes``, equal states excluded)."""
+    status, attempts = invoice.get("status"), invoice.get("attempt_count")
+    if not isinstance(status, str) or not isinstance(attempts, int):
+        return True  # an object that does not say: read it
+    incoming = StripeState(status, attempts)
+    current = getattr(record, "stripe_state", None)
+    return incoming != current and supersedes(current, incoming)
 
 
 def _partner_of(record: Any) -> str | None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, cast
 
 from partnerhub import retry
 from partnerhub.errors import UpstreamError
+from partnerhub.observability import MetricUnit, metrics
 from partnerhub.priming import Primable, ahead_of_requests
 
 if TYPE_CHECKING:
@@ -144,16 +145,30 @@ class StripeConnection:
         """Run ``operation`` (which reaches Stripe through :meth:`client`) under the Stripe retry policy.
 
         Rate limits, conflicts, 5xx and network errors are retried with jittered backoff (``Retry-After``
-        honoured); an authentication error once, after a fresh read of the key. ``operation`` must be safe to
-        repeat: every mutating call passes an idempotency key that stays the same across tries. Card errors
-        and invalid requests are not retried; they are the caller's to map.
+        honoured), unless Stripe answers ``Stripe-Should-Retry: false``; an authentication error once, after a
+        fresh read of the key. ``operation`` must be safe to repeat: every mutating call passes an idempotency
+        key that stays the same across tries. A server error Stripe answered, or a rate limit that outlasted
+        the tries, is an :class:`UpstreamError` with ``answered`` set: the request is over, and what it did is
+        read from Stripe's objects (the same key may replay the answer for 24 hours). Card errors and invalid
+        requests are not retried; they are the caller's to map.
         """
+        import stripe
+
         tries = attempts or self.attempts
         try:
             policy = retry.on_stripe_transient(attempts=tries, sleep=self._sleep)
             return cast(T, policy(self._authenticated, operation))
         except retry.Exhausted as exhausted:
-            raise UpstreamError(f"{describe} failed after {tries} tries: {exhausted.last}") from exhausted.last
+            # The operators' dashboard counts these: Stripe still failing after every try (5xx, 429, network).
+            metrics.add_metric(name="StripeCallsFailed", unit=MetricUnit.Count, value=1)
+            last = exhausted.last
+            raise UpstreamError(f"{describe} failed after {tries} tries: {last}", answered=_answered(last)) from last
+        except stripe.StripeError as error:
+            if (error.http_status or 0) < 500:
+                raise
+            # A server error Stripe asked not to retry (its idempotency layer saved it).
+            metrics.add_metric(name="StripeCallsFailed", unit=MetricUnit.Count, value=1)
+            raise UpstreamError(f"{describe} failed: {error}", answered=True) from error
 
     def _authenticated[T](self, operation: Callable[[], T]) -> T:
         """``operation``, tried once more with a freshly read key if Stripe refused the one in use."""
@@ -164,6 +179,17 @@ class StripeConnection:
         except stripe.AuthenticationError:
             self.client(fresh=True)
             return operation()
+
+
+def _answered(error: BaseException | None) -> bool:
+    """Whether Stripe answered (an HTTP status), as opposed to a network error with no answer."""
+    import stripe
+
+    return (
+        isinstance(error, stripe.StripeError)
+        and not isinstance(error, stripe.APIConnectionError)
+        and bool(error.http_status)
+    )
 
 
 def stripe_connection(settings: StripeSettings) -> StripeConnection:

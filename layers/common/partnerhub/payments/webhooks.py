@@ -10,10 +10,12 @@ the real time, this accepts too; what it rejects, this rejects (tests/unit/test_
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from partnerhub.domain.accounts import CardDetails
 from partnerhub.errors import MalformedRequest
+from partnerhub.observability import MetricUnit, metrics
 from partnerhub.payments.client import SecureParameter, StripeConnection
 
 DEFAULT_TOLERANCE_SECONDS = 300
@@ -81,6 +83,22 @@ def parse_event(text: str) -> dict[str, Any]:
     ):
         raise MalformedRequest("the body is not a Stripe event")
     return event
+
+
+def event_lag_seconds(event: dict[str, Any], now: datetime) -> int | None:
+    """How long after Stripe created ``event`` it is processed (whole seconds, never negative); None when the event
+    carries no creation time. A retried delivery keeps its event's ``created``, so a late retry shows as lag."""
+    created = event.get("created")
+    if not isinstance(created, int) or isinstance(created, bool):
+        return None
+    return max(0, int(now.timestamp()) - created)
+
+
+def record_event_lag(event: dict[str, Any], now: datetime, sink: Any = metrics) -> None:
+    """Add the event's lag to ``sink`` (the functions' Powertools metrics) as ``StripeEventLag``, in seconds."""
+    lag = event_lag_seconds(event, now)
+    if lag is not None:
+        sink.add_metric(name="StripeEventLag", unit=MetricUnit.Seconds, value=lag)
 
 
 class SigningSecret(SecureParameter):

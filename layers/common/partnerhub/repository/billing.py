@@ -16,7 +16,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
@@ -76,23 +76,25 @@ class DynamoBillingRepository(TableRepository):
                 found.months.setdefault(month, {})[item["tally_product"]] = month_tally(item)
         return found
 
-    def open_issued_at(self, partner_id: str, instant: datetime) -> dict[str, int]:
-        """Per product, the portal licenses issued at exactly ``instant`` and not revoked by then (GSI1)."""
-        exact = stamp(instant)
+    def issued_later_that_day(self, partner_id: str, instant: datetime) -> dict[str, int]:
+        """Per product, the portal licenses issued at or after ``instant`` and before the next UTC midnight with
+        an active instant (not revoked as they were issued), from GSI1: what the tallies count a day to date for
+        on ``instant``'s day although they were not active before it (see ``estimate_from_tallies``)."""
+        midnight = datetime.combine(instant.astimezone(UTC).date() + timedelta(days=1), time(), tzinfo=UTC)
         counts: dict[str, int] = {}
         for item in self._items(
             IndexName=keys.GSI_LICENSES,
             KeyConditionExpression="GSI1PK = :pk AND GSI1SK BETWEEN :lo AND :hi",
-            ProjectionExpression="product, revoked_at, #source",
+            ProjectionExpression="product, issued_at, revoked_at, #source",
             ExpressionAttributeNames={"#source": "source"},
             ExpressionAttributeValues=values(
                 pk=keys.licenses_gsi_pk(partner_id),
-                lo=keys.time_sort_key(exact, ""),
-                hi=keys.time_sort_key(exact, "~"),
+                lo=keys.time_sort_key(stamp(instant), ""),
+                hi=keys.time_sort_key(stamp(midnight), ""),
             ),
         ):
             revoked = item.get("revoked_at")
-            if item.get("source", "portal") == "portal" and (revoked is None or revoked > exact):
+            if item.get("source", "portal") == "portal" and (revoked is None or revoked > item["issued_at"]):
                 counts[item["product"]] = counts.get(item["product"], 0) + 1
         return counts
 

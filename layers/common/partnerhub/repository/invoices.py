@@ -82,6 +82,7 @@ _RECORD_FIELDS = (
     "payments",
     "draft_requested",
     "failure",
+    "key_generation",
     "version",
 )
 
@@ -127,6 +128,7 @@ def record_from_item(item: Item) -> InvoiceRecord:
         lines=tuple(item.get("lines", ())),
         draft_requested=bool(item.get("draft_requested", False)),
         failure=item.get("failure"),
+        key_generation=int(item.get("key_generation", 0)),
         version=int(item.get("version", 0)),
     )
 
@@ -459,6 +461,31 @@ class DynamoInvoiceRepository(TableRepository):
     def record_failure(self, partner_id: str, period: str, step: str, message: str, at: datetime) -> None:
         """Where a failed attempt stopped and why, for the operator reading the record."""
         self._progress(partner_id, period, {"failure": {"step": step, "error": message[:500], "at": isoformat(at)}})
+
+    def next_key_generation(self, partner_id: str, period: str, seen: int) -> int:
+        """Move the record's Stripe key generation from ``seen`` to ``seen + 1`` (conditional: a concurrent run
+        that moved it first wins, and both then use its generation); the generation in force afterwards."""
+        current = "key_generation = :seen"
+        if seen == 0:  # a record from before key generations holds none: that is generation 0
+            current = f"(attribute_not_exists(key_generation) OR {current})"
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._record_key(partner_id, period),
+                UpdateExpression="SET key_generation = :next ADD version :one",
+                ConditionExpression=f"attribute_exists(PK) AND {current}",
+                ExpressionAttributeValues={
+                    ":next": {"N": str(seen + 1)},
+                    ":seen": {"N": str(seen)},
+                    ":one": {"N": "1"},
+                },
+            )
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise
+        record = self.record(partner_id, period)
+        assert record is not None
+        return record.key_generation
 
     def clear_failure(self, partner_id: str, period: str) -> None:
         try:

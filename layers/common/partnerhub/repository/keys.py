@@ -59,13 +59,33 @@ def history_sk_upper(license_key: str) -> str:
 
 
 SITE_CLAIM_PREFIX = "SITE#"
+"""The prefix of a partner's connected sites and their claims: each site's claims sort right after it (``#`` sorts
+before every character a site id may hold), so one Query reads sites with what they hold."""
+
+
+def site_sk(site_id: str) -> str:
+    """A site connected to the partner."""
+    return f"{SITE_CLAIM_PREFIX}{site_id}"
 
 
 def site_claim_sk(site_id: str, product: str) -> str:
+    """The claim of an active license of ``product`` on the site (at most one: the claim is the lock)."""
     return f"{SITE_CLAIM_PREFIX}{site_id}#PRODUCT#{product}"
 
 
-SITE_CLAIM_PREFIX = "SITE#"
+def site_claims_upper(site_id: str) -> str:
+    """The upper bound of a site's own range (the site, then its claims): ``~`` sorts after ``PRODUCT#...``, and
+    ``#~`` before any other site id that begins with this one."""
+    return f"{SITE_CLAIM_PREFIX}{site_id}#~"
+
+
+SITES_UPPER = "SITE#~"
+"""The upper bound of every site and claim of a partner (``~`` sorts after every site id character)."""
+
+
+def site_id_of_sk(sk: str) -> str:
+    """The site id a :func:`site_sk` or :func:`site_claim_sk` names."""
+    return sk.removeprefix(SITE_CLAIM_PREFIX).split("#", 1)[0]
 
 
 def issue_receipt_sk(receipt_id: str) -> str:
@@ -187,3 +207,25 @@ INVOICE_RUNS = "INVOICE_RUN"  # month-end runs: who started each month, its last
 
 def invoice_run_sk(period: str) -> str:
     return f"RUN#{period}"
+
+
+# API keys: the partner's view of each key in its partition, the credential the authorizer reads by prefix
+API_KEY_PREFIX = "APIKEY#"
+API_KEYS_UPPER = "APIKEY#~"
+"""The upper bound of a partner's key items (``~`` sorts after every key id character)."""
+API_KEY_RING = "APIKEYS"
+"""The partner's key ring: the version every create is conditioned on (sorts after every key item)."""
+
+
+def api_key_sk(key_id: str) -> str:
+    return f"{API_KEY_PREFIX}{key_id}"
+
+
+CREDENTIAL_PK_PREFIX = "CREDENTIAL#"
+"""The partitions the authorizer may read (its IAM policy names them by this prefix)."""
+CREDENTIAL_SK = "KEY"
+
+
+def credential_pk(prefix: str) -> str:
+    """The partition of a key's credential: its public prefix (``phk_`` and the locator)."""
+    return f"{CREDENTIAL_PK_PREFIX}{prefix}"

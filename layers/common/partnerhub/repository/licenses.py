@@ -18,8 +18,10 @@ from partnerhub import cursors
 from partnerhub.domain.licenses import (
     Change,
     IssueOrder,
+    IssueReceipt,
     ListQuery,
     Page,
+    SiteOrder,
     TransientConflict,
     VersionConflict,
     check_standing,
@@ -34,6 +36,7 @@ from partnerhub.domain.models import (
     Source,
     Standing,
 )
+from partnerhub.domain.sites import Claim
 from partnerhub.domain.tallies import TallyChange, assignment_tally, issue_tally, revoke_tally
 from partnerhub.errors import Conflict, NotFound, ValidationFailed
 from partnerhub.repository import keys
@@ -61,10 +64,24 @@ from partnerhub.repository.partners import (
     require_can_issue,
     standing_from_item,
 )
+from partnerhub.repository.sites import (
+    NEW_CLAIM,
+    claim_delete,
+    claim_item,
+    claim_of,
+    claim_put,
+    connect_update,
+    connected_sites,
+    reservation_delete,
+    site_claims,
+    touch_update,
+)
 from partnerhub.repository.tallies import tally_updates
 
 _MAX_TRANSACTION_ITEMS = 100
 _RECEIPT_TTL = timedelta(days=7)
+_SITES_PER_RESERVATION = _MAX_TRANSACTION_ITEMS // 2  # a reservation is two items: the claim and the site
+_OWN_RESERVATION = f"{NEW_CLAIM} OR (#order = :r AND attribute_exists(reserved_until))"
 _KEY_EXISTS = "that license key already exists (held by this or another partner)"
 _SEARCH_READ_BUDGET = 5  # queries per page when a filter (search, client, tag) thins the results
 _STATUS_SORT = {"all": "issued_at", "unassigned": "issued_at", "assigned": "assigned_at", "revoked": "revoked_at"}
@@ -171,6 +188,8 @@ class DynamoLicenseRepository(TableRepository):
             )
         for site in order.claims:
             head.append(self._claim_put(order.partner_id, site, licenses[0]))
+        # The sites an operator's license is recorded on are connected in the same transaction.
+        head += [connect_update(self._table, order.partner_id, site, licenses[0].issued_at) for site in order.claims]
         # An operator's order carries its audit entry, written last in the first transaction.
         tail: list[dict[str, Any]] = [dict(audit_put(self._table, order.audit))] if order.audit is not None else []
         chunks = _chunks(licenses, (_MAX_TRANSACTION_ITEMS - len(head) - len(tail)) // 2, _rest_chunk(order))
@@ -181,7 +200,7 @@ class DynamoLicenseRepository(TableRepository):
             if not reasons:
                 raise
             failed = {i for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"}
-            claims_from = len(head) - len(order.claims)
+            claims_from = len(head) - 2 * len(order.claims)
             if 0 in failed:
                 # The order was taken before (a retry after a crash): finish it with its own licenses.
                 licenses = _licenses_from_receipt(deserialize(reasons[0].get("Item", {})), order)
@@ -191,7 +210,9 @@ class DynamoLicenseRepository(TableRepository):
                 if item is None and order.source is not Source.PORTAL:
                     raise NotFound("no such partner", code="partner_not_found") from error
                 _refuse(standing_from_item(deserialize(item) if item else None), issuing=True)
-            elif failed & set(range(claims_from, len(head))):
+            elif failed & set(range(claims_from, claims_from + len(order.claims))):
+                at = min(failed & set(range(claims_from, claims_from + len(order.claims))))
+                self._settle_claim(order.partner_id, reasons[at], licenses[0].issued_at)
                 raise Conflict(
                     "that site already holds an active license of this product", code="site_has_license"
                 ) from error
@@ -238,20 +259,12 @@ class DynamoLicenseRepository(TableRepository):
             items.append(self._claim_put(partner_id, change.claim, change.after))
         if change.release is not None:
             items.append(
-                {
-                    "Delete": {
-                        "TableName": self._table,
-                        "Key": serialize(
-                            {
-                                "PK": keys.partner_pk(partner_id),
-                                "SK": keys.site_claim_sk(change.release.site_id, change.after.product),
-                            }
-                        ),
-                        "ConditionExpression": "license_key = :k",
-                        "ExpressionAttributeValues": values(k=change.after.license_key),
-                    }
-                }
+                claim_delete(
+                    self._table, partner_id, change.release.site_id, change.after.product, change.after.license_key
+                )
             )
+        if change.connect is not None:
+            items.append(connect_update(self._table, partner_id, change.connect, change.event.at))
         if change.counters is not None or change.requires_assignable:
             partner_at = len(items)
             items.append(self._partner_change(partner_id, change))
@@ -273,6 +286,7 @@ class DynamoLicenseRepository(TableRepository):
                 item = reasons[partner_at].get("Item")
                 _refuse(standing_from_item(deserialize(item) if item else None), issuing=False)
             if claim_at in failed:
+                self._settle_claim(partner_id, reasons[claim_at], change.event.at)
                 raise Conflict(
                     "that site already holds an active license of this product", code="site_has_license"
                 ) from error
@@ -280,9 +294,208 @@ class DynamoLicenseRepository(TableRepository):
                 raise VersionConflict() from error
             raise TransientConflict() from error
 
+    # Orders to sites ---------------------------------------------------------------------------
+    # An order of n licenses to n sites writes 4n items (license, key, claim, site) and more, in several
+    # transactions: it is made all or nothing by deciding everything that can refuse it before the one
+    # transaction that commits it. 1. Reserve every site's claim (two items a site, 50 sites a transaction, in site
+    # id order): a reservation names the order and lapses after RESERVATION; the sites must be connected. 2. Commit:
+    # the receipt (condition: new), the standing and counters, the tallies and the first licenses. 3. Write the
+    # other licenses, each turning its reservation into the claim it holds. Nothing after the commit can be refused,
+    # so a crash after it is finished by the retry (from the receipt); a crash before leaves only reservations, which
+    # the retry takes over, or which lapse and are released by whoever meets them, marking the receipt abandoned in
+    # the same transaction so that the order can never commit afterwards.
+
+    def issue_receipt(self, partner_id: str, receipt_id: str) -> IssueReceipt | None:
+        item = self._get(keys.partner_pk(partner_id), keys.issue_receipt_sk(receipt_id), consistent=True)
+        if item is None:
+            return None
+        return IssueReceipt(
+            license_keys=tuple(item.get("license_keys") or ()),
+            sites=tuple(Site(**site) for site in item.get("sites") or ()),
+            issued_at=unstamp(item.get("issued_at")),
+            issued_by=item.get("issued_by"),
+            abandoned_generation=int(item.get("abandoned_gen", 0)),
+        )
+
+    def connected_sites(self, partner_id: str, site_ids: Sequence[str]) -> dict[str, Site]:
+        return connected_sites(self._client, self._table, partner_id, site_ids)
+
+    def site_claims(self, partner_id: str, site_ids: Sequence[str], product: str) -> dict[str, Claim]:
+        return site_claims(self._client, self._table, partner_id, site_ids, product)
+
+    def release_lapsed(self, partner_id: str, claim: Claim) -> bool:
+        """Release a lapsed reservation, marking its order's receipt abandoned in the same transaction (condition:
+        the order has not committed), so that the order can never commit after it. True when released (or it was
+        gone already); False when the order had committed: the site is the order's."""
+        assert claim.order is not None and claim.reserved_until is not None
+        tombstone = {
+            "Update": {
+                "TableName": self._table,
+                "Key": serialize({"PK": keys.partner_pk(partner_id), "SK": keys.issue_receipt_sk(claim.order)}),
+                "UpdateExpression": "SET #ttl = :ttl ADD abandoned_gen :one",
+                "ConditionExpression": "attribute_not_exists(license_keys)",
+                "ExpressionAttributeNames": {"#ttl": "ttl"},
+                "ExpressionAttributeValues": values(ttl=int((claim.reserved_until + _RECEIPT_TTL).timestamp()), one=1),
+            }
+        }
+        try:
+            self._transact([tombstone, {"Delete": reservation_delete(self._table, partner_id, claim)}])
+        except ClientError as error:
+            reasons = cancellation_reasons(error)
+            if not reasons:
+                raise
+            if reasons[0].get("Code") == "ConditionalCheckFailed":
+                return False
+            if reasons[1].get("Code") == "ConditionalCheckFailed":
+                return True  # released or taken since: whoever reads it next sees what it is now
+            raise TransientConflict() from error
+        return True
+
+    def release_reservations(self, partner_id: str, receipt_id: str, claims: Sequence[Claim]) -> None:
+        """Release this order's reservations of the claims' sites (where they are still its reservations)."""
+        for claim in claims:
+            try:
+                self._call(
+                    "delete_item",
+                    TableName=self._table,
+                    Key=serialize(
+                        {"PK": keys.partner_pk(partner_id), "SK": keys.site_claim_sk(claim.site_id, claim.product)}
+                    ),
+                    ConditionExpression="#order = :r AND attribute_exists(reserved_until)",
+                    ExpressionAttributeNames={"#order": "order"},
+                    ExpressionAttributeValues=values(r=receipt_id),
+                )
+            except ClientError as error:
+                if error_code(error) != "ConditionalCheckFailedException":
+                    raise
+
+    def issue_to_sites(self, order: SiteOrder) -> tuple[License, ...]:
+        """Reserve, commit, write (see above). A lost race is :class:`TransientConflict`: the service reads again
+        and either goes on (this order's reservations are its own to take again) or refuses, naming the sites."""
+        self._reserve(order)
+        first, rest = _site_chunks(order.licenses)
+        items: list[dict[str, Any]] = [
+            self._receipt_put(order),
+            self._site_counters(order, len(first), require_payment_method=True),
+            {"Put": {"TableName": self._table, "Item": serialize(billable_item(order.partner_id))}},
+            *tally_updates(self._table, order.partner_id, _site_tally(order, len(first))),
+        ]
+        head = len(items)
+        items += [put for lic in first for put in self._site_license_puts(order, lic)]
+        try:
+            self._transact(items)
+        except ClientError as error:
+            reasons = cancellation_reasons(error)
+            if not reasons:
+                raise
+            failed = {i for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"}
+            if 0 in failed:
+                # Committed by another try of this order (the retry finishes it), or abandoned since it was read.
+                raise TransientConflict() from error
+            if 1 in failed:
+                self.release_reservations(order.partner_id, order.receipt_id, _claims_of(order))
+                item = reasons[1].get("Item")
+                _refuse(standing_from_item(deserialize(item) if item else None), issuing=True)
+            if any((i - head) % _PER_SITE_LICENSE in (0, 1) for i in failed if i >= head):
+                self.release_reservations(order.partner_id, order.receipt_id, _claims_of(order))
+                raise Conflict(_KEY_EXISTS, code="license_exists") from error
+            raise TransientConflict() from error
+        self._write_site_chunks(order, rest)
+        return order.licenses
+
+    def finish_site_order(self, order: SiteOrder) -> tuple[License, ...]:
+        """Write what a committed order (its first licenses are written with its receipt) has not written yet."""
+        self._write_site_chunks(order, _site_chunks(order.licenses)[1])
+        return order.licenses
+
+    def _reserve(self, order: SiteOrder) -> None:
+        by_site = sorted(order.licenses, key=lambda lic: lic.site.site_id if lic.site else "")
+        for start in range(0, len(by_site), _SITES_PER_RESERVATION):
+            items: list[dict[str, Any]] = []
+            for lic in by_site[start : start + _SITES_PER_RESERVATION]:
+                assert lic.site is not None
+                reservation = claim_item(
+                    order.partner_id, lic.site.site_id, lic, order=order.receipt_id, reserved_until=order.reserved_until
+                )
+                items.append(claim_put(self._table, reservation, _OWN_RESERVATION, values(r=order.receipt_id)))
+                items.append(touch_update(self._table, order.partner_id, lic.site.site_id))
+            try:
+                self._transact(items)
+            except ClientError as error:
+                if not cancellation_reasons(error):
+                    raise
+                # A site was taken, reserved or disconnected since it was read: read again and judge.
+                raise TransientConflict() from error
+
+    def _write_site_chunks(self, order: SiteOrder, chunks: Sequence[Sequence[License]]) -> None:
+        for chunk in chunks:
+            items = [
+                self._site_counters(order, len(chunk), require_payment_method=False),
+                *tally_updates(self._table, order.partner_id, _site_tally(order, len(chunk))),
+            ]
+            head = len(items)
+            items += [put for lic in chunk for put in self._site_license_puts(order, lic)]
+            try:
+                self._transact(items)
+            except ClientError as error:
+                reasons = cancellation_reasons(error)
+                written = reasons[head].get("Code") == "ConditionalCheckFailed" if len(reasons) > head else False
+                if not written:
+                    raise TransientConflict() from error
+                # Written by the try that crashed after it: the chunk is done.
+
+    def _site_counters(self, order: SiteOrder, n: int, *, require_payment_method: bool) -> dict[str, Any]:
+        update = count_licenses(
+            self._table,
+            order.partner_id,
+            order.product.product,
+            {"issued": n, "assigned": n},
+            set_partner_id=require_payment_method,
+        )
+        if not require_payment_method:
+            return {"Update": update}
+        update["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        return {"Update": require_can_issue(update)}
+
+    def _site_license_puts(self, order: SiteOrder, license: License) -> list[dict[str, Any]]:
+        """The license, its key's item, and its reservation turned into the claim it holds."""
+        assert license.site is not None
+        claim = claim_item(order.partner_id, license.site.site_id, license, order=order.receipt_id)
+        confirm = claim_put(self._table, claim, "#order = :r", values(r=order.receipt_id))
+        return [*self._license_puts(license), confirm]
+
+    # The migration -----------------------------------------------------------------------------
+    def lives(self, partner_id: str) -> Iterator[tuple[License, list[HistoryEvent]]]:
+        """Every license of the partner with its history, in key order (pattern 21; for the one-off migration)."""
+        current: tuple[License, list[HistoryEvent]] | None = None
+        for item in self._query(
+            KeyConditionExpression="PK = :pk AND SK BETWEEN :lo AND :hi",
+            ExpressionAttributeValues=values(
+                pk=keys.partner_pk(partner_id), lo=keys.license_sk(""), hi=keys.LICENSES_UPPER
+            ),
+            ConsistentRead=True,
+        ):
+            if item.get("type") == "license":
+                if current is not None:
+                    yield current
+                current = (license_from_item(item), [])
+            elif item.get("type") == "history" and current is not None:
+                current[1].append(history_from_item(item))
+        if current is not None:
+            yield current
+
     # Item builders -----------------------------------------------------------------------------
-    def _receipt_put(self, order: IssueOrder) -> dict[str, Any]:
+    def _receipt_put(self, order: IssueOrder | SiteOrder) -> dict[str, Any]:
         first = order.licenses[0]
+        source = Source.PORTAL if isinstance(order, SiteOrder) else order.source
+        # An order to sites found abandoned before (a lapsed reservation of it was released) commits only if no
+        # reservation of it was released since: the generation it read is still the receipt's.
+        condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(PK)"}
+        if isinstance(order, SiteOrder) and order.abandoned_generation is not None:
+            condition = {
+                "ConditionExpression": "abandoned_gen = :g",
+                "ExpressionAttributeValues": values(g=order.abandoned_generation),
+            }
         return {
             "Put": {
                 "TableName": self._table,
@@ -291,15 +504,18 @@ class DynamoLicenseRepository(TableRepository):
                         "PK": keys.partner_pk(order.partner_id),
                         "SK": keys.issue_receipt_sk(order.receipt_id),
                         "license_keys": [lic.license_key for lic in order.licenses],
+                        "sites": [lic.site.model_dump(exclude_none=True) for lic in order.licenses if lic.site]
+                        if isinstance(order, SiteOrder)
+                        else None,
                         "product": order.product.product,
                         "product_name": order.product.name,
-                        "source": order.source.value,
+                        "source": source.value,
                         "issued_at": stamp(first.issued_at),
                         "issued_by": first.issued_by,
                         "ttl": int((first.issued_at + _RECEIPT_TTL).timestamp()),
                     }
                 ),
-                "ConditionExpression": "attribute_not_exists(PK)",
+                **condition,
                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             }
         }
@@ -339,21 +555,18 @@ class DynamoLicenseRepository(TableRepository):
         return {"Update": require_can_assign(update) if change.requires_assignable else update}
 
     def _claim_put(self, partner_id: str, site: Site, license: License) -> dict[str, Any]:
-        return {
-            "Put": {
-                "TableName": self._table,
-                "Item": serialize(
-                    {
-                        "PK": keys.partner_pk(partner_id),
-                        "SK": keys.site_claim_sk(site.site_id, license.product),
-                        "license_key": license.license_key,
-                        "site_id": site.site_id,
-                        "product": license.product,
-                    }
-                ),
-                "ConditionExpression": "attribute_not_exists(PK)",
-            }
-        }
+        return claim_put(self._table, claim_item(partner_id, site.site_id, license), NEW_CLAIM)
+
+    def _settle_claim(self, partner_id: str, reason: dict[str, Any], now: datetime) -> None:
+        """A claim put found the site's claim taken. When that was a lapsed reservation (an order that died
+        before committing), release it and try again (:class:`TransientConflict`); otherwise return: the site
+        holds the product."""
+        item = reason.get("Item")
+        if item is None:
+            raise TransientConflict()  # gone since: try again
+        claim = claim_of(deserialize(item))
+        if claim.lapsed(now) and self.release_lapsed(partner_id, claim):
+            raise TransientConflict()
 
     def _license_puts(self, license: License) -> tuple[dict[str, Any], dict[str, Any]]:
         """The license, and its key's uniqueness item: a key is held by one partner only, across every partner."""
@@ -487,6 +700,7 @@ def license_item(license: License) -> Item:
         "version": license.version,
         "client": license.client,
         "tags": list(license.tags),
+        "issued_to": license.issued_to.model_dump(exclude_none=True) if license.issued_to else None,
         "search_text": search,
         "GSI1PK": keys.licenses_gsi_pk(pid),
         "GSI1SK": issued,
@@ -515,6 +729,7 @@ def license_from_item(item: Item) -> License:
     """A license read back from the table: validated when it was written, so not validated again
     (``model_construct``; the types are set here). A list page builds fifty of these."""
     site = item.get("site")
+    issued_to = item.get("issued_to")
     return License.model_construct(
         partner_id=item["partner_id"],
         license_key=item["license_key"],
@@ -531,6 +746,11 @@ def license_from_item(item: Item) -> License:
         version=int(item["version"]),
         client=item.get("client"),
         tags=tuple(item.get("tags") or ()),
+        issued_to=Site.model_construct(
+            site_id=issued_to["site_id"], site_url=issued_to["site_url"], site_owner=issued_to.get("site_owner")
+        )
+        if issued_to
+        else None,
     )
 
 
@@ -587,9 +807,9 @@ def _refuse(standing: Standing, *, issuing: bool) -> None:
 
 
 def _first_chunk(order: IssueOrder, licenses: Sequence[License]) -> Sequence[License]:
-    # Receipt, counters, claims; a portal order adds its billable marker and its two billing tallies.
+    # Receipt, counters, claims and their sites; a portal order adds its billable marker and its two billing tallies.
     # Each license takes two items: itself and its key's uniqueness item.
-    head = 2 + (3 if order.source is Source.PORTAL else 0) + len(order.claims) + (order.audit is not None)
+    head = 2 + (3 if order.source is Source.PORTAL else 0) + 2 * len(order.claims) + (order.audit is not None)
     return licenses[: (_MAX_TRANSACTION_ITEMS - head) // 2]
 
 
@@ -616,6 +836,34 @@ def _change_tally(change: Change) -> TallyChange | None:
     return None
 
 
+_SITE_HEAD = 5  # receipt, counters, billable marker, two tallies
+_SITE_REST_HEAD = 3  # counters, two tallies
+_PER_SITE_LICENSE = 3  # license, key, claim
+
+
+def _site_chunks(licenses: Sequence[License]) -> tuple[Sequence[License], list[Sequence[License]]]:
+    """An order to sites: the licenses written with its receipt, then the later transactions' licenses."""
+    chunks = _chunks(
+        licenses,
+        (_MAX_TRANSACTION_ITEMS - _SITE_HEAD) // _PER_SITE_LICENSE,
+        (_MAX_TRANSACTION_ITEMS - _SITE_REST_HEAD) // _PER_SITE_LICENSE,
+    )
+    return chunks[0], chunks[1:]
+
+
+def _site_tally(order: SiteOrder, n: int) -> TallyChange:
+    first = order.licenses[0]
+    return issue_tally(first.product, first.issued_at, n, n)
+
+
+def _claims_of(order: SiteOrder) -> list[Claim]:
+    return [
+        Claim(lic.site.site_id, lic.product, lic.license_key, lic.source, order.receipt_id, order.reserved_until)
+        for lic in order.licenses
+        if lic.site is not None
+    ]
+
+
 def _chunks(licenses: Sequence[License], first: int, rest: int) -> list[Sequence[License]]:
     chunks = [licenses[:first]]
     for start in range(first, len(licenses), rest):
@@ -624,6 +872,13 @@ def _chunks(licenses: Sequence[License], first: int, rest: int) -> list[Sequence
 
 
 def _licenses_from_receipt(receipt: Item, order: IssueOrder) -> tuple[License, ...]:
+    if not receipt.get("license_keys"):
+        # The receipt of an order to sites that was abandoned: the key was used for another request.
+        raise ValidationFailed(
+            "this Idempotency-Key was used with a different request body",
+            code="idempotency_key_reused",
+            details=[{"field": "Idempotency-Key", "in": "header", "reason": "reused with another body"}],
+        )
     issued_at = unstamp(receipt["issued_at"])
     assert issued_at is not None
     template = order.licenses[0]

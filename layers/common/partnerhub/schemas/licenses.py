@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import Annotated
 from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic_core import PydanticCustomError
 
 from partnerhub.clock import isoformat
 from partnerhub.domain.licenses import MAX_ISSUE
@@ -19,6 +20,7 @@ from partnerhub.domain.models import (
     License,
     ProductSlug,
     Site,
+    SiteId,
     Tags,
 )
 from partnerhub.schemas.types import URL_PATTERN, WHOLE_NUMBER, published
@@ -28,16 +30,39 @@ Instant = Annotated[datetime, PlainSerializer(isoformat, return_type=str)]
 DEBUG_SITE = "https://jptools.wordpress.com/debug/?url="
 
 
-class IssueRequest(BaseModel):
-    """``{"product", "quantity"?, "client"?, "tags"?}``: a product of the catalog (``GET /v1/prices``; another
-    slug is 404); ``client`` and ``tags`` label every license of the order."""
+def _distinct_sites(site_ids: list[str]) -> list[str]:
+    if len(set(site_ids)) != len(site_ids):
+        raise ValueError("site_ids must not repeat a site")
+    return site_ids
 
-    model_config = ConfigDict(extra="forbid")
+
+SiteIds = Annotated[
+    list[SiteId],
+    Field(min_length=1, max_length=MAX_ISSUE, json_schema_extra={"uniqueItems": True}),
+    AfterValidator(_distinct_sites),
+]
+
+
+class IssueRequest(BaseModel):
+    """``{"product", "quantity"?, "site_ids"?, "client"?, "tags"?}``: a product of the catalog (``GET /v1/prices``;
+    another slug is 404); ``quantity`` unassigned licenses (default 1), or one license assigned to each of
+    ``site_ids`` (connected sites), never both; ``client`` and ``tags`` label every license of the order."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"not": {"required": ["quantity", "site_ids"]}})
 
     product: ProductSlug
     quantity: Annotated[int, Field(strict=True, ge=1, le=MAX_ISSUE), WHOLE_NUMBER] = 1
+    site_ids: SiteIds | None = None
     client: ClientLabel | None = None
     tags: Tags = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _quantity_or_sites(self) -> IssueRequest:
+        if self.site_ids is not None and "quantity" in self.model_fields_set:
+            raise PydanticCustomError(
+                "quantity_or_site_ids", "give quantity or site_ids, not both (one license goes to each site)"
+            )
+        return self
 
     @property
     def labels(self) -> Labels:
@@ -80,6 +105,13 @@ class Links(BaseModel):
     view_site: str | None
     debug_site: str | None
 
+    @classmethod
+    def of(cls, site: Site | None) -> Links:
+        return cls(
+            view_site=site.site_url if site else None,
+            debug_site=f"{DEBUG_SITE}{quote(site.site_url, safe='')}" if site else None,
+        )
+
 
 class LicenseOut(BaseModel):
     license_key: str
@@ -110,10 +142,7 @@ class LicenseOut(BaseModel):
             site=site,
             client=license.client,
             tags=list(license.tags),
-            links=Links(
-                view_site=site.site_url if site else None,
-                debug_site=f"{DEBUG_SITE}{quote(site.site_url, safe='')}" if site else None,
-            ),
+            links=Links.of(site),
         )
 
 

@@ -11,6 +11,7 @@ from partnerhub.domain.accounts import Company
 from partnerhub.domain.audit import AuditEntry
 from partnerhub.domain.invoice_runs import PartnerPreview, Redrive, RunPreview, RunProgress
 from partnerhub.domain.models import Counts, LicenseCounts
+from partnerhub.schemas.api_keys import KeyCountsOut
 from partnerhub.schemas.invoices import InvoiceLineOut, InvoiceOut
 from partnerhub.schemas.types import PERIOD_PATTERN
 
@@ -63,6 +64,7 @@ class PartnerDetail(PartnerSummaryOut):
     stripe_customer_id: str | None
     license_counts: LicenseCounts
     invoices: list[InvoiceOut]
+    api_keys: KeyCountsOut = Field(description="The partner's API keys by status (never a key or its prefix)")
 
 
 class PartnerPreviewOut(BaseModel):
