@@ -145,6 +145,27 @@ class TestConnect:
         assert [d["field"] for d in reply.body["error"]["details"]] == [field]
         assert sites(licenses, paying_partner).body["items"] == []
 
+    def test_an_internationalised_url_is_connected_in_the_ascii_form_assigning_gives_it(
+        self, licenses: Function, paying_partner: str
+    ) -> None:
+        # Given a site connected with a German host name and an umlaut in its path
+        # ("bäckerei" is "xn--bckerei-5wa" in Punycode; "ü" is C3 BC in UTF-8)
+        ascii_form = "https://xn--bckerei-5wa.example/%C3%BCber-uns"
+        typed = {"site_id": "2001", "site_url": "https://b\u00e4ckerei.example/\u00fcber-uns"}
+        connected = connect(licenses, paying_partner, typed)
+
+        # When a license is assigned to that site, its URL typed the same way
+        key = issue_one(licenses, paying_partner)
+        assigned = assign(licenses, paying_partner, key, typed)
+
+        # Then both answer the one ASCII form, the site is listed once under it, and a search by it finds the site
+        assert connected.status == 200, connected.body
+        assert assigned.status == 200, assigned.body
+        assert connected.body["site_url"] == assigned.body["site"]["site_url"] == ascii_form
+        listed = sites(licenses, paying_partner, search="xn--bckerei").body["items"]
+        assert [(s["site_id"], s["site_url"]) for s in listed] == [("2001", ascii_form)]
+        assert listed[0]["links"]["view_site"] == ascii_form
+
     def test_assigning_a_license_connects_its_site_and_the_site_lists_it(
         self, licenses: Function, paying_partner: str
     ) -> None:
