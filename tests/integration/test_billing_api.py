@@ -22,6 +22,7 @@ from partnerhub.clock import ManualClock
 from partnerhub.domain.billing import bill_month
 from partnerhub.domain.periods import Period
 from partnerhub.repository import keys
+from partnerhub.repository.audit import DynamoAuditRepository
 from partnerhub.repository.billing import DynamoBillingRepository
 from partnerhub.repository.catalog import DynamoCatalogRepository
 from partnerhub.repository.partners import DynamoPartnerRepository
@@ -144,6 +145,11 @@ class TestPrices:
         assert refused.status == 422 and refused.body["error"]["details"][0]["field"] == "daily_price"
         assert confirmed.status == 200, confirmed.body
         assert {"daily_price": 0, "monthly_price": 0, "effective_from": "2036-02-01"} in confirmed.body["scheduled"]
+        # And the audit log holds the request as sent: the confirmation with it
+        logged = DynamoAuditRepository(os.environ["TABLE_NAME"], clients.dynamodb()).page(limit=100).items
+        assert [
+            dict(e.summary) for e in logged if e.action == "price.schedule" and e.at == at(1, 15, 9, year=2036)
+        ] == [{"product": "jetpack-videopress", **free, "confirm_free": True}]
 
     def test_scheduling_the_same_month_again_replaces_it(self, billing: Function, clock: ManualClock) -> None:
         clock.set(at(3, 10, year=2035))
