@@ -377,7 +377,7 @@ class DynamoLicenseRepository(TableRepository):
         items: list[dict[str, Any]] = [
             self._receipt_put(order),
             self._site_counters(order, len(first), require_payment_method=True),
-            {"Put": {"TableName": self._table, "Item": serialize(billable_item(order.partner_id))}},
+            billable_update(self._table, order.partner_id, order.licenses[0].issued_at),
             *tally_updates(self._table, order.partner_id, _site_tally(order, len(first))),
         ]
         head = len(items)
