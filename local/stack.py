@@ -394,8 +394,14 @@ class StackProcess:
         import urllib.request
 
         info_path = Path(self._dir.name) / "info.json"
-        # A developer's kept data (LOCAL_STATE_DIR in their shell) is only used when the caller asks for it.
-        inherited = {k: v for k, v in os.environ.items() if k not in ("LOCAL_STATE_DIR", "LOCAL_STATE_RESET")}
+        # A developer's kept data (LOCAL_STATE_DIR in their shell) is only used when the caller asks for it. The
+        # functions' Powertools settings come from template.yaml, not from the caller: a test session's own (the
+        # integration tests log at WARNING for the whole session) would silence the stack's handler logs.
+        inherited = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("LOCAL_STATE_DIR", "LOCAL_STATE_RESET") and not k.startswith("POWERTOOLS_")
+        }
         env = {
             **inherited,
             "API_PORT": "0",

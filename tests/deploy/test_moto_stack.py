@@ -8,8 +8,9 @@ every Ref, GetAtt and Sub between them. It does not model these types, which thi
 together with what refers to them (named in MOTO_SKIPS and DROPPED_WITH_THEM; the test fails when that changes):
 the HTTP API and its stage, Cognito (pool, client, domain, group), CloudFront (distribution, origin access
 control, response headers policy), the S3 bucket policy, CloudWatch alarms, CodeDeploy (application, deployment
-groups), the live aliases, the planner's event invoke config, the SNS subscription and topic policy, and the
-EventBridge schedule.
+groups), the live aliases, the planner's event invoke config, the SNS subscription and topic policy, the
+EventBridge schedule, and the authorizer function with its published version (its environment names the Cognito
+pool and app client, which moto's CloudFormation does not make).
 
 moto knows one deletion policy, ``Retain``; CloudFormation's ``RetainExceptOnCreate`` acts as ``Retain`` when a stack
 that was created successfully is deleted, so the test hands moto ``Retain`` there to model the teardown (what a
@@ -65,7 +66,13 @@ MOTO_SKIPS = {
 }
 # Resources moto does model, left out only because they refer to one it does not: the API's invoke permissions
 # name the live aliases; CodeDeploy's role names the release alarms; the dashboard names the HTTP API and alarms.
-DROPPED_WITH_THEM = {"AWS::Lambda::Permission", "AWS::IAM::Role", "AWS::CloudWatch::Dashboard"}
+DROPPED_WITH_THEM = {
+    "AWS::Lambda::Permission",
+    "AWS::IAM::Role",
+    "AWS::CloudWatch::Dashboard",
+    "AWS::Lambda::Function",
+    "AWS::Lambda::Version",
+}
 
 
 def references(value: Any) -> set[str]:
@@ -149,6 +156,7 @@ def test_the_packaged_stack_is_created_and_torn_down_keeping_only_the_data(aws: 
     assert skipped == MOTO_SKIPS
     assert set(dependents.values()) == DROPPED_WITH_THEM, dependents
     assert {n for n, kind in dependents.items() if kind == "AWS::IAM::Role"} == {"ReleaseRole"}
+    assert {n for n, kind in dependents.items() if kind == "AWS::Lambda::Function"} == {"AuthorizerFunction"}
     package(template)
 
     # When the stack is created
@@ -181,10 +189,11 @@ def test_the_packaged_stack_is_created_and_torn_down_keeping_only_the_data(aws: 
     assert redrive == {"deadLetterTargetArn": dead_letters["Attributes"]["QueueArn"], "maxReceiveCount": 5}
     lambdas = boto3.client("lambda")
     functions = {f["FunctionName"]: f for f in lambdas.list_functions()["Functions"]}
-    assert len(functions) == 8
+    modelled = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    assert len(functions) == len(modelled) == 9  # every function but the authorizer
     iam = boto3.client("iam")
     stack_roles = [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith(STACK)]
-    assert len(stack_roles) == 9  # one per function, and the schedule's
+    assert len(stack_roles) == 11  # one per function (the authorizer's too), and the schedule's
     for function in functions.values():
         role = function["Role"].rsplit("/", 1)[1]
         # its own role, inline policies only

@@ -88,7 +88,14 @@ def test_each_api_function_is_released_gradually_and_rolled_back_by_its_new_vers
     resources = cfn["Resources"]
     groups = resources_of(cfn, "AWS::CodeDeploy::DeploymentGroup")
     live = aliases(cfn)
-    assert len(live) == 6 and len(groups) == len(live)
+    # Every function the HTTP API invokes (its routes' functions and the authorizer) has a live alias
+    invoked = {
+        p["Properties"]["FunctionName"]["Ref"].removesuffix("Aliaslive")
+        for p in resources_of(cfn, "AWS::Lambda::Permission").values()
+        if p["Properties"]["Principal"] == "apigateway.amazonaws.com"
+    }
+    assert set(live) == invoked and "AuthorizerFunction" in invoked
+    assert len(groups) == len(live)
     for function, alias in live.items():
         base = function.removesuffix("Function")
         group = groups[f"{function}DeploymentGroup"]["Properties"]

@@ -27,6 +27,7 @@ NOBODYS = {
     "payment_method_id": "pm_nothing",
     "invoice_id": "in_nothing",
     "key_id": "key_N0th1ng0",
+    "site_id": "site-nothing",
     "partner_id": "agency-nobody",
     "product": "jetpack-backup",
     "effective_from": "2031-01-01",
