@@ -7,7 +7,8 @@
 * ``POST /_local/cognito-idp`` -- the local user pool's Cognito JSON API (``local.user_pool``).
 * ``GET|POST /_local/clock {"now": iso} | {"advance": "P3D"}`` -- read or move the stack clock; after a move the
   ``rate(...)`` schedules run at once (``local/schedules.py``: webhook retries that came due).
-* ``POST /_local/invoice-run {"period": "YYYY-MM"}`` -- month-end invoicing, as the scheduler runs it.
+* ``POST /_local/invoice-run {"period": "YYYY-MM", "via"?}`` -- month-end invoicing, as the scheduler runs it; the run
+  names what started it (``local:invoice-run``, or ``local:<via>``: ``make invoice`` sends ``make-invoice``).
 * ``POST /_local/drain`` -- process whatever is waiting in the table's stream and the SQS queues, now.
 * ``GET|POST /_local/dns {"host", "addresses": [ip, ...] | null}`` -- point a host name at addresses (null: back
   to the system's resolver), as a DNS answer that changes between saving a webhook endpoint and delivering to it.
@@ -46,6 +47,7 @@ from local.template import SqsSource, Template
 from local.user_pool import CognitoError, LocalUserPool
 
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_VIA = re.compile(r"^[a-z][a-z-]{0,31}$")
 # How long one drain (or an invoice run's drain) may take before it reports itself incomplete.
 DEFAULT_DRAIN_SECONDS = float(os.environ.get("LOCAL_DRAIN_TIMEOUT", "300"))
 
@@ -417,6 +419,11 @@ class Controls:
                 "routes": len(self.template.routes),
                 # The portal confirms SetupIntents against the emulator here, as Stripe.js would against Stripe.
                 "stripe_url": os.environ.get("STRIPE_API_BASE"),
+                # Who partners contact (the portal's Help page): a deployment writes it into config.js.
+                "support": {
+                    "email": os.environ.get("SUPPORT_EMAIL", "support@partnerhub.local"),
+                    "url": os.environ.get("SUPPORT_URL", ""),
+                },
             },
         )
 
@@ -567,6 +574,10 @@ class Controls:
         period = body.get("period")
         if not isinstance(period, str) or not _PERIOD.match(period):
             raise ControlError('send {"period": "YYYY-MM"}, e.g. {"period": "2025-01"}')
+        # The run names what started it: this control, or `make invoice` (which says so with "via").
+        via = body.get("via", "invoice-run")
+        if not isinstance(via, str) or not _VIA.match(via):
+            raise ControlError('"via" names the caller in lowercase letters and dashes, e.g. "make-invoice"')
         try:
             # The planner refuses it too; asking the domain first answers 409, not the planner's failure.
             require_ended(Period.parse(period), self.clock.now())
@@ -587,7 +598,10 @@ class Controls:
             self.log(f"invoice-run {period}: invoking {planner}")
             summary: dict[str, Any] = {"period": period, "planner": planner}
             try:
-                summary["planner_result"] = self.host.invoke(planner, {"period": period})
+                from partnerhub.domain import actors  # the layer is on the path once the stack runs
+
+                event = {"period": period, "started_by": actors.local(via)}
+                summary["planner_result"] = self.host.invoke(planner, event)
             except FunctionError as exc:
                 summary.update(error=f"{planner} failed: {exc}", complete=False)
                 return json_response(500, summary)

@@ -11,10 +11,11 @@ import { paymentMethodsPage, newCardPage } from "./pages/payment-methods.js";
 import { invoicesPage } from "./pages/invoices.js";
 import { pricesPage } from "./pages/prices.js";
 import { companyPage } from "./pages/company.js";
+import { helpPage } from "./pages/help.js";
 import { developersPage } from "./pages/developers.js";
 import { webhookEndpointsPage, ROUTE as WEBHOOKS } from "./pages/webhook-endpoints.js";
 import { securityPage } from "./pages/security.js";
-import { operatorRoutes, showOperatorNav, isOperator } from "./pages/operator-nav.js";
+import { operatorRoutes, showOperatorNav, isOperator, OPERATOR_HOME } from "./pages/operator-nav.js";
 
 const routes = {
   licenses: licensesPage,
@@ -26,6 +27,7 @@ const routes = {
   invoices: invoicesPage,
   prices: pricesPage,
   company: companyPage,
+  help: helpPage,
   developers: developersPage,
   [WEBHOOKS]: webhookEndpointsPage,
   security: securityPage,
@@ -38,10 +40,15 @@ const menuToggle = document.getElementById("menu-toggle");
 const banners = document.getElementById("banners");
 let renderToken = 0;
 
+// Where a session lands when the address names no page: operators on their console, partners on Licenses.
+export function homeRoute() {
+  return isOperator() ? OPERATOR_HOME : "licenses";
+}
+
 function routeName() {
   const path = location.hash.replace(/^#\/?/, "").split("?")[0];
   if (operatorRoutes[path] && !isOperator()) return "licenses"; // the console is for the operators group only
-  return routes[path] ? path : "licenses";
+  return routes[path] ? path : homeRoute();
 }
 
 async function render({ focus = true } = {}) {
@@ -52,7 +59,8 @@ async function render({ focus = true } = {}) {
   menuToggle.hidden = !signedIn;
   if (!signedIn) {
     clear(banners);
-    await signInPage();
+    if (routeName() === "help") await helpSignedOut(); // Help is open to anyone; every other page asks to sign in
+    else await signInPage();
     main.setAttribute("aria-busy", "false");
     return;
   }
@@ -68,12 +76,15 @@ async function render({ focus = true } = {}) {
   // A console address opened by someone outside the operators group: the address says what is shown.
   const asked = location.hash.replace(/^#\/?/, "").split("?")[0];
   if (operatorRoutes[asked] && name === "licenses") history.replaceState(null, "", "#/licenses");
+  else if (!routes[asked]) history.replaceState(null, "", `#/${name}`); // no page named: the address says where it landed
   for (const link of sidebar.querySelectorAll("a")) {
     const active = name === link.dataset.route || name.startsWith(`${link.dataset.route}/`);
     if (active) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
   closeMenu();
+  if (name === "help") document.getElementById("help-link").setAttribute("aria-current", "page");
+  else document.getElementById("help-link").removeAttribute("aria-current");
   // While the page loads: a skeleton in its place and aria-busy, not a bare "Loading…".
   const current = sidebar.querySelector("a[aria-current=page]");
   main.setAttribute("aria-busy", "true");
@@ -166,7 +177,8 @@ async function pastDueInvoices(ids) {
 function payButton(invoice, several) {
   const label = several ? `Pay ${invoice.number || invoice.id} now` : "Pay now";
   const button = h("button", { type: "button", class: "button button-small", dataset: { pay: invoice.id } }, label);
-  button.setAttribute("aria-label", `Pay invoice ${invoice.number || invoice.id} now`);
+  // The accessible name begins with the words on the button (speech input says what it sees).
+  if (!several) button.setAttribute("aria-label", `Pay now: invoice ${invoice.number || invoice.id}`);
   // Pays here (a dialog to choose the card, the failed one named), not a link to another page.
   button.addEventListener("click", () => openPayDialog(invoice, {
     opener: button,
@@ -176,6 +188,12 @@ function payButton(invoice, several) {
     },
   }));
   return button;
+}
+
+async function helpSignedOut() {
+  const page = h("div", { class: "page" });
+  await helpPage(page);
+  clear(main, page);
 }
 
 // -- sign-in ------------------------------------------------------------------------------------------
@@ -204,7 +222,7 @@ async function signInPage() {
       form.querySelectorAll(".alert").forEach((old) => old.remove());
       try {
         await session.signInLocally(partner.value.trim(), operator.checked, codeField.hidden ? undefined : code.value.trim());
-        if (!location.hash || location.hash === "#") location.hash = "#/licenses";
+        land();
         render();
       } catch (error) {
         if (error.code === "mfa_code_required" || error.code === "mfa_code_invalid") {
@@ -267,7 +285,7 @@ sidebar.addEventListener("keydown", (event) => {
 
 document.getElementById("sign-out").addEventListener("click", async () => {
   await session.signOut(); // deployed, this leaves for Cognito's sign-out page and comes back signed out
-  location.hash = "#/licenses";
+  history.replaceState(null, "", "#/"); // the next session lands on its own home page
   render();
 });
 
@@ -296,9 +314,16 @@ window.addEventListener("hashchange", () => {
   render();
 });
 
+// Just signed in: an operator lands on the console unless the address asks for one of its pages (a partner's page in
+// the address is where a signed-out visit left it, not what an operator came for); a partner stays where it asked.
+function land() {
+  const asked = location.hash.replace(/^#\/?/, "").split("?")[0];
+  if (isOperator() ? !operatorRoutes[asked] : !routes[asked]) history.replaceState(null, "", `#/${homeRoute()}`);
+}
+
 async function start() {
   try {
-    await session.takeCognitoRedirect();
+    if (await session.takeCognitoRedirect()) land();
   } catch (error) {
     await render({ focus: false });
     main.querySelector(".page")?.append(alertBox(error.message || String(error)));

@@ -91,7 +91,8 @@ class Portal:
     def sign_in(self, partner_id: str | None = None, *, operator: bool = False, enrolled: bool = True) -> str:
         """Sign in through the local sign-in form, as a newcomer would. An operator has an authenticator app
         enrolled first (the console wants one: ``testkit.mfa``) and types its code when the form asks, unless
-        ``enrolled=False`` (an operator who has not set one up yet)."""
+        ``enrolled=False`` (an operator who has not set one up yet). A partner lands on Licenses, an operator on
+        the console's Partners page (or on Security, until it has an app)."""
         from playwright.sync_api import expect
 
         self.partner_id = partner_id or f"agency-{uuid.uuid4().hex[:10]}"
@@ -104,7 +105,9 @@ class Portal:
         self.page.get_by_role("button", name="Sign in").click()
         if self.partner_id in self.stack.totp_secrets:
             self.type_authenticator_code()
-        expect(self.page.get_by_role("heading", level=1, name="Licenses")).to_be_visible()
+        # an operator without an authenticator app is sent to Security before the console
+        landing = ("Partners" if enrolled else "Security") if operator else "Licenses"
+        expect(self.page.get_by_role("heading", level=1, name=landing, exact=True)).to_be_visible()
         return self.partner_id
 
     def type_authenticator_code(self) -> None:

@@ -126,8 +126,9 @@ def test_make_invoice_follows_api_port_and_rerunning_a_month_changes_nothing(
     # Then each agency's line names its one November invoice, the same one as before
     for agency in agencies:
         (november,) = [i for i in all_pages(stack.client(agency), "/v1/invoices") if i["period"] == "2026-11"]
-        (line,) = [ln for ln in done.stdout.splitlines() if ln.strip().startswith(agency)]
-        assert november["id"] in line, line
+        lines = [ln for ln in done.stdout.splitlines() if ln.strip().startswith(agency)]
+        assert len(lines) == 1, (agency, done.stdout)
+        assert november["id"] in lines[0], lines[0]
 
 
 def test_a_month_that_has_not_ended_is_refused_with_a_message(seeded: tuple[LocalStack, int, list[str], str]) -> None:

@@ -214,20 +214,27 @@ def test_every_sample_event_is_answered(operator: Function, now: Any, name: str)
 def test_a_started_run_reaches_the_planner_through_its_request_queue(
     aws: LocalResources, operator: Function, function: Callable[..., Function], now: Any
 ) -> None:
+    # A month no other test plans: the run item's starter is whoever started the month first on the shared table.
+    period = "2026-05"
     drain(aws.queue_urls["InvoiceRunRequestQueue"])
-    reply = operator(load_event("operator/start_run", body={"period": "2026-10"}, headers={"Idempotency-Key": "r-1"}))
+    reply = operator(load_event("operator/start_run", body={"period": period}, headers={"Idempotency-Key": "r-1"}))
     assert reply.status == 202, reply.body
     (request,) = drain(aws.queue_urls["InvoiceRunRequestQueue"])
-    assert json.loads(request["Body"]) == {"period": "2026-10"}
+    body = json.loads(request["Body"])
+    assert body["period"] == period and body["started_by"].startswith("operator:")
 
-    # The planner, given that message as its SQS event source delivers it, plans October
+    # The planner, given that message as its SQS event source delivers it, plans May for that operator
     sample = load_event("invoice_planner/operator_request")
     sample["Records"][0]["body"] = request["Body"]
     with pytest.MonkeyPatch.context() as env:
         env.setenv("INVOICE_QUEUE_URL", aws.queue_urls["InvoiceQueue"])
         planner = function("invoice_planner")
     result = planner.invoke(sample)
-    assert [run["period"] for run in result["runs"]] == ["2026-10"]
+    assert [(run["period"], run["started_by"]) for run in result["runs"]] == [(period, body["started_by"])]
+    # And the month's progress names the operator as its starter and the plan as theirs
+    progress = operator(load_event("operator/run_progress", path={"period": period})).body
+    assert progress["started_by"] == progress["last_planned_by"] == body["started_by"]
+    assert progress["planned_partners"] == result["runs"][0]["partners_enqueued"]
 
 
 def test_a_request_for_a_month_not_ended_is_dropped_by_the_planner(

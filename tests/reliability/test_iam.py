@@ -143,8 +143,10 @@ EXACT_CALLS: dict[str, set[tuple[str, str, str | None]]] = {
     # repository/invoices.py (records, pay), standing; Stripe for pay and the PDF link.
     "InvoicesFunction": grants(IDEMPOTENT_COMMANDS | {"dynamodb:Query"}, "table")
     | grants({"ssm:GetParameter"}, "ssm:StripeSecretKeyParameter"),
-    # functions/invoice_planner: the billable-partner registry on GSI1, then SendMessageBatch (sqs:SendMessage).
+    # functions/invoice_planner: the billable-partner registry on GSI1, then SendMessageBatch (sqs:SendMessage),
+    # then the plan noted on the month's run item (repository/invoice_runs.py: UpdateItem).
     "InvoicePlannerFunction": grants({"dynamodb:Query"}, "table/index/GSI1")
+    | grants({"dynamodb:UpdateItem"}, "table", condition=leading_keys(keys.INVOICE_RUNS))
     | grants({"sqs:SendMessage"}, "InvoiceQueue"),
     # repository/invoices.py (the partner-month record, transactions), licenses and catalog reads, standing.
     "InvoiceWorkerFunction": grants(

@@ -96,6 +96,8 @@ def tenant_a(stack: LocalStack, table: Table, receiver: hooks.Receiver) -> Tenan
     card = api.post("/v1/payment-methods", json={"payment_method_id": "pm_card_visa"})
     assert card.status_code == 201, card.text
     ids["payment_method_id"] = card.json()["id"]
+    # The invoice first: its license is A's first (June 2025), so the registry has A billable since then
+    ids["invoice_id"] = invoice_of(stack, partner)
     licenses = issue(api, 2)
     ids["license_key"] = licenses[0]["license_key"]
     assigned = api.put(f"/v1/licenses/{licenses[0]['license_key']}/site", json=site(1))
@@ -103,7 +105,6 @@ def tenant_a(stack: LocalStack, table: Table, receiver: hooks.Receiver) -> Tenan
     connected = api.post("/v1/sites", json=site(2))  # a connected site holding no license: B could not delete it
     assert connected.status_code == 200, connected.text
     ids["site_id"] = site(2)["site_id"]
-    ids["invoice_id"] = invoice_of(stack, partner)
     stack.anonymous.post("/_local/drain", timeout=60).raise_for_status()
     ids["event_id"] = api.get("/v1/events", params={"limit": 1}).json()["items"][0]["id"]
     made = api.post("/v1/api-keys", json={"name": "tenant A's script", "scopes": ["read", "licenses", "billing"]})

@@ -114,6 +114,7 @@ def test_a_snapshot_init_builds_every_routes_validation(primed: dict[str, dict[s
 def test_a_snapshot_init_loads_what_first_requests_would(primed: dict[str, dict[str, Any]], function: str) -> None:
     loaded = set(primed[function]["modules"])
     assert "tenacity" in loaded
+    assert "idna" in loaded  # for a site URL with an internationalised host name
     # Stripe's SDK only where Stripe is called; its services and object classes with it
     assert ("stripe" in loaded) == (function in STRIPE_FUNCTIONS)
     if function in STRIPE_FUNCTIONS:

@@ -72,9 +72,10 @@ class InvoiceRunQueues:
         self._invoice_queue_url = invoice_queue_url
         self._dead_letter_url = dead_letter_url
 
-    def request_run(self, period: str) -> None:
-        """Ask the planner for ``period``: it is an SQS event source of the request queue, deployed and locally."""
-        self._sqs.send_message(QueueUrl=self._run_queue_url, MessageBody=RunRequest(period).body())
+    def request_run(self, period: str, started_by: str | None = None) -> None:
+        """Ask the planner for ``period`` on behalf of ``started_by``: it is an SQS event source of the request
+        queue, deployed and locally."""
+        self._sqs.send_message(QueueUrl=self._run_queue_url, MessageBody=RunRequest(period, started_by).body())
 
     def dead_letters(self, period: str) -> list[str]:
         messages = self._receive_all()

@@ -153,6 +153,7 @@ class InvoiceRecord:
     starting_balance: int = 0
     carried_to_next: int = 0
     finalized_at: str | None = None
+    payments: tuple[Mapping[str, Any], ...] = ()  # Stripe's InvoicePayments, as repository.invoices keeps them
     lines: tuple[Mapping[str, Any], ...] = ()
     draft_requested: bool = False
     failure: Mapping[str, Any] | None = None

@@ -202,7 +202,7 @@ def audit_once_sk(name: str) -> str:
 DIRECTORY = "DIRECTORY"  # the partner's directory entry (sort key under PARTNER#{pid})
 PARTNER_DIRECTORY = "PARTNERS"  # GSI1 partition of every directory entry, by partner id
 
-INVOICE_RUNS = "INVOICE_RUN"  # runs started by an operator, one item per month
+INVOICE_RUNS = "INVOICE_RUN"  # month-end runs: who started each month, its last plan; one item per month
 
 
 def invoice_run_sk(period: str) -> str:
