@@ -6,6 +6,7 @@ the month's partners; a partner's token is refused."""
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -372,9 +373,16 @@ def test_an_operator_without_mfa_gets_no_replay_of_an_earlier_answer(
     # Given a price change an operator with MFA scheduled under an Idempotency-Key
     billing = function("billing")
     key = {"Idempotency-Key": f"mfa-replay-{uuid.uuid4().hex}"}
-    first = billing(load_event("billing/schedule_price", headers=key))
-    assert first.status == 200, first.body
-    # When the same request comes again from that operator, now without MFA (the device was reset)
-    again = billing(load_event("billing/schedule_price", headers=key, mfa="none"))
-    # Then it is refused, not replayed
-    assert (again.status, again.body["error"]["code"]) == (403, "mfa_required")
+    try:
+        first = billing(load_event("billing/schedule_price", headers=key))
+        assert first.status == 200, first.body
+        # When the same request comes again from that operator, now without MFA (the device was reset)
+        again = billing(load_event("billing/schedule_price", headers=key, mfa="none"))
+        # Then it is refused, not replayed
+        assert (again.status, again.body["error"]["code"]) == (403, "mfa_required")
+    finally:
+        # Put the seeded catalog back: the rest of the suite bills jetpack-backup after 2027 at seeded prices.
+        boto3.client("dynamodb").delete_item(
+            TableName=os.environ["TABLE_NAME"],
+            Key={"PK": {"S": keys.CATALOG}, "SK": {"S": keys.price_sk("jetpack-backup", "2027-01-01")}},
+        )
