@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 STAGE ?=
 SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
 
-.PHONY: help run reset seed test lint typecheck cfn-lint checkov validate unit integration e2e local-tests emulator browser browser-deps bench soak invoice build deploy portal teardown partner-user clean
+.PHONY: help run reset seed operator-token test lint typecheck cfn-lint checkov validate unit integration e2e local-tests emulator browser browser-deps bench soak invoice build deploy portal teardown partner-user clean
 
 help:  ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -94,6 +94,10 @@ browser: $(VENV)/.installed browser-deps  ## The portal driven in headless Chrom
 browser-deps:  ## Debian's Chromium for the browser tests (installed only when /usr/bin/chromium is missing)
 	@[ -x /usr/bin/chromium ] || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+
+OPERATOR ?= ops-1
+operator-token: $(VENV)/.installed  ## Print an operator's ID token for the running local stack (on API_PORT), its authenticator app enrolled on first use: OPERATOR=ops-1
+	@$(PY) scripts/operator_token.py $(OPERATOR)
 
 invoice: $(VENV)/.installed  ## Month-end invoicing of PERIOD=YYYY-MM (a month that has ended) on the running local stack (on API_PORT)
 	@$(PY) scripts/invoice_run.py $(PERIOD)

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 TOKEN_LIFETIME = timedelta(hours=1)
 LOCAL_CLIENT_ID = "partnerhub-local-client"
+USER_ADMIN_SCOPE = "aws.cognito.signin.user.admin"
 # A fixed namespace so a partner's ``sub`` is the same on every run (bookmarks and seeds stay valid).
 _SUB_NAMESPACE = uuid.UUID("6f1f7c52-3f0e-4b8e-9d7c-2a8f0f5b9e11")
 
@@ -37,6 +38,11 @@ class AuthError(Exception):
 def subject_for(partner_id: str) -> str:
     """The stable Cognito-style ``sub`` of a partner's local user."""
     return str(uuid.uuid5(_SUB_NAMESPACE, partner_id))
+
+
+def username_for(partner_id: str) -> str:
+    """The local user pool's user name of a partner's local user (``cognito:username``)."""
+    return f"partner-{partner_id}"
 
 
 def _b64url_uint(value: int) -> str:
@@ -80,7 +86,7 @@ class LocalAuth:
             "sub": sub,
             "custom:partner_id": partner_id,
             "cognito:groups": list(groups),
-            "cognito:username": f"partner-{partner_id}",
+            "cognito:username": username_for(partner_id),
             "email": f"{partner_id}@partners.local",
             "email_verified": True,
             "iss": self.issuer,
@@ -95,6 +101,29 @@ class LocalAuth:
         }
         if not claims["cognito:groups"]:
             # Cognito leaves the claim out entirely for a user in no group.
+            del claims["cognito:groups"]
+        return jwt.encode(claims, self._key, algorithm="RS256", headers={"kid": self.kid})
+
+    def issue_access_token(self, partner_id: str, groups: Iterable[str] = (), now: datetime | None = None) -> str:
+        """An access token for the same user, with the scope that lets it call the user's own Cognito API
+        (``aws.cognito.signin.user.admin``: GetUser, AssociateSoftwareToken, ...), as the hosted sign-in issues it."""
+        if now is None:
+            raise ValueError("issue_access_token needs the stack clock's now")
+        issued = int(now.timestamp())
+        claims: dict[str, Any] = {
+            "sub": subject_for(partner_id),
+            "cognito:groups": list(groups),
+            "iss": self.issuer,
+            "client_id": self.audience,
+            "token_use": "access",
+            "scope": f"openid email {USER_ADMIN_SCOPE}",
+            "auth_time": issued,
+            "iat": issued,
+            "exp": issued + int(TOKEN_LIFETIME.total_seconds()),
+            "jti": str(uuid.uuid4()),
+            "username": username_for(partner_id),
+        }
+        if not claims["cognito:groups"]:
             del claims["cognito:groups"]
         return jwt.encode(claims, self._key, algorithm="RS256", headers={"kid": self.kid})
 

@@ -1,10 +1,17 @@
 """Local-only controls under ``/_local/`` and the SQS event-source emulation. Never deployed.
 
 * ``GET  /_local/health`` -- the stack is up (which functions initialised, the Stripe emulator's URL).
-* ``POST /_local/token {"partner_id", "groups"?}`` -- an ID token as Cognito would issue it.
-* ``GET|POST /_local/clock {"now": iso} | {"advance": "P3D"}`` -- read or move the stack clock.
-* ``POST /_local/invoice-run {"period": "YYYY-MM"}`` -- month-end invoicing, as the scheduler runs it.
-* ``POST /_local/drain`` -- process whatever is waiting in the SQS queues, now.
+* ``POST /_local/token {"partner_id", "groups"?, "totp"?}`` -- ID, access and refresh tokens as Cognito would issue
+  them; once the user has TOTP MFA on, only with the authenticator's code (401 ``mfa_code_required`` without it);
+  ``{"refresh_token"}`` renews them without the code, as Cognito's refresh grant does.
+* ``POST /_local/cognito-idp`` -- the local user pool's Cognito JSON API (``local.user_pool``).
+* ``GET|POST /_local/clock {"now": iso} | {"advance": "P3D"}`` -- read or move the stack clock; after a move the
+  ``rate(...)`` schedules run at once (``local/schedules.py``: webhook retries that came due).
+* ``POST /_local/invoice-run {"period": "YYYY-MM", "via"?}`` -- month-end invoicing, as the scheduler runs it; the run
+  names what started it (``local:invoice-run``, or ``local:<via>``: ``make invoice`` sends ``make-invoice``).
+* ``POST /_local/drain`` -- process whatever is waiting in the table's stream and the SQS queues, now.
+* ``GET|POST /_local/dns {"host", "addresses": [ip, ...] | null}`` -- point a host name at addresses (null: back
+  to the system's resolver), as a DNS answer that changes between saving a webhook endpoint and delivering to it.
 * ``GET  /_local/cognito/.well-known/jwks.json`` -- the token signing keys.
 
 SQS-triggered functions are fed by :class:`SqsDrainer`, which does what a Lambda event source
@@ -12,7 +19,8 @@ mapping does (receive, invoke with a batch event, delete the successes, honour
 ``batchItemFailures``), with one deliberate difference: a failed message is made visible again at
 once instead of after the queue's visibility timeout, so a local run finishes in seconds. Receive
 counts still climb, so moto still moves a message to the dead-letter queue after
-``maxReceiveCount`` attempts, as SQS would.
+``maxReceiveCount`` attempts, as SQS would. A delayed message is not waiting yet: a drain ends
+without it, and the pollers take it once SQS shows it.
 """
 
 from __future__ import annotations
@@ -30,12 +38,16 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from local.auth import TOKEN_LIFETIME, LocalAuth, subject_for
+from local.auth import TOKEN_LIFETIME, LocalAuth, subject_for, username_for
 from local.events import sqs_event
 from local.gateway import FunctionError, FunctionHost, json_response
+from local.schedules import LocalResolver, RateScheduler
+from local.streams import StreamPoller
 from local.template import SqsSource, Template
+from local.user_pool import CognitoError, LocalUserPool
 
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_VIA = re.compile(r"^[a-z][a-z-]{0,31}$")
 # How long one drain (or an invoice run's drain) may take before it reports itself incomplete.
 DEFAULT_DRAIN_SECONDS = float(os.environ.get("LOCAL_DRAIN_TIMEOUT", "300"))
 
@@ -142,11 +154,12 @@ class SqsDrainer:
         )
 
     def waiting(self, source: SqsSource) -> int:
-        """Messages in the source's queue that are visible, in flight or delayed."""
-        return sum(self._counts(self.client_factory(), self.queue_urls[source.queue_id]))
+        """Messages in the source's queue that are visible or in flight (a delayed one is not there yet)."""
+        return sum(self._counts(self.client_factory(), self.queue_urls[source.queue_id])[:2])
 
     def _dead_letter_url(self, client: Any, url: str) -> str | None:
-        attrs = client.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])["Attributes"]
+        # A queue without a redrive policy answers without "Attributes" at all.
+        attrs = client.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"]).get("Attributes", {})
         if "RedrivePolicy" not in attrs:
             return None
         arn = json.loads(attrs["RedrivePolicy"]).get("deadLetterTargetArn", "")
@@ -185,16 +198,16 @@ class SqsDrainer:
                 if messages:
                     self._process(worker_client, source, url, messages, stats)
                     continue
-                if sum(self._counts(worker_client, url)) == 0:
+                if sum(self._counts(worker_client, url)[:2]) == 0:
                     return
-                # Others' batches are in flight, or messages are delayed: look again shortly.
+                # Others' batches are in flight: look again shortly.
                 time.sleep(0.05)
 
         workers = max(1, source.maximum_concurrency)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"sqs-{source.function_id}") as pool:
             for future in [pool.submit(worker) for _ in range(workers)]:
                 future.result()
-        stats.complete = sum(self._counts(client, url)) == 0
+        stats.complete = sum(self._counts(client, url)[:2]) == 0
         if dlq_url:
             stats.dead_lettered = self._counts(client, dlq_url)[0] - dlq_before
         return stats
@@ -331,6 +344,12 @@ def _json_body(request: Request) -> dict[str, Any]:
     return body
 
 
+def _cognito_error(error: CognitoError) -> Response:
+    """An error as Cognito answers it (boto3 reads the exception's name from ``__type``)."""
+    body = {"__type": error.kind, "message": error.message}
+    return Response(json.dumps(body), status=400, content_type="application/x-amz-json-1.1")
+
+
 class Controls:
     """The ``/_local/*`` endpoints; call with a request, get a response (``None`` if not ours)."""
 
@@ -342,21 +361,33 @@ class Controls:
         clock: Any,
         drainer: SqsDrainer | None,
         log: Callable[[str], None] = print,
+        *,
+        streams: StreamPoller | None = None,
+        schedules: RateScheduler | None = None,
+        resolver: LocalResolver | None = None,
+        pool: LocalUserPool | None = None,
     ) -> None:
         self.template = template
         self.host = host
         self.auth = auth
+        self.pool = pool or LocalUserPool(auth, clock.now)
         self.clock = clock
         self.drainer = drainer
         self.log = log
+        self.streams = streams
+        self.schedules = schedules
+        self.resolver = resolver
         self._invoice_lock = threading.Lock()
         self.routes: dict[tuple[str, str], Callable[[Request], Response]] = {
             ("GET", "/_local/health"): self.health,
             ("POST", "/_local/token"): self.token,
+            ("POST", "/_local/cognito-idp"): self.cognito,
             ("GET", "/_local/clock"): self.get_clock,
             ("POST", "/_local/clock"): self.set_clock,
             ("POST", "/_local/invoice-run"): self.invoice_run,
             ("POST", "/_local/drain"): self.drain,
+            ("GET", "/_local/dns"): self.get_dns,
+            ("POST", "/_local/dns"): self.set_dns,
             ("GET", "/_local/cognito/.well-known/jwks.json"): self.jwks,
             ("GET", "/_local/jwks.json"): self.jwks,
         }
@@ -388,24 +419,55 @@ class Controls:
                 "routes": len(self.template.routes),
                 # The portal confirms SetupIntents against the emulator here, as Stripe.js would against Stripe.
                 "stripe_url": os.environ.get("STRIPE_API_BASE"),
+                # Who partners contact (the portal's Help page): a deployment writes it into config.js.
+                "support": {
+                    "email": os.environ.get("SUPPORT_EMAIL", "support@partnerhub.local"),
+                    "url": os.environ.get("SUPPORT_URL", ""),
+                },
             },
         )
 
     def token(self, request: Request) -> Response:
-        """Mint an ID token for ``partner_id`` (optionally in ``groups``) at the stack clock's now."""
+        """Sign in as ``partner_id`` (optionally in ``groups``) at the stack clock's now: ID, access and refresh
+        tokens. A user with TOTP MFA on must send the authenticator's ``totp`` code; a ``refresh_token`` renews."""
         body = _json_body(request)
+        if "refresh_token" in body:
+            return self._refresh(str(body["refresh_token"]))
         partner_id = body.get("partner_id")
         if not isinstance(partner_id, str) or not partner_id.strip():
-            raise ControlError('send {"partner_id": "<id>", "groups"?: ["admin", ...]}')
+            raise ControlError('send {"partner_id": "<id>", "groups"?: ["operators"], "totp"?: "123456"}')
         groups = body.get("groups", [])
         if not isinstance(groups, list) or not all(isinstance(group, str) and group for group in groups):
             raise ControlError('"groups" must be a list of group names')
+        code = body.get("totp")
+        if code is not None and not isinstance(code, str):
+            raise ControlError('"totp" must be the 6 digits of the authenticator app, as text')
+        user = self.pool.user(username_for(partner_id), partner_id)
+        refusal = self.pool.check_sign_in_code(user, code)
+        if refusal is not None:
+            message = (
+                "this user has an authenticator app (TOTP MFA): send its current code as \"totp\""
+                if refusal == "mfa_code_required"
+                else "the authenticator code is wrong or has expired: send the current one"
+            )
+            return json_response(401, {"message": message, "code": refusal})
+        return self._tokens(partner_id, groups, self.pool.refresh_token(partner_id, tuple(groups)))
+
+    def _refresh(self, refresh_token: str) -> Response:
+        found = self.pool.refreshed(refresh_token)
+        if found is None:
+            refused = {"message": "the refresh token is not one this stack gave", "code": "invalid_grant"}
+            return json_response(401, refused)
+        return self._tokens(found[0], list(found[1]), refresh_token)
+
+    def _tokens(self, partner_id: str, groups: list[str], refresh_token: str) -> Response:
         now = self.clock.now()
-        token = self.auth.issue_token(partner_id, groups, now)
         return json_response(
             200,
             {
-                "token": token,
+                "token": self.auth.issue_token(partner_id, groups, now),
+                "access_token": self.auth.issue_access_token(partner_id, groups, now),
+                "refresh_token": refresh_token,
                 "token_type": "Bearer",
                 "partner_id": partner_id,
                 "groups": groups,
@@ -413,6 +475,20 @@ class Controls:
                 "expires_at": _isoformat(now + TOKEN_LIFETIME),
             },
         )
+
+    def cognito(self, request: Request) -> Response:
+        """Cognito's JSON API, as the local user pool answers it (``local.user_pool``)."""
+        try:
+            body = json.loads(request.get_data(as_text=True) or "{}")
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return _cognito_error(CognitoError("SerializationException", "the body must be a JSON object"))
+        try:
+            answer = self.pool.call(request.headers.get("x-amz-target"), body)
+        except CognitoError as error:
+            return _cognito_error(error)
+        return Response(json.dumps(answer), status=200, content_type="application/x-amz-json-1.1")
 
     def get_clock(self, request: Request) -> Response:
         """The stack clock's now."""
@@ -442,6 +518,9 @@ class Controls:
             self.clock.advance(delta)
         now = self.clock.now()
         self.log(f"clock: {_isoformat(previous)} -> {_isoformat(now)}")
+        if self.schedules is not None:
+            # What came due while the clock jumped happens now (webhook retries): the rate schedules run once.
+            self.schedules.run_all()
         return json_response(200, {"now": _isoformat(now), "previous": _isoformat(previous)})
 
     def jwks(self, request: Request) -> Response:
@@ -449,11 +528,38 @@ class Controls:
         return json_response(200, self.auth.jwks())
 
     def drain(self, request: Request) -> Response:
-        """Process everything waiting in the SQS queues now, to completion."""
+        """Process everything waiting in the table's stream and the SQS queues now, to completion."""
+        streamed = self.streams.drain() if self.streams is not None else 0
         if self.drainer is None:
-            return json_response(200, {"queues": {}})
+            return json_response(200, {"queues": {}, "stream_records": streamed})
         totals = self.drainer.drain_all()
-        return json_response(200, {"queues": {key: stats.as_dict() for key, stats in totals.items()}})
+        return json_response(
+            200, {"queues": {key: stats.as_dict() for key, stats in totals.items()}, "stream_records": streamed}
+        )
+
+    def get_dns(self, request: Request) -> Response:
+        """The host names pointed elsewhere than the system's resolver says."""
+        return json_response(200, {"overrides": self.resolver.overrides() if self.resolver else {}})
+
+    def set_dns(self, request: Request) -> Response:
+        """``{"host", "addresses": [ip, ...]}`` points ``host`` at those addresses; ``"addresses": null`` forgets it."""
+        body = _json_body(request)
+        host, addresses = body.get("host"), body.get("addresses", ...)
+        if self.resolver is None:
+            raise ControlError("this stack has no local resolver", status=409)
+        if not isinstance(host, str) or not host.strip() or addresses is ...:
+            raise ControlError('send {"host": "hooks.example", "addresses": ["127.0.0.1"]} (null addresses: forget)')
+        if addresses is None:
+            self.resolver.forget(host)
+        elif isinstance(addresses, list) and addresses and all(isinstance(a, str) for a in addresses):
+            try:
+                self.resolver.point(host, addresses)
+            except ValueError as exc:
+                raise ControlError(f"not an IP address: {exc}") from exc
+        else:
+            raise ControlError('"addresses" must be a non-empty list of IP addresses, or null')
+        self.log(f"dns: {host} -> {addresses if addresses is not None else 'the system resolver'}")
+        return json_response(200, {"overrides": self.resolver.overrides()})
 
     def invoice_run(self, request: Request) -> Response:
         """Run month-end invoicing for ``period`` as the scheduler would, and wait until it is done.
@@ -468,6 +574,10 @@ class Controls:
         period = body.get("period")
         if not isinstance(period, str) or not _PERIOD.match(period):
             raise ControlError('send {"period": "YYYY-MM"}, e.g. {"period": "2025-01"}')
+        # The run names what started it: this control, or `make invoice` (which says so with "via").
+        via = body.get("via", "invoice-run")
+        if not isinstance(via, str) or not _VIA.match(via):
+            raise ControlError('"via" names the caller in lowercase letters and dashes, e.g. "make-invoice"')
         try:
             # The planner refuses it too; asking the domain first answers 409, not the planner's failure.
             require_ended(Period.parse(period), self.clock.now())
@@ -488,7 +598,10 @@ class Controls:
             self.log(f"invoice-run {period}: invoking {planner}")
             summary: dict[str, Any] = {"period": period, "planner": planner}
             try:
-                summary["planner_result"] = self.host.invoke(planner, {"period": period})
+                from partnerhub.domain import actors  # the layer is on the path once the stack runs
+
+                event = {"period": period, "started_by": actors.local(via)}
+                summary["planner_result"] = self.host.invoke(planner, event)
             except FunctionError as exc:
                 summary.update(error=f"{planner} failed: {exc}", complete=False)
                 return json_response(500, summary)

@@ -19,7 +19,8 @@ classes, keeps moto's own code for every answer and changes only what moto is gi
   the one item after them (moto looks at it to decide on ``LastEvaluatedKey``). moto then filters,
   sorts, pages, projects and counts exactly as before.
 * a TransactWriteItems copies the items it names, not the tables, and puts those items back if it is
-  cancelled (all or nothing, with moto's own cancellation reasons).
+  cancelled (all or nothing, with moto's own cancellation reasons); the stream records its writes made
+  before it was cancelled go too (moto's own rollback swaps the whole table back, stream included).
 * projecting an item (an INCLUDE or KEYS_ONLY index, a ProjectionExpression) converts it once, not
   once per projected attribute (moto's ``Item.project`` re-converts the whole item for each name).
 * writing the answer: moto's response serializer looks each of an ``AttributeValue``'s ten members
@@ -367,6 +368,12 @@ def _item_rollback(transact: Callable[..., Any], module: Any) -> Callable[..., A
                 if range_value is not None and stored is not None:
                     stored = stored.get(range_value)
                 saved.append((table, hash_value, range_value, copy.deepcopy(stored)))
+            # A table's stream as it stood: a cancelled transaction leaves no record of its writes.
+            streams = {
+                id(table): (table.stream_shard, len(table.stream_shard.items))
+                for table, *_ in saved
+                if getattr(table, "stream_shard", None) is not None
+            }
             real_copy = module.copy
             module.copy = shim
             try:
@@ -377,6 +384,8 @@ def _item_rollback(transact: Callable[..., Any], module: Any) -> Callable[..., A
                     index = _known_index(table)
                     if index is not None:
                         index.refresh(table, hash_value, range_value)
+                for shard, length in streams.values():
+                    del shard.items[length:]
                 raise
             finally:
                 module.copy = real_copy

@@ -65,6 +65,9 @@ class Stack:
     auth: Any = None
     drainer: Any = None
     emulator: Any = None
+    streams: Any = None
+    schedules: Any = None
+    resolver: Any = None
     _stoppers: list[Any] = field(default_factory=list, repr=False)
 
     def token(self, partner_id: str, groups: tuple[str, ...] | list[str] = ()) -> str:
@@ -118,6 +121,9 @@ def _set_process_env(moto_url: str, stripe_url: str | None) -> None:
         # The emulator shares this machine with everything else: slower than Stripe under load, never down.
         "STRIPE_CONNECT_TIMEOUT_SECONDS": "5",
         "STRIPE_READ_TIMEOUT_SECONDS": "30",
+        # Webhooks to agencies may go to http:// URLs and to 127.0.0.1 here, and only here (template.yaml never
+        # sets it: deployed, https and public addresses only). WEBHOOK_ALLOW_LOCAL_URLS=false turns it off.
+        "WEBHOOK_ALLOW_LOCAL_URLS": "true",
     }
     # Forced, not defaulted: a developer's real AWS credentials or endpoint must never leak into the stack.
     for key in (
@@ -196,7 +202,10 @@ def start_stack(
     from local.controls import Controls, SqsDrainer
     from local.gateway import FunctionHost, Gateway
     from local.resources import LocalResources, stripe_webhook_secret
+    from local.schedules import LocalResolver, RateScheduler
+    from local.streams import StreamPoller
     from local.template import Template, parse_overrides
+    from local.user_pool import COGNITO_ENDPOINT_VARIABLE, LocalUserPool
 
     root = ROOT
     template_path = template_path or root / "template.yaml"
@@ -240,13 +249,20 @@ def start_stack(
 
         resources = LocalResources(template, moto_url)
         resolver = resources.create_all()
+        names = LocalResolver()
         from partnerhub.cognito import UserPool  # the layer is on sys.path from start_stack on
 
         # The stack's own user pool: its tokens (POST /_local/token) are what the authorizer accepts, its keys are
         # served at <issuer>/.well-known/jwks.json as Cognito serves a pool's.
         auth = LocalAuth(issuer=f"{api_url}/_local/cognito")
         user_pool = UserPool(issuer=auth.issuer, audience=auth.audience)
-        host = FunctionHost(template, resolver, dependencies={"clock": clock, "user_pool": user_pool})
+        # The pool's users and their MFA, at Cognito's JSON API: the authorizer's boto3 client asks it AdminGetUser
+        # here as it would ask Cognito (local.user_pool), the portal enrols authenticator apps here.
+        local_pool = LocalUserPool(auth, clock.now)
+        os.environ[COGNITO_ENDPOINT_VARIABLE] = f"{api_url}/_local/cognito-idp"
+        host = FunctionHost(
+            template, resolver, dependencies={"clock": clock, "user_pool": user_pool, "resolver": names}
+        )
         for key, value in host.resolved_environment_globals().items():
             os.environ[key] = value
 
@@ -272,7 +288,26 @@ def start_stack(
             lambda: resources.client("sqs"),
             log=log,
         )
-        controls = Controls(template, host, auth, clock, drainer, log=log)
+        streams = StreamPoller(
+            host,
+            template.stream_sources,
+            resources.table_names,
+            {table: str(resolver.get_att(table, "StreamArn")) for table in resources.table_names},
+            log=log,
+        )
+        schedules = RateScheduler(host, template.rate_schedules, clock, log=log)
+        controls = Controls(
+            template,
+            host,
+            auth,
+            clock,
+            drainer,
+            log=log,
+            streams=streams,
+            schedules=schedules,
+            resolver=names,
+            pool=local_pool,
+        )
         gateway = Gateway(
             template,
             host,
@@ -296,6 +331,10 @@ def start_stack(
         if poll_queues:
             drainer.start_polling()
             stoppers.append(drainer.stop)
+            streams.start()
+            stoppers.append(streams.stop)
+            schedules.start()
+            stoppers.append(schedules.stop)
     except BaseException:
         for stopper in reversed(stoppers):
             with contextlib.suppress(Exception):
@@ -314,6 +353,9 @@ def start_stack(
         auth=auth,
         drainer=drainer,
         emulator=emulator,
+        streams=streams,
+        schedules=schedules,
+        resolver=names,
         _stoppers=stoppers,
     )
 
@@ -324,7 +366,6 @@ def banner(stack: Stack) -> str:
 
     now = stack.clock.now()
     partner_body = json.dumps({"partner_id": "agency-1"})
-    operator_body = json.dumps({"partner_id": "ops-1", "groups": ["operators"]})
     # Only a month that has ended can be invoiced: the one before the clock's.
     ended = str(previous_period(now))
     lines = [
@@ -336,7 +377,7 @@ def banner(stack: Stack) -> str:
         f"  AWS (moto)     {stack.moto_url}",
         f"  clock          {now_iso(now)}  (GET/POST {stack.api_url}/_local/clock)",
         f"  partner token  curl -s -X POST {stack.api_url}/_local/token -d '{partner_body}'",
-        f"  operator token curl -s -X POST {stack.api_url}/_local/token -d '{operator_body}'",
+        f"  operator token make operator-token API_PORT={stack.api_port}   (enrols its authenticator app first)",
         f"  invoice run    make invoice API_PORT={stack.api_port} PERIOD={ended}",
         "  Ctrl-C stops everything.",
         "",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,42 @@ class SqsSource:
     enabled: bool = True
 
 
+@dataclass(frozen=True)
+class StreamSource:
+    """One DynamoDB stream event source mapping: the function is fed the changes of the table ``table_id``."""
+
+    function_id: str
+    event_name: str
+    table_id: str
+    batch_size: int = 100
+    report_batch_item_failures: bool = False
+    maximum_retry_attempts: int = -1  # Lambda's default: until the record expires
+    filters: tuple[str, ...] = ()  # FilterCriteria patterns, as JSON text
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class RateSchedule:
+    """A ``rate(...)`` schedule (ScheduleV2/Schedule event) invoking ``function_id`` with ``input``."""
+
+    function_id: str
+    event_name: str
+    every: timedelta
+    input: str = "{}"
+
+
+_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+
+
+def parse_rate(expression: str) -> timedelta | None:
+    """``rate(5 minutes)`` as a duration; None for any other expression (``cron(...)``, ``at(...)``)."""
+    match = _RATE.match(expression.strip())
+    if match is None:
+        return None
+    amount, unit = int(match.group(1)), match.group(2).rstrip("s")
+    return timedelta(**{f"{unit}s": amount})
+
+
 @dataclass
 class FunctionDef:
     """An ``AWS::Serverless::Function`` as the local stack runs it."""
@@ -77,6 +114,8 @@ class FunctionDef:
     layers: list[Path] = field(default_factory=list)
     routes: list[Route] = field(default_factory=list)
     sqs_sources: list[SqsSource] = field(default_factory=list)
+    stream_sources: list[StreamSource] = field(default_factory=list)
+    rate_schedules: list[RateSchedule] = field(default_factory=list)
     scheduled: bool = False
 
     @property
@@ -158,11 +197,20 @@ class Template:
         return [source for fn in self.functions.values() for source in fn.sqs_sources]
 
     @property
+    def stream_sources(self) -> list[StreamSource]:
+        return [source for fn in self.functions.values() for source in fn.stream_sources]
+
+    @property
+    def rate_schedules(self) -> list[RateSchedule]:
+        return [schedule for fn in self.functions.values() for schedule in fn.rate_schedules]
+
+    @property
     def global_environment(self) -> dict[str, Any]:
         return dict(((self.globals.get("Environment") or {}).get("Variables")) or {})
 
     def schedule_targets(self) -> list[str]:
-        """Logical ids of functions that a schedule invokes (Scheduler targets and ScheduleV2 events)."""
+        """Logical ids of functions that a calendar schedule invokes (Scheduler targets, and ScheduleV2 events that
+        are not ``rate(...)``: those are :attr:`rate_schedules`, which the local stack runs on its clock)."""
         targets: list[str] = []
         for resource in self.of_type("AWS::Scheduler::Schedule", "AWS::Events::Rule").values():
             props = resource.get("Properties") or {}
@@ -291,8 +339,32 @@ class Template:
                             enabled=eprops.get("Enabled", True) is not False,
                         )
                     )
+                elif kind == "DynamoDB":
+                    table_id = referenced_id(eprops.get("Stream"))
+                    if table_id is None:
+                        continue
+                    patterns = ((eprops.get("FilterCriteria") or {}).get("Filters")) or []
+                    fn.stream_sources.append(
+                        StreamSource(
+                            function_id=logical_id,
+                            event_name=event_name,
+                            table_id=table_id,
+                            batch_size=int(eprops.get("BatchSize") or 100),
+                            report_batch_item_failures="ReportBatchItemFailures"
+                            in (eprops.get("FunctionResponseTypes") or []),
+                            maximum_retry_attempts=int(eprops.get("MaximumRetryAttempts", -1)),
+                            filters=tuple(str(p.get("Pattern")) for p in patterns if p.get("Pattern")),
+                            enabled=eprops.get("Enabled", True) is not False,
+                        )
+                    )
                 elif kind in ("ScheduleV2", "Schedule"):
-                    fn.scheduled = True
+                    every = parse_rate(str(eprops.get("ScheduleExpression") or eprops.get("Schedule") or ""))
+                    if every is None:
+                        fn.scheduled = True
+                    else:
+                        fn.rate_schedules.append(
+                            RateSchedule(logical_id, event_name, every, str(eprops.get("Input") or "{}"))
+                        )
             self.functions[logical_id] = fn
 
 

@@ -12,6 +12,12 @@ export const config = {
     // The hosted UI domain, e.g. "https://partnerhub.auth.us-east-1.amazoncognito.com".
     domain: "",
   },
+  // Who partners contact, shown on the Help page: an e-mail address and a support site (the stack's SupportEmail and
+  // SupportUrl outputs). The local stack answers with its own (GET /_local/health: SUPPORT_EMAIL, SUPPORT_URL).
+  support: {
+    email: "",
+    url: "",
+  },
   // Stripe.js is loaded from https://js.stripe.com/v3/ in production only; the publishable key
   // comes from POST /v1/payment-methods/setup-intent, so nothing Stripe-specific is set here.
 };

@@ -212,6 +212,7 @@ def render_config(outputs: dict[str, str], region: str) -> str:
             "clientId": outputs["UserPoolClientId"],
             "domain": outputs["UserPoolDomainUrl"].rstrip("/"),
         },
+        "support": {"email": outputs.get("SupportEmail", ""), "url": outputs.get("SupportUrl", "")},
     }
     return (
         "// Written by scripts/deploy.py from the stack's outputs; the checked-in portal/config.js stays empty.\n"

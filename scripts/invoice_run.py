@@ -60,7 +60,8 @@ def main(argv: list[str]) -> int:
         )
         return 1
     print(f"Invoicing {period} on {API} ...")
-    reply = requests.post(f"{API}/_local/invoice-run", json={"period": period}, timeout=900)
+    # "via": the month's run names `make invoice` as what started it.
+    reply = requests.post(f"{API}/_local/invoice-run", json={"period": period, "via": "make-invoice"}, timeout=900)
     summary = reply.json()
     if reply.status_code == 409:
         print(f"Not invoiced: {summary.get('message') or summary}", file=sys.stderr)

@@ -25,6 +25,8 @@ from typing import Any
 
 import requests
 
+from testkit import mfa
+
 CARD_THAT_FAILS_LATER = "pm_card_chargeCustomerFail"
 """Stripe's test card that attaches fine and then fails to be charged: last month's invoice stays open."""
 TEST_CARDS = ["pm_card_visa", "pm_card_mastercard", "pm_card_amex", CARD_THAT_FAILS_LATER]
@@ -45,6 +47,16 @@ ALSO_ACCEPTED: dict[tuple[str, str], tuple[list[str], str]] = {
     ("GET", "/v1/operator/audit"): (["422"], "a cursor must come from this list"),
     ("GET", "/v1/operator/partners"): (["422"], "a cursor must come from this list"),
     ("GET", "/v1/operator/invoice-runs/{period}/preview"): (["422"], "a cursor must come from this dry run"),
+    ("GET", "/v1/events"): (["422"], "a cursor must come from this list"),
+    ("GET", "/v1/webhook-endpoints/{endpoint_id}/deliveries"): (["422"], "a cursor must come from this list"),
+    ("POST", "/v1/webhook-endpoints"): (
+        ["422"],
+        "the url's host must resolve to public addresses only (not expressible)",
+    ),
+    ("PATCH", "/v1/webhook-endpoints/{endpoint_id}"): (
+        ["422"],
+        "a new url's host must resolve to public addresses only (not expressible)",
+    ),
     ("POST", "/v1/api-keys"): (["422"], "expires_at must be in the future (not expressible)"),
 }
 """Operations where a schema-valid request may still be refused, and why (each operation's description says so).
@@ -70,8 +82,8 @@ def _post(session: requests.Session, url: str, body: dict[str, Any], expect: int
 
 
 def _token(api_url: str, partner_id: str, groups: list[str] | None = None) -> str:
-    body: dict[str, Any] = {"partner_id": partner_id, "groups": groups or []}
-    return str(_post(requests.Session(), f"{api_url}/_local/token", body, 200)["token"])
+    """An ID token; an operator's with an authenticator app enrolled, as the API requires (``testkit.mfa``)."""
+    return str(mfa.sign_in(api_url, partner_id, groups or [], secrets={})["token"])
 
 
 def _previous_month(instant: datetime) -> tuple[str, str]:

@@ -30,11 +30,13 @@ def load_event(
     headers: dict[str, str] | None = None,
     drop_headers: tuple[str, ...] = (),
     key_scopes: tuple[str, ...] | None = None,
+    mfa: str | None = None,
 ) -> dict[str, Any]:
     """A copy of ``events/<name>.json`` changed as asked; everything else stays as the sample has it.
 
     The caller is the authorizer's context (``partnerhub.identity``): ``partner_id`` and ``groups`` change the
-    person's; ``key_scopes`` makes the caller one of the partner's API keys with those scopes."""
+    person's; ``key_scopes`` makes the caller one of the partner's API keys with those scopes; ``mfa`` what the
+    authorizer found of the person's MFA (``totp``, ``none``; the operators' samples have ``totp``)."""
     event = copy.deepcopy(_raw(name))
     identity = event.get("requestContext", {}).get("authorizer", {}).get("lambda")
     if identity is not None and partner_id is not None:
@@ -45,9 +47,11 @@ def load_event(
         if groups:
             identity["groups"] = " ".join(groups)
     if identity is not None and key_scopes is not None:
-        for person_only in ("groups", "email", "username", "amr", "auth_time"):
+        for person_only in ("groups", "email", "username", "amr", "auth_time", "mfa"):
             identity.pop(person_only, None)
         identity.update(kind="api_key", subject="key_Sample01", scopes=" ".join(key_scopes))
+    if identity is not None and mfa is not None:
+        identity["mfa"] = mfa
     if body is not ...:
         event["body"] = json.dumps(body)
         # A JSON body travels as JSON, as every HTTP client sends it.

@@ -1,7 +1,8 @@
 """The API key scope SPEC "API keys" gives each route, written by hand: ``read`` for every partner GET, ``licenses``
 for issue, assign, transfer, unassign, revoke and label, ``billing`` for cards, pay and company details, ``sites`` for
 connecting and disconnecting sites; none (people only) for operators' routes and for managing keys or webhook
-endpoints. ``tests/unit/test_key_scopes.py`` holds every route of template.yaml to it."""
+endpoints (their deliveries and redelivery included: no scope names them; the events list is a partner GET).
+``tests/unit/test_key_scopes.py`` holds every route of template.yaml to it."""
 
 from __future__ import annotations
 
@@ -56,4 +57,14 @@ EXPECTED: dict[str, str | None] = {
     "POST /v1/api-keys": PEOPLE_ONLY,
     "GET /v1/api-keys": PEOPLE_ONLY,
     "DELETE /v1/api-keys/{key_id}": PEOPLE_ONLY,
+    # webhooks to agencies: endpoints, their deliveries and redelivery are people only; the events are a partner GET
+    "POST /v1/webhook-endpoints": PEOPLE_ONLY,
+    "GET /v1/webhook-endpoints": PEOPLE_ONLY,
+    "GET /v1/webhook-endpoints/{endpoint_id}": PEOPLE_ONLY,
+    "PATCH /v1/webhook-endpoints/{endpoint_id}": PEOPLE_ONLY,
+    "DELETE /v1/webhook-endpoints/{endpoint_id}": PEOPLE_ONLY,
+    "POST /v1/webhook-endpoints/{endpoint_id}/rotate-secret": PEOPLE_ONLY,
+    "GET /v1/webhook-endpoints/{endpoint_id}/deliveries": PEOPLE_ONLY,
+    "GET /v1/events": "read",
+    "POST /v1/events/{event_id}/redeliver": PEOPLE_ONLY,
 }

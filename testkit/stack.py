@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from local.stack import StackProcess
+from testkit import mfa
 
 
 class ApiSession(requests.Session):
@@ -40,12 +41,17 @@ class LocalStack:
         self.stripe_url = process.stripe_url
         self.moto_url = process.moto_url
         self.anonymous = ApiSession(self.api_url)
+        self.totp_secrets: dict[str, str] = {}
+        """The authenticator secret of each user enrolled here, by partner id (the tests' phones)."""
 
     def token(self, partner_id: str, groups: Iterable[str] = ()) -> str:
-        """A fresh ID token for ``partner_id`` in ``groups`` (valid one hour of stack-clock time)."""
-        reply = self.anonymous.post("/_local/token", json={"partner_id": partner_id, "groups": list(groups)})
-        reply.raise_for_status()
-        return str(reply.json()["token"])
+        """A fresh ID token for ``partner_id`` in ``groups`` (valid one hour of stack-clock time). An operator has an
+        authenticator app enrolled on first sign-in, as the API requires (``testkit.mfa``)."""
+        return str(self.sign_in(partner_id, groups)["token"])
+
+    def sign_in(self, partner_id: str, groups: Iterable[str] = ()) -> dict[str, Any]:
+        """``POST /_local/token``'s answer (ID, access and refresh tokens), enrolling an operator first."""
+        return mfa.sign_in(self.api_url, partner_id, groups, secrets=self.totp_secrets, session=self.anonymous)
 
     def client(self, partner_id: str, groups: Iterable[str] = ()) -> ApiSession:
         """A session that sends ``Authorization: Bearer <token>`` and takes paths relative to the API."""

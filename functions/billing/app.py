@@ -93,18 +93,20 @@ def list_prices() -> PriceList:
     "/v1/prices/<product>",
     response_description="Scheduled",
     tags=[OPERATORS],
-    description="Operators only. `monthly_price` must not be below `daily_price` (422); `effective_from` must be "
-    "the 1st of a month that has not started (409 `month_already_started`); an unknown product is 404.",
+    description="Operators only. `monthly_price` must not be below `daily_price` (422); a `daily_price` of 0 needs "
+    "`confirm_free: true` (422 otherwise); `effective_from` must be the 1st of a month that has not started "
+    "(409 `month_already_started`); an unknown product is 404.",
 )
 @app.idempotent(operator=True)
 @tracer.capture_method
 def schedule_price(product: ProductSlugPath, request: Annotated[PriceRequest, Body()]) -> ProductPricesOut:
     caller = caller_of(app)
     caller.require_operator()
-    summary = {"product": product, **request.model_dump(mode="json")}
+    # The audit entry holds the request as sent: confirm_free only when the operator sent it.
+    summary = {"product": product, **request.model_dump(mode="json", exclude_unset=True)}
     audit = caller.audit_entry(app.receipt_id(), wired().clock.now(), "price.schedule", f"product:{product}", summary)
     changed = wired().prices.schedule(
-        product, request.daily_price, request.monthly_price, request.effective_from, audit
+        product, request.daily_price, request.monthly_price, request.effective_from, audit, request.confirm_free
     )
     metrics.add_metric(name="PriceScheduled", unit=MetricUnit.Count, value=1)
     logger.info("price scheduled", extra={**summary, "actor": audit.actor})

@@ -1,7 +1,8 @@
 """Month-end planner: one SQS message per partner with billable licenses in the month (``domain.planning``).
 
 Invoked by EventBridge Scheduler at 00:15 UTC on the 1st with ``{}``, by an operator directly with
-``{"period": "YYYY-MM"}``, or by its request queue (SQS records whose bodies are run requests).
+``{"period": "YYYY-MM"}`` (the local stack's controls add ``"started_by"``), or by its request queue (SQS records
+whose bodies are run requests). Each plan is noted on the month's run item (who or what asked, how many).
 """
 
 from typing import Any
@@ -15,6 +16,7 @@ from partnerhub.domain.planning import Planner
 from partnerhub.observability import MetricUnit, logger, metrics, tracer
 from partnerhub.queues import InvoiceQueue
 from partnerhub.repository.billing import DynamoBillingRepository
+from partnerhub.repository.invoice_runs import DynamoInvoiceRunRepository
 from partnerhub.settings import InvoicePlannerSettings
 
 
@@ -27,10 +29,12 @@ def build(
 ) -> Function[Planner]:
     """The composition root: every client and service of this function, made once per execution environment."""
     settings = settings or InvoicePlannerSettings.from_env()
+    dynamodb = dynamodb or clients.dynamodb()
     planner = Planner(
-        DynamoBillingRepository(settings.table_name, dynamodb or clients.dynamodb()).billable_partners,
+        DynamoBillingRepository(settings.table_name, dynamodb).billable_partners,
         InvoiceQueue(sqs or clients.sqs(), settings.invoice_queue_url),
         clock or SystemClock(),
+        DynamoInvoiceRunRepository(settings.table_name, dynamodb),
     )
 
     def planned(plan: dict[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from partnerhub.api import OPERATORS, CursorQuery, caller_of, create_app
 from partnerhub.clock import Clock, SystemClock
 from partnerhub.composition import Function, entry_point, http_handler
 from partnerhub.domain.audit import AuditEntry
+from partnerhub.domain.invoice_detail import CardSeen
 from partnerhub.domain.invoicing import InvoiceOperations, InvoiceRecord, InvoiceService
 from partnerhub.observability import MetricUnit, metrics, tracer
 from partnerhub.payments.client import StripeConnection, stripe_connection
@@ -35,6 +36,7 @@ class Wiring:
     repository: DynamoInvoiceRepository
     service: InvoiceService
     operations: InvoiceOperations
+    cards: Callable[[str], dict[str, CardSeen]]
     clock: Clock
 
 
@@ -62,6 +64,9 @@ def build(
         operations=InvoiceOperations(
             repository, repository, gateway, DynamoAuditRepository(settings.table_name, dynamodb)
         ),
+        cards=lambda partner_id: {
+            card.id: CardSeen(card.brand, card.last4) for card in partners.card_book(partner_id).cards
+        },
         clock=clock or SystemClock(),
     )
     idempotency = api_requests(settings.table_name, dynamodb, settings.idempotency_ttl_seconds)
@@ -93,7 +98,13 @@ def list_invoices(
 @app.key_scope("read")
 @tracer.capture_method
 def get_invoice(invoice_id: InvoiceId) -> InvoiceDetail:
-    return InvoiceDetail.of(wired().service.get(caller_of(app).partner(), invoice_id))
+    """The invoice with its lines (whether each line's monthly cap applied), its payments and their cards, and
+    where its PDF is."""
+    return detail(wired().service.get(caller_of(app).partner(), invoice_id))
+
+
+def detail(record: InvoiceRecord) -> InvoiceDetail:
+    return InvoiceDetail.of(record, wired().cards(record.partner_id))
 
 
 @app.get(
@@ -121,7 +132,7 @@ def pay_invoice(invoice_id: InvoiceId, request: Annotated[PayInvoiceRequest | No
     card = request.payment_method_id if request is not None else None
     record = wired().service.pay(caller_of(app).partner(), invoice_id, app.receipt_id(), card)
     metrics.add_metric(name="InvoicePaidNow", unit=MetricUnit.Count, value=1)
-    return InvoiceDetail.of(record)
+    return detail(record)
 
 
 Transition = Callable[[str, AuditEntry], InvoiceRecord]
@@ -131,11 +142,12 @@ def _operate(invoice_id: str, action: str, transition: Transition, metric: str) 
     """An operator's transition of an invoice, with its audit entry (written when Stripe changed it)."""
     caller = caller_of(app)
     wired().service.require_operator(caller.partner_id, caller.is_operator, invoice_id)
+    caller.require_operator()
     summary = {"invoice_id": invoice_id}
     audit = caller.audit_entry(app.receipt_id(), wired().clock.now(), action, f"invoice:{invoice_id}", summary)
     record = transition(invoice_id, audit)
     metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
-    return InvoiceDetail.of(record)
+    return detail(record)
 
 
 @app.post("/v1/invoices/<invoice_id>/void", response_description="Voided", tags=[OPERATORS])

@@ -24,6 +24,7 @@ from partnerhub.repository.idempotency import api_requests
 from partnerhub.repository.invoice_runs import DynamoInvoiceRunRepository
 from partnerhub.repository.invoices import DynamoInvoiceRepository
 from partnerhub.repository.partners import DynamoPartnerRepository
+from partnerhub.repository.webhooks import DynamoWebhookRepository
 from partnerhub.schemas.api_keys import KeyCountsOut
 from partnerhub.schemas.invoices import InvoiceOut
 from partnerhub.schemas.operator import (
@@ -79,6 +80,7 @@ def build(
             DynamoPartnerRepository(settings.table_name, dynamodb),
             lambda partner_id: invoices.list_for_partner(partner_id, limit=_INVOICES_SHOWN).items,
             api_keys.counts,
+            DynamoWebhookRepository(settings.table_name, dynamodb).endpoint_count,
         ),
         runs=InvoiceRunService(
             partners=billing.billable_partners,
@@ -169,8 +171,8 @@ def list_partners(
 @app.get("/v1/operator/partners/<partner_id>", tags=[OPERATORS])
 @tracer.capture_method
 def partner_detail(partner_id: PartnerIdPath) -> PartnerDetail:
-    """Operators only. One partner: company, standing, license counts (per product), recent invoices, and its API
-    keys by status (how many: never a key, a secret or a prefix)."""
+    """Operators only. One partner: company, standing, license counts (per product), recent invoices, its API keys
+    by status and how many webhook endpoints it has (how many: never a key, a secret, a prefix or an endpoint)."""
     operator()
     detail = wired().partners.detail(partner_id)
     found = detail.overview
@@ -181,6 +183,7 @@ def partner_detail(partner_id: PartnerIdPath) -> PartnerDetail:
         license_counts=found.licenses,
         invoices=[InvoiceOut.of(record) for record in detail.invoices],
         api_keys=KeyCountsOut.of(detail.api_keys),
+        webhook_endpoints=detail.webhook_endpoints,
     )
 
 

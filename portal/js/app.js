@@ -11,8 +11,11 @@ import { paymentMethodsPage, newCardPage } from "./pages/payment-methods.js";
 import { invoicesPage } from "./pages/invoices.js";
 import { pricesPage } from "./pages/prices.js";
 import { companyPage } from "./pages/company.js";
+import { helpPage } from "./pages/help.js";
 import { developersPage } from "./pages/developers.js";
-import { operatorRoutes, showOperatorNav, isOperator } from "./pages/operator-nav.js";
+import { webhookEndpointsPage, ROUTE as WEBHOOKS } from "./pages/webhook-endpoints.js";
+import { securityPage } from "./pages/security.js";
+import { operatorRoutes, showOperatorNav, isOperator, OPERATOR_HOME } from "./pages/operator-nav.js";
 
 const routes = {
   licenses: licensesPage,
@@ -24,7 +27,10 @@ const routes = {
   invoices: invoicesPage,
   prices: pricesPage,
   company: companyPage,
+  help: helpPage,
   developers: developersPage,
+  [WEBHOOKS]: webhookEndpointsPage,
+  security: securityPage,
   ...operatorRoutes,
 };
 
@@ -34,10 +40,15 @@ const menuToggle = document.getElementById("menu-toggle");
 const banners = document.getElementById("banners");
 let renderToken = 0;
 
+// Where a session lands when the address names no page: operators on their console, partners on Licenses.
+export function homeRoute() {
+  return isOperator() ? OPERATOR_HOME : "licenses";
+}
+
 function routeName() {
   const path = location.hash.replace(/^#\/?/, "").split("?")[0];
   if (operatorRoutes[path] && !isOperator()) return "licenses"; // the console is for the operators group only
-  return routes[path] ? path : "licenses";
+  return routes[path] ? path : homeRoute();
 }
 
 async function render({ focus = true } = {}) {
@@ -48,22 +59,32 @@ async function render({ focus = true } = {}) {
   menuToggle.hidden = !signedIn;
   if (!signedIn) {
     clear(banners);
-    await signInPage();
+    if (routeName() === "help") await helpSignedOut(); // Help is open to anyone; every other page asks to sign in
+    else await signInPage();
     main.setAttribute("aria-busy", "false");
     return;
   }
   document.getElementById("who-name").textContent = `Partner ${signedIn.partnerId}`;
   showOperatorNav(sidebar, signedIn);
-  const name = routeName();
+  let name = routeName();
+  // An operator without an authenticator app is sent to Security first, and comes back once it is on.
+  if (operatorRoutes[name] && !(await session.operatorMfaReady())) {
+    if (mine !== renderToken) return;
+    history.replaceState(null, "", `#/security?next=${encodeURIComponent(name)}`);
+    name = "security";
+  }
   // A console address opened by someone outside the operators group: the address says what is shown.
   const asked = location.hash.replace(/^#\/?/, "").split("?")[0];
   if (operatorRoutes[asked] && name === "licenses") history.replaceState(null, "", "#/licenses");
+  else if (!routes[asked]) history.replaceState(null, "", `#/${name}`); // no page named: the address says where it landed
   for (const link of sidebar.querySelectorAll("a")) {
     const active = name === link.dataset.route || name.startsWith(`${link.dataset.route}/`);
     if (active) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
   closeMenu();
+  if (name === "help") document.getElementById("help-link").setAttribute("aria-current", "page");
+  else document.getElementById("help-link").removeAttribute("aria-current");
   // While the page loads: a skeleton in its place and aria-busy, not a bare "Loading…".
   const current = sidebar.querySelector("a[aria-current=page]");
   main.setAttribute("aria-busy", "true");
@@ -75,6 +96,12 @@ async function render({ focus = true } = {}) {
   try {
     await routes[name](page, { refreshBanners: operatorRoutes[name] ? () => {} : refreshBanners, reload: () => render() });
   } catch (error) {
+    // The API says the operator has no authenticator app (reset since): to Security, then back here.
+    if (error instanceof api.ApiError && error.code === "mfa_required" && operatorRoutes[name]) {
+      session.forgetMfa();
+      location.hash = `#/security?next=${encodeURIComponent(name)}`;
+      return;
+    }
     // The page keeps its heading; the problem is said under it, with a Retry.
     page.append(loadError(error));
   }
@@ -150,7 +177,8 @@ async function pastDueInvoices(ids) {
 function payButton(invoice, several) {
   const label = several ? `Pay ${invoice.number || invoice.id} now` : "Pay now";
   const button = h("button", { type: "button", class: "button button-small", dataset: { pay: invoice.id } }, label);
-  button.setAttribute("aria-label", `Pay invoice ${invoice.number || invoice.id} now`);
+  // The accessible name begins with the words on the button (speech input says what it sees).
+  if (!several) button.setAttribute("aria-label", `Pay now: invoice ${invoice.number || invoice.id}`);
   // Pays here (a dialog to choose the card, the failed one named), not a link to another page.
   button.addEventListener("click", () => openPayDialog(invoice, {
     opener: button,
@@ -160,6 +188,12 @@ function payButton(invoice, several) {
     },
   }));
   return button;
+}
+
+async function helpSignedOut() {
+  const page = h("div", { class: "page" });
+  await helpPage(page);
+  clear(main, page);
 }
 
 // -- sign-in ------------------------------------------------------------------------------------------
@@ -178,13 +212,27 @@ async function signInPage() {
       h("div", { class: "check" }, operator, h("label", { for: "operator" }, "Operator (the operators group)")),
       h("button", { type: "submit", class: "button button-primary" }, "Sign in"),
     );
+    // A user with an authenticator app is asked for its code, as Cognito's sign-in page asks.
+    const code = h("input", { name: "totp", inputmode: "numeric", autocomplete: "one-time-code", pattern: "[0-9]{6}", maxlength: "6", spellcheck: "false" });
+    const codeField = field("Authenticator code", code, { hint: "The 6 digits your authenticator app shows now" });
+    codeField.hidden = true;
+    form.querySelector("button[type=submit]").before(codeField);
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
+      form.querySelectorAll(".alert").forEach((old) => old.remove());
       try {
-        await session.signInLocally(partner.value.trim(), operator.checked);
-        if (!location.hash || location.hash === "#") location.hash = "#/licenses";
+        await session.signInLocally(partner.value.trim(), operator.checked, codeField.hidden ? undefined : code.value.trim());
+        land();
         render();
       } catch (error) {
+        if (error.code === "mfa_code_required" || error.code === "mfa_code_invalid") {
+          codeField.hidden = false;
+          form.prepend(alertBox(error.code === "mfa_code_required"
+            ? "This account has an authenticator app: type the code it shows."
+            : "That code is not the one the app shows now. Type the current code."));
+          code.focus();
+          return;
+        }
         form.prepend(alertBox(error.message));
       }
     });
@@ -237,7 +285,7 @@ sidebar.addEventListener("keydown", (event) => {
 
 document.getElementById("sign-out").addEventListener("click", async () => {
   await session.signOut(); // deployed, this leaves for Cognito's sign-out page and comes back signed out
-  location.hash = "#/licenses";
+  history.replaceState(null, "", "#/"); // the next session lands on its own home page
   render();
 });
 
@@ -266,9 +314,16 @@ window.addEventListener("hashchange", () => {
   render();
 });
 
+// Just signed in: an operator lands on the console unless the address asks for one of its pages (a partner's page in
+// the address is where a signed-out visit left it, not what an operator came for); a partner stays where it asked.
+function land() {
+  const asked = location.hash.replace(/^#\/?/, "").split("?")[0];
+  if (isOperator() ? !operatorRoutes[asked] : !routes[asked]) history.replaceState(null, "", `#/${homeRoute()}`);
+}
+
 async function start() {
   try {
-    await session.takeCognitoRedirect();
+    if (await session.takeCognitoRedirect()) land();
   } catch (error) {
     await render({ focus: false });
     main.querySelector(".page")?.append(alertBox(error.message || String(error)));

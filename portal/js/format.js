@@ -49,3 +49,11 @@ export function isoAttr(value) {
 export function titleCase(text) {
   return String(text || "").replace(/[_-]/g, " ").replace(/^\w/, (c) => c.toUpperCase());
 }
+
+// An invoice's status as the partner and the operator read it: an uncollectible invoice is Uncollectible (its partner
+// stays past due for it until it is paid or voided); an open one with a failed attempt is Past due.
+export function invoiceStatus(invoice) {
+  if (invoice.status === "uncollectible") return ["uncollectible", "Uncollectible"];
+  if (invoice.past_due) return ["past-due", "Past due"];
+  return [invoice.status, titleCase(invoice.status)];
+}

@@ -2,7 +2,28 @@
 import { h, clear, field, alertBox, toast } from "./dom.js";
 import * as api from "./api.js";
 import { ApiError } from "./api.js";
-import { showErrors, resetErrors, busy } from "./forms.js";
+import { showErrors, showProblems, resetErrors, busy, inPortalWords } from "./forms.js";
+
+// The API's rules for labels (SPEC: a client of at most 100 characters, no control characters; at most 10 tags of
+// 1 to 40 letters, digits, spaces, _ . -, not beginning or ending with a space), checked before anything is sent.
+const MAX_CLIENT = 100;
+const MAX_TAGS = 10;
+const TAG = /^[A-Za-z0-9_.-](?:[A-Za-z0-9 _.-]{0,38}[A-Za-z0-9_.-])?$/;
+const TAG_RULE = "use letters, digits, spaces and _ . - only (up to 40), not starting or ending with a space";
+
+// What is wrong with these labels, as the API's 422 would name it (``[{field, reason}]``); empty when nothing is.
+export function labelProblems({ client = null, tags = [] }) {
+  const problems = [];
+  if (client !== null && client !== undefined) {
+    if (client.length > MAX_CLIENT) problems.push({ field: "client", reason: `too long: at most ${MAX_CLIENT} characters` });
+    else if (/[\x00-\x1f\x7f]/.test(client)) problems.push({ field: "client", reason: "no control characters (tabs, line breaks)" });
+  }
+  if (tags.length > MAX_TAGS) problems.push({ field: "tags", reason: `at most ${MAX_TAGS} tags (${tags.length} given)` });
+  tags.forEach((tag, i) => {
+    if (!TAG.test(tag)) problems.push({ field: "tags", reason: `tag ${i + 1} (${tag.length > 20 ? `${tag.slice(0, 20)}…` : tag}): ${TAG_RULE}` });
+  });
+  return problems;
+}
 
 // Tags as typed: separated by commas, trimmed, empty ones dropped, each once (the API refuses repeats).
 export function parseTags(text) {
@@ -37,11 +58,9 @@ export function labelError(error) {
     const name = ["client", "tags"].find((known) => parts.includes(known));
     if (!name) return detail;
     const at = parts[parts.indexOf(name) + 1];
-    let reason = String(detail.reason || "invalid").replace(/^Value error, /, "");
-    if (/pattern/i.test(reason)) {
-      reason = name === "tags"
-        ? "use letters, digits, spaces and _ . - only (up to 40), not starting or ending with a space"
-        : "no control characters (tabs, line breaks)";
+    let reason = inPortalWords(detail.reason);
+    if (/pattern/i.test(String(detail.reason))) {
+      reason = name === "tags" ? TAG_RULE : "no control characters (tabs, line breaks)";
     }
     return { ...detail, field: name, reason: at !== undefined && /^\d+$/.test(at) ? `tag ${Number(at) + 1}: ${reason}` : reason };
   });
@@ -137,6 +156,12 @@ export function bulkLabeller({ onLabelled }) {
       showErrors(form, new Error("Type a client or tags to set on the selected licenses"));
       return;
     }
+    // The same labels go to every license: checked once here, so a bad tag sends nothing at all.
+    const problems = labelProblems(body);
+    if (problems.length) {
+      showProblems(form, problems);
+      return;
+    }
     clear(said);
     busy(form, true);
     progress.hidden = false;
@@ -169,11 +194,17 @@ export function bulkLabeller({ onLabelled }) {
       toast(`Labelled ${ok} license${ok === 1 ? "" : "s"}`);
       return;
     }
-    // The same bad label fails every license: say it under its field too.
+    // The same bad label fails every license: say it under its field too. Only failures a retry can mend (not a
+    // 4xx about the request itself) are offered again.
+    const refused = (f) => f.error instanceof ApiError && f.error.status >= 400 && f.error.status < 500 && f.error.status !== 409 && f.error.status !== 429;
     const invalid = failures.find((f) => f.error instanceof ApiError && f.error.status === 422);
     if (invalid) showErrors(form, invalid.error);
-    const retry = h("button", { type: "button", class: "button" }, `Retry the ${failures.length} that failed`);
-    retry.addEventListener("click", () => run(failures.map((f) => f.licenseKey)));
+    const retriable = failures.filter((f) => !refused(f));
+    let retry = null;
+    if (retriable.length) {
+      retry = h("button", { type: "button", class: "button" }, `Retry the ${retriable.length} that failed`);
+      retry.addEventListener("click", () => run(retriable.map((f) => f.licenseKey)));
+    }
     clear(said, alertBox(`Labelled ${ok} of ${licenseKeys.length}; ${failures.length} failed:`, "error",
       h("ul", { class: "bulk-failures" }, failures.map((f) =>
         h("li", { dataset: { key: f.licenseKey } }, h("code", {}, f.licenseKey), `: ${f.error.message || String(f.error)}`))),

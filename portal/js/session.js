@@ -44,26 +44,46 @@ export async function localStack() {
   return localInfo;
 }
 
-// Local sign-in: the stack mints an ID token as Cognito would for this partner (and group).
-export async function signInLocally(partnerId, operator) {
+// Local sign-in: the stack mints ID, access and refresh tokens as Cognito would for this partner (and group). A user
+// with an authenticator app must send its code (``totp``); without it the error's code says "mfa_code_required".
+export async function signInLocally(partnerId, operator, totp) {
   const groups = operator ? ["operators"] : [];
+  const body = { partner_id: partnerId, groups };
+  if (totp) body.totp = totp;
+  return localTokens(body, { partnerId, groups });
+}
+
+async function localTokens(body, known = {}) {
   const reply = await fetch("/_local/token", {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ partner_id: partnerId, groups }),
+    body: JSON.stringify(body),
   });
-  const body = await reply.json().catch(() => ({}));
-  if (!reply.ok) throw new Error(body.message || `sign-in failed (${reply.status})`);
-  const session = { token: body.token, partnerId, groups, local: true };
+  const answer = await reply.json().catch(() => ({}));
+  if (!reply.ok) {
+    const error = new Error(answer.message || `sign-in failed (${reply.status})`);
+    error.code = answer.code;
+    throw error;
+  }
+  const session = {
+    token: answer.token,
+    accessToken: answer.access_token,
+    refreshToken: answer.refresh_token,
+    partnerId: known.partnerId || answer.partner_id,
+    groups: known.groups || answer.groups || [],
+    local: true,
+  };
   save(session);
   return session;
 }
 
-// A local token lives an hour of STACK time; moving the clock expires it. Mint a fresh one quietly.
+// A local token lives an hour of STACK time; moving the clock expires it. Renew it quietly with the refresh token
+// (no authenticator code, as Cognito's refresh grant).
 export async function renewLocal() {
   const session = current();
   if (!session || !session.local) return null;
   try {
+    if (session.refreshToken) return await localTokens({ refresh_token: session.refreshToken });
     return await signInLocally(session.partnerId, session.groups.includes("operators"));
   } catch {
     return null;
@@ -113,7 +133,8 @@ export async function signInWithCognito() {
     response_type: "code",
     client_id: config.cognito.clientId,
     redirect_uri: redirectUri(),
-    scope: "openid email",
+    // aws.cognito.signin.user.admin: the access token may call the user's own Cognito API (the Security page).
+    scope: "openid email aws.cognito.signin.user.admin",
     state,
     code_challenge: await pkceChallenge(verifier),
     code_challenge_method: "S256",
@@ -136,6 +157,7 @@ function cognitoSession(tokens, refreshToken) {
   const c = claims(tokens.id_token);
   const session = {
     token: tokens.id_token,
+    accessToken: tokens.access_token,
     refreshToken,
     partnerId: c["custom:partner_id"],
     groups: c["cognito:groups"] || [],
@@ -193,4 +215,85 @@ export async function signOut() {
   }
   const params = new URLSearchParams({ client_id: config.cognito.clientId, logout_uri: redirectUri() });
   location.assign(`${cognitoUrl("/logout")}?${params}`);
+}
+
+// -- the user's own Cognito API (AssociateSoftwareToken, VerifySoftwareToken, SetUserMFAPreference, GetUser) -------
+// Cognito's JSON API, authorized by the access token; the local stack answers the same at /_local/cognito-idp.
+
+export class CognitoError extends Error {
+  constructor(type, message) {
+    super(message);
+    this.type = type;
+  }
+}
+
+function cognitoApiUrl(signedIn) {
+  if (signedIn.local) return "/_local/cognito-idp";
+  return `https://cognito-idp.${config.cognito.region}.amazonaws.com/`;
+}
+
+async function cognitoCall(signedIn, action, body) {
+  const reply = await fetch(cognitoApiUrl(signedIn), {
+    method: "POST",
+    headers: {
+      "content-type": "application/x-amz-json-1.1",
+      "x-amz-target": `AWSCognitoIdentityProviderService.${action}`,
+    },
+    body: JSON.stringify({ AccessToken: signedIn.accessToken, ...body }),
+  });
+  const answer = await reply.json().catch(() => ({}));
+  if (!reply.ok) {
+    const type = String(answer.__type || "").split("#").pop() || `HTTP ${reply.status}`;
+    throw new CognitoError(type, answer.message || answer.Message || type);
+  }
+  return answer;
+}
+
+// One call of the user's own Cognito API; an expired access token is renewed once (refresh token) and the call retried.
+export async function cognitoApi(action, body = {}) {
+  let signedIn = current();
+  if (!signedIn || !signedIn.accessToken) {
+    signedIn = await renew();
+    if (!signedIn || !signedIn.accessToken) throw new CognitoError("NotAuthorizedException", "Sign in again to change your security settings.");
+  }
+  try {
+    return await cognitoCall(signedIn, action, body);
+  } catch (error) {
+    if (!(error instanceof CognitoError) || error.type !== "NotAuthorizedException") throw error;
+    const renewed = await renew();
+    if (!renewed || !renewed.accessToken) throw error;
+    return cognitoCall(renewed, action, body);
+  }
+}
+
+// Whether the signed-in person has an authenticator app (TOTP MFA) turned on: GetUser's UserMFASettingList.
+export async function totpEnrolled() {
+  const user = await cognitoApi("GetUser");
+  return (user.UserMFASettingList || []).includes("SOFTWARE_TOKEN_MFA");
+}
+
+// What the portal knows of the person's authenticator app, for this session: ``mfa: true`` once seen or turned on.
+export function rememberMfa() {
+  const signedIn = current();
+  if (signedIn) save({ ...signedIn, mfa: true });
+}
+
+export function forgetMfa() {
+  const signedIn = current();
+  if (signedIn) save({ ...signedIn, mfa: false });
+}
+
+// Operators go to the console only with an authenticator app turned on (the API insists: 403 mfa_required).
+export async function operatorMfaReady() {
+  const signedIn = current();
+  if (signedIn && signedIn.mfa === true) return true;
+  try {
+    if (await totpEnrolled()) {
+      rememberMfa();
+      return true;
+    }
+  } catch {
+    /* the Security page says what went wrong */
+  }
+  return false;
 }

@@ -3,6 +3,7 @@
 // Keyboard: Down/Up open the list and move through it, Enter chooses, Escape closes; the number of matches is said.
 import { h, clear, field, uid } from "./dom.js";
 import * as api from "./api.js";
+import { asciiUrl, urlProblem } from "./urls.js";
 
 const SHOWN = 8; // options at once: a search narrows the rest
 
@@ -215,7 +216,13 @@ export function siteChooser({ initial = [], describe, onChange = () => {}, max =
       connectError.hidden = false;
       return;
     }
-    const body = { site_id: newId.value.trim(), site_url: newUrl.value.trim() };
+    const tooLong = urlProblem(newUrl.value);
+    if (tooLong) {
+      connectError.textContent = `Site URL: ${tooLong}.`;
+      connectError.hidden = false;
+      return;
+    }
+    const body = { site_id: newId.value.trim(), site_url: asciiUrl(newUrl.value) };
     if (newOwner.value.trim()) body.site_owner = newOwner.value.trim();
     connectButton.disabled = true;
     try {

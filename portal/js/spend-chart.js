@@ -23,7 +23,15 @@ function statusText(item) {
   if (item.status === "projected") return "This month (projected)";
   if (item.status === "pending") return "Not invoiced yet";
   if (item.status === "none") return "Nothing billed";
+  if (item.status === "void") return "Void: not owed, not counted";
+  if (item.status === "uncollectible") return "Uncollectible: not counted";
   return titleCase(item.status);
+}
+
+// A voided month is not owed, and an uncollectible one is no longer collected: neither is spend.
+const NOT_SPENT = ["void", "uncollectible"];
+function spent(item) {
+  return NOT_SPENT.includes(item.status) ? 0 : item.total;
 }
 
 export async function spendSection(currency = "usd") {
@@ -46,16 +54,23 @@ function chart(items, currency, layout) {
   const last = items[items.length - 1];
   const range = first && last ? `${month(first.period)} to ${month(last.period)}` : "no months";
   const description = `Spend per calendar month from ${range}. `
-    + items.map((item) => `${month(item.period)}: ${money(item.total, currency)}${item.status === "projected" ? " projected" : ""}`).join("; ")
+    + items.map((item) => (NOT_SPENT.includes(item.status)
+      ? `${month(item.period)}: ${item.status === "void" ? "voided" : "uncollectible"}, not counted`
+      : `${month(item.period)}: ${money(item.total, currency)}${item.status === "projected" ? " projected" : ""}`)).join("; ")
     + ". The same figures are in the table below.";
-  const highest = Math.max(1, ...items.map((item) => item.total));
+  const highest = Math.max(1, ...items.map(spent));
   const hatch = `spend-hatch-${layout}`;
   const fillOf = (item) => (item.status === "projected" ? `url(#${hatch})` : null);
-  const amount = (item) => money(item.total, currency).replace(/\.00$/, "");
+  const amount = (item) => (NOT_SPENT.includes(item.status)
+    ? (item.status === "void" ? "void" : "uncollectible")
+    : money(item.total, currency).replace(/\.00$/, ""));
   const bar = (item, ...shapes) => {
     const isProjected = item.status === "projected";
-    return svg("g", { class: `spend-bar${isProjected ? " projected" : ""}`, "data-period": item.period },
-      svg("title", {}, `${month(item.period)}: ${money(item.total, currency)}${isProjected ? " (projected)" : ""}`), shapes);
+    const said = NOT_SPENT.includes(item.status)
+      ? `${month(item.period)}: ${money(item.total, currency)} ${item.status === "void" ? "voided" : "uncollectible"}, not counted`
+      : `${month(item.period)}: ${money(item.total, currency)}${isProjected ? " (projected)" : ""}`;
+    return svg("g", { class: `spend-bar${isProjected ? " projected" : ""}`, "data-period": item.period, "data-status": item.status },
+      svg("title", {}, said), shapes);
   };
   let width;
   let height;
@@ -74,7 +89,7 @@ function chart(items, currency, layout) {
     bars = items.map((item, i) => {
       const x = left + i * slot + (slot - barWidth) / 2;
       const middle = (x + barWidth / 2).toFixed(1);
-      const barHeight = item.total ? Math.max(2, Math.round((item.total / highest) * plot)) : 0;
+      const barHeight = spent(item) ? Math.max(2, Math.round((spent(item) / highest) * plot)) : 0;
       const y = top + plot - barHeight;
       return bar(item,
         svg("rect", { x: x.toFixed(1), y, width: barWidth.toFixed(1), height: barHeight, rx: 3, fill: fillOf(item) }),
@@ -92,7 +107,7 @@ function chart(items, currency, layout) {
     axis = svg("line", { x1: labelWidth, x2: labelWidth, y1: 0, y2: height, class: "spend-axis" });
     bars = [...items].reverse().map((item, i) => { // newest on top, as in the table
       const y = 4 + i * row;
-      const barWidth = item.total ? Math.max(2, Math.round((item.total / highest) * plot)) : 0;
+      const barWidth = spent(item) ? Math.max(2, Math.round((spent(item) / highest) * plot)) : 0;
       return bar(item,
         svg("text", { x: 0, y: y + 18, class: "spend-month" }, `${abbreviation(item.period)} ${yearOf(item.period)}`),
         svg("rect", { x: labelWidth, y: y + 4, width: barWidth, height: row - 10, rx: 3, fill: fillOf(item) }),
@@ -121,7 +136,9 @@ function table(items, currency, numbers) {
       h("th", { scope: "col" }, "Status"), h("th", { scope: "col" }, "Invoice"))),
     h("tbody", {}, newestFirst.map((item) => h("tr", { dataset: { period: item.period, status: item.status } },
       h("th", { scope: "row", "data-label": "Month" }, month(item.period)),
-      h("td", { class: "num", "data-label": "Amount" }, money(item.total, currency)),
+      h("td", { class: "num", "data-label": "Amount" }, NOT_SPENT.includes(item.status)
+        ? h("s", { title: "Not counted as spend" }, money(item.total, currency))
+        : money(item.total, currency)),
       h("td", { "data-label": "Status" }, statusText(item)),
       h("td", { "data-label": "Invoice" }, item.invoice_id
         ? h("a", { href: `#/invoices?invoice=${encodeURIComponent(item.invoice_id)}` }, `Invoice ${numbers.get(item.invoice_id) || item.invoice_id}`)

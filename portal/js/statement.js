@@ -10,6 +10,8 @@ export async function groupsOf(period) {
   return { byClient, bySite };
 }
 
+const FOLD_AFTER = 10; // rows a grouping shows before "Show all"
+
 // A table of one grouping. Its Total row adds up the rows shown (integer cents: exact), which the API
 // guarantees equal the month's totals -- the page's figures above.
 export function groupTable(grouped, { kind, closed, currency }) {
@@ -31,17 +33,33 @@ export function groupTable(grouped, { kind, closed, currency }) {
     return h("span", {}, group.site_url || group.site, h("span", { class: "row-site-id" }, `Site ID ${group.site}`));
   };
   const captionId = `by-${kind}-caption`;
+  // A long list folds after its first rows (a partner with hundreds of sites would get a page thousands of pixels
+  // long); the Total row always adds up every row, shown or not.
+  const rows = groups.map((group, i) => h("tr", { dataset: { group: String(group[kind] ?? "") }, hidden: i >= FOLD_AFTER },
+    h("th", { scope: "row", "data-label": heading }, name(group)), cells(group)));
+  let unfold = null;
+  if (groups.length > FOLD_AFTER) {
+    const what = kind === "client" ? "clients" : "sites";
+    unfold = h("button", { type: "button", class: "button button-small", "aria-expanded": "false", dataset: { unfold: kind } },
+      `Show all ${groups.length} ${what}`);
+    unfold.addEventListener("click", () => {
+      const open = unfold.getAttribute("aria-expanded") !== "true";
+      rows.forEach((row, i) => { row.hidden = !open && i >= FOLD_AFTER; });
+      unfold.setAttribute("aria-expanded", String(open));
+      unfold.textContent = open ? `Show the first ${FOLD_AFTER} ${what}` : `Show all ${groups.length} ${what}`;
+    });
+  }
   return h("section", { class: "billing-groups", "aria-labelledby": captionId, dataset: { groups: kind } },
     h("h2", { id: captionId }, kind === "client" ? "By client" : "By site"),
     h("div", { class: "table-wrap" }, h("table", { class: "table billing-group-table" },
       h("caption", { class: "visually-hidden" }, `${kind === "client" ? "By client" : "By site"}: the month's licenses and cost`),
       h("thead", {}, h("tr", {}, headings.map((label, i) => h("th", { scope: "col", class: i ? "num" : null }, label)))),
       h("tbody", {}, groups.length
-        ? groups.map((group) => h("tr", { dataset: { group: String(group[kind] ?? "") } },
-          h("th", { scope: "row", "data-label": heading }, name(group)), cells(group)))
+        ? rows
         : h("tr", {}, h("td", { colspan: String(headings.length), class: "empty" }, "No licenses billed this month."))),
       h("tfoot", {}, h("tr", { dataset: { group: "totals" } }, h("th", { scope: "row" }, "Total"),
         cells({ licenses: sum("licenses"), license_days: sum("license_days"), cost_to_date: sum("cost_to_date"), projected_cost: sum("projected_cost") }))))),
+    unfold ? h("p", { class: "fold-toggle" }, `The first ${FOLD_AFTER} of ${groups.length} are shown; the Total adds up all of them. `, unfold) : null,
     kind === "site"
       ? h("p", { class: "muted" }, "A day belongs to the site the license was on at the end of that day; a license counts once, at its last site. ",
         "A license moved during the month has its amount split across its sites by days.")

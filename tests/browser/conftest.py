@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from testkit import mfa  # noqa: E402
 from testkit.stack import LocalStack, running_stack  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -87,18 +88,34 @@ class Portal:
     def open(self, route: str = "licenses") -> None:
         self.page.goto(f"{self.stack.api_url}/#/{route}")
 
-    def sign_in(self, partner_id: str | None = None, *, operator: bool = False) -> str:
-        """Sign in through the local sign-in form, as a newcomer would."""
+    def sign_in(self, partner_id: str | None = None, *, operator: bool = False, enrolled: bool = True) -> str:
+        """Sign in through the local sign-in form, as a newcomer would. An operator has an authenticator app
+        enrolled first (the console wants one: ``testkit.mfa``) and types its code when the form asks, unless
+        ``enrolled=False`` (an operator who has not set one up yet). A partner lands on Licenses, an operator on
+        the console's Partners page (or on Security, until it has an app)."""
         from playwright.sync_api import expect
 
         self.partner_id = partner_id or f"agency-{uuid.uuid4().hex[:10]}"
+        if operator and enrolled:
+            self.stack.sign_in(self.partner_id, ["operators"])  # enrols on the first sign-in
         self.open()
         self.page.get_by_label("Partner id").fill(self.partner_id)
         if operator:
             self.page.get_by_label("Operator").check()
         self.page.get_by_role("button", name="Sign in").click()
-        expect(self.page.get_by_role("heading", level=1, name="Licenses")).to_be_visible()
+        if self.partner_id in self.stack.totp_secrets:
+            self.type_authenticator_code()
+        # an operator without an authenticator app is sent to Security before the console
+        landing = ("Partners" if enrolled else "Security") if operator else "Licenses"
+        expect(self.page.get_by_role("heading", level=1, name=landing, exact=True)).to_be_visible()
         return self.partner_id
+
+    def type_authenticator_code(self) -> None:
+        """The sign-in form asks for the authenticator's code: type the one the app shows now (pyotp, stack clock)."""
+        code = self.page.get_by_label("Authenticator code")
+        code.wait_for()
+        code.fill(mfa.code_now(self.stack.api_url, self.stack.totp_secrets[self.partner_id]))
+        self.page.get_by_role("button", name="Sign in").click()
 
     def navigate(self, link: str, heading: str | None = None) -> None:
         """Follow a sidebar link and wait for its page."""

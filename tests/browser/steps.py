@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from playwright.sync_api import expect
 
@@ -83,3 +83,34 @@ def expand(portal: Portal, license_key: str):  # type: ignore[no-untyped-def]
     expect(toggle).to_have_attribute("aria-expanded", "true")
     expect(item.get_by_text("License code", exact=True)).to_be_visible()
     return item
+
+
+def confirm(page: Any, title: str | re.Pattern[str], button: str) -> Any:
+    """The portal's own confirmation dialog (never the browser's ``confirm()``): it is open, named by its title,
+    focus starts on Cancel; ``button`` goes ahead. The dialog's text, for the caller to check."""
+    dialog = page.get_by_role("dialog", name=title)
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_role("button", name="Cancel", exact=True)).to_be_focused()
+    said = dialog.inner_text()
+    dialog.get_by_role("button", name=button, exact=True).click()
+    expect(dialog).to_have_count(0)
+    return said
+
+
+def revoke_everything(stack: Any, partner_id: str) -> None:
+    """Revoke every license the partner still holds, so that later tests' month-end runs on the shared stack have
+    nothing to bill it for (and Stripe nothing to collect) in the months after this test."""
+    if not partner_id:
+        return
+    api = stack.client(partner_id)
+    cursor = None
+    while True:
+        page = api.get("/v1/licenses", params={"status": "all", "limit": 100, **({"cursor": cursor} if cursor else {})})
+        if page.status_code != 200:
+            return
+        for license_ in page.json()["items"]:
+            if license_["status"] != "revoked" and license_["source"] == "portal":
+                api.post(f"/v1/licenses/{license_['license_key']}/revoke")
+        cursor = page.json().get("next_cursor")
+        if not cursor:
+            return

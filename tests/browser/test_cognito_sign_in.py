@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PORTAL = "https://portal.example"
 # The stack's sign-in domain: the stage and the first group of the stack's id (never the account id)
 COGNITO = "https://partnerhub-prod-7f3e2a10.auth.us-east-1.amazoncognito.com"
+COGNITO_API = "https://cognito-idp.us-east-1.amazonaws.com"  # the user pool's JSON API (the user's own calls)
 CSP = portal_content_security_policy(STACK_ID)
 CLIENT_ID = "portalclient123"
 CONFIG = (
@@ -65,6 +66,8 @@ class FakeCognito:
     issued: list[str] = field(default_factory=list)
     expired: set[str] = field(default_factory=set)
     blocked: list[str] = field(default_factory=list)  # what the Content-Security-Policy refused
+    user_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # the Cognito API's calls
+    totp_on: bool = False
 
     def portal(self, route: Any) -> None:
         path = urlsplit(route.request.url).path
@@ -126,6 +129,33 @@ class FakeCognito:
             route.fulfill(status=404, body="")
 
 
+    def user_api(self, route: Any) -> None:
+        """Cognito's JSON API as the user's access token calls it: GetUser, then an authenticator app's enrolment."""
+        cors = {
+            "access-control-allow-origin": PORTAL,
+            "access-control-allow-headers": "content-type, x-amz-target, x-amz-user-agent",
+            "access-control-allow-methods": "POST",
+        }
+        if route.request.method == "OPTIONS":
+            route.fulfill(status=200, headers=cors, body="")
+            return
+        action = (route.request.headers.get("x-amz-target") or "").removeprefix("AWSCognitoIdentityProviderService.")
+        body = json.loads(route.request.post_data or "{}")
+        self.user_calls.append((action, body))
+        answer: dict[str, Any] = {}
+        if action == "GetUser":
+            answer = {"Username": "user-1", "UserAttributes": [{"Name": "email", "Value": "ada@agency.example"}]}
+            if self.totp_on:
+                answer["UserMFASettingList"] = ["SOFTWARE_TOKEN_MFA"]
+        elif action == "AssociateSoftwareToken":
+            answer = {"SecretCode": "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"}
+        elif action == "VerifySoftwareToken":
+            answer = {"Status": "SUCCESS"}
+        elif action == "SetUserMFAPreference":
+            self.totp_on = body["SoftwareTokenMfaSettings"] == {"Enabled": True, "PreferredMfa": True}
+        route.fulfill(status=200, headers=cors, content_type="application/x-amz-json-1.1", body=json.dumps(answer))
+
+
 @pytest.fixture
 def deployed(browser: Any) -> Iterator[tuple[Any, FakeCognito]]:
     fake = FakeCognito()
@@ -133,6 +163,7 @@ def deployed(browser: Any) -> Iterator[tuple[Any, FakeCognito]]:
     context.set_default_timeout(15_000)
     context.route(f"{PORTAL}/**", fake.portal)
     context.route(f"{COGNITO}/**", fake.cognito)
+    context.route(f"{COGNITO_API}/**", fake.user_api)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -166,7 +197,8 @@ def test_sign_in_uses_the_code_grant_with_a_pkce_verifier_that_matches_its_chall
     assert asked["client_id"] == CLIENT_ID
     assert asked["redirect_uri"] == f"{PORTAL}/"  # the callback URL the template registers
     assert asked["code_challenge_method"] == "S256"
-    assert set(asked["scope"].split()) == {"openid", "email"}
+    # (aws.cognito.signin.user.admin: the access token may enrol an authenticator app, test_security_... below)
+    assert set(asked["scope"].split()) == {"openid", "email", "aws.cognito.signin.user.admin"}
     # And the code was redeemed once, with the verifier whose SHA-256 is that challenge
     (redeemed,) = fake.token_requests
     assert redeemed["grant_type"] == "authorization_code"
@@ -259,3 +291,29 @@ def test_the_portal_runs_under_its_content_security_policy(deployed: tuple[Any, 
     page.wait_for_timeout(100)
     assert len(fake.blocked) == 1 and "script-src" in fake.blocked[0], fake.blocked
     fake.blocked.clear()
+
+
+def test_security_enrols_an_authenticator_app_with_cognitos_api_under_the_csp(deployed: tuple[Any, FakeCognito]) -> None:
+    from playwright.sync_api import expect
+
+    page, fake = deployed
+    # Given a partner signed in on the deployed portal (its Content-Security-Policy in force)
+    sign_in(page, fake)
+    # When they open Security and set up an authenticator app
+    page.get_by_role("navigation", name="Licensing").get_by_role("link", name="Security").click()
+    expect(page.locator("[data-mfa=off]")).to_be_visible()
+    page.get_by_role("button", name="Set up an authenticator app").click()
+    # Then the QR code is drawn in the page (nothing the CSP refuses: the fixture fails on any violation)
+    expect(page.get_by_role("img", name="QR code for your authenticator app")).to_be_visible()
+    expect(page.locator("code.secret")).to_have_text("GEZD GNBV GY3T QOJQ GEZD GNBV GY3T QOJQ")
+    # When they type the app's code, it is verified, TOTP turned on, and Security says so
+    page.get_by_label("6-digit code from the app").fill("287082")
+    page.get_by_role("button", name="Verify and turn on").click()
+    expect(page.locator("[data-mfa=on]")).to_be_visible()
+    # Every call went to the region's Cognito API with the access token the sign-in gave, in this order
+    actions = [action for action, _ in fake.user_calls]
+    assert actions[:4] == ["GetUser", "AssociateSoftwareToken", "VerifySoftwareToken", "SetUserMFAPreference"]
+    assert all(body["AccessToken"] == "access" for _, body in fake.user_calls)
+    assert fake.user_calls[2][1]["UserCode"] == "287082"
+    # And the ID token was renewed (the API's cached answer for the old one may still say "no MFA")
+    assert [r["grant_type"] for r in fake.token_requests][-1] == "refresh_token"

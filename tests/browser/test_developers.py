@@ -47,7 +47,11 @@ def test_a_key_is_made_copied_once_used_and_revoked(portal: Portal) -> None:
     portal.sign_in()
     portal.navigate("Developers")
     expect(page.get_by_text("No API keys yet.")).to_be_visible()
-    expect(page.locator("section#webhook-endpoints")).to_have_count(1)  # where the webhook endpoints go
+    # The area's two parts are linked from its header, API keys shown (the sidebar's Developers entry is current)
+    parts = page.get_by_role("navigation", name="Developers")
+    expect(parts.get_by_role("link", name="API keys", exact=True)).to_have_attribute("aria-current", "page")
+    expect(parts.get_by_role("link", name="Webhooks", exact=True)).to_have_attribute("href", "#/developers/webhooks")
+    expect(page.locator("section#webhook-endpoints")).to_have_count(0)  # no empty placeholder for the webhooks
 
     # When no scope is chosen, the form says so and nothing is made
     page.get_by_label("Name").fill("Nightly license sync")

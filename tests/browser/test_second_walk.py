@@ -130,7 +130,7 @@ def test_invoices_fit_the_screen_and_paying_with_another_card_offers_to_make_it_
     row = page.locator(f"tr[data-invoice='{invoice['id']}']")
 
     # At 1280 px the table fits: Pay now is on screen without scrolling sideways, and dates keep to one line
-    pay = row.get_by_role("button", name=f"Pay invoice {invoice['number']} now")
+    pay = row.get_by_role("button", name=f"Pay now: invoice {invoice['number']}")
     box = pay.bounding_box()
     assert box is not None
     assert box["x"] >= 0 and box["x"] + box["width"] <= 1280, f"Pay now is off screen: {box}"
@@ -161,7 +161,7 @@ def test_invoices_fit_the_screen_and_paying_with_another_card_offers_to_make_it_
     assert badge_box["width"] < 100
     no_horizontal_overflow(phone.page)
     phone_pay = phone.page.locator(f"tr[data-invoice='{invoice['id']}']").get_by_role(
-        "button", name=re.compile("Pay invoice")
+        "button", name=re.compile("Pay now")
     )
     phone_box = phone_pay.bounding_box()
     assert phone_box is not None and phone_box["x"] + phone_box["width"] <= 390
@@ -171,7 +171,7 @@ def test_invoices_fit_the_screen_and_paying_with_another_card_offers_to_make_it_
     add_card(portal, "pm_card_mastercard", primary=False)
     expect(page.get_by_role("heading", level=1, name="Payment Methods")).to_be_visible()
     portal.navigate("Invoices")
-    row.get_by_role("button", name=f"Pay invoice {invoice['number']} now").click()
+    row.get_by_role("button", name=f"Pay now: invoice {invoice['number']}").click()
     dialog = page.get_by_role("dialog", name=f"Pay invoice {invoice['number']}")
     dialog.get_by_label("Mastercard •••• 4444").check()
     dialog.get_by_role("button", name=re.compile(r"^Pay \$")).click()

@@ -104,7 +104,7 @@ def test_a_closed_month_says_what_was_invoiced_and_a_paid_invoice_shows_consiste
     expect(marked.locator("td[data-label=Total]")).to_have_text(dollars(invoice["total"]))
     expect(marked.locator("[data-field=amount-paid]")).to_have_text(dollars(invoice["total"]))
     expect(marked.locator("[data-field=amount-remaining]")).to_have_text("$0.00")
-    expect(marked.get_by_role("button", name="Pay invoice")).to_have_count(0)
+    expect(marked.get_by_role("button", name="Pay now")).to_have_count(0)
     portal.screenshot("walk-invoice-paid")
     page.set_viewport_size(PHONE)
     expect(marked.locator("[data-field=paid-at]")).to_be_visible()

@@ -9,8 +9,8 @@ together with what refers to them (named in MOTO_SKIPS and DROPPED_WITH_THEM; th
 the HTTP API and its stage, Cognito (pool, client, domain, group), CloudFront (distribution, origin access
 control, response headers policy), the S3 bucket policy, CloudWatch alarms, CodeDeploy (application, deployment
 groups), the live aliases, the planner's event invoke config, the SNS subscription and topic policy, the
-EventBridge schedule, and the authorizer function with its published version (its environment names the Cognito
-pool and app client, which moto's CloudFormation does not make).
+EventBridge schedule, and the authorizer function with its published version and its role (its environment names
+the Cognito pool and app client, and its role may read the pool's users, which moto's CloudFormation does not make).
 
 moto knows one deletion policy, ``Retain``; CloudFormation's ``RetainExceptOnCreate`` acts as ``Retain`` when a stack
 that was created successfully is deleted, so the test hands moto ``Retain`` there to model the teardown (what a
@@ -155,7 +155,7 @@ def test_the_packaged_stack_is_created_and_torn_down_keeping_only_the_data(aws: 
     # What moto leaves out is what the docstring says, no more, no less
     assert skipped == MOTO_SKIPS
     assert set(dependents.values()) == DROPPED_WITH_THEM, dependents
-    assert {n for n, kind in dependents.items() if kind == "AWS::IAM::Role"} == {"ReleaseRole"}
+    assert {n for n, kind in dependents.items() if kind == "AWS::IAM::Role"} == {"ReleaseRole", "AuthorizerRole"}
     assert {n for n, kind in dependents.items() if kind == "AWS::Lambda::Function"} == {"AuthorizerFunction"}
     package(template)
 
@@ -178,7 +178,10 @@ def test_the_packaged_stack_is_created_and_torn_down_keeping_only_the_data(aws: 
     assert {index["IndexName"] for index in table["GlobalSecondaryIndexes"]} == {f"GSI{n}" for n in range(1, 6)}
     sqs = boto3.client("sqs")
     queues = {url.rsplit("/", 1)[1]: url for url in sqs.list_queues()["QueueUrls"]}
-    assert len(queues) == 4
+    assert len(queues) == 8  # the month-end's four, the webhooks' four (delivery and its dead letters: FIFO)
+    assert {"partnerhub-test-webhook-deliveries.fifo", "partnerhub-test-webhook-delivery-dead-letters.fifo"} <= set(
+        queues
+    )
     dead_letters = sqs.get_queue_attributes(QueueUrl=outputs["InvoiceDeadLetterQueueUrl"], AttributeNames=["QueueArn"])
     (invoice_queue,) = [url for name, url in queues.items() if "-InvoiceQueue-" in name]
     redrive = json.loads(
@@ -190,10 +193,12 @@ def test_the_packaged_stack_is_created_and_torn_down_keeping_only_the_data(aws: 
     lambdas = boto3.client("lambda")
     functions = {f["FunctionName"]: f for f in lambdas.list_functions()["Functions"]}
     modelled = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
-    assert len(functions) == len(modelled) == 9  # every function but the authorizer
+    assert len(functions) == len(modelled) == 13  # every function but the authorizer
     iam = boto3.client("iam")
     stack_roles = [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith(STACK)]
-    assert len(stack_roles) == 11  # one per function (the authorizer's too), and the schedule's
+    # one per function (the authorizer's goes with it: it names the pool), the month-end schedule's, and the webhook
+    # sweep's (SAM's ScheduleV2)
+    assert len(stack_roles) == 15
     for function in functions.values():
         role = function["Role"].rsplit("/", 1)[1]
         # its own role, inline policies only

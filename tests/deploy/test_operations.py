@@ -198,11 +198,12 @@ def test_the_portal_may_run_only_its_own_files_and_stripe_js(cfn: dict[str, Any]
     assert csp["script-src"] == ["'self'", "https://js.stripe.com", "https://*.js.stripe.com"]
     assert csp["style-src"] == ["'self'"]
     assert all("unsafe" not in value for values in csp.values() for value in values)
-    # It talks to the API, the stage's own sign-in domain and Stripe; it frames only Stripe; nobody frames it
+    # It talks to the API, the stage's own sign-in domain, Cognito's API and Stripe; it frames only Stripe; nobody frames it
     assert csp["connect-src"] == [
         "'self'",
         "https://*.execute-api.us-east-1.amazonaws.com",
         sign_in_host(),
+        "https://cognito-idp.us-east-1.amazonaws.com",  # the user's own Cognito API: enrolling an authenticator
         "https://api.stripe.com",
     ]
     assert csp["frame-src"] == ["https://js.stripe.com", "https://*.js.stripe.com", "https://hooks.stripe.com"]

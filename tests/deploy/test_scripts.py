@@ -168,7 +168,16 @@ def test_config_js_comes_from_the_stack_outputs() -> None:
             "clientId": "client123",
             "domain": "https://partnerhub-prod-7f3e2a10.auth.us-east-1.amazoncognito.com",
         },
+        "support": {"email": "", "url": ""},
     }
+
+
+def test_config_js_names_the_support_contact_when_the_stack_has_one() -> None:
+    # Given a stack deployed with SupportEmail and SupportUrl (its outputs exist only then)
+    outputs = {**OUTPUTS, "SupportEmail": "help@agency-portal.example", "SupportUrl": "https://help.example/portal"}
+    # Then the portal's Help page gets both
+    config = parse_config(deploy.render_config(outputs, "us-east-1"))
+    assert config["support"] == {"email": "help@agency-portal.example", "url": "https://help.example/portal"}
 
 
 def test_the_checked_in_config_js_stays_empty_for_the_local_stack() -> None:

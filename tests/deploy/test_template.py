@@ -139,6 +139,28 @@ def test_the_authorizer_trusts_the_user_pool_and_the_portals_client(cfn: dict[st
     variables = cfn["Resources"][AUTHORIZER]["Properties"]["Environment"]["Variables"]
     assert variables["COGNITO_ISSUER"] == {"Fn::Sub": "https://cognito-idp.${AWS::Region}.amazonaws.com/${UserPool}"}
     assert variables["COGNITO_AUDIENCE"] == {"Ref": "UserPoolClient"}
+    assert variables["COGNITO_USER_POOL_ID"] == {"Ref": "UserPool"}
+
+
+def test_the_authorizer_may_read_users_of_its_own_pool_and_nothing_else_of_cognito(cfn: dict[str, Any]) -> None:
+    # Given the authorizer's role
+    role = cfn["Resources"][AUTHORIZER]["Properties"]["Role"]
+    assert role == {"Fn::GetAtt": ["AuthorizerRole", "Arn"]}
+    statements = [
+        statement
+        for policy in cfn["Resources"]["AuthorizerRole"]["Properties"]["Policies"]
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
+    # Then its one Cognito permission is AdminGetUser (an operator's MFA), on the stage's pool only
+    cognito = [s for s in statements if any(str(a).startswith("cognito-idp:") for a in _actions(s))]
+    assert len(cognito) == 1
+    assert _actions(cognito[0]) == ["cognito-idp:AdminGetUser"]
+    assert cognito[0]["Effect"] == "Allow" and cognito[0]["Resource"] == {"Fn::GetAtt": ["UserPool", "Arn"]}
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return [action] if isinstance(action, str) else list(action)
 
 
 # -- alarms ------------------------------------------------------------------------------------------
@@ -244,7 +266,13 @@ def test_sign_in_is_invite_only_with_the_code_grant_and_pkce(cfn: dict[str, Any]
     assert client["GenerateSecret"] is False
     assert client["AllowedOAuthFlowsUserPoolClient"] is True
     assert client["AllowedOAuthFlows"] == ["code"]  # no implicit grant: tokens never ride in a URL
-    assert set(client["AllowedOAuthScopes"]) == {"openid", "email"}
+    # aws.cognito.signin.user.admin: the portal enrols an authenticator app with the user's own access token
+    assert set(client["AllowedOAuthScopes"]) == {"openid", "email", "aws.cognito.signin.user.admin"}
+    # TOTP is the one MFA; optional for partners, required of operators by the API (next test)
+    assert (pool["Properties"]["MfaConfiguration"], pool["Properties"]["EnabledMfas"]) == (
+        "OPTIONAL",
+        ["SOFTWARE_TOKEN_MFA"],
+    )
     portal = {
         "Fn::If": [
             "WithPortalDomain",
@@ -309,7 +337,8 @@ def _sources() -> str:
 
 def test_the_local_stack_still_reads_the_template() -> None:
     # The local gateway parses template.yaml itself (no transform): the new resources must not trip it.
-    assert len(LOCAL.functions) == len(API_FUNCTIONS) + 3  # and the planner, the worker and the authorizer
+    # and the planner, the worker, the authorizer, and the webhooks' stream reader, deliverer and sweep
+    assert len(LOCAL.functions) == len(API_FUNCTIONS) + 6
     default, authorizers = LOCAL.authorizers()
     assert default == "PartnerAuthorizer"
     (authorizer,) = authorizers.values()

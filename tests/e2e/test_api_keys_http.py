@@ -32,6 +32,8 @@ NOBODYS = {
     "product": "jetpack-backup",
     "effective_from": "2031-01-01",
     "period": "2026-01",
+    "endpoint_id": "we_N0th1ng0",
+    "event_id": "evt_N0th1ng0",
 }
 
 
@@ -164,17 +166,20 @@ def test_a_key_of_a_known_prefix_with_the_wrong_secret_is_401(stack: LocalStack,
     assert reply.status_code == 401 and reply.json()["error"]["message"] == "the API key is not valid"
 
 
-def test_keys_never_manage_keys_nor_reach_operators(stack: LocalStack, partner: str) -> None:
+def test_keys_never_manage_keys_or_webhook_endpoints_nor_reach_operators(stack: LocalStack, partner: str) -> None:
     script = as_key(stack, make_key(stack, partner, *SCOPES)["secret"])
     for method, path, body in (
         ("POST", "/v1/api-keys", {"name": "child", "scopes": ["read"]}),
         ("GET", "/v1/api-keys", None),
+        ("POST", "/v1/webhook-endpoints", {"url": "https://hooks.example.com/", "events": ["*"]}),
+        ("GET", "/v1/webhook-endpoints", None),
         ("GET", "/v1/operator/partners", None),
         ("PUT", "/v1/prices/jetpack-backup", {"daily_price": 1, "monthly_price": 20, "effective_from": "2031-01-01"}),
     ):
         reply = script.request(method, path, json=body)
         assert reply.status_code == 403 and reply.json()["error"]["code"] == "insufficient_scope", (path, reply.text)
     assert len(stack.client(partner).get("/v1/api-keys").json()["items"]) == 1
+    assert stack.client(partner).get("/v1/webhook-endpoints").json()["items"] == []
 
 
 def test_unknown_scopes_are_422_and_the_limit_is_409(stack: LocalStack, partner: str) -> None:

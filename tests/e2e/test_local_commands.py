@@ -126,8 +126,9 @@ def test_make_invoice_follows_api_port_and_rerunning_a_month_changes_nothing(
     # Then each agency's line names its one November invoice, the same one as before
     for agency in agencies:
         (november,) = [i for i in all_pages(stack.client(agency), "/v1/invoices") if i["period"] == "2026-11"]
-        (line,) = [ln for ln in done.stdout.splitlines() if ln.strip().startswith(agency)]
-        assert november["id"] in line, line
+        lines = [ln for ln in done.stdout.splitlines() if ln.strip().startswith(agency)]
+        assert len(lines) == 1, (agency, done.stdout)
+        assert november["id"] in lines[0], lines[0]
 
 
 def test_a_month_that_has_not_ended_is_refused_with_a_message(seeded: tuple[LocalStack, int, list[str], str]) -> None:
@@ -144,6 +145,29 @@ def test_a_month_that_has_not_ended_is_refused_with_a_message(seeded: tuple[Loca
     for agency in agencies:
         assert all(i["period"] != "2026-12" for i in all_pages(stack.client(agency), "/v1/invoices"))
     assert "Traceback" not in stack.log()
+
+
+def test_make_operator_token_enrols_once_then_signs_in_with_the_code(
+    elsewhere: tuple[LocalStack, int, int], tmp_path: Path
+) -> None:
+    stack, api_port, _ = elsewhere
+    phone = {"LOCAL_OPERATORS_FILE": str(tmp_path / "operators.json")}
+    # When `make operator-token` runs for an operator new to the stack, on the stack's port
+    first = make("operator-token", f"API_PORT={api_port}", "OPERATOR=ops-cmd", env=phone)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "authenticator app enrolled" in first.stderr
+    # Then the token it prints opens the operators' routes (the operator has TOTP MFA)
+    token = first.stdout.strip().splitlines()[-1]
+    reply = ApiSession(stack.api_url).get("/v1/operator/audit", headers={"Authorization": f"Bearer {token}"})
+    assert reply.status_code == 200, reply.text
+    # And the stack now wants that operator's code, which the second run types from the secret it kept
+    bare = stack.anonymous.post("/_local/token", json={"partner_id": "ops-cmd", "groups": ["operators"]})
+    assert (bare.status_code, bare.json()["code"]) == (401, "mfa_code_required")
+    second = make("operator-token", f"API_PORT={api_port}", "OPERATOR=ops-cmd", env=phone)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "enrolled" not in second.stderr
+    again = second.stdout.strip().splitlines()[-1]
+    assert ApiSession(stack.api_url).get("/v1/operator/audit", headers={"Authorization": f"Bearer {again}"}).ok
 
 
 def test_make_seed_never_starts_a_stack_of_its_own(tmp_path: Path) -> None:
@@ -189,6 +213,6 @@ def test_the_banner_shows_commands_that_work_as_pasted() -> None:
     text = banner(running)  # type: ignore[arg-type]
     # The month-end line bills the month that has ended (November), on the stack's port
     assert "make invoice API_PORT=3100 PERIOD=2026-11" in text
-    # The operators' group is `operators`; there is no `admin`
-    assert '"groups": ["operators"]' in text and "admin" not in text
+    # The operator's token comes with an authenticator app (the console wants one), on the stack's port
+    assert "make operator-token API_PORT=3100" in text and "admin" not in text
     assert "curl -s -X POST http://127.0.0.1:3100/_local/token" in text

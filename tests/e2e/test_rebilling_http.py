@@ -101,7 +101,7 @@ def test_a_month_re_billed_by_client_and_site_adds_up_to_its_invoice(stack: Loca
     assert run["complete"] and run["failed"] == 0, run
     api = stack.client(partner)
     (invoice,) = [i for i in api.get("/v1/invoices").json()["items"] if i["period"] == PERIOD]
-    assert invoice["total"] == 1208
+    assert invoice["total"] == 1208, api.get(f"/v1/invoices/{invoice['id']}").json()
 
     # Then the grouped estimates sum to the totals
     def groups(by: str) -> dict[Any, tuple[int, int, int]]:

@@ -14,11 +14,12 @@ from typing import Any
 import jwt
 import pytest
 
-from local.auth import LocalAuth
+from local.auth import LocalAuth, username_for
 from local.events import LambdaContext
+from partnerhub import clients
 from partnerhub.authorizer import Authorizer
 from partnerhub.clock import ManualClock
-from partnerhub.cognito import CognitoTokens, UserPool
+from partnerhub.cognito import CognitoMfa, CognitoTokens, UserPool
 from partnerhub.repository import keys
 from partnerhub.repository.api_keys import DynamoCredentials
 from partnerhub.settings import AuthorizerSettings, OperatorSettings
@@ -34,7 +35,12 @@ def api_keys(function: Callable[..., Function], dynamodb: Any) -> Function:
 @pytest.fixture(scope="module")
 def authorizer(aws: Any, table: str, dynamodb: Any, clock: ManualClock) -> Function:
     """The authorizer as the local stack builds it: its own user pool (keys never fetched: no token is sent here)."""
-    settings = AuthorizerSettings(table_name=table, cognito_issuer="https://issuer.example", cognito_audience="aud")
+    settings = AuthorizerSettings(
+        table_name=table,
+        cognito_issuer="https://issuer.example",
+        cognito_audience="aud",
+        cognito_user_pool_id="us-east-1_local",
+    )
     pool = UserPool(issuer="https://issuer.example", audience="aud", jwks_url="http://127.0.0.1:9/jwks.json")
     return import_function("authorizer", settings=settings, dynamodb=dynamodb, clock=clock, user_pool=pool)
 
@@ -377,14 +383,32 @@ def test_the_authorizer_verifies_the_pools_tokens(table: str, dynamodb: Any, clo
                     return jwt.PyJWK.from_dict(key)
             raise jwt.PyJWKClientError(f"no key {kid}")
 
+    # and the pool's users in Cognito (moto's): an operator without MFA
+    cognito = clients.cognito_idp()
+    pool_id = cognito.create_user_pool(PoolName="partnerhub-test")["UserPool"]["Id"]
+    cognito.admin_create_user(UserPoolId=pool_id, Username=username_for("agency-42"))
     checker = Authorizer(
-        CognitoTokens(UserPool(pool.issuer, pool.audience), PoolKeys()), DynamoCredentials(table, dynamodb), clock
+        CognitoTokens(UserPool(pool.issuer, pool.audience), PoolKeys()),
+        DynamoCredentials(table, dynamodb),
+        clock,
+        CognitoMfa(pool_id, cognito),
     )
 
-    # When a token of the pool is presented, it is the person it names
+    # When a token of the pool is presented, it is the person it names, and Cognito's AdminGetUser says the
+    # operator has no MFA enrolled
     identity = checker.identify(f"Bearer {pool.issue_token('agency-42', ['operators'], now)}")
     assert (identity.kind, identity.partner_id, identity.groups) == ("person", "agency-42", ("operators",))
     assert identity.email == "agency-42@partners.local"
+    assert identity.mfa == "none"
+
+    # And an operator's token whose user the pool no longer has is refused
+    gone = checker.identify(f"Bearer {pool.issue_token('agency-gone', ['operators'], now)}")
+    assert (gone.kind, gone.reason) == ("refused", "invalid token: the user no longer exists")
+    # while a partner's token costs no call to Cognito at all
+    calls: list[str] = []
+    cognito.meta.events.register("before-call.cognito-idp", lambda model, **_: calls.append(model.name))
+    assert checker.identify(f"Bearer {pool.issue_token('agency-gone', [], now)}").kind == "person"
+    assert calls == []
 
     # And a token signed by another key under the same issuer is refused
     forged = LocalAuth(issuer=pool.issuer).issue_token("agency-42", [], now)

@@ -22,6 +22,7 @@ from partnerhub.clock import ManualClock
 from partnerhub.domain.billing import bill_month
 from partnerhub.domain.periods import Period
 from partnerhub.repository import keys
+from partnerhub.repository.audit import DynamoAuditRepository
 from partnerhub.repository.billing import DynamoBillingRepository
 from partnerhub.repository.catalog import DynamoCatalogRepository
 from partnerhub.repository.partners import DynamoPartnerRepository
@@ -134,6 +135,22 @@ class TestPrices:
         assert (current["daily_price"], current["monthly_price"], current["effective_from"]) == (15, 420, "2035-02-01")
         assert all(v["effective_from"] > "2035-02-01" for v in current["scheduled"])
 
+    def test_a_free_product_is_scheduled_only_when_confirmed(self, billing: Function, clock: ManualClock) -> None:
+        clock.set(at(1, 15, 9, year=2036))
+        free = {"daily_price": 0, "monthly_price": 0, "effective_from": "2036-02-01"}
+
+        refused = put_price(billing, "jetpack-videopress", free)
+        confirmed = put_price(billing, "jetpack-videopress", {**free, "confirm_free": True})
+
+        assert refused.status == 422 and refused.body["error"]["details"][0]["field"] == "daily_price"
+        assert confirmed.status == 200, confirmed.body
+        assert {"daily_price": 0, "monthly_price": 0, "effective_from": "2036-02-01"} in confirmed.body["scheduled"]
+        # And the audit log holds the request as sent: the confirmation with it
+        logged = DynamoAuditRepository(os.environ["TABLE_NAME"], clients.dynamodb()).page(limit=100).items
+        assert [
+            dict(e.summary) for e in logged if e.action == "price.schedule" and e.at == at(1, 15, 9, year=2036)
+        ] == [{"product": "jetpack-videopress", **free, "confirm_free": True}]
+
     def test_scheduling_the_same_month_again_replaces_it(self, billing: Function, clock: ManualClock) -> None:
         clock.set(at(3, 10, year=2035))
         put_price(
@@ -211,6 +228,9 @@ class TestPrices:
             ({"daily_price": 17, "monthly_price": 495}, "effective_from"),
             ({"daily_price": 17, "monthly_price": 495, "effective_from": "2027-01-01", "currency": "eur"}, "currency"),
             ({"daily_price": 600, "monthly_price": 495, "effective_from": "2027-01-01"}, "monthly_price"),
+            # Free (nothing would be billed) without saying so
+            ({"daily_price": 0, "monthly_price": 0, "effective_from": "2027-01-01"}, "daily_price"),
+            ({"daily_price": 0, "monthly_price": 0, "effective_from": "2027-01-01", "confirm_free": "yes"}, "confirm_free"),
         ],
     )
     def test_invalid_prices_are_422_naming_the_field(

@@ -49,6 +49,21 @@ def test_licenses_active_in_a_month(paying_partner: str, aws: object) -> None:
     assert october == {assigned_early, revoked_mid_october}
     assert november == {assigned_early, issued_in_november, unassigned_november}
     assert paying_partner in set(billing.billable_partners())
+    # Billable since its first license (20 September, kept by every later issue): in October, not in August
+    assert paying_partner in set(billing.billable_partners(Period(2026, 10).end))
+    assert paying_partner in set(billing.billable_partners(Period(2026, 9).end))
+    assert paying_partner not in set(billing.billable_partners(Period(2026, 8).end))
+
+    def paged(before: datetime) -> set[str]:
+        found, cursor = set(), None
+        while True:
+            page = billing.billable_partner_page(50, cursor, before)
+            found |= set(page.partner_ids)
+            if page.next_cursor is None:
+                return found
+            cursor = page.next_cursor
+
+    assert paying_partner in paged(Period(2026, 9).end) and paying_partner not in paged(Period(2026, 8).end)
 
 
 def test_the_estimate_reads_tallies_and_equals_the_month_bill_over_the_licenses(

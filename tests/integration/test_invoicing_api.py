@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 import pytest
 
 from partnerhub import clients
+from partnerhub.domain.accounts import Card
 from partnerhub.repository.partners import DynamoPartnerRepository
 from testkit.events import load_event
 from tests.integration import test_invoicing_flow as shared
@@ -33,6 +35,17 @@ def call(month: Month, name: str, partner_id: str, **kwargs: Any) -> Any:
 def pay(month: Month, partner_id: str, invoice_id: str, key: str | None = None) -> Any:
     headers = {"Idempotency-Key": key or uuid.uuid4().hex}
     return call(month, "pay", partner_id, path={"invoice_id": invoice_id}, headers=headers)
+
+
+def save_primary_card(month: Month, partner_id: str, brand: str, last4: str) -> DynamoPartnerRepository:
+    """The partner's primary Stripe card in the account's card mirror, as adding it in the portal saves it."""
+    partners = DynamoPartnerRepository(month.table, clients.dynamodb())
+    primary = partners.primary_card(partner_id)
+    assert primary is not None
+    book = partners.card_book(partner_id)
+    card = Card(primary, brand, last4, 12, 2034, at(1))
+    partners.commit_cards(partner_id, book, replace(book, cards=(*book.cards, card), primary=primary))
+    return partners
 
 
 @pytest.fixture
@@ -98,6 +111,50 @@ def test_the_detail_has_one_line_per_product_as_billed(month: Month, invoiced: t
     assert all({"daily_price", "monthly_price"} <= set(ln) for ln in reply.body["lines"])
 
 
+def test_the_detail_says_where_the_cap_applied_who_paid_with_which_card_and_where_the_pdf_is(
+    month: Month, invoiced: tuple[str, str]
+) -> None:
+    # Given the busy partner's October, paid by Stripe's automatic attempt on its Visa (4242), saved on the account
+    partner_id, invoice_id = invoiced
+    save_primary_card(month, partner_id, "visa", "4242")
+
+    # When the partner opens the invoice
+    reply = call(month, "get", partner_id, path={"invoice_id": invoice_id})
+
+    # Then the Backup line was capped (72 days x 17c = 1224c, billed 1160c) and the Scan line was not (6 x 14c)
+    assert reply.status == 200
+    capped = {line["product"]: line["cap_applied"] for line in reply.body["lines"]}
+    assert capped == {"jetpack-backup": True, "jetpack-scan": False}
+    # And its one payment paid the whole total on the Visa, when Stripe's attempt ran
+    body = reply.body
+    (payment,) = body["payments"]
+    assert payment["status"] == "paid" and payment["amount"] == body["total"] == 1160 + 84
+    assert payment["payment_method"] == {"brand": "visa", "last4": "4242"}
+    assert payment["paid_at"] == body["paid_at"] and body["attempt_count"] == 1
+    # And the PDF is this API's route for it
+    assert body["pdf_url"] == f"/v1/invoices/{invoice_id}/pdf"
+    # And on Stripe each line's quantity is its license-days (Stripe's PDF and page show them), the amount unchanged
+    on_stripe = {
+        line.metadata["product"]: (line.quantity, line.amount)
+        for line in month.sdk.v1.invoices.line_items.list(invoice_id, {"limit": 100}).data
+    }
+    assert on_stripe == {"jetpack-backup": (72, 1160), "jetpack-scan": (6, 84)}
+
+
+def test_a_payment_on_a_card_removed_since_names_no_card(month: Month, invoiced: tuple[str, str]) -> None:
+    # Given the busy partner's paid invoice, and the Visa it was paid with removed from the account's cards since
+    partner_id, invoice_id = invoiced
+    partners = save_primary_card(month, partner_id, "visa", "4242")
+    book = partners.card_book(partner_id)
+    partners.commit_cards(partner_id, book, replace(book, cards=(), primary=None))
+
+    # When the partner opens the invoice
+    (payment,) = call(month, "get", partner_id, path={"invoice_id": invoice_id}).body["payments"]
+
+    # Then the payment is still there, paid, naming no card
+    assert payment["status"] == "paid" and payment["payment_method"] is None
+
+
 def test_another_partners_invoice_is_not_found(month: Month, invoiced: tuple[str, str]) -> None:
     _, invoice_id = invoiced
     stranger = f"agency-{uuid.uuid4().hex[:12]}"
@@ -115,9 +172,17 @@ def test_the_pdf_redirects_to_a_real_pdf(month: Month, invoiced: tuple[str, str]
     reply = call(month, "pdf", partner_id, path={"invoice_id": invoice_id})
 
     assert reply.status == 302
-    import requests
+    import io
 
-    assert requests.get(reply.headers["Location"], timeout=10).content.startswith(b"%PDF")
+    import requests
+    from pypdf import PdfReader
+
+    pdf = requests.get(reply.headers["Location"], timeout=10).content
+    assert pdf.startswith(b"%PDF")
+    # And it reads like Stripe's: the product's line, its license-days as the quantity, the amount (BUSY_OCTOBER)
+    text = " ".join(" ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages).split())
+    assert "Jetpack Scan" in text and "6 license-days" in text and "6 0.14 USD 0.84 USD" in text
+    assert "72 license-days" in text and " 72 0.1611 USD 11.60 USD" in text
 
 
 def test_a_failed_charge_makes_the_partner_past_due_until_paid_with_a_good_card(month: Month) -> None:
@@ -312,3 +377,13 @@ def test_a_payment_or_void_stripe_made_but_answered_500_is_read_back_from_stripe
     assert reply.status == 200 and reply.body["status"] == expected and reply.body["past_due"] is False, reply.body
     assert month.emulator.describe_faults()["injected"][0]["after_commit"] is True
     assert DynamoPartnerRepository(month.table, clients.dynamodb()).standing(partner_id).past_due_invoices == ()
+
+
+@pytest.mark.parametrize("name", ["void", "mark_uncollectible"])
+def test_an_operator_without_mfa_cannot_void_or_write_off_an_invoice(month: Month, name: str) -> None:
+    # Given an operator the authorizer found without TOTP MFA enrolled
+    event = load_event(f"invoices/{name}", groups=("operators",), mfa="none", path={"invoice_id": "in_doesnotexist"})
+    # When they void an invoice or mark it uncollectible, they are refused before anything is looked up
+    reply = month.function("invoices")(event)
+    assert reply.status == 403, reply.body
+    assert reply.body["error"]["code"] == "mfa_required"

@@ -434,8 +434,16 @@ def test_the_scheduler_bills_the_month_that_just_ended(month: Month) -> None:
     busy_partner(month)
     month.clock.set(MONTH_END)
 
-    assert month.plan(None)["period"] == PERIOD
+    planned = month.plan(None)
+    assert planned["period"] == PERIOD and planned["started_by"] == "schedule"
     month.drain()
+    # And the month's run item names the schedule as what planned it last, with the plan's count (who started the
+    # month first depends on the tests that ran before, on the same table)
+    from partnerhub.repository.invoice_runs import DynamoInvoiceRunRepository
+
+    run = DynamoInvoiceRunRepository(month.table, __import__("boto3").client("dynamodb")).run(PERIOD)
+    assert run is not None and run["last_planned_by"] == "schedule"
+    assert run["planned_partners"] == planned["partners_enqueued"]
 
 
 def test_a_month_not_yet_ended_is_refused(month: Month) -> None:

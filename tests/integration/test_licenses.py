@@ -242,6 +242,9 @@ class TestAssignTransferUnassign:
             ({"site_url": "https://x.example"}, "site_id"),
             ({"site_id": "1", "site_url": "not a url"}, "site_url"),
             ({"site_id": "has space", "site_url": "https://x.example"}, "site_id"),
+            ({"site_id": "1", "site_url": "https://-bad-.b\u00e4ckerei.example"}, "site_url"),
+            ({"site_id": "1", "site_url": "https://x.example/" + "p" * 2031}, "site_url"),  # 2049 characters
+            ({"site_id": "1", "site_owner": "o" * 201, "site_url": "https://x.example"}, "site_owner"),
         ],
     )
     def test_bad_site_is_422_naming_the_field(
@@ -253,6 +256,34 @@ class TestAssignTransferUnassign:
 
         assert reply.status == 422
         assert any(d["field"] == field for d in reply.body["error"]["details"])
+
+
+    def test_an_internationalised_site_url_is_stored_and_answered_in_its_ascii_form(
+        self, licenses: Function, paying_partner: str
+    ) -> None:
+        # Given a site whose address has a German host name and an umlaut in its path
+        key = issue_one(licenses, paying_partner)
+        site = {"site_id": "2001", "site_url": "https://b\u00e4ckerei.example/\u00fcber-uns"}
+
+        # When the license is assigned to it
+        reply = assign(licenses, paying_partner, key, site)
+
+        # Then it is the ASCII form a browser sends: the host in IDNA, the path percent-encoded as UTF-8
+        # ("bäckerei" is "xn--bckerei-5wa" in Punycode; "ü" is C3 BC in UTF-8)
+        ascii_form = "https://xn--bckerei-5wa.example/%C3%BCber-uns"
+        assert reply.status == 200, reply.body
+        assert reply.body["site"]["site_url"] == ascii_form
+        assert detail(licenses, paying_partner, key).body["site"]["site_url"] == ascii_form
+        assert ascii_form.split("/")[2] == "b\u00e4ckerei.example".encode("idna").decode()  # Python's own codec agrees
+
+    def test_a_too_long_site_url_says_too_long(self, licenses: Function, paying_partner: str) -> None:
+        key = issue_one(licenses, paying_partner)
+
+        reply = assign(licenses, paying_partner, key, {"site_id": "1", "site_url": "https://x.example/" + "p" * 2031})
+
+        assert reply.status == 422
+        (problem,) = [d for d in reply.body["error"]["details"] if d["field"].endswith("site_url")]
+        assert "too long: at most 2048 characters" in problem["reason"]
 
 
 class TestRevoke:

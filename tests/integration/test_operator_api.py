@@ -6,6 +6,7 @@ the month's partners; a partner's token is refused."""
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -214,20 +215,27 @@ def test_every_sample_event_is_answered(operator: Function, now: Any, name: str)
 def test_a_started_run_reaches_the_planner_through_its_request_queue(
     aws: LocalResources, operator: Function, function: Callable[..., Function], now: Any
 ) -> None:
+    # A month no other test plans: the run item's starter is whoever started the month first on the shared table.
+    period = "2026-05"
     drain(aws.queue_urls["InvoiceRunRequestQueue"])
-    reply = operator(load_event("operator/start_run", body={"period": "2026-10"}, headers={"Idempotency-Key": "r-1"}))
+    reply = operator(load_event("operator/start_run", body={"period": period}, headers={"Idempotency-Key": "r-1"}))
     assert reply.status == 202, reply.body
     (request,) = drain(aws.queue_urls["InvoiceRunRequestQueue"])
-    assert json.loads(request["Body"]) == {"period": "2026-10"}
+    body = json.loads(request["Body"])
+    assert body["period"] == period and body["started_by"].startswith("operator:")
 
-    # The planner, given that message as its SQS event source delivers it, plans October
+    # The planner, given that message as its SQS event source delivers it, plans May for that operator
     sample = load_event("invoice_planner/operator_request")
     sample["Records"][0]["body"] = request["Body"]
     with pytest.MonkeyPatch.context() as env:
         env.setenv("INVOICE_QUEUE_URL", aws.queue_urls["InvoiceQueue"])
         planner = function("invoice_planner")
     result = planner.invoke(sample)
-    assert [run["period"] for run in result["runs"]] == ["2026-10"]
+    assert [(run["period"], run["started_by"]) for run in result["runs"]] == [(period, body["started_by"])]
+    # And the month's progress names the operator as its starter and the plan as theirs
+    progress = operator(load_event("operator/run_progress", path={"period": period})).body
+    assert progress["started_by"] == progress["last_planned_by"] == body["started_by"]
+    assert progress["planned_partners"] == result["runs"][0]["partners_enqueued"]
 
 
 def test_a_request_for_a_month_not_ended_is_dropped_by_the_planner(
@@ -329,3 +337,52 @@ def test_an_entry_keeps_the_operators_name_beside_its_id(aws: LocalResources, no
     (found,) = [e for e in log.page(limit=100).items if e.entry_id == entry_id]
 
     assert (found.actor, found.actor_name) == ("operator:sub-1", "ops@example.com")
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_an_operator_without_mfa_is_refused_saying_so(operator: Function, now: Any, name: str) -> None:
+    # Given an operator the authorizer found without TOTP MFA enrolled
+    event = load_event(f"operator/{name}", mfa="none")
+    # When they call an operators' route
+    reply = operator(event)
+    # Then it is 403 mfa_required, saying what to do
+    assert reply.status == 403, reply.body
+    assert reply.body["error"]["code"] == "mfa_required"
+    assert "enrol an authenticator app" in reply.body["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("function_name", "sample"),
+    [
+        ("billing", "billing/schedule_price"),
+        ("billing", "billing/cancel_scheduled_price"),
+        ("licenses", "licenses/record_external"),
+    ],
+)
+def test_the_operators_price_and_license_routes_want_mfa_too(
+    function: Callable[..., Function], now: Any, function_name: str, sample: str
+) -> None:
+    reply = function(function_name)(load_event(sample, mfa="none"))
+    assert reply.status == 403, reply.body
+    assert reply.body["error"]["code"] == "mfa_required"
+
+
+def test_an_operator_without_mfa_gets_no_replay_of_an_earlier_answer(
+    function: Callable[..., Function], now: Any
+) -> None:
+    # Given a price change an operator with MFA scheduled under an Idempotency-Key
+    billing = function("billing")
+    key = {"Idempotency-Key": f"mfa-replay-{uuid.uuid4().hex}"}
+    try:
+        first = billing(load_event("billing/schedule_price", headers=key))
+        assert first.status == 200, first.body
+        # When the same request comes again from that operator, now without MFA (the device was reset)
+        again = billing(load_event("billing/schedule_price", headers=key, mfa="none"))
+        # Then it is refused, not replayed
+        assert (again.status, again.body["error"]["code"]) == (403, "mfa_required")
+    finally:
+        # Put the seeded catalog back: the rest of the suite bills jetpack-backup after 2027 at seeded prices.
+        boto3.client("dynamodb").delete_item(
+            TableName=os.environ["TABLE_NAME"],
+            Key={"PK": {"S": keys.CATALOG}, "SK": {"S": keys.price_sk("jetpack-backup", "2027-01-01")}},
+        )

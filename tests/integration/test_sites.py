@@ -14,7 +14,9 @@ import boto3
 import pytest
 
 from partnerhub.clock import ManualClock, isoformat
+from partnerhub.domain.periods import Period
 from partnerhub.repository import keys
+from partnerhub.repository.billing import DynamoBillingRepository
 from testkit.events import load_event
 from testkit.partners import SeededPartners
 from tests.integration.conftest import Function, Reply
@@ -144,6 +146,27 @@ class TestConnect:
         assert reply.status == 422, reply.body
         assert [d["field"] for d in reply.body["error"]["details"]] == [field]
         assert sites(licenses, paying_partner).body["items"] == []
+
+    def test_an_internationalised_url_is_connected_in_the_ascii_form_assigning_gives_it(
+        self, licenses: Function, paying_partner: str
+    ) -> None:
+        # Given a site connected with a German host name and an umlaut in its path
+        # ("bäckerei" is "xn--bckerei-5wa" in Punycode; "ü" is C3 BC in UTF-8)
+        ascii_form = "https://xn--bckerei-5wa.example/%C3%BCber-uns"
+        typed = {"site_id": "2001", "site_url": "https://b\u00e4ckerei.example/\u00fcber-uns"}
+        connected = connect(licenses, paying_partner, typed)
+
+        # When a license is assigned to that site, its URL typed the same way
+        key = issue_one(licenses, paying_partner)
+        assigned = assign(licenses, paying_partner, key, typed)
+
+        # Then both answer the one ASCII form, the site is listed once under it, and a search by it finds the site
+        assert connected.status == 200, connected.body
+        assert assigned.status == 200, assigned.body
+        assert connected.body["site_url"] == assigned.body["site"]["site_url"] == ascii_form
+        listed = sites(licenses, paying_partner, search="xn--bckerei").body["items"]
+        assert [(s["site_id"], s["site_url"]) for s in listed] == [("2001", ascii_form)]
+        assert listed[0]["links"]["view_site"] == ascii_form
 
     def test_assigning_a_license_connects_its_site_and_the_site_lists_it(
         self, licenses: Function, paying_partner: str
@@ -350,6 +373,36 @@ class TestIssueToSites:
         ).body["history"]
         assert [(e["type"], e["site"]["site_id"]) for e in history] == [("issued", "s0002")]
         assert [c for c in claims(paying_partner) if "reserved_until" in c] == []
+
+    def test_an_order_to_sites_keeps_when_the_partner_became_billable(
+        self, licenses: Function, paying_partner: str, now: Any, clock: ManualClock
+    ) -> None:
+        # Given a partner whose first license was issued on the 10th (the registry's since)
+        issue_one(licenses, paying_partner)
+        connect(licenses, paying_partner, BAKERY)
+
+        # When a month later it issues to a connected site
+        clock.advance(timedelta(days=31))
+        assert issue(licenses, paying_partner, to_sites("jetpack-scan", "1001")).status == 201
+
+        # Then the registry still says since the 10th: billable in the month of its first license, not before
+        billing = DynamoBillingRepository(os.environ["TABLE_NAME"], boto3.client("dynamodb"))
+        assert paying_partner in set(billing.billable_partners(Period.containing(now).end))
+        assert paying_partner not in set(billing.billable_partners(Period.containing(now).start))
+
+    def test_an_order_to_sites_first_makes_the_partner_billable_since_then(
+        self, licenses: Function, paying_partner: str, now: Any
+    ) -> None:
+        # Given a partner that never issued, with a connected site
+        connect(licenses, paying_partner, BAKERY)
+
+        # When its first order goes to that site
+        assert issue(licenses, paying_partner, to_sites("jetpack-scan", "1001")).status == 201
+
+        # Then it is billable from that instant on: in the registry for this month, not for the month before
+        billing = DynamoBillingRepository(os.environ["TABLE_NAME"], boto3.client("dynamodb"))
+        assert paying_partner in set(billing.billable_partners(Period.containing(now).end))
+        assert paying_partner not in set(billing.billable_partners(Period.containing(now).start))
 
     def test_a_hundred_sites_at_once(self, licenses: Function, paying_partner: str) -> None:
         ids = [site(n)["site_id"] for n in range(100)]

@@ -495,6 +495,18 @@ def test_invoice_run_invokes_the_scheduled_function_and_drains(local: FixtureSta
     assert summary["dead_lettered"] == 1
     assert summary["complete"] is True
     assert "sqs partnerhub-local-WorkQueue -> WorkerFunction" in local.process.log()
+    # The planner is told what started the run: this control
+    assert summary["planner_result"]["started_by"] == "local:invoice-run"
+
+
+def test_invoice_run_names_the_caller_that_says_which_it_is(local: FixtureStack) -> None:
+    # `make invoice` says "via": the month's run then names it (the stack's clock is in March 2026: January has ended)
+    reply = local.post("/_local/invoice-run", json={"period": "2026-01", "via": "make-invoice"})
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["planner_result"]["started_by"] == "local:make-invoice"
+    # Anything but a short lowercase name is refused, and nothing runs
+    for via in ("Make Invoice", "", 7, "x" * 40):
+        assert local.post("/_local/invoice-run", json={"period": "2026-01", "via": via}).status_code == 422
 
 
 @pytest.mark.parametrize("body", [{}, {"period": "2026-13"}, {"period": "Feb"}])

@@ -143,16 +143,37 @@ EXACT_CALLS: dict[str, set[tuple[str, str, str | None]]] = {
     # repository/invoices.py (records, pay), standing; Stripe for pay and the PDF link.
     "InvoicesFunction": grants(IDEMPOTENT_COMMANDS | {"dynamodb:Query"}, "table")
     | grants({"ssm:GetParameter"}, "ssm:StripeSecretKeyParameter"),
-    # functions/invoice_planner: the billable-partner registry on GSI1, then SendMessageBatch (sqs:SendMessage).
+    # functions/invoice_planner: the billable-partner registry on GSI1, then SendMessageBatch (sqs:SendMessage),
+    # then the plan noted on the month's run item (repository/invoice_runs.py: UpdateItem).
     "InvoicePlannerFunction": grants({"dynamodb:Query"}, "table/index/GSI1")
+    | grants({"dynamodb:UpdateItem"}, "table", condition=leading_keys(keys.INVOICE_RUNS))
     | grants({"sqs:SendMessage"}, "InvoiceQueue"),
     # repository/invoices.py (the partner-month record, transactions), licenses and catalog reads, standing.
     "InvoiceWorkerFunction": grants(
         {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"}, "table", "table/index/*"
     )
     | grants({"ssm:GetParameter"}, "ssm:StripeSecretKeyParameter"),
+    # repository/webhooks.py: endpoints (transactions with their count), events (GSI1 by time), deliveries,
+    # redeliveries dispatched at once (claim: UpdateItem; the message: SendMessage); idempotency.
+    "WebhookEndpointsFunction": grants(IDEMPOTENT_COMMANDS | {"dynamodb:Query"}, "table")
+    | grants({"dynamodb:Query"}, "table/index/GSI1")
+    | grants({"sqs:SendMessage"}, "WebhookDeliveryQueue"),
+    # functions/webhook_events: the partner's endpoints (Query), its primary card (GetItem), the event and its
+    # deliveries (a transaction of Puts), the claim (UpdateItem), then the delivery queue.
+    "WebhookEventsFunction": grants(
+        {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"}, "table"
+    )
+    | grants({"sqs:SendMessage"}, "WebhookDeliveryQueue"),
+    # functions/webhook_deliverer: the attempt's start (UpdateItem), endpoint and event (GetItem), its outcome and
+    # the endpoint's run of failures (PutItem), and the sweep's wake-ups.
+    "WebhookDelivererFunction": grants({"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, "table")
+    | grants({"sqs:SendMessage"}, "WebhookWakeQueue"),
+    # functions/webhook_scheduler: the due index (GSI2), the claim, the delivery queue.
+    "WebhookSchedulerFunction": grants({"dynamodb:Query"}, "table/index/GSI2")
+    | grants({"dynamodb:UpdateItem"}, "table")
+    | grants({"sqs:SendMessage"}, "WebhookDeliveryQueue"),
     # partnerhub/authorizer.py through repository/api_keys.py (DynamoCredentials): a credential by its prefix
-    # (GetItem), and its last_used_at alone (UpdateItem, answering nothing back).
+    # (GetItem), and its last_used_at alone (UpdateItem, answering nothing back); and the user pool's AdminGetUser.
     "AuthorizerFunction": grants(
         {"dynamodb:GetItem"}, "table", condition=leading_key_patterns(keys.CREDENTIAL_PK_PREFIX + "*")
     )
@@ -166,7 +187,9 @@ EXACT_CALLS: dict[str, set[tuple[str, str, str | None]]] = {
                 "StringEqualsIfExists": {"dynamodb:ReturnValues": "NONE"},
             },
         ),
-    ),
+    )
+    # partnerhub/cognito.py (CognitoMfa): whether an operator has TOTP MFA, on the stage's own pool.
+    | grants({"cognito-idp:AdminGetUser"}, "UserPool"),
     # repository/api_keys.py (DynamoApiKeyRepository): the partner's keys and ring (Query, GetItem), the credentials'
     # last use (BatchGetItem); writes keys and ring (partner partition), credentials, audit entries (one transaction)
     # and idempotency records.
@@ -188,6 +211,15 @@ SERVICE_CALLS = {
     # the run-request queue is its SQS event source; the failure queue its on-failure destination
     "InvoicePlannerFunction": grants(POLL, "InvoiceRunRequestQueue")
     | grants({"sqs:SendMessage"}, "InvoiceRunFailureQueue"),
+    # the table's stream is its event source (the stream's records; its list, to find the stream), and the failure
+    # queue the source's on-failure destination
+    "WebhookEventsFunction": grants(
+        {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"}, "table/stream"
+    )
+    | grants({"dynamodb:ListStreams"}, "table/stream/*")
+    | grants({"sqs:SendMessage"}, "WebhookEventsFailureQueue"),
+    "WebhookDelivererFunction": grants(POLL, "WebhookDeliveryQueue"),
+    "WebhookSchedulerFunction": grants(POLL, "WebhookWakeQueue"),
 }
 
 
@@ -196,8 +228,10 @@ def short(resource: Any) -> str:
     if resource == "*":
         return "*"
     if isinstance(resource, dict) and "Fn::GetAtt" in resource:
-        name, _ = resource["Fn::GetAtt"]
-        return "table" if name == "Table" else str(name)
+        name, attribute = resource["Fn::GetAtt"]
+        if name == "Table":
+            return "table/stream" if attribute == "StreamArn" else "table"
+        return str(name)
     text = resource["Fn::Sub"] if isinstance(resource, dict) else str(resource)
     if text.startswith("${Table.Arn}"):
         return "table" + text.removeprefix("${Table.Arn}")

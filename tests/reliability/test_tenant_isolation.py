@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ import pytest
 
 from local.template import Route
 from partnerhub.repository import keys
+from testkit import receiver as hooks
 from testkit.scopes import EXPECTED as EXPECTED_SCOPES
 from tests.reliability.conftest import (
     PRODUCT,
@@ -43,6 +45,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "POST /v1/partners/{partner_id}/external-licenses": {"product": "jetpack-backup", "site": site(98)},
     "PUT /v1/prices/{product}": {"daily_price": 1, "monthly_price": 20, "effective_from": "2030-01-01"},
     "POST /v1/operator/invoice-runs": {"period": "2025-06"},
+    "PATCH /v1/webhook-endpoints/{endpoint_id}": {"enabled": False},
 }
 
 
@@ -74,13 +77,27 @@ def readable(stack: LocalStack, table: Table, tenant: TenantA) -> dict[str, Any]
 
 
 @pytest.fixture(scope="module")
-def tenant_a(stack: LocalStack, table: Table) -> TenantA:
+def receiver() -> Iterator[hooks.Receiver]:
+    """A's webhook endpoint: it answers every delivery at once, so nothing is retried while A's data is compared."""
+    running = hooks.start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def tenant_a(stack: LocalStack, table: Table, receiver: hooks.Receiver) -> TenantA:
     partner = new_partner()
     api = stack.client(partner)
     ids: dict[str, str] = {}
+    hook = api.post("/v1/webhook-endpoints", json={"url": receiver.url(receiver.path()), "events": ["*"]})
+    assert hook.status_code == 201, hook.text
+    ids["endpoint_id"] = hook.json()["id"]
+    BODIES["POST /v1/events/{event_id}/redeliver"] = {"endpoint_id": ids["endpoint_id"]}
     card = api.post("/v1/payment-methods", json={"payment_method_id": "pm_card_visa"})
     assert card.status_code == 201, card.text
     ids["payment_method_id"] = card.json()["id"]
+    # The invoice first: its license is A's first (June 2025), so the registry has A billable since then
+    ids["invoice_id"] = invoice_of(stack, partner)
     licenses = issue(api, 2)
     ids["license_key"] = licenses[0]["license_key"]
     assigned = api.put(f"/v1/licenses/{licenses[0]['license_key']}/site", json=site(1))
@@ -88,7 +105,8 @@ def tenant_a(stack: LocalStack, table: Table) -> TenantA:
     connected = api.post("/v1/sites", json=site(2))  # a connected site holding no license: B could not delete it
     assert connected.status_code == 200, connected.text
     ids["site_id"] = site(2)["site_id"]
-    ids["invoice_id"] = invoice_of(stack, partner)
+    stack.anonymous.post("/_local/drain", timeout=60).raise_for_status()
+    ids["event_id"] = api.get("/v1/events", params={"limit": 1}).json()["items"][0]["id"]
     made = api.post("/v1/api-keys", json={"name": "tenant A's script", "scopes": ["read", "licenses", "billing"]})
     assert made.status_code == 201, made.text
     ids["key_id"] = made.json()["id"]

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from local.events import LambdaContext
-from partnerhub.authorizer import Authorizer, InvalidToken, bearer
+from partnerhub.authorizer import Authorizer, InvalidToken, UnknownUser, bearer
 from partnerhub.clock import ManualClock
 from partnerhub.cognito import CognitoTokens, UserPool
 from partnerhub.composition import authorizer_handler
@@ -191,8 +191,22 @@ def stored(**changes: Any) -> Credential:
     return Credential(**{**values, **changes})
 
 
+class Directory:
+    """The user pool's users and whether each has TOTP MFA enrolled (``AdminGetUser``), counting the questions."""
+
+    def __init__(self, **enrolled: bool) -> None:
+        self.enrolled = enrolled
+        self.asked: list[str] = []
+
+    def totp_enrolled(self, username: str) -> bool:
+        self.asked.append(username)
+        if username not in self.enrolled:
+            raise UnknownUser(username)
+        return self.enrolled[username]
+
+
 def authorizer(credentials: Credentials, clock: ManualClock | None = None) -> Authorizer:
-    return Authorizer(Tokens(), credentials, clock or ManualClock(NOW))
+    return Authorizer(Tokens(), credentials, clock or ManualClock(NOW), Directory())
 
 
 def test_bearer_takes_the_credential_out_of_the_header() -> None:
@@ -321,7 +335,7 @@ def test_the_handler_answers_a_simple_response_that_is_always_authorized() -> No
     # Given the sample REQUEST event with an API key nobody holds
     event = json.loads((ROOT / "events" / "authorizer" / "api_key.json").read_text())
     credentials = Credentials()
-    handler = authorizer_handler(Authorizer(Tokens(), credentials, ManualClock(NOW)))
+    handler = authorizer_handler(Authorizer(Tokens(), credentials, ManualClock(NOW), Directory()))
 
     # When API Gateway invokes the authorizer
     answer = handler(event, LambdaContext("partnerhub-test-authorizer"))
@@ -329,3 +343,75 @@ def test_the_handler_answers_a_simple_response_that_is_always_authorized() -> No
     # Then the refusal travels in the context, for the function to answer 401 in the error shape
     assert answer == {"isAuthorized": True, "context": {"kind": "refused", "reason": "the API key is not valid"}}
     assert credentials.reads == [event["identitySource"][0].removeprefix("Bearer ")[:12]]
+
+
+# -- operators' MFA ---------------------------------------------------------------------------------
+
+
+class PeopleTokens:
+    """Tokens by name: ``<username>:<groups>``, each a valid token of that user in those groups."""
+
+    def claims(self, text: str, now: datetime) -> dict[str, Any]:
+        username, _, groups = text.partition(":")
+        claims: dict[str, Any] = {"sub": f"sub-{username}", "cognito:username": username, "exp": 2_000_000_000}
+        if groups:
+            claims["cognito:groups"] = groups.split(",")
+        return claims
+
+
+def people(directory: Directory) -> Authorizer:
+    return Authorizer(PeopleTokens(), Credentials(), ManualClock(NOW), directory)
+
+
+def test_an_operator_with_totp_enrolled_is_said_to_have_it() -> None:
+    # Given Ada, an operator whose authenticator app is enrolled in the user pool
+    directory = Directory(ada=True)
+    # When her token is presented
+    identity = people(directory).identify("Bearer ada:operators")
+    # Then the answer says so, having asked the pool about Ada by her user name
+    assert (identity.kind, identity.mfa) == ("person", "totp")
+    assert identity.context()["mfa"] == "totp"
+    assert directory.asked == ["ada"]
+
+
+def test_an_operator_without_totp_is_said_to_have_none() -> None:
+    directory = Directory(bob=False)
+    identity = people(directory).identify("Bearer bob:operators")
+    assert (identity.kind, identity.groups, identity.mfa) == ("person", ("operators",), "none")
+    assert Identity.from_context(identity.context()).mfa == "none"
+
+
+def test_a_partners_token_never_asks_the_pool() -> None:
+    # Given a partner's user (in no group, or another group) the pool does not even know
+    directory = Directory()
+    # When their tokens are presented, they are people with nothing said of MFA, and the pool was never asked
+    for token_text in ("Bearer carol:", "Bearer carol:billing"):
+        identity = people(directory).identify(token_text)
+        assert (identity.kind, identity.mfa) == ("person", None)
+        assert "mfa" not in identity.context()
+    assert directory.asked == []
+
+
+def test_an_operators_token_whose_user_is_gone_is_refused() -> None:
+    identity = people(Directory()).identify("Bearer dora:operators")
+    assert (identity.kind, identity.reason) == ("refused", "invalid token: the user no longer exists")
+
+
+def test_a_pool_that_cannot_answer_fails_the_request_instead_of_deciding() -> None:
+    # Given a pool whose AdminGetUser is throttled
+    class Throttled(Directory):
+        def totp_enrolled(self, username: str) -> bool:
+            raise ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "slow"}}, "AdminGetUser")
+
+    # Then the authorizer raises: API Gateway answers 500 and caches nothing (neither a yes nor a no)
+    with pytest.raises(ClientError):
+        people(Throttled()).identify("Bearer ada:operators")
+
+
+@pytest.mark.parametrize(
+    ("context", "expected"),
+    [({"mfa": "totp"}, "totp"), ({"mfa": "none"}, "none"), ({}, None), ({"mfa": "TOTP"}, None), ({"mfa": 1}, None)],
+)
+def test_only_the_authorizers_own_words_for_mfa_are_read_back(context: dict[str, Any], expected: str | None) -> None:
+    identity = Identity.from_context({"kind": "person", "subject": "sub-ada", "groups": "operators", **context})
+    assert identity.mfa == expected

@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-API_FUNCTIONS = ("licenses", "payment_methods", "billing", "webhooks", "invoices", "operator")
-ALL_FUNCTIONS = (*API_FUNCTIONS, "invoice_planner", "invoice_worker")
+API_FUNCTIONS = ("licenses", "payment_methods", "billing", "webhooks", "invoices", "operator", "webhook_endpoints")
+QUEUE_FUNCTIONS = ("invoice_planner", "invoice_worker", "webhook_events", "webhook_deliverer", "webhook_scheduler")
+ALL_FUNCTIONS = (*API_FUNCTIONS, *QUEUE_FUNCTIONS)
 
 _CHILD = """
 import importlib.util, json, sys
@@ -86,7 +87,7 @@ def test_no_function_loads_tenacity_or_stripe_to_start(modules: dict[str, set[st
     assert "stripe" not in modules[function]
 
 
-@pytest.mark.parametrize("function", ["invoice_planner", "invoice_worker"])
+@pytest.mark.parametrize("function", QUEUE_FUNCTIONS)
 def test_queue_and_schedule_functions_do_not_load_the_http_resolver(
     modules: dict[str, set[str]], function: str
 ) -> None:
@@ -113,6 +114,7 @@ def test_a_snapshot_init_builds_every_routes_validation(primed: dict[str, dict[s
 def test_a_snapshot_init_loads_what_first_requests_would(primed: dict[str, dict[str, Any]], function: str) -> None:
     loaded = set(primed[function]["modules"])
     assert "tenacity" in loaded
+    assert "idna" in loaded  # for a site URL with an internationalised host name
     # Stripe's SDK only where Stripe is called; its services and object classes with it
     assert ("stripe" in loaded) == (function in STRIPE_FUNCTIONS)
     if function in STRIPE_FUNCTIONS:

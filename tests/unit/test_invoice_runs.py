@@ -49,6 +49,7 @@ LICENSES = {
 class Fakes:
     def __init__(self) -> None:
         self.partners = ["d", "c", "b", "a"]
+        self.since: dict[str, datetime] = {}  # a partner's first license, when the registry says (else: always)
         self.pages: list[tuple[int, str | None]] = []  # (limit, cursor) of each registry page read
         self.record_reads: list[list[str]] = []  # the partner ids of each batch read of records
         self.license_reads: list[str] = []  # the partners whose month's licenses were read
@@ -58,18 +59,23 @@ class Fakes:
             ),
         }
         self.requested: list[str] = []
+        self.requested_by: list[str | None] = []
         self.started: list[AuditEntry] = []
         self.recorded: list[AuditEntry] = []
         self.dead: dict[str, list[str]] = {}
 
     # ports
-    def partner_page(self, limit: int, cursor: str | None) -> PartnerIdPage:
+    def billable(self, before: datetime) -> list[str]:
+        """The registry's partners billable before ``before``, as the repository filters them."""
+        return [p for p in self.partners if p not in self.since or self.since[p] < before]
+
+    def partner_page(self, limit: int, cursor: str | None, before: datetime) -> PartnerIdPage:
         """The registry by id, as the repository pages it (the project's cursor codec, ``after`` an id)."""
         self.pages.append((limit, cursor))
         after = cursors.decode(cursor).get("after") if cursor else None
         if cursor and not isinstance(after, str):
             raise cursors.invalid()
-        rest = [p for p in sorted(self.partners) if after is None or p > after]
+        rest = [p for p in sorted(self.billable(before)) if after is None or p > after]
         page = rest[:limit]
         return PartnerIdPage(page, cursors.encode({"after": page[-1]}) if len(rest) > limit else None)
 
@@ -81,8 +87,9 @@ class Fakes:
         self.license_reads.append(partner_id)
         return LICENSES.get(partner_id, [])
 
-    def request_run(self, period: str) -> None:
+    def request_run(self, period: str, started_by: str | None = None) -> None:
         self.requested.append(period)
+        self.requested_by.append(started_by)
 
     def dead_letters(self, period: str) -> list[str]:
         return list(self.dead.get(period, []))
@@ -124,7 +131,7 @@ def clock() -> ManualClock:
 
 def service(fakes: Fakes, clock: ManualClock) -> InvoiceRunService:
     return InvoiceRunService(
-        partners=lambda: list(fakes.partners),
+        partners=fakes.billable,
         partner_page=fakes.partner_page,
         records=fakes.read_records,
         licenses=fakes.licenses,
@@ -260,6 +267,7 @@ def test_starting_requests_the_planner_and_notes_the_start_with_its_audit_entry(
 ) -> None:
     progress = service(fakes, clock).start("2026-03", entry(clock))
     assert fakes.requested == ["2026-03"]
+    assert fakes.requested_by == ["operator:op"]  # the planner's request names who asked
     assert [(e.action, dict(e.summary)) for e in fakes.started] == [("invoice_run.start", {"period": "2026-03"})]
     assert (progress.planned, progress.invoiced, progress.pending, progress.started_by) == (4, 1, 3, "operator:op")
 
@@ -287,6 +295,59 @@ def test_progress_counts_each_partner_month_where_it_stands(fakes: Fakes, clock:
     assert [dict(f) for f in progress.failures] == [
         {"partner_id": "b", "step": "add_lines", "error": "boom", "at": "t"}
     ]
+
+
+def test_a_partner_that_started_after_the_month_counts_nowhere_in_it(fakes: Fakes, clock: ManualClock) -> None:
+    # Given March invoiced for a, with nothing to bill for d; and e, whose first license was issued on 2 April
+    fakes.records["b"] = InvoiceRecord("b", "2026-03", step=Step.FINALIZED, status="open", invoice_id="in_b")
+    fakes.records["c"] = InvoiceRecord("c", "2026-03", step=Step.FINALIZED, status="open", invoice_id="in_c")
+    fakes.records["d"] = InvoiceRecord("d", "2026-03", step=Step.NOTHING_TO_BILL)
+    fakes.partners.append("e")
+    fakes.since = {"e": datetime(2026, 4, 2, 9, tzinfo=UTC), "b": datetime(2026, 3, 31, 23, 59, tzinfo=UTC)}
+    run = service(fakes, clock)
+
+    # When the operator reads the month's progress and its dry run
+    progress = run.progress("2026-03")
+    preview = run.preview("2026-03")
+
+    # Then e is in neither (not pending in one and "nothing to bill" in the other), b (since 31 March) is in both
+    assert [p.partner_id for p in preview.partners] == ["a", "b", "c", "d"]
+    states = [p.state for p in preview.partners]
+    assert states == ["already_invoiced", "already_invoiced", "already_invoiced", "nothing_to_bill"]
+    assert (progress.planned, progress.invoiced, progress.nothing_to_bill, progress.pending) == (4, 3, 1, 0)
+    # And April, which e started in, counts it
+    assert "e" in fakes.billable(Period.parse("2026-04").end)
+
+
+def test_progress_names_the_months_last_plan(fakes: Fakes, clock: ManualClock) -> None:
+    class Planned(RunLog):
+        def run(self, period: str) -> Mapping[str, Any] | None:
+            return {
+                "started_at": "2026-04-01T00:15:00Z",
+                "started_by": "schedule",
+                "last_planned_at": "2026-04-01T00:15:00Z",
+                "last_planned_by": "operator:op",
+                "last_started_by": "operator:op",
+                "last_started_by_name": "op@agency.example",
+                "planned_partners": 4,
+            }
+
+    run = InvoiceRunService(
+        partners=fakes.billable,
+        partner_page=fakes.partner_page,
+        records=fakes.read_records,
+        licenses=fakes.licenses,
+        catalog=lambda: ([BACKUP, SCAN], PRICES),
+        runs=Planned(fakes),
+        queues=fakes,
+        audit_log=fakes,
+        clock=clock,
+    )
+
+    progress = run.progress("2026-03")
+
+    assert (progress.started_by, progress.last_planned_by, progress.planned_partners) == ("schedule", "operator:op", 4)
+    assert progress.last_planned_by_name == "op@agency.example"
 
 
 def test_retry_re_drives_the_months_dead_letters_and_records_them(fakes: Fakes, clock: ManualClock) -> None:

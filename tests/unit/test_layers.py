@@ -27,6 +27,7 @@ DOMAIN_MAY_NOT = (
     "aws_lambda_powertools",
     "partnerhub.repository",
     "partnerhub.payments",
+    "partnerhub.outbound",
     "partnerhub.queues",
     "partnerhub.clients",
     "partnerhub.api",

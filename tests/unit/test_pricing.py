@@ -121,8 +121,22 @@ class TestPlanPriceChange:
         assert caught.value.status == 422
         assert caught.value.details == [{"field": "monthly_price", "reason": "must not be below the daily price"}]
 
-    def test_free_is_allowed(self) -> None:
-        assert plan_price_change([BACKUP], "jetpack-backup", 0, 0, date(2026, 4, 1), MARCH).monthly_price == 0
+    @pytest.mark.parametrize(("daily", "monthly"), [(0, 0), (0, 550)])
+    def test_a_free_product_is_refused_unless_confirmed(self, daily: int, monthly: int) -> None:
+        # Given a daily price of 0: whatever the monthly price, min(days x 0, monthly) bills nothing
+        # When it is scheduled without saying the product is meant to be free, it is refused under daily_price
+        with pytest.raises(ValidationFailed) as caught:
+            plan_price_change([BACKUP], "jetpack-backup", daily, monthly, date(2026, 4, 1), MARCH)
+        assert caught.value.status == 422
+        assert [d["field"] for d in caught.value.details] == ["daily_price"]
+        assert "free" in caught.value.details[0]["reason"]
+        # And with confirm_free it is scheduled as asked
+        free = plan_price_change([BACKUP], "jetpack-backup", daily, monthly, date(2026, 4, 1), MARCH, confirm_free=True)
+        assert (free.daily_price, free.monthly_price) == (0, monthly)
+
+    def test_confirm_free_changes_nothing_for_a_priced_product(self) -> None:
+        planned = plan_price_change([BACKUP], "jetpack-backup", 1, 1, date(2026, 4, 1), MARCH, confirm_free=True)
+        assert (planned.daily_price, planned.monthly_price) == (1, 1)
 
     @pytest.mark.parametrize(
         ("daily", "monthly", "fields"),

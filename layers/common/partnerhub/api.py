@@ -34,7 +34,7 @@ from partnerhub.domain import actors
 from partnerhub.domain.audit import AuditEntry
 from partnerhub.domain.models import PARTNER_ID
 from partnerhub.errors import DomainError, Forbidden, Unauthorized, ValidationFailed
-from partnerhub.identity import API_KEY, REFUSED, Identity
+from partnerhub.identity import API_KEY, OPERATORS, REFUSED, TOTP, Identity
 from partnerhub.observability import logger
 from partnerhub.repository.dynamo import THROTTLING, error_code
 from partnerhub.schemas.types import CURSOR_MAX, CURSOR_PATTERN
@@ -48,7 +48,6 @@ if TYPE_CHECKING:
     from partnerhub.domain.api_keys import Scope
     from partnerhub.repository.idempotency import Once
 
-OPERATORS = "operators"
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 _RECEIPT = "receipt_id"
 _KEY_SCOPE = "__partnerhub_key_scope__"
@@ -93,7 +92,8 @@ ERROR_RESPONSES: dict[int, str] = {
     400: "Malformed request: the body is empty, not UTF-8, not JSON, or not a JSON object",
     401: "No credential, or an invalid, expired or revoked token or API key, or one that names no partner",
     402: "Payment method required, or a past-due invoice",
-    403: "Not an operator, or `insufficient_scope`: an API key without the scope this operation needs",
+    403: "Not an operator, an operator without TOTP MFA (`mfa_required`), or `insufficient_scope`: an API key "
+    "without the scope this operation needs",
     404: "Not found (also another partner's object)",
     409: "State conflict, or the same Idempotency-Key still running",
     415: "The body is not sent as application/json in UTF-8",
@@ -250,6 +250,8 @@ class ApiResolver(APIGatewayHttpResolver):
                         ],
                     )
                 caller = caller_of(self)
+                if operator and caller.is_operator:
+                    caller.require_operator()  # an operator without MFA replays nothing either (403 mfa_required)
                 scope = actors.operator(caller.subject) if operator else caller.partner()
                 declared: Route = self.context["_route"]
                 route_key = f"{declared.method} {declared.openapi_path}"
@@ -417,6 +419,8 @@ class Caller:
     amr: frozenset[str] = frozenset()
     """How the person signed in (the token's ``amr``), when the token says."""
     auth_time: int | None = None
+    mfa: str | None = None
+    """``totp`` when the authorizer found the operator's TOTP MFA enrolled (``partnerhub.identity``)."""
 
     @property
     def is_api_key(self) -> bool:
@@ -432,8 +436,15 @@ class Caller:
         return self.partner_id
 
     def require_operator(self) -> None:
+        """Operators' routes: the operators group, with TOTP MFA enrolled (the portal's Security page enrols it)."""
         if not self.is_operator:
             raise Forbidden("only operators may do this", code="not_an_operator")
+        if self.mfa != TOTP:
+            raise Forbidden(
+                "operators must enrol an authenticator app (TOTP MFA) before using the console: open Security in "
+                "the portal, enrol, then sign in again",
+                code="mfa_required",
+            )
 
     def audit_entry(
         self, receipt_id: str, at: datetime, action: str, target: str, summary: Mapping[str, Any]
@@ -486,6 +497,7 @@ def caller_of(app: APIGatewayHttpResolver) -> Caller:
         email=identity.email,
         amr=frozenset(identity.amr),
         auth_time=identity.auth_time,
+        mfa=identity.mfa,
     )
 
 

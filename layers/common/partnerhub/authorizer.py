@@ -9,6 +9,12 @@ Two kinds of credential arrive as ``Bearer <credential>``:
 * anything else is taken for a Cognito ID token and verified as API Gateway's JWT authorizer verified it (issuer,
   audience, expiry, signature against the user pool's keys: ``partnerhub.cognito``).
 
+A person in the ``operators`` group costs one more call: the user pool is asked whether the person has TOTP MFA
+enrolled (:class:`MfaDirectory`, ``AdminGetUser`` on Cognito), and the answer says so (``mfa``); the functions
+refuse operators' routes without it. Cognito's ID tokens carry no claim that says it (its ``amr`` claim is still
+rolling out and only reports how a sign-in went, not what is enrolled), and a token stays valid after an enrolment
+is reset, so the pool itself is asked, once per token per cache lifetime. Partners' tokens and API keys never are.
+
 The partner id comes only from the verified credential: the token's ``custom:partner_id`` claim, or the partner
 the key was made for. A refusal is an :class:`~partnerhub.identity.Identity` of kind ``refused`` (see that module
 for why it is not ``isAuthorized: false``); a failure to verify at all (the user pool's keys cannot be fetched,
@@ -32,7 +38,7 @@ from partnerhub.domain.api_keys import (
     prefix_of,
     refusal_of_text,
 )
-from partnerhub.identity import Identity
+from partnerhub.identity import OPERATORS, Identity
 from partnerhub.observability import logger
 
 
@@ -47,6 +53,16 @@ class InvalidToken(Exception):
 class TokenVerifier(Protocol):
     def claims(self, token: str, now: datetime) -> Mapping[str, Any]:
         """The claims of a token valid at ``now``; :class:`InvalidToken` otherwise."""
+        ...
+
+
+class UnknownUser(Exception):
+    """The user pool has no such user (any more)."""
+
+
+class MfaDirectory(Protocol):
+    def totp_enrolled(self, username: str) -> bool:
+        """Whether the user pool's user has TOTP MFA enrolled; :class:`UnknownUser` when there is no such user."""
         ...
 
 
@@ -67,10 +83,11 @@ def bearer(authorization: str | None) -> str:
 class Authorizer:
     """Decides who a request comes from."""
 
-    def __init__(self, tokens: TokenVerifier, credentials: Credentials, clock: Clock) -> None:
+    def __init__(self, tokens: TokenVerifier, credentials: Credentials, clock: Clock, mfa: MfaDirectory) -> None:
         self._tokens = tokens
         self._credentials = credentials
         self._clock = clock
+        self._mfa = mfa
 
     def identify(self, authorization: str | None) -> Identity:
         presented = bearer(authorization)
@@ -86,7 +103,16 @@ class Authorizer:
         except InvalidToken as refused:
             logger.info("token refused", extra={"reason": refused.reason})
             return Identity.refused(f"invalid token: {refused.reason}")
-        return Identity.person(claims)
+        person = Identity.person(claims)
+        if OPERATORS not in person.groups:
+            return person
+        if not person.username:
+            return Identity.refused("invalid token: it names no user")
+        try:
+            return person.with_mfa(self._mfa.totp_enrolled(person.username))
+        except UnknownUser:
+            logger.info("token refused", extra={"reason": "the user no longer exists"})
+            return Identity.refused("invalid token: the user no longer exists")
 
     def _key(self, secret: str) -> Identity:
         malformed = refusal_of_text(secret)

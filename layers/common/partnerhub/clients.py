@@ -30,3 +30,11 @@ def sqs() -> Any:  # no SQS stubs are pinned
     import boto3
 
     return boto3.client("sqs")
+
+
+def cognito_idp() -> Any:  # no Cognito stubs are pinned
+    """The user pool's API, for the authorizer's ``AdminGetUser`` (``standard`` retries for its throttling)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("cognito-idp", config=Config(retries={"mode": "standard", "max_attempts": 4}))

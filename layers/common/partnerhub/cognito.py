@@ -6,6 +6,11 @@ user pool; ``aud`` (an ID token) or ``client_id`` (an access token) the portal's
 for an hour; a ``kid`` it does not hold makes one fresh fetch at most a minute (a rotated key is found, a flood of
 forged ``kid`` values is not a flood of fetches).
 
+Whether an operator has TOTP MFA enrolled is the user pool's ``AdminGetUser`` (:class:`CognitoMfa`): its
+``UserMFASettingList`` names ``SOFTWARE_TOKEN_MFA`` once the person has verified an authenticator app's code
+(``VerifySoftwareToken``) and turned it on (``SetUserMFAPreference``). The authorizer's role may call that one action
+on its own pool, nothing else of Cognito.
+
 PyJWT and ``cryptography`` are the authorizer function's own dependencies (``functions/authorizer/requirements.txt``),
 not the layer's: only that function imports this module (``tests/unit/test_layers.py``).
 """
@@ -19,11 +24,12 @@ from typing import Any, Protocol
 
 import jwt
 
-from partnerhub.authorizer import InvalidToken
+from partnerhub.authorizer import InvalidToken, UnknownUser
 
 JWKS_LIFETIME_SECONDS = 3600
 JWKS_REFRESH_COOLDOWN_SECONDS = 60
 JWKS_TIMEOUT_SECONDS = 3
+SOFTWARE_TOKEN_MFA = "SOFTWARE_TOKEN_MFA"  # noqa: S105 - the name of an MFA kind, no secret
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,3 +117,19 @@ class CognitoTokens:
         iat = claims.get("iat")
         if isinstance(iat, int | float) and iat > instant:
             raise InvalidToken("the token was issued in the future")
+
+
+class CognitoMfa:
+    """``partnerhub.authorizer.MfaDirectory`` for one user pool, over its ``AdminGetUser`` (a boto3 ``cognito-idp``
+    client: Cognito's, or the local stack's pool at ``AWS_ENDPOINT_URL_COGNITO_IDP``)."""
+
+    def __init__(self, user_pool_id: str, client: Any) -> None:
+        self._pool_id = user_pool_id
+        self._client = client
+
+    def totp_enrolled(self, username: str) -> bool:
+        try:
+            user = self._client.admin_get_user(UserPoolId=self._pool_id, Username=username)
+        except self._client.exceptions.UserNotFoundException as error:
+            raise UnknownUser(username) from error
+        return SOFTWARE_TOKEN_MFA in (user.get("UserMFASettingList") or [])

@@ -11,6 +11,11 @@ reason: HTTP API turns a Lambda authorizer's ``false`` into a bare 403, while th
 project's error shape, and a refusal cached like an acceptance makes a bad key cost no more than a cached lookup.
 Every function's resolver turns a refused identity into that 401 before any route runs (``partnerhub.api``).
 
+An operator's answer also says whether the person has TOTP MFA enrolled (``mfa``: ``totp`` or ``none``), which the
+authorizer asks the user pool (``partnerhub.authorizer.MfaDirectory``) because Cognito's tokens do not say it; the
+functions refuse an operator route to an operator without it (``partnerhub.api.Caller.require_operator``). It is
+cached with the rest of the answer, per token: a person who enrols then uses a fresh token (the portal renews it).
+
 Expiry travels as an instant (``expires_ms``), not as a verdict: the functions compare it with the request's own
 time, so a cached answer never keeps a token or a key alive past its expiry.
 """
@@ -19,11 +24,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 Kind = Literal["person", "api_key", "refused"]
+Mfa = Literal["totp", "none"]
 
+OPERATORS = "operators"
+"""The user pool group of the vendor's operators (the JWT group ``operators``)."""
+TOTP: Mfa = "totp"
+NO_MFA: Mfa = "none"
 PERSON: Kind = "person"
 API_KEY: Kind = "api_key"
 REFUSED: Kind = "refused"
@@ -45,6 +55,8 @@ class Identity:
     amr: tuple[str, ...] = ()
     """How the person signed in (the token's ``amr``, when Cognito puts one in), for rules such as operators' MFA."""
     auth_time: int | None = None
+    mfa: Mfa | None = None
+    """Whether the person has TOTP MFA enrolled; asked of the user pool for operators only (None: not asked)."""
     expires_ms: int | None = None
     """When the credential stops working, in epoch milliseconds (a token's ``exp``, a key's ``expires_at``)."""
     reason: str | None = None
@@ -68,6 +80,10 @@ class Identity:
             expires_ms=int(exp * 1000) if isinstance(exp, int | float) else None,
         )
 
+    def with_mfa(self, enrolled: bool) -> Identity:
+        """This person, with what the user pool says of their MFA."""
+        return replace(self, mfa=TOTP if enrolled else NO_MFA)
+
     @classmethod
     def key(cls, key_id: str, partner_id: str, scopes: Iterable[str], expires_ms: int | None) -> Identity:
         """One of a partner's API keys, with the scopes it was given."""
@@ -89,6 +105,7 @@ class Identity:
             "username": self.username,
             "amr": " ".join(self.amr) or None,
             "auth_time": self.auth_time,
+            "mfa": self.mfa,
             "expires_ms": self.expires_ms,
             "reason": self.reason,
         }
@@ -110,6 +127,7 @@ class Identity:
             username=str(context["username"]) if context.get("username") else None,
             amr=_names(context.get("amr")),
             auth_time=_integer(context.get("auth_time")),
+            mfa=_mfa(context.get("mfa")),
             expires_ms=_integer(context.get("expires_ms")),
         )
 
@@ -129,6 +147,14 @@ def _names(raw: Any) -> tuple[str, ...]:
         else:
             return _names(parsed) if isinstance(parsed, list) else ()
     return tuple(part for part in text.replace(",", " ").split() if part)
+
+
+def _mfa(raw: Any) -> Mfa | None:
+    if raw == TOTP:
+        return TOTP
+    if raw == NO_MFA:
+        return NO_MFA
+    return None
 
 
 def _integer(raw: Any) -> int | None:

@@ -2,8 +2,8 @@
 
 This is the one place a function's start is shaped. Two things are left to first use: the heavy libraries only
 some requests need, each imported by the one function that uses it (Stripe's SDK in ``payments.client``,
-tenacity in ``retry``), and each route's request validation models, which Powertools builds on the route's
-first request. That keeps a plain cold start
+tenacity in ``retry``, idna in ``domain.models`` for a site URL with a non-ASCII host name), and each route's
+request validation models, which Powertools builds on the route's first request. That keeps a plain cold start
 lean: the first request pays only for what it uses. Under SnapStart the balance turns: Lambda runs the init
 once, when a version is published, and starts every new execution environment from a snapshot of it, so work
 done at init is free to requests and work left to a first request is paid by every restored environment.
@@ -60,9 +60,11 @@ def prime_http(app: APIGatewayHttpResolver, wiring: object) -> None:
     """Prime an HTTP function: its routes, the retry policies' library, and every part of its wiring that
     can be primed (:class:`Primable`)."""
     from partnerhub import retry
+    from partnerhub.domain import models
 
     prime_routes(app)
     retry.prime()
+    models.prime()
     for part in vars(wiring).values():
         if isinstance(part, Primable):
             part.prime()

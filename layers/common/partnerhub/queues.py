@@ -1,16 +1,21 @@
-"""The month-end queues on SQS: the planner's request queue, the worker's queue and its dead-letter queue. Their
-messages have one shape each, which sender and reader share (``domain.planning``: ``RunRequest``, ``PartnerMonth``).
+"""The queues on SQS: month-end's (the planner's request queue, the worker's queue and its dead-letter queue) and
+webhooks' (the delivery queue, one message group per endpoint, and the wake-ups of the due index's sweep). Their
+messages have one shape each, which sender and reader share (``domain.planning``: ``RunRequest``, ``PartnerMonth``;
+``domain.webhook_deliveries``: ``DeliveryMessage``).
 """
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from datetime import timedelta
 from itertools import batched
 from typing import Any
 
 from partnerhub import retry
 from partnerhub.domain.planning import BadMessage, PartnerMonth, RunRequest
+from partnerhub.domain.webhook_deliveries import DeliveryMessage
 from partnerhub.observability import logger
 
 _PEEK_VISIBILITY_SECONDS = 5  # how long a looked-at dead letter stays hidden if releasing it fails
@@ -37,21 +42,27 @@ class InvoiceQueue:
         return sent
 
     def _send_batch(self, messages: list[PartnerMonth]) -> None:
-        entries = {str(i): {"Id": str(i), "MessageBody": m.body()} for i, m in enumerate(messages)}
+        entries = [{"MessageBody": m.body()} for m in messages]
+        send_all(self._sqs, self._url, entries, "partner-month message(s)", self._sleep)
 
-        def send() -> list[dict[str, Any]]:
-            nonlocal entries
-            response = self._sqs.send_message_batch(QueueUrl=self._url, Entries=list(entries.values()))
-            failed: list[dict[str, Any]] = response.get("Failed", [])
-            if failed:
-                logger.warning("some messages were not enqueued; retrying them", extra={"failed": failed})
-                entries = {f["Id"]: entries[f["Id"]] for f in failed}
-            return failed
 
-        try:
-            retry.on_partial_send(attempts=_SEND_ATTEMPTS, sleep=self._sleep)(send)
-        except retry.Exhausted as exhausted:
-            raise RuntimeError(f"could not enqueue {len(entries)} partner-month message(s)") from exhausted
+def send_all(sqs: Any, url: str, entries: list[dict[str, Any]], what: str, sleep: Callable[[float], None]) -> None:
+    """Send up to ten entries in one batch; entries SQS refused are sent again (a few times) before it fails."""
+    pending = {str(i): {"Id": str(i), **entry} for i, entry in enumerate(entries)}
+
+    def send() -> list[dict[str, Any]]:
+        nonlocal pending
+        response = sqs.send_message_batch(QueueUrl=url, Entries=list(pending.values()))
+        failed: list[dict[str, Any]] = response.get("Failed", [])
+        if failed:
+            logger.warning("some messages were not enqueued; retrying them", extra={"failed": failed})
+            pending = {f["Id"]: pending[f["Id"]] for f in failed}
+        return failed
+
+    try:
+        retry.on_partial_send(attempts=_SEND_ATTEMPTS, sleep=sleep)(send)
+    except retry.Exhausted as exhausted:
+        raise RuntimeError(f"could not enqueue {len(pending)} {what}") from exhausted
 
 
 class InvoiceRunQueues:
@@ -61,9 +72,10 @@ class InvoiceRunQueues:
         self._invoice_queue_url = invoice_queue_url
         self._dead_letter_url = dead_letter_url
 
-    def request_run(self, period: str) -> None:
-        """Ask the planner for ``period``: it is an SQS event source of the request queue, deployed and locally."""
-        self._sqs.send_message(QueueUrl=self._run_queue_url, MessageBody=RunRequest(period).body())
+    def request_run(self, period: str, started_by: str | None = None) -> None:
+        """Ask the planner for ``period`` on behalf of ``started_by``: it is an SQS event source of the request
+        queue, deployed and locally."""
+        self._sqs.send_message(QueueUrl=self._run_queue_url, MessageBody=RunRequest(period, started_by).body())
 
     def dead_letters(self, period: str) -> list[str]:
         messages = self._receive_all()
@@ -122,3 +134,41 @@ def _partner_of(message: dict[str, Any], period: str) -> str | None:
     except BadMessage:
         return None
     return found.partner_id if found.period == period else None
+
+
+class WebhookDeliveryQueue:
+    """The delivery queue (FIFO): one message per attempt, in the endpoint's message group, so one endpoint's
+    backlog waits in its own group while every other endpoint's messages go on."""
+
+    def __init__(self, sqs: Any, queue_url: str, sleep: Callable[[float], None] = time.sleep) -> None:
+        self._sqs = sqs
+        self._url = queue_url
+        self._sleep = sleep
+
+    def send(self, messages: Sequence[DeliveryMessage]) -> None:
+        for batch in batched(messages, _BATCH, strict=False):
+            entries = [
+                {
+                    "MessageBody": m.body(),
+                    "MessageGroupId": m.group,
+                    "MessageDeduplicationId": m.deduplication_id,
+                }
+                for m in batch
+            ]
+            send_all(self._sqs, self._url, entries, "webhook delivery message(s)", self._sleep)
+
+
+WAKE_BODY = '{"sweep": true}'
+_MAX_DELAY_SECONDS = 900  # SQS's limit
+
+
+class WebhookWakeQueue:
+    """Wake-ups of the due index's sweep, for retries due sooner than its one-minute schedule would see them."""
+
+    def __init__(self, sqs: Any, queue_url: str) -> None:
+        self._sqs = sqs
+        self._url = queue_url
+
+    def after(self, delay: timedelta) -> None:
+        seconds = min(_MAX_DELAY_SECONDS, max(0, math.ceil(delay.total_seconds())))
+        self._sqs.send_message(QueueUrl=self._url, MessageBody=WAKE_BODY, DelaySeconds=seconds)

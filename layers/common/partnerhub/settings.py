@@ -91,8 +91,24 @@ class OperatorSettings(Settings):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class AgencyWebhookSettings(Settings):
+    """The functions of webhooks to agencies: the delivery queue (FIFO, a message group per endpoint), the wake-up
+    queue of the due index's sweep, and how long an attempt may take.
+
+    ``webhook_allow_local_urls`` is the local stack's setting and no deployment's: it allows ``http://`` URLs and
+    the address ``127.0.0.1``. The template never sets it, so deployed it is off (``docs/security.md``)."""
+
+    webhook_delivery_queue_url: str = ""
+    webhook_wake_queue_url: str = ""
+    webhook_allow_local_urls: bool = False
+    webhook_attempt_timeout_seconds: int = 10
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class AuthorizerSettings(Settings):
-    """The HTTP API's authorizer: the user pool whose ID tokens it accepts (issuer and the portal's app client)."""
+    """The HTTP API's authorizer: the user pool whose ID tokens it accepts (issuer and the portal's app client), and
+    its id, for asking whether an operator has MFA enrolled."""
 
     cognito_issuer: str
     cognito_audience: str
+    cognito_user_pool_id: str

@@ -3,7 +3,7 @@
 // as CSV, and the last 12 months of spend.
 import { h, clear, field, pageHeader, alertBox, skeleton } from "../dom.js";
 import * as api from "../api.js";
-import { money, month, dateTime, titleCase } from "../format.js";
+import { money, month, dateTime, invoiceStatus } from "../format.js";
 import { groupsOf, groupTable, downloadButtons } from "../statement.js";
 import { spendSection } from "../spend-chart.js";
 import { issueAction } from "./issue.js";
@@ -59,11 +59,16 @@ export async function billingPage(page) {
     h("span", { class: "stat-value", dataset: { stat: "licenses" } }, String(totals.counts.total)),
     h("span", { class: "stat-note" },
       `${totals.counts.assigned} assigned · ${totals.counts.unassigned} unassigned · ${revokedOf(totals.counts)} revoked`));
+  // A voided or uncollectible month is said as such: nothing is owed (void), or Stripe no longer collects it; neither
+  // counts as spend.
+  const settled = invoice && ["void", "uncollectible"].includes(invoice.status) ? invoice.status : null;
   const summary = closed
     ? h("div", { class: "stats" },
       h("div", { class: "stat" }, h("span", { class: "stat-label" }, "Invoiced for the month"),
-        h("span", { class: "stat-value", dataset: { stat: "invoiced" } }, money(totals.cost_to_date, currency)),
-        invoiceNote(invoice, totals)),
+        h("span", { class: "stat-value", dataset: { stat: "invoiced" } },
+          settled === "void" ? "Void" : money(totals.cost_to_date, currency),
+          settled === "uncollectible" ? h("span", { class: "badge badge-uncollectible" }, "Uncollectible") : null),
+        invoiceNote(invoice, totals, currency)),
       licenseStat)
     : h("div", { class: "stats" },
       h("div", { class: "stat" }, h("span", { class: "stat-label" }, "Estimate to date"),
@@ -74,7 +79,9 @@ export async function billingPage(page) {
   const headings = ["Product", "Assigned", "Unassigned", "Revoked", "Total", "License-days",
     ...(closed ? ["Invoiced"] : ["Cost to date", "Projected"])];
   const table = h("table", { class: "table billing" },
-    h("caption", {}, closed ? `${month(bill.period)} — closed` : `${month(bill.period)} — as of ${dateTime(bill.as_of)}`),
+    h("caption", {}, closed
+      ? `${month(bill.period)} — closed${settled === "void" ? " (invoice voided: not owed)" : settled === "uncollectible" ? " (invoice uncollectible)" : ""}`
+      : `${month(bill.period)} — as of ${dateTime(bill.as_of)}`),
     h("thead", {}, h("tr", {}, headings
       .map((label, i) => h("th", { scope: "col", class: i ? "num" : null }, label)))),
     h("tbody", {}, bill.products.length
@@ -131,12 +138,13 @@ function monthEnd(period) {
   return Date.UTC(year, mon, 1); // months are 0-based here: ``mon`` is the month after
 }
 
-// The invoice made for ``period``, from GET /v1/invoices (newest first, a page at a time), or null.
+// The invoice made for ``period`` (a void one too: the month then shows it was voided), from GET /v1/invoices
+// (newest first, a page at a time), or null.
 async function invoiceOf(period) {
   let cursor = null;
   for (let pages = 0; pages < 10; pages += 1) {
     const reply = await api.get("/v1/invoices", { limit: 100, cursor }).catch(() => ({ items: [] }));
-    const found = (reply.items || []).find((invoice) => invoice.period === period && invoice.status !== "void");
+    const found = (reply.items || []).find((invoice) => invoice.period === period);
     if (found) return found;
     if ((reply.items || []).some((invoice) => invoice.period < period) || !reply.next_cursor) return null;
     cursor = reply.next_cursor;
@@ -144,11 +152,14 @@ async function invoiceOf(period) {
   return null;
 }
 
-function invoiceNote(invoice, totals) {
+function invoiceNote(invoice, totals, currency) {
   if (invoice) {
+    const why = {
+      void: ` · Void: the month's ${money(invoice.total, currency)} is not owed and not counted as spend`,
+      uncollectible: ` · Uncollectible: Stripe no longer collects ${money(invoice.amount_remaining, currency)}; still owed, not counted as spend`,
+    }[invoice.status] || ` · ${invoiceStatus(invoice)[1]}`;
     return h("span", { class: "stat-note", dataset: { stat: "invoice" } },
-      h("a", { href: `#/invoices?invoice=${encodeURIComponent(invoice.id)}` }, `Invoice ${invoice.number || invoice.id}`),
-      ` · ${titleCase(invoice.past_due ? "past due" : invoice.status)}`);
+      h("a", { href: `#/invoices?invoice=${encodeURIComponent(invoice.id)}` }, `Invoice ${invoice.number || invoice.id}`), why);
   }
   return h("span", { class: "stat-note", dataset: { stat: "invoice" } }, totals.cost_to_date
     ? "The invoice is made on the 1st of the next month; it is listed under Invoices once made."

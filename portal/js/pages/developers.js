@@ -1,5 +1,6 @@
-// Developers: the partner's API keys (create with scopes and an expiry, copy the key once, revoke with a
-// confirmation), and the place where the webhook endpoints go (their own module fills #webhook-endpoints).
+// Developers: one area for what the partner's own systems use, in two parts reached from one sidebar entry: API keys
+// here (#/developers: create with scopes and an expiry, copy the key once, revoke with a confirmation) and webhook
+// endpoints (#/developers/webhooks, pages/webhook-endpoints.js). Both draw the same header and the links between them.
 import { h, clear, field, pageHeader, alertBox, toast, confirmDialog } from "../dom.js";
 import * as api from "../api.js";
 import { date, dateTime, isoAttr } from "../format.js";
@@ -14,15 +15,28 @@ const SCOPES = [
 ];
 const CACHE_SECONDS = 60; // the authorizer's cache (template.yaml): how long a revoked key may still work
 
+// The parts of the Developers area: [route, link text].
+const PARTS = [
+  ["developers", "API keys"],
+  ["developers/webhooks", "Webhooks"],
+];
+
+// The header every part of the area starts with: the page title, and links to each part (the one shown is current).
+export function developersHeader(route) {
+  const links = PARTS.map(([to, label]) => h("a", {
+    href: `#/${to}`, class: "tab", "aria-current": to === route ? "page" : null, dataset: { part: to },
+  }, label));
+  return [pageHeader("Developers"), h("nav", { class: "tabs developers-parts", "aria-label": "Developers" }, links)];
+}
+
 export async function developersPage(page, ctx) {
-  page.append(pageHeader("Developers"),
+  page.append(...developersHeader("developers"),
     h("p", { class: "muted" }, "Your own scripts and systems can call the API with an API key instead of a person's sign-in. ",
-      "Send it as ", h("code", {}, "Authorization: Bearer phk_…"), "; each key does only what its scopes allow."));
+      "Send it as ", h("code", {}, "Authorization: Bearer phk_…"), "; each key does only what its scopes allow. ",
+      "To hear about changes as they happen instead of asking, add a ", h("a", { href: "#/developers/webhooks" }, "webhook endpoint"), "."));
   const keys = h("section", { id: "api-keys", class: "developers-section", "aria-labelledby": "api-keys-title" });
   page.append(keys);
   await apiKeysSection(keys, ctx);
-  // The webhook endpoints go in this section; their own page module fills it (and shows it).
-  page.append(h("section", { id: "webhook-endpoints", class: "developers-section", hidden: true }));
 }
 
 async function apiKeysSection(section, ctx) {

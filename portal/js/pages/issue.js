@@ -80,7 +80,7 @@ export async function issuePage(page, ctx) {
       h("p", {}, h("strong", {}, `${count} × ${money(price.daily_price, price.currency)}/day = ${daily}/day`),
         " from today, for each day the licenses are active (assigned or not)."),
       h("p", { class: "muted" }, `Each license costs at most ${cap} in a month`,
-        count > 1 ? ` (at most ${money(count * price.monthly_price, price.currency)} a month for all ${count})` : "", "."));
+        count > 1 ? ` (at most ${money(count * price.monthly_price, price.currency)} a month for ${count === 2 ? "both" : `all ${count}`})` : "", "."));
   }
   product.addEventListener("change", showPreview);
   quantity.addEventListener("input", showPreview);
@@ -121,18 +121,22 @@ export async function issuePage(page, ctx) {
       const issued = reply.items || [];
       const labelled = order.client ? ` for ${order.client}` : "";
       const plural = issued.length === 1 ? "" : "s";
-      result.append(sites
+      const success = sites
         ? alertBox(`Issued ${issued.length} license${plural}${labelled} to ${issued.length} site${plural}.`, "success",
           h("ul", { class: "issued" }, issued.map((l) => h("li", {}, h("code", {}, l.license_key), ` on ${l.site ? l.site.site_url : "—"}`))),
           h("p", {}, h("a", { href: "#/sites" }, "See them on the Sites page")))
         : alertBox(`Issued ${issued.length} license${plural}${labelled}.`, "success",
           h("ul", { class: "issued" }, issued.map((l) => h("li", {}, h("code", {}, l.license_key)))),
-          h("p", {}, h("a", { href: "#/licenses?status=unassigned" }, "Assign them to sites"))));
+          h("p", {}, h("a", { href: "#/licenses?status=unassigned" }, "Assign them to sites")));
+      success.setAttribute("tabindex", "-1");
+      result.append(success);
       if (sites) chooser.reset();
-      resetErrors(form); // the refusal shown before this success is no longer true
+      // The last refusal's messages go: the form is fine now. The success is brought into view and focused.
+      resetErrors(form);
       busy(form, false);
       showTarget();
-      result.querySelector(".alert").focus?.();
+      success.focus({ preventScroll: true });
+      success.scrollIntoView({ block: "nearest" });
       ctx.refreshBanners();
     } catch (error) {
       busy(form, false);

@@ -4,7 +4,8 @@ import { h, clear, field, pageHeader, alertBox, toast, uid, confirmDialog } from
 import * as api from "../api.js";
 import * as session from "../session.js";
 import { date, dateTime, isoAttr, titleCase } from "../format.js";
-import { showErrors, busy, wayOutOf } from "../forms.js";
+import { showErrors, showProblems, busy, wayOutOf } from "../forms.js";
+import { asciiUrl, urlProblem } from "../urls.js";
 import { labelsOf, labelForm, bulkLabeller } from "../labels.js";
 import { issueAction } from "./issue.js";
 import { siteIdField } from "../site-picker.js";
@@ -16,11 +17,16 @@ const FILTERS = [
   ["revoked", "Revoked", "revoked_at"],
 ];
 
+// The API's limit on a search (GET /v1/licenses?search=): the field takes no more, and an address asking for more
+// is cut to it (and says so) instead of failing the page.
+const MAX_SEARCH = 200;
+
 function queryOf() {
   const params = new URLSearchParams(location.hash.split("?")[1] || "");
   return {
     status: FILTERS.some(([s]) => s === params.get("status")) ? params.get("status") : "all",
-    search: params.get("search") || "",
+    search: (params.get("search") || "").slice(0, MAX_SEARCH),
+    searchCut: (params.get("search") || "").length > MAX_SEARCH,
     product: params.get("product") || "",
     client: params.get("client") || "",
     tag: params.get("tag") || "",
@@ -73,7 +79,10 @@ export async function licensesPage(page, ctx) {
     }
   });
 
-  const search = h("input", { type: "search", name: "search", value: query.search, placeholder: "License code, site, site id or client", autocomplete: "off" });
+  const search = h("input", {
+    type: "search", name: "search", value: query.search, placeholder: "License code, site, site id or client", autocomplete: "off",
+    maxlength: String(MAX_SEARCH),
+  });
   const client = h("input", { name: "client", value: query.client, autocomplete: "off", maxlength: "100" });
   const tag = h("input", { name: "tag", value: query.tag, autocomplete: "off", maxlength: "40" });
   const product = h("select", { name: "product" }, h("option", { value: "" }, "All products"),
@@ -87,7 +96,7 @@ export async function licensesPage(page, ctx) {
     h("div", { class: "label-filter-fields" }, field("Client", client, { hint: "The exact client label" }), field("Tag", tag),
       h("button", { type: "submit", class: "button" }, "Filter")));
   const toolbar = h("form", { class: "toolbar", role: "search" },
-    field("Search licenses", search), field("Product", product), field("Order", order),
+    field("Search licenses", search, { hint: `Up to ${MAX_SEARCH} characters` }), field("Product", product), field("Order", order),
     h("button", { type: "submit", class: "button" }, searchIcon(), "Search"), labelFields);
   toolbar.firstElementChild.classList.add("grow");
   const apply = () => {
@@ -105,7 +114,11 @@ export async function licensesPage(page, ctx) {
   const filtered = query.client || query.tag ? labelFilters(query) : null;
   // Selection and bulk labels: a row updated by a PATCH shows its new labels in place.
   const bulk = bulkLabeller({ onLabelled: (license) => repaintLabels(list, license) });
-  page.append(...[tabsWrap, toolbar, filtered, h("div", { class: "list-head" }, status, bulk.selectAll), bulk.form, list, more]
+  const cut = query.searchCut
+    ? h("p", { class: "alert alert-warning", role: "status", dataset: { field: "search-cut" } },
+      `A search takes up to ${MAX_SEARCH} characters: it was cut to the first ${MAX_SEARCH}.`)
+    : null;
+  page.append(...[tabsWrap, toolbar, cut, filtered, h("div", { class: "list-head" }, status, bulk.selectAll), bulk.form, list, more]
     .filter(Boolean));
 
   const sort = FILTERS.find(([s]) => s === query.status)[2];
@@ -317,9 +330,12 @@ function detailsOf(license, ctx) {
 }
 
 function assignForm(license, ctx) {
-  const siteId = h("input", { name: "site_id", required: true, autocomplete: "off", pattern: "[A-Za-z0-9._:\\-]{1,64}" });
+  const siteId = h("input", {
+    name: "site_id", required: true, autocomplete: "off", pattern: "[A-Za-z0-9._:\\-]{1,64}", maxlength: "64",
+    dataset: { patternHint: "letters, digits and . _ : - only (up to 64)" },
+  });
   const siteUrl = h("input", { name: "site_url", type: "url", required: true, placeholder: "https://example.com", autocomplete: "url" });
-  const owner = h("input", { name: "site_owner", autocomplete: "off" });
+  const owner = h("input", { name: "site_owner", autocomplete: "off", maxlength: "200" });
   // The Site ID searches the connected sites: choosing one fills its address and owner; a new site's ID is typed in.
   const siteField = siteIdField(siteId, {
     hint: "Type to find a connected site, or a new site's ID",
@@ -330,18 +346,27 @@ function assignForm(license, ctx) {
     },
   });
   const form = h("form", { class: "form inline-form", "aria-label": "Assign license to a site" },
-    siteField, field("Site URL", siteUrl), field("Site owner (optional)", owner),
+    siteField, field("Site URL", siteUrl, { hint: "An international address (https://bäckerei.example) is sent in its ASCII form" }),
+    field("Site owner (optional)", owner, { hint: "Who owns the site: an email or a name, up to 200 characters" }),
     h("button", { type: "submit", class: "button button-primary" }, license.status === "assigned" ? "Transfer" : "Assign"));
   let key = api.newKey();
   form.addEventListener("input", () => { key = api.newKey(); }); // a changed request is a new request
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const body = { site_id: siteId.value.trim(), site_url: siteUrl.value.trim() };
+    const body = { site_id: siteId.value.trim(), site_url: asciiUrl(siteUrl.value) };
     if (owner.value.trim()) body.site_owner = owner.value.trim();
+    const tooLong = urlProblem(siteUrl.value);
+    if (tooLong) {
+      showProblems(form, [{ field: "site_url", reason: tooLong }]);
+      return;
+    }
     busy(form, true);
     try {
-      await api.put(`/v1/licenses/${encodeURIComponent(license.license_key)}/site`, body, key);
-      toast(`License assigned to ${body.site_url}`);
+      const moved = await api.put(`/v1/licenses/${encodeURIComponent(license.license_key)}/site`, body, key);
+      const where = (moved && moved.site && moved.site.site_url) || body.site_url;
+      toast(license.status === "assigned"
+        ? `${license.product_name} transferred to ${where}`
+        : `${license.product_name} assigned to ${where}`);
       ctx.reload();
     } catch (error) {
       busy(form, false);

@@ -1,7 +1,7 @@
 // Operators: month-end invoicing by hand. Pick a month; the dry run shows what each partner would be invoiced
 // (nothing written, Stripe not called), fetched a page of partners at a time and summed here; Start run asks the planner for it; progress refreshes until it is done;
 // Retry failures sends the month's dead letters back to the worker.
-import { h, clear, field, pageHeader, alertBox, toast } from "../dom.js";
+import { h, clear, field, pageHeader, alertBox, toast, confirmDialog } from "../dom.js";
 import * as api from "../api.js";
 import { money, month, dateTime, titleCase } from "../format.js";
 
@@ -33,9 +33,28 @@ export function failureCause(failure) {
   return String(failure.message || "").replace(/^invoicing \S+ for \d{4}-\d{2} stopped at \S+: /, "");
 }
 
+// Whether ``period`` has ended at the service's time (only an ended month can be invoiced).
+export function monthEnded(period, asOf) {
+  const [year, mon] = period.split("-").map(Number);
+  const now = asOf ? Date.parse(asOf) : Date.now();
+  return now >= Date.UTC(year, mon, 1); // 0-based months: ``mon`` is the month after
+}
+
+// Who or what started a run, as the run's record names it (docs/api.md: started_by).
+export function starterName(id, name) {
+  const text = String(id || "");
+  if (text.startsWith("operator:")) return name || text;
+  if (text === "schedule") return "the schedule (00:15 UTC on the 1st)";
+  if (text === "invoke") return "a direct invocation of the planner";
+  if (text === "local:make-invoice") return "make invoice (the local stack)";
+  if (text.startsWith("local:")) return `the local stack's ${text.slice(6)} control`;
+  return text || "someone";
+}
+
 export async function operatorMonthEndPage(page) {
   page.classList.add("operator-page");
-  const period = periodOf() || monthBefore(await serviceTime());
+  const asOf = await serviceTime();
+  const period = periodOf() || monthBefore(asOf);
   page.append(pageHeader("Month-end"));
   const picker = h("input", { type: "month", name: "period", value: period, required: true });
   const form = h("form", { class: "toolbar" }, field("Month", picker), h("button", { type: "submit", class: "button" }, "Show"));
@@ -50,12 +69,12 @@ export async function operatorMonthEndPage(page) {
   // The dry run is not awaited: the page shows as soon as the run's progress is read, and the dry run fills in
   // page by page, saying how far it has got.
   showPreview(previewBox, period);
-  await showProgress(progressBox, period, result);
+  await showProgress(progressBox, period, result, monthEnded(period, asOf));
 }
 
 // -- progress, start, retry ----------------------------------------------------------------------------------
 
-async function showProgress(box, period, result) {
+async function showProgress(box, period, result, ended = true) {
   let progress;
   try {
     progress = await api.get(`/v1/operator/invoice-runs/${period}`);
@@ -65,22 +84,34 @@ async function showProgress(box, period, result) {
   }
   const stat = (label, name, value) => h("div", { class: "stat" }, h("span", { class: "stat-label" }, label),
     h("span", { class: "stat-value", dataset: { stat: name } }, String(value)));
+  // Start run: only for a month that has ended (the API refuses another), after the portal's dialog asks.
   const start = h("button", { type: "button", class: "button button-primary" }, progress.started_at ? "Start again" : "Start run");
   const startKey = api.newKey();
-  start.addEventListener("click", async () => {
-    start.disabled = true;
-    clear(result);
-    try {
-      await api.post("/v1/operator/invoice-runs", { period }, startKey);
-      toast(`Month-end invoicing for ${month(period)} started`);
-      await showProgress(box, period, result);
-      poll(box, period, result);
-    } catch (error) {
-      start.disabled = false;
-      result.append(alertBox(error.message));
-    }
-  });
-  const actions = h("div", { class: "actions" }, start);
+  start.addEventListener("click", () => confirmDialog({
+    title: `${progress.started_at ? "Start again" : "Start"} month-end invoicing for ${month(period)}?`,
+    body: [h("p", {}, `Every partner with licenses billed in ${month(period)} gets its invoice, finalized in Stripe; `
+      + "Stripe charges their cards about an hour later."),
+    h("p", {}, "Partners already invoiced for the month are left as they are: nothing is billed twice.")],
+    confirmLabel: progress.started_at ? "Start again" : "Start run",
+    danger: false,
+    opener: start,
+    run: async () => {
+      start.disabled = true;
+      clear(result);
+      try {
+        await api.post("/v1/operator/invoice-runs", { period }, startKey);
+        toast(`Month-end invoicing for ${month(period)} started`);
+        await showProgress(box, period, result);
+        poll(box, period, result);
+      } catch (error) {
+        start.disabled = false;
+        result.append(alertBox(error.message));
+      }
+    },
+  }));
+  const actions = h("div", { class: "actions" }, ended
+    ? start
+    : h("p", { class: "muted", dataset: { field: "not-ended" } }, `${month(period)} has not ended: a month is invoiced once it is over.`));
   if (progress.dead_lettered > 0) {
     const retry = h("button", { type: "button", class: "button" }, `Retry ${progress.dead_lettered} failed`);
     const retryKey = api.newKey();
@@ -101,14 +132,20 @@ async function showProgress(box, period, result) {
   }
   clear(box,
     h("h2", { id: "progress-title", class: "card-title" }, `Run for ${month(period)}`),
-    h("p", { class: "muted" }, progress.started_at
-      ? `Started by hand ${dateTime(progress.started_at)} by ${progress.started_by_name || progress.started_by}.`
-      : "Not started by hand. The schedule runs the previous month at 00:15 UTC on the 1st."),
+    h("p", { class: "muted", dataset: { field: "started" } }, progress.started_at
+      ? `Started ${dateTime(progress.started_at)} by ${starterName(progress.started_by, progress.started_by_name)}.`
+      : "Not started yet. The schedule runs the previous month at 00:15 UTC on the 1st."),
+    // The last plan, unless it is the start itself (the same instant, by the same starter)
+    progress.last_planned_at && (progress.last_planned_at !== progress.started_at || progress.last_planned_by !== progress.started_by)
+      ? h("p", { class: "muted", dataset: { field: "last-planned" } },
+        `Last planned ${dateTime(progress.last_planned_at)} by ${starterName(progress.last_planned_by, progress.last_planned_by_name)}`
+        + `${progress.planned_partners !== null && progress.planned_partners !== undefined ? `: ${progress.planned_partners} partner${progress.planned_partners === 1 ? "" : "s"}` : ""}.`)
+      : null,
     h("div", { class: "stats progress-stats" },
       stat("Planned", "planned", progress.planned),
       stat("Invoiced", "invoiced", progress.invoiced),
       stat("Nothing to bill", "nothing-to-bill", progress.nothing_to_bill),
-      // A month with no run record (never started by hand, no partner-month processed) has nothing pending yet.
+      // A month with no run record (never started, no partner-month processed) has nothing pending yet.
       stat("Pending", "pending", notStarted(progress) ? "Not started" : progress.pending),
       stat("Failed", "failed", progress.failed),
       stat("Dead-lettered", "dead-lettered", progress.dead_lettered)),

@@ -6,6 +6,9 @@ import { operatorPartnersPage } from "./operator-partners.js";
 import { operatorMonthEndPage } from "./operator-month-end.js";
 import { operatorAuditPage } from "./operator-audit.js";
 
+// Where an operator lands on signing in (or on an address that names no page): the console, not a partner page.
+export const OPERATOR_HOME = "operator/partners";
+
 export const operatorRoutes = {
   "operator/prices": operatorPricesPage,
   "operator/partners": operatorPartnersPage,

@@ -1,9 +1,10 @@
 // Operators: find a partner by id or company name; its standing, license counts and invoices (void or mark
 // uncollectible an invoice), and record an external license for it.
-import { h, clear, field, pageHeader, alertBox, toast } from "../dom.js";
+import { h, clear, field, pageHeader, alertBox, toast, confirmDialog } from "../dom.js";
 import * as api from "../api.js";
-import { money, date, month, titleCase } from "../format.js";
-import { showErrors, busy, resetErrors } from "../forms.js";
+import { money, date, month, invoiceStatus } from "../format.js";
+import { showErrors, showProblems, busy, resetErrors } from "../forms.js";
+import { asciiUrl, urlProblem } from "../urls.js";
 
 function query() {
   return new URLSearchParams(location.hash.split("?")[1] || "");
@@ -74,8 +75,13 @@ function partnerRow(partner) {
 
 async function partnerDetail(page, ctx, id) {
   page.append(pageHeader(`Partner ${id}`, h("a", { class: "button", href: "#/operator/partners" }, "All partners")));
-  const partner = await api.get(`/v1/operator/partners/${encodeURIComponent(id)}`);
+  const [partner, prices] = await Promise.all([
+    api.get(`/v1/operator/partners/${encodeURIComponent(id)}`),
+    api.get("/v1/prices").catch(() => ({ items: [] })),
+  ]);
   const counts = partner.license_counts;
+  // Products by name, as partners see them (a product no longer in the catalog keeps its slug).
+  const names = new Map((prices.items || []).map((item) => [item.product, item.name]));
   const result = h("div", { "aria-live": "polite" });
   page.append(result,
     h("div", { class: "stats" },
@@ -87,9 +93,12 @@ async function partnerDetail(page, ctx, id) {
       h("div", { class: "stat" }, h("span", { class: "stat-label" }, "Active licenses"),
         h("span", { class: "stat-value", dataset: { stat: "licenses" } }, String(counts.not_revoked)),
         h("span", { class: "stat-note" }, `${counts.assigned} assigned · ${counts.unassigned} unassigned · ${counts.revoked} revoked`)),
-      apiKeysStat(partner.api_keys)),
+      apiKeysStat(partner.api_keys),
+      // How many, never which or their secrets: the endpoints are the partner's business.
+      h("div", { class: "stat" }, h("span", { class: "stat-label" }, "Webhook endpoints"),
+        h("span", { class: "stat-value", dataset: { stat: "webhook-endpoints" } }, String(partner.webhook_endpoints ?? 0)))),
     companyCard(partner),
-    countsTable(counts),
+    countsTable(counts, names),
     invoicesTable(partner, ctx),
     externalLicenseForm(partner, ctx, result));
 }
@@ -122,7 +131,7 @@ function companyCard(partner) {
       h("dt", {}, "Stripe customer"), h("dd", {}, partner.stripe_customer_id || "—")));
 }
 
-function countsTable(counts) {
+function countsTable(counts, names) {
   const products = Object.entries(counts.products || {});
   return h("div", { class: "table-wrap" }, h("table", { class: "table operator-counts" },
     h("caption", {}, "Licenses by product"),
@@ -130,7 +139,7 @@ function countsTable(counts) {
       .map((label, i) => h("th", { scope: "col", class: i ? "num" : null }, label)))),
     h("tbody", {}, products.length
       ? products.map(([product, c]) => h("tr", { dataset: { product } },
-        h("th", { scope: "row", "data-label": "Product" }, product),
+        h("th", { scope: "row", "data-label": "Product" }, names.get(product) || product),
         h("td", { class: "num", "data-label": "Assigned" }, String(c.assigned)),
         h("td", { class: "num", "data-label": "Unassigned" }, String(c.unassigned)),
         h("td", { class: "num", "data-label": "Revoked" }, String(c.revoked)),
@@ -147,23 +156,24 @@ function invoicesTable(partner, ctx) {
     h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: "7", class: "empty" }, "No invoices yet.")))));
 }
 
-// An invoice's status as the operator reads it: an uncollectible invoice is Uncollectible, even though its partner
-// stays past due for it; an open one past its due date is Past due.
-export function invoiceStatus(invoice) {
-  if (invoice.status === "uncollectible") return ["uncollectible", "Uncollectible"];
-  if (invoice.past_due) return ["past-due", "Past due"];
-  return [invoice.status, titleCase(invoice.status)];
-}
-
 function invoiceRow(partner, invoice, ctx) {
   const name = invoice.number || invoice.id;
   const buttons = [];
+  const remaining = money(invoice.amount_remaining, invoice.currency);
   if (["open", "uncollectible"].includes(invoice.status)) {
-    buttons.push(actionButton("Void", `Void invoice ${name}`, `/v1/invoices/${invoice.id}/void`, `Invoice ${name} voided`));
+    buttons.push(actionButton("Void", `Void invoice ${name}`, `/v1/invoices/${invoice.id}/void`, `Invoice ${name} voided`, {
+      title: `Void invoice ${name}?`,
+      body: `The partner will owe nothing for ${invoice.period ? month(invoice.period) : "this invoice"} (${remaining} left to pay is written off) and stops being past due for it. This cannot be undone.`,
+      confirmLabel: "Void invoice",
+    }));
   }
   if (invoice.status === "open") {
     buttons.push(actionButton("Mark uncollectible", `Mark uncollectible: invoice ${name}`,
-      `/v1/invoices/${invoice.id}/mark-uncollectible`, `Invoice ${name} marked uncollectible`));
+      `/v1/invoices/${invoice.id}/mark-uncollectible`, `Invoice ${name} marked uncollectible`, {
+        title: `Mark invoice ${name} uncollectible?`,
+        body: `Stripe stops trying to collect ${remaining}. The partner still owes it and stays past due until it is paid or voided. This cannot be undone.`,
+        confirmLabel: "Mark uncollectible",
+      }));
   }
   // A row with no action has no Actions cell content, and no empty "Actions" label on a phone.
   const actions = h("td", { class: "row-actions", "data-label": buttons.length ? "Actions" : null });
@@ -181,35 +191,47 @@ function invoiceRow(partner, invoice, ctx) {
   // One click, one Idempotency-Key: a retried click replays the first answer instead of acting twice. A refusal
   // shows beside the button (focused, so a phone scrolls to it); a 409 (done elsewhere meanwhile) also redraws the
   // row from the partner's current invoices.
-  function actionButton(text, ariaLabel, path, done) {
+  function actionButton(text, ariaLabel, path, done, ask) {
     const button = h("button", { type: "button", class: "button button-small button-danger" }, text);
     button.setAttribute("aria-label", ariaLabel);
     const key = api.newKey();
-    button.addEventListener("click", async () => {
-      if (!window.confirm(`${ariaLabel}? This cannot be undone.`)) return;
+    // The portal's own dialog asks first (focus on Cancel, Escape cancels); a refusal is said beside the button.
+    button.addEventListener("click", () => confirmDialog({
+      title: ask.title,
+      body: h("p", {}, ask.body),
+      confirmLabel: ask.confirmLabel,
+      opener: button,
+      run: async () => {
+        try {
+          await act();
+        } catch (error) {
+          refused(error);
+        }
+      },
+    }));
+    async function act() {
       button.disabled = true;
       row.querySelectorAll(".action-error").forEach((el) => el.remove());
-      try {
-        await api.post(path, undefined, key);
-        toast(done);
-        ctx.reload();
-      } catch (error) {
-        button.disabled = false;
-        let target = row;
-        if (error.status === 409) {
-          const fresh = await api.get(`/v1/operator/partners/${encodeURIComponent(partner.partner_id)}`).catch(() => null);
-          const now = fresh && fresh.invoices.find((i) => i.id === invoice.id);
-          if (now) {
-            target = invoiceRow(fresh, now, ctx);
-            row.replaceWith(target);
-          }
+      await api.post(path, undefined, key);
+      toast(done);
+      ctx.reload();
+    }
+    async function refused(error) {
+      button.disabled = false;
+      let target = row;
+      if (error.status === 409) {
+        const fresh = await api.get(`/v1/operator/partners/${encodeURIComponent(partner.partner_id)}`).catch(() => null);
+        const now = fresh && fresh.invoices.find((i) => i.id === invoice.id);
+        if (now) {
+          target = invoiceRow(fresh, now, ctx);
+          row.replaceWith(target);
         }
-        const message = h("div", { class: "alert alert-error action-error", role: "alert", tabindex: "-1" },
-          h("p", {}, String(error.message || error)));
-        target.querySelector(".row-actions").append(message);
-        message.focus();
       }
-    });
+      const message = h("div", { class: "alert alert-error action-error", role: "alert", tabindex: "-1" },
+        h("p", {}, String(error.message || error)));
+      target.querySelector(".row-actions").append(message);
+      message.focus();
+    }
     return button;
   }
   return row;
@@ -237,8 +259,13 @@ function externalLicenseForm(partner, ctx, result) {
     event.preventDefault();
     clear(result);
     resetErrors(form);
-    const body = { product: product.value, site: { site_id: siteId.value.trim(), site_url: siteUrl.value.trim() } };
+    const body = { product: product.value, site: { site_id: siteId.value.trim(), site_url: asciiUrl(siteUrl.value) } };
     if (licenseKey.value.trim()) body.license_key = licenseKey.value.trim();
+    const tooLong = urlProblem(siteUrl.value);
+    if (tooLong) {
+      showProblems(form, [{ field: "site_url", reason: tooLong }]);
+      return;
+    }
     busy(form, true);
     try {
       const recorded = await api.post(`/v1/partners/${encodeURIComponent(partner.partner_id)}/external-licenses`, body, key);

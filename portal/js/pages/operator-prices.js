@@ -1,5 +1,5 @@
 // Operators: the price catalog with its scheduled changes; schedule a change from a coming month, or cancel one.
-import { h, clear, field, pageHeader, alertBox, toast } from "../dom.js";
+import { h, clear, field, pageHeader, alertBox, toast, confirmDialog } from "../dom.js";
 import * as api from "../api.js";
 import { money, date, month } from "../format.js";
 import { showErrors, busy, resetErrors } from "../forms.js";
@@ -50,9 +50,18 @@ function scheduledItem(item, next, ctx, result) {
   const entry = h("li", { dataset: { effectiveFrom: next.effective_from } },
     `${money(next.daily_price, item.currency)}/day, ${money(next.monthly_price, item.currency)}/month from ${date(next.effective_from)} `,
     cancel);
-  // A refusal shows beside the button, focused (so a phone scrolls to it); a 409 or 404 (the change took effect
-  // or was cancelled elsewhere) also redraws the product's row from the current catalog, with the message in it.
-  cancel.addEventListener("click", async () => {
+  // The portal's dialog asks first. A refusal shows beside the button, focused (so a phone scrolls to it); a 409 or
+  // 404 (the change took effect or was cancelled elsewhere) also redraws the product's row from the current
+  // catalog, with the message in it.
+  cancel.addEventListener("click", () => confirmDialog({
+    title: `Cancel the ${item.name} price change?`,
+    body: h("p", {}, `${money(next.daily_price, item.currency)}/day, ${money(next.monthly_price, item.currency)}/month from `
+      + `${date(next.effective_from)} will not take effect; ${item.name} keeps its prices.`),
+    confirmLabel: "Cancel the change",
+    opener: cancel,
+    run: () => cancelChange(),
+  }));
+  async function cancelChange() {
     cancel.disabled = true;
     clear(result);
     entry.closest("tr")?.querySelectorAll(".action-error").forEach((el) => el.remove());
@@ -76,9 +85,9 @@ function scheduledItem(item, next, ctx, result) {
         }
       }
       slot.append(message);
-      message.focus();
+      setTimeout(() => message.focus()); // after the dialog has given focus back
     }
-  });
+  }
   return entry;
 }
 
@@ -106,22 +115,47 @@ function scheduleForm(items, ctx, asOf) {
       monthly_price: Number.parseInt(monthly.value, 10),
       effective_from: `${from.value}-01`,
     };
-    // Scheduling a month that already has a change replaces it: ask first.
+    // Scheduling a month that already has a change replaces it, and a daily price of 0 makes the product free
+    // (the API refuses it unless confirm_free says so): the portal's dialog asks first, saying which.
     const item = items.find((i) => i.product === product.value);
+    const name = item ? item.name : product.value;
     const existing = item && (item.scheduled || []).find((next) => next.effective_from === body.effective_from);
+    const asks = [];
     if (existing) {
       const was = `${money(existing.daily_price, item.currency)}/day, ${money(existing.monthly_price, item.currency)}/month`;
-      if (!window.confirm(`This replaces the change scheduled for ${month(from.value)} (${was}). Replace it?`)) return;
+      asks.push(h("p", {}, `This replaces the ${name} change scheduled for ${month(from.value)} (${was}).`));
     }
-    busy(form, true);
-    try {
-      await api.put(`/v1/prices/${encodeURIComponent(product.value)}`, body, key);
-      toast(existing ? `Scheduled from ${month(from.value)}: replaces the change scheduled for ${month(from.value)}` : `Scheduled from ${month(from.value)}`);
-      ctx.reload();
-    } catch (error) {
-      busy(form, false);
-      showErrors(form, error);
+    if (body.daily_price === 0) {
+      body.confirm_free = true;
+      asks.push(h("p", {}, `A daily price of $0.00 makes ${name} free from ${month(from.value)}: its licenses are billed nothing.`));
     }
+    const schedule = async () => {
+      busy(form, true);
+      try {
+        await api.put(`/v1/prices/${encodeURIComponent(product.value)}`, body, key);
+        const prices = `${money(body.daily_price, item ? item.currency : "usd")}/day, ${money(body.monthly_price, item ? item.currency : "usd")}/month`;
+        toast(existing
+          ? `${name}: ${prices} from ${month(from.value)}, replacing the change scheduled then`
+          : `${name}: ${prices} from ${month(from.value)}`);
+        ctx.reload();
+      } catch (error) {
+        busy(form, false);
+        showErrors(form, error);
+      }
+    };
+    if (!asks.length) {
+      await schedule();
+      return;
+    }
+    const opener = form.querySelector("button[type=submit]");
+    confirmDialog({
+      title: existing ? `Replace the ${name} change for ${month(from.value)}?` : `Make ${name} free?`,
+      body: asks,
+      confirmLabel: existing ? "Replace it" : "Make it free",
+      danger: false,
+      opener,
+      run: schedule,
+    });
   });
   return form;
 }

@@ -4,7 +4,8 @@
 import { h, clear, field, pageHeader, toast, confirmDialog } from "../dom.js";
 import * as api from "../api.js";
 import { date, isoAttr } from "../format.js";
-import { showErrors, resetErrors, busy } from "../forms.js";
+import { showErrors, showProblems, resetErrors, busy } from "../forms.js";
+import { asciiUrl, urlProblem } from "../urls.js";
 
 const PAGE = 25;
 
@@ -146,15 +147,20 @@ export function connectSiteForm({ onConnected }) {
   const owner = h("input", { name: "site_owner", autocomplete: "off", maxlength: "200" });
   const form = h("form", { class: "card form connect-form", "aria-label": "Connect a site" },
     field("Site ID", siteId, { hint: "Letters, digits and . _ : - (up to 64)" }),
-    field("Site URL", siteUrl, { hint: "https://… (up to 2,048 characters)" }),
+    field("Site URL", siteUrl, { hint: "https://… (up to 2,048 characters; an international address is sent in its ASCII form)" }),
     field("Site owner (optional)", owner, { hint: "Up to 200 characters" }),
     h("button", { type: "submit", class: "button button-primary" }, "Connect site"));
   let key = api.newKey();
   form.addEventListener("input", () => { key = api.newKey(); });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const body = { site_id: siteId.value.trim(), site_url: siteUrl.value.trim() };
+    const body = { site_id: siteId.value.trim(), site_url: asciiUrl(siteUrl.value) };
     if (owner.value.trim()) body.site_owner = owner.value.trim();
+    const tooLong = urlProblem(siteUrl.value);
+    if (tooLong) {
+      showProblems(form, [{ field: "site_url", reason: tooLong }]);
+      return;
+    }
     busy(form, true);
     try {
       const site = await api.post("/v1/sites", body, key);

@@ -19,3 +19,16 @@ def operator(subject: str) -> str:
 def api_key(key_id: str) -> str:
     """An agency's script, calling with one of the partner's API keys (``key_<locator>``)."""
     return f"api_key:{key_id}"
+
+
+SCHEDULE = "schedule"
+"""EventBridge Scheduler's monthly run of the month-end planner (00:15 UTC on the 1st)."""
+
+DIRECT_INVOKE = "invoke"
+"""Someone invoked the month-end planner directly with ``{"period"}`` (``aws lambda invoke``), naming no one."""
+
+
+def local(via: str) -> str:
+    """The local stack's controls (never deployed): ``local:invoice-run`` (``POST /_local/invoice-run``),
+    ``local:make-invoice`` (``make invoice``)."""
+    return f"local:{via}"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any, Protocol
 
 from partnerhub.clock import Clock
@@ -73,6 +74,12 @@ class RunProgress:
     failures: tuple[Mapping[str, Any], ...] = field(default_factory=tuple)
     started_by_name: str | None = None
     """The first starter's email or user name from their token, for people to read (``started_by`` is the id)."""
+    last_planned_at: str | None = None
+    last_planned_by: str | None = None
+    planned_partners: int | None = None
+    """How many partner-months the last plan enqueued (None before the planner ran)."""
+    last_planned_by_name: str | None = None
+    """The email or user name of the operator the last plan was for, when an operator asked for it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +107,8 @@ class RunLog(Protocol):
 
 
 class RunQueues(Protocol):
-    def request_run(self, period: str) -> None:
-        """Ask the planner for ``period`` (its request queue)."""
+    def request_run(self, period: str, started_by: str | None = None) -> None:
+        """Ask the planner for ``period`` on behalf of ``started_by`` (its request queue)."""
         ...
 
     def dead_letters(self, period: str) -> list[str]:
@@ -138,10 +145,14 @@ def partner_state(record: InvoiceRecord | None) -> str:
 
 
 class InvoiceRunService:
+    """``partners(before)`` and ``partner_page(limit, cursor, before)`` read the billable registry as the planner
+    does: the partners billable before the month's end (one whose first license came later has nothing to bill
+    in the month), so the dry run, the progress and the run count the same partners."""
+
     def __init__(
         self,
-        partners: Callable[[], Iterable[str]],
-        partner_page: Callable[[int, str | None], PartnerPage],
+        partners: Callable[[datetime], Iterable[str]],
+        partner_page: Callable[[int, str | None, datetime], PartnerPage],
         records: Callable[[str, list[str]], Mapping[str, InvoiceRecord]],
         licenses: Callable[[str, Period], Iterable[BillableLicense]],
         catalog: Callable[[], tuple[Sequence[Product], Sequence[PriceVersion]]],
@@ -168,7 +179,7 @@ class InvoiceRunService:
             raise ValidationFailed(
                 "invalid limit", details=[{"field": "limit", "reason": f"from 1 to {PREVIEW_PAGE_MAX}"}]
             )
-        page = self._partner_page(limit, cursor)
+        page = self._partner_page(limit, cursor, period.end)
         partner_ids = sorted(set(page.partner_ids))
         records = self._records(str(period), partner_ids) if partner_ids else {}
         found = self._previews(period, partner_ids, records)
@@ -212,7 +223,7 @@ class InvoiceRunService:
     def start(self, period_text: str, audit: AuditEntry) -> RunProgress:
         """Ask the planner for an ended month (asynchronously), note who did, and the run's progress so far."""
         period = ended_period(period_text, self._clock)
-        self._queues.request_run(str(period))
+        self._queues.request_run(str(period), audit.actor)
         self._runs.started(str(period), replace(audit, summary={**audit.summary, "period": str(period)}))
         return self.progress(str(period))
 
@@ -222,7 +233,7 @@ class InvoiceRunService:
             period = Period.parse(period_text)
         except ValueError as error:
             raise ValidationFailed("invalid period", details=[{"field": "period", "reason": "YYYY-MM"}]) from error
-        partner_ids = sorted(set(self._partners()))
+        partner_ids = sorted(set(self._partners(period.end)))
         records = self._records(str(period), partner_ids)
         states = {pid: partner_state(records.get(pid)) for pid in partner_ids}
         failures = tuple(
@@ -240,6 +251,10 @@ class InvoiceRunService:
             started_at=run.get("started_at"),
             started_by=run.get("started_by"),
             started_by_name=run.get("started_by_name"),
+            last_planned_at=run.get("last_planned_at"),
+            last_planned_by=run.get("last_planned_by"),
+            last_planned_by_name=_name_of(run, run.get("last_planned_by")),
+            planned_partners=int(run["planned_partners"]) if run.get("planned_partners") is not None else None,
             planned=len(partner_ids),
             dead_lettered=len(self._queues.dead_letters(str(period))),
             failures=failures,
@@ -256,6 +271,15 @@ class InvoiceRunService:
         summary = {**audit.summary, "period": str(period), "redriven": len(moved), "partners": list(moved[:50])}
         self._audit_log.record(replace(audit, summary=summary))
         return Redrive(str(period), moved)
+
+
+def _name_of(run: Mapping[str, Any], actor: str | None) -> str | None:
+    """The name the run item keeps for ``actor``: the last operator's start, else the first's."""
+    if actor is None:
+        return None
+    if actor == run.get("last_started_by"):
+        return run.get("last_started_by_name")
+    return run.get("started_by_name") if actor == run.get("started_by") else None
 
 
 def _total(lines: Iterable[Mapping[str, Any]]) -> int:

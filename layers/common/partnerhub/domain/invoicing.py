@@ -153,6 +153,7 @@ class InvoiceRecord:
     starting_balance: int = 0
     carried_to_next: int = 0
     finalized_at: str | None = None
+    payments: tuple[Mapping[str, Any], ...] = ()  # Stripe's InvoicePayments, as repository.invoices keeps them
     lines: tuple[Mapping[str, Any], ...] = ()
     draft_requested: bool = False
     failure: Mapping[str, Any] | None = None
@@ -557,7 +558,8 @@ class InvoiceService:
 
     def require_operator(self, partner_id: str | None, is_operator: bool, invoice_id: str) -> None:
         """Only operators void an invoice or mark it uncollectible. A partner is refused with 403 on its own
-        invoice and with 404 on anyone else's, as if it did not exist (it is never revealed)."""
+        invoice and with 404 on anyone else's, as if it did not exist (it is never revealed). The caller's
+        own checks for an operator (MFA enrolled) follow this one (``partnerhub.api.Caller.require_operator``)."""
         if is_operator:
             return
         if partner_id is not None:

@@ -6,8 +6,9 @@ import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
+from urllib.parse import quote, urlsplit, urlunsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 PRODUCT_SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 LICENSE_KEY = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*_[A-Za-z0-9]{24,64}$")
@@ -25,13 +26,55 @@ HTTP_URL = (
 every other character percent-encoded. Also the ``pattern`` the OpenAPI document publishes."""
 
 
+MAX_URL = 2048
+# What RFC 3986 allows as it is in a path, and in a query or fragment; anything else is percent-encoded.
+_PATH_SAFE = "/-._~!$&'()*+,;=:@%"
+_QUERY_SAFE = _PATH_SAFE + "?"
+
+
+def ascii_url(value: object) -> object:
+    """An internationalised URL in its ASCII form, as a browser sends it: the host name in IDNA (UTS #46, as the
+    WHATWG URL standard applies it: ``bäckerei.example`` → ``xn--bckerei-5wa.example``), any other non-ASCII
+    character percent-encoded as UTF-8. An ASCII URL, or anything but a string, is returned as it is."""
+    if not isinstance(value, str) or value.isascii():
+        return value
+    parts = urlsplit(value)
+    host, colon, port = parts.netloc.partition(":")  # no user info, no IP literal: HTTP_URL allows neither
+    if not host.isascii():
+        import idna  # only for a non-ASCII host name: partnerhub.priming loads it ahead of requests
+
+        try:
+            host = idna.encode(host, uts46=True, transitional=False).decode("ascii")
+        except idna.IDNAError as error:
+            raise ValueError(f"the host name is not a valid internationalised domain name: {error}") from error
+    netloc = f"{host}{colon}{port}"
+    return urlunsplit(
+        (
+            parts.scheme,
+            netloc,
+            quote(parts.path, safe=_PATH_SAFE),
+            quote(parts.query, safe=_QUERY_SAFE),
+            quote(parts.fragment, safe=_QUERY_SAFE),
+        )
+    )
+
+
+def prime() -> None:
+    """Load what :func:`ascii_url` imports on first use (``partnerhub.priming``: ahead of requests)."""
+    import idna  # noqa: F401
+
+
 def _check_url(value: str) -> str:
-    if not re.fullmatch(HTTP_URL, value) or len(value) > 2048:
+    if len(value) > MAX_URL:
+        raise ValueError(f"too long: at most {MAX_URL} characters (its ASCII form has {len(value)})")
+    if not re.fullmatch(HTTP_URL, value):
         raise ValueError("must be an absolute http(s) URL (RFC 3986: ASCII, other characters percent-encoded)")
     return value
 
 
-HttpUrlText = Annotated[str, AfterValidator(_check_url)]
+HttpUrlText = Annotated[str, BeforeValidator(ascii_url), AfterValidator(_check_url)]
+"""An absolute http(s) URL: an internationalised one is taken in its ASCII form (:func:`ascii_url`), which is what
+is stored and answered (a site's URL wherever it is named: assigning, issuing to sites, connecting a site)."""
 SITE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 SiteId = Annotated[str, StringConstraints(pattern=SITE_ID.pattern)]
 

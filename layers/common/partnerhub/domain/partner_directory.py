@@ -1,5 +1,5 @@
 """Partners as operators look them up: by id or company name, with their standing, license counts, invoices and
-how many API keys they hold (never the keys)."""
+how many API keys and webhook endpoints they hold (never the keys or the endpoints)."""
 
 from __future__ import annotations
 
@@ -39,6 +39,7 @@ class PartnerDetail:
     overview: PartnerOverview
     invoices: list[InvoiceRecord]
     api_keys: KeyCounts
+    webhook_endpoints: int
 
 
 class Directory(Protocol):
@@ -57,18 +58,22 @@ class PartnerDirectoryService:
         directory: Directory,
         invoices: Callable[[str], list[InvoiceRecord]],
         api_keys: Callable[[str], KeyCounts],
+        webhook_endpoints: Callable[[str], int],
     ) -> None:
         self._directory = directory
         self._invoices = invoices
         self._api_keys = api_keys
+        self._webhook_endpoints = webhook_endpoints
 
     def find(self, search: str | None, limit: int, cursor: str | None) -> OverviewPage:
         return self._directory.find(search.strip() if search else None, limit, cursor)
 
     def detail(self, partner_id: str) -> PartnerDetail:
-        """The partner with its company, counts, invoices (newest first) and API keys by status; 404 for a partner
-        never seen."""
+        """The partner with its company, counts, invoices (newest first), API keys by status and how many webhook
+        endpoints it has; 404 for a partner never seen."""
         found = self._directory.overview(partner_id)
         if found is None:
             raise NotFound("no such partner", code="partner_not_found")
-        return PartnerDetail(found, self._invoices(partner_id), self._api_keys(partner_id))
+        return PartnerDetail(
+            found, self._invoices(partner_id), self._api_keys(partner_id), self._webhook_endpoints(partner_id)
+        )

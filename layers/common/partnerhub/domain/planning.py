@@ -2,8 +2,10 @@
 
 Started by the schedule at 00:15 UTC on the 1st with ``{}`` (the month that just ended), or by an operator's
 run request (``{"period": "YYYY-MM"}``, through the planner's request queue). Partners come from the sparse
-billable-partner registry, never from a Scan. Planning the same month twice is harmless: the worker's
-partner-month record makes a second message a no-op.
+billable-partner registry, never from a Scan: those whose first license was issued before the month's end (a
+partner that started later has nothing to bill in it). Planning the same month twice is harmless: the worker's
+partner-month record makes a second message a no-op. Every plan is noted on the month's run item with who or what
+asked for it (``domain.actors``: an operator, the schedule, a direct invocation, the local stack's controls).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from partnerhub.clock import Clock
+from partnerhub.domain import actors
 from partnerhub.domain.invoicing import PeriodNotEnded, previous_period, require_ended
 from partnerhub.domain.periods import Period
 
@@ -32,19 +35,24 @@ class BadMessage(ValueError):
 
 @dataclass(frozen=True)
 class RunRequest:
-    """The planner's request queue: run month-end invoicing of ``period``."""
+    """The planner's request queue: run month-end invoicing of ``period``, asked by ``started_by`` (an actor id of
+    ``domain.actors``: the operator who pressed Start run)."""
 
     period: str
+    started_by: str | None = None
 
     def body(self) -> str:
-        return json.dumps({"period": self.period})
+        return json.dumps({"period": self.period} | ({"started_by": self.started_by} if self.started_by else {}))
 
     @classmethod
     def parse(cls, body: str) -> RunRequest:
         request = _json_object(body)
         if not isinstance(request.get("period"), str):
             raise BadMessage(f"a run request names no period: {body[:200]!r}")
-        return cls(request["period"])
+        started_by = request.get("started_by")
+        if started_by is not None and not isinstance(started_by, str):
+            raise BadMessage(f"a run request's started_by is not a string: {body[:200]!r}")
+        return cls(request["period"], started_by)
 
 
 @dataclass(frozen=True)
@@ -98,37 +106,58 @@ class Queue(Protocol):
         ...
 
 
+class PlanLog(Protocol):
+    def planned(self, period: str, started_by: str, at: datetime, partners: int) -> None:
+        """Note that ``period`` was planned (``partners`` enqueued) at ``at``, asked by ``started_by``; the first
+        plan of a month also names who or what started it."""
+        ...
+
+
 @dataclass(frozen=True)
 class Planner:
-    """The billable-partner registry, the worker's queue, the clock."""
+    """The billable-partner registry, the worker's queue, the clock, and where plans are noted."""
 
-    billable_partners: Callable[[], Iterable[str]]
+    billable_partners: Callable[[datetime], Iterable[str]]
+    """The partners of the registry billable before an instant (the month's end): a partner whose first license
+    was issued later has nothing to bill in the month."""
     queue: Queue
     clock: Clock
+    runs: PlanLog | None = None
 
-    def plan(self, requested: str | None = None) -> dict[str, Any]:
-        """Enqueue every billable partner's month ``requested`` (default: the month before now)."""
-        period = str(period_to_bill(requested, self.clock.now()))
+    def plan(self, requested: str | None = None, started_by: str | None = None) -> dict[str, Any]:
+        """Enqueue every billable partner's month ``requested`` (default: the month before now), and note who or
+        what asked (default: the schedule when no month is named, else a direct invocation)."""
+        now = self.clock.now()
+        month = period_to_bill(requested, now)
+        period = str(month)
         listed: list[str] = []
 
         def messages() -> Iterator[PartnerMonth]:
-            for partner_id in self.billable_partners():
+            for partner_id in self.billable_partners(month.end):
                 if len(listed) < LISTED:
                     listed.append(partner_id)
                 yield PartnerMonth(partner_id, period)
 
         enqueued = self.queue.send(messages())
-        return {"period": period, "partners_enqueued": enqueued, "partners": listed}
+        by = started_by or (actors.SCHEDULE if requested is None else actors.DIRECT_INVOKE)
+        if self.runs is not None:
+            self.runs.planned(period, by, now, enqueued)
+        return {"period": period, "partners_enqueued": enqueued, "partners": listed, "started_by": by}
 
     def plan_scheduled(self, event: Mapping[str, Any] | None) -> dict[str, Any]:
-        """The schedule's (or an operator's direct) invocation: ``{}`` or ``{"period": "YYYY-MM"}``."""
+        """The schedule's invocation (``{}``), or a direct one (``{"period": "YYYY-MM"}``, and ``"started_by"``
+        when the caller names itself, as the local stack's controls do)."""
         requested = (event or {}).get("period")
-        return self.plan(None if requested is None else str(requested))
+        started_by = (event or {}).get("started_by")
+        return self.plan(
+            None if requested is None else str(requested), str(started_by) if isinstance(started_by, str) else None
+        )
 
     def plan_requested(self, body: str) -> dict[str, Any]:
         """A run an operator asked for through the request queue (:class:`RunRequest`). A request that can never
         be planned answers ``{"refused": why}`` (it is dropped); any other failure raises, back to the queue."""
         try:
-            return self.plan(RunRequest.parse(body).period)
+            request = RunRequest.parse(body)
+            return self.plan(request.period, request.started_by)
         except (BadMessage, PlanningError, PeriodNotEnded) as refused:
             return {"refused": str(refused)}

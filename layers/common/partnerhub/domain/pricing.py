@@ -98,12 +98,14 @@ def plan_price_change(
     monthly_price: int,
     effective_from: date,
     now_period: Period,
+    confirm_free: bool = False,
 ) -> PriceVersion:
     """The version to store for a change requested while ``now_period`` runs, or the reason it is refused.
 
     Raises :class:`NotFound` for an unknown product, :class:`ValidationFailed` for prices that break the
     rules or a date that is not a month's 1st, and :class:`Conflict` (``month_already_started``) for the
-    1st of the current or a past month.
+    1st of the current or a past month. A daily price of 0 (the monthly price is never below it, so nothing
+    would be billed) is refused unless ``confirm_free`` says the product is meant to be free.
     """
     if product not in {p.product for p in products}:
         raise NotFound("no such product", code="product_not_found")
@@ -113,6 +115,14 @@ def plan_price_change(
             problems.append({"field": field, "reason": f"must be an integer number of cents, 0..{MAX_PRICE}"})
     if not problems and monthly_price < daily_price:
         problems.append({"field": "monthly_price", "reason": "must not be below the daily price"})
+    if not problems and daily_price == 0 and not confirm_free:
+        # With the monthly price at or above it, a daily price of 0 bills nothing: the product becomes free.
+        problems.append(
+            {
+                "field": "daily_price",
+                "reason": "0 makes the product free (nothing is billed); send confirm_free: true if that is meant",
+            }
+        )
     if effective_from.day != 1:
         problems.append({"field": "effective_from", "reason": "must be the first day of a month (YYYY-MM-01)"})
     if problems:
@@ -149,12 +159,15 @@ class PriceService:
         monthly_price: int,
         effective_from: date,
         audit: AuditEntry | None = None,
+        confirm_free: bool = False,
     ) -> ProductPrices:
         """Schedule (or replace) ``product``'s version for the month ``effective_from`` starts; its prices after.
-        ``audit`` is written in the same write as the version."""
+        ``audit`` is written in the same write as the version; ``confirm_free`` allows a free product."""
         products, versions = self._catalog.load()
         now_period = Period.containing(self._clock.now())
-        version = plan_price_change(products, product, daily_price, monthly_price, effective_from, now_period)
+        version = plan_price_change(
+            products, product, daily_price, monthly_price, effective_from, now_period, confirm_free
+        )
         self._catalog.put_price(version, audit=audit)
         others = [v for v in versions if (v.product, v.effective_from) != (product, effective_from)]
         table = price_table([p for p in products if p.product == product], [*others, version], now_period)

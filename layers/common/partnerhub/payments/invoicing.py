@@ -15,6 +15,7 @@ surface from :meth:`StripeConnection.call` as 502 after its retries.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from partnerhub.domain.invoicing import DRAFT, FINAL, PAID, VOID
@@ -68,6 +69,22 @@ def payment_intent_of(invoice: StripeInvoice) -> Mapping[str, Any] | None:
         if default:
             return intent
     return shown[-1][1] if shown else None
+
+
+def line_price(line: Mapping[str, Any]) -> dict[str, Any]:
+    """An invoice item's price as Stripe's invoice shows it: ``quantity`` in license-days at a unit price.
+
+    Uncapped, the unit price is the daily price (whole cents). Under the monthly cap it is the line's amount over
+    its days, to Stripe's 12 decimal places: ``quantity * unit_amount_decimal`` then differs from the amount by
+    less than ``days * 0.5e-12`` cents, so Stripe's rounding to whole cents gives the amount exactly.
+    """
+    days, amount = int(line["license_days"]), int(line["amount"])
+    if days <= 0:
+        return {"amount": amount}
+    unit = Decimal(amount) / Decimal(days)
+    if unit == unit.to_integral_value():
+        return {"quantity": days, "unit_amount_decimal": str(int(unit))}
+    return {"quantity": days, "unit_amount_decimal": format(unit.quantize(Decimal("1e-12")), "f")}
 
 
 class StripeInvoices:
@@ -139,7 +156,7 @@ class StripeInvoices:
         params: Any = {
             "customer": customer_id,
             "invoice": invoice_id,
-            "amount": int(line["amount"]),
+            **line_price(line),
             "currency": str(line.get("currency", "usd")),
             "description": str(line["description"]),
             "period": {"start": int(month.start.timestamp()), "end": int(month.end.timestamp())},

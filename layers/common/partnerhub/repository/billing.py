@@ -168,19 +168,25 @@ class DynamoBillingRepository(TableRepository):
         )
         return {record.period: record for record in records}
 
-    def billable_partners(self) -> Iterator[str]:
-        """Every partner ever issued a portal license, shard by shard, from the sparse registry in GSI1."""
+    def billable_partners(self, before: datetime | None = None) -> Iterator[str]:
+        """Every partner issued a portal license (before ``before``: a month's end), shard by shard, from the
+        sparse registry in GSI1. An entry that does not say since when (written before ``since`` was kept)
+        counts in every month."""
         for shard in range(keys.BILLABLE_SHARDS):
-            yield from self._registry_shard(shard)
+            yield from self._registry_shard(shard, before=before)
 
-    def billable_partner_page(self, limit: int, cursor: str | None = None) -> PartnerIdPage:
-        """The billable registry by partner id, ``limit`` partners a page: each shard's next ``limit + 1`` ids
-        after the cursor's (``GSI1SK > :after``, DynamoDB's ``Limit``), merged. A page costs one Query a shard
-        (more only past DynamoDB's 1 MB pages), bounded by ``limit``, never by the number of partners."""
+    def billable_partner_page(
+        self, limit: int, cursor: str | None = None, before: datetime | None = None
+    ) -> PartnerIdPage:
+        """The billable registry by partner id (billable before ``before``), ``limit`` partners a page: each
+        shard's next ``limit + 1`` ids after the cursor's (``GSI1SK > :after``, DynamoDB's ``Limit``), merged. A
+        page costs one Query a shard (more only past DynamoDB's 1 MB pages, or where many entries began after
+        ``before``), bounded by ``limit``, never by the number of partners."""
         after = _decode_billable_cursor(cursor)
         wanted = limit + 1  # one more than the page: is there a next page
         shards = [
-            list(islice(self._registry_shard(shard, after, wanted), wanted)) for shard in range(keys.BILLABLE_SHARDS)
+            list(islice(self._registry_shard(shard, after, wanted, before), wanted))
+            for shard in range(keys.BILLABLE_SHARDS)
         ]
         # A partner is in one shard only (keys.billable_shard), so the merged ids are distinct
         merged = list(islice(heapq.merge(*shards), wanted))
@@ -189,17 +195,28 @@ class DynamoBillingRepository(TableRepository):
             return PartnerIdPage(page, _encode_billable_cursor(page[-1]))
         return PartnerIdPage(merged, None)
 
-    def _registry_shard(self, shard: int, after: str | None = None, limit: int | None = None) -> Iterator[str]:
-        """One shard of the billable registry in partner id order, after ``after``; DynamoDB reads ``limit``
-        ids a page (its own 1 MB pages otherwise), and the next page only when the caller asks for more."""
+    def _registry_shard(
+        self, shard: int, after: str | None = None, limit: int | None = None, before: datetime | None = None
+    ) -> Iterator[str]:
+        """One shard of the billable registry in partner id order, after ``after``, billable before ``before``;
+        DynamoDB reads ``limit`` ids a page (its own 1 MB pages otherwise), and the next page only when the caller
+        asks for more."""
         condition, bounds = "GSI1PK = :pk", values(pk=keys.billable_gsi_pk(shard))
         if after is not None:
             condition, bounds = condition + " AND GSI1SK > :after", bounds | values(after=after)
+        since: dict[str, Any] = {}
+        if before is not None:
+            since = {
+                "FilterExpression": "attribute_not_exists(#since) OR #since < :before",
+                "ExpressionAttributeNames": {"#since": "since"},
+            }
+            bounds |= values(before=stamp(before))
         for item in self._items(
             IndexName=keys.GSI_LICENSES,
             KeyConditionExpression=condition,
             ExpressionAttributeValues=bounds,
             ProjectionExpression="partner_id",
+            **since,
             **({} if limit is None else {"Limit": limit}),
         ):
             yield str(item["partner_id"])

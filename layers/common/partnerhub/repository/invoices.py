@@ -79,6 +79,7 @@ _RECORD_FIELDS = (
     "starting_balance",
     "carried_to_next",
     "finalized_at",
+    "payments",
     "draft_requested",
     "failure",
     "key_generation",
@@ -123,6 +124,7 @@ def record_from_item(item: Item) -> InvoiceRecord:
         starting_balance=int(item.get("starting_balance", 0)),
         carried_to_next=int(item.get("carried_to_next", 0)),
         finalized_at=item.get("finalized_at"),
+        payments=tuple(item.get("payments", ())),
         lines=tuple(item.get("lines", ())),
         draft_requested=bool(item.get("draft_requested", False)),
         failure=item.get("failure"),
@@ -166,6 +168,33 @@ def last_payment_error(invoice: Mapping[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+def invoice_payments(invoice: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+    """The invoice's payments (Stripe's InvoicePayments, ``expand[]=payments.data.payment.payment_intent``) as the
+    record keeps them, in Stripe's order: ``{id, status, amount_paid, amount_requested, created, paid_at,
+    payment_method_id}``; None when the object does not show its payments."""
+    listing = _get(invoice, "payments")
+    if listing is None:
+        return None
+    kept = []
+    for payment in _get(listing, "data", []) or []:
+        intent = _get(_get(payment, "payment", {}), "payment_intent")
+        method = _get(intent, "payment_method") if isinstance(intent, Mapping) else None
+        if isinstance(method, Mapping):
+            method = _get(method, "id")
+        kept.append(
+            {
+                "id": str(_get(payment, "id")),
+                "status": str(_get(payment, "status", "open")),
+                "amount_paid": int(_get(payment, "amount_paid", 0)),
+                "amount_requested": int(_get(payment, "amount_requested", 0)),
+                "created": _instant(_get(payment, "created")),
+                "paid_at": _instant(_get(_get(payment, "status_transitions", {}), "paid_at")),
+                "payment_method_id": str(method) if method else None,
+            }
+        )
+    return kept
+
+
 def stripe_fields(invoice: Mapping[str, Any]) -> dict[str, Any]:
     """The record's view of a Stripe invoice object.
 
@@ -173,7 +202,7 @@ def stripe_fields(invoice: Mapping[str, Any]) -> dict[str, Any]:
     a ``charge_automatically`` invoice is due on issue and collected by Stripe's automatic attempt.
     ``carried_to_next`` is the positive ending balance: cents Stripe moved to the customer's balance because
     the amount due was under its minimum charge, which the next invoice takes as ``starting_balance``.
-    ``last_payment_error`` is left as it is when the object does not show its payments."""
+    ``last_payment_error`` and ``payments`` are left as they are when the object does not show its payments."""
     status = str(_get(invoice, "status", DRAFT))
     attempts = int(_get(invoice, "attempt_count", 0))
     transitions = _get(invoice, "status_transitions", {}) or {}
@@ -183,6 +212,9 @@ def stripe_fields(invoice: Mapping[str, Any]) -> dict[str, Any]:
         extra["last_payment_error"] = None
     elif _get(invoice, "payments") is not None:
         extra["last_payment_error"] = last_payment_error(invoice)
+    payments = invoice_payments(invoice)
+    if payments is not None:
+        extra["payments"] = payments
     return extra | {
         "invoice_id": str(invoice["id"]),
         "status": status,

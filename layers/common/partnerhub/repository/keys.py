@@ -202,11 +202,60 @@ def audit_once_sk(name: str) -> str:
 DIRECTORY = "DIRECTORY"  # the partner's directory entry (sort key under PARTNER#{pid})
 PARTNER_DIRECTORY = "PARTNERS"  # GSI1 partition of every directory entry, by partner id
 
-INVOICE_RUNS = "INVOICE_RUN"  # runs started by an operator, one item per month
+INVOICE_RUNS = "INVOICE_RUN"  # month-end runs: who started each month, its last plan; one item per month
 
 
 def invoice_run_sk(period: str) -> str:
     return f"RUN#{period}"
+
+
+# Webhooks to agencies (docs/integrations.md): a partner's endpoints and their count, the events recorded for it,
+# each delivery of an event to an endpoint, and the index of deliveries waiting for their next attempt.
+WEBHOOK_ENDPOINT_PREFIX = "WEBHOOK_ENDPOINT#"
+WEBHOOK_ENDPOINT_COUNT = "WEBHOOK_ENDPOINTS"  # the partner's count of endpoints (sort key under PARTNER#{pid})
+GSI_WEBHOOK_EVENTS = GSI_LICENSES  # a partner's events by time: a partition of its own in GSI1
+GSI_WEBHOOK_DUE = GSI_BY_STATUS  # deliveries by the time of their next attempt: partitions of their own in GSI2
+WEBHOOK_DUE_SHARDS = 8
+
+
+def webhook_endpoint_sk(endpoint_id: str) -> str:
+    return f"{WEBHOOK_ENDPOINT_PREFIX}{endpoint_id}"
+
+
+def webhook_event_sk(event_id: str) -> str:
+    return f"WEBHOOK_EVENT#{event_id}"
+
+
+def webhook_events_gsi_pk(partner_id: str) -> str:
+    return f"WEBHOOK_EVENTS#{partner_id}"
+
+
+def webhook_event_gsi_sk(created_at: str, order: str, event_id: str) -> str:
+    """``created_at`` is the storage stamp (``dynamo.stamp``): the partition reads in time order, then in the order
+    of the changes the events were made of."""
+    return f"{created_at}#{order}#{event_id}"
+
+
+def webhook_deliveries_prefix(endpoint_id: str) -> str:
+    """The start of every delivery key of one endpoint (they sort by creation time)."""
+    return f"WEBHOOK_DELIVERY#{endpoint_id}#"
+
+
+def webhook_delivery_sk(endpoint_id: str, created_at: str, delivery_id: str) -> str:
+    return f"{webhook_deliveries_prefix(endpoint_id)}{created_at}#{delivery_id}"
+
+
+def webhook_due_shard(delivery_id: str) -> int:
+    return int.from_bytes(hashlib.sha256(delivery_id.encode()).digest()[:2], "big") % WEBHOOK_DUE_SHARDS
+
+
+def webhook_due_gsi_pk(shard: int) -> str:
+    return f"WEBHOOK_DUE#{shard}"
+
+
+def webhook_due_gsi_sk(due_at: str, delivery_id: str) -> str:
+    """``due_at`` is the storage stamp: a shard reads in due order, and ``due_at`` + ``#~`` bounds "due by then"."""
+    return f"{due_at}#{delivery_id}"
 
 
 # API keys: the partner's view of each key in its partition, the credential the authorizer reads by prefix

@@ -182,7 +182,7 @@ class DynamoLicenseRepository(TableRepository):
         head: list[dict[str, Any]] = [self._receipt_put(order)]
         head.append(self._counters_update(order, len(_first_chunk(order, licenses)), require_payment_method))
         if order.source is Source.PORTAL:
-            head.append({"Put": {"TableName": self._table, "Item": serialize(billable_item(order.partner_id))}})
+            head.append(billable_update(self._table, order.partner_id, order.licenses[0].issued_at))
             head += tally_updates(
                 self._table, order.partner_id, _issue_tally(order, len(_first_chunk(order, licenses)))
             )
@@ -377,7 +377,7 @@ class DynamoLicenseRepository(TableRepository):
         items: list[dict[str, Any]] = [
             self._receipt_put(order),
             self._site_counters(order, len(first), require_payment_method=True),
-            {"Put": {"TableName": self._table, "Item": serialize(billable_item(order.partner_id))}},
+            billable_update(self._table, order.partner_id, order.licenses[0].issued_at),
             *tally_updates(self._table, order.partner_id, _site_tally(order, len(first))),
         ]
         head = len(items)
@@ -643,15 +643,32 @@ class DynamoLicenseRepository(TableRepository):
 
 
 # Item mapping ------------------------------------------------------------------------------------
-def billable_item(partner_id: str) -> Item:
-    """The partner's entry in the billable-partner registry (sparse, sharded in GSI1), put with every portal
-    issue and never removed: the month-end planner reads the registry, never the licenses."""
-    return {
+def billable_item(partner_id: str, since: datetime | None = None) -> Item:
+    """The partner's entry in the billable-partner registry (sparse, sharded in GSI1), written with every portal
+    issue and never removed: the month-end planner reads the registry, never the licenses. ``since``: the first
+    portal issue's instant (an entry written before it was kept has none: billable in every month)."""
+    item: Item = {
         "PK": keys.partner_pk(partner_id),
         "SK": keys.billable_sk(),
         "partner_id": partner_id,
         "GSI1PK": keys.billable_gsi_pk(keys.billable_shard(partner_id)),
         "GSI1SK": partner_id,
+    }
+    return item | ({"since": stamp(since)} if since is not None else {})
+
+
+def billable_update(table: str, partner_id: str, issued_at: datetime) -> dict[str, Any]:
+    """The registry entry as an issue's transaction writes it: ``since`` is set by the first issue and kept."""
+    entry = billable_item(partner_id, issued_at)
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": serialize({"PK": entry["PK"], "SK": entry["SK"]}),
+            "UpdateExpression": "SET partner_id = :pid, GSI1PK = :gsi_pk, GSI1SK = :pid, "
+            "#since = if_not_exists(#since, :since)",
+            "ExpressionAttributeNames": {"#since": "since"},
+            "ExpressionAttributeValues": values(pid=partner_id, gsi_pk=entry["GSI1PK"], since=entry["since"]),
+        }
     }
 
 

@@ -12,6 +12,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    StrictBool,
     WithJsonSchema,
     field_serializer,
 )
@@ -46,7 +47,8 @@ FirstOfMonth = Annotated[
 class PriceRequest(BaseModel):
     """``PUT /v1/prices/{product}``: a new version from the 1st of a month not yet started.
 
-    Also enforced, beyond what a schema can say: ``monthly_price`` is not below ``daily_price`` (422), and
+    Also enforced, beyond what a schema can say: ``monthly_price`` is not below ``daily_price`` (422), a
+    ``daily_price`` of 0 (the product becomes free) only with ``confirm_free: true`` (422 otherwise), and
     ``effective_from`` is the 1st of a month that has not started yet (409 ``month_already_started``)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -54,6 +56,9 @@ class PriceRequest(BaseModel):
     daily_price: Cents
     monthly_price: Cents
     effective_from: FirstOfMonth
+    confirm_free: StrictBool = Field(
+        default=False, description="Must be true to schedule a daily price of 0: the product is then free"
+    )
 
 
 class PriceVersionOut(BaseModel):

@@ -65,6 +65,7 @@ class PartnerDetail(PartnerSummaryOut):
     license_counts: LicenseCounts
     invoices: list[InvoiceOut]
     api_keys: KeyCountsOut = Field(description="The partner's API keys by status (never a key or its prefix)")
+    webhook_endpoints: int = Field(description="How many webhook endpoints the partner has (never what they are)")
 
 
 class PartnerPreviewOut(BaseModel):
@@ -128,10 +129,23 @@ class RunFailureOut(BaseModel):
 
 class RunProgressOut(BaseModel):
     period: str
-    started_at: str | None = Field(description="When an operator first started this month by hand (null: never)")
-    started_by: str | None
-    started_by_name: str | None = Field(default=None, description="The starter's email or user name, to read")
-    planned: int = Field(description="Partners the planner enqueues for the month (the billable registry)")
+    started_at: str | None = Field(description="When the month's run was first started (null: never)")
+    started_by: str | None = Field(
+        description="Who or what started it first: `operator:<sub>` (Start run), `schedule` (00:15 UTC on the "
+        "1st), `invoke` (the planner invoked directly), `local:invoice-run` or `local:make-invoice` (the local "
+        "stack's controls)"
+    )
+    started_by_name: str | None = Field(default=None, description="An operator's email or user name, to read")
+    last_planned_at: str | None = Field(default=None, description="When the planner last planned the month")
+    last_planned_by: str | None = Field(default=None, description="Who or what asked for that plan (as `started_by`)")
+    last_planned_by_name: str | None = Field(default=None, description="That operator's email or user name, to read")
+    planned_partners: int | None = Field(
+        default=None, description="Partner-months the last plan enqueued (null before the planner ran)"
+    )
+    planned: int = Field(
+        description="Partners billable in the month: the billable registry's partners whose first license was "
+        "issued before the month's end, as the planner and the dry run read it"
+    )
     invoiced: int
     nothing_to_bill: int
     failed: int = Field(description="Stopped at a step; retried by the queue, then in the dead-letter queue")
@@ -146,6 +160,10 @@ class RunProgressOut(BaseModel):
             started_at=progress.started_at,
             started_by=progress.started_by,
             started_by_name=progress.started_by_name,
+            last_planned_at=progress.last_planned_at,
+            last_planned_by=progress.last_planned_by,
+            last_planned_by_name=progress.last_planned_by_name,
+            planned_partners=progress.planned_partners,
             planned=progress.planned,
             invoiced=progress.invoiced,
             nothing_to_bill=progress.nothing_to_bill,
